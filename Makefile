@@ -1,0 +1,45 @@
+# Every target sets itself up on a machine that has only Python 3.11 and pip.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: setup demo test lint typecheck firmware-check pytest bench clean
+
+.venv/.synced: uv.lock pyproject.toml packages/*/pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --root-user-action=ignore uv
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+## demo: a first look at both systems (each package's `demo` command, where it has one)
+demo: setup
+	@for pkg in soilflux fluxfleet amrr; do \
+	  echo "=== $$pkg"; \
+	  if $(RUN) $$pkg demo --help >/dev/null 2>&1; then $(RUN) $$pkg demo || exit 1; \
+	  else $(RUN) $$pkg --help; fi; \
+	done
+
+## test: lint, type check, firmware compile check, then every package's tests
+test: lint typecheck firmware-check pytest
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup
+	$(RUN) mypy packages/soilflux/src packages/amrr/src packages/fluxfleet/src testsupport
+
+firmware-check: setup
+	$(RUN) python tools/check_firmware.py
+
+pytest: setup
+	$(RUN) pytest
+
+## bench: run every benchmark script and print its table
+bench: setup
+	@for script in benchmarks/*.py; do echo "=== $$script"; $(RUN) python $$script || exit 1; done
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

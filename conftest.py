@@ -1,0 +1,3 @@
+"""Root conftest: the shared service fixtures apply to every package's tests."""
+
+pytest_plugins = ["testsupport.services"]

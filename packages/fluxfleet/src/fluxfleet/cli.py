@@ -1,0 +1,29 @@
+"""Command-line interface of ``fluxfleet``."""
+
+from __future__ import annotations
+
+import typer
+
+from fluxfleet import __version__
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fluxfleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Fleet platform for low-cost robotic soil-CO2 flux chambers."""
+
+
+def main() -> None:
+    """Entry point of the ``fluxfleet`` console script."""
+    app()

@@ -1,0 +1,5 @@
+"""Chamber soil-gas flux calculation."""
+
+from importlib.metadata import version as _version
+
+__version__ = _version("soilflux")
