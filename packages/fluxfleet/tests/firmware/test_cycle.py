@@ -1,0 +1,183 @@
+"""Cycle timing of the controller, including the dynamic extension (fake clock, no sleeps)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from fluxfleet.firmware import protocol
+from fluxfleet.firmware.controller import DEFAULT_SCHEDULE, stagger_ms
+
+PERIOD = DEFAULT_SCHEDULE["period_ms"]
+MOVE = 1500  # DEFAULT_CONFIG["servo_move_ms"]
+
+
+def closing_ticks(rig: Any) -> list[int]:
+    """Ticks at which the servo was sent to 0 deg from the open position (cycle starts)."""
+    out = []
+    prev = None
+    for t, deg in rig.hal.servo.moves:
+        if deg == 0 and prev == 90:
+            out.append(t)
+        prev = deg
+    return out
+
+
+def runs(samples: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(k, len(list(g))) for k, g in itertools.groupby(s["ph"] for s in samples)]
+
+
+def test_cycles_are_aligned_to_the_wall_clock_and_last_the_default_times(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)  # rises 9 ppm in 3 min
+    rig.run_until(3 * PERIOD + 10_000)
+    starts = closing_ticks(rig)
+    assert len(starts) == 3
+    for t in starts:  # every closure starts on a 10-min boundary of the wall clock
+        assert (rig.clock._wall0 + (t - rig.clock._t0)) % PERIOD == 0
+    assert [b - a for a, b in itertools.pairwise(starts)] == [PERIOD, PERIOD]
+
+    cycles = [p.decoded() for p in rig.link.of_kind("cycle")]
+    assert len(cycles) == 3
+    for c in cycles:
+        assert c["closed_ms"] == DEFAULT_SCHEDULE["closed_ms"]
+        assert c["ext_ms"] == 0
+        assert c["n"] == 60  # 180 s at 3 s
+        assert c["slope_ppm_s"] == pytest.approx(0.05, rel=1e-6)
+        assert c["t_close"] % PERIOD == 0
+
+    # servo: to 0 at the start, after servo_move_ms the lid is closed; at the end of the
+    # closure twice through the full 270 deg, then to the open position
+    t0 = starts[0]
+    moves = [(t - t0, d) for t, d in rig.hal.servo.moves if t0 <= t < t0 + PERIOD]
+    t_open = MOVE + DEFAULT_SCHEDULE["closed_ms"]
+    assert moves == [
+        (0, 0),
+        (t_open, 270),
+        (t_open + MOVE, 0),
+        (t_open + 2 * MOVE, 270),
+        (t_open + 3 * MOVE, 0),
+        (t_open + 4 * MOVE, 90),
+    ]
+
+
+def test_fan_pulses_500_ms_while_closed_and_flushes_at_full_speed(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)
+    rig.run_until(2 * PERIOD)
+    t0 = closing_ticks(rig)[0]
+    closed_from = t0 + MOVE
+    closed_to = closed_from + DEFAULT_SCHEDULE["closed_ms"]
+    duties = [(t, d) for t, d in rig.hal.fan.duties if t0 <= t < t0 + PERIOD]
+    assert duties[0] == (t0, 0)  # fan off while the lid closes
+    pulses = [(t, d) for t, d in duties if closed_from < t < closed_to]
+    ons = [t for t, d in pulses if d == 100]
+    offs = [t for t, d in pulses if d == 0]
+    assert len(ons) == DEFAULT_SCHEDULE["closed_ms"] // DEFAULT_SCHEDULE["pulse_every_ms"] - 1
+    assert all(b - a == DEFAULT_SCHEDULE["pulse_every_ms"] for a, b in itertools.pairwise(ons))
+    assert [off - on for on, off in zip(ons, offs, strict=False)] == [500] * len(offs)
+    # opening: full speed from the first servo move to the end of the flush, then open duty
+    after = [(t - closed_to, d) for t, d in duties if t >= closed_to]
+    flush_end = 5 * MOVE + DEFAULT_SCHEDULE["flush_ms"]
+    assert (0, 100) in after
+    assert (flush_end, DEFAULT_SCHEDULE["open_fan_pct"]) in after
+    assert all(d == 100 for t, d in after if 0 <= t < flush_end)
+
+
+def _closure_samples(rig: Any) -> list[dict[str, Any]]:
+    return [s for s in rig.link.samples() if s["ph"] in ("closed", "extended")]
+
+
+def test_closure_is_extended_until_the_co2_change_reaches_5_ppm(rig_factory):
+    # +0.02 ppm/s: after 180 s only 3.6 ppm; 5 ppm are reached 250 s after the first sample
+    rig = rig_factory(curve=lambda t: 420.0 + 0.02 * (t % PERIOD) / 1000)
+    rig.run_until(PERIOD * 2)
+    (c,) = [p.decoded() for p in rig.link.of_kind("cycle")][:1]
+    closure = [s for s in _closure_samples(rig) if s["cyc"] == c["cyc"]]
+    first = closure[0]
+    # the first sample that is >= 5 ppm above the first closed sample ends the extension
+    crossing = next(s for s in closure if s["co2_ppm"] - first["co2_ppm"] >= 5 - 1e-9)
+    assert crossing is closure[-1]
+    assert crossing["ts"] - first["ts"] == 252_000  # first 3-s grid point >= 250 s
+    assert c["ext_ms"] > 0
+    assert c["closed_ms"] == DEFAULT_SCHEDULE["closed_ms"] + c["ext_ms"]
+    assert c["closed_ms"] < DEFAULT_SCHEDULE["closed_ms"] + DEFAULT_SCHEDULE["extend_ms"]
+    assert [k for k, _ in runs(closure)] == ["closed", "extended"]
+
+
+def test_flat_co2_keeps_the_lid_closed_for_the_full_two_extra_minutes(rig_factory):
+    rig = rig_factory(curve=lambda t: 431.0)  # clogged pot: no change at all
+    rig.run_until(PERIOD * 2)
+    c = rig.link.of_kind("cycle")[0].decoded()
+    assert c["ext_ms"] == DEFAULT_SCHEDULE["extend_ms"]
+    assert c["closed_ms"] == DEFAULT_SCHEDULE["closed_ms"] + DEFAULT_SCHEDULE["extend_ms"]
+    assert c["slope_ppm_s"] == 0.0
+    # the next closure still starts on its 10-min boundary
+    starts = closing_ticks(rig)
+    assert starts[1] - starts[0] == PERIOD
+
+
+def test_a_photosynthetic_fall_counts_as_change_and_is_not_extended(rig_factory):
+    rig = rig_factory(curve=lambda t: 600.0 - 1.0 * (t % PERIOD) / 1000)  # -1 ppm/s (sunny)
+    rig.run_until(PERIOD * 2)
+    c = rig.link.of_kind("cycle")[0].decoded()
+    assert c["ext_ms"] == 0
+    assert c["slope_ppm_s"] == pytest.approx(-1.0, rel=1e-6)
+
+
+def test_a_co2_dropout_does_not_extend_and_is_flagged(rig_factory):
+    rig = rig_factory(curve=lambda t: None)  # sensor never ready
+    rig.run_until(PERIOD * 2)
+    c = rig.link.of_kind("cycle")[0].decoded()
+    assert c["ext_ms"] == 0
+    assert c["n"] == 0
+    assert c["co2_start"] is None
+    assert c["fl"] & protocol.FL_CO2_MISSING
+    assert all(s["fl"] & protocol.FL_CO2_MISSING for s in rig.link.samples())
+
+
+def test_samples_every_3_s_with_consecutive_seq_and_valid_payloads(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)
+    rig.run_until(PERIOD)
+    samples = rig.link.samples()
+    assert [s["seq"] for s in samples] == list(range(1, len(samples) + 1))
+    assert {b["ts"] - a["ts"] for a, b in itertools.pairwise(samples)} == {3000}
+    assert len(samples) == PERIOD // 3000 + 1
+    for p in rig.link.published:  # every message the controller sent passes validation
+        p.decoded()
+
+
+def test_first_ntp_sync_reports_the_skew_and_sets_the_clock(rig_factory):
+    rig = rig_factory()
+    rig.hal.ntp_offset_ms = 1234  # device clock is 1.234 s behind
+    rig.run_until(10_000)
+    metas = [p.decoded() for p in rig.link.of_kind("meta")]
+    assert metas[-1]["skew_ms"] == 1234
+    assert metas[-1]["ntp"] is True
+    assert all(p.retain for p in rig.link.of_kind("meta"))
+    first, *rest = rig.link.samples()
+    assert first["fl"] & protocol.FL_NOT_SYNCED  # the sample before the sync says so
+    assert rest
+    assert not any(s["fl"] & protocol.FL_NOT_SYNCED for s in rest)
+
+
+def test_hard_reboot_after_6_h_staggered_by_device_and_only_when_open(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)
+    rig.run_until(7 * 3600 * 1000)
+    assert len(rig.hal.reboots) == 1
+    due = 6 * 3600 * 1000 + stagger_ms("c01", 30 * 60 * 1000)
+    t = rig.hal.reboots[0]
+    assert due <= t < due + PERIOD
+    last = rig.link.samples()[-1]
+    assert last["ph"] == "open"
+    statuses = [p.decoded()["state"] for p in rig.link.of_kind("status")]
+    assert statuses[-1] == "rebooting"
+    assert rig.ctl.step() is None  # this controller instance is finished
+    assert stagger_ms("c01", 1800000) != stagger_ms("c02", 1800000)
+
+
+def test_firmware_confirms_itself_after_first_cycle_and_publish(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)
+    rig.run_until(PERIOD // 2 - 1000)
+    assert rig.hal.confirms == []  # published, but no full cycle yet
+    rig.run_until(2 * PERIOD)
+    assert len(rig.hal.confirms) == 1
