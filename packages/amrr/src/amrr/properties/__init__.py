@@ -1,0 +1,48 @@
+"""Open, vectorised thermophysical properties for a sub-Kelvin AMRR.
+
+Modules, one physical concept each:
+
+- :mod:`~amrr.properties.paramagnet` — GGG and GLF: Brillouin, mean-field and
+  internal-field spin models plus the lattice term.
+- :mod:`~amrr.properties.tabulated` — a user's measured S(T, B) table, interpolated
+  thermodynamically consistently.
+- :mod:`~amrr.properties.helium4` — superfluid 4He at SVP (Donnelly & Barenghi 1998).
+- :mod:`~amrr.properties.phase_diagram` — 3He-4He phase-separation and lambda lines
+  (Chaudhry 2009).
+- :mod:`~amrr.properties.mixture` — He II 3He-4He mixtures, quasiparticle model.
+- :mod:`~amrr.properties.fermi` — ideal Fermi gas functions used by the mixture model.
+- :mod:`~amrr.properties.validity` — validity ranges and the ``extrapolate`` switch.
+
+SI units throughout; argument names carry units (``temperature_K``, ``field_T``, ``x3``).
+"""
+
+from amrr.properties.helium4 import Helium4Properties, fountain_pressure_Pa, helium4_svp
+from amrr.properties.mixture import MixtureProperties, mixture_properties
+from amrr.properties.paramagnet import (
+    GGG,
+    GLF,
+    MATERIALS,
+    ParamagnetParameters,
+    ParamagnetProperties,
+    paramagnet_properties,
+)
+from amrr.properties.phase_diagram import lambda_temperature_K, x_concentrated, x_dilute
+from amrr.properties.validity import OutOfRangeError
+
+__all__ = [
+    "GGG",
+    "GLF",
+    "MATERIALS",
+    "Helium4Properties",
+    "MixtureProperties",
+    "OutOfRangeError",
+    "ParamagnetParameters",
+    "ParamagnetProperties",
+    "fountain_pressure_Pa",
+    "helium4_svp",
+    "lambda_temperature_K",
+    "mixture_properties",
+    "paramagnet_properties",
+    "x_concentrated",
+    "x_dilute",
+]

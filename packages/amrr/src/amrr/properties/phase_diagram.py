@@ -1,0 +1,125 @@
+"""Phase diagram of liquid 3He-4He mixtures at saturated vapour pressure.
+
+Fits of G. Chaudhry, *Thermodynamic properties of liquid 3He-4He mixtures between 0.15 K
+and 1.8 K*, PhD thesis, MIT (2009); also G. Chaudhry and J. G. Brisson, J. Low Temp. Phys.
+155, 235 (2009), doi:10.1007/s10909-009-9882-2. Coefficients as transcribed in
+github:slazav/he3lib ``functions/he34.f`` (cross-checked against cryopy ``Helium7.py``).
+Below 0.15 K the lines continue with Edwards, Ifft & Sarwinski, Phys. Rev. 177, 380 (1969).
+
+Tricritical point: x_t = 0.674, T_t = 0.867 K. With dT = T − T_t::
+
+    x_dil(T) = x_t − 0.209148 dT/(dT − 0.080280) + 0.960222 dT + 0.549920 dT²
+    x_con(T) = x_t − 0.746805 dT − 0.180743 dT² + 0.316170 dT³
+    T_λ(x)   = T_t − 2.620259 (x − x_t) − 1.023726 (x − x_t)²
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from amrr.properties.validity import FloatArray, Range
+
+X_TRICRITICAL = 0.674  #: 3He fraction at the tricritical point [-]
+T_TRICRITICAL_K = 0.867  #: tricritical temperature [K]
+
+SEPARATION_RANGE = Range(
+    "temperature_K", 0.0, T_TRICRITICAL_K, "phase separation exists only below T_t = 0.867 K"
+)
+LAMBDA_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction")
+
+
+def x_dilute(temperature_K: ArrayLike, *, extrapolate: bool = False) -> FloatArray:
+    """3He fraction of the dilute (4He-rich, superfluid) phase on the separation line.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K], 0–0.867 K.
+    extrapolate : bool
+        Do not check the range.
+
+    Returns
+    -------
+    ndarray
+        x3 [-] (Chaudhry 2009 for T ≥ 0.15 K; Edwards et al. 1969, x = 0.064(1 + 10.8 T²),
+        below).
+
+    Examples
+    --------
+    >>> round(float(x_dilute(0.75)), 4)
+    0.4451
+    """
+    T = SEPARATION_RANGE.check(temperature_K, extrapolate=extrapolate)
+    dT = T - T_TRICRITICAL_K
+    fit = X_TRICRITICAL - 0.209148 * dT / (dT - 0.080280) + 0.960222 * dT + 0.549920 * dT**2
+    return np.where(T >= 0.15, fit, 0.064 * (1.0 + 10.8 * T**2))
+
+
+def x_concentrated(temperature_K: ArrayLike, *, extrapolate: bool = False) -> FloatArray:
+    """3He fraction of the concentrated (3He-rich) phase on the separation line.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K], 0–0.867 K.
+    extrapolate : bool
+        Do not check the range.
+
+    Returns
+    -------
+    ndarray
+        x3 [-] (Chaudhry 2009 for T ≥ 0.15 K; 1 − 1.13 T^1.5 exp(−0.71/T) below).
+    """
+    T = SEPARATION_RANGE.check(temperature_K, extrapolate=extrapolate)
+    dT = T - T_TRICRITICAL_K
+    fit = X_TRICRITICAL - 0.746805 * dT - 0.180743 * dT**2 + 0.316170 * dT**3
+    Tl = np.maximum(T, 1e-12)
+    low = 1.0 - 1.13 * Tl**1.5 * np.exp(-0.71 / Tl)
+    return np.minimum(np.where(T >= 0.15, fit, low), 1.0)
+
+
+def lambda_temperature_K(x3: ArrayLike, *, extrapolate: bool = False) -> FloatArray:
+    """Superfluid transition temperature of the mixture, T_λ(x) [K] (Chaudhry 2009).
+
+    Parameters
+    ----------
+    x3 : array_like
+        3He mole fraction [-], 0–1 (the line ends at the tricritical point, x = 0.674;
+        beyond it the formula is the metastable continuation).
+    extrapolate : bool
+        Do not check the range.
+
+    Returns
+    -------
+    ndarray
+        T_λ [K]; T_λ(0) = 2.168 K (pure 4He: 2.1768 K).
+    """
+    x = LAMBDA_RANGE.check(x3, extrapolate=extrapolate)
+    d = x - X_TRICRITICAL
+    return T_TRICRITICAL_K - 2.620259 * d - 1.023726 * d * d
+
+
+def x_lambda(temperature_K: ArrayLike) -> FloatArray:
+    """3He fraction on the lambda line at ``temperature_K`` [K] (inverse of T_λ(x)) [-].
+
+    The root of the quadratic T_λ(x) = T on the physical branch; NaN above T_λ(0).
+    """
+    T = np.asarray(temperature_K, dtype=np.float64)
+    a, b = 1.023726, 2.620259
+    disc = b * b - 4.0 * a * (T - T_TRICRITICAL_K)
+    with np.errstate(invalid="ignore"):
+        d = (-b + np.sqrt(disc)) / (2.0 * a)
+    return np.asarray(X_TRICRITICAL + d, dtype=np.float64)
+
+
+def superfluid_boundary_x3(temperature_K: ArrayLike) -> FloatArray:
+    """Largest x3 of the homogeneous He II (dilute) phase at ``temperature_K`` [-].
+
+    x_dil(T) below T_t = 0.867 K, the lambda line x_λ(T) above it.
+    """
+    T = np.asarray(temperature_K, dtype=np.float64)
+    below = T <= T_TRICRITICAL_K
+    xd = x_dilute(np.minimum(T, T_TRICRITICAL_K), extrapolate=True)
+    xl = x_lambda(np.maximum(T, T_TRICRITICAL_K))
+    return np.where(below, xd, xl)
