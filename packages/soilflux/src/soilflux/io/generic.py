@@ -1,0 +1,370 @@
+"""The generic long table (CSV or Parquet): one row per sample, any number of chambers.
+
+Columns (names are matched case-insensitively, surrounding blanks ignored):
+
+========================  ========  ==================================================
+column                    required  meaning [unit]
+========================  ========  ==================================================
+``time``                  yes       ISO 8601 with offset, or UTC (no offset = UTC)
+``chamber``               yes       chamber (device) identifier
+``co2_ppm``               one gas   CO2 as measured, wet [µmol mol⁻¹]
+``ch4_ppb``, ``n2o_ppb``  one gas   CH4 / N2O as measured, wet [nmol mol⁻¹]
+``temperature_c``         yes       chamber air temperature [°C]
+``pressure_kpa``          yes [1]_  chamber air pressure [kPa]
+``pressure_hpa``          yes [1]_  chamber air pressure [hPa]
+``h2o_mmol_mol``          no        water-vapour mole fraction [mmol mol⁻¹]
+``rh_percent``            no        relative humidity [%] (→ ``h2o_mmol_mol`` with T, P)
+``lux``                   no        illuminance [lx]
+``phase``                 yes [2]_  ``open``, ``closing``, ``closed``, ``opening``, ``flush``
+``closure_id``            yes [2]_  identifier of the closure a row belongs to
+``location``              no        ``table.variant.replica``
+``volume_cm3``            no        total system volume [cm³]
+``area_cm2``              no        soil area [cm²]
+========================  ========  ==================================================
+
+.. [1] one of the two; ``pressure_kpa`` wins when both are present.
+.. [2] one of the two; ``closure_id`` wins when both are present.
+
+Unknown columns are ignored (and listed in the metadata notes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from soilflux.io.errors import InputError, ReadMetadata, RowIssue
+
+PHASES = ("open", "closing", "closed", "opening", "flush")
+GAS_COLUMNS = ("co2_ppm", "ch4_ppb", "n2o_ppb")
+NUMERIC_INPUTS = (
+    *GAS_COLUMNS,
+    "h2o_mmol_mol",
+    "rh_percent",
+    "temperature_c",
+    "pressure_kpa",
+    "pressure_hpa",
+    "lux",
+    "volume_cm3",
+    "area_cm2",
+)
+TEXT_INPUTS = ("time", "chamber", "phase", "closure_id", "location")
+#: Columns of the sample table every reader returns (those present, in this order).
+SAMPLE_COLUMNS = (
+    "time",
+    "chamber",
+    "location",
+    "phase",
+    "closure_id",
+    "elapsed_s",
+    *GAS_COLUMNS,
+    "h2o_mmol_mol",
+    "temperature_c",
+    "pressure_kpa",
+    "lux",
+    "volume_cm3",
+    "area_cm2",
+    "deadband_s",
+    "obs_length_s",
+    "line",
+)
+_MISSING_TEXT = frozenset({"", "na", "nan", "null", "none"})
+# Plausible ranges: a value outside them is almost always a unit mistake (hPa given as kPa,
+# kelvin given as °C), so the whole column is refused when its median falls outside.
+_RANGES: dict[str, tuple[float, float]] = {
+    "pressure_kpa": (20.0, 120.0),
+    "temperature_c": (-60.0, 80.0),
+    "rh_percent": (0.0, 100.0),
+    "co2_ppm": (0.0, 1.0e6),
+    "ch4_ppb": (0.0, 1.0e9),
+    "n2o_ppb": (0.0, 1.0e9),
+    "h2o_mmol_mol": (0.0, 200.0),
+    "lux": (0.0, 2.0e5),
+}
+
+
+def saturation_vapour_pressure_kpa(
+    temperature_c: npt.ArrayLike, *, extrapolate: bool = False
+) -> npt.NDArray[np.float64]:
+    """Saturation vapour pressure over water, Magnus form.
+
+    e_s = 0.61094 · exp(17.625·T / (T + 243.04))  (Alduchov & Eskridge 1996, J. Appl. Meteor.
+    35:601, their AERK coefficients; valid −40 to 50 °C within 0.4 %).
+
+    Parameters
+    ----------
+    temperature_c : array_like
+        Air temperature [°C], −40 to 50 unless ``extrapolate``.
+    extrapolate : bool
+        Allow temperatures outside the validity range.
+
+    Returns
+    -------
+    numpy.ndarray
+        Saturation vapour pressure [kPa].
+    """
+    t = np.asarray(temperature_c, dtype=np.float64)
+    if not extrapolate and np.any((t < -40.0) | (t > 50.0)):
+        raise ValueError("temperature_c must lie in [-40, 50] °C (pass extrapolate=True)")
+    return np.asarray(0.61094 * np.exp(17.625 * t / (t + 243.04)), dtype=np.float64)
+
+
+def h2o_from_rh(
+    rh_percent: npt.ArrayLike,
+    temperature_c: npt.ArrayLike,
+    pressure_kpa: npt.ArrayLike,
+    *,
+    extrapolate: bool = False,
+) -> npt.NDArray[np.float64]:
+    """Water-vapour mole fraction from relative humidity.
+
+    W = 1000 · (RH/100) · e_s(T) / P, with e_s from :func:`saturation_vapour_pressure_kpa`.
+
+    Parameters
+    ----------
+    rh_percent : array_like
+        Relative humidity [%], 0 to 100.
+    temperature_c : array_like
+        Air temperature [°C], −40 to 50 unless ``extrapolate``.
+    pressure_kpa : array_like
+        Air pressure [kPa], > 0.
+    extrapolate : bool
+        Allow temperatures outside the validity range of e_s.
+
+    Returns
+    -------
+    numpy.ndarray
+        Water-vapour mole fraction [mmol mol⁻¹].
+    """
+    rh = np.asarray(rh_percent, dtype=np.float64)
+    p = np.asarray(pressure_kpa, dtype=np.float64)
+    if np.any((rh < 0.0) | (rh > 100.0)):
+        raise ValueError("rh_percent must lie in [0, 100] %")
+    if np.any(p <= 0.0):
+        raise ValueError("pressure_kpa must be > 0 kPa")
+    e_s = saturation_vapour_pressure_kpa(temperature_c, extrapolate=extrapolate)
+    return np.asarray(1000.0 * rh / 100.0 * e_s / p, dtype=np.float64)
+
+
+def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFrame, ReadMetadata]:
+    """Read a generic long table (CSV, optionally compressed, or Parquet).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``*.csv`` (``.gz``, ``.bz2``, ``.zip``, ``.xz`` also) or ``*.parquet``.
+    strict : bool
+        Raise :class:`InputError` on the first unusable value instead of reporting it.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        One row per usable sample, columns from :data:`SAMPLE_COLUMNS` (``line`` is the
+        1-based line of a CSV file, the 1-based row of a Parquet file).
+    metadata : ReadMetadata
+        Issues (unusable values, each with file, line and field) and notes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, None, None, "no such file")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    try:
+        if parquet:
+            raw = pd.read_parquet(path)
+        else:
+            # Everything as text first, so that an unparseable cell can be reported exactly.
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(
+            path, None, None, f"cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
+        ) from exc
+    return parse_generic_table(raw, source=str(path), first_line=1 if parquet else 2, strict=strict)
+
+
+def parse_generic_table(
+    raw: pd.DataFrame, *, source: str = "<table>", first_line: int = 2, strict: bool = False
+) -> tuple[pd.DataFrame, ReadMetadata]:
+    """Validate and convert an in-memory generic table (see the module docstring).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The table as read (text or typed columns).
+    source : str
+        Name used in messages.
+    first_line : int
+        Line number of ``raw``'s first row (2 for a CSV with a header line).
+    strict : bool
+        Raise on the first unusable value instead of reporting it.
+
+    Returns
+    -------
+    data, metadata
+        As :func:`read_generic`.
+    """
+    meta = ReadMetadata(path=source, format="generic")
+    raw = _normalised_columns(raw, source)
+    columns = set(raw.columns)
+    for required in ("time", "chamber", "temperature_c"):
+        if required not in columns:
+            raise InputError(source, 1, required, "required column is missing")
+    if not columns & set(GAS_COLUMNS):
+        raise InputError(source, 1, "co2_ppm", f"no gas column (one of {', '.join(GAS_COLUMNS)})")
+    if not columns & {"pressure_kpa", "pressure_hpa"}:
+        raise InputError(source, 1, "pressure_kpa", "required column is missing (or pressure_hpa)")
+    if not columns & {"phase", "closure_id"}:
+        raise InputError(source, 1, "phase", "need a 'phase' or a 'closure_id' column")
+    ignored = sorted(columns - set(NUMERIC_INPUTS) - set(TEXT_INPUTS))
+    if ignored:
+        meta.notes.append(f"ignored columns: {', '.join(ignored)}")
+
+    lines = np.arange(first_line, first_line + len(raw), dtype=np.int64)
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    issues: list[RowIssue] = []
+    keep = np.ones(len(raw), dtype=bool)
+
+    def report(mask: npt.NDArray[np.bool_], field: str, values: pd.Series, message: str) -> None:
+        for i in np.flatnonzero(mask):
+            issue = RowIssue(source, int(lines[i]), field, str(values.iloc[i]), message)
+            if strict:
+                raise issue.as_error()
+            issues.append(issue)
+
+    # time: ISO 8601; an offset-less time is UTC.
+    time, bad_time, naive = _parse_time(raw["time"], source)
+    report(bad_time, "time", raw["time"], "not an ISO 8601 time; row excluded")
+    keep &= ~bad_time
+    if naive:
+        meta.notes.append(f"{naive} time value(s) without a UTC offset were read as UTC")
+    out["time"] = time
+
+    chamber = _text(raw["chamber"])
+    no_chamber = chamber.isna().to_numpy()
+    report(no_chamber, "chamber", raw["chamber"], "empty chamber; row excluded")
+    keep &= ~no_chamber
+    out["chamber"] = chamber
+    if "location" in columns:
+        out["location"] = _text(raw["location"])
+
+    if "phase" in columns:
+        phase = _text(raw["phase"]).str.lower()
+        unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
+        report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
+        out["phase"] = phase.where(~unknown)
+    if "closure_id" in columns:
+        out["closure_id"] = _text(raw["closure_id"])
+        if "phase" in columns:
+            meta.notes.append("both 'phase' and 'closure_id' present: closures from closure_id")
+
+    numbers: dict[str, npt.NDArray[np.float64]] = {}
+    for name in NUMERIC_INPUTS:
+        if name not in columns:
+            continue
+        values, bad = _numeric(raw[name])
+        report(bad, name, raw[name], "not a number; set to missing")
+        numbers[name] = values
+
+    if "pressure_kpa" in numbers:
+        if "pressure_hpa" in numbers:
+            meta.notes.append("both pressure_kpa and pressure_hpa present: pressure_kpa used")
+    else:
+        numbers["pressure_kpa"] = numbers["pressure_hpa"] / 10.0
+        meta.notes.append("pressure converted from hPa to kPa")
+    numbers.pop("pressure_hpa", None)
+
+    for name, (low, high) in _RANGES.items():
+        if name not in numbers:
+            continue
+        values = numbers[name]
+        finite = np.isfinite(values)
+        if finite.any():
+            median = float(np.median(values[finite]))
+            if not low <= median <= high:
+                raise InputError(
+                    source,
+                    None,
+                    name,
+                    f"median {median:g} outside the plausible range "
+                    f"[{low:g}, {high:g}]: wrong unit?",
+                )
+        outside = finite & ((values < low) | (values > high))
+        report(outside, name, pd.Series(values), f"outside [{low:g}, {high:g}]; set to missing")
+        values[outside] = np.nan
+
+    if "h2o_mmol_mol" not in numbers and "rh_percent" in numbers:
+        t = numbers["temperature_c"]
+        usable = np.isfinite(t) & (t >= -40.0) & (t <= 50.0)
+        w = np.full(len(raw), np.nan)
+        ok = usable & np.isfinite(numbers["rh_percent"]) & np.isfinite(numbers["pressure_kpa"])
+        w[ok] = h2o_from_rh(numbers["rh_percent"][ok], t[ok], numbers["pressure_kpa"][ok])
+        numbers["h2o_mmol_mol"] = w
+        meta.notes.append("h2o_mmol_mol derived from rh_percent, temperature_c and pressure_kpa")
+    elif "h2o_mmol_mol" in numbers and "rh_percent" in numbers:
+        meta.notes.append("both h2o_mmol_mol and rh_percent present: h2o_mmol_mol used")
+    numbers.pop("rh_percent", None)
+
+    no_gas = np.logical_and.reduce([~np.isfinite(numbers[g]) for g in GAS_COLUMNS if g in numbers])
+    if no_gas.any():
+        meta.notes.append(f"{int(no_gas.sum())} row(s) have no usable gas value")
+
+    for name, values in numbers.items():
+        out[name] = values
+    out["line"] = lines
+    meta.issues = issues
+    data = out.loc[keep, [c for c in SAMPLE_COLUMNS if c in out.columns]].reset_index(drop=True)
+    return data, meta
+
+
+def _normalised_columns(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    names = [str(c).strip().lower() for c in raw.columns]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(source, 1, name, "column appears twice")
+        seen.add(name)
+    renamed = raw.copy()
+    renamed.columns = pd.Index(names)
+    return renamed
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Strings with blanks and NA spellings as missing."""
+    text = values.astype("string").str.strip()
+    missing = text.isna() | text.str.lower().isin(_MISSING_TEXT)
+    return text.mask(missing)
+
+
+def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Float values and the mask of cells that held something that is not a finite number."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        bad = np.isinf(out)
+        out[bad] = np.nan
+        return out, bad
+    text = _text(values)
+    parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = (text.notna().to_numpy() & ~np.isfinite(parsed)) | np.isinf(parsed)
+    parsed = parsed.copy()
+    parsed[bad] = np.nan
+    return parsed, bad
+
+
+def _parse_time(values: pd.Series, source: str) -> tuple[pd.Series, npt.NDArray[np.bool_], int]:
+    """UTC times, the mask of unparseable cells and the number of offset-less values."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return (
+            values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"),
+            np.zeros(len(values), bool),
+            0,
+        )
+    if pd.api.types.is_datetime64_dtype(values):
+        time = values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return time, time.isna().to_numpy() & False, int(values.notna().sum())
+    text = _text(values)
+    naive = int((text.notna() & ~text.str.contains(r"(?:Z|z|[+-]\d{2}:?\d{2})$", regex=True)).sum())
+    time = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    bad = time.isna().to_numpy()
+    return time.astype("datetime64[ns, UTC]"), bad, naive

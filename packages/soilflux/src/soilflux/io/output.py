@@ -1,0 +1,95 @@
+"""Writing and reading result tables: CSV or Parquet, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from soilflux.io.errors import InputError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+_TIME_COLUMNS = ("start", "end", "hour", "week")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` (``.csv`` or ``.parquet``) atomically.
+
+    The table goes to a temporary file in the same directory, which then replaces
+    ``path`` in one step: a reader never sees a half-written file, and an error leaves any
+    previous file untouched.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table (its index is not written).
+    path : str or Path
+        Destination; the suffix chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ValueError(f"output {path}: suffix must be one of {', '.join(TABLE_SUFFIXES)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def sibling(path: str | Path, part: str) -> Path:
+    """``OUT.csv`` → ``OUT.<part>.csv`` (a companion table next to the main one)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{part}{path.suffix}")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (times back to UTC datetimes).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` or ``.parquet`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table; ``flags`` empty strings for missing values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, None, None, "no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, keep_default_na=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(path, None, None, f"cannot read: {exc}") from exc
+    for column in _TIME_COLUMNS:
+        if column in frame.columns:
+            try:
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            except (ValueError, TypeError) as exc:
+                raise InputError(path, None, column, f"not ISO 8601 times: {exc}") from exc
+    if "flags" in frame.columns:
+        frame["flags"] = frame["flags"].fillna("").astype(str)
+    return frame
