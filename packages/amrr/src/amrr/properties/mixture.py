@@ -210,7 +210,7 @@ def mixture_properties(
     --------
     >>> p = mixture_properties(0.75, 0.1)
     >>> round(float(p.entropy_J_molK), 2)
-    2.59
+    2.79
     """
     T, x = check_domain(temperature_K, x3, extrapolate=extrapolate)
     p = params

@@ -1,0 +1,195 @@
+"""3He-4He mixtures: phase diagram and quasiparticle model vs Chaudhry (2009) Table 11;
+thermodynamic consistency (h = g + T s, s = −∂g/∂T, C = T ∂s/∂T, Gibbs–Duhem)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amrr.properties import OutOfRangeError, mixture_properties
+from amrr.properties.mixture import CHAUDHRY_TABLE11_FIT, calibrate
+from amrr.properties.phase_diagram import (
+    lambda_temperature_K,
+    superfluid_boundary_x3,
+    x_concentrated,
+    x_dilute,
+    x_lambda,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+COLUMNS = ["T", "xd", "xc", "vd", "vc", "sd", "sc", "hd", "hc", "gd", "gc", "mu4", "xhd", "xhc"]
+
+
+def table11(reference_dir: Path) -> dict[str, np.ndarray]:
+    path = reference_dir / "amrr" / "chaudhry2009_table11_phase_separation.txt"
+    data = np.loadtxt(path, comments="#")
+    assert data.shape == (30, 14)
+    return dict(zip(COLUMNS, data.T, strict=True))
+
+
+def rel(a, b):
+    return np.abs(np.asarray(a) / np.asarray(b) - 1.0)
+
+
+@pytest.mark.reference
+def test_phase_separation_concentrations(reference_dir):
+    t = table11(reference_dir)
+    # Issue 5: within 0.002. Measured: 4.4e-5 (dilute), 4.2e-5 (concentrated).
+    assert np.max(np.abs(x_dilute(t["T"]) - t["xd"])) < 2e-3
+    assert np.max(np.abs(x_concentrated(t["T"]) - t["xc"])) < 2e-3
+    assert np.max(np.abs(x_dilute(t["T"]) - t["xd"])) < 1e-4
+
+
+@pytest.mark.reference
+def test_dilute_line_entropy_enthalpy_mu4(reference_dir):
+    """Measured departures (docs/amrr/properties.md, 'Measured departures'):
+
+    s: ≤ 1.73 % for T ≥ 0.2 K; 2.37 % / 2.04 % at 0.15 / 0.175 K  -> asserted 2 % / 2.5 %
+    h: ≤ 1.47 % for 0.3–0.85 K; 2.48 % at 0.867 K; below 0.3 K h < 0.23 J/mol and the
+       absolute error is ≤ 0.0037 J/mol (relative up to 26 % at 0.15 K)
+    μ4: ≤ 3.57 % for T ≤ 0.85 K, 7.4 % at the tricritical point 0.867 K (NOT within the
+       2 % goal of the issue)
+    """
+    t = table11(reference_dir)
+    T = t["T"]
+    m = mixture_properties(T, t["xd"], extrapolate=True)  # on the line (round-off)
+    ds = rel(m.entropy_J_molK, t["sd"])
+    assert ds[T >= 0.2].max() < 0.02
+    assert ds.max() < 0.025
+    dh = rel(m.enthalpy_J_mol, t["hd"])
+    mid = (T >= 0.3) & (T <= 0.85)
+    assert dh[mid].max() < 0.02
+    assert dh.max(where=T > 0.86, initial=0) < 0.03
+    assert np.abs(m.enthalpy_J_mol - t["hd"])[T < 0.3].max() < 0.004
+    dmu = rel(m.mu4_J_mol, t["mu4"])
+    assert dmu[T <= 0.85].max() < 0.036
+    assert dmu.max() < 0.075
+    # x·h_os = h − (1 − x) μ4 reproduces Chaudhry's own column on his numbers
+    xh = t["hd"] - (1 - t["xd"]) * t["mu4"]
+    assert np.max(np.abs(xh - t["xhd"])) < 0.003
+
+
+@pytest.mark.reference
+def test_concentrated_line_departures_are_measured(reference_dir):
+    """The 3He-rich phase is a normal liquid outside the model's He II domain.
+
+    Measured with extrapolate=True: s −1.4 … −22 %, h −2.9 … −117 %, μ4 +10 % … ×8.2
+    (worst at 0.15 K). Asserted as measured so that a change shows up here.
+    """
+    t = table11(reference_dir)
+    with pytest.raises(OutOfRangeError):
+        mixture_properties(t["T"], t["xc"])
+    c = mixture_properties(t["T"], t["xc"], extrapolate=True)
+    ds = rel(c.entropy_J_molK, t["sc"])
+    dh = rel(c.enthalpy_J_mol, t["hc"])
+    dmu = rel(c.mu4_J_mol, t["mu4"])
+    assert 0.20 < ds.max() < 0.23
+    assert 1.1 < dh.max() < 1.2
+    assert 7.0 < dmu.max() < 7.3
+    assert ds[t["T"] >= 0.6].max() < 0.035
+
+
+@pytest.mark.reference
+def test_calibration_is_reproducible(reference_dir):
+    t = table11(reference_dir)
+    even = slice(0, None, 2)
+    fit = calibrate(t["T"][even], t["xd"][even], t["sd"][even], t["hd"][even], t["mu4"][even])
+    np.testing.assert_allclose(fit.fitted(), CHAUDHRY_TABLE11_FIT.fitted(), rtol=1e-5)
+
+
+def test_phase_diagram_tricritical_point_and_lambda_line():
+    assert float(x_dilute(0.867)) == pytest.approx(0.674, abs=1e-12)
+    assert float(x_concentrated(0.867)) == pytest.approx(0.674, abs=1e-12)
+    assert float(lambda_temperature_K(0.674)) == pytest.approx(0.867)
+    assert float(lambda_temperature_K(0.0)) == pytest.approx(2.1768, abs=0.01)
+    for x in (0.05, 0.2, 0.5):
+        assert float(x_lambda(lambda_temperature_K(x))) == pytest.approx(x, abs=1e-12)
+    # continuous at 0.15 K where the Edwards et al. (1969) branches take over
+    assert float(x_dilute(0.1499)) == pytest.approx(float(x_dilute(0.15)), abs=1e-3)
+    assert float(x_concentrated(0.1499)) == pytest.approx(float(x_concentrated(0.15)), abs=1e-3)
+    assert float(superfluid_boundary_x3(0.5)) == pytest.approx(float(x_dilute(0.5)))
+
+
+def fd(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.floats(0.16, 1.75), u=st.floats(0.01, 0.97))
+def test_thermodynamic_consistency(T, u):
+    x = u * float(superfluid_boundary_x3(T))
+    m = mixture_properties(T, x)
+    hT = 1e-5
+    hx = 1e-6
+    mix = mixture_properties
+
+    def g_T(t):
+        return mix(t, x).gibbs_J_mol
+
+    def s_T(t):
+        return mix(t, x).entropy_J_molK
+
+    def g_x(y):
+        return mix(T, y).gibbs_J_mol
+
+    # h = g + T s and s = −∂g/∂T
+    assert float(m.enthalpy_J_mol) == pytest.approx(float(m.gibbs_J_mol + T * m.entropy_J_molK))
+    assert float(m.entropy_J_molK) == pytest.approx(float(-fd(g_T, T, hT)), rel=1e-5, abs=1e-9)
+    # C = T ∂s/∂T
+    assert float(m.heat_capacity_J_molK) == pytest.approx(
+        float(T * fd(s_T, T, hT)), rel=1e-4, abs=1e-8
+    )
+    # chemical potentials are the partial molar Gibbs energies: g = x μ3 + (1 − x) μ4,
+    # μ3 − μ4 = ∂g/∂x, hence Gibbs–Duhem x dμ3 + (1 − x) dμ4 = 0 at constant T
+    assert float(x * m.mu3_J_mol + (1 - x) * m.mu4_J_mol) == pytest.approx(
+        float(m.gibbs_J_mol), rel=1e-9, abs=1e-12
+    )
+    assert float(m.mu3_J_mol - m.mu4_J_mol) == pytest.approx(
+        float(fd(g_x, x, hx)), rel=1e-5, abs=1e-7
+    )
+    dmu3 = fd(lambda y: mix(T, y).mu3_J_mol, x, hx)
+    dmu4 = fd(lambda y: mix(T, y).mu4_J_mol, x, hx)
+    tol = 1e-4 * float(abs(dmu4)) + 1e-7
+    assert float(x * dmu3 + (1 - x) * dmu4) == pytest.approx(0.0, abs=tol)
+
+
+def test_pure_4he_limit_and_dilute_van_t_hoff_limit():
+    m = mixture_properties(1.2, 0.0)
+    from amrr.properties import helium4 as he4
+
+    assert float(m.entropy_J_molK) == pytest.approx(float(he4.molar_entropy_J_molK(1.2)))
+    assert float(m.osmotic_pressure_Pa) == pytest.approx(0.0, abs=1e-6)
+    # very dilute, T >> T_F: π → n3 k T (van 't Hoff) corrected by the x² interaction term
+    x = 1e-4
+    m = mixture_properties(1.0, x)
+    n3kT = x * 8.314462618 * 1.0 / 27.58e-6
+    assert float(m.osmotic_pressure_Pa) == pytest.approx(n3kT, rel=2e-3)
+
+
+def test_design_point_values_are_physical():
+    m = mixture_properties([0.75, 0.9, 1.6], 0.1)
+    assert np.all(m.entropy_J_molK > 0)
+    assert np.all(np.diff(m.entropy_J_molK) > 0)
+    assert np.all(m.heat_capacity_J_molK > 0)
+    assert np.all(m.osmotic_pressure_Pa > 0)
+    # research notes' van 't Hoff estimates at x = 0.1: 22.0, 26.4, 46.9 kPa. Fermi
+    # degeneracy raises π, the (attractive) fitted interaction lowers it; measured net
+    # departure -6 % at 0.75 K, documented in docs/amrr/properties.md.
+    np.testing.assert_allclose(m.osmotic_pressure_Pa, [22.0e3, 26.4e3, 46.9e3], rtol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("T", "x", "match"),
+    [
+        (0.5, 0.5, "single-phase"),
+        (1.5, 0.6, "single-phase"),
+        (0.1, 0.05, "temperature_K"),
+        (2.0, 0.0, "temperature_K"),
+        (1.0, -0.1, "x3"),
+    ],
+)
+def test_out_of_domain(T, x, match):
+    with pytest.raises(OutOfRangeError, match=match):
+        mixture_properties(T, x)
