@@ -116,6 +116,7 @@ class Published:
     payload: bytes
     qos: int
     retain: bool
+    pid: int = 0
 
     @property
     def kind(self) -> str:
@@ -142,6 +143,7 @@ class FakeLink:
     _unacked: list[int] = field(default_factory=list)
     _pingresp: bool = False
     connected: bool = False
+    acked: list[tuple[int, int]] = field(default_factory=list)  # (sample seq, publish index)
 
     def connect(
         self, client_id: str, will_topic: str, will_payload: bytes, keepalive_s: int
@@ -163,18 +165,26 @@ class FakeLink:
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> int:
         self._check()
-        self.published.append(Published(topic, bytes(payload), qos, retain))
-        if qos == 0:
-            return 0
-        self._pid = self._pid % 65535 + 1
-        self._unacked.append(self._pid)
-        return self._pid
+        pid = 0
+        if qos:
+            self._pid = self._pid % 65535 + 1
+            pid = self._pid
+            self._unacked.append(pid)
+        self.published.append(Published(topic, bytes(payload), qos, retain, pid))
+        return pid
 
     def poll(self) -> list[tuple[Any, ...]]:
         self._check()
         events: list[tuple[Any, ...]] = []
         if self.auto_ack:
-            events += [("puback", pid) for pid in self._unacked]
+            for pid in self._unacked:
+                events.append(("puback", pid))
+                for p in reversed(self.published):
+                    if p.pid == pid:
+                        if p.kind == "telemetry":
+                            n = len(self.published)
+                            self.acked += [(s["seq"], n) for s in p.decoded()["samples"]]
+                        break
             self._unacked = []
         if self._pingresp:
             events.append(("pingresp",))
@@ -203,6 +213,15 @@ class FakeLink:
         for p in self.of_kind("telemetry"):
             out += p.decoded()["samples"]
         return out
+
+    def resent_after_puback(self) -> list[int]:
+        """Sample seqs published again after the broker's PUBACK for them was delivered."""
+        last_published: dict[int, int] = {}
+        for i, p in enumerate(self.published):
+            if p.kind == "telemetry":
+                for smp in p.decoded()["samples"]:
+                    last_published[smp["seq"]] = i
+        return [seq for seq, n in self.acked if last_published[seq] >= n]
 
     def acks(self) -> list[tuple[str, str]]:
         return [(d["cmd_id"], d["state"]) for d in (p.decoded() for p in self.of_kind("ack"))]
