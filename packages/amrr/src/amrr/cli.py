@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import typer
 
 from amrr import __version__
+from amrr.properties import helium4
+from amrr.properties.mixture import mixture_properties
+from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+props_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Thermophysical properties (JSON with SI keys; --table for humans).",
+)
+app.add_typer(props_app, name="props")
 
 
 def _print_version(value: bool) -> None:
@@ -22,6 +37,295 @@ def _root(
     ),
 ) -> None:
     """Design and simulation of sub-Kelvin active magnetic regenerative refrigerators."""
+
+
+# ----------------------------------------------------------------------------- output
+
+_UNITS = {
+    "_J_molK2": "J/(mol K²)",
+    "_J_molKT": "J/(mol K T)",
+    "_J_kgKT": "J/(kg K T)",
+    "_J_molK": "J/(mol K)",
+    "_J_kgK": "J/(kg K)",
+    "_J_mol": "J/mol",
+    "_Am2_mol": "A m²/mol",
+    "_kg_mol": "kg/mol",
+    "_kg_m3": "kg/m³",
+    "_m3_mol": "m³/mol",
+    "_Pa_K": "Pa/K",
+    "_Pa": "Pa",
+    "_K": "K",
+    "_T": "T",
+}
+
+
+def _unit(key: str) -> str:
+    for suffix, unit in _UNITS.items():
+        if key.endswith(suffix):
+            return unit
+    return "-"
+
+
+def _emit(record: dict[str, Any], table: bool) -> None:
+    if not table:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        unit = _unit(key) if isinstance(value, float) else ""
+        typer.echo(f"{key:<{width}}  {shown:>14}  {unit}")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _f(a: Any) -> float:
+    return float(np.asarray(a))
+
+
+TABLE = typer.Option(False, "--table", help="Human-readable table instead of JSON.")
+EXTRAPOLATE = typer.Option(
+    False, "--extrapolate", help="Evaluate outside the validity range instead of failing."
+)
+PLOT = typer.Option(None, "--plot", help="Also write a T–S chart to this PNG file.")
+
+
+# ----------------------------------------------------------------------------- props
+
+
+def _paramagnet(
+    material: str,
+    temperature_K: float,
+    field_T: float,
+    model: str | None,
+    curie_weiss_K: float | None,
+    internal_field_T: float | None,
+    lattice: bool,
+    extrapolate: bool,
+    table: bool,
+    plot: Path | None,
+    plot_fields_T: str,
+) -> None:
+    if model is not None and model not in MODELS:
+        _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
+    chosen: Model | None = model  # type: ignore[assignment]
+    try:
+        p = paramagnet_properties(
+            temperature_K,
+            field_T,
+            material,
+            model=chosen,
+            curie_weiss_K=curie_weiss_K,
+            internal_field_T=internal_field_T,
+            lattice=lattice,
+            extrapolate=extrapolate,
+        )
+    except ValueError as exc:
+        _fail(exc)
+        return
+    record: dict[str, Any] = {
+        "material": material,
+        "model": p.model,
+        "temperature_K": _f(p.temperature_K),
+        "field_T": _f(p.field_T),
+        "entropy_J_molK": _f(p.entropy_J_molK),
+        "entropy_J_kgK": _f(p.entropy_J_kgK),
+        "heat_capacity_J_molK": _f(p.heat_capacity_J_molK),
+        "heat_capacity_J_kgK": _f(p.heat_capacity_J_kgK),
+        "magnetisation_Am2_mol": _f(p.magnetisation_Am2_mol),
+        "dS_dT_J_molK2": _f(p.dS_dT_J_molK2),
+        "dS_dB_J_molKT": _f(p.dS_dB_J_molKT),
+        "dS_dB_J_kgKT": _f(p.dS_dB_J_kgKT),
+        "molar_mass_kg_mol": p.molar_mass_kg_mol,
+    }
+    if plot is not None:
+        from amrr.plots import paramagnet_ts_chart
+
+        fields = [float(v) for v in plot_fields_T.split(",") if v.strip()]
+        models: tuple[Model, ...] = (p.model,)  # type: ignore[assignment]
+        out = paramagnet_ts_chart(
+            plot,
+            material,
+            fields,
+            models=models,
+            curie_weiss_K=curie_weiss_K,
+            internal_field_T=internal_field_T,
+        )
+        record["plot"] = str(out)
+    _emit(record, table)
+
+
+def _paramagnet_command(material: str) -> None:
+    def command(
+        temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
+        field_T: float = typer.Option(0.0, "--field-T", help="Applied field B [T]."),
+        model: str | None = typer.Option(
+            None, "--model", help="ideal | mean_field | internal_field (default per material)."
+        ),
+        curie_weiss_K: float | None = typer.Option(
+            None, "--curie-weiss-K", help="Curie–Weiss θ [K] for mean_field."
+        ),
+        internal_field_T: float | None = typer.Option(
+            None, "--internal-field-T", help="Internal field b [T] for internal_field."
+        ),
+        lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Debye T³ term."),
+        extrapolate: bool = EXTRAPOLATE,
+        table: bool = TABLE,
+        plot: Path | None = PLOT,
+        plot_fields_T: str = typer.Option(
+            "0,0.5,1,1.5", "--plot-fields-T", help="Comma-separated fields [T] for --plot."
+        ),
+    ) -> None:
+        _paramagnet(
+            material,
+            temperature_K,
+            field_T,
+            model,
+            curie_weiss_K,
+            internal_field_T,
+            lattice,
+            extrapolate,
+            table,
+            plot,
+            plot_fields_T,
+        )
+
+    command.__doc__ = (
+        f"{material}: entropy, heat capacity, magnetisation and dS/dB at (T, B), per mole "
+        "of formula unit and per kg."
+    )
+    props_app.command(material.lower())(command)
+
+
+_paramagnet_command("GGG")
+_paramagnet_command("GLF")
+
+
+@props_app.command("he4")
+def props_he4(
+    temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
+    extrapolate: bool = EXTRAPOLATE,
+    table: bool = TABLE,
+    plot: Path | None = PLOT,
+) -> None:
+    """Superfluid 4He at SVP (Donnelly & Barenghi 1998), 0.5–2.17 K."""
+    try:
+        p = helium4.helium4_svp(temperature_K, extrapolate=extrapolate)
+    except ValueError as exc:
+        _fail(exc)
+        return
+    record: dict[str, Any] = {
+        "temperature_K": _f(p.temperature_K),
+        "entropy_J_kgK": _f(p.entropy_J_kgK),
+        "entropy_J_molK": _f(p.entropy_J_molK),
+        "enthalpy_J_mol": _f(p.enthalpy_J_mol),
+        "heat_capacity_J_kgK": _f(p.heat_capacity_J_kgK),
+        "density_kg_m3": _f(p.density_kg_m3),
+        "superfluid_density_kg_m3": _f(p.superfluid_density_kg_m3),
+        "superfluid_fraction": _f(p.superfluid_fraction),
+        "fountain_coefficient_Pa_K": _f(p.fountain_coefficient_Pa_K),
+    }
+    if plot is not None:
+        from amrr.plots import helium4_ts_chart
+
+        record["plot"] = str(helium4_ts_chart(plot))
+    _emit(record, table)
+
+
+@props_app.command("mixture")
+def props_mixture(
+    temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
+    x3: float = typer.Option(..., "--x3", help="3He mole fraction [-]."),
+    extrapolate: bool = EXTRAPOLATE,
+    table: bool = TABLE,
+    plot: Path | None = PLOT,
+    plot_x3: str = typer.Option(
+        "0.02,0.05,0.1,0.2", "--plot-x3", help="Comma-separated x3 values for --plot."
+    ),
+) -> None:
+    """He II 3He-4He mixture at SVP: g, s, h, C, μ3, μ4, osmotic pressure (quasiparticle model)."""
+    try:
+        m = mixture_properties(temperature_K, x3, extrapolate=extrapolate)
+    except ValueError as exc:
+        _fail(exc)
+        return
+    record: dict[str, Any] = {
+        "temperature_K": _f(m.temperature_K),
+        "x3": _f(m.x3),
+        "gibbs_J_mol": _f(m.gibbs_J_mol),
+        "entropy_J_molK": _f(m.entropy_J_molK),
+        "enthalpy_J_mol": _f(m.enthalpy_J_mol),
+        "heat_capacity_J_molK": _f(m.heat_capacity_J_molK),
+        "mu3_J_mol": _f(m.mu3_J_mol),
+        "mu4_J_mol": _f(m.mu4_J_mol),
+        "osmotic_pressure_Pa": _f(m.osmotic_pressure_Pa),
+        "x_h_osmotic_J_mol": _f(m.x_h_osmotic_J_mol),
+        "fermi_temperature_K": _f(m.fermi_temperature_K),
+        "molar_volume_m3_mol": _f(m.molar_volume_m3_mol),
+        "effective_mass_ratio": _f(m.effective_mass_ratio),
+    }
+    if plot is not None:
+        from amrr.plots import mixture_ts_chart
+
+        xs = [float(v) for v in plot_x3.split(",") if v.strip()]
+        record["plot"] = str(mixture_ts_chart(plot, xs))
+    _emit(record, table)
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+DEMO_DIR = Path(tempfile.gettempdir()) / "amrr-demo"
+DEMO_OUT = typer.Option(DEMO_DIR, "--out", help="Directory for the charts.")
+
+
+@app.command("demo")
+def demo(out: Path = DEMO_OUT) -> None:
+    """A first look: key properties at the AMRR design point and T–S charts (PNG)."""
+    from amrr.plots import mixture_ts_chart, paramagnet_ts_chart
+
+    typer.echo(
+        "AMRR design point: GGG regenerators, 3He-4He (x3 = 0.10) between 1.6 K and 0.75 K\n"
+    )
+    typer.echo("GGG, per kg                   ideal Brillouin       mean field θ = −2.3 K")
+    typer.echo("  T [K]  B [T]       S [J/kg K]  dS/dB [J/kg K T]   S [J/kg K]  dS/dB [J/kg K T]")
+    for T in (0.75, 0.9, 1.6):
+        for B in (0.0, 0.75, 1.5):
+            a = paramagnet_properties(T, B, "GGG", model="ideal")
+            b = paramagnet_properties(T, B, "GGG", model="mean_field")
+            typer.echo(
+                f"  {T:5.2f}  {B:5.2f}  {_f(a.entropy_J_kgK):15.2f}  {_f(a.dS_dB_J_kgKT):16.2f}"
+                f"  {_f(b.entropy_J_kgK):11.2f}  {_f(b.dS_dB_J_kgKT):16.2f}"
+            )
+    typer.echo("\nHe II at SVP (Donnelly & Barenghi 1998)")
+    typer.echo("  T [K]   s [J/kg K]   rho_s/rho   rho s [kPa/K]")
+    for T in (0.75, 0.9, 1.2, 1.6):
+        h = helium4.helium4_svp(T)
+        typer.echo(
+            f"  {T:5.2f}  {_f(h.entropy_J_kgK):11.3f}  {_f(h.superfluid_fraction):10.4f}"
+            f"  {_f(h.fountain_coefficient_Pa_K) / 1e3:13.3f}"
+        )
+    typer.echo("\n3He-4He mixture, x3 = 0.10 (quasiparticle model, calibrated on Chaudhry 2009)")
+    typer.echo("  T [K]  s [J/mol K]  h [J/mol]  C [J/mol K]  pi [kPa]  mu4 [J/mol]")
+    for T in (0.75, 0.9, 1.2, 1.6):
+        m = mixture_properties(T, 0.10)
+        typer.echo(
+            f"  {T:5.2f}  {_f(m.entropy_J_molK):11.3f}  {_f(m.enthalpy_J_mol):9.3f}"
+            f"  {_f(m.heat_capacity_J_molK):11.3f}  {_f(m.osmotic_pressure_Pa) / 1e3:8.2f}"
+            f"  {_f(m.mu4_J_mol):11.4f}"
+        )
+    fountain = _f(helium4.fountain_pressure_Pa(1.6, 0.9))
+    typer.echo(f"\nFountain pressure of pure He II, 0.9 K -> 1.6 K: {fountain / 1e3:.2f} kPa")
+    ggg = paramagnet_ts_chart(
+        out / "ggg_ts_chart.png", "GGG", (0.0, 0.5, 1.0, 1.5), mark_K=(0.75, 1.6)
+    )
+    mix = mixture_ts_chart(out / "mixture_ts_chart.png")
+    typer.echo(f"\nT–S chart of GGG (ideal solid, mean field dashed): {ggg}")
+    typer.echo(f"T–S chart of the mixture: {mix}")
+    typer.echo("More: amrr props --help; models, sources and departures: docs/amrr/properties.md")
 
 
 def main() -> None:
