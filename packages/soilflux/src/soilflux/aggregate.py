@@ -182,7 +182,7 @@ def filter_rate_weekly(
     frame = fluxes.assign(_removed=~keep_mask)
     df = _prepared(frame, gas)
     day = df["hour"].dt.floor("D")
-    df["week"] = day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+    df["week"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     df["table"] = df["table"].fillna("unknown")
     out = (
         df.groupby(["week", "table"], sort=True, observed=True)["_removed"]
@@ -261,7 +261,7 @@ def treatment_minus_control(
             continue
         t = v.loc[treatment]
         c = v.loc[control]
-        both = t.join(c, how="inner", lsuffix="_t", rsuffix="_c")
+        both = t.add_suffix("_t").join(c.add_suffix("_c"), how="inner")
         if both.empty:
             continue
         se_t = both["se_t"].to_numpy(dtype=np.float64)
