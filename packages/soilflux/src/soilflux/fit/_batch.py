@@ -1,0 +1,191 @@
+"""Padded closure batches: the array layout every fit in `soilflux.fit` works on.
+
+A batch of k closures with at most m samples is three (k, m) arrays: times `t`, concentrations
+`c` and a boolean `mask` that says which cells are samples of the fit window.  Cells outside
+the mask may hold anything (NaN, padding); they are zeroed here so that sums over the sample
+axis are plain dot products.  Every fit returns arrays of shape (k,).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quiet(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `func` with numpy's floating-point warnings off.
+
+    Batched fits meet degenerate closures (empty windows, zero variance) by design; they
+    come out as NaN and are flagged, not warned about one by one.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with np.errstate(all="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Masked, zero-filled view of a batch of closures.
+
+    Attributes
+    ----------
+    t : (k, m) float64
+        Sample times, 0 outside the mask [s, or any time unit].
+    c : (k, m) float64
+        Concentrations, 0 outside the mask [µmol mol⁻¹, or any concentration unit].
+    w : (k, m) float64
+        1.0 inside the mask, 0.0 outside.
+    mask : (k, m) bool
+        Samples of the fit window.
+    n : (k,) int64
+        Samples per closure.
+    """
+
+    t: FloatArray
+    c: FloatArray
+    w: FloatArray
+    mask: BoolArray
+    n: IntArray
+
+    def wsum(self, x: FloatArray) -> FloatArray:
+        """Σ over each closure's window of `x` (x already zero outside the mask)."""
+        return np.asarray(x.sum(axis=1), dtype=np.float64)
+
+
+def make_batch(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> Batch:
+    """Validate and zero-fill a batch.
+
+    Parameters
+    ----------
+    t : array_like, shape (k, m) or (m,)
+        Sample times [s].
+    c : array_like, same shape
+        Concentrations [µmol mol⁻¹].
+    mask : array_like of bool, same shape, optional
+        Samples to use; default: every cell where both `t` and `c` are finite.  Cells where
+        `t` or `c` is not finite are always excluded.
+
+    Returns
+    -------
+    Batch
+    """
+    t_arr = np.atleast_2d(np.asarray(t, dtype=np.float64))
+    c_arr = np.atleast_2d(np.asarray(c, dtype=np.float64))
+    if t_arr.shape != c_arr.shape or t_arr.ndim != 2:
+        raise ValueError(
+            f"t and c must have the same 1-D or 2-D shape, got {t_arr.shape} and {c_arr.shape}"
+        )
+    valid = np.isfinite(t_arr) & np.isfinite(c_arr)
+    if mask is not None:
+        m_arr = np.atleast_2d(np.asarray(mask, dtype=bool))
+        if m_arr.shape != t_arr.shape:
+            raise ValueError(f"mask must have the shape of t, got {m_arr.shape} and {t_arr.shape}")
+        valid &= m_arr
+    w = valid.astype(np.float64)
+    return Batch(
+        t=np.where(valid, t_arr, 0.0),
+        c=np.where(valid, c_arr, 0.0),
+        w=w,
+        mask=valid,
+        n=valid.sum(axis=1).astype(np.int64),
+    )
+
+
+def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
+    """num / den with NaN (no warning) where den is 0 or not finite."""
+    good = np.isfinite(den) & (den != 0)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=good)
+    return out
+
+
+def safe_sqrt(x: FloatArray) -> FloatArray:
+    """sqrt(x) with NaN (no warning) where x < 0 or NaN."""
+    out = np.full(np.shape(x), np.nan)
+    np.sqrt(x, out=out, where=np.isfinite(x) & (x >= 0))
+    return out
+
+
+def gaussian_aicc(sse: FloatArray, n: IntArray, n_params: int) -> FloatArray:
+    """AICc of a least-squares fit with Gaussian errors.
+
+    AIC = n·ln(SSE/n) + n·(ln 2π + 1) + 2k, AICc = AIC + 2k(k+1)/(n − k − 1), with
+    k = n_params + 1 (the residual variance counts), as R's ``AIC(lm)`` and gasfluxes' ``aicc``.
+    Where n − k − 1 ≤ 0 the correction is undefined and AICc is +inf.
+
+    Parameters
+    ----------
+    sse : (k,) float
+        Residual sum of squares [concentration²].
+    n : (k,) int
+        Samples [-].
+    n_params : int
+        Fitted model parameters (excluding the variance) [-].
+    """
+    k = n_params + 1
+    nf = n.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # SSE = 0 → −inf, as R
+        aic = nf * np.log(safe_divide(sse, nf)) + nf * (np.log(2 * np.pi) + 1) + 2 * k
+    den = nf - k - 1
+    corr = np.full(nf.shape, np.inf)
+    np.divide(2.0 * k * (k + 1), den, out=corr, where=den > 0)
+    return np.asarray(aic + corr, dtype=np.float64)
+
+
+def gaussian_aic(sse: FloatArray, n: IntArray, n_params: int) -> FloatArray:
+    """AIC of a least-squares fit with Gaussian errors, k = n_params + 1 (R's ``AIC``)."""
+    nf = n.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aic = nf * np.log(safe_divide(sse, nf)) + nf * (np.log(2 * np.pi) + 1) + 2 * (n_params + 1)
+    return np.asarray(aic, dtype=np.float64)
+
+
+def inv_sym3(a: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Inverse of a batch of symmetric 3×3 matrices by the adjugate.
+
+    Parameters
+    ----------
+    a : (k, 3, 3) float
+
+    Returns
+    -------
+    inverse : (k, 3, 3) float
+        NaN where the matrix is singular (relative determinant below 1e-14).
+    ok : (k,) bool
+    """
+    a00, a01, a02 = a[:, 0, 0], a[:, 0, 1], a[:, 0, 2]
+    a11, a12, a22 = a[:, 1, 1], a[:, 1, 2], a[:, 2, 2]
+    c00 = a11 * a22 - a12 * a12
+    c01 = a02 * a12 - a01 * a22
+    c02 = a01 * a12 - a02 * a11
+    c11 = a00 * a22 - a02 * a02
+    c12 = a01 * a02 - a00 * a12
+    c22 = a00 * a11 - a01 * a01
+    det = a00 * c00 + a01 * c01 + a02 * c02
+    scale = np.abs(a00 * a11 * a22)
+    ok = np.isfinite(det) & (np.abs(det) > 1e-14 * scale) & (scale > 0)
+    inv_det = safe_divide(np.ones_like(det), np.where(ok, det, np.nan))
+    out = np.empty_like(a)
+    out[:, 0, 0] = c00 * inv_det
+    out[:, 0, 1] = out[:, 1, 0] = c01 * inv_det
+    out[:, 0, 2] = out[:, 2, 0] = c02 * inv_det
+    out[:, 1, 1] = c11 * inv_det
+    out[:, 1, 2] = out[:, 2, 1] = c12 * inv_det
+    out[:, 2, 2] = c22 * inv_det
+    return out, ok

@@ -1,0 +1,189 @@
+"""Options of the flux computation, declared once.
+
+`FluxOptions` is the single place where every tunable of `soilflux.pipeline.compute_fluxes`
+lives, with its unit in its name and its default documented.  It is a frozen dataclass, so a
+set of options can be shared and compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic"]
+MdfForm = Literal["christiansen", "nickerson"]
+
+METHODS: tuple[str, ...] = ("auto", "linear", "robust", "exp", "hm", "quadratic")
+
+#: Sensirion SCD30 datasheet (v1.0, 2020): CO2 repeatability ±10 ppm.  Used as the default
+#: analyser precision A_a [µmol mol⁻¹] of CO2 in the minimal detectable flux and κ_max.
+SCD30_REPEATABILITY_PPM = 10.0
+
+#: Sensirion SCD30 datasheet: CO2 response time τ63 = 20 s (first-order sensor lag) [s].
+SCD30_RESPONSE_TIME_S = 20.0
+
+#: Default analyser precision per gas [µmol mol⁻¹] (1σ) where `precision_ppm` is not given.
+#: CO2: SCD30 repeatability (datasheet).  CH4: LI-COR LI-7810 datasheet, 0.6 ppb at 1 s.
+#: N2O: LI-COR LI-7820 datasheet, 0.4 ppb at 1 s.
+DEFAULT_PRECISION_PPM: Mapping[str, float] = MappingProxyType(
+    {"co2": SCD30_REPEATABILITY_PPM, "ch4": 0.6e-3, "n2o": 0.4e-3}
+)
+
+
+@dataclass(frozen=True)
+class FluxOptions:
+    """Options of `soilflux.pipeline.compute_fluxes`.
+
+    Attributes
+    ----------
+    deadband_s : float or "auto"
+        Time skipped after the lid closes before the fit window starts [s].  ``"auto"``
+        chooses it per closure (`soilflux.deadband.auto_deadband`).  A closure's own
+        ``deadband_s`` (e.g. from a LI-COR file) takes precedence.
+    method : {"auto", "linear", "robust", "exp", "hm", "quadratic"}
+        Model whose flux becomes ``flux_umol_m2_s``.  ``"auto"`` applies the selection
+        rule of `soilflux.qc.select_model`.
+    precision_ppm : float or None
+        Analyser precision A_a (1σ) for CO2 [µmol mol⁻¹]; None → SCD30 datasheet
+        repeatability, 10 ppm.  Other gases use `DEFAULT_PRECISION_PPM` unless given in
+        `gas_precision_ppm`.
+    lux_threshold : float
+        ``daylight`` flag when the closure's mean illuminance exceeds it [lx].
+    flux_threshold_umol_m2_s : float
+        ``below_threshold`` flag when the selected CO2 flux is below it [µmol m⁻² s⁻¹].
+    min_samples : int
+        ``short`` flag (and no fit) when the fit window holds fewer samples [-].
+    chunk_closures : int
+        Closures processed together; bounds memory (about 40 float64 arrays of
+        chunk_closures × samples-per-closure per worker) [-].  A few thousand keeps the
+        arrays in the CPU caches.
+    workers : int or None
+        Threads working on chunks at once; None → min(2, CPU count).
+    initial_window_s : float
+        Length of the regressions giving P0, T0, W0 and C′0 at the lid-closing instant [s]
+        (LI-COR: 10 s).
+    auto_deadband_min_s, auto_deadband_max_s : float
+        Range searched by the automatic dead band [s].  The lower end is raised to
+        `lag_multiple` × `sensor_lag_s`.
+    sensor_lag_s : float
+        First-order response time of the gas analyser [s]; default: SCD30 datasheet, 20 s.
+        Set it to the analyser's (≈1 s for LI-COR analysers) for other instruments.
+    lag_multiple : float
+        The automatic dead band skips at least this many sensor time constants, so that the
+        lag transient has decayed to e^{−lag_multiple} of its size [-].
+    mdf_form : {"christiansen", "nickerson"}
+        Which minimal detectable flux goes into the ``mdf`` column.
+    g_factor_limit : float
+        HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
+    hm_max_relative_se : float
+        HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
+    saturation_fraction : float
+        ``saturated`` flag when the fitted curve has covered this fraction of its rise to
+        the asymptote by the end of the window [-].
+    analyser_max_ppm : float
+        ``saturated`` flag when a CO2 reading reaches the analyser's upper range [µmol mol⁻¹]
+        (SCD30: 10 000 ppm specified range).
+    stuck_co2_rise_ppm : float
+        ``stuck_chamber`` needs the fitted CO2 change across the window to be below this
+        [µmol mol⁻¹] (the fleet firmware's own 5 ppm rule).
+    stuck_h2o_change_mmol_mol : float
+        ... and the water mole fraction change across the closure below this [mmol mol⁻¹].
+    clogged_flux_umol_m2_s : float
+        ``clogged``: |selected CO2 flux| below this while the chamber otherwise works
+        [µmol m⁻² s⁻¹].
+    gap_factor : float
+        ``gap`` flag when a step between window samples exceeds this multiple of the
+        closure's median sampling step [-].
+    gas_precision_ppm : mapping of gas → float
+        Analyser precision for gases other than CO2 [µmol mol⁻¹].
+    """
+
+    deadband_s: float | Literal["auto"] = "auto"
+    method: Method = "auto"
+    precision_ppm: float | None = None
+    lux_threshold: float = 10.0
+    flux_threshold_umol_m2_s: float = 0.1
+    min_samples: int = 5
+    chunk_closures: int = 2_000
+    workers: int | None = None
+    initial_window_s: float = 10.0
+    auto_deadband_min_s: float = 0.0
+    auto_deadband_max_s: float = 120.0
+    sensor_lag_s: float = SCD30_RESPONSE_TIME_S
+    lag_multiple: float = 4.0
+    mdf_form: MdfForm = "christiansen"
+    g_factor_limit: float = 2.0
+    hm_max_relative_se: float = 0.5
+    saturation_fraction: float = 0.8
+    analyser_max_ppm: float = 10_000.0
+    stuck_co2_rise_ppm: float = 5.0
+    stuck_h2o_change_mmol_mol: float = 0.1
+    clogged_flux_umol_m2_s: float = 0.05
+    gap_factor: float = 3.0
+    gas_precision_ppm: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_PRECISION_PPM)
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.deadband_s, str):
+            if self.deadband_s != "auto":
+                raise ValueError(
+                    f"deadband_s must be a number of seconds or 'auto', got {self.deadband_s!r}"
+                )
+        elif not (math.isfinite(self.deadband_s) and self.deadband_s >= 0):
+            raise ValueError(f"deadband_s must be >= 0 s, got {self.deadband_s!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.mdf_form not in ("christiansen", "nickerson"):
+            raise ValueError(
+                f"mdf_form must be 'christiansen' or 'nickerson', got {self.mdf_form!r}"
+            )
+        if self.precision_ppm is not None and not self.precision_ppm > 0:
+            raise ValueError(f"precision_ppm must be > 0 µmol/mol, got {self.precision_ppm!r}")
+        if self.min_samples < 3:
+            raise ValueError(f"min_samples must be >= 3, got {self.min_samples!r}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1 or None, got {self.workers!r}")
+        if self.chunk_closures < 1:
+            raise ValueError(f"chunk_closures must be >= 1, got {self.chunk_closures!r}")
+        if not self.initial_window_s > 0:
+            raise ValueError(f"initial_window_s must be > 0 s, got {self.initial_window_s!r}")
+        if not 0 <= self.auto_deadband_min_s <= self.auto_deadband_max_s:
+            raise ValueError(
+                "need 0 <= auto_deadband_min_s <= auto_deadband_max_s, got "
+                f"{self.auto_deadband_min_s!r}, {self.auto_deadband_max_s!r}"
+            )
+        if not (self.sensor_lag_s >= 0 and self.lag_multiple >= 0):
+            raise ValueError(
+                "sensor_lag_s and lag_multiple must be >= 0, got "
+                f"{self.sensor_lag_s!r}, {self.lag_multiple!r}"
+            )
+        if not 0 < self.saturation_fraction < 1:
+            raise ValueError(
+                f"saturation_fraction must be in (0, 1), got {self.saturation_fraction!r}"
+            )
+        if not self.g_factor_limit >= 1:
+            raise ValueError(f"g_factor_limit must be >= 1, got {self.g_factor_limit!r}")
+        if not self.gap_factor > 1:
+            raise ValueError(f"gap_factor must be > 1, got {self.gap_factor!r}")
+        for gas, value in self.gas_precision_ppm.items():
+            if not value > 0:
+                raise ValueError(f"gas_precision_ppm[{gas!r}] must be > 0 µmol/mol, got {value!r}")
+
+    def precision_for(self, gas: str) -> float:
+        """Analyser precision A_a of `gas` ("co2", "ch4", "n2o") [µmol mol⁻¹]."""
+        if gas == "co2":
+            return SCD30_REPEATABILITY_PPM if self.precision_ppm is None else self.precision_ppm
+        if gas in self.gas_precision_ppm:
+            return float(self.gas_precision_ppm[gas])
+        if gas in DEFAULT_PRECISION_PPM:
+            return DEFAULT_PRECISION_PPM[gas]
+        raise ValueError(f"no analyser precision known for gas {gas!r}; set gas_precision_ppm")
+
+    def auto_deadband_range_s(self) -> tuple[float, float]:
+        """(lowest, highest) dead band the automatic rule may choose [s]."""
+        lo = max(self.auto_deadband_min_s, self.lag_multiple * self.sensor_lag_s)
+        return lo, max(lo, self.auto_deadband_max_s)

@@ -1,0 +1,557 @@
+"""From samples and closures to one flux row per closure and gas.
+
+`compute_fluxes` holds no physics of its own: it pads chunks of closures into
+(closures × samples) arrays and calls the pure functions of `soilflux.flux`,
+`soilflux.deadband`, `soilflux.fit` and `soilflux.qc` on them.  Memory is bounded by
+`FluxOptions.chunk_closures`; nothing loops over closures in Python.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from soilflux.deadband import auto_deadband
+from soilflux.fit._batch import BoolArray, FloatArray, make_batch, quiet, safe_divide
+from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
+from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
+from soilflux.fit.linear import fit_linear_batch
+from soilflux.fit.quadratic import fit_quadratic_batch
+from soilflux.fit.robust import fit_robust_linear_batch
+from soilflux.flux import (
+    PRESSURE_RANGE_KPA,
+    TEMPERATURE_RANGE_C,
+    WATER_RANGE_MMOL_MOL,
+    dry_mole_fraction,
+    flux_term,
+    initial_values,
+)
+from soilflux.options import FluxOptions
+from soilflux.qc import (
+    flag_bits,
+    flags_to_strings,
+    g_factor,
+    hm_is_sound,
+    kappa_max,
+    mdf_christiansen,
+    mdf_nickerson,
+    nrmse,
+    r_squared,
+    select_model,
+)
+
+#: Gas columns understood, with the gas name and the factor to µmol mol⁻¹.
+GAS_COLUMNS: dict[str, tuple[str, float]] = {
+    "co2_ppm": ("co2", 1.0),
+    "ch4_ppb": ("ch4", 1e-3),
+    "n2o_ppb": ("n2o", 1e-3),
+}
+
+MODELS: tuple[str, ...] = ("linear", "robust", "exp", "hm", "quadratic")
+
+#: Columns of the returned frame, in order (the CLI's output contract).
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "closure",
+    "chamber",
+    "location",
+    "gas",
+    "start",
+    "end",
+    "n",
+    "deadband_s",
+    "flux_umol_m2_s",
+    "model",
+    "flux_linear",
+    "flux_linear_se",
+    "flux_robust",
+    "flux_robust_se",
+    "flux_exp",
+    "flux_exp_se",
+    "flux_hm",
+    "flux_hm_se",
+    "flux_quadratic",
+    "flux_quadratic_se",
+    "dcdt_ppm_s",
+    "r2",
+    "nrmse",
+    "aicc",
+    "mdf",
+    "kappa",
+    "kappa_max",
+    "g_factor",
+    "lux_mean",
+    "t0_c",
+    "p0_kpa",
+    "w0_mmol_mol",
+    "flags",
+)
+
+_NUMERIC_OUT = [
+    c
+    for c in OUTPUT_COLUMNS
+    if c not in ("closure", "chamber", "location", "gas", "start", "end", "model", "flags")
+]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk of closures as padded (k, m) arrays; rows are closures."""
+
+    t: FloatArray
+    valid: BoolArray  # t ≥ 0 and finite
+    h2o: FloatArray
+    temperature_c: FloatArray
+    pressure_kpa: FloatArray
+    lux: FloatArray
+    gas: dict[str, FloatArray]  # µmol mol⁻¹, wet
+    volume_cm3: FloatArray
+    area_cm2: FloatArray
+    deadband_s: FloatArray
+    obs_length_s: FloatArray
+    has_h2o: bool
+
+
+def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks required column(s): {', '.join(missing)}")
+
+
+def _float_column(frame: pd.DataFrame, name: str, column: str) -> FloatArray:
+    try:
+        return np.asarray(pd.to_numeric(frame[column], errors="raise"), dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}.{column} must be numeric: {exc}") from exc
+
+
+def _closure_float(closures: pd.DataFrame, column: str) -> FloatArray:
+    if column not in closures.columns:
+        return np.full(len(closures), np.nan)
+    return _float_column(closures, "closures", column)
+
+
+def _iter_chunks(
+    samples: pd.DataFrame, closures: pd.DataFrame, gases: list[str], opts: FluxOptions
+) -> Iterator[tuple[int, int, _Chunk]]:
+    """Sort samples by (closure, elapsed time) and yield padded chunks of closures."""
+    n_closures = len(closures)
+    pos = closures.index.get_indexer(pd.Index(samples["closure"]))
+    if (pos < 0).any():
+        unknown = pd.unique(samples["closure"].to_numpy()[pos < 0])[:5]
+        raise ValueError(f"samples.closure has ids not in closures.index: {list(unknown)}")
+    elapsed = _float_column(samples, "samples", "elapsed_s")
+    keep = np.isfinite(elapsed) & (elapsed >= 0)  # pre-closure rows are ignored
+    cols: dict[str, FloatArray] = {}
+    for col in gases:
+        cols[col] = _float_column(samples, "samples", col)[keep] * GAS_COLUMNS[col][1]
+    for col in ("temperature_c", "pressure_kpa"):
+        cols[col] = _float_column(samples, "samples", col)[keep]
+    has_h2o = "h2o_mmol_mol" in samples.columns
+    for col in ("h2o_mmol_mol", "lux"):
+        cols[col] = (
+            _float_column(samples, "samples", col)[keep]
+            if col in samples.columns
+            else np.full(int(keep.sum()), np.nan)
+        )
+    pos_k = pos[keep]
+    el_k = elapsed[keep]
+    # a total order that does not depend on the input row order (ties broken by values);
+    # the contract asks for sorted input, so usually the check below spares the sort
+    d_pos = np.diff(pos_k)
+    d_el = np.diff(el_k)
+    if not bool(np.all((d_pos > 0) | ((d_pos == 0) & (d_el > 0)))):
+        tie = np.nan_to_num(cols[gases[0]], nan=np.inf)
+        order = np.lexsort((tie, el_k, pos_k))
+        pos_k, el_k = pos_k[order], el_k[order]
+        for col in cols:
+            cols[col] = cols[col][order]
+    counts = np.bincount(pos_k, minlength=n_closures)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    volume = _closure_float(closures, "volume_cm3")
+    area = _closure_float(closures, "area_cm2")
+    for name, arr in (("volume_cm3", volume), ("area_cm2", area)):
+        bad = ~(np.isfinite(arr) & (arr > 0))
+        if bad.any():
+            ids = closures.index[bad][:5].tolist()
+            raise ValueError(f"closures.{name} must be a positive number; bad in closures {ids}")
+    db = _closure_float(closures, "deadband_s")
+    obs = _closure_float(closures, "obs_length_s")
+    step = opts.chunk_closures
+    for i0 in range(0, n_closures, step):
+        i1 = min(n_closures, i0 + step)
+        s0, s1 = int(offsets[i0]), int(offsets[i1])
+        cnt = counts[i0:i1]
+        k = i1 - i0
+        m = max(int(cnt.max()) if k else 0, 1)
+        row = np.repeat(np.arange(k), cnt)
+        col_idx = np.arange(s1 - s0) - np.repeat(offsets[i0:i1] - s0, cnt)
+
+        def pad(
+            x: FloatArray,
+            s0: int = s0,
+            s1: int = s1,
+            row: npt.NDArray[np.int64] = row,
+            col_idx: npt.NDArray[np.int64] = col_idx,
+            k: int = k,
+            m: int = m,
+        ) -> FloatArray:
+            out = np.full((k, m), np.nan)
+            out[row, col_idx] = x[s0:s1]
+            return out
+
+        t = pad(el_k)
+        yield (
+            i0,
+            i1,
+            _Chunk(
+                t=t,
+                valid=np.isfinite(t),
+                h2o=pad(cols["h2o_mmol_mol"]),
+                temperature_c=pad(cols["temperature_c"]),
+                pressure_kpa=pad(cols["pressure_kpa"]),
+                lux=pad(cols["lux"]),
+                gas={g: pad(cols[g]) for g in gases},
+                volume_cm3=volume[i0:i1],
+                area_cm2=area[i0:i1],
+                deadband_s=db[i0:i1],
+                obs_length_s=obs[i0:i1],
+                has_h2o=has_h2o,
+            ),
+        )
+
+
+def _row_mean(x: FloatArray, mask: BoolArray) -> FloatArray:
+    ok = mask & np.isfinite(x)
+    return safe_divide(np.where(ok, x, 0.0).sum(axis=1), ok.sum(axis=1).astype(np.float64))
+
+
+def _change_across(t: FloatArray, y: FloatArray, mask: BoolArray) -> FloatArray:
+    """Fitted change of y across the masked span (OLS slope × span) [unit of y]."""
+    ok = mask & np.isfinite(y) & np.isfinite(t)
+    b = make_batch(t, y, ok)
+    lin = fit_linear_batch(b)
+    span = np.where(ok, t, -np.inf).max(axis=1) - np.where(ok, t, np.inf).min(axis=1)
+    return np.asarray(lin.slope * span)
+
+
+def _process_gas(
+    ch: _Chunk,
+    gas_col: str,
+    opts: FluxOptions,
+    term: FloatArray,
+) -> dict[str, npt.NDArray[np.generic]]:
+    """All fits, fluxes and QC numbers of one gas for one chunk."""
+    gas = GAS_COLUMNS[gas_col][0]
+    precision = opts.precision_for(gas)
+    c_wet = ch.gas[gas_col]
+    valid = ch.valid & np.isfinite(c_wet)
+    cdry = dry_mole_fraction(np.where(valid, c_wet, np.nan), ch.h2o, extrapolate=True)
+    c0 = initial_values(ch.t, cdry, valid, opts.initial_window_s)
+    obs = ch.obs_length_s
+    end = np.where(np.isfinite(obs), obs, np.inf)
+    if isinstance(opts.deadband_s, str):
+        auto = auto_deadband(
+            ch.t,
+            cdry,
+            valid & (ch.t <= end[:, None]),
+            min_s=opts.auto_deadband_range_s()[0],
+            max_s=opts.auto_deadband_range_s()[1],
+            min_samples=opts.min_samples,
+        )
+        db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, auto)
+    else:
+        db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, float(opts.deadband_s))
+    win = valid & (ch.t > db[:, None]) & (ch.t <= end[:, None])
+    n_win = win.sum(axis=1)
+    short = n_win < opts.min_samples
+    win &= ~short[:, None]  # too few samples: flagged, not fitted
+    b = make_batch(ch.t, cdry, win)
+    lin = fit_linear_batch(b)
+    rob = fit_robust_linear_batch(b)
+    quad = fit_quadratic_batch(b, c0)
+    curve = fit_exp_curve_batch(b, a_start=safe_divide(-2.0 * quad.b2, quad.b1))
+    exp = exponential_from_curve(curve, c0)
+    kmax = kappa_max(lin.slope, precision)
+    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve), kmax, c0)
+
+    out: dict[str, npt.NDArray[np.generic]] = {}
+    slopes = {
+        "linear": (lin.slope, lin.slope_se, lin.sse, lin.aicc, lin.ok),
+        "robust": (rob.slope, rob.slope_se, rob.sse, rob.aicc, rob.ok),
+        "exp": (exp.slope, exp.slope_se, exp.sse, exp.aicc, exp.ok),
+        "hm": (hm.slope, hm.slope_se, hm.sse, hm.aicc, hm.ok),
+        "quadratic": (quad.slope, quad.slope_se, quad.sse, quad.aicc, quad.ok),
+    }
+    for name, (slope, se, _, _, _) in slopes.items():
+        out[f"flux_{name}"] = slope * term
+        out[f"flux_{name}_se"] = se * np.abs(term)
+    g = g_factor(out["flux_hm"], out["flux_linear"])
+    if opts.method == "auto":
+        sound = hm_is_sound(
+            hm.ok,
+            hm.at_bound,
+            hm.kappa,
+            kmax,
+            g,
+            np.asarray(out["flux_hm"], dtype=np.float64),
+            np.asarray(out["flux_hm_se"], dtype=np.float64),
+            g_limit=opts.g_factor_limit,
+            max_relative_se=opts.hm_max_relative_se,
+        )
+        model = select_model(sound, rob.ok, lin.ok)
+    else:
+        model = np.where(slopes[opts.method][4], opts.method, "")
+    k = b.n.size
+    dcdt = np.full(k, np.nan)
+    sse = np.full(k, np.nan)
+    aicc = np.full(k, np.nan)
+    for name, (slope, _, s, a, _) in slopes.items():
+        sel = model == name
+        dcdt[sel], sse[sel], aicc[sel] = slope[sel], s[sel], a[sel]
+    t_first = np.where(win, ch.t, np.inf).min(axis=1)
+    t_last = np.where(win, ch.t, -np.inf).max(axis=1)
+    span = np.where(b.n > 0, t_last - t_first, np.nan)
+    c_range = np.where(win, cdry, -np.inf).max(axis=1) - np.where(win, cdry, np.inf).min(axis=1)
+    interval = safe_divide(span, (b.n - 1).astype(np.float64))
+    mdf = (
+        mdf_christiansen(precision, span, term)
+        if opts.mdf_form == "christiansen"
+        else mdf_nickerson(precision, span, interval, term)
+    )
+    # largest step between consecutive window samples (holes inside the window count)
+    tw = np.where(win, ch.t, -np.inf)
+    prev = np.maximum.accumulate(tw, axis=1)[:, :-1]
+    steps = np.where(win[:, 1:] & np.isfinite(prev), ch.t[:, 1:] - prev, 0.0)
+    max_step = steps.max(axis=1) if steps.shape[1] else np.zeros(k)
+    frac = 1.0 - np.exp(-exp.a * (t_last - np.where(np.isfinite(exp.t0), exp.t0, t_first)))
+    saturated = (exp.ok & (exp.a > 0) & (frac >= opts.saturation_fraction)) | (
+        (np.where(valid, c_wet, -np.inf) >= opts.analyser_max_ppm * GAS_COLUMNS[gas_col][1]).any(
+            axis=1
+        )
+        if gas == "co2"
+        else np.zeros(k, dtype=bool)
+    )
+    out.update(
+        n=b.n,
+        deadband_s=db,
+        flux_umol_m2_s=dcdt * term,
+        model=model,
+        dcdt_ppm_s=dcdt,
+        r2=r_squared(sse, lin.sst),
+        nrmse=nrmse(sse, b.n, c_range),
+        aicc=aicc,
+        mdf=np.abs(mdf),
+        kappa=hm.kappa,
+        kappa_max=kmax,
+        g_factor=g,
+        co2_change_ppm=lin.slope * span,
+    )
+    out["n"] = n_win
+    out["_short"] = short
+    out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
+    out["_saturated"] = saturated
+    return out
+
+
+def compute_fluxes(
+    samples: pd.DataFrame,
+    closures: pd.DataFrame,
+    options: FluxOptions | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Fluxes of every closure and gas: all models, the selected flux, QC numbers and flags.
+
+    Parameters
+    ----------
+    samples : DataFrame
+        One row per sample: ``closure`` (key into `closures`), ``elapsed_s`` [s since the lid
+        closed; negative rows are ignored], gas columns as measured (wet) ``co2_ppm``
+        [µmol mol⁻¹], ``ch4_ppb``, ``n2o_ppb`` [nmol mol⁻¹] (at least one),
+        ``temperature_c`` [°C], ``pressure_kpa`` [kPa], optional ``h2o_mmol_mol``
+        [mmol mol⁻¹] (absent/NaN → dry air) and ``lux`` [lx].  Any row order.
+    closures : DataFrame
+        Index ``closure``; ``chamber``, ``location`` (optional), ``start``, ``end``,
+        ``volume_cm3`` [cm³], ``area_cm2`` [cm²], optional ``deadband_s`` [s],
+        ``obs_length_s`` [s, end of the fit window after the lid closed] and
+        ``segment_flags`` (comma-separated, carried into ``flags``).
+    options : FluxOptions, optional
+        Defaults to ``FluxOptions()``.
+    progress : bool
+        Show a progress bar over chunks of closures.
+
+    Returns
+    -------
+    DataFrame
+        One row per closure and gas, columns `OUTPUT_COLUMNS`.  Every flux is in
+        µmol m⁻² s⁻¹, for every gas (CH4 and N2O in ppb are converted to µmol mol⁻¹ before
+        fitting, so their fluxes are µmol m⁻² s⁻¹ too: multiply by 1000 for nmol).
+        ``dcdt_ppm_s`` is the selected model's ∂C′/∂t [µmol mol⁻¹ s⁻¹]; ``mdf``
+        [µmol m⁻² s⁻¹]; ``kappa``, ``kappa_max`` [s⁻¹]; ``flags`` comma-separated.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, samples of unknown closures, non-numeric values, or a closure
+        whose volume or area is not a positive number (naming the closures).
+    """
+    opts = options if options is not None else FluxOptions()
+    _require(samples, "samples", ("closure", "elapsed_s", "temperature_c", "pressure_kpa"))
+    _require(closures, "closures", ("chamber", "start", "end", "volume_cm3", "area_cm2"))
+    gases = [g for g in GAS_COLUMNS if g in samples.columns]
+    if not gases:
+        raise ValueError(f"samples has no gas column; expected one of {', '.join(GAS_COLUMNS)}")
+    n_closures = len(closures)
+    if closures.index.has_duplicates:
+        dup = closures.index[closures.index.duplicated()][:5].tolist()
+        raise ValueError(f"closures.index (closure) has duplicates: {dup}")
+    results: dict[str, dict[str, npt.NDArray[np.generic]]] = {}
+    for g in gases:
+        results[g] = {c: np.full(n_closures, np.nan) for c in _NUMERIC_OUT}
+        results[g]["model"] = np.full(n_closures, "", dtype="<U9")
+        results[g]["_bits"] = np.zeros(n_closures, dtype=np.int64)
+    chunks = _iter_chunks(samples, closures, gases, opts)
+    if progress:
+        from tqdm import tqdm
+
+        total = -(-n_closures // opts.chunk_closures)
+        chunks = iter(tqdm(chunks, total=total, unit="chunk", desc="closures"))
+
+    def run(i0: int, i1: int, ch: _Chunk) -> None:
+        _process_chunk(i0, i1, ch, gases, opts, results)
+
+    workers = opts.workers if opts.workers is not None else min(2, os.cpu_count() or 1)
+    if workers <= 1:
+        for i0, i1, ch in chunks:
+            run(i0, i1, ch)
+    else:
+        # chunks write disjoint slices of the result arrays; numpy releases the GIL in its
+        # loops, so threads use both cores.  At most 2 × workers chunks are in memory.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: list[Future[None]] = []
+            for i0, i1, ch in chunks:
+                pending.append(pool.submit(run, i0, i1, ch))
+                if len(pending) >= 2 * workers:
+                    pending.pop(0).result()
+            for fut in pending:
+                fut.result()
+    return _assemble(closures, gases, results)
+
+
+@quiet
+def _process_chunk(
+    i0: int,
+    i1: int,
+    ch: _Chunk,
+    gases: list[str],
+    opts: FluxOptions,
+    results: dict[str, dict[str, npt.NDArray[np.generic]]],
+) -> None:
+    """Fill rows i0:i1 of `results` from one padded chunk."""
+    if True:
+        base = ch.valid
+        p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_s)
+        t0 = initial_values(ch.t, ch.temperature_c, base, opts.initial_window_s)
+        w0 = initial_values(ch.t, ch.h2o, base, opts.initial_window_s)
+        term = flux_term(ch.volume_cm3, ch.area_cm2, p0, t0, w0, extrapolate=True)
+        out_of_range = (
+            ~((p0 >= PRESSURE_RANGE_KPA[0]) & (p0 <= PRESSURE_RANGE_KPA[1]))
+            | ~((t0 >= TEMPERATURE_RANGE_C[0]) & (t0 <= TEMPERATURE_RANGE_C[1]))
+            | (
+                np.isfinite(w0)
+                & ~((w0 >= WATER_RANGE_MMOL_MOL[0]) & (w0 <= WATER_RANGE_MMOL_MOL[1]))
+            )
+        )
+        lux_mean = _row_mean(ch.lux, base)
+        h2o_change = _change_across(ch.t, ch.h2o, base)
+        per_gas = {g: _process_gas(ch, g, opts, term) for g in gases}
+        # chamber-state flags come from CO2 (the gas the lid and the soil act on)
+        stuck = np.zeros(i1 - i0, dtype=bool)
+        clogged = np.zeros(i1 - i0, dtype=bool)
+        if "co2_ppm" in per_gas:
+            co2 = per_gas["co2_ppm"]
+            no_rise = (
+                np.abs(np.asarray(co2["co2_change_ppm"], dtype=np.float64))
+                < opts.stuck_co2_rise_ppm
+            )
+            no_h2o = ~(np.abs(h2o_change) >= opts.stuck_h2o_change_mmol_mol)  # NaN: unknown
+            stuck = no_rise & no_h2o
+            flux_sel = np.asarray(co2["flux_umol_m2_s"], dtype=np.float64)
+            clogged = (np.abs(flux_sel) < opts.clogged_flux_umol_m2_s) & ~stuck
+        for g, out in per_gas.items():
+            res = results[g]
+            for c in _NUMERIC_OUT:
+                if c in out:
+                    res[c][i0:i1] = out[c]
+            res["model"][i0:i1] = out["model"]
+            res["lux_mean"][i0:i1] = lux_mean
+            res["t0_c"][i0:i1] = t0
+            res["p0_kpa"][i0:i1] = p0
+            res["w0_mmol_mol"][i0:i1] = w0 if ch.has_h2o else np.nan
+            flux_sel = np.asarray(out["flux_umol_m2_s"], dtype=np.float64)
+            flags = {
+                "daylight": lux_mean > opts.lux_threshold,
+                "below_threshold": (flux_sel < opts.flux_threshold_umol_m2_s)
+                if g == "co2_ppm"
+                else np.zeros_like(stuck),
+                "stuck_chamber": stuck,
+                "clogged": clogged,
+                "short": np.asarray(out["_short"], dtype=bool),
+                "gap": np.asarray(out["_gap"], dtype=bool),
+                "fit_failed": ~np.isfinite(flux_sel),
+                "saturated": np.asarray(out["_saturated"], dtype=bool),
+                "out_of_range": out_of_range,
+            }
+            res["_bits"][i0:i1] = flag_bits(flags, i1 - i0)
+
+
+def _assemble(
+    closures: pd.DataFrame,
+    gases: list[str],
+    results: dict[str, dict[str, npt.NDArray[np.generic]]],
+) -> pd.DataFrame:
+    """The output frame: one row per closure and gas, in closure order."""
+    n_closures = len(closures)
+    seg = (
+        closures["segment_flags"]
+        .astype(object)
+        .where(closures["segment_flags"].notna(), "")
+        .to_numpy()
+        if "segment_flags" in closures.columns
+        else np.full(n_closures, "", dtype=object)
+    )
+    location = (
+        closures["location"].to_numpy()
+        if "location" in closures.columns
+        else np.full(n_closures, None)
+    )
+    frames = []
+    for gi, g in enumerate(gases):
+        res = results[g]
+        frame = pd.DataFrame(
+            {
+                "closure": closures.index.to_numpy(),
+                "chamber": closures["chamber"].to_numpy(),
+                "location": location,
+                "gas": GAS_COLUMNS[g][0],
+                "start": closures["start"].to_numpy(),
+                "end": closures["end"].to_numpy(),
+            }
+        )
+        for c in OUTPUT_COLUMNS[6:-1]:
+            frame[c] = res[c]
+        frame["n"] = np.nan_to_num(np.asarray(res["n"], dtype=np.float64)).astype(np.int64)
+        frame["flags"] = flags_to_strings(np.asarray(res["_bits"], dtype=np.int64), seg)
+        frame["_order"] = np.arange(n_closures) * len(gases) + gi
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out = out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    if "start" in closures.columns:
+        out["start"] = out["start"].astype(closures["start"].dtype)
+        out["end"] = out["end"].astype(closures["end"].dtype)
+    return out[list(OUTPUT_COLUMNS)]

@@ -1,0 +1,223 @@
+"""Synthetic closures with a known true flux, for tests and benchmarks.
+
+The headspace follows the diffusion model of LI-COR (LI-8100A manual eqs. 4-9 to 4-17), i.e.
+Hutchinson–Mosier saturation with an optional leak:
+
+    C′(t) = C′₀ + (∂C′/∂t)₀ · (1 − e^{−at}) / a,   a = κ + k_leak,
+
+whose initial slope (∂C′/∂t)₀ is the true one whatever the leak, because the ambient air the
+leak exchanges with is at C′₀.  The analyser sees it through a first-order lag of time
+constant τ (the SCD30 responds in ~20 s), solved analytically from y(0) = C′₀:
+
+    y(t) = C′₀ + (∂C′/∂t)₀ · [(1 − e^{−at})/a − τ(1 − e^{−t/τ})] / (1 − aτ),
+
+then diluted by water vapour (c = c′·(1 − w)) and given Gaussian noise.  The true flux is
+F = flux_term(V, S, P₀, T₀, W₀) · (∂C′/∂t)₀ (`soilflux.flux.flux_term`).
+
+Defaults follow the Carbdown fleet: 3-s samples, closures of 180–300 s, a 5 L bucket on a
+300 cm² pot, fluxes log-uniform in 0.3–10 µmol m⁻² s⁻¹ (their hourly data: 1–99 % range
+0.5–10), SCD30 repeatability ±10 ppm of which the sample-to-sample noise is taken as 3 ppm
+(an assumption; set `noise_ppm`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from soilflux.fit._batch import BoolArray, FloatArray
+from soilflux.flux import flux_term
+
+
+@dataclass(frozen=True)
+class SyntheticClosures:
+    """Synthetic samples and closures in `soilflux.pipeline.compute_fluxes`'s input format.
+
+    Attributes
+    ----------
+    samples : DataFrame
+        ``closure``, ``elapsed_s`` [s], ``co2_ppm`` (wet) [µmol mol⁻¹], ``h2o_mmol_mol``
+        [mmol mol⁻¹], ``temperature_c`` [°C], ``pressure_kpa`` [kPa], ``lux`` [lx].
+    closures : DataFrame
+        Index ``closure``; ``chamber``, ``location``, ``start``, ``end``, ``volume_cm3``,
+        ``area_cm2``.
+    true_flux_umol_m2_s : (k,) float
+        True initial flux [µmol m⁻² s⁻¹].
+    true_dcdt_ppm_s : (k,) float
+        True initial ∂C′/∂t [µmol mol⁻¹ s⁻¹].
+    kappa_s, leak_s : (k,) float
+        Curvature κ and leak rate [s⁻¹] used.
+    stuck, clogged : (k,) bool
+        Closures simulated as a stuck lid (no CO2 or H2O change) or a clogged pot (no CO2
+        flux, humidity still changing).
+    """
+
+    samples: pd.DataFrame
+    closures: pd.DataFrame
+    true_flux_umol_m2_s: FloatArray
+    true_dcdt_ppm_s: FloatArray
+    kappa_s: FloatArray
+    leak_s: FloatArray
+    stuck: BoolArray
+    clogged: BoolArray
+
+
+def lagged_curve(
+    t_s: FloatArray, c0_ppm: FloatArray, dcdt_ppm_s: FloatArray, a_s: FloatArray, lag_s: float
+) -> FloatArray:
+    """Analyser reading of C′(t) = C′₀ + s(1 − e^{−at})/a through a first-order lag τ.
+
+    Parameters
+    ----------
+    t_s : (k, m) float
+        Time since the lid closed [s], ≥ 0.
+    c0_ppm, dcdt_ppm_s, a_s : (k,) float
+        C′₀ [µmol mol⁻¹], initial slope s [µmol mol⁻¹ s⁻¹], curvature a ≥ 0 [s⁻¹].
+    lag_s : float
+        Sensor time constant τ [s] (0: no lag); a·τ ≠ 1.
+
+    Returns
+    -------
+    (k, m) float
+        Reading [µmol mol⁻¹].
+    """
+    a = a_s[:, None]
+    x = a * t_s
+    small = x < 1e-6
+    g = np.where(small, t_s * (1 - x / 2), -np.expm1(-x) / np.where(a > 0, a, 1.0))
+    if lag_s > 0:
+        g = (g - lag_s * -np.expm1(-t_s / lag_s)) / (1.0 - a * lag_s)
+    return np.asarray(c0_ppm[:, None] + dcdt_ppm_s[:, None] * g)
+
+
+def synthetic_closures(
+    n_closures: int,
+    *,
+    seed: int = 0,
+    duration_s: tuple[float, float] = (180.0, 300.0),
+    interval_s: float = 3.0,
+    flux_umol_m2_s: tuple[float, float] = (0.3, 10.0),
+    kappa_s: tuple[float, float] = (0.0, 0.003),
+    leak_s: tuple[float, float] = (0.0, 0.0),
+    lag_s: float = 20.0,
+    noise_ppm: float = 3.0,
+    c0_ppm: tuple[float, float] = (410.0, 600.0),
+    volume_cm3: float = 5000.0,
+    area_cm2: float = 300.0,
+    fraction_stuck: float = 0.0,
+    fraction_clogged: float = 0.0,
+    fraction_daylight: float = 0.0,
+    pre_closure_s: float = 0.0,
+    start: str = "2023-07-03T00:00:00Z",
+) -> SyntheticClosures:
+    """Generate `n_closures` closures with known flux (model in the module docstring).
+
+    Parameters
+    ----------
+    n_closures : int
+        Number of closures.
+    seed : int
+        Random seed (results are reproducible).
+    duration_s : (float, float)
+        Closure length drawn uniformly, rounded to the sampling interval [s].
+    interval_s : float
+        Sampling interval [s].
+    flux_umol_m2_s : (float, float)
+        True flux drawn log-uniformly [µmol m⁻² s⁻¹].
+    kappa_s, leak_s : (float, float)
+        HM curvature κ and leak rate k drawn uniformly [s⁻¹].
+    lag_s : float
+        Sensor first-order time constant [s].
+    noise_ppm : float
+        Standard deviation of the Gaussian reading noise [µmol mol⁻¹].
+    c0_ppm : (float, float)
+        Initial dry CO2 drawn uniformly [µmol mol⁻¹].
+    volume_cm3, area_cm2 : float
+        Chamber volume [cm³] and soil area [cm²].
+    fraction_stuck, fraction_clogged, fraction_daylight : float
+        Fractions of stuck lids (no change of CO2 or H2O), clogged pots (zero flux, H2O
+        still rising) and daylight closures (lux 2000–20000 instead of 0–5) [-].
+    pre_closure_s : float
+        Open-lid samples before t = 0 (negative ``elapsed_s``) [s].
+    start : str
+        Start of the first closure (ISO 8601); closures follow every 10 min.
+
+    Returns
+    -------
+    SyntheticClosures
+    """
+    if n_closures < 0:
+        raise ValueError(f"n_closures must be >= 0, got {n_closures}")
+    if not interval_s > 0:
+        raise ValueError(f"interval_s must be > 0 s, got {interval_s}")
+    rng = np.random.default_rng(seed)
+    k = n_closures
+    dur = np.round(rng.uniform(*duration_s, k) / interval_s) * interval_s
+    n_pre = round(pre_closure_s / interval_s)
+    n_post = (dur / interval_s).astype(np.int64) + 1
+    m = int(n_post.max()) + n_pre if k else 1
+    offset = rng.uniform(0.0, interval_s, k) if k else np.zeros(0)
+    idx = np.arange(m)[None, :] - n_pre
+    t = idx * interval_s + offset[:, None]
+    inside = (idx < n_post[:, None]) & (t <= dur[:, None] + offset[:, None])
+    p0 = rng.normal(100.5, 0.8, k)
+    t0 = rng.uniform(12.0, 28.0, k)
+    w0 = rng.uniform(8.0, 20.0, k)
+    stuck = rng.random(k) < fraction_stuck
+    clogged = ~stuck & (rng.random(k) < fraction_clogged)
+    daylight = rng.random(k) < fraction_daylight
+    lo, hi = np.log(flux_umol_m2_s[0]), np.log(flux_umol_m2_s[1])
+    flux = np.exp(rng.uniform(lo, hi, k))
+    flux = np.where(stuck | clogged, 0.0, flux)
+    term = flux_term(np.full(k, volume_cm3), np.full(k, area_cm2), p0, t0, w0)
+    dcdt = flux / term
+    kappa = rng.uniform(*kappa_s, k)
+    leak = rng.uniform(*leak_s, k)
+    c0 = rng.uniform(*c0_ppm, k)
+    tpos = np.maximum(t, 0.0)
+    cdry = lagged_curve(tpos, c0, dcdt, kappa + leak, lag_s)
+    # humidity rises towards a new equilibrium while the lid is closed (not when stuck)
+    dw = np.where(stuck, 0.0, rng.uniform(0.5, 3.0, k))
+    w = w0[:, None] + dw[:, None] * -np.expm1(-tpos / 60.0)
+    c_wet = cdry * (1.0 - w / 1000.0) + rng.normal(0.0, noise_ppm, (k, m))
+    temp = t0[:, None] + 0.002 * tpos + rng.normal(0.0, 0.05, (k, m))
+    pres = p0[:, None] + rng.normal(0.0, 0.005, (k, m))
+    lux = np.where(daylight[:, None], rng.uniform(2000, 20000, (k, 1)), rng.uniform(0, 5, (k, 1)))
+    lux = lux + 0.0 * t
+    rows = np.broadcast_to(np.arange(k)[:, None], (k, m))
+    sel = inside
+    samples = pd.DataFrame(
+        {
+            "closure": rows[sel].astype(np.int64),
+            "elapsed_s": t[sel],
+            "co2_ppm": c_wet[sel],
+            "h2o_mmol_mol": w[sel],
+            "temperature_c": temp[sel],
+            "pressure_kpa": pres[sel],
+            "lux": lux[sel],
+        }
+    )
+    t_start = pd.Timestamp(start) + pd.to_timedelta(np.arange(k) * 600, unit="s")
+    closures = pd.DataFrame(
+        {
+            "chamber": [f"ch{i % 50:02d}" for i in range(k)],
+            "location": [f"{1 + i % 9}.{1 + (i // 9) % 4}.{'ABCD'[i % 4]}" for i in range(k)],
+            "start": t_start,
+            "end": t_start + pd.to_timedelta(dur, unit="s"),
+            "volume_cm3": np.full(k, volume_cm3),
+            "area_cm2": np.full(k, area_cm2),
+        },
+        index=pd.Index(np.arange(k, dtype=np.int64), name="closure"),
+    )
+    return SyntheticClosures(
+        samples=samples,
+        closures=closures,
+        true_flux_umol_m2_s=flux,
+        true_dcdt_ppm_s=dcdt,
+        kappa_s=kappa,
+        leak_s=leak,
+        stuck=stuck,
+        clogged=clogged,
+    )
