@@ -1,0 +1,85 @@
+"""Benchmark: a simulated fleet through a real Mosquitto — samples per second.
+
+Starts Mosquitto on a free port (as the tests do), subscribes a counter to every
+telemetry topic, runs ``--chambers`` virtual devices (the real firmware controller) for
+``--hours`` simulated hours as fast as possible, and prints a table: samples taken by the
+devices, samples received through the broker, wall time and samples/s.
+
+    python benchmarks/fleet_sim.py                   # 50 chambers x 24 h (the target)
+    python benchmarks/fleet_sim.py --hours 1         # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    # imported here, not at the top: the simulation's worker processes (spawned) import
+    # this module again and should not pay for pytest and the broker helpers
+    sys.path.insert(0, str(REPO))  # testsupport
+    from fluxfleet.sim.collect import SampleCounter
+    from fluxfleet.sim.faults import default_schedule
+    from fluxfleet.sim.fleet import FleetConfig
+    from fluxfleet.sim.runner import run_fleet
+
+    from testsupport.services import run_mosquitto
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chambers", type=int, default=50)
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--faults", choices=("default", "none"), default="default")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    cfg = FleetConfig(chambers=args.chambers, duration_s=args.hours * 3600.0, seed=args.seed)
+    faults = (
+        default_schedule(cfg.chambers, cfg.duration_s, cfg.seed) if args.faults == "default" else []
+    )
+    with tempfile.TemporaryDirectory() as td, run_mosquitto(Path(td)) as broker:
+        counter = SampleCounter(broker.host, broker.port)
+        t0 = time.monotonic()
+        result = run_fleet(cfg, faults, (broker.host, broker.port), workers=args.workers)
+        sim_wall = time.monotonic() - t0
+        # wait for the counter to drain what is still in flight
+        last, deadline = -1, time.monotonic() + 30
+        while counter.samples != last and time.monotonic() < deadline:
+            last = counter.samples
+            time.sleep(0.5)
+        counter.close()
+    expected = int(cfg.chambers * cfg.duration_s / 3.0)
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"command: python benchmarks/fleet_sim.py --chambers {args.chambers} "
+        f"--hours {args.hours:g} --workers {args.workers} --faults {args.faults}"
+    )
+    print()
+    print(
+        "| chambers | sim hours | workers | samples taken | samples received | "
+        "messages | MB | wall s | samples/s |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {cfg.chambers} | {args.hours:g} | {result.workers} | {result.samples:,} | "
+        f"{counter.samples:,} | {counter.messages:,} | {counter.bytes / 1e6:.0f} | "
+        f"{sim_wall:.1f} | {result.samples / sim_wall:,.0f} |"
+    )
+    print()
+    print(
+        f"nominal samples (chambers x hours x 1200): {expected:,}; closures in truth: "
+        f"{len(result.closures):,}"
+    )
+
+
+if __name__ == "__main__":
+    main()
