@@ -1,7 +1,7 @@
 """Superfluid 4He (He II) at saturated vapour pressure, 0.5–2.17 K.
 
 Source: R. J. Donnelly and C. F. Barenghi, "The observed properties of liquid helium at the
-saturated vapor pressure", J. Phys. Chem. Ref. Data 27, 1217 (1998), doi:10.1063/556028
+saturated vapor pressure", J. Phys. Chem. Ref. Data 27, 1217 (1998), doi:10.1063/1.556028
 (hereafter D&B). Entropy, enthalpy and superfluid density are D&B's recommended cubic
 B-splines (knots and coefficients as published; transcription cross-checked against the
 copy in github:jmeloranta/libdft ``src/helium-exp-bulk.h``); the total density is D&B's

@@ -4,7 +4,8 @@ Fits of G. Chaudhry, *Thermodynamic properties of liquid 3He-4He mixtures betwee
 and 1.8 K*, PhD thesis, MIT (2009); also G. Chaudhry and J. G. Brisson, J. Low Temp. Phys.
 155, 235 (2009), doi:10.1007/s10909-009-9882-2. Coefficients as transcribed in
 github:slazav/he3lib ``functions/he34.f`` (cross-checked against cryopy ``Helium7.py``).
-Below 0.15 K the lines continue with Edwards, Ifft & Sarwinski, Phys. Rev. 177, 380 (1969).
+Below 0.15 K the lines continue with Edwards, Ifft & Sarwinski (1969), eq. 23, as quoted in
+he3lib ``functions/he34.f``.
 
 Tricritical point: x_t = 0.674, T_t = 0.867 K. With dT = T − T_t::
 
