@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
+
+import numpy as np
+import pandas as pd
 import typer
 
 from soilflux import __version__
+from soilflux.io import FORMATS, InputError, ReadMetadata, read, read_chambers
+from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
+from soilflux.segment import SegmentReport, combine, segment
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+MAX_ISSUES_SHOWN = 20
 
 
 def _print_version(value: bool) -> None:
@@ -22,6 +36,397 @@ def _root(
     ),
 ) -> None:
     """Chamber soil-gas flux calculation."""
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"soilflux: error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@dataclass
+class Loaded:
+    """Samples and closures of a set of input files, with what reading them reported."""
+
+    samples: pd.DataFrame
+    closures: pd.DataFrame
+    metadata: list[ReadMetadata] = field(default_factory=list)
+    reports: list[SegmentReport] = field(default_factory=list)
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list)
+
+    def compute(self, compute_fluxes: Any, options: Any, *, progress: bool = False) -> pd.DataFrame:
+        """Fluxes of every part (file group) on its own — a file's gases only — numbered
+        like :attr:`closures`, with each closure's ``closure_id`` appended."""
+        results: list[pd.DataFrame] = []
+        offset = 0
+        for samples, closures in self.parts:
+            out = compute_fluxes(samples, closures, options, progress=progress)
+            out["closure_id"] = closures["closure_id"].reindex(out["closure"].to_numpy()).to_numpy()
+            out["closure"] = out["closure"].to_numpy() + offset
+            offset += len(closures)
+            results.append(out)
+        return pd.concat(results, ignore_index=True)
+
+
+def load(
+    inputs: list[Path],
+    *,
+    format: str = "auto",
+    chambers: Path | None = None,
+    volume_cm3: float | None = None,
+    area_cm2: float | None = None,
+    strict: bool = False,
+    trim_opening: bool = False,
+    progress: bool = False,
+) -> Loaded:
+    """Read and segment input files into the engine's ``(samples, closures)``.
+
+    Generic tables are concatenated before segmentation (a closure may span two files);
+    each LI-COR file is segmented on its own.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Files to read.
+    format : str
+        One of :data:`soilflux.io.FORMATS`.
+    chambers : Path, optional
+        Chamber table (geometry and location per chamber).
+    volume_cm3, area_cm2 : float, optional
+        One geometry for every chamber [cm³], [cm²].
+    strict : bool
+        Fail on the first unusable value.
+    trim_opening : bool
+        End fit windows before a re-opening drop (see :mod:`soilflux.segment`).
+    progress : bool
+        Show a progress bar over the files.
+
+    Returns
+    -------
+    Loaded
+        Samples, closures (with ``source`` files noted in ``closure_id``) and reports.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    table = read_chambers(chambers) if chambers is not None else None
+    generic: list[pd.DataFrame] = []
+    vendor: list[tuple[pd.DataFrame, ReadMetadata]] = []
+    metadata: list[ReadMetadata] = []
+    files: Any = inputs
+    if progress and len(inputs) > 1:
+        from tqdm import tqdm
+
+        files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
+    for path in files:
+        data, meta = read(path, format, strict=strict)  # type: ignore[arg-type]
+        metadata.append(meta)
+        if meta.format == "generic":
+            generic.append(data)
+        else:
+            vendor.append((data, meta))
+    options: dict[str, Any] = {
+        "chambers": table,
+        "volume_cm3": volume_cm3,
+        "area_cm2": area_cm2,
+        "trim_opening": trim_opening,
+    }
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+    reports: list[SegmentReport] = []
+    if generic:
+        samples, closures, report = segment(pd.concat(generic, ignore_index=True), **options)
+        parts.append((samples, closures))
+        reports.append(report)
+    for data, _meta in vendor:
+        samples, closures, report = segment(data, **options)
+        parts.append((samples, closures))
+        reports.append(report)
+    samples, closures = combine(parts)
+    return Loaded(samples, closures, metadata, reports, parts)
+
+
+def _report_reading(loaded: Loaded, *, quiet: bool) -> None:
+    issues = [issue for meta in loaded.metadata for issue in meta.issues]
+    for issue in issues[:MAX_ISSUES_SHOWN]:
+        typer.echo(f"soilflux: warning: {issue}", err=True)
+    if len(issues) > MAX_ISSUES_SHOWN:
+        typer.echo(
+            f"soilflux: warning: ... and {len(issues) - MAX_ISSUES_SHOWN} more unusable values",
+            err=True,
+        )
+    if quiet:
+        return
+    for meta in loaded.metadata:
+        for note in meta.notes:
+            typer.echo(f"{meta.path}: {note}", err=True)
+    for report in loaded.reports:
+        for line in report.lines():
+            typer.echo(line, err=True)
+
+
+def _deadband(text: str) -> float | Literal["auto"]:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"must be a number of seconds or 'auto', got {text!r}") from None
+    if not value >= 0:
+        raise typer.BadParameter(f"must be >= 0 s, got {text!r}")
+    return value
+
+
+@app.command()
+def compute(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Input files (CSV/Parquet long tables, .81x, Smart Chamber .json)."),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
+    format: Annotated[
+        str, typer.Option("--format", help="auto | generic | licor-81x | licor-json")
+    ] = "auto",
+    chambers: Annotated[
+        Path | None,
+        typer.Option(
+            "--chambers", help="Chamber table CSV: chamber, volume_cm3, area_cm2[, location]."
+        ),
+    ] = None,
+    volume_cm3: Annotated[
+        float | None,
+        typer.Option("--volume-cm3", help="Total system volume of every chamber [cm³]."),
+    ] = None,
+    area_cm2: Annotated[
+        float | None, typer.Option("--area-cm2", help="Soil area of every chamber [cm²].")
+    ] = None,
+    deadband: Annotated[
+        str,
+        typer.Option(
+            "--deadband", help="Dead band [s] or 'auto' (a LI-COR file's own dead band wins)."
+        ),
+    ] = "auto",
+    method: Annotated[
+        str, typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic")
+    ] = "auto",
+    precision_ppm: Annotated[
+        float | None,
+        typer.Option(
+            "--precision-ppm", help="CO2 analyser precision (1σ) [ppm]; default SCD30 10 ppm."
+        ),
+    ] = None,
+    trim_opening: Annotated[
+        bool, typer.Option("--trim-opening", help="End the fit window before a re-opening drop.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail on the first unusable value instead of reporting it."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
+    ] = False,
+) -> None:
+    """Compute one flux per closure and gas."""
+    from soilflux.options import METHODS, FluxOptions, Method
+    from soilflux.pipeline import compute_fluxes
+
+    if method not in METHODS:
+        raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
+    if output.suffix.lower() not in TABLE_SUFFIXES:
+        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    if (volume_cm3 is None) != (area_cm2 is None):
+        raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
+    try:
+        options = FluxOptions(
+            deadband_s=_deadband(deadband), method=cast(Method, method), precision_ppm=precision_ppm
+        )
+        loaded = load(
+            inputs,
+            format=format,
+            chambers=chambers,
+            volume_cm3=volume_cm3,
+            area_cm2=area_cm2,
+            strict=strict,
+            trim_opening=trim_opening,
+            progress=not quiet,
+        )
+    except (InputError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _report_reading(loaded, quiet=quiet)
+    if loaded.closures.empty:
+        raise _fail("no closures found in the input")
+    started = time.perf_counter()
+    fluxes = loaded.compute(compute_fluxes, options, progress=not quiet)
+    elapsed = time.perf_counter() - started
+    write_table(fluxes, output)
+    if not quiet:
+        n = len(loaded.closures)
+        typer.echo(f"{n} closures, {len(fluxes)} fluxes in {elapsed:.2f} s → {output}", err=True)
+
+
+@app.command()
+def summarize(
+    fluxes_path: Annotated[
+        Path, typer.Argument(metavar="FLUXES", help="Output of 'soilflux compute'.")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Main table, .csv or .parquet; companions are written beside it."
+        ),
+    ],
+    by: Annotated[
+        str, typer.Option("--by", help="hour (per chamber) | location | variant")
+    ] = "variant",
+    controls: Annotated[
+        Path | None,
+        typer.Option("--controls", help="CSV treatment,control of variants (table.variant)."),
+    ] = None,
+    gas: Annotated[str, typer.Option("--gas", help="Gas to aggregate.")] = "co2",
+    unfiltered: Annotated[
+        bool, typer.Option("--unfiltered", help="Aggregate every closure, flagged or not.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Hourly means, replicate statistics, weekly filter rates, treatment − control."""
+    from soilflux.aggregate import (
+        BY_CHOICES,
+        filter_rate_weekly,
+        hourly_means,
+        read_controls,
+        treatment_minus_control,
+    )
+    from soilflux.qc import filtered
+
+    if by not in BY_CHOICES:
+        raise typer.BadParameter(f"must be one of {', '.join(BY_CHOICES)}", param_hint="--by")
+    if output.suffix.lower() not in TABLE_SUFFIXES:
+        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    try:
+        table = read_table(fluxes_path)
+        mapping = read_controls(controls) if controls is not None else None
+        kept, removed = filtered(table)
+        view = table if unfiltered else kept
+        main = hourly_means(view, by=by, gas=gas)  # type: ignore[arg-type]
+        rates = filter_rate_weekly(table, kept.index, gas=gas)
+        written = [write_table(main, output), write_table(rates, sibling(output, "filter_rate"))]
+        written.append(write_table(removed, sibling(output, "removed_by_flag")))
+        if mapping is not None:
+            variant = main if by == "variant" else hourly_means(view, by="variant", gas=gas)
+            hourly, summary = treatment_minus_control(variant, mapping)
+            written.append(write_table(hourly, sibling(output, "differences")))
+            written.append(write_table(summary, sibling(output, "difference_summary")))
+    except (InputError, ValueError, KeyError) as exc:
+        raise _fail(str(exc)) from None
+    if not quiet:
+        typer.echo(f"{len(table)} fluxes, {len(kept)} kept after the quality filter", err=True)
+        for path in written:
+            typer.echo(f"wrote {path}", err=True)
+
+
+def find_reference(explicit: Path | None = None) -> Path | None:
+    """The shared reference folder: ``explicit``, ``$SHARED_REFERENCE`` or ``../shared/reference``
+    beside a parent of the working directory or of this package."""
+    if explicit is not None:
+        return explicit if explicit.is_dir() else None
+    env = os.environ.get("SHARED_REFERENCE")
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    for base in (Path.cwd(), Path(__file__).resolve()):
+        for parent in (base, *base.parents):
+            candidate = parent / "shared" / "reference"
+            if (candidate / "flux").is_dir():
+                return candidate
+    return None
+
+
+@app.command()
+def demo(
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Reference folder (default: ../shared/reference)."),
+    ] = None,
+    n_synthetic: Annotated[
+        int, typer.Option("--synthetic", help="Synthetic closures to compute.")
+    ] = 500,
+) -> None:
+    """A first look: soilflux against LI-COR's own numbers, and on synthetic closures."""
+    from soilflux.options import FluxOptions
+    from soilflux.pipeline import compute_fluxes
+    from soilflux.synthetic import synthetic_closures
+
+    folder = find_reference(reference)
+    if folder is None:
+        typer.echo("reference data not found (../shared/reference or $SHARED_REFERENCE):")
+        typer.echo("LI-COR comparison skipped")
+    else:
+        typer.echo(
+            f"LI-COR instrument files in {folder / 'flux'}, each computed with the file's own"
+        )
+        typer.echo(
+            "volume, area, dead band and observation length, against the instrument's own fluxes:"
+        )
+        typer.echo("")
+        for line in _vendor_comparison(folder / "flux", compute_fluxes, FluxOptions):
+            typer.echo(line)
+        typer.echo("")
+    if n_synthetic > 0:
+        truth = synthetic_closures(
+            n_synthetic, seed=7, kappa_s=(0.0, 0.003), lag_s=20.0, noise_ppm=3.0
+        )
+        started = time.perf_counter()
+        out = compute_fluxes(truth.samples, truth.closures, FluxOptions())
+        elapsed = time.perf_counter() - started
+        error = 100.0 * (out["flux_umol_m2_s"].to_numpy() / truth.true_flux_umol_m2_s - 1.0)
+        models = out["model"].value_counts().to_dict()
+        typer.echo(
+            f"{n_synthetic} synthetic closures (HM curvature, 20-s sensor lag, 3 ppm noise) in "
+            f"{elapsed:.2f} s: selected flux vs truth, median error "
+            f"{float(np.median(error)):+.2f} %, "
+            f"median |error| {float(np.median(np.abs(error))):.2f} %"
+        )
+        typer.echo(f"  selected models: {models}")
+    typer.echo("")
+    typer.echo("Next: soilflux compute FILES... -o fluxes.csv")
+    typer.echo("      soilflux summarize fluxes.csv -o hourly.csv --controls controls.csv")
+
+
+def _vendor_comparison(flux_dir: Path, compute_fluxes: Any, options: Any) -> list[str]:
+    """Lines of the demo's table: vendor flux vs soilflux with the vendor's model."""
+    header = f"{'file':<16}{'observation':<13}{'gas':<5}{'model':<7}"
+    header += f"{'LI-COR':>11}{'soilflux':>11}{'diff %':>9}   {'auto-selected':<20}"
+    lines = [header, "-" * len(header)]
+    for name in ("LI8200-01S.json", "LI8150.81x"):
+        path = flux_dir / name
+        if not path.is_file():
+            lines.append(f"{name}: not found")
+            continue
+        loaded = load([path])
+        per_method = {
+            m: compute_fluxes(loaded.samples, loaded.closures, options(method=m))
+            for m in ("linear", "exp", "auto")
+        }
+        vendor = loaded.metadata[0].observations
+        ids = loaded.closures["closure_id"]
+        for _, row in per_method["linear"].iterrows():
+            cid = str(ids.loc[row["closure"]])
+            gas = str(row["gas"])
+            value = float(
+                vendor[f"vendor_flux_{gas}"].to_numpy(dtype=float)[vendor.index.get_loc(cid)]
+            )
+            curved = bool(vendor.loc[cid].get(f"vendor_curved_{gas}", False)) or (
+                vendor.loc[cid].get("vendor_model") == "Exp"
+            )
+            model = "exp" if curved else "linear"
+            ours = float(per_method[model].loc[row.name, f"flux_{model}"])
+            auto = per_method["auto"].loc[row.name]
+            scale = 1e3 if gas != "co2" else 1.0  # CH4 shown in nmol m⁻² s⁻¹, as LI-COR does
+            vendor_text = f"{value * scale:11.5g}" if value == value else f"{'failed':>11}"
+            diff = f"{100 * (ours / value - 1):+9.3f}" if value == value else f"{'':>9}"
+            label = cid.split("#")[1]
+            lines.append(
+                f"{name:<16}{label:<13}{gas:<5}{model:<7}{vendor_text}{ours * scale:11.5g}{diff}"
+                f"   {auto['flux_umol_m2_s'] * scale:.4g} ({auto['model']})"
+            )
+    lines.append("Fluxes in µmol m⁻² s⁻¹ (CO2) and nmol m⁻² s⁻¹ (CH4).")
+    return lines
 
 
 def main() -> None:

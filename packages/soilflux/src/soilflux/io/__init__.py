@@ -92,6 +92,8 @@ def read(
     metadata : ReadMetadata
         Per-file information, issues and notes.
     """
+    if not Path(path).is_file():
+        raise InputError(path, None, None, "no such file")
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "generic":
         return read_generic(path, strict=strict)

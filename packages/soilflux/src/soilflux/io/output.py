@@ -13,6 +13,7 @@ from soilflux.io.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 _TIME_COLUMNS = ("start", "end", "hour", "week")
+_TEXT_COLUMNS = ("chamber", "location", "gas", "model", "flags", "closure_id", "table", "variant")
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -81,7 +82,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, keep_default_na=True)
+            header = pd.read_csv(path, nrows=0).columns
+            text = {c: "string" for c in _TEXT_COLUMNS if c in header}
+            frame = pd.read_csv(path, dtype=text)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     for column in _TIME_COLUMNS:
@@ -91,5 +94,5 @@ def read_table(path: str | Path) -> pd.DataFrame:
             except (ValueError, TypeError) as exc:
                 raise InputError(path, None, column, f"not ISO 8601 times: {exc}") from exc
     if "flags" in frame.columns:
-        frame["flags"] = frame["flags"].fillna("").astype(str)
+        frame["flags"] = frame["flags"].astype("string").fillna("")
     return frame

@@ -1,0 +1,252 @@
+"""The ``soilflux`` command line: compute, summarize, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from soilflux.cli import app
+from soilflux.pipeline import OUTPUT_COLUMNS
+from typer.testing import CliRunner
+
+runner = CliRunner()
+T0 = pd.Timestamp("2023-10-02T00:00:00Z")
+VOLUME_CM3, AREA_CM2 = 5000.0, 300.0
+#: Flux term V·P·(1 − W)/(R·S·T) for the records below (P 100 kPa, T 20 °C, W 15 mmol/mol).
+TERM = 10 * VOLUME_CM3 * 100.0 * (1 - 15 / 1000) / (8.314 * AREA_CM2 * 293.15)
+
+
+def write_records(path: Path, *, hours: int = 2, seed: int = 1) -> dict[str, float]:
+    """Fleet-like long table: 4 chambers on two variants, a closure every 10 min,
+    closed for 180 s (3-s samples), linear rise whose flux is returned per chamber."""
+    rng = np.random.default_rng(seed)
+    true_flux = {"dev-a": 1.0, "dev-b": 1.2, "dev-c": 2.0, "dev-d": 2.4}
+    rows = []
+    for chamber, flux in true_flux.items():
+        dcdt = flux / TERM  # dry ppm/s
+        for k in range(hours * 6):
+            t0 = T0 + pd.Timedelta(minutes=10 * k)
+            for i in range(-5, 70):
+                t = i * 3.0
+                closed = 0 <= i < 61
+                dry = 420.0 + (dcdt * t if closed else 0.0)
+                rows.append(
+                    (
+                        (t0 + pd.Timedelta(seconds=t)).isoformat(),
+                        chamber,
+                        dry * (1 - 15 / 1000) + rng.normal(0, 0.05),
+                        20.0,
+                        1000.0,
+                        15.0,
+                        0.0,
+                        "closed" if closed else "flush",
+                    )
+                )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "time",
+            "chamber",
+            "co2_ppm",
+            "temperature_c",
+            "pressure_hpa",
+            "h2o_mmol_mol",
+            "lux",
+            "phase",
+        ],
+    )
+    frame.to_csv(path, index=False)
+    return true_flux
+
+
+def write_chambers(path: Path) -> None:
+    path.write_text(
+        "chamber,volume_cm3,area_cm2,location\n"
+        + "\n".join(
+            f"dev-{c},{VOLUME_CM3},{AREA_CM2},{loc}"
+            for c, loc in zip("abcd", ["9.1.A", "9.1.B", "9.2.A", "9.2.B"], strict=True)
+        )
+        + "\n"
+    )
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("soilflux ")
+
+
+def test_compute_generic_table(tmp_path: Path) -> None:
+    records, chambers, out = (
+        tmp_path / "records.csv",
+        tmp_path / "chambers.csv",
+        tmp_path / "fluxes.csv",
+    )
+    truth = write_records(records)
+    write_chambers(chambers)
+    result = runner.invoke(
+        app,
+        [
+            "compute",
+            str(records),
+            "--chambers",
+            str(chambers),
+            "-o",
+            str(out),
+            "--method",
+            "linear",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    fluxes = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert list(fluxes.columns) == [*OUTPUT_COLUMNS, "closure_id"]
+    assert len(fluxes) == 4 * 12  # one per closure (CO2 only)
+    by_chamber = fluxes.groupby("chamber")["flux_umol_m2_s"].median()
+    for chamber, flux in truth.items():
+        assert by_chamber[chamber] == pytest.approx(flux, rel=0.01)
+    assert set(fluxes["location"]) == {"9.1.A", "9.1.B", "9.2.A", "9.2.B"}
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed away
+    assert "48 closures" in result.stderr
+
+
+def test_compute_quiet_and_parquet(tmp_path: Path) -> None:
+    records, out = tmp_path / "records.csv", tmp_path / "fluxes.parquet"
+    write_records(records, hours=1)
+    result = runner.invoke(
+        app,
+        [
+            "compute",
+            str(records),
+            "--volume-cm3",
+            "5000",
+            "--area-cm2",
+            "300",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == ""
+    assert len(pd.read_parquet(out)) == 24
+
+
+def test_compute_bad_value_is_reported_then_strict_fails(tmp_path: Path) -> None:
+    records, out = tmp_path / "records.csv", tmp_path / "fluxes.csv"
+    write_records(records, hours=1)
+    lines = records.read_text().splitlines()
+    fields = lines[10].split(",")
+    fields[2] = "four hundred"
+    lines[10] = ",".join(fields)
+    records.write_text("\n".join(lines) + "\n")
+    args = ["compute", str(records), "--volume-cm3", "5000", "--area-cm2", "300", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{records}:11: field 'co2_ppm'" in result.stderr
+    assert "missing_values" in pd.read_csv(out)["flags"].fillna("").str.cat()
+    out.unlink()
+    strict = runner.invoke(app, [*args, "--strict"])
+    assert strict.exit_code == 1
+    assert f"{records}:11: field 'co2_ppm'" in strict.stderr
+    assert not out.exists()  # nothing half-written
+
+
+def test_compute_usage_errors(tmp_path: Path) -> None:
+    records = tmp_path / "records.csv"
+    write_records(records, hours=1)
+    out = str(tmp_path / "f.csv")
+    no_geometry = runner.invoke(app, ["compute", str(records), "-o", out])
+    assert no_geometry.exit_code == 1
+    assert "'dev-a'" in no_geometry.stderr
+    one_of_two = runner.invoke(app, ["compute", str(records), "-o", out, "--volume-cm3", "5"])
+    assert one_of_two.exit_code == 2
+    bad_deadband = runner.invoke(app, ["compute", str(records), "-o", out, "--deadband", "soon"])
+    assert bad_deadband.exit_code == 2
+    bad_suffix = runner.invoke(app, ["compute", str(records), "-o", str(tmp_path / "f.xlsx")])
+    assert bad_suffix.exit_code == 2
+    missing = runner.invoke(
+        app,
+        ["compute", str(tmp_path / "nope.csv"), "-o", out, "--volume-cm3", "1", "--area-cm2", "1"],
+    )
+    assert missing.exit_code == 1
+    assert "nope.csv: no such file" in missing.stderr
+
+
+def test_summarize_with_controls(tmp_path: Path) -> None:
+    records, chambers, fluxes = (
+        tmp_path / "records.csv",
+        tmp_path / "chambers.csv",
+        tmp_path / "fluxes.csv",
+    )
+    write_records(records, hours=3)
+    write_chambers(chambers)
+    computed = runner.invoke(
+        app,
+        [
+            "compute",
+            str(records),
+            "--chambers",
+            str(chambers),
+            "-o",
+            str(fluxes),
+            "-q",
+            "--method",
+            "linear",
+        ],
+    )
+    assert computed.exit_code == 0, computed.output
+    controls = tmp_path / "controls.csv"
+    controls.write_text("treatment,control\n9.2,9.1\n")
+    out = tmp_path / "hourly.csv"
+    result = runner.invoke(
+        app,
+        ["summarize", str(fluxes), "-o", str(out), "--by", "variant", "--controls", str(controls)],
+    )
+    assert result.exit_code == 0, result.output
+    hourly = pd.read_csv(out)
+    assert len(hourly) == 2 * 3  # two variants × three hours
+    assert set(hourly["n_replicates"]) == {2}
+    rates = pd.read_csv(tmp_path / "hourly.filter_rate.csv")
+    assert rates["n_closures"].sum() == 4 * 18
+    summary = pd.read_csv(tmp_path / "hourly.difference_summary.csv")
+    # treatment 2.0/2.4 vs control 1.0/1.2: +1.1 µmol m⁻² s⁻¹
+    assert summary.loc[0, "difference"] == pytest.approx(1.1, rel=0.02)
+    assert (tmp_path / "hourly.differences.csv").is_file()
+    assert (tmp_path / "hourly.removed_by_flag.csv").is_file()
+    per_chamber = runner.invoke(
+        app, ["summarize", str(fluxes), "-o", str(tmp_path / "c.csv"), "--by", "hour"]
+    )
+    assert per_chamber.exit_code == 0
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 4 * 3
+
+
+@pytest.mark.reference
+def test_compute_licor_files(reference_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "licor.csv"
+    files = [str(reference_dir / "flux" / n) for n in ("LI8200-01S.json", "LI8150.81x")]
+    result = runner.invoke(app, ["compute", *files, "-o", str(out), "--method", "linear"])
+    assert result.exit_code == 0, result.output
+    fluxes = pd.read_csv(out)
+    assert len(fluxes) == 4 * 2 + 1  # CO2 and CH4 for 4 reps, CO2 for the .81x
+    row = fluxes[(fluxes["closure_id"] == "LI8200-01S#47/REP_1") & (fluxes["gas"] == "co2")].iloc[0]
+    assert row["flux_umol_m2_s"] == pytest.approx(6.6457, rel=5e-4)
+
+
+@pytest.mark.reference
+def test_demo_compares_with_the_vendor(reference_dir: Path) -> None:
+    result = runner.invoke(app, ["demo", "--reference", str(reference_dir), "--synthetic", "50"])
+    assert result.exit_code == 0, result.output
+    assert "47/REP_1" in result.stdout
+    assert "6.6457" in result.stdout
+    assert "synthetic closures" in result.stdout
+
+
+def test_demo_without_reference(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--reference", str(tmp_path / "none"), "--synthetic", "20"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "LI-COR comparison skipped" in result.stdout
