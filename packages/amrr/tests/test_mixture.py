@@ -193,3 +193,12 @@ def test_design_point_values_are_physical():
 def test_out_of_domain(T, x, match):
     with pytest.raises(OutOfRangeError, match=match):
         mixture_properties(T, x)
+
+
+def test_nan_propagates_and_arrays_broadcast():
+    m = mixture_properties(np.array([[0.8], [1.2]]), np.array([0.0, 0.05, np.nan]))
+    assert m.entropy_J_molK.shape == (2, 3)
+    assert np.all(np.isfinite(m.entropy_J_molK[:, :2]))
+    assert np.all(np.isnan(m.entropy_J_molK[:, 2]))
+    # x3 = 0 is pure He II: μ4 = g4, no osmotic pressure
+    assert np.allclose(m.mu4_J_mol[:, 0], m.gibbs_J_mol[:, 0])

@@ -187,3 +187,10 @@ def test_glf_mean_field_needs_curie_weiss_and_models_are_checked():
         paramagnet_properties(1.0, 1.0, "GGG", model="ising")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="<= 0"):
         paramagnet_properties(1.0, 1.0, "GGG", model="mean_field", curie_weiss_K=1.0)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_nan_propagates(model):
+    p = props(np.array([1.0, np.nan, 1.0]), np.array([1.0, 1.0, np.nan]), model)
+    assert np.isfinite(p.entropy_J_molK[0])
+    assert np.all(np.isnan(p.entropy_J_molK[1:]))

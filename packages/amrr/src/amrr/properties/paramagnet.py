@@ -262,7 +262,7 @@ def _mean_field_moment(
     _, m, _ = spin_moments(a * field_T / (T - theta), J)
     dx_old = hi - lo
     dx = dx_old.copy()
-    done = np.zeros(T.shape, dtype=bool)
+    done = ~np.isfinite(T * field_T)  # NaN in, NaN out, without iterating
     for _ in range(100):
         _, mm, chi = spin_moments(a * (field_T + lam * m) / T, J)
         f = m - mm  # increasing in m for λ ≤ 0
