@@ -51,7 +51,7 @@ NUMERIC_INPUTS = (
     "volume_cm3",
     "area_cm2",
 )
-TEXT_INPUTS = ("time", "chamber", "phase", "closure_id", "location")
+TEXT_INPUTS = ("time", "chamber", "phase", "closure_id", "location")  # time first
 #: Columns of the sample table every reader returns (those present, in this order).
 SAMPLE_COLUMNS = (
     "time",
@@ -175,8 +175,12 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
         if parquet:
             raw = pd.read_parquet(path)
         else:
-            # Everything as text first, so that an unparseable cell can be reported exactly.
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+            # Identifiers stay text ("01" is not 1); numbers are parsed by pandas, and a
+            # column holding anything unparseable comes back as text, so that each bad cell
+            # is then found and reported (see _numeric).
+            header = pd.read_csv(path, nrows=0).columns
+            text = {c: "string" for c in header if str(c).strip().lower() in TEXT_INPUTS[1:]}
+            raw = pd.read_csv(path, dtype=text)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise InputError(
             path, None, None, f"cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
