@@ -7,22 +7,26 @@ excitations are taken from pure 4He (Donnelly & Barenghi 1998 entropy spline). O
 Gibbs energy g(T, x) defines everything, so h = g + T s, s = −∂g/∂T, C = T ∂s/∂T and the
 Gibbs–Duhem relation hold identically::
 
-    g(T, x) = (1 − x) g4(T) + x N_A [ε3 + a_F(T, n3; m*)] + x² (w1 + w2 x)
+    g(T, x) = (1 − x) g4(T) + x N_A [ε3 + a_F(T, n3; m*)] + x² (w1 + w2 x + ω T^ν)
     n3 = x N_A / v(x),   v(x) = v4 (1 + α x)
     k_B T_F = ħ² (3π² n3)^{2/3} / (2 m*),   m*(x) = m3 (m0 + m1 x + m2 x²)
     μ4 = g − x ∂g/∂x,   μ3 = g + (1 − x) ∂g/∂x,   π = (g4 − μ4)/v4
 
 a_F is the Helmholtz energy per particle of the ideal Fermi gas (:mod:`.fermi`), g4 = −∫ s4 dT
-the pure-4He Gibbs energy, ε3 a constant binding term and x²(w1 + w2 x) the mean-field
-3He–3He interaction energy (the BBP interaction at this order). Reference state (as in
-Chaudhry 2009): g = h = 0 for pure 4He at T = 0 and μ3 = 0 for pure 3He at T = 0.
+the pure-4He Gibbs energy, ε3 a constant binding term, x²(w1 + w2 x) the mean-field
+3He–3He interaction energy (the BBP interaction at this order) and x² ω T^ν an empirical
+temperature-dependent interaction free energy (T in K; it stands for the thermal part of the
+interaction and the momentum dependence of m* that an ideal Fermi gas lacks). Reference state
+(as in Chaudhry 2009): g = h = 0 for pure 4He at T = 0 and μ3 = 0 for pure 3He at T = 0.
 
 Calibration. Chaudhry's single-phase He II fits were not available, so m0, m1, m2, ε3, w1,
-w2 were fitted (:func:`calibrate`) to the dilute-phase columns of Chaudhry (2009) Table 11
-(s, h, μ4 along the dilute phase-separation line, 0.15–0.867 K, x = 0.08–0.67), using the
-even rows; the odd rows are a hold-out. m0 = 2.35 agrees with the accepted dilute-limit
-m*/m3 ≈ 2.34. v4 = 27.58 cm³/mol and α = 0.284 are the usual BBP values (Ebner & Edwards
-1971; he3lib ``he3_wire.f``). The measured departures are in ``docs/amrr/properties.md``.
+w2, ω, ν were fitted (:func:`calibrate`) to the dilute-phase columns of Chaudhry (2009)
+Table 11 (s, h, μ4 along the dilute phase-separation line, 0.15–0.867 K, x = 0.08–0.67),
+using the even rows; the odd rows are a hold-out. v4 = 27.58 cm³/mol and α = 0.284 are the
+usual BBP values (Ebner & Edwards 1971; he3lib ``he3_wire.f``). A six-parameter fit without
+the ω term (:data:`CHAUDHRY_TABLE11_FIT_6P`) is kept to measure how much the working-region
+results depend on the calibration form. The measured departures are in
+``docs/amrr/properties.md``.
 
 Not modelled: the 3He–roton interaction (roton gap lowered by 3He), which matters above
 ~1.2 K; the concentrated 3He-rich phase (normal liquid) — evaluating it requires
@@ -71,6 +75,10 @@ class MixtureParameters:
         Binding term ε3/k_B per 3He atom [K].
     w1_J_mol, w2_J_mol : float
         Interaction energy x² (w1 + w2 x) [J/mol].
+    wT_J_mol : float
+        ω of the temperature-dependent interaction term x² ω (T/1 K)^ν [J/mol].
+    wT_exponent : float
+        ν of that term [-].
     source : str
         How the numbers were obtained.
     """
@@ -83,14 +91,25 @@ class MixtureParameters:
     eps3_K: float
     w1_J_mol: float
     w2_J_mol: float
+    wT_J_mol: float = 0.0
+    wT_exponent: float = 2.0
     source: str = field(default="")
 
-    def fitted(self) -> tuple[float, float, float, float, float, float]:
-        """The six calibrated numbers (m0, m1, m2, ε3/k_B, w1, w2)."""
-        return (self.m0, self.m1, self.m2, self.eps3_K, self.w1_J_mol, self.w2_J_mol)
+    def fitted(self) -> tuple[float, ...]:
+        """The calibrated numbers (m0, m1, m2, ε3/k_B, w1, w2, ω, ν)."""
+        return (
+            self.m0,
+            self.m1,
+            self.m2,
+            self.eps3_K,
+            self.w1_J_mol,
+            self.w2_J_mol,
+            self.wT_J_mol,
+            self.wT_exponent,
+        )
 
 
-CHAUDHRY_TABLE11_FIT = MixtureParameters(
+CHAUDHRY_TABLE11_FIT_6P = MixtureParameters(
     v4_m3_mol=27.58e-6,
     alpha=0.284,
     m0=2.345610,
@@ -100,8 +119,26 @@ CHAUDHRY_TABLE11_FIT = MixtureParameters(
     w1_J_mol=-5.516581,
     w2_J_mol=-5.384882,
     source=(
-        "least squares (amrr.properties.mixture.calibrate) to Chaudhry (2009) thesis Table 11, "
+        "least squares (calibrate(thermal_interaction=False)) to Chaudhry (2009) Table 11, "
         "dilute phase, even rows (T = 0.15, 0.2, ..., 0.85 K) of s, h and mu4"
+    ),
+)
+"""Six-parameter calibration without the ω T^ν term (kept for the sensitivity check)."""
+
+CHAUDHRY_TABLE11_FIT = MixtureParameters(
+    v4_m3_mol=27.58e-6,
+    alpha=0.284,
+    m0=2.313829,
+    m1=2.513063,
+    m2=0.9356718,
+    eps3_K=-0.3158747,
+    w1_J_mol=-3.456112,
+    w2_J_mol=1.030854,
+    wT_J_mol=8.362867,
+    wT_exponent=1.339377,
+    source=(
+        "least squares (calibrate()) to Chaudhry (2009) Table 11, dilute phase, even rows "
+        "(T = 0.15, 0.2, ..., 0.85 K) of s, h and mu4"
     ),
 )
 """Default parameter set, calibrated on Chaudhry (2009) Table 11 (dilute line)."""
@@ -210,7 +247,7 @@ def mixture_properties(
     --------
     >>> p = mixture_properties(0.75, 0.1)
     >>> round(float(p.entropy_J_molK), 2)
-    2.79
+    2.78
     """
     T, x = check_domain(temperature_K, x3, extrapolate=extrapolate)
     p = params
@@ -228,11 +265,14 @@ def mixture_properties(
 
     a_F = R * T * fg.free_energy_over_kT  # per mole of 3He [J/mol]
     e3 = N_A * K_B * p.eps3_K
-    w = xs * xs * (p.w1_J_mol + p.w2_J_mol * xs)
-    dw = xs * (2.0 * p.w1_J_mol + 3.0 * p.w2_J_mol * xs)
+    nu = p.wT_exponent
+    wT = p.wT_J_mol * T**nu  # x² ω T^ν; its T-derivatives enter s and C
+    w = xs * xs * (p.w1_J_mol + p.w2_J_mol * xs + wT)
+    dw = xs * (2.0 * (p.w1_J_mol + wT) + 3.0 * p.w2_J_mol * xs)
+    x2 = np.where(x > 0.0, xs * xs, 0.0)
     g = (1.0 - x) * g4 + x * (e3 + a_F) + np.where(x > 0.0, w, 0.0)
-    s = (1.0 - x) * s4 + x * R * fg.entropy
-    c = (1.0 - x) * c4 + x * R * fg.heat_capacity_v
+    s = (1.0 - x) * s4 + x * R * fg.entropy - x2 * nu * wT / T
+    c = (1.0 - x) * c4 + x * R * fg.heat_capacity_v - x2 * nu * (nu - 1.0) * wT / T
     # x d(ln T_F)/dx, written without 1/x so that x -> 0 is finite
     x_dlnTF = (2.0 / 3.0) * (1.0 - p.alpha * xs / (1.0 + p.alpha * xs)) - xs * dmr / mr
     # d/dx [x a_F] = a_F + x (dA/dT_F)(dT_F/dx), with dA/dT_F = U/T_F per particle
@@ -264,10 +304,11 @@ def calibrate(
     enthalpy_J_mol: Sequence[float] | FloatArray,
     mu4_J_mol: Sequence[float] | FloatArray,
     *,
-    start: MixtureParameters = CHAUDHRY_TABLE11_FIT,
+    start: MixtureParameters = CHAUDHRY_TABLE11_FIT_6P,
+    thermal_interaction: bool = True,
     enthalpy_floor_J_mol: float = 0.2,
 ) -> MixtureParameters:
-    """Fit m0, m1, m2, ε3, w1, w2 to tabulated (T, x, s, h, μ4) of the He II phase.
+    """Fit the model parameters to tabulated (T, x, s, h, μ4) of the He II phase.
 
     Parameters
     ----------
@@ -277,6 +318,8 @@ def calibrate(
         Tabulated s [J/(mol K)], h [J/mol], μ4 [J/mol] (Chaudhry's reference state).
     start : MixtureParameters
         Starting point; v4 and α are kept from it.
+    thermal_interaction : bool
+        Also fit ω and ν of the x² ω T^ν term (8 parameters); otherwise ω = 0 (6).
     enthalpy_floor_J_mol : float
         Enthalpy residuals are divided by max(|h|, floor) [J/mol], so that tiny h at the
         lowest T do not dominate.
@@ -291,10 +334,21 @@ def calibrate(
     s_ref = np.asarray(entropy_J_molK, dtype=np.float64)
     h_ref = np.asarray(enthalpy_J_mol, dtype=np.float64)
     mu4_ref = np.asarray(mu4_J_mol, dtype=np.float64)
+    names = ["m0", "m1", "m2", "eps3_K", "w1_J_mol", "w2_J_mol"]
+    if thermal_interaction:
+        names += ["wT_J_mol", "wT_exponent"]
+    q0 = np.array([getattr(start, n) for n in names])
+    if thermal_interaction and start.wT_J_mol == 0.0:
+        q0[-1] = 1.0  # ν: any start away from the degenerate ω = 0 works
+
+    def trial(q: FloatArray) -> MixtureParameters:
+        kw = {n: float(v) for n, v in zip(names, q, strict=True)}
+        if not thermal_interaction:
+            kw["wT_J_mol"] = 0.0
+        return replace(start, source="calibrate() least squares", **kw)
 
     def residuals(q: FloatArray) -> FloatArray:
-        trial = replace(start, m0=q[0], m1=q[1], m2=q[2], eps3_K=q[3], w1_J_mol=q[4], w2_J_mol=q[5])
-        m = mixture_properties(T, x, params=trial, extrapolate=True)
+        m = mixture_properties(T, x, params=trial(q), extrapolate=True)
         return np.concatenate(
             [
                 m.entropy_J_molK / s_ref - 1.0,
@@ -303,15 +357,5 @@ def calibrate(
             ]
         )
 
-    fit = least_squares(residuals, np.array(start.fitted()), x_scale="jac")
-    q = fit.x
-    return replace(
-        start,
-        m0=float(q[0]),
-        m1=float(q[1]),
-        m2=float(q[2]),
-        eps3_K=float(q[3]),
-        w1_J_mol=float(q[4]),
-        w2_J_mol=float(q[5]),
-        source="calibrate() least squares",
-    )
+    fit = least_squares(residuals, q0, x_scale="jac")
+    return trial(fit.x)
