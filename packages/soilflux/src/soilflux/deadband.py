@@ -98,9 +98,12 @@ def auto_deadband(
     p_xx = np.concatenate([zero, np.cumsum(x * x, axis=1)], axis=1)
     p_xy = np.concatenate([zero, np.cumsum(x * y, axis=1)], axis=1)
     # step: median sampling interval of the batch
-    steps = np.diff(np.where(use, t, np.nan), axis=1)
-    finite_steps = steps[np.isfinite(steps) & (steps > 0)]
-    step = float(np.median(finite_steps)) if finite_steps.size else 1.0
+    # (median over closures of each closure's mean step: cheap and robust to a few gaps)
+    n_use = w.sum(axis=1)
+    t_last = np.where(use, t, -np.inf).max(axis=1)
+    mean_step = safe_divide(t_last - t_first, n_use - 1)
+    mean_step = mean_step[np.isfinite(mean_step) & (mean_step > 0)]
+    step = float(np.median(mean_step)) if mean_step.size else 1.0
     grid = (
         np.arange(min_s, max_s + 1e-9 * max(1.0, max_s), step)
         if max_s > min_s
@@ -108,12 +111,14 @@ def auto_deadband(
     )
     # index of the first sample with t > d, per row and candidate: count of used samples ≤ d
     # (row-wise searchsorted on a non-decreasing copy of t)
-    tm = np.where(use, t, -np.inf)
-    tm = np.maximum.accumulate(tm, axis=1)
-    tm = np.where(np.isfinite(tm), tm, -1e300)
-    i0 = np.empty((k, grid.size), dtype=np.int64)
-    for j, d in enumerate(grid):  # loop over the few candidates, not over closures
-        i0[:, j] = (tm <= d).sum(axis=1)
+    tm = np.maximum.accumulate(np.where(use, t, -np.inf), axis=1)
+    tm = np.clip(tm - grid[0] + 1.0, 0.0, None)  # ≥ 0; candidate d sits at d − grid[0] + 1
+    width = float(max(tm.max(), grid[-1] - grid[0] + 1.0)) * 2.0 + 4.0
+    offsets = np.arange(k, dtype=np.float64) * width
+    keys = (tm + offsets[:, None]).ravel()
+    queries = (grid - grid[0] + 1.0)[None, :] + offsets[:, None]
+    i0 = np.searchsorted(keys, queries.ravel(), side="right").reshape(k, grid.size)
+    i0 -= (np.arange(k) * m)[:, None]
     i1 = np.full((k, 1), m)
 
     def window(p: FloatArray) -> FloatArray:

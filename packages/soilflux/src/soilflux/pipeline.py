@@ -138,7 +138,7 @@ def _closure_float(closures: pd.DataFrame, column: str) -> FloatArray:
 
 def _iter_chunks(
     samples: pd.DataFrame, closures: pd.DataFrame, gases: list[str], opts: FluxOptions
-) -> Iterator[tuple[int, int, _Chunk]]:
+) -> Iterator[tuple[npt.NDArray[np.int64], _Chunk]]:
     """Sort samples by (closure, elapsed time) and yield padded chunks of closures."""
     n_closures = len(closures)
     pos = closures.index.get_indexer(pd.Index(samples["closure"]))
@@ -182,33 +182,34 @@ def _iter_chunks(
             raise ValueError(f"closures.{name} must be a positive number; bad in closures {ids}")
     db = _closure_float(closures, "deadband_s")
     obs = _closure_float(closures, "obs_length_s")
+    # closures of similar length share a chunk, so padding wastes little
+    by_length = np.argsort(counts, kind="stable")
     step = opts.chunk_closures
-    for i0 in range(0, n_closures, step):
-        i1 = min(n_closures, i0 + step)
-        s0, s1 = int(offsets[i0]), int(offsets[i1])
-        cnt = counts[i0:i1]
-        k = i1 - i0
+    for j0 in range(0, n_closures, step):
+        rows = by_length[j0 : j0 + step]
+        cnt = counts[rows]
+        k = rows.size
         m = max(int(cnt.max()) if k else 0, 1)
-        row = np.repeat(np.arange(k), cnt)
-        col_idx = np.arange(s1 - s0) - np.repeat(offsets[i0:i1] - s0, cnt)
+        prow = np.repeat(np.arange(k), cnt)
+        starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        col_idx = np.arange(int(cnt.sum())) - np.repeat(starts, cnt)
+        src = np.repeat(offsets[rows], cnt) + col_idx
 
         def pad(
             x: FloatArray,
-            s0: int = s0,
-            s1: int = s1,
-            row: npt.NDArray[np.int64] = row,
+            src: npt.NDArray[np.int64] = src,
+            prow: npt.NDArray[np.int64] = prow,
             col_idx: npt.NDArray[np.int64] = col_idx,
             k: int = k,
             m: int = m,
         ) -> FloatArray:
             out = np.full((k, m), np.nan)
-            out[row, col_idx] = x[s0:s1]
+            out[prow, col_idx] = x[src]
             return out
 
         t = pad(el_k)
         yield (
-            i0,
-            i1,
+            rows,
             _Chunk(
                 t=t,
                 valid=np.isfinite(t),
@@ -217,13 +218,32 @@ def _iter_chunks(
                 pressure_kpa=pad(cols["pressure_kpa"]),
                 lux=pad(cols["lux"]),
                 gas={g: pad(cols[g]) for g in gases},
-                volume_cm3=volume[i0:i1],
-                area_cm2=area[i0:i1],
-                deadband_s=db[i0:i1],
-                obs_length_s=obs[i0:i1],
+                volume_cm3=volume[rows],
+                area_cm2=area[rows],
+                deadband_s=db[rows],
+                obs_length_s=obs[rows],
                 has_h2o=has_h2o,
             ),
         )
+
+
+def _compact(
+    t: FloatArray, c: FloatArray, win: BoolArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Shift each row's window to column 0 and drop the columns no window uses."""
+    k, m = t.shape
+    any_win = win.any(axis=1)
+    first = np.where(any_win, np.argmax(win, axis=1), 0)
+    last = np.where(any_win, m - np.argmax(win[:, ::-1], axis=1), 0)
+    width = max(int((last - first).max()) if k else 0, 1)
+    idx = first[:, None] + np.arange(width)[None, :]
+    inside = idx < last[:, None]
+    idx = np.minimum(idx, m - 1)
+    return (
+        np.take_along_axis(t, idx, axis=1),
+        np.take_along_axis(c, idx, axis=1),
+        np.take_along_axis(win, idx, axis=1) & inside,
+    )
 
 
 def _row_mean(x: FloatArray, mask: BoolArray) -> FloatArray:
@@ -271,7 +291,7 @@ def _process_gas(
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
-    b = make_batch(ch.t, cdry, win)
+    b = make_batch(*_compact(ch.t, cdry, win))
     lin = fit_linear_batch(b)
     rob = fit_robust_linear_batch(b)
     quad = fit_quadratic_batch(b, c0)
@@ -314,10 +334,10 @@ def _process_gas(
     for name, (slope, _, s, a, _) in slopes.items():
         sel = model == name
         dcdt[sel], sse[sel], aicc[sel] = slope[sel], s[sel], a[sel]
-    t_first = np.where(win, ch.t, np.inf).min(axis=1)
-    t_last = np.where(win, ch.t, -np.inf).max(axis=1)
+    t_first = np.where(b.mask, b.t, np.inf).min(axis=1)
+    t_last = np.where(b.mask, b.t, -np.inf).max(axis=1)
     span = np.where(b.n > 0, t_last - t_first, np.nan)
-    c_range = np.where(win, cdry, -np.inf).max(axis=1) - np.where(win, cdry, np.inf).min(axis=1)
+    c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
     interval = safe_divide(span, (b.n - 1).astype(np.float64))
     mdf = (
         mdf_christiansen(precision, span, term)
@@ -325,9 +345,9 @@ def _process_gas(
         else mdf_nickerson(precision, span, interval, term)
     )
     # largest step between consecutive window samples (holes inside the window count)
-    tw = np.where(win, ch.t, -np.inf)
+    tw = np.where(b.mask, b.t, -np.inf)
     prev = np.maximum.accumulate(tw, axis=1)[:, :-1]
-    steps = np.where(win[:, 1:] & np.isfinite(prev), ch.t[:, 1:] - prev, 0.0)
+    steps = np.where(b.mask[:, 1:] & np.isfinite(prev), b.t[:, 1:] - prev, 0.0)
     max_step = steps.max(axis=1) if steps.shape[1] else np.zeros(k)
     frac = 1.0 - np.exp(-exp.a * (t_last - np.where(np.isfinite(exp.t0), exp.t0, t_first)))
     saturated = (exp.ok & (exp.a > 0) & (frac >= opts.saturation_fraction)) | (
@@ -422,20 +442,20 @@ def compute_fluxes(
         total = -(-n_closures // opts.chunk_closures)
         chunks = iter(tqdm(chunks, total=total, unit="chunk", desc="closures"))
 
-    def run(i0: int, i1: int, ch: _Chunk) -> None:
-        _process_chunk(i0, i1, ch, gases, opts, results)
+    def run(rows: npt.NDArray[np.int64], ch: _Chunk) -> None:
+        _process_chunk(rows, ch, gases, opts, results)
 
     workers = opts.workers if opts.workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1:
-        for i0, i1, ch in chunks:
-            run(i0, i1, ch)
+        for rows, ch in chunks:
+            run(rows, ch)
     else:
         # chunks write disjoint slices of the result arrays; numpy releases the GIL in its
         # loops, so threads use both cores.  At most 2 × workers chunks are in memory.
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: list[Future[None]] = []
-            for i0, i1, ch in chunks:
-                pending.append(pool.submit(run, i0, i1, ch))
+            for rows, ch in chunks:
+                pending.append(pool.submit(run, rows, ch))
                 if len(pending) >= 2 * workers:
                     pending.pop(0).result()
             for fut in pending:
@@ -445,14 +465,13 @@ def compute_fluxes(
 
 @quiet
 def _process_chunk(
-    i0: int,
-    i1: int,
+    rows: npt.NDArray[np.int64],
     ch: _Chunk,
     gases: list[str],
     opts: FluxOptions,
     results: dict[str, dict[str, npt.NDArray[np.generic]]],
 ) -> None:
-    """Fill rows i0:i1 of `results` from one padded chunk."""
+    """Fill `rows` of `results` from one padded chunk."""
     if True:
         base = ch.valid
         p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_s)
@@ -471,8 +490,8 @@ def _process_chunk(
         h2o_change = _change_across(ch.t, ch.h2o, base)
         per_gas = {g: _process_gas(ch, g, opts, term) for g in gases}
         # chamber-state flags come from CO2 (the gas the lid and the soil act on)
-        stuck = np.zeros(i1 - i0, dtype=bool)
-        clogged = np.zeros(i1 - i0, dtype=bool)
+        stuck = np.zeros(rows.size, dtype=bool)
+        clogged = np.zeros(rows.size, dtype=bool)
         if "co2_ppm" in per_gas:
             co2 = per_gas["co2_ppm"]
             no_rise = (
@@ -487,12 +506,12 @@ def _process_chunk(
             res = results[g]
             for c in _NUMERIC_OUT:
                 if c in out:
-                    res[c][i0:i1] = out[c]
-            res["model"][i0:i1] = out["model"]
-            res["lux_mean"][i0:i1] = lux_mean
-            res["t0_c"][i0:i1] = t0
-            res["p0_kpa"][i0:i1] = p0
-            res["w0_mmol_mol"][i0:i1] = w0 if ch.has_h2o else np.nan
+                    res[c][rows] = out[c]
+            res["model"][rows] = out["model"]
+            res["lux_mean"][rows] = lux_mean
+            res["t0_c"][rows] = t0
+            res["p0_kpa"][rows] = p0
+            res["w0_mmol_mol"][rows] = w0 if ch.has_h2o else np.nan
             flux_sel = np.asarray(out["flux_umol_m2_s"], dtype=np.float64)
             flags = {
                 "daylight": lux_mean > opts.lux_threshold,
@@ -507,7 +526,7 @@ def _process_chunk(
                 "saturated": np.asarray(out["_saturated"], dtype=bool),
                 "out_of_range": out_of_range,
             }
-            res["_bits"][i0:i1] = flag_bits(flags, i1 - i0)
+            res["_bits"][rows] = flag_bits(flags, rows.size)
 
 
 def _assemble(

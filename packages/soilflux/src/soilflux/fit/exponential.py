@@ -114,6 +114,16 @@ def _g_dg(a: FloatArray, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
     """g = (1 − e^{−aτ})/a and ∂g/∂a = (τe^{−aτ} − g)/a, regular at a = 0 (τ = 0 → 0)."""
     tmax = tau.max(axis=1) if tau.size else np.zeros(a.shape)
     tiny = np.abs(a) * tmax < 1e-4
+    if not tiny.any():  # the common case: no masking, in-place arithmetic
+        ab = a[:, None]
+        e = np.multiply(tau, -ab)
+        np.exp(e, out=e)
+        g = np.subtract(1.0, e)
+        g /= ab
+        dg = np.multiply(tau, e, out=e)
+        dg -= g
+        dg /= ab
+        return g, dg
     g = np.empty_like(tau)
     dg = np.empty_like(tau)
     big = ~tiny
@@ -124,12 +134,11 @@ def _g_dg(a: FloatArray, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
         gb = (1.0 - e) / ab
         g[big] = gb
         dg[big] = (tb * e - gb) / ab
-    if tiny.any():
-        at = a[tiny][:, None]
-        tt = tau[tiny]
-        x = at * tt
-        g[tiny] = tt * (1.0 - x / 2.0 + x * x / 6.0)
-        dg[tiny] = -tt * tt * (0.5 - x / 3.0 + x * x / 8.0)
+    at = a[tiny][:, None]
+    tt = tau[tiny]
+    x = at * tt
+    g[tiny] = tt * (1.0 - x / 2.0 + x * x / 6.0)
+    dg[tiny] = -tt * tt * (0.5 - x / 3.0 + x * x / 8.0)
     return g, dg
 
 
@@ -262,9 +271,9 @@ def fit_exp_curve_batch(
     sse = np.einsum("ij,ij->i", resid, resid)
     inv, nonsing = inv_sym3(np.nan_to_num(jtj_best))
     cov = inv * safe_divide(sse, n - 3)[:, None, None]
-    at_bound = (np.abs(a_best - lo) <= 1e-12 * np.abs(lo) + 1e-300) | (
-        np.abs(a_best - hi) <= 1e-12 * np.abs(hi) + 1e-300
-    )
+    # on a bound: within the convergence tolerance (bisection approaches a bound from inside)
+    near = 100 * tol / span_safe
+    at_bound = (np.abs(a_best - lo) <= near) | (np.abs(a_best - hi) <= near)
     good = converged & nonsing & np.isfinite(a_best)
     nan = np.where(good | at_bound, 0.0, np.nan)
     return ExpCurve(

@@ -97,33 +97,53 @@ def fit_robust_linear_batch(b: Batch, maxit: int = 200, acc: float = 1e-4) -> Ro
     scale = np.full(k, np.nan)
     iterations = np.zeros(k, dtype=np.int64)
     active = np.isfinite(slope) & (b.n >= 4)
+    # working set: rows still iterating; compacted only when it has shrunk to half, so
+    # the first (all-rows) iterations copy nothing.  Residuals and weights of the working
+    # set are written back when rows leave it.
+    rows = np.flatnonzero(active)
+    t, c, wm, msk, n_w = b.t[rows], b.c[rows], b.w[rows], b.mask[rows], b.n[rows]
+    live = np.ones(rows.size, dtype=bool)
+    r_old = resid[rows]
+    w_cur = wm.copy()
     for _ in range(maxit):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+        if not live.any():
             break
-        sub = Batch(t=b.t[idx], c=b.c[idx], w=b.w[idx], mask=b.mask[idx], n=b.n[idx])
-        r_old = resid[idx]
-        s = _median_abs(r_old, sub.mask, sub.n) / MAD_CONSTANT
+        if live.sum() < 0.5 * live.size:
+            gone = ~live
+            resid[rows[gone]], weights[rows[gone]] = r_old[gone], w_cur[gone]
+            rows, t, c, wm, msk, n_w = rows[live], t[live], c[live], wm[live], msk[live], n_w[live]
+            r_old, w_cur = r_old[live], w_cur[live]
+            live = np.ones(rows.size, dtype=bool)
+        s = _median_abs(r_old, msk, n_w) / MAD_CONSTANT
         zero_scale = ~(s > 0)
-        u = np.abs(r_old) / np.where(zero_scale, 1.0, s)[:, None]
-        w = np.minimum(1.0, HUBER_K / np.maximum(u, 1e-300)) * sub.w
-        a0, a1 = _wls(sub, w)
-        r_new = (sub.c - a0[:, None] - a1[:, None] * sub.t) * sub.w
+        u = np.abs(r_old)
+        u /= np.where(zero_scale, 1.0, s)[:, None]
+        np.maximum(u, 1e-300, out=u)
+        w = np.minimum(1.0, np.divide(HUBER_K, u, out=u), out=u)
+        w *= wm
+        a0, a1 = _wls(Batch(t=t, c=c, w=wm, mask=msk, n=n_w), w)
+        r_new = c - a0[:, None] - a1[:, None] * t
+        r_new *= wm
+        diff = r_old - r_new
         delta = np.sqrt(
             safe_divide(
-                ((r_old - r_new) ** 2).sum(axis=1), np.maximum(1e-20, (r_old**2).sum(axis=1))
+                np.einsum("ij,ij->i", diff, diff),
+                np.maximum(1e-20, np.einsum("ij,ij->i", r_old, r_old)),
             )
         )
         # rlm stops before reweighting when the scale is 0 (perfect fit of most points)
-        upd = ~zero_scale
-        iu = idx[upd]
+        upd = live & ~zero_scale
+        iu = rows[upd]
         intercept[iu], slope[iu] = a0[upd], a1[upd]
-        resid[iu] = r_new[upd]
-        weights[iu] = w[upd]
-        scale[idx] = s
+        scale[rows[live]] = s[live]
         iterations[iu] += 1
-        done = zero_scale | ~(delta > acc)
-        active[idx[done]] = False
+        if upd.all():
+            r_old, w_cur = r_new, w
+        else:
+            r_old = np.where(upd[:, None], r_new, r_old)
+            w_cur = np.where(upd[:, None], w, w_cur)
+        live &= ~(zero_scale | ~(delta > acc))
+    resid[rows], weights[rows] = r_old, w_cur
     # standard error as summary.rlm(method = "XtX")
     s = scale
     u = resid / np.where(s > 0, s, np.nan)[:, None]
