@@ -1,0 +1,108 @@
+# MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
+# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
+# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
+"""A minimal streaming HTTP/1.0 GET for the loader, over an injected transport.
+
+The transport factory ``connect(host, port)`` returns an object with ``write(bytes)``,
+``read(n, timeout_ms) -> bytes`` (b"" at end of stream, ``OSError`` on timeout) and
+``close()``. Every read gets what is left of the caller's deadline, so a silent server
+costs at most ``timeout_ms`` in total, never more.
+"""
+
+
+class HTTPError(OSError):
+    pass
+
+
+def split_url(url):
+    """(host, port, path) of an ``http://`` URL."""
+    if not url.startswith("http://"):
+        raise ValueError("only http:// URLs are supported, got %r" % (url,))
+    rest = url[7:]
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if ":" in hostport:
+        host, port = hostport.rsplit(":", 1)
+        return host, int(port), path
+    return hostport, 80, path
+
+
+class Response:
+    def __init__(self, t, status, headers, body_start, deadline, ticks_ms):
+        self.t = t
+        self.status = status
+        self.headers = headers
+        self._buf = body_start
+        self._deadline = deadline
+        self._ticks = ticks_ms
+        cl = headers.get("content-length")
+        self.length = int(cl) if cl is not None else None
+        self._left = self.length
+
+    def _remaining(self):
+        r = self._deadline - self._ticks()
+        if r <= 0:
+            raise HTTPError(110, "ETIMEDOUT: deadline passed while reading the body")
+        return r
+
+    def read(self, n):
+        """Up to ``n`` body bytes; b"" at the end of the body."""
+        if self._left == 0:
+            return b""
+        if not self._buf:
+            self._buf = self.t.read(max(n, 512), self._remaining())
+            if not self._buf:
+                if self._left is not None and self._left > 0:
+                    raise HTTPError(
+                        "connection closed %d bytes before the end of the body" % self._left
+                    )
+                return b""
+        out, self._buf = self._buf[:n], self._buf[n:]
+        if self._left is not None:
+            if len(out) > self._left:
+                out = out[: self._left]
+            self._left -= len(out)
+        return out
+
+    def close(self):
+        try:
+            self.t.close()
+        except OSError:
+            pass
+
+
+def get(connect, url, timeout_ms, ticks_ms):
+    """GET ``url``; the status line and headers must arrive before ``timeout_ms``."""
+    deadline = ticks_ms() + timeout_ms
+    host, port, path = split_url(url)
+    t = connect(host, port)
+    try:
+        t.write(
+            ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
+        )
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            left = deadline - ticks_ms()
+            if left <= 0:
+                raise HTTPError(110, "ETIMEDOUT: no HTTP header within %d ms" % timeout_ms)
+            chunk = t.read(512, left)
+            if not chunk:
+                raise HTTPError("connection closed before the end of the HTTP header")
+            buf += chunk
+            if len(buf) > 8192:
+                raise HTTPError("HTTP header longer than 8 kB")
+        head, body = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise HTTPError("not an HTTP status line: %r" % (lines[0],))
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        return Response(t, status, headers, body, deadline, ticks_ms)
+    except Exception:
+        t.close()
+        raise

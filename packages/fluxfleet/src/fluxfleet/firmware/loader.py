@@ -1,0 +1,441 @@
+# MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
+# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
+# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
+"""A/B slot boot loader: signed manifest, streamed and verified download, confirm or revert.
+
+At every boot (``boot.py`` calls :meth:`Loader.boot`):
+
+1. Count the boot. If the active slot is still *pending* (a new version that has not yet
+   confirmed itself) and has already had ``max_tries`` (3) boots, revert to the previous
+   slot and remember the version as bad (it is not installed again).
+2. Fetch ``<base>/manifest.json`` with a 20 s deadline. It is an envelope
+   ``{"alg": "ed25519", "body": "<manifest JSON text>", "sig": "<128 hex>"}``; the
+   signature over the body's bytes must verify with the fleet's public key. No answer,
+   a bad envelope, a missing or wrong signature: run the cached version.
+3. If the manifest names a version that is neither active nor bad, stream each file from
+   ``<base>/bundles/<version>/<path>`` into the *inactive* slot as ``<path>.tmp``,
+   hashing while streaming; check size and SHA-256, then rename. Only when every file
+   verified is the envelope written into the slot, and only then is the pointer
+   ``loader.json`` switched - written to a temp file and renamed (atomic on littlefs).
+   Any failure leaves the active slot and the pointer untouched.
+4. Before running a slot, verify it again (signature and every file's size and hash), so
+   flash corruption is caught too; a slot that fails is never run - the previous one is
+   tried, and with neither the loader reports ``slot=None`` (safe mode).
+
+The running controller calls :meth:`Loader.confirm` (through ``hal.confirm()``) after its
+first full chamber cycle and first acknowledged publish. The watchdog (``wdt.feed()``) is
+fed between every chunk and step; ``boot.py`` arms it before calling the loader.
+
+Slot layout under ``root``: ``slot_a/manifest.json``, ``slot_a/app/<path>`` (a package
+``app``: ``boot.py`` puts ``slot_a`` on ``sys.path`` and runs ``app.main``).
+"""
+
+import binascii
+import hashlib
+import json
+import os
+
+from . import ed25519
+
+CHUNK = 1024
+MAX_FILES = 200
+MAX_FILE_BYTES = 512 * 1024
+_SAFE = "abcdefghijklmnopqrstuvwxyz0123456789_./-"
+
+
+class LoaderError(Exception):
+    """A bundle that must not be run; ``what`` names the offending part."""
+
+    def __init__(self, what, message):
+        Exception.__init__(self, what + ": " + message)
+        self.what = what
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _isdir(path):
+    try:
+        return os.stat(path)[0] & 0x4000 != 0
+    except OSError:
+        return False
+
+
+def _rmtree(path):
+    if not _exists(path):
+        return
+    if _isdir(path):
+        for name in os.listdir(path):
+            _rmtree(path + "/" + name)
+        os.rmdir(path)
+    else:
+        os.remove(path)
+
+
+def _makedirs(path):
+    parts = path.split("/")
+    cur = ""
+    for p in parts:
+        if not p:
+            cur = "/" if not cur else cur
+            continue
+        cur = p if cur == "" else (cur + p if cur.endswith("/") else cur + "/" + p)
+        if not _exists(cur):
+            os.mkdir(cur)
+
+
+def _write_atomic(path, data):
+    tmp = path + ".tmp"
+    f = open(tmp, "wb")
+    try:
+        f.write(data)
+    finally:
+        f.close()
+    os.rename(tmp, path)
+
+
+def _read(path):
+    f = open(path, "rb")
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def _hex(b):
+    return binascii.hexlify(b).decode()
+
+
+def check_path(path, what):
+    """A bundle file path: relative, no '..', only [a-z0-9_./-], ends in .py or .json."""
+    if not isinstance(path, str) or not 0 < len(path) <= 96:
+        raise LoaderError(what, "path must be a non-empty string of at most 96 characters")
+    for c in path:
+        if c not in _SAFE:
+            raise LoaderError(what, "character %r is not allowed in %r" % (c, path))
+    if path.startswith("/") or ".." in path.split("/") or "//" in path:
+        raise LoaderError(what, "path %r leaves the bundle" % (path,))
+    if not (path.endswith(".py") or path.endswith(".json")):
+        raise LoaderError(what, "only .py and .json files may be in a bundle, got %r" % (path,))
+    return path
+
+
+def parse_manifest(body):
+    """Check a manifest body (bytes of JSON) and return it as a dict."""
+    try:
+        m = json.loads(body)
+    except Exception:
+        raise LoaderError("manifest.body", "not JSON")
+    if not isinstance(m, dict):
+        raise LoaderError("manifest.body", "not a JSON object")
+    if m.get("v") != 1:
+        raise LoaderError("manifest.v", "unsupported manifest version %r" % (m.get("v"),))
+    ver = m.get("version")
+    if not isinstance(ver, str) or not 0 < len(ver) <= 32:
+        raise LoaderError("manifest.version", "must be a string of 1-32 characters")
+    for c in ver:
+        if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
+            raise LoaderError("manifest.version", "character %r is not allowed" % (c,))
+    files = m.get("files")
+    if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
+        raise LoaderError("manifest.files", "must be a list of 1-%d files" % MAX_FILES)
+    seen = {}
+    for i in range(len(files)):
+        f = files[i]
+        what = "manifest.files[%d]" % i
+        if not isinstance(f, dict):
+            raise LoaderError(what, "not an object")
+        check_path(f.get("path"), what + ".path")
+        if f["path"] in seen:
+            raise LoaderError(what + ".path", "duplicate %r" % (f["path"],))
+        seen[f["path"]] = True
+        size = f.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_FILE_BYTES:
+            raise LoaderError(what + ".size", "must be an integer 0..%d" % MAX_FILE_BYTES)
+        h = f.get("sha256")
+        if not isinstance(h, str) or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+            raise LoaderError(what + ".sha256", "must be 64 lower-case hex digits")
+    if "main.py" not in seen:
+        raise LoaderError("manifest.files", "the bundle has no main.py")
+    return m
+
+
+def open_envelope(raw, public_key):
+    """Verify a manifest envelope (bytes) with the fleet key; return the manifest dict."""
+    try:
+        env = json.loads(raw)
+    except Exception:
+        raise LoaderError("manifest", "not JSON")
+    if not isinstance(env, dict) or not isinstance(env.get("body"), str):
+        raise LoaderError("manifest.body", "missing: not a signed manifest envelope")
+    sig = env.get("sig")
+    if sig is None or sig == "":
+        raise LoaderError("manifest.sig", "missing: the bundle is unsigned")
+    if env.get("alg") != "ed25519":
+        raise LoaderError("manifest.alg", "must be 'ed25519', got %r" % (env.get("alg"),))
+    try:
+        sig_b = binascii.unhexlify(sig)
+    except Exception:
+        raise LoaderError("manifest.sig", "not hex")
+    body = env["body"].encode()
+    if len(sig_b) != 64 or not ed25519.verify(public_key, body, sig_b):
+        raise LoaderError("manifest.sig", "does not verify with the fleet key")
+    return parse_manifest(body)
+
+
+class Loader:
+    def __init__(
+        self,
+        root,
+        public_key,
+        base_url,
+        fetch,
+        ticks_ms,
+        wdt=None,
+        log=None,
+        manifest_timeout_ms=20000,
+        download_timeout_ms=180000,
+        max_tries=3,
+    ):
+        self.root = root.rstrip("/") if root != "/" else ""
+        self.key = public_key
+        self.base = base_url.rstrip("/")
+        self.fetch = fetch
+        self.ticks_ms = ticks_ms
+        self.wdt = wdt
+        self.log = log or (lambda msg: None)
+        self.manifest_timeout_ms = manifest_timeout_ms
+        self.download_timeout_ms = download_timeout_ms
+        self.max_tries = max_tries
+        self.state = self._load_state()
+
+    # --- state -------------------------------------------------------------------------
+
+    def _p(self, name):
+        return self.root + "/" + name
+
+    def _load_state(self):
+        st = {"active": None, "prev": None, "pending": False, "tries": 0, "boots": 0, "bad": []}
+        try:
+            d = json.loads(_read(self._p("loader.json")))
+            for k in st:
+                if k in d:
+                    st[k] = d[k]
+        except Exception:
+            pass  # first boot, or an unreadable pointer: start clean (slots are re-verified)
+        return st
+
+    def _save(self):
+        _write_atomic(self._p("loader.json"), json.dumps(self.state).encode())
+
+    def _feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def slot_dir(self, slot):
+        return self._p("slot_" + slot)
+
+    def slot_version(self, slot):
+        try:
+            env = json.loads(_read(self.slot_dir(slot) + "/manifest.json"))
+            return json.loads(env["body"])["version"]
+        except Exception:
+            return None
+
+    # --- verification -------------------------------------------------------------------
+
+    def verify_slot(self, slot):
+        """The slot's manifest if the slot is intact (signature, sizes, hashes); else raise."""
+        d = self.slot_dir(slot)
+        try:
+            raw = _read(d + "/manifest.json")
+        except OSError:
+            raise LoaderError("slot_" + slot, "no manifest")
+        m = open_envelope(raw, self.key)
+        self._feed()
+        for i in range(len(m["files"])):
+            f = m["files"][i]
+            path = d + "/app/" + f["path"]
+            h = hashlib.sha256()
+            n = 0
+            try:
+                fh = open(path, "rb")
+            except OSError:
+                raise LoaderError("slot_%s/app/%s" % (slot, f["path"]), "missing")
+            try:
+                while True:
+                    b = fh.read(CHUNK)
+                    if not b:
+                        break
+                    h.update(b)
+                    n += len(b)
+            finally:
+                fh.close()
+            self._feed()
+            if n != f["size"] or _hex(h.digest()) != f["sha256"]:
+                raise LoaderError("slot_%s/app/%s" % (slot, f["path"]), "size or hash changed")
+        return m
+
+    # --- download ---------------------------------------------------------------------
+
+    def fetch_manifest(self):
+        r = self.fetch(self.base + "/manifest.json", self.manifest_timeout_ms)
+        try:
+            if r.status != 200:
+                raise LoaderError("manifest", "HTTP status %d" % r.status)
+            chunks = []
+            total = 0
+            while True:
+                b = r.read(CHUNK)
+                if not b:
+                    break
+                total += len(b)
+                if total > 64 * 1024:
+                    raise LoaderError("manifest", "larger than 64 kB")
+                chunks.append(b)
+                self._feed()
+            raw = b"".join(chunks)
+        finally:
+            r.close()
+        return raw, open_envelope(raw, self.key)
+
+    def _download(self, url, dest, size, sha, what, deadline):
+        left = deadline - self.ticks_ms()
+        if left <= 0:
+            raise LoaderError(what, "download time is up")
+        r = self.fetch(url, left)
+        tmp = dest + ".tmp"
+        h = hashlib.sha256()
+        n = 0
+        try:
+            if r.status != 200:
+                raise LoaderError(what, "HTTP status %d" % r.status)
+            f = open(tmp, "wb")
+            try:
+                while True:
+                    b = r.read(CHUNK)
+                    if not b:
+                        break
+                    n += len(b)
+                    if n > size:
+                        raise LoaderError(what, "longer than the manifest's %d bytes" % size)
+                    h.update(b)
+                    f.write(b)
+                    self._feed()
+            finally:
+                f.close()
+        finally:
+            r.close()
+        if n != size:
+            raise LoaderError(what, "truncated: %d of %d bytes" % (n, size))
+        if _hex(h.digest()) != sha:
+            raise LoaderError(what, "SHA-256 does not match the manifest")
+        os.rename(tmp, dest)
+
+    def install(self, slot, raw, m):
+        """Download bundle ``m`` into ``slot``; the slot is valid only if this returns."""
+        d = self.slot_dir(slot)
+        _rmtree(d)
+        _makedirs(d + "/app")
+        deadline = self.ticks_ms() + self.download_timeout_ms
+        for i in range(len(m["files"])):
+            f = m["files"][i]
+            dest = d + "/app/" + f["path"]
+            parent = dest.rsplit("/", 1)[0]
+            if not _exists(parent):
+                _makedirs(parent)
+            url = self.base + "/bundles/" + m["version"] + "/" + f["path"]
+            self._download(url, dest, f["size"], f["sha256"], "manifest.files[%d]" % i, deadline)
+        _write_atomic(d + "/manifest.json", raw)
+
+    # --- the boot decision -----------------------------------------------------------------
+
+    def boot(self):
+        """Decide what to run; returns {"slot", "path", "version", "boots", ...}."""
+        st = self.state
+        st["boots"] += 1
+        out = {"reverted": False, "updated": False, "reason": ""}
+        if st["active"] is not None and st["pending"]:
+            if st["tries"] >= self.max_tries:
+                bad = self.slot_version(st["active"])
+                self.log(
+                    "version %s did not confirm itself in %d boots: reverting" % (bad, st["tries"])
+                )
+                if bad is not None and bad not in st["bad"]:
+                    st["bad"].append(bad)
+                    st["bad"] = st["bad"][-8:]
+                st["active"], st["prev"] = st["prev"], None
+                st["pending"] = False
+                st["tries"] = 0
+                out["reverted"] = True
+            else:
+                st["tries"] += 1
+        self._save()
+        self._feed()
+
+        try:
+            raw, m = self.fetch_manifest()
+            ver = m["version"]
+            active_ver = self.slot_version(st["active"]) if st["active"] else None
+            if ver == active_ver:
+                out["reason"] = "up to date"
+            elif ver in st["bad"]:
+                out["reason"] = "version %s was reverted before; not installing it again" % ver
+            else:
+                slot = "b" if st["active"] == "a" else "a"
+                if st["prev"] == slot:
+                    st["prev"] = None  # about to be overwritten
+                    self._save()
+                self.install(slot, raw, m)
+                self.verify_slot(slot)
+                st["prev"] = st["active"]
+                st["active"] = slot
+                st["pending"] = True
+                st["tries"] = 1
+                self._save()  # the atomic pointer switch
+                out["updated"] = True
+                out["reason"] = "installed %s into slot %s" % (ver, slot)
+        except LoaderError as e:
+            out["reason"] = "update refused: " + str(e)
+        except OSError as e:
+            out["reason"] = "update server unavailable (%s): running the cached version" % (e,)
+        self.log(out["reason"])
+        self._feed()
+
+        for slot in (st["active"], st["prev"]):
+            if slot is None:
+                continue
+            try:
+                m = self.verify_slot(slot)
+            except LoaderError as e:
+                self.log("not running slot %s: %s" % (slot, e))
+                if slot == st["active"]:
+                    st["active"], st["prev"] = st["prev"], None
+                    st["pending"] = False
+                    st["tries"] = 0
+                    self._save()
+                continue
+            out["slot"] = slot
+            out["path"] = self.slot_dir(slot)
+            out["version"] = m["version"]
+            out["boots"] = st["boots"]
+            out["pending"] = st["pending"]
+            return out
+        out["slot"] = None
+        out["path"] = None
+        out["version"] = None
+        out["boots"] = st["boots"]
+        out["pending"] = False
+        return out
+
+    def confirm(self):
+        """The running version works: make it permanent (no revert)."""
+        if self.state["pending"]:
+            self.state["pending"] = False
+            self.state["tries"] = 0
+            self._save()

@@ -1,0 +1,391 @@
+"""The A/B loader: signed manifests, verified streamed downloads, confirm or roll back.
+
+The device's flash is a temporary directory; the update server is a fake that serves the
+files ``fluxfleet.keys.write_bundle`` published (and can corrupt, truncate or go silent);
+one test runs the loader over real HTTP against a local server.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from fluxfleet import keys
+from fluxfleet.firmware import ed25519, loader
+from fluxfleet.firmware import http as fw_http
+from fluxfleet.firmware.hal.host import TcpTransport
+
+BASE = "http://updates.example/fleet"
+
+
+class FakeResponse:
+    def __init__(self, status: int, data: bytes, chunk: int = 300) -> None:
+        self.status = status
+        self.data = data
+        self.chunk = chunk
+        self.closed = False
+
+    def read(self, n: int) -> bytes:
+        out, self.data = self.data[: min(n, self.chunk)], self.data[min(n, self.chunk) :]
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeServer:
+    """Serves ``root`` (a directory written by keys.write_bundle) under BASE."""
+
+    def __init__(self, root: Path, clock: list[int]) -> None:
+        self.root = root
+        self.clock = clock
+        self.silent = False
+        self.tamper: dict[str, bytes] = {}  # relative path -> bytes served instead
+        self.requests: list[tuple[str, int]] = []
+
+    def fetch(self, url: str, timeout_ms: int) -> FakeResponse:
+        self.requests.append((url, timeout_ms))
+        if self.silent:  # nothing comes back: the transport gives up at the deadline
+            self.clock[0] += timeout_ms
+            raise OSError(110, "ETIMEDOUT")
+        rel = url[len(BASE) + 1 :]
+        if rel in self.tamper:
+            return FakeResponse(200, self.tamper[rel])
+        path = self.root / rel
+        if not path.is_file():
+            return FakeResponse(404, b"not found")
+        return FakeResponse(200, path.read_bytes())
+
+
+class Wdt:
+    def __init__(self) -> None:
+        self.feeds = 0
+
+    def feed(self) -> None:
+        self.feeds += 1
+
+
+def make_src(tmp: Path, name: str, marker: str) -> Path:
+    """A small firmware tree (main.py, a package) whose content names its version."""
+    src = tmp / name
+    (src / "drivers").mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "main.py").write_text(f"VERSION = {marker!r}\n" + "# padding\n" * 200)
+    (src / "drivers" / "__init__.py").write_text("")
+    (src / "drivers" / "x.py").write_text("X = 1\n")
+    return src
+
+
+class Device:
+    """A chamber's flash (a directory) and its loader, rebuilt at every boot."""
+
+    def __init__(self, tmp: Path, server: FakeServer, key: bytes, clock: list[int]) -> None:
+        self.flash = tmp / "flash"
+        self.flash.mkdir()
+        self.server = server
+        self.key = key
+        self.clock = clock
+        self.log: list[str] = []
+        self.wdt = Wdt()
+
+    def boot(self) -> dict[str, object]:
+        self.loader = loader.Loader(
+            str(self.flash),
+            self.key,
+            BASE,
+            self.server.fetch,
+            lambda: self.clock[0],
+            self.wdt,
+            self.log.append,
+        )
+        return self.loader.boot()
+
+    def running(self, decision: dict[str, object]) -> str | None:
+        """The VERSION string the device would run (read from the slot's main.py)."""
+        if decision["slot"] is None:
+            return None
+        text = (Path(str(decision["path"])) / "app" / "main.py").read_text()
+        return text.splitlines()[0].split("'")[1]
+
+
+@pytest.fixture
+def fleet_key() -> keys.FleetKey:
+    return keys.generate_key()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, fleet_key: keys.FleetKey) -> tuple[Device, FakeServer, Path]:
+    clock = [0]
+    www = tmp_path / "www"
+    www.mkdir()
+    server = FakeServer(www, clock)
+    dev = Device(tmp_path, server, fleet_key.public_bytes, clock)
+    return dev, server, www
+
+
+def publish(tmp: Path, www: Path, key: keys.FleetKey, version: str) -> None:
+    keys.write_bundle(www, version, key, src=make_src(tmp, "src-" + version, version))
+
+
+def test_first_boot_installs_verifies_and_runs_the_bundle(setup, tmp_path, fleet_key):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    d = dev.boot()
+    assert d["updated"] is True
+    assert (d["slot"], d["version"], d["pending"]) == ("a", "6.0.0", True)
+    assert dev.running(d) == "6.0.0"
+    assert (dev.flash / "slot_a" / "app" / "drivers" / "x.py").read_text() == "X = 1\n"
+    assert not list(dev.flash.rglob("*.tmp"))
+    assert dev.wdt.feeds >= 6  # fed between chunks and steps
+    assert server.requests[0] == (BASE + "/manifest.json", 20_000)  # the 20 s budget
+
+
+def test_up_to_date_boot_does_not_download(setup, tmp_path, fleet_key):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    server.requests.clear()
+    d = dev.boot()
+    assert d["reason"] == "up to date"
+    assert [u for u, _ in server.requests] == [BASE + "/manifest.json"]
+    assert (d["slot"], d["pending"]) == ("a", False)
+
+
+def test_an_update_goes_to_the_other_slot_and_keeps_the_old_one(setup, tmp_path, fleet_key):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    d = dev.boot()
+    assert (d["slot"], d["version"], d["pending"]) == ("b", "6.1.0", True)
+    assert dev.loader.state["prev"] == "a"
+    assert dev.loader.slot_version("a") == "6.0.0"
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "truncated", "longer"])
+def test_a_corrupt_or_truncated_file_is_refused_and_the_old_version_runs(
+    setup, tmp_path, fleet_key, fault
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    good = (www / "bundles/6.1.0/main.py").read_bytes()
+    bad = {
+        "corrupt": good[:-5] + b"EVIL\n",  # same size, different hash
+        "truncated": good[: len(good) // 2],
+        "longer": good + b"import os\n",
+    }[fault]
+    server.tamper["bundles/6.1.0/main.py"] = bad
+    d = dev.boot()
+    assert d["updated"] is False
+    expected = {"corrupt": "SHA-256", "truncated": "truncated", "longer": "longer than"}[fault]
+    assert "update refused: manifest.files[" in str(d["reason"])
+    assert expected in str(d["reason"])
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert dev.running(d) == "6.0.0"
+    assert dev.loader.state["active"] == "a"
+    assert not (dev.flash / "slot_b" / "manifest.json").exists()  # never became a valid slot
+
+
+def _envelope(www: Path) -> dict[str, str]:
+    env: dict[str, str] = json.loads((www / "manifest.json").read_bytes())
+    return env
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        ("unsigned", "manifest.sig: missing"),
+        ("other_key", "manifest.sig: does not verify"),
+        ("tampered_body", "manifest.sig: does not verify"),
+        ("not_json", "manifest: not JSON"),
+    ],
+)
+def test_an_unsigned_or_wrongly_signed_manifest_is_refused(
+    setup, tmp_path, fleet_key, change, what
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    env = _envelope(www)
+    if change == "unsigned":
+        del env["sig"]
+    elif change == "other_key":
+        other = keys.generate_key()
+        env = json.loads(keys.sign_manifest(json.loads(env["body"]), other))
+    elif change == "tampered_body":
+        body = json.loads(env["body"])
+        body["files"][0]["size"] += 0  # same content ...
+        body["version"] = "6.1.1"  # ... but a different version than was signed
+        env["body"] = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    raw = b"{oops" if change == "not_json" else json.dumps(env).encode()
+    server.tamper["manifest.json"] = raw
+    d = dev.boot()
+    assert what in str(d["reason"])
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert not any("bundles/6.1" in u for u, _ in server.requests)  # nothing downloaded
+
+
+def test_a_silent_server_costs_at_most_20_s_then_the_cached_version_runs(
+    setup, tmp_path, fleet_key
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    server.silent = True
+    t0 = dev.clock[0]
+    d = dev.boot()
+    assert dev.clock[0] - t0 == 20_000
+    assert "update server unavailable" in str(d["reason"])
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+
+
+def test_no_bundle_and_no_server_is_safe_mode(setup):
+    dev, server, _ = setup
+    server.silent = True
+    d = dev.boot()
+    assert d["slot"] is None
+
+
+def test_an_unconfirmed_version_is_reverted_after_3_boots_and_not_reinstalled(
+    setup, tmp_path, fleet_key
+):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")  # crashes before confirming, say
+    runs = [dev.running(dev.boot()) for _ in range(5)]
+    assert runs == ["6.1.0", "6.1.0", "6.1.0", "6.0.0", "6.0.0"]
+    assert dev.loader.state["bad"] == ["6.1.0"]
+    assert dev.loader.state["pending"] is False
+    assert any("did not confirm itself in 3 boots" in m for m in dev.log)
+    assert "reverted before" in dev.log[-1]
+    # a fixed release with a new version number is installed again
+    publish(tmp_path, www, fleet_key, "6.1.1")
+    d = dev.boot()
+    assert (d["version"], d["pending"]) == ("6.1.1", True)
+
+
+def test_a_version_that_confirms_within_3_boots_stays(setup, tmp_path, fleet_key):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()
+    dev.boot()
+    dev.boot()  # third boot of 6.1.0: its first cycle and publish confirm it
+    dev.loader.confirm()
+    runs = [dev.running(dev.boot()) for _ in range(4)]
+    assert runs == ["6.1.0"] * 4
+
+
+def test_flash_corruption_of_the_active_slot_falls_back_and_never_runs_it(
+    setup, tmp_path, fleet_key
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()
+    dev.loader.confirm()
+    victim = dev.flash / "slot_b" / "app" / "drivers" / "x.py"
+    victim.write_text("X = 2\n")  # a bit flip
+    server.silent = True
+    d = dev.boot()
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert any("not running slot b" in m and "drivers/x.py" in m for m in dev.log)
+
+
+def test_path_traversal_in_a_signed_manifest_is_still_refused(setup, fleet_key):
+    dev, server, _ = setup
+    manifest = {
+        "v": 1,
+        "version": "9.9.9",
+        "files": [{"path": "../boot.py", "size": 1, "sha256": "0" * 64}],
+    }
+    server.tamper["manifest.json"] = keys.sign_manifest(manifest, fleet_key)
+    d = dev.boot()
+    assert "manifest.files[0].path: path '../boot.py' leaves the bundle" in str(d["reason"])
+
+
+def test_the_real_firmware_bundle_installs(setup, fleet_key):
+    dev, _, www = setup
+    keys.write_bundle(www, "6.1.0", fleet_key)
+    d = dev.boot()
+    assert (d["slot"], d["version"]) == ("a", "6.1.0")
+    app = Path(str(d["path"])) / "app"
+    assert (app / "controller.py").read_bytes() == (
+        keys.FIRMWARE_DIR / "controller.py"
+    ).read_bytes()
+    assert (app / "drivers" / "scd30.py").is_file()
+    assert not (app / "boot.py").exists()  # stage 0 is never replaced by an update
+
+
+def test_device_side_ed25519_verifies_what_the_release_side_signs(fleet_key):
+    env = json.loads(keys.sign_manifest({"v": 1, "version": "1", "files": []}, fleet_key))
+    sig = bytes.fromhex(env["sig"])
+    assert ed25519.verify(fleet_key.public_bytes, env["body"].encode(), sig)
+    assert not ed25519.verify(fleet_key.public_bytes, env["body"].encode() + b" ", sig)
+    # RFC 8032 section 7.1, test 1 (empty message)
+    pk = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    sg = bytes.fromhex(
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+    )
+    assert ed25519.verify(pk, b"", sg)
+    assert not ed25519.verify(pk, b"x", sg)
+
+
+@pytest.mark.parametrize("n", [0, 1, 111, 112, 127, 128, 129, 1000])
+def test_pure_python_sha512_matches_hashlib(n):
+    import hashlib
+
+    data = bytes((i * 7 + 3) % 256 for i in range(n))
+    assert ed25519.sha512(data) == hashlib.sha512(data).digest()
+
+
+def test_the_loader_over_real_http(tmp_path, fleet_key):
+    www = tmp_path / "www"
+    www.mkdir()
+    publish(tmp_path, www, fleet_key, "7.0.0")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+
+    class Quiet(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):  # type: ignore[no-untyped-def]
+            pass
+
+    srv = Quiet(("127.0.0.1", 0), handler)
+    srv.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        import time
+
+        port = srv.server_address[1]
+        flash = tmp_path / "flash"
+        flash.mkdir()
+
+        def fetch(url: str, timeout_ms: int) -> fw_http.Response:
+            return fw_http.get(TcpTransport, url, timeout_ms, lambda: int(time.monotonic() * 1000))
+
+        ld = loader.Loader(
+            str(flash), fleet_key.public_bytes, f"http://127.0.0.1:{port}", fetch, lambda: 0
+        )
+        d = ld.boot()
+        assert (d["slot"], d["version"], d["updated"]) == ("a", "7.0.0", True)
+    finally:
+        srv.shutdown()
+        srv.server_close()
