@@ -236,12 +236,15 @@ def test_compute_licor_files(reference_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.reference
-def test_demo_compares_with_the_vendor(reference_dir: Path) -> None:
-    result = runner.invoke(app, ["demo", "--reference", str(reference_dir), "--synthetic", "50"])
+def test_demo_compares_with_the_vendor(reference_dir: Path, tmp_path: Path) -> None:
+    png = tmp_path / "demo.png"
+    args = ["demo", "--reference", str(reference_dir), "--synthetic", "50", "--plot", str(png)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "47/REP_1" in result.stdout
     assert "6.6457" in result.stdout
     assert "synthetic closures" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_without_reference(tmp_path: Path) -> None:

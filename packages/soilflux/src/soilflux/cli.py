@@ -337,6 +337,17 @@ def find_reference(explicit: Path | None = None) -> Path | None:
     return None
 
 
+@dataclass
+class _Panel:
+    """One closure of the demo plot."""
+
+    title: str
+    elapsed_s: Any
+    co2_dry_ppm: Any
+    window_s: tuple[float, float]
+    note: str
+
+
 @app.command()
 def demo(
     reference: Annotated[
@@ -346,12 +357,19 @@ def demo(
     n_synthetic: Annotated[
         int, typer.Option("--synthetic", help="Synthetic closures to compute.")
     ] = 500,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Where to write the PNG (default: the temp directory)."),
+    ] = None,
 ) -> None:
     """A first look: soilflux against LI-COR's own numbers, and on synthetic closures."""
+    import tempfile
+
     from soilflux.options import FluxOptions
     from soilflux.pipeline import compute_fluxes
     from soilflux.synthetic import synthetic_closures
 
+    panels: list[_Panel] = []
     folder = find_reference(reference)
     if folder is None:
         typer.echo("reference data not found (../shared/reference or $SHARED_REFERENCE):")
@@ -364,9 +382,11 @@ def demo(
             "volume, area, dead band and observation length, against the instrument's own fluxes:"
         )
         typer.echo("")
-        for line in _vendor_comparison(folder / "flux", compute_fluxes, FluxOptions):
+        lines, panels = _vendor_comparison(folder / "flux", compute_fluxes, FluxOptions)
+        for line in lines:
             typer.echo(line)
         typer.echo("")
+    synthetic: tuple[Any, Any] | None = None
     if n_synthetic > 0:
         truth = synthetic_closures(
             n_synthetic, seed=7, kappa_s=(0.0, 0.003), lag_s=20.0, noise_ppm=3.0
@@ -374,7 +394,8 @@ def demo(
         started = time.perf_counter()
         out = compute_fluxes(truth.samples, truth.closures, FluxOptions())
         elapsed = time.perf_counter() - started
-        error = 100.0 * (out["flux_umol_m2_s"].to_numpy() / truth.true_flux_umol_m2_s - 1.0)
+        selected = out["flux_umol_m2_s"].to_numpy()
+        error = 100.0 * (selected / truth.true_flux_umol_m2_s - 1.0)
         models = out["model"].value_counts().to_dict()
         typer.echo(
             f"{n_synthetic} synthetic closures (HM curvature, 20-s sensor lag, 3 ppm noise) in "
@@ -383,16 +404,24 @@ def demo(
             f"median |error| {float(np.median(np.abs(error))):.2f} %"
         )
         typer.echo(f"  selected models: {models}")
+        synthetic = (truth.true_flux_umol_m2_s, selected)
+    target = plot if plot is not None else Path(tempfile.gettempdir()) / "soilflux-demo.png"
+    if panels or synthetic is not None:
+        _demo_plot(target, panels, synthetic)
+        typer.echo(f"plot: {target}")
     typer.echo("")
     typer.echo("Next: soilflux compute FILES... -o fluxes.csv")
     typer.echo("      soilflux summarize fluxes.csv -o hourly.csv --controls controls.csv")
 
 
-def _vendor_comparison(flux_dir: Path, compute_fluxes: Any, options: Any) -> list[str]:
-    """Lines of the demo's table: vendor flux vs soilflux with the vendor's model."""
+def _vendor_comparison(
+    flux_dir: Path, compute_fluxes: Any, options: Any
+) -> tuple[list[str], list[_Panel]]:
+    """The demo's table (vendor flux vs soilflux with the vendor's model) and plot panels."""
     header = f"{'file':<16}{'observation':<13}{'gas':<5}{'model':<7}"
     header += f"{'LI-COR':>11}{'soilflux':>11}{'diff %':>9}   {'auto-selected':<20}"
     lines = [header, "-" * len(header)]
+    panels: list[_Panel] = []
     for name in ("LI8200-01S.json", "LI8150.81x"):
         path = flux_dir / name
         if not path.is_file():
@@ -425,8 +454,70 @@ def _vendor_comparison(flux_dir: Path, compute_fluxes: Any, options: Any) -> lis
                 f"{name:<16}{label:<13}{gas:<5}{model:<7}{vendor_text}{ours * scale:11.5g}{diff}"
                 f"   {auto['flux_umol_m2_s'] * scale:.4g} ({auto['model']})"
             )
+            if gas == "co2":
+                s = loaded.samples[loaded.samples["closure"] == row["closure"]]
+                w = s["h2o_mmol_mol"].fillna(0.0).to_numpy() / 1000.0
+                closure = loaded.closures.loc[row["closure"]]
+                end = closure["obs_length_s"]
+                end = float(s["elapsed_s"].max()) if end != end else float(end)
+                vendor_note = f"{value:.4g}" if value == value else "failed"
+                panels.append(
+                    _Panel(
+                        title=f"{name} {label}",
+                        elapsed_s=s["elapsed_s"].to_numpy(),
+                        co2_dry_ppm=s["co2_ppm"].to_numpy() / (1.0 - w),
+                        window_s=(float(row["deadband_s"]), end),
+                        note=f"LI-COR {vendor_note}, soilflux {ours:.4g} ({model})",
+                    )
+                )
     lines.append("Fluxes in µmol m⁻² s⁻¹ (CO2) and nmol m⁻² s⁻¹ (CH4).")
-    return lines
+    return lines, panels
+
+
+def _demo_plot(path: Path, panels: list[_Panel], synthetic: tuple[Any, Any] | None) -> None:
+    """Closures with their fit windows, and synthetic truth vs selected flux, in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(panels) + (synthetic is not None)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax, panel in zip(flat, panels, strict=False):
+        ax.axvspan(*panel.window_s, color="0.9", label="fit window")
+        ax.plot(panel.elapsed_s, panel.co2_dry_ppm, ".", ms=3, color="C0")
+        ax.set_title(panel.title, fontsize=9)
+        ax.set_xlabel("time since closing [s]")
+        ax.set_ylabel("dry CO2 [µmol mol⁻¹]")
+        ax.text(
+            0.02,
+            0.97,
+            panel.note,
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0},
+        )
+    if synthetic is not None:
+        ax = flat[len(panels)]
+        true, selected = synthetic
+        ax.loglog(true, selected, ".", ms=3, alpha=0.6)
+        lims = [float(np.nanmin(true)), float(np.nanmax(true))]
+        ax.plot(lims, lims, "k-", lw=0.8)
+        ax.set_xlabel("true flux [µmol m⁻² s⁻¹]")
+        ax.set_ylabel("selected flux [µmol m⁻² s⁻¹]")
+        ax.set_title("synthetic closures", fontsize=9)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 def main() -> None:
