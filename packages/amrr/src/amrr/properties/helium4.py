@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 from scipy.integrate import cumulative_simpson
 from scipy.interpolate import BSpline, CubicSpline, PchipInterpolator
 
-from amrr.properties.constants import M4_KG_MOL
+from amrr.properties.constants import K_B, M4_KG_MOL
 from amrr.properties.validity import FloatArray, Range
 
 T_LAMBDA_K = 2.1768  #: lambda temperature at SVP [K] (D&B 1998)
@@ -66,6 +66,12 @@ _RHO_TABLE = (1.451397e-1, 1.451397e-1, 1.451397e-1, 1.451396e-1, 1.451395e-1, 1
               1.451646e-1, 1.451837e-1, 1.452071e-1, 1.452352e-1, 1.452686e-1, 1.453079e-1,
               1.453538e-1, 1.454070e-1, 1.454684e-1, 1.455394e-1, 1.456217e-1, 1.457181e-1,
               1.458340e-1, 1.459840e-1, 1.461049e-1)  # fmt: skip
+# D&B (1998) excitation dispersion at SVP, E(k)/k_B [K] vs k [1/Å], cubic B-spline
+# (phonon-maxon-roton curve; roton minimum 8.63 K at 1.931 1/Å, μ = 0.152 m4 from its curvature).
+_E_KNOTS = (0.0894, 0.0894, 0.0894, 0.0894, 0.15, 0.510, 1.60, 2.023, 2.42, 2.665, 3.60, 3.60,
+            3.60, 3.60)  # fmt: skip
+_E_COEFS = (1.53895, 1.932, 4.8, 14.85, 14.88, 5.9384, 16.5014, 17.72455, 18.43656,
+            18.43545)  # fmt: skip
 
 
 @cache
@@ -248,3 +254,58 @@ def fountain_pressure_Pa(
     f = _splines()["fountain"]
     lo, hi = _INTERNAL_RANGE.low, T_LAMBDA_K
     return np.asarray(f(np.clip(T, lo, hi)) - f(np.clip(Tr, lo, hi)), dtype=np.float64)
+
+
+@cache
+def _landau_table() -> CubicSpline:
+    """Entropy of the ideal Bose gas of excitations with the D&B dispersion, tabulated in T."""
+    disp = BSpline(np.array(_E_KNOTS), np.array(_E_COEFS), 3, extrapolate=False)
+    k0, k_max = _E_KNOTS[0], _E_KNOTS[-1]
+    k = np.linspace(1e-4, k_max, 6001)  # [1/Å]
+    e0 = float(disp(k0))
+    # below the spline's first knot: linear phonons with the slope E(k0)/k0
+    energy = np.where(k < k0, e0 * k / k0, disp(np.clip(k, k0, k_max)))  # [K]
+    T = np.linspace(0.05, T_LAMBDA_K, 600)
+    y = energy[None, :] / T[:, None]
+    n = 1.0 / np.expm1(y)
+    # per excitation mode: (n + 1) ln(n + 1) − n ln n = y n + ln(1 + n)
+    per_mode = y * n + np.log1p(n)
+    s_vol = K_B * np.trapezoid(per_mode * k**2, k, axis=1) / (2.0 * np.pi**2) * 1e30  # [J/(K m³)]
+    rho = 1e3 * _splines()["rho"](T)  # [kg/m³]
+    return CubicSpline(T, s_vol * M4_KG_MOL / rho)
+
+
+def landau_entropy_J_molK(temperature_K: ArrayLike, *, extrapolate: bool = False) -> FloatArray:
+    """Entropy of He II as an ideal gas of phonons, maxons and rotons [J/(mol K)].
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K], 0.5–2.17 K.
+    extrapolate : bool
+        Allow 0.05–2.1768 K.
+
+    Returns
+    -------
+    ndarray
+        s = (V_m k_B / 2π²) ∫ [(n + 1) ln(n + 1) − n ln n] k² dk, n = 1/(e^{E(k)/k_B T} − 1),
+        with the measured low-temperature dispersion E(k) of D&B (1998) and V_m = M4/ρ(T)
+        (Landau's quasiparticle picture; e.g. Khalatnikov, *An Introduction to the Theory of
+        Superfluidity*, ch. 1–2).
+
+    Notes
+    -----
+    No adjustable parameter: the departure from the measured entropy (the D&B entropy
+    spline) shows where the excitation gas stops being ideal — the roton gap falls with
+    temperature (roton–roton interaction). Measured departures are in
+    ``docs/amrr/properties.md``; the He II thermodynamics in :func:`helium4_svp` and the
+    mixture background use the measured entropy, not this model.
+
+    Examples
+    --------
+    >>> round(float(landau_entropy_J_molK(1.0)), 4)
+    0.0645
+    """
+    T = TEMPERATURE_RANGE.check(temperature_K, extrapolate=extrapolate)
+    Tc = np.clip(T, 0.05, T_LAMBDA_K)
+    return np.asarray(_landau_table()(Tc), dtype=np.float64)
