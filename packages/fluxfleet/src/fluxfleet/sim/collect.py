@@ -1,6 +1,7 @@
 """Subscribe to a broker and gather what a simulated fleet publishes.
 
-:class:`Collector` decodes every telemetry and cycle message with the firmware's own
+:class:`Gather` (in-process) and :class:`Collector` (subscribed to a broker) decode
+every telemetry, cycle, status, meta and ack message with the firmware's own
 :mod:`~fluxfleet.firmware.protocol` and turns them into tables (one row per sample, one
 row per cycle summary). It is the simulator's test and demo harness, not the server's
 ingest (which is its own component). :class:`SampleCounter` only counts samples, cheaply,
@@ -21,25 +22,87 @@ from fluxfleet.firmware import protocol as _protocol
 
 protocol: Any = _protocol  # MicroPython module without annotations
 
-SAMPLE_KEYS = ("seq", "ts", "cyc", "ph", "co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux")
+SAMPLE_KEYS = (
+    "seq", "ts", "cyc", "ph", "co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux", "lid_deg",
+    "fan_pct", "fl",
+)  # fmt: skip
 
 
-class Collector:
-    """A subscriber that keeps every decoded telemetry sample and cycle summary.
+class Gather:
+    """Decodes fleet messages into tables; :meth:`handle` takes one (topic, payload).
 
-    Use as a context manager; :meth:`samples` and :meth:`cycles` return tables.
-    Messages that fail :func:`protocol.decode` are counted in :attr:`rejected`.
+    Used directly as the in-process ``sink`` of a fleet without a broker, and by
+    :class:`Collector` behind a real subscription.
     """
 
-    def __init__(self, host: str, port: int, client_id: str = "fluxfleet-sim-collector") -> None:
-        self.host = host
-        self.port = port
+    def __init__(self) -> None:
         self._rows: list[tuple[Any, ...]] = []
         self._cycles: list[dict[str, Any]] = []
         self.status: dict[str, str] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.acks: list[dict[str, Any]] = []
         self.messages = 0
         self.rejected = 0
         self._lock = threading.Lock()
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Decode one message; a payload failing the protocol is counted as rejected."""
+        self.messages += 1
+        try:
+            dev, kind = protocol.parse_topic(topic)
+            if kind == "telemetry":
+                d = protocol.decode("telemetry", payload)
+                loc = d["loc"]
+                with self._lock:
+                    for s in d["samples"]:
+                        self._rows.append((dev, loc, *(s[k] for k in SAMPLE_KEYS)))
+            elif kind == "cycle":
+                d = protocol.decode("cycle", payload)
+                with self._lock:
+                    self._cycles.append({"chamber": dev, **d})
+            elif kind == "status":
+                self.status[dev] = protocol.decode("status", payload)["state"]
+            elif kind == "meta":
+                self.meta[dev] = protocol.decode("meta", payload)
+            elif kind == "ack":
+                with self._lock:
+                    self.acks.append({"chamber": dev, **protocol.decode("ack", payload)})
+        except protocol.ProtocolError:
+            self.rejected += 1
+
+    __call__ = handle
+
+    def samples(self) -> pd.DataFrame:
+        """Every sample received, de-duplicated on (chamber, seq), sorted by (chamber, seq).
+
+        Columns: ``chamber``, ``location``, the sample keys of the protocol
+        (``seq``, ``ts`` [ms], ``cyc``, ``ph``, ``co2_ppm``, ``rh_pct``, ``t_c`` (SCD30),
+        ``ta_c`` (QMP6988), ``p_hpa``, ``lux``, ``lid_deg``, ``fan_pct``, ``fl``) and
+        ``time`` (UTC).
+        """
+        with self._lock:
+            rows = list(self._rows)
+        df = pd.DataFrame(rows, columns=["chamber", "location", *SAMPLE_KEYS])
+        df = df.drop_duplicates(["chamber", "seq"]).sort_values(["chamber", "seq"])
+        df["time"] = pd.to_datetime(df["ts"], unit="ms", utc=True)
+        return df.reset_index(drop=True)
+
+    def cycles(self) -> pd.DataFrame:
+        """Every cycle summary received (one row per message)."""
+        with self._lock:
+            return pd.DataFrame(list(self._cycles))
+
+
+class Collector(Gather):
+    """A subscriber on a real broker that gathers everything the fleet publishes.
+
+    Use as a context manager; :meth:`samples` and :meth:`cycles` return tables.
+    """
+
+    def __init__(self, host: str, port: int, client_id: str = "fluxfleet-sim-collector") -> None:
+        super().__init__()
+        self.host = host
+        self.port = port
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
@@ -53,24 +116,7 @@ class Collector:
         self._subscribed.set()
 
     def _on_message(self, c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.messages += 1
-        try:
-            dev, kind = protocol.parse_topic(msg.topic)
-            if kind == "telemetry":
-                d = protocol.decode("telemetry", msg.payload)
-                loc = d["loc"]
-                with self._lock:
-                    for s in d["samples"]:
-                        self._rows.append((dev, loc, *(s[k] for k in SAMPLE_KEYS)))
-            elif kind == "cycle":
-                d = protocol.decode("cycle", msg.payload)
-                with self._lock:
-                    self._cycles.append({"chamber": dev, **d})
-            elif kind == "status":
-                d = protocol.decode("status", msg.payload)
-                self.status[dev] = d["state"]
-        except protocol.ProtocolError:
-            self.rejected += 1
+        self.handle(msg.topic, bytes(msg.payload))
 
     def __enter__(self) -> Collector:
         self.client.connect(self.host, self.port)
@@ -94,20 +140,6 @@ class Collector:
                 return
             last = n
             time.sleep(quiet_s)
-
-    def samples(self) -> pd.DataFrame:
-        """Every sample received, de-duplicated on (chamber, seq), sorted by time."""
-        with self._lock:
-            rows = list(self._rows)
-        df = pd.DataFrame(rows, columns=["chamber", "location", *SAMPLE_KEYS])
-        df = df.drop_duplicates(["chamber", "seq"]).sort_values(["chamber", "seq"])
-        df["time"] = pd.to_datetime(df["ts"], unit="ms", utc=True)
-        return df.reset_index(drop=True)
-
-    def cycles(self) -> pd.DataFrame:
-        """Every cycle summary received."""
-        with self._lock:
-            return pd.DataFrame(list(self._cycles))
 
 
 class SampleCounter:

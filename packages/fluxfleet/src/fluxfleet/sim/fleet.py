@@ -155,6 +155,8 @@ class Fleet:
         self.servo_deg = np.full(n, 90, dtype=np.int64)
         self.fan_pct = np.zeros(n, dtype=np.int64)
         self.closed_deg = fw.DEFAULT_CONFIG["closed_deg"]
+        self.sealed_now = np.zeros(n, dtype=bool)
+        """Where the lid sealed the pot during the last physics step."""
         self.broker = broker
         self.sink = sink
         self.truth = TruthRecorder(self)
@@ -224,8 +226,9 @@ class Fleet:
         before_skew = self.faults.skew_ms.copy()
         if not self.faults.advance(t_rel):
             return
-        self.greenhouse.clogged = self.faults.active["clogged"].copy()
-        del before_clog
+        if (self.faults.active["clogged"] != before_clog).any():
+            self.greenhouse.clogged = self.faults.active["clogged"].copy()
+            self.greenhouse.refresh()
         for i in np.flatnonzero(self.faults.active["wifi_outage"] & ~before_wifi).tolist():
             if i in self.by_index:
                 with contextlib.suppress(OSError):
@@ -271,6 +274,7 @@ class Fleet:
         g = self.greenhouse
         dt_s = self.dt_ms / 1000.0
         sealed = self.lid_sealed()
+        self.sealed_now = sealed
         flush = ~sealed & (self.fan_pct >= FLUSH_FAN_PCT)
         g.step(dt_s, sealed, flush)
         self.sensors.advance(dt_s, g.co2_wet_ppm())

@@ -218,10 +218,14 @@ class MemoryLink:
         return self._mid
 
     def poll(self) -> list[Event]:
+        if not self.connected:
+            raise OSError(107, "ENOTCONN: link lost")
         ev, self._events = self._events, []
         return ev
 
     def ping(self) -> None:
+        if not self.connected:
+            raise OSError(107, "ENOTCONN: link lost")
         self._events.append(("pingresp",))
 
     def deliver(self, topic: str, payload: bytes) -> None:

@@ -901,6 +901,10 @@ class Greenhouse:
                 ppfd, s.co2_dry_ppm, self.pots.gpp_max_umol_m2_s
             )
 
+    def refresh(self) -> None:
+        """Recompute the diagnostics (efflux, GPP) after a parameter change (a fault)."""
+        self._update_diagnostics()
+
     def _evaporation(self, rel_light: float) -> FloatArray:
         """Evaporation plus transpiration of each pot now [mmol m⁻² s⁻¹]."""
         pots = self.pots

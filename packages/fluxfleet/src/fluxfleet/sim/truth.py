@@ -10,7 +10,7 @@ chamber                device id (``ch007``)                                    
 location               ``table.variant.replica``                                    —
 cyc                    the firmware's cycle number (cycle start // period)          —
 start, end             true time of the lid-close command / of leaving ``extended``  UTC
-sealed                 the lid really sealed the pot (at the end of the closure)    bool
+sealed                 the lid really sealed the pot (at the last step before open)  bool
 flux_true_umol_m2_s    soil CO2 efflux at the start, F = g (C_s − c′), undisturbed  µmol m⁻² s⁻¹
 gpp_umol_m2_s          gross photosynthesis in the chamber at the start             µmol m⁻² s⁻¹
 nee_true_umol_m2_s     net flux the chamber sees at the start, F − GPP              µmol m⁻² s⁻¹
@@ -78,6 +78,7 @@ class TruthRecorder:
         self._open: dict[int, _Open] = {}
         self._phase: dict[int, str] = {}
         self._head: dict[int, int] = {}
+        self._sealed: dict[int, bool] = {}
 
     def note_event(self, device: int, kind: str, now_ms: int) -> None:
         """Record a non-fault event (e.g. a forced recalibration) with its time."""
@@ -88,6 +89,8 @@ class TruthRecorder:
         assert c is not None
         self._phase[d.index] = c.phase
         self._head[d.index] = c.ring.head
+        if c.phase in CLOSED_PHASES:  # the lid state the closed phase actually had
+            self._sealed[d.index] = bool(self.fleet.sealed_now[d.index])
 
     def after_step(self, d: Device) -> None:
         c = d.controller
@@ -125,7 +128,7 @@ class TruthRecorder:
             "cyc": int(cyc),
             "start": f.now_ms,
             "end": f.now_ms,
-            "sealed": bool(f.lid_sealed()[i]),
+            "sealed": bool(f.sealed_now[i]),
             "flux_true_umol_m2_s": flux,
             "gpp_umol_m2_s": gpp,
             "nee_true_umol_m2_s": flux - gpp,
@@ -148,7 +151,7 @@ class TruthRecorder:
         row = op.row
         row["end"] = now_ms
         row["complete"] = complete
-        row["sealed"] = bool(self.fleet.lid_sealed()[device])
+        row["sealed"] = self._sealed.pop(device, False)
         f = self.fleet
         a = (op.start_ms - f.start_ms) / 1000.0
         b = (now_ms - f.start_ms) / 1000.0
