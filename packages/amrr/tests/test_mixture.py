@@ -73,8 +73,8 @@ def test_dilute_line_entropy_enthalpy_mu4(reference_dir):
 def test_concentrated_line_departures_are_measured(reference_dir):
     """The 3He-rich phase is a normal liquid outside the model's He II domain.
 
-    Measured with extrapolate=True: s −72 % … +4 %, h −278 % … +10 %, μ4 up to ×17.7
-    (worst at 0.15 K); ≤ 3.7 % in s for T ≥ 0.6 K. Asserted as measured so that a change
+    Measured with extrapolate=True: s −72 % … +4 %, h −278 % … +10 %, μ4 −1674 % … +3.4 %
+    (sign reversed below 0.49 K; worst at 0.15 K); ≤ 3.7 % in s for T ≥ 0.6 K. Asserted as measured so that a change
     shows up here.
     """
     t = table11(reference_dir)

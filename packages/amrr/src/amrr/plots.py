@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from amrr.properties import helium4
@@ -21,6 +22,7 @@ from amrr.properties.phase_diagram import superfluid_boundary_x3
 def _save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)  # render with Agg explicitly: no display, no pyplot state
     fig.savefig(out, dpi=120)
     return out
 

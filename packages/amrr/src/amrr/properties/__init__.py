@@ -27,17 +27,20 @@ from amrr.properties.paramagnet import (
     paramagnet_properties,
 )
 from amrr.properties.phase_diagram import lambda_temperature_K, x_concentrated, x_dilute
+from amrr.properties.tabulated import EntropyTable, TableError
 from amrr.properties.validity import OutOfRangeError
 
 __all__ = [
     "GGG",
     "GLF",
     "MATERIALS",
+    "EntropyTable",
     "Helium4Properties",
     "MixtureProperties",
     "OutOfRangeError",
     "ParamagnetParameters",
     "ParamagnetProperties",
+    "TableError",
     "fountain_pressure_Pa",
     "helium4_svp",
     "lambda_temperature_K",
