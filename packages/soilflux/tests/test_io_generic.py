@@ -266,3 +266,38 @@ def test_times_with_any_offset_land_on_the_same_utc_instant(
     data, _ = read(path)
     assert data["time"].iloc[0] == pd.Timestamp(utc)
     assert np.issubdtype(data["co2_ppm"].dtype, np.floating)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pressure_kpa=st.lists(st.floats(80.0, 105.0), min_size=1, max_size=10),
+    rh=st.floats(0.0, 100.0),
+)
+def test_pressure_unit_does_not_change_the_data(
+    tmp_path: Path, pressure_kpa: list[float], rh: float
+) -> None:
+    """The same records in hPa or kPa, with RH or with the water mole fraction it implies,
+    read to the same samples."""
+    rows = range(len(pressure_kpa))
+    times = [f"2024-01-01T00:00:{i:02d}Z" for i in rows]
+    w = h2o_from_rh(rh, 20.0, np.array(pressure_kpa))
+    kpa = pd.DataFrame(
+        {
+            "time": times,
+            "chamber": "c1",
+            "co2_ppm": 400.0,
+            "temperature_c": 20.0,
+            "pressure_kpa": pressure_kpa,
+            "h2o_mmol_mol": w,
+            "phase": "closed",
+        }
+    )
+    hpa = kpa.drop(columns=["pressure_kpa", "h2o_mmol_mol"]).assign(
+        pressure_hpa=[10.0 * p for p in pressure_kpa], rh_percent=rh
+    )
+    a, _ = read(write(tmp_path, kpa.to_csv(index=False), "kpa.csv"))
+    b, _ = read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
+    np.testing.assert_allclose(a["pressure_kpa"], b["pressure_kpa"], rtol=1e-14)
+    np.testing.assert_allclose(a["h2o_mmol_mol"], b["h2o_mmol_mol"], rtol=1e-12)

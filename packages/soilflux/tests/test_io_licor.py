@@ -187,3 +187,89 @@ def test_reads_the_vendor_smart_chamber_json(reference_dir: Path) -> None:
     dry = first["co2_ppm"] / (1 - first["h2o_mmol_mol"] / 1000)
     np.testing.assert_allclose(dry, rep["co2"], rtol=1e-12)
     assert any("dry" in note for note in meta.notes)
+
+
+def smart_chamber(reps: list[list[tuple[float, float, float]]], model: str) -> dict[str, object]:
+    """A Smart Chamber document; each rep a list of (co2, ch4, h2o) per second."""
+    datasets: list[dict[str, object]] = []
+    for k, rows in enumerate(reps):
+        n = len(rows)
+        rep = {
+            "header": {
+                "Chamber": "82s-1",
+                "InstrumentModel": model,
+                "Date": f"2024-06-13 08:{10 + k:02d}:00",
+                "TimeZone": "Europe/Berlin",
+                "DeadBand": 5,
+                "Area": 318,
+                "Offset": 8,
+                "TotalVolume": 6835.06,
+            },
+            "labels": {
+                "etime": "timestamp",
+                "pressure": "chamber_p",
+                "temperature": "chamber_t",
+                "h2o": "h2o",
+            },
+            "data": {
+                "timestamp": list(range(n)),
+                "chamber_p": [101.3] * n,
+                "chamber_t": [20.0] * n,
+                "co2": [r[0] for r in rows],
+                "ch4": [r[1] for r in rows],
+                "h2o": [r[2] for r in rows],
+            },
+            "footer": {
+                "fluxes": [{"name": "co2", "F_o": 1.5, "C_x": 1e6, "n": n, "slope": 0.1, "r2": 0.9}]
+            },
+        }
+        datasets.append({str(40 + k): {"reps": {"REP_1": rep}}})
+    return {"name": "x", "datasets": datasets}
+
+
+json_row = st.tuples(
+    st.floats(300, 3000, allow_nan=False),
+    st.floats(1500, 3000, allow_nan=False),
+    st.floats(0, 40, allow_nan=False),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reps=st.lists(st.lists(json_row, min_size=2, max_size=15), min_size=1, max_size=3),
+    model=st.sampled_from(["LI-7810", "LI-870"]),
+)
+def test_smart_chamber_round_trip(
+    tmp_path: Path, reps: list[list[tuple[float, float, float]]], model: str
+) -> None:
+    path = tmp_path / "sc.json"
+    path.write_text(json.dumps(smart_chamber(reps, model)))
+    data, meta = read(path)
+    assert meta.format == "licor-json"
+    assert meta.issues == []
+    assert len(meta.observations) == len(reps)
+    for k, rows in enumerate(reps):
+        got = data[data["closure_id"] == f"sc#{40 + k}/REP_1"]
+        co2, ch4, h2o = (np.array([r[i] for r in rows]) for i in range(3))
+        np.testing.assert_array_equal(got["h2o_mmol_mol"], h2o)
+        # dry analysers: stored wet, c = c′(1 − w); the engine's c/(1 − w) gives c′ back
+        factor = (1 - h2o / 1000) if model == "LI-7810" else 1.0
+        np.testing.assert_allclose(got["co2_ppm"], co2 * factor, rtol=1e-14)
+        np.testing.assert_allclose(got["ch4_ppb"], ch4 * factor, rtol=1e-14)
+        # 08:10 in Berlin (CEST, UTC+2) is 06:10 UTC
+        assert got["time"].iloc[0] == pd.Timestamp(f"2024-06-13T06:{10 + k:02d}:00Z")
+        assert got["elapsed_s"].tolist() == list(range(len(rows)))
+
+
+def test_smart_chamber_bad_number_is_reported(tmp_path: Path) -> None:
+    document = smart_chamber([[(400.0, 2000.0, 10.0)] * 4], "LI-7810")
+    document["datasets"][0]["40"]["reps"]["REP_1"]["data"]["co2"][2] = "oops"  # type: ignore[index]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    data, meta = read(path)
+    assert [i.field for i in meta.issues] == ["datasets[0].40.reps.REP_1.data.co2[2]"]
+    assert np.isnan(data["co2_ppm"].iloc[2])
+    with pytest.raises(InputError, match=r"data\.co2\[2\]"):
+        read(path, strict=True)
