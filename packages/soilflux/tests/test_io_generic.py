@@ -301,3 +301,16 @@ def test_pressure_unit_does_not_change_the_data(
     b, _ = read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
     np.testing.assert_allclose(a["pressure_kpa"], b["pressure_kpa"], rtol=1e-14)
     np.testing.assert_allclose(a["h2o_mmol_mol"], b["h2o_mmol_mol"], rtol=1e-12)
+
+
+def test_ragged_row_names_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "2023-10-01T00:00:00Z,c1,450,20,1000,50,0,closed\n"
+        + "2023-10-01T00:00:03Z,c1,450,20,1000,50,0,closed,surplus\n",
+    )
+    with pytest.raises(InputError) as info:
+        read(path)
+    assert info.value.line == 3
+    assert str(info.value).startswith(f"{path}:3: cannot read as CSV")

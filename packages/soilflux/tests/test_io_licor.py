@@ -273,3 +273,12 @@ def test_smart_chamber_bad_number_is_reported(tmp_path: Path) -> None:
     assert np.isnan(data["co2_ppm"].iloc[2])
     with pytest.raises(InputError, match=r"data\.co2\[2\]"):
         read(path, strict=True)
+
+
+def test_81x_clock_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "tz.81x"
+    path.write_text(record_81x(1, [(20.0, 100.0, 10.0, 400.0)] * 3))
+    utc, _ = read(path)
+    local, meta = read(path, tz="America/Chicago")  # CDT, UTC−5 in May
+    assert (local["time"] - utc["time"] == pd.Timedelta(hours=5)).all()
+    assert "'Date' read in time zone America/Chicago" in meta.notes

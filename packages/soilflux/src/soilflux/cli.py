@@ -14,7 +14,7 @@ import pandas as pd
 import typer
 
 from soilflux import __version__
-from soilflux.io import FORMATS, InputError, ReadMetadata, read, read_chambers
+from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, segment
 
@@ -77,6 +77,7 @@ def load(
     strict: bool = False,
     trim_opening: bool = False,
     progress: bool = False,
+    tz: str = "UTC",
 ) -> Loaded:
     """Read and segment input files into the engine's ``(samples, closures)``.
 
@@ -99,6 +100,8 @@ def load(
         End fit windows before a re-opening drop (see :mod:`soilflux.segment`).
     progress : bool
         Show a progress bar over the files.
+    tz : str
+        IANA time zone of ``.81x`` clocks.
 
     Returns
     -------
@@ -117,7 +120,7 @@ def load(
 
         files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
     for path in files:
-        data, meta = read(path, format, strict=strict)  # type: ignore[arg-type]
+        data, meta = read(path, cast(Format, format), strict=strict, tz=tz)
         metadata.append(meta)
         if meta.format == "generic":
             generic.append(data)
@@ -219,6 +222,9 @@ def compute(
         bool,
         typer.Option("--strict", help="Fail on the first unusable value instead of reporting it."),
     ] = False,
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone of .81x clocks (IANA name), default UTC.")
+    ] = "UTC",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
     ] = False,
@@ -246,6 +252,7 @@ def compute(
             strict=strict,
             trim_opening=trim_opening,
             progress=not quiet,
+            tz=tz,
         )
     except (InputError, ValueError) as exc:
         raise _fail(str(exc)) from None

@@ -72,7 +72,7 @@ def detect_format(path: str | Path) -> str:
 
 
 def read(
-    path: str | Path, format: Format = "auto", *, strict: bool = False
+    path: str | Path, format: Format = "auto", *, strict: bool = False, tz: str = "UTC"
 ) -> tuple[pd.DataFrame, ReadMetadata]:
     """Read any supported file.
 
@@ -84,6 +84,8 @@ def read(
         ``auto`` guesses with :func:`detect_format`.
     strict : bool
         Raise on the first unusable value instead of reporting it in the metadata.
+    tz : str
+        IANA time zone of a ``.81x`` file's clock (the file does not say); UTC by default.
 
     Returns
     -------
@@ -98,7 +100,7 @@ def read(
     if chosen == "generic":
         return read_generic(path, strict=strict)
     if chosen == "licor-81x":
-        return read_licor81x(path, strict=strict)
+        return read_licor81x(path, tz=tz, strict=strict)
     if chosen == "licor-json":
         return read_licorjson(path, strict=strict)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -30,6 +30,7 @@ Unknown columns are ignored (and listed in the metadata notes).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,8 +183,13 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
             text = {c: "string" for c in header if str(c).strip().lower() in TEXT_INPUTS[1:]}
             raw = pd.read_csv(path, dtype=text)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
+        # pandas names the line of a ragged row in its message: keep it in the error.
+        line = re.search(r"line (\d+)", str(exc))
         raise InputError(
-            path, None, None, f"cannot read as {'Parquet' if parquet else 'CSV'}: {exc}"
+            path,
+            int(line.group(1)) if line else None,
+            None,
+            f"cannot read as {'Parquet' if parquet else 'CSV'}: {exc}",
         ) from exc
     return parse_generic_table(raw, source=str(path), first_line=1 if parquet else 2, strict=strict)
 
