@@ -103,3 +103,33 @@ def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_unphysical_points_found_in_noisy_table_and_removed_by_smoothing():
+    T, B, S = ideal_ggg_table()
+    assert EntropyTable(T, B, S).unphysical_points()[0].size == 0
+    rng = np.random.default_rng(3)
+    noisy = S + rng.normal(0.0, 0.3, S.shape)  # 0.3 J/(kg K) noise
+    assert EntropyTable(T, B, noisy).unphysical_points()[0].size > 0
+    smooth = EntropyTable(T, B, noisy, smoothing=noisy.size * 0.3**2)
+    assert (
+        smooth.unphysical_points()[0].size < EntropyTable(T, B, noisy).unphysical_points()[0].size
+    )
+
+
+def test_refrigerant_interface_switches_model_and_table():
+    from amrr.properties import AnalyticRefrigerant, TabulatedRefrigerant
+
+    T, B, S = ideal_ggg_table()
+    model = AnalyticRefrigerant("GGG", model="ideal")
+    data = TabulatedRefrigerant(EntropyTable(T, B, S), name="GGG ideal, tabulated")
+    a = model(1.3, 0.8)
+    b = data(1.3, 0.8)
+    assert model.name == "GGG (ideal)"
+    assert float(b.entropy_J_kgK) == pytest.approx(float(a.entropy_J_kgK), rel=2e-3)
+    assert float(b.dS_dB_J_kgKT) == pytest.approx(float(a.dS_dB_J_kgKT), rel=2e-2)
+    per_mol = TabulatedRefrigerant(EntropyTable(T, B, S * 1.012353, unit="J_molK"))
+    with pytest.raises(ValueError, match="molar_mass_kg_mol"):
+        per_mol(1.3, 0.8)
+    ok = TabulatedRefrigerant(per_mol.table, molar_mass_kg_mol=1.012353)(1.3, 0.8)
+    assert float(ok.entropy_J_kgK) == pytest.approx(float(b.entropy_J_kgK), rel=1e-12)

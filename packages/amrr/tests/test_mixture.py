@@ -74,8 +74,8 @@ def test_concentrated_line_departures_are_measured(reference_dir):
     """The 3He-rich phase is a normal liquid outside the model's He II domain.
 
     Measured with extrapolate=True: s −72 % … +4 %, h −278 % … +10 %, μ4 −1674 % … +3.4 %
-    (sign reversed below 0.49 K; worst at 0.15 K); ≤ 3.7 % in s for T ≥ 0.6 K. Asserted as measured so that a change
-    shows up here.
+    (sign reversed below 0.49 K; worst at 0.15 K); ≤ 3.7 % in s for T ≥ 0.6 K. Asserted
+    as measured so that a change shows up here.
     """
     t = table11(reference_dir)
     with pytest.raises(OutOfRangeError):

@@ -6,6 +6,8 @@ Modules, one physical concept each:
   internal-field spin models plus the lattice term.
 - :mod:`~amrr.properties.tabulated` — a user's measured S(T, B) table, interpolated
   thermodynamically consistently.
+- :mod:`~amrr.properties.refrigerant` — one interface (``Refrigerant``) over a spin model
+  and a measured table, for the regenerator and cycle models.
 - :mod:`~amrr.properties.helium4` — superfluid 4He at SVP (Donnelly & Barenghi 1998).
 - :mod:`~amrr.properties.phase_diagram` — 3He-4He phase-separation and lambda lines
   (Chaudhry 2009).
@@ -27,6 +29,12 @@ from amrr.properties.paramagnet import (
     paramagnet_properties,
 )
 from amrr.properties.phase_diagram import lambda_temperature_K, x_concentrated, x_dilute
+from amrr.properties.refrigerant import (
+    AnalyticRefrigerant,
+    Refrigerant,
+    RefrigerantState,
+    TabulatedRefrigerant,
+)
 from amrr.properties.tabulated import EntropyTable, TableError
 from amrr.properties.validity import OutOfRangeError
 
@@ -34,13 +42,17 @@ __all__ = [
     "GGG",
     "GLF",
     "MATERIALS",
+    "AnalyticRefrigerant",
     "EntropyTable",
     "Helium4Properties",
     "MixtureProperties",
     "OutOfRangeError",
     "ParamagnetParameters",
     "ParamagnetProperties",
+    "Refrigerant",
+    "RefrigerantState",
     "TableError",
+    "TabulatedRefrigerant",
     "fountain_pressure_Pa",
     "helium4_svp",
     "lambda_temperature_K",

@@ -202,6 +202,26 @@ class EntropyTable:
             unit=self.unit,
         )
 
+    def unphysical_points(self, n: int = 101) -> tuple[FloatArray, FloatArray]:
+        """States on an n × n grid where the surface breaks thermodynamic stability.
+
+        A paramagnet needs C_B = T ∂S/∂T ≥ 0 everywhere and ∂S/∂B ≤ 0 for B ≥ 0; an
+        interpolating spline through noisy data can violate both between the points. Use
+        this after loading and raise ``smoothing`` until it returns nothing.
+
+        Returns
+        -------
+        temperature_K, field_T : ndarray
+            Offending states [K], [T] (empty when the surface is physical).
+        """
+        T = np.linspace(self.temperature_range.low, self.temperature_range.high, n)
+        B = np.linspace(self.field_range.low, self.field_range.high, n)
+        TT, BB = np.meshgrid(T, B, indexing="ij")
+        r = self(TT, BB)
+        tol = 1e-9 * float(np.max(np.abs(r.entropy)))
+        bad = (r.dS_dT < -tol) | ((BB > 0.0) & (r.dS_dB > tol))
+        return TT[bad], BB[bad]
+
     def entropy_change_along_path(self, temperature_K: ArrayLike, field_T: ArrayLike) -> float:
         """∫ dS = ∫ [(∂S/∂T) dT + (∂S/∂B) dB] along a polyline of states [unit].
 
