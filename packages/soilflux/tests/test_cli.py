@@ -253,3 +253,21 @@ def test_demo_without_reference(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "LI-COR comparison skipped" in result.stdout
+
+
+@pytest.mark.reference
+def test_recompute_licor_file_with_another_window(reference_dir: Path, tmp_path: Path) -> None:
+    """Like SoilFluxPro's Recompute: an explicit dead band / stop time replaces the file's."""
+    path = str(reference_dir / "flux" / "LI8150.81x")
+    own, other = tmp_path / "own.csv", tmp_path / "other.csv"
+    base = ["compute", path, "--method", "linear", "-q"]
+    assert runner.invoke(app, [*base, "-o", str(own)]).exit_code == 0
+    result = runner.invoke(
+        app, [*base, "-o", str(other), "--deadband", "40", "--obs-length", "100"]
+    )
+    assert result.exit_code == 0, result.output
+    a, b = pd.read_csv(own).iloc[0], pd.read_csv(other).iloc[0]
+    assert (a["deadband_s"], a["n"]) == (25.0, 94)  # the file's own: (25, 120] s
+    assert b["deadband_s"] == 40.0
+    assert b["n"] == 60  # (40, 100] s at 1 Hz
+    assert b["flux_umol_m2_s"] != a["flux_umol_m2_s"]

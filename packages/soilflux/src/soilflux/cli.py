@@ -171,7 +171,9 @@ def _deadband(text: str) -> float | Literal["auto"]:
     try:
         value = float(text)
     except ValueError:
-        raise typer.BadParameter(f"must be a number of seconds or 'auto', got {text!r}") from None
+        raise typer.BadParameter(
+            f"must be a number of seconds, 'auto' or 'file', got {text!r}"
+        ) from None
     if not value >= 0:
         raise typer.BadParameter(f"must be >= 0 s, got {text!r}")
     return value
@@ -203,9 +205,19 @@ def compute(
     deadband: Annotated[
         str,
         typer.Option(
-            "--deadband", help="Dead band [s] or 'auto' (a LI-COR file's own dead band wins)."
+            "--deadband",
+            help="Dead band [s], 'auto', or 'file' (default: a LI-COR file's own, else auto). "
+            "A number or 'auto' overrides the files' own, like SoilFluxPro's Recompute.",
         ),
-    ] = "auto",
+    ] = "file",
+    obs_length: Annotated[
+        float | None,
+        typer.Option(
+            "--obs-length",
+            help="End of the fit window after closing [s] for every closure "
+            "(SoilFluxPro's Stop Time); default: the file's own, else the closure's end.",
+        ),
+    ] = None,
     method: Annotated[
         str, typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic")
     ] = "auto",
@@ -240,9 +252,14 @@ def compute(
     if (volume_cm3 is None) != (area_cm2 is None):
         raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
     try:
+        file_deadband = deadband.strip().lower() == "file"
         options = FluxOptions(
-            deadband_s=_deadband(deadband), method=cast(Method, method), precision_ppm=precision_ppm
+            deadband_s="auto" if file_deadband else _deadband(deadband),
+            method=cast(Method, method),
+            precision_ppm=precision_ppm,
         )
+        if obs_length is not None and not obs_length > 0:
+            raise typer.BadParameter(f"must be > 0 s, got {obs_length}", param_hint="--obs-length")
         loaded = load(
             inputs,
             format=format,
@@ -256,6 +273,12 @@ def compute(
         )
     except (InputError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    for _, closures in loaded.parts:
+        # An explicit dead band or window replaces the files' own (SoilFluxPro's Recompute).
+        if not file_deadband:
+            closures["deadband_s"] = np.nan
+        if obs_length is not None:
+            closures["obs_length_s"] = float(obs_length)
     _report_reading(loaded, quiet=quiet)
     if loaded.closures.empty:
         raise _fail("no closures found in the input")
