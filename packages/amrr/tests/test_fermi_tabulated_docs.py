@@ -105,7 +105,7 @@ def test_docstring_examples(module):
     assert result.failed == 0
 
 
-def test_unphysical_points_found_in_noisy_table_and_removed_by_smoothing():
+def test_unphysical_points_found_in_noisy_table_and_reduced_by_smoothing():
     T, B, S = ideal_ggg_table()
     assert EntropyTable(T, B, S).unphysical_points()[0].size == 0
     rng = np.random.default_rng(3)
