@@ -45,6 +45,8 @@ BH1750_MAX_LUX = 65_535.0
 class SensorSpec:
     """Noise and calibration parameters (units in the names)."""
 
+    scd30_tau_s: float = SCD30_TAU_S
+    """SCD30 first-order response time [s] (datasheet τ63 = 20 s)."""
     co2_noise_ppm: float = 3.0
     co2_factory_offset_ppm: float = 30.0
     co2_frc_residual_ppm: float = 15.0
@@ -143,7 +145,7 @@ class SensorBank:
             self._co2_lagged = x.copy()
         else:
             self._co2_lagged = first_order_lag(
-                self._co2_lagged, self._co2_input, x, dt_s, SCD30_TAU_S
+                self._co2_lagged, self._co2_input, x, dt_s, self.spec.scd30_tau_s
             )
         self._co2_input = x.copy()
 
