@@ -181,3 +181,15 @@ def test_firmware_confirms_itself_after_first_cycle_and_publish(rig_factory):
     assert rig.hal.confirms == []  # published, but no full cycle yet
     rig.run_until(2 * PERIOD)
     assert len(rig.hal.confirms) == 1
+
+
+def test_glitched_readings_become_null_and_flagged_so_the_message_stays_valid(rig_factory):
+    values = iter([float("nan"), -3.0, 120_000.0, 450.0])
+    rig = rig_factory(curve=lambda t: next(values, 450.0))
+    rig.hal.baro.read = lambda: (0.0, 21.5)  # type: ignore[method-assign]  # a dead pressure chip
+    rig.run_until(12_000)
+    samples = rig.link.samples()  # decoded = validated by the protocol
+    assert [s["co2_ppm"] for s in samples[:5]] == [None, None, None, 450.0, 450.0]
+    assert all(s["fl"] & protocol.FL_CO2_MISSING for s in samples[:3])
+    assert not samples[3]["fl"] & protocol.FL_CO2_MISSING
+    assert all(s["p_hpa"] is None and s["fl"] & protocol.FL_BARO_MISSING for s in samples)

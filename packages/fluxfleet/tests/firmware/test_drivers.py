@@ -8,80 +8,7 @@ import struct
 import pytest
 from fluxfleet.firmware.drivers import bh1750, bmp280, qmp6988, scd30
 
-
-class FakeSCD30Bus:
-    """The I2C side of an SCD30 at 0x61: parses command frames, checks their CRC, answers.
-
-    Implements only ``writeto``/``readfrom`` (what the driver may use) and records every
-    frame written, so tests can compare bytes with the interface description.
-    """
-
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-        self.interval = 2
-        self.asc = 1  # factory default: on
-        self.pressure = None
-        self.measuring = False
-        self.frc = 400
-        self.ready = 1
-        self.values = (612.5, 24.25, 55.5)
-        self.corrupt_next_read = False
-        self.nack = False
-        self._pending: bytes | None = None
-
-    @staticmethod
-    def _word(v: int) -> bytes:
-        w = bytes(((v >> 8) & 0xFF, v & 0xFF))
-        return w + bytes((scd30.crc8(w),))
-
-    def writeto(self, addr: int, buf: bytes) -> None:
-        if self.nack or addr != 0x61:
-            raise OSError(19, "ENODEV")  # no device acknowledges
-        buf = bytes(buf)
-        self.written.append(buf)
-        cmd = (buf[0] << 8) | buf[1]
-        arg = None
-        if len(buf) == 5:
-            if scd30.crc8(buf[2:4]) != buf[4]:
-                raise AssertionError("driver sent an argument with a wrong CRC")
-            arg = (buf[2] << 8) | buf[3]
-        elif len(buf) != 2:
-            raise AssertionError(f"SCD30 frames are 2 or 5 bytes, got {len(buf)}")
-        if cmd == scd30.CMD_START:
-            self.pressure, self.measuring = arg, True
-        elif cmd == scd30.CMD_INTERVAL and arg is not None:
-            self.interval = arg
-        elif cmd == scd30.CMD_ASC and arg is not None:
-            self.asc = arg
-        elif cmd == scd30.CMD_FRC and arg is not None:
-            self.frc = arg
-        responses = {
-            scd30.CMD_DATA_READY: lambda: self._word(self.ready),
-            scd30.CMD_INTERVAL: lambda: self._word(self.interval),
-            scd30.CMD_ASC: lambda: self._word(self.asc),
-            scd30.CMD_FRC: lambda: self._word(self.frc),
-            scd30.CMD_FIRMWARE: lambda: self._word(0x0342),
-            scd30.CMD_READ: self._measurement,
-        }
-        self._pending = responses[cmd]() if arg is None and cmd in responses else None
-
-    def _measurement(self) -> bytes:
-        out = b""
-        for v in self.values:
-            hi, lo = struct.unpack(">HH", struct.pack(">f", v))
-            out += self._word(hi) + self._word(lo)
-        return out
-
-    def readfrom(self, addr: int, n: int) -> bytes:
-        if self.nack or addr != 0x61:
-            raise OSError(19, "ENODEV")
-        assert self._pending is not None, "read without a preceding query command"
-        data = bytearray(self._pending[:n])
-        assert len(data) == n, f"driver read {n} bytes, sensor has {len(data)}"
-        if self.corrupt_next_read:
-            data[1] ^= 0x01
-            self.corrupt_next_read = False
-        return bytes(data)
+from .conftest import FakeSCD30Bus, RegisterBus
 
 
 def make() -> tuple[scd30.SCD30, FakeSCD30Bus, list[int]]:
@@ -182,27 +109,6 @@ def test_bmp280_reproduces_the_datasheet_example():
     p_hpa, t_c = bmp280.compensate(cal, 519888, 415148)
     assert t_c == pytest.approx(25.08, abs=0.005)  # BMP280 datasheet section 8.1
     assert p_hpa * 100 == pytest.approx(100653.27, abs=0.01)
-
-
-class RegisterBus:
-    """A register-file I2C device: write [reg] then read n bytes from reg on."""
-
-    def __init__(self, addr: int, regs: dict[int, int]) -> None:
-        self.addr = addr
-        self.regs = regs
-        self.ptr = 0
-        self.writes: list[bytes] = []
-
-    def writeto(self, addr: int, buf: bytes) -> None:
-        assert addr == self.addr
-        self.writes.append(bytes(buf))
-        self.ptr = buf[0]
-        for i, b in enumerate(buf[1:]):
-            self.regs[self.ptr + i] = b
-
-    def readfrom(self, addr: int, n: int) -> bytes:
-        assert addr == self.addr
-        return bytes(self.regs.get(self.ptr + i, 0) for i in range(n))
 
 
 def test_bmp280_driver_reads_calibration_and_raw_registers():

@@ -391,6 +391,19 @@ class Controller:
         except OSError:
             fl |= protocol.FL_LIGHT_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
+        # a reading outside the protocol's range (a glitch, a dead sensor) is no reading
+        rd = protocol.reading
+        if co2 is not None and rd("co2_ppm", co2) is None:
+            co2 = None
+            fl |= protocol.FL_CO2_MISSING
+        t, rh = rd("t_c", t), rd("rh_pct", rh)
+        if p is not None and rd("p_hpa", p) is None:
+            p = None
+            fl |= protocol.FL_BARO_MISSING
+        ta = rd("ta_c", ta)
+        if lux is not None and rd("lux", lux) is None:
+            lux = None
+            fl |= protocol.FL_LIGHT_MISSING
         if not self.synced:
             fl |= protocol.FL_NOT_SYNCED
         if p is not None:

@@ -60,9 +60,10 @@ def setup_sensors(board):
     return co2, baro, light
 
 
-def run(board, info):
+def run(board, info, max_steps=None):
+    """Run the chamber forever (``max_steps`` bounds the loop for host tests)."""
     cfg = board.config
-    store = FileStore("/data")
+    store = FileStore(cfg.get("data_dir", "/data"))
     board.store = store
     if store.get("location") is None or board.wants_location_entry():
         while True:
@@ -95,12 +96,16 @@ def run(board, info):
             "reset": board.reset_cause(),
         },
     )
-    while True:
+    steps = 0
+    while max_steps is None or steps < max_steps:
+        steps += 1
         wake = ctl.step()
         board.feed()
         if wake is None:  # the controller rebooted (hal.reboot() normally never returns)
             board.reboot()
+            return ctl
         now = board.clock.ticks_ms()
         wait = wake - now
         if wait > 0:
             board.sleep_ms(wait if wait < MAX_SLEEP_MS else MAX_SLEEP_MS)
+    return ctl

@@ -243,6 +243,18 @@ def _header(d, device):
         _int(d, "seq", "", 0, None)
 
 
+# Valid ranges of the sample readings (inclusive); outside them a reading is not a
+# measurement. The firmware turns such readings into null + the "missing" flag.
+READING_LIMITS = {
+    "co2_ppm": (0, 100000),
+    "rh_pct": (0, 100),
+    "t_c": (-50, 100),
+    "ta_c": (-50, 100),
+    "p_hpa": (300, 1200),
+    "lux": (0, 200000),
+}
+
+
 def _check_sample(s, path):
     if not isinstance(s, dict):
         raise ProtocolError(path[:-1], "expected an object, got %r" % (s,))
@@ -250,12 +262,9 @@ def _check_sample(s, path):
     _int(s, "ts", path, 0, _TS_MAX)
     _int(s, "cyc", path, 0, None)
     _str(s, "ph", path, PHASES)
-    _num(s, "co2_ppm", path, 0, 100000)
-    _num(s, "rh_pct", path, 0, 100)
-    _num(s, "t_c", path, -50, 100)
-    _num(s, "ta_c", path, -50, 100)
-    _num(s, "p_hpa", path, 300, 1200)
-    _num(s, "lux", path, 0, 200000)
+    for k in ("co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux"):
+        lo, hi = READING_LIMITS[k]
+        _num(s, k, path, lo, hi)
     _int(s, "lid_deg", path, 0, 270)
     _int(s, "fan_pct", path, 0, 100)
     _int(s, "fl", path, 0, 255)
@@ -410,19 +419,14 @@ def validate(kind, d):
     return d
 
 
-def _clean(x):
-    # NaN/inf are not JSON: a missing reading is null.
-    if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+def reading(key, x):
+    """``x`` if it is a plausible value of reading ``key``; None for NaN/inf/out of range."""
+    if x is None or x != x:
+        return None
+    lo, hi = READING_LIMITS[key]
+    if x < lo or x > hi:
         return None
     return x
-
-
-def clean_sample(s):
-    """Replace NaN/inf readings of a sample dict by None (in place) and return it."""
-    for k in ("co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux"):
-        if k in s:
-            s[k] = _clean(s[k])
-    return s
 
 
 def dumps(d):
