@@ -196,6 +196,9 @@ def test_closure_id_mode_and_geometry_precedence() -> None:
     assert tabled.set_index("chamber").loc["A", "volume_cm3"] == 6000.0
     assert tabled.set_index("chamber").loc["B", "volume_cm3"] == 4000.0
     assert tabled.set_index("chamber").loc["A", "location"] == "9.2.B"
+    # A chamber moved to another pot: the samples' own label wins over the table.
+    _, labelled, _ = segment(records.assign(location="7.1.C"), chambers=table)
+    assert labelled["location"].tolist() == ["7.1.C", "7.1.C"]
     _, explicit, _ = segment(records, chambers=table, volume_cm3=7000.0, area_cm2=100.0)
     assert explicit["volume_cm3"].tolist() == [7000.0, 7000.0]
     with pytest.raises(ValueError, match="'A'"):

@@ -136,7 +136,8 @@ def segment(
         ``location``. Several files' data may be concatenated.
     chambers : pandas.DataFrame, optional
         Chamber table indexed by chamber (``volume_cm3`` [cm³], ``area_cm2`` [cm²],
-        ``location``) as from :func:`soilflux.io.read_chambers`; wins over the data's own.
+        ``location``) as from :func:`soilflux.io.read_chambers`; its geometry wins over the
+        data's own, its location only fills closures whose samples carry none.
     volume_cm3, area_cm2 : float, optional
         One geometry for every chamber [cm³], [cm²]; wins over everything else.
     clock_jump_s : float
@@ -390,17 +391,19 @@ def _apply_geometry(
     volume_cm3: float | None,
     area_cm2: float | None,
 ) -> None:
-    """Fill geometry and location: explicit values > chamber table > the data's own."""
+    """Fill geometry (explicit values > chamber table > the data's own) and location (the
+    data's own > chamber table)."""
     if chambers is not None:
         table = chambers.reindex(closures["chamber"].to_numpy())
         for column in ("volume_cm3", "area_cm2"):
             given = table[column].to_numpy(dtype=np.float64)
             closures[column] = np.where(np.isfinite(given), given, closures[column].to_numpy())
         if "location" in table.columns:
+            # Samples labelled live with their pot know where the chamber stood at the
+            # time (chambers move between pots); the table only fills unlabelled closures.
+            own = closures["location"].to_numpy()
             loc = table["location"].astype("string").to_numpy()
-            closures["location"] = pd.array(
-                np.where(pd.isna(loc), closures["location"].to_numpy(), loc), dtype="string"
-            )
+            closures["location"] = pd.array(np.where(pd.isna(own), loc, own), dtype="string")
     for column, value in (("volume_cm3", volume_cm3), ("area_cm2", area_cm2)):
         if value is not None:
             if not (np.isfinite(value) and value > 0):
