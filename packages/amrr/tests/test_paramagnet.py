@@ -185,6 +185,8 @@ def test_glf_mean_field_needs_curie_weiss_and_models_are_checked():
         paramagnet_properties(1.0, 1.0, "GGG", model="internal_field")
     with pytest.raises(ValueError, match="not one of"):
         paramagnet_properties(1.0, 1.0, "GGG", model="ising")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not one of"):
+        paramagnet_properties(1.0, 1.0, "CPA")
     with pytest.raises(ValueError, match="<= 0"):
         paramagnet_properties(1.0, 1.0, "GGG", model="mean_field", curie_weiss_K=1.0)
 

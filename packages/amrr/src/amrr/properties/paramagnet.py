@@ -332,7 +332,12 @@ def paramagnet_properties(
     >>> round(float(p.entropy_J_kgK), 1)
     29.4
     """
-    params = MATERIALS[material.upper()] if isinstance(material, str) else material
+    if isinstance(material, str):
+        if material.upper() not in MATERIALS:
+            raise ValueError(f"material={material!r} is not one of {sorted(MATERIALS)}")
+        params = MATERIALS[material.upper()]
+    else:
+        params = material
     chosen: Model = params.default_model if model is None else model
     if chosen not in MODELS:
         raise ValueError(f"model={chosen!r} is not one of {MODELS}")
