@@ -13,12 +13,13 @@ Record defects are repaired where that is safe and always flagged on the closure
 
 ``clock_jump``
     In arrival (file) order a chamber's clock steps back by more than ``clock_jump_s``
-    between two samples of the same closure (both ``closed``, or the same
-    ``closure_id``): an NTP correction mid-closure. The rest of that closure is shifted
-    to continue at the median sampling step (the clock is assumed right *before* the
-    jump); later closures are consistent under the new clock and stay as they are.
-    A backward step between closures is a late arrival (a replayed buffer), not a jump.
-    Detection needs arrival order; a table already sorted by time cannot show one.
+    between two samples of the same closure (both ``closed``, or the same ``closure_id``)
+    and reports a time it has already reported, with other readings: NTP set a wrong clock
+    right. The clock is taken as right after the jump: the chamber's samples that arrived
+    before it are moved back by the jump, so the closure continues at the median sampling
+    step. A backward step onto times never reported (a replayed store-and-forward buffer)
+    or onto identical samples (duplicates) is a late arrival, simply sorted into place.
+    Detection needs arrival order; a table already sorted by time cannot show a jump.
 ``out_of_order``
     A sample arrived earlier than one with an older timestamp (a smaller backward step).
     The closure is sorted by time.
@@ -207,12 +208,15 @@ def segment(
         inside = context.astype(bool)
     same_context = same & inside & np.r_[False, context[1:] == context[:-1]]
     jump = same_context & (step_s < -clock_jump_s)
+    if jump.any():
+        jump = _confirmed_jumps(jump, t_ns, chamber_codes, med, df[gases].to_numpy(np.float64))
     correction = np.where(jump, -step_s + np.nan_to_num(med, nan=1.0), 0.0)
-    # The repair shifts the rest of that arrival-order run (not later closures, which are
-    # consistent under the new clock).
-    run = np.cumsum(~same_context)
-    cum = pd.Series(correction).groupby(run).cumsum().to_numpy()
-    t_fix = t_ns + np.round(cum * _NS).astype(np.int64)
+    # NTP sets a wrong clock right: the chamber's samples that arrived before a jump are
+    # moved back by it (the sum over the jumps that follow them), so that the closure
+    # continues across the jump at the median step and no closure overlaps another.
+    inclusive = pd.Series(correction[::-1]).groupby(chamber_codes[::-1]).cumsum().to_numpy()[::-1]
+    shift_s = inclusive - correction
+    t_fix = t_ns - np.round(shift_s * _NS).astype(np.int64)
     step_fixed = np.where(same, np.diff(t_fix, prepend=t_fix[0]) / _NS, np.nan)
     late = same & (step_fixed < 0)
     df["_t"] = t_fix
@@ -374,6 +378,34 @@ def segment(
         "closure_id",
     ]
     return samples, closures[order], report
+
+
+def _confirmed_jumps(
+    candidates: npt.NDArray[np.bool_],
+    t_ns: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.intp],
+    median_step_s: npt.NDArray[np.float64],
+    gas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Backward steps that are clock jumps, not late deliveries.
+
+    A clock set back makes the chamber report a time it has already reported, with other
+    readings: the landing time collides with an earlier-arrived sample of the same chamber
+    (within half a sampling step) whose gas values differ. A replayed buffer lands where
+    nothing arrived (the samples were missing) or on identical samples (duplicates).
+    Candidates are few (one per jump), so they are checked one by one.
+    """
+    confirmed = np.zeros_like(candidates)
+    chamber_start = np.searchsorted(codes, codes, side="left")  # rows grouped by chamber
+    for i in np.flatnonzero(candidates).tolist():
+        lo = int(chamber_start[i])
+        tol_ns = 0.5 * np.nan_to_num(median_step_s[i], nan=1.0) * _NS
+        near = np.abs(t_ns[lo:i] - t_ns[i]) <= tol_ns
+        if not near.any():
+            continue
+        same_values = np.all((gas[lo:i][near] == gas[i]) | np.isnan(gas[i]), axis=1)
+        confirmed[i] = not same_values.all()
+    return confirmed
 
 
 def _group_median(
