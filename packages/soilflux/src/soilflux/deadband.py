@@ -9,7 +9,7 @@ guidance (increase the dead band until the flux stops changing) and goFlux's ``a
 2. For each d, the OLS slope b(d) is computed over the fit window
    d < t ≤ t_end (all at once from prefix sums; no loop over closures).
 3. The sensitivity of the flux to the window start is S(d) = |b(d⁺) − b(d⁻)| / 2, the central
-   difference over the neighbouring candidates (one-sided at the ends).
+   difference over the neighbouring candidates (one-sided, per one step, at the ends).
 4. The dead band is the smallest d with S(d) ≤ min S + SE(d)/2: the earliest start whose slope is,
    to within half a standard error, as insensitive to the window as the most stable start.
    SE(d) = σ̂/√Σ(t − t̄)² is the slope error that the noise alone causes, with the noise σ̂
@@ -146,7 +146,9 @@ def auto_deadband(
     if grid.size >= 3:
         left = np.concatenate([b[:, :1], b[:, :-2], b[:, -2:-1]], axis=1)
         right = np.concatenate([b[:, 1:2], b[:, 2:], b[:, -1:]], axis=1)
-        sens = np.abs(right - left) / 2.0
+        dist = np.full(grid.size, 2.0)
+        dist[0] = dist[-1] = 1.0  # one-sided differences span one step at the ends
+        sens = np.abs(right - left) / dist
     elif grid.size == 2:
         diff = np.abs(b[:, 1:] - b[:, :1])
         sens = np.concatenate([diff, diff], axis=1)

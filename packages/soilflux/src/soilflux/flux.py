@@ -140,7 +140,7 @@ def flux_umol_m2_s(
     Examples
     --------
     >>> round(float(flux_umol_m2_s(0.35, 5339.2, 317.8, 97.0, 20.0, 10.0)), 4)
-    2.2598
+    2.3168
     """
     term = flux_term(volume_cm3, area_cm2, p0_kpa, t0_c, w0_mmol_mol, extrapolate=extrapolate)
     return np.asarray(np.asarray(dcdt_ppm_s, dtype=np.float64) * term)

@@ -78,11 +78,16 @@ class FluxOptions:
         Which minimal detectable flux goes into the ``mdf`` column.
     g_factor_limit : float
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
+    hm_negative_kappa : bool
+        Let the HM curvature range over −κ_max ≤ κ ≤ κ_max instead of 0 ≤ κ ≤ κ_max
+        (goFlux allows a negative lower bound, ``k.min``).  Off by default: on the synthetic
+        fleet closures it did not bring the selected flux closer to the truth.
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
     saturation_fraction : float
         ``saturated`` flag when the fitted curve has covered this fraction of its rise to
-        the asymptote by the end of the window [-].
+        the asymptote by the end of the window (and the record rises by at least
+        `stuck_co2_rise_ppm`, so that noise is not called a curve) [-].
     analyser_max_ppm : float
         ``saturated`` flag when a CO2 reading reaches the analyser's upper range [µmol mol⁻¹]
         (SCD30: 10 000 ppm specified range).
@@ -92,8 +97,10 @@ class FluxOptions:
     stuck_h2o_change_mmol_mol : float
         ... and the water mole fraction change across the closure below this [mmol mol⁻¹].
     clogged_flux_umol_m2_s : float
-        ``clogged``: |selected CO2 flux| below this while the chamber otherwise works
-        [µmol m⁻² s⁻¹].
+        ``clogged``: |selected CO2 flux| below this, or not different from zero by
+        `clogged_z` standard errors, while the chamber otherwise works [µmol m⁻² s⁻¹].
+    clogged_z : float
+        See `clogged_flux_umol_m2_s` [-].
     gap_factor : float
         ``gap`` flag when a step between window samples exceeds this multiple of the
         closure's median sampling step [-].
@@ -116,12 +123,14 @@ class FluxOptions:
     lag_multiple: float = 4.0
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
+    hm_negative_kappa: bool = False
     hm_max_relative_se: float = 0.5
     saturation_fraction: float = 0.8
     analyser_max_ppm: float = 10_000.0
     stuck_co2_rise_ppm: float = 5.0
     stuck_h2o_change_mmol_mol: float = 0.1
     clogged_flux_umol_m2_s: float = 0.05
+    clogged_z: float = 2.0
     gap_factor: float = 3.0
     gas_precision_ppm: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_PRECISION_PPM)

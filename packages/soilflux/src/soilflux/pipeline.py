@@ -298,7 +298,8 @@ def _process_gas(
     curve = fit_exp_curve_batch(b, a_start=safe_divide(-2.0 * quad.b2, quad.b1))
     exp = exponential_from_curve(curve, c0)
     kmax = kappa_max(lin.slope, precision)
-    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve), kmax, c0)
+    kmin = -kmax if opts.hm_negative_kappa else 0.0
+    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve, kmin), kmax, c0)
 
     out: dict[str, npt.NDArray[np.generic]] = {}
     slopes = {
@@ -331,9 +332,11 @@ def _process_gas(
     dcdt = np.full(k, np.nan)
     sse = np.full(k, np.nan)
     aicc = np.full(k, np.nan)
-    for name, (slope, _, s, a, _) in slopes.items():
+    dcdt_se = np.full(k, np.nan)
+    for name, (slope, slope_se, s, a, _) in slopes.items():
         sel = model == name
         dcdt[sel], sse[sel], aicc[sel] = slope[sel], s[sel], a[sel]
+        dcdt_se[sel] = slope_se[sel]
     t_first = np.where(b.mask, b.t, np.inf).min(axis=1)
     t_last = np.where(b.mask, b.t, -np.inf).max(axis=1)
     span = np.where(b.n > 0, t_last - t_first, np.nan)
@@ -350,7 +353,8 @@ def _process_gas(
     steps = np.where(b.mask[:, 1:] & np.isfinite(prev), b.t[:, 1:] - prev, 0.0)
     max_step = steps.max(axis=1) if steps.shape[1] else np.zeros(k)
     frac = 1.0 - np.exp(-exp.a * (t_last - np.where(np.isfinite(exp.t0), exp.t0, t_first)))
-    saturated = (exp.ok & (exp.a > 0) & (frac >= opts.saturation_fraction)) | (
+    rises = np.abs(lin.slope * span) >= opts.stuck_co2_rise_ppm  # a curve, not noise
+    saturated = (exp.ok & (exp.a > 0) & (frac >= opts.saturation_fraction) & rises) | (
         (np.where(valid, c_wet, -np.inf) >= opts.analyser_max_ppm * GAS_COLUMNS[gas_col][1]).any(
             axis=1
         )
@@ -371,6 +375,7 @@ def _process_gas(
         kappa_max=kmax,
         g_factor=g,
         co2_change_ppm=lin.slope * span,
+        flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win
     out["_short"] = short
@@ -501,7 +506,11 @@ def _process_chunk(
             no_h2o = ~(np.abs(h2o_change) >= opts.stuck_h2o_change_mmol_mol)  # NaN: unknown
             stuck = no_rise & no_h2o
             flux_sel = np.asarray(co2["flux_umol_m2_s"], dtype=np.float64)
-            clogged = (np.abs(flux_sel) < opts.clogged_flux_umol_m2_s) & ~stuck
+            flux_se = np.asarray(co2["flux_se"], dtype=np.float64)
+            near_zero = (np.abs(flux_sel) < opts.clogged_flux_umol_m2_s) | (
+                np.abs(flux_sel) < opts.clogged_z * flux_se
+            )
+            clogged = near_zero & ~stuck
         for g, out in per_gas.items():
             res = results[g]
             for c in _NUMERIC_OUT:

@@ -182,8 +182,9 @@ def synthetic_closures(
     dw = np.where(stuck, 0.0, rng.uniform(0.5, 3.0, k))
     w = w0[:, None] + dw[:, None] * -np.expm1(-tpos / 60.0)
     c_wet = cdry * (1.0 - w / 1000.0) + rng.normal(0.0, noise_ppm, (k, m))
-    temp = t0[:, None] + 0.002 * tpos + rng.normal(0.0, 0.05, (k, m))
-    pres = p0[:, None] + rng.normal(0.0, 0.005, (k, m))
+    met_noise = 1.0 if noise_ppm > 0 else 0.0  # noiseless records are noiseless throughout
+    temp = t0[:, None] + rng.normal(0.0, 0.05 * met_noise, (k, m))
+    pres = p0[:, None] + rng.normal(0.0, 0.005 * met_noise, (k, m))
     lux = np.where(daylight[:, None], rng.uniform(2000, 20000, (k, 1)), rng.uniform(0, 5, (k, 1)))
     lux = lux + 0.0 * t
     rows = np.broadcast_to(np.arange(k)[:, None], (k, m))

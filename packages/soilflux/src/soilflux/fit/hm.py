@@ -34,7 +34,7 @@ from soilflux.fit._batch import (
     make_batch,
     quiet,
 )
-from soilflux.fit.exponential import ExpCurve, fit_exp_curve_batch, solve_fixed_a
+from soilflux.fit.exponential import MAX_CURVATURE, ExpCurve, fit_exp_curve_batch, solve_fixed_a
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,12 @@ def _put(dst: ExpCurve, idx: npt.NDArray[np.intp], src: ExpCurve) -> ExpCurve:
 
 @quiet
 def bounded_hm_curve(
-    b: Batch, kappa_max: FloatArray, unbounded: ExpCurve | None = None
+    b: Batch,
+    kappa_max: FloatArray,
+    unbounded: ExpCurve | None = None,
+    kappa_min: FloatArray | float = 0.0,
 ) -> ExpCurve:
-    """HM curve with 0 ≤ κ ≤ κ_max for every closure of a `Batch`.
+    """HM curve with κ_min ≤ κ ≤ κ_max for every closure of a `Batch`.
 
     Parameters
     ----------
@@ -106,6 +109,9 @@ def bounded_hm_curve(
         Upper bound of κ [time unit⁻¹]; NaN → no fit.
     unbounded : ExpCurve, optional
         The unbounded exponential fit of the same batch, if already computed (saves work).
+    kappa_min : (k,) float or float
+        Lower bound of κ [time unit⁻¹]: 0 (Hutchinson–Mosier), or −κ_max to let noise
+        bend the curve either way, so that clipping does not bias nearly straight closures.
 
     Returns
     -------
@@ -113,25 +119,28 @@ def bounded_hm_curve(
         `at_bound` where κ was clipped.
     """
     kmax = np.asarray(kappa_max, dtype=np.float64)
+    kmin = np.broadcast_to(np.asarray(kappa_min, dtype=np.float64), kmax.shape)
     curve = unbounded if unbounded is not None else fit_exp_curve_batch(b)
     a = curve.a
-    inside = curve.converged & ~curve.at_bound & np.isfinite(a) & (a > 0) & (a < kmax)
+    inside = curve.converged & ~curve.at_bound & np.isfinite(a) & (a > kmin) & (a < kmax)
     result = replace(curve, at_bound=np.zeros_like(curve.at_bound))
     # unbounded optimum beyond a bound: clip and refit the linear parameters there
-    clip = curve.converged & np.isfinite(a) & np.isfinite(kmax) & ~inside
+    clip = curve.converged & np.isfinite(a) & ~np.isnan(kmax) & ~inside
     if clip.any():
         idx = np.flatnonzero(clip)
         sub = Batch(t=b.t[idx], c=b.c[idx], w=b.w[idx], mask=b.mask[idx], n=b.n[idx])
-        fixed = solve_fixed_a(sub, np.clip(a[idx], 0.0, kmax[idx]))
+        fixed = solve_fixed_a(sub, np.clip(a[idx], kmin[idx], kmax[idx]))
         result = _put(result, idx, fixed)
     # unbounded fit failed: run the bounded search itself
-    retry = ~curve.converged & np.isfinite(kmax) & (kmax > 0) & (b.n >= 4)
+    retry = ~curve.converged & ~np.isnan(kmax) & (kmax > 0) & (b.n >= 4)
     if retry.any():
         idx = np.flatnonzero(retry)
         sub = Batch(t=b.t[idx], c=b.c[idx], w=b.w[idx], mask=b.mask[idx], n=b.n[idx])
-        again = fit_exp_curve_batch(sub, a_bounds=(0.0, kmax[idx]))
+        span = np.where(curve.span[idx] > 0, curve.span[idx], 1.0)
+        upper = np.minimum(kmax[idx], MAX_CURVATURE / span)
+        again = fit_exp_curve_batch(sub, a_bounds=(kmin[idx], upper))
         result = _put(result, idx, again)
-    nan_rows = ~np.isfinite(kmax)
+    nan_rows = np.isnan(kmax)
     if nan_rows.any():
         result = replace(result, converged=result.converged & ~nan_rows)
     return result

@@ -1,0 +1,116 @@
+"""Synthetic closures: the generator itself, and soilflux's fluxes against their known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from soilflux.flux import flux_term
+from soilflux.pipeline import compute_fluxes
+from soilflux.synthetic import lagged_curve, synthetic_closures
+
+#: the fleet: SCD30 (~20 s lag, 3 ppm sample noise), HM saturation, leaks, 180–300 s closures
+FLEET = dict(kappa_s=(0.0, 0.002), leak_s=(0.0, 0.0005), lag_s=20.0, noise_ppm=3.0)
+
+
+def test_lagged_curve_solves_the_first_order_lag_ode() -> None:
+    c0, s, a, tau = 420.0, 0.4, 0.003, 20.0
+    t_eval = np.linspace(0, 240, 81)
+
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
+        true = c0 + s * (1 - np.exp(-a * t)) / a
+        return (true - y) / tau
+
+    sol = solve_ivp(rhs, (0, 240), [c0], t_eval=t_eval, rtol=1e-10, atol=1e-10)
+    ours = lagged_curve(t_eval[None, :], np.array([c0]), np.array([s]), np.array([a]), tau)[0]
+    np.testing.assert_allclose(ours, sol.y[0], atol=1e-6)
+
+
+def test_generator_is_reproducible_and_consistent() -> None:
+    a = synthetic_closures(20, seed=4)
+    b = synthetic_closures(20, seed=4)
+    assert a.samples.equals(b.samples)
+    assert not a.samples.equals(synthetic_closures(20, seed=5).samples)
+    assert set(a.samples["closure"]) == set(a.closures.index)
+    per = a.samples.groupby("closure")["elapsed_s"].agg(["min", "max", "size"])
+    assert (per["min"] >= 0).all()
+    assert (per["min"] < 3).all()
+    assert (per["max"] <= 303).all()
+    assert (per["size"] >= 60).all()
+    # the true flux is flux_term(V, S, P₀, T₀, W₀) × the true initial slope
+    first = a.samples.groupby("closure").first()
+    term = flux_term(
+        5000.0, 300.0, first["pressure_kpa"], first["temperature_c"], first["h2o_mmol_mol"]
+    )
+    np.testing.assert_allclose(a.true_flux_umol_m2_s / a.true_dcdt_ppm_s, term, rtol=1e-3)
+
+
+def test_noiseless_straight_closures_give_the_true_flux() -> None:
+    syn = synthetic_closures(200, seed=1, kappa_s=(0.0, 0.0), lag_s=0.0, noise_ppm=0.0)
+    out = compute_fluxes(syn.samples, syn.closures)
+    # W rises during the closure (1 − e^{−t/60}); its 10-s regression intercept is off by
+    # a few 0.01 mmol/mol, i.e. ~1e-5 in the flux
+    np.testing.assert_allclose(out["flux_linear"], syn.true_flux_umol_m2_s, rtol=1e-4)
+    np.testing.assert_allclose(out["flux_umol_m2_s"], syn.true_flux_umol_m2_s, rtol=1e-4)
+
+
+def test_noiseless_saturating_lagged_closures_give_the_true_flux_by_exp_and_hm() -> None:
+    syn = synthetic_closures(
+        300, seed=2, kappa_s=(0.0005, 0.003), leak_s=(0, 0.0005), lag_s=20.0, noise_ppm=0.0
+    )
+    out = compute_fluxes(syn.samples, syn.closures)
+    ratio = out["flux_exp"] / syn.true_flux_umol_m2_s
+    # the lag transient not yet decayed after 4τ leaves ~1 % (see docs/soilflux/methods.md)
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.015)
+    assert np.max(np.abs(ratio - 1)) < 0.03
+    # a straight line through a saturating curve is far off: the model matters
+    assert np.median(out["flux_linear"] / syn.true_flux_umol_m2_s) < 0.9
+
+
+@pytest.fixture(scope="module")
+def fleet() -> tuple[np.ndarray, object]:
+    syn = synthetic_closures(3000, seed=11, **FLEET)  # type: ignore[arg-type]
+    return syn.true_flux_umol_m2_s, compute_fluxes(syn.samples, syn.closures)
+
+
+@pytest.mark.parametrize("model", ["hm", "exp"])
+def test_fleet_closures_nonlinear_models_within_2_percent_in_median(
+    fleet: tuple, model: str
+) -> None:
+    truth, out = fleet
+    err = out[f"flux_{model}"] / truth - 1
+    assert abs(np.nanmedian(err)) < 0.02
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known gap: at 3 ppm noise with κ up to 0.002 s⁻¹ the default rule falls back to "
+        "robust linear for ~40 % of closures (HM too noisy to be 'sound'), and a line through "
+        "a saturating record after a 80-s dead band is ~15 % low; selected median ≈ −4 %"
+    ),
+)
+def test_fleet_closures_selected_flux_within_2_percent_in_median(fleet: tuple) -> None:
+    truth, out = fleet
+    assert abs(np.nanmedian(out["flux_umol_m2_s"] / truth - 1)) < 0.02
+
+
+def test_quieter_fleet_closures_selected_flux_within_2_percent_in_median() -> None:
+    syn = synthetic_closures(3000, seed=12, **{**FLEET, "noise_ppm": 1.0})  # type: ignore[arg-type]
+    out = compute_fluxes(syn.samples, syn.closures)
+    err = out["flux_umol_m2_s"] / syn.true_flux_umol_m2_s - 1
+    assert abs(np.nanmedian(err)) < 0.02
+    assert (out["model"] == "hm").mean() > 0.7
+
+
+def test_stuck_and_clogged_closures_are_flagged() -> None:
+    syn = synthetic_closures(400, seed=3, fraction_stuck=0.1, fraction_clogged=0.1, **FLEET)  # type: ignore[arg-type]
+    out = compute_fluxes(syn.samples, syn.closures)
+    flags = out["flags"].str.split(",")
+    stuck = flags.apply(lambda f: "stuck_chamber" in f).to_numpy()
+    clogged = flags.apply(lambda f: "clogged" in f).to_numpy()
+    assert stuck[syn.stuck].mean() > 0.9
+    assert stuck[~syn.stuck & ~syn.clogged].mean() < 0.02
+    assert (clogged | stuck)[syn.clogged].mean() > 0.9
+    below = flags.apply(lambda f: "below_threshold" in f).to_numpy()
+    assert below[syn.clogged | syn.stuck].mean() > 0.5
