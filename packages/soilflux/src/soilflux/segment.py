@@ -332,9 +332,7 @@ def segment(
     }
     df = df[gas_ok].reset_index(drop=True)
     if trim_opening:
-        trimmed, end_s = _opening(
-            df, gases[0], opening_drop_sigmas, opening_min_drop_ppm, len(ids), ids
-        )
+        trimmed, end_s = _opening(df, gases[0], opening_drop_sigmas, opening_min_drop_ppm, ids)
         obs = closures["obs_length_s"].to_numpy()
         closures["obs_length_s"] = np.where(
             trimmed, np.fmin(np.nan_to_num(obs, nan=np.inf), end_s), obs
@@ -475,7 +473,7 @@ def _interpolate_aux(samples: pd.DataFrame, columns: list[str]) -> None:
 
 
 def _opening(
-    df: pd.DataFrame, gas: str, sigmas: float, min_drop: float, n: int, ids: npt.NDArray[np.int64]
+    df: pd.DataFrame, gas: str, sigmas: float, min_drop: float, ids: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """Closures whose record goes on after the lid re-opened, and the window end [s].
 
