@@ -1,0 +1,88 @@
+"""A throw-away local Mosquitto for the demo: a free loopback port, a temporary directory.
+
+(The tests use ``testsupport.services.run_mosquitto``, which is not part of the installed
+package; this is the same idea for ``fluxfleet demo`` on a user's machine.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto binary (``MOSQUITTO_BIN``, PATH, /usr/sbin), or None."""
+    override = os.environ.get("MOSQUITTO_BIN")
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for candidate in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_mosquitto(exe: str, timeout_s: float = 15.0) -> Iterator[tuple[str, int]]:
+    """Run Mosquitto on a free loopback port; yield (host, port); stop it afterwards.
+
+    Raises
+    ------
+    RuntimeError
+        If it exits or does not accept connections within ``timeout_s``; the message
+        carries the broker's log.
+    """
+    with tempfile.TemporaryDirectory(prefix="fluxfleet-mosquitto-") as td:
+        port = _free_port()
+        conf = Path(td) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n"
+            "log_dest stderr\n"
+            "log_type error\n"
+        )
+        log_path = Path(td) / "mosquitto.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + timeout_s
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"mosquitto exited with code {proc.returncode}: "
+                            f"{log_path.read_text(errors='replace')[-500:]}"
+                        )
+                    try:
+                        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                            break
+                    except OSError:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(
+                                f"mosquitto did not answer on port {port} within {timeout_s} s"
+                            ) from None
+                        time.sleep(0.05)
+                yield "127.0.0.1", port
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
