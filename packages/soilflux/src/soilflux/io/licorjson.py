@@ -176,8 +176,10 @@ def _read_rep(
         for target in gases.values():
             out[target] = out[target].to_numpy() * (1.0 - w)
         note = f"{model or 'analyser'} gas values are dry: converted to wet with c·(1 − w)"
-        if note not in meta.notes:
-            meta.notes.append(note)
+    else:
+        note = f"{model or 'analyser'} gas values taken as wet (as measured)"
+    if note not in meta.notes:
+        meta.notes.append(note)
 
     closure_id = f"{path.stem}#{name}"
     chamber = str(header.get("Chamber", "smart-chamber"))
