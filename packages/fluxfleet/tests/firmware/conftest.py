@@ -135,7 +135,7 @@ class FakeLink:
     up: bool = True
     auto_ack: bool = True
     published: list[Published] = field(default_factory=list)
-    inbox: list[tuple[str, bytes]] = field(default_factory=list)
+    inbox: list[tuple[Any, ...]] = field(default_factory=list)  # (topic, payload[, retained])
     subscriptions: list[str] = field(default_factory=list)
     will: tuple[str, bytes] | None = None
     connects: int = 0
@@ -191,7 +191,7 @@ class FakeLink:
         if self._pingresp:
             events.append(("pingresp",))
             self._pingresp = False
-        events += [("msg", t, p) for t, p in self.inbox]
+        events += [("msg", *m) for m in self.inbox]
         self.inbox = []
         return events
 

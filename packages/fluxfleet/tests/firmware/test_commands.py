@@ -265,3 +265,17 @@ def test_pending_commands_survive_a_reboot(rig_factory):
     rig.run_until(30 * MIN)
     assert len(rig.hal.co2.frcs) == 1
     assert states(rig, "cal-6") == ["done"]  # acked done by the new boot
+
+
+def test_a_retained_command_is_refused_once_and_never_run(rig_factory):
+    rig = rig_factory(curve=rising)
+    rig.run_until(10_000)
+    cmd = protocol.make_cmd("r-ret", "reboot", expires=wall(rig) + 30 * MIN)
+    msg = (protocol.topic("c01", "cmd"), json.dumps(cmd).encode(), True)  # retain flag set
+    rig.link.inbox.append(msg)
+    rig.run_until(20_000)
+    rig.link.inbox.append(msg)  # re-delivered at the next connect
+    rig.run_until(30_000)
+    assert rig.hal.reboots == []
+    assert rig.link.acks() == [("r-ret", "failed")]
+    assert "retained commands are refused" in detail(rig, "r-ret", "failed")

@@ -203,6 +203,11 @@ def test_the_device_main_loop_measures_publishes_and_obeys(mosquitto, tmp_path: 
             "servo_test done",
         )
         watcher.wait(lambda: len(watcher.decoded("telemetry")) >= 10, "telemetry")
+        # the chamber loses power: the broker publishes its retained last will
+        ctl.link.close()
+        watcher.wait(
+            lambda: watcher.decoded("status")[-1]["state"] == "offline", "last will 'offline'"
+        )
     finally:
         watcher.stop()
         if ctl is not None:

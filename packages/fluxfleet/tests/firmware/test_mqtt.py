@@ -115,7 +115,7 @@ def test_incoming_qos1_publish_is_acknowledged_and_split_across_reads():
     sock.incoming += pkt[:5]
     assert link.poll() == []  # incomplete packet waits
     sock.incoming += pkt[5:]
-    assert link.poll() == [("msg", "fluxfleet/v1/all/cmd", b'{"a":1}')]
+    assert link.poll() == [("msg", "fluxfleet/v1/all/cmd", b'{"a":1}', False)]
     assert bytes(sock.written) == b"\x40\x02\x12\x34"  # our PUBACK
 
 
@@ -201,7 +201,18 @@ def test_real_broker_puback_commands_and_last_will(mosquitto):
         while not any(e[0] == "msg" for e in got):
             assert sock.wait_readable(10_000), "command never arrived"
             got += link.poll()
-        assert ("msg", protocol.topic(dev, "cmd"), b'{"cmd":"x"}') in got
+        assert ("msg", protocol.topic(dev, "cmd"), b'{"cmd":"x"}', False) in got
+
+        # a retained message is delivered with the retain flag at subscribe time
+        watcher.client.publish("fluxfleet/v1/all/cmd", b'{"cmd":"r"}', qos=1, retain=True)
+        watcher.wait_for(lambda m: m[1] == b'{"cmd":"r"}')
+        link.subscribe("fluxfleet/v1/all/cmd", 1)
+        got = []
+        while not any(e[0] == "msg" for e in got):
+            assert sock.wait_readable(10_000), "retained message never arrived"
+            got += link.poll()
+        assert ("msg", "fluxfleet/v1/all/cmd", b'{"cmd":"r"}', True) in got
+        watcher.client.publish("fluxfleet/v1/all/cmd", b"", qos=1, retain=True)  # clear it
 
         # dropping the TCP connection without DISCONNECT fires the retained last will
         link.close()

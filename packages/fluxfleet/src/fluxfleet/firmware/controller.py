@@ -598,8 +598,8 @@ class Controller:
                         self._maybe_confirm()
             elif kind == "pingresp":
                 self.ping_out = None
-            elif kind == "msg":
-                self._on_message(ev[1], ev[2], now)
+            elif kind == "msg":  # ("msg", topic, payload[, retained])
+                self._on_message(ev[1], ev[2], now, len(ev) > 3 and ev[3])
 
     def _send(self, now):
         link = self.link
@@ -665,7 +665,7 @@ class Controller:
 
     # --- commands -------------------------------------------------------------------------
 
-    def _on_message(self, t, payload, now):
+    def _on_message(self, t, payload, now, retained=False):
         try:
             dev, kind = protocol.parse_topic(t)
         except protocol.ProtocolError:
@@ -686,6 +686,12 @@ class Controller:
                 self._ack(cid, "failed", "rejected: " + str(e))
             return
         cid = d["cmd_id"]
+        if retained:  # a retained command would run again at every connect: refuse it
+            for entry in self.seen:
+                if entry[0] == cid:
+                    return  # already refused once; the broker re-delivers it at every connect
+            self._ack(cid, "failed", "retained commands are refused; publish with retain=0")
+            return
         for entry in self.seen:
             if entry[0] == cid:  # duplicate delivery (QoS 1) or a repeat: never run twice
                 self._ack(cid, entry[1], "duplicate cmd_id; not run again")

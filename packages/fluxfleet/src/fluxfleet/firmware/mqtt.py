@@ -189,6 +189,7 @@ class MqttLink:
         return pid
 
     def poll(self):
+        """Events: ("puback", pid), ("pingresp",), ("msg", topic, payload, retained)."""
         if self.t is None:
             raise OSError("MQTT link is not connected")
         self.buf += self._read()
@@ -212,7 +213,7 @@ class MqttLink:
                     mid = body[i : i + 2]
                     i += 2
                     self._write(packet(PUBACK, mid))
-                events.append(("msg", topic, body[i:]))
+                events.append(("msg", topic, body[i:], bool(first & 1)))
             # SUBACK and anything else: nothing to report
 
     def ping(self):
