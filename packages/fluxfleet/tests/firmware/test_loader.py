@@ -389,3 +389,29 @@ def test_the_loader_over_real_http(tmp_path, fleet_key):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_fleet_key_files_round_trip_and_the_private_key_is_private(tmp_path, fleet_key):
+    path = tmp_path / "fleet.key"
+    keys.save_key(fleet_key, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "fleet.key.pub").read_text().strip() == fleet_key.public_hex
+    again = keys.load_key(path)
+    assert again.public_bytes == fleet_key.public_bytes
+    env = json.loads(keys.sign_manifest({"v": 1}, again))
+    assert ed25519.verify(fleet_key.public_bytes, env["body"].encode(), bytes.fromhex(env["sig"]))
+
+
+def test_a_published_bundle_lists_every_firmware_file_but_stage_0(tmp_path, fleet_key):
+    www = tmp_path / "www"
+    keys.write_bundle(www, "6.1.0", fleet_key)
+    body = json.loads(json.loads((www / "manifest.json").read_bytes())["body"])
+    paths = {f["path"] for f in body["files"]}
+    expected = {
+        p.relative_to(keys.FIRMWARE_DIR).as_posix()
+        for p in keys.FIRMWARE_DIR.rglob("*.py")
+        if "__pycache__" not in p.parts
+    } - {"boot.py"}
+    assert paths == expected
+    assert {"main.py", "controller.py", "protocol.py", "drivers/scd30.py"} <= paths
+    assert not list(www.rglob("*.tmp"))

@@ -94,7 +94,7 @@ def sha512(data):
             t1 = (
                 hh
                 + (_rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41))
-                + ((e & f) ^ (~e & g))
+                + ((e & f) ^ ((e ^ _M) & g))  # no ~: negative big ints vary by port
                 + _K[i]
                 + w[i]
             )

@@ -35,7 +35,7 @@ def _crc32_py(data, crc=0):
 # MicroPython ports without binascii.crc32 get the (slow) pure-Python CRC-32.
 crc32 = getattr(binascii, "crc32", _crc32_py)
 
-_FMT = "<IqIBBHBxffffff"
+_FMT = "<IqIBBHBBffffff"  # explicit pad byte (B), not "x": portable to every struct
 _BODY = struct.calcsize(_FMT)
 RECORD_SIZE = _BODY + 4
 DEFAULT_SLOTS = 9600
@@ -61,6 +61,7 @@ def pack(s):
         s["fl"],
         s["lid_deg"],
         s["fan_pct"],
+        0,
         _f(s["co2_ppm"]),
         _f(s["rh_pct"]),
         _f(s["t_c"]),
@@ -95,12 +96,12 @@ def unpack(rec):
         "fl": f[4],
         "lid_deg": f[5],
         "fan_pct": f[6],
-        "co2_ppm": _r(f[7], 1),
-        "rh_pct": _r(f[8], 2),
-        "t_c": _r(f[9], 2),
-        "ta_c": _r(f[10], 2),
-        "p_hpa": _r(f[11], 2),
-        "lux": _r(f[12], 1),
+        "co2_ppm": _r(f[8], 1),
+        "rh_pct": _r(f[9], 2),
+        "t_c": _r(f[10], 2),
+        "ta_c": _r(f[11], 2),
+        "p_hpa": _r(f[12], 2),
+        "lux": _r(f[13], 1),
     }
 
 
