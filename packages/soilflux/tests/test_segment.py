@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from soilflux.segment import combine, segment
+from soilflux.segment import combine, open_tail, segment
 
 T0 = pd.Timestamp("2023-10-01T00:00:00Z")
 STEP_S = 3.0
@@ -303,3 +303,37 @@ def test_every_sample_is_accounted_for(
         len(samples) == report.rows_in_closures == closures["n_samples"].sum() - report.missing_gas
     )
     assert samples["co2_ppm"].notna().all()
+
+
+@pytest.mark.parametrize("cut", [0, 50, 130, 200, 260, 10_000])
+def test_open_tail_carries_the_closure_a_next_file_continues(cut: int) -> None:
+    records = fleet_records(chambers=("A", "B"))
+    by_time = records.sort_values("time", kind="stable").reset_index(drop=True)
+    whole_samples, whole_closures, _ = segment(by_time, **GEOMETRY)
+    first, second = by_time.iloc[:cut], by_time.iloc[cut:]
+    done, tail = open_tail(first)
+    parts = []
+    if not done.empty:
+        parts.append(segment(done, **GEOMETRY)[:2])
+    parts.append(segment(pd.concat([tail, second], ignore_index=True), **GEOMETRY)[:2])
+    samples, closures = combine(parts)
+    # The same closures, cut or not (order by start restored for the comparison).
+    order = np.argsort(closures["start"].to_numpy(), kind="stable")
+    pd.testing.assert_frame_equal(
+        closures.iloc[order].reset_index(drop=True),
+        whole_closures.reset_index(drop=True),
+    )
+    assert len(samples) == len(whole_samples)
+
+
+def test_open_tail_by_closure_id_and_long_closures() -> None:
+    records = fleet_records(chambers=("A",), closed_s=(180.0, 240.0))
+    records = records.assign(closure_id=(records["phase"] == "open").cumsum().astype(str))
+    done, tail = open_tail(records)
+    assert tail["closure_id"].nunique() == 1
+    assert tail["closure_id"].iloc[0] == records["closure_id"].iloc[-1]
+    stuck = fleet_records(chambers=("A",), closed_s=(1200.0,))
+    stuck = stuck[stuck["phase"] == "closed"]
+    done, tail = open_tail(stuck)  # closed for 1200 s: complete ('long'), not carried
+    assert tail.empty
+    assert len(done) == len(stuck)

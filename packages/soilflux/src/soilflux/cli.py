@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -16,7 +17,7 @@ import typer
 from soilflux import __version__
 from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
-from soilflux.segment import SegmentReport, combine, segment
+from soilflux.segment import SegmentReport, combine, open_tail, segment
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -54,20 +55,34 @@ class Loaded:
     parts: list[tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=list)
 
     def compute(self, compute_fluxes: Any, options: Any, *, progress: bool = False) -> pd.DataFrame:
-        """Fluxes of every part (file group) on its own — a file's gases only — numbered
-        like :attr:`closures`, with each closure's ``closure_id`` appended."""
+        """Fluxes of every part on its own (a file's gases only), numbered like
+        :attr:`closures`, with each closure's ``closure_id`` appended."""
         results: list[pd.DataFrame] = []
         offset = 0
         for samples, closures in self.parts:
-            out = compute_fluxes(samples, closures, options, progress=progress)
-            out["closure_id"] = closures["closure_id"].reindex(out["closure"].to_numpy()).to_numpy()
-            out["closure"] = out["closure"].to_numpy() + offset
+            results.append(
+                _part_fluxes(compute_fluxes, samples, closures, options, offset, progress)
+            )
             offset += len(closures)
-            results.append(out)
         return pd.concat(results, ignore_index=True)
 
 
-def load(
+def _part_fluxes(
+    compute_fluxes: Any,
+    samples: pd.DataFrame,
+    closures: pd.DataFrame,
+    options: Any,
+    offset: int,
+    progress: bool,
+) -> pd.DataFrame:
+    """One part's fluxes, its closures renumbered from ``offset``, ``closure_id`` appended."""
+    out: pd.DataFrame = compute_fluxes(samples, closures, options, progress=progress)
+    out["closure_id"] = closures["closure_id"].reindex(out["closure"].to_numpy()).to_numpy()
+    out["closure"] = out["closure"].to_numpy() + offset
+    return out
+
+
+def iter_parts(
     inputs: list[Path],
     *,
     format: str = "auto",
@@ -78,16 +93,20 @@ def load(
     trim_opening: bool = False,
     progress: bool = False,
     tz: str = "UTC",
-) -> Loaded:
-    """Read and segment input files into the engine's ``(samples, closures)``.
+    metadata: list[ReadMetadata] | None = None,
+    reports: list[SegmentReport] | None = None,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Read and segment input files, one ``(samples, closures)`` part at a time.
 
-    Generic tables are concatenated before segmentation (a closure may span two files);
-    each LI-COR file is segmented on its own.
+    Memory holds one file (plus the closures it leaves open) at a time. Generic tables are
+    taken in the order given as one continuous record: each chamber's last closure, when the
+    next file may continue it, is carried over (:func:`soilflux.segment.open_tail`). Each
+    LI-COR file is a part of its own.
 
     Parameters
     ----------
     inputs : list of Path
-        Files to read.
+        Files to read, generic ones in time order.
     format : str
         One of :data:`soilflux.io.FORMATS`.
     chambers : Path, optional
@@ -102,67 +121,101 @@ def load(
         Show a progress bar over the files.
     tz : str
         IANA time zone of ``.81x`` clocks.
+    metadata, reports : list, optional
+        Filled with each file's :class:`ReadMetadata` and each part's
+        :class:`SegmentReport`.
 
-    Returns
-    -------
-    Loaded
-        Samples, closures (with ``source`` files noted in ``closure_id``) and reports.
+    Yields
+    ------
+    samples, closures
+        The engine's input for one part, closures numbered from 0 within the part.
     """
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    metadata = metadata if metadata is not None else []
+    reports = reports if reports is not None else []
     table = read_chambers(chambers) if chambers is not None else None
-    generic: list[pd.DataFrame] = []
-    vendor: list[tuple[pd.DataFrame, ReadMetadata]] = []
-    metadata: list[ReadMetadata] = []
-    files: Any = inputs
-    if progress and len(inputs) > 1:
-        from tqdm import tqdm
-
-        files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
-    for path in files:
-        data, meta = read(path, cast(Format, format), strict=strict, tz=tz)
-        metadata.append(meta)
-        if meta.format == "generic":
-            generic.append(data)
-        else:
-            vendor.append((data, meta))
     options: dict[str, Any] = {
         "chambers": table,
         "volume_cm3": volume_cm3,
         "area_cm2": area_cm2,
         "trim_opening": trim_opening,
     }
-    parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
-    reports: list[SegmentReport] = []
-    if generic:
-        samples, closures, report = segment(pd.concat(generic, ignore_index=True), **options)
-        parts.append((samples, closures))
-        reports.append(report)
-    for data, _meta in vendor:
+    files: Any = inputs
+    if progress and len(inputs) > 1:
+        from tqdm import tqdm
+
+        files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
+    carry: pd.DataFrame | None = None
+    for path in files:
+        data, meta = read(path, cast(Format, format), strict=strict, tz=tz)
+        metadata.append(meta)
+        if meta.format == "generic":
+            if carry is not None:
+                data = pd.concat([carry, data], ignore_index=True)
+            data, carry = open_tail(data)
+        if data.empty:
+            continue
         samples, closures, report = segment(data, **options)
-        parts.append((samples, closures))
         reports.append(report)
-    samples, closures = combine(parts)
+        if len(closures):
+            yield samples, closures
+    if carry is not None and not carry.empty:
+        samples, closures, report = segment(carry, **options)
+        reports.append(report)
+        if len(closures):
+            yield samples, closures
+
+
+def load(inputs: list[Path], **kwargs: Any) -> Loaded:
+    """All parts of :func:`iter_parts` at once (small inputs: the demo, tests).
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Files to read.
+    **kwargs
+        As :func:`iter_parts`.
+
+    Returns
+    -------
+    Loaded
+        Samples and closures of every part, numbered consecutively, and the reports.
+    """
+    metadata: list[ReadMetadata] = []
+    reports: list[SegmentReport] = []
+    parts = list(iter_parts(inputs, metadata=metadata, reports=reports, **kwargs))
+    if parts:
+        samples, closures = combine(parts)
+    else:
+        samples, closures = pd.DataFrame(), pd.DataFrame()
     return Loaded(samples, closures, metadata, reports, parts)
 
 
-def _report_reading(loaded: Loaded, *, quiet: bool) -> None:
-    issues = [issue for meta in loaded.metadata for issue in meta.issues]
+def _report_reading(
+    metadata: list[ReadMetadata], reports: list[SegmentReport], *, quiet: bool
+) -> None:
+    issues = [issue for meta in metadata for issue in meta.issues]
     for issue in issues[:MAX_ISSUES_SHOWN]:
         typer.echo(f"soilflux: warning: {issue}", err=True)
     if len(issues) > MAX_ISSUES_SHOWN:
-        typer.echo(
-            f"soilflux: warning: ... and {len(issues) - MAX_ISSUES_SHOWN} more unusable values",
-            err=True,
-        )
+        more = len(issues) - MAX_ISSUES_SHOWN
+        typer.echo(f"soilflux: warning: ... and {more} more unusable values", err=True)
     if quiet:
         return
-    for meta in loaded.metadata:
+    for meta in metadata:
         for note in meta.notes:
             typer.echo(f"{meta.path}: {note}", err=True)
-    for report in loaded.reports:
-        for line in report.lines():
-            typer.echo(line, err=True)
+    total = SegmentReport()
+    for report in reports:
+        for name in ("closures", "rows_in_closures", "rows_outside", "duplicates_dropped"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for name in ("out_of_order", "clock_jumps", "gaps", "missing_gas"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for flag, n in report.flag_counts.items():
+            total.flag_counts[flag] = total.flag_counts.get(flag, 0) + n
+    for line in total.lines():
+        typer.echo(line, err=True)
 
 
 def _deadband(text: str) -> float | Literal["auto"]:
@@ -260,7 +313,12 @@ def compute(
         )
         if obs_length is not None and not obs_length > 0:
             raise typer.BadParameter(f"must be > 0 s, got {obs_length}", param_hint="--obs-length")
-        loaded = load(
+        metadata: list[ReadMetadata] = []
+        reports: list[SegmentReport] = []
+        results: list[pd.DataFrame] = []
+        n_closures = 0
+        compute_s = 0.0
+        parts = iter_parts(
             inputs,
             format=format,
             chambers=chambers,
@@ -270,25 +328,34 @@ def compute(
             trim_opening=trim_opening,
             progress=not quiet,
             tz=tz,
+            metadata=metadata,
+            reports=reports,
         )
+        # One part (file) at a time: memory holds one file and its results, not the season.
+        for samples, closures in parts:
+            # An explicit dead band or window replaces the files' own (SoilFluxPro's Recompute).
+            if not file_deadband:
+                closures["deadband_s"] = np.nan
+            if obs_length is not None:
+                closures["obs_length_s"] = float(obs_length)
+            started = time.perf_counter()
+            results.append(
+                _part_fluxes(compute_fluxes, samples, closures, options, n_closures, not quiet)
+            )
+            compute_s += time.perf_counter() - started
+            n_closures += len(closures)
     except (InputError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    for _, closures in loaded.parts:
-        # An explicit dead band or window replaces the files' own (SoilFluxPro's Recompute).
-        if not file_deadband:
-            closures["deadband_s"] = np.nan
-        if obs_length is not None:
-            closures["obs_length_s"] = float(obs_length)
-    _report_reading(loaded, quiet=quiet)
-    if loaded.closures.empty:
+    _report_reading(metadata, reports, quiet=quiet)
+    if not results:
         raise _fail("no closures found in the input")
-    started = time.perf_counter()
-    fluxes = loaded.compute(compute_fluxes, options, progress=not quiet)
-    elapsed = time.perf_counter() - started
+    fluxes = pd.concat(results, ignore_index=True)
     write_table(fluxes, output)
     if not quiet:
-        n = len(loaded.closures)
-        typer.echo(f"{n} closures, {len(fluxes)} fluxes in {elapsed:.2f} s → {output}", err=True)
+        typer.echo(
+            f"{n_closures} closures, {len(fluxes)} fluxes computed in {compute_s:.2f} s → {output}",
+            err=True,
+        )
 
 
 @app.command()
