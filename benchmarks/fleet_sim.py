@@ -7,6 +7,11 @@ devices, samples received through the broker, wall time and samples/s.
 
     python benchmarks/fleet_sim.py                   # 50 chambers x 24 h (the target)
     python benchmarks/fleet_sim.py --hours 1         # a quick look
+    python benchmarks/fleet_sim.py --accuracy        # soilflux vs truth, noise x method
+
+``--accuracy`` runs no broker (in-process link, same firmware and samples): 24 chambers for
+8 night hours (2023-09-15 20:00 UTC), for SCD30 noise 0, 1 and 3 ppm, and prints for each
+soilflux method the share of valid night closures within ±5 % / ±10 % of the truth.
 """
 
 from __future__ import annotations
@@ -39,7 +44,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--faults", choices=("default", "none"), default="default")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--accuracy", action="store_true", help="soilflux vs truth table instead")
     args = ap.parse_args()
+    if args.accuracy:
+        accuracy()
+        return
     cfg = FleetConfig(chambers=args.chambers, duration_s=args.hours * 3600.0, seed=args.seed)
     faults = (
         default_schedule(cfg.chambers, cfg.duration_s, cfg.seed) if args.faults == "default" else []
@@ -79,6 +88,42 @@ def main() -> None:
         f"nominal samples (chambers x hours x 1200): {expected:,}; closures in truth: "
         f"{len(result.closures):,}"
     )
+
+
+def accuracy() -> None:
+    """soilflux vs the simulator's truth for sensor noise × fit method (no broker)."""
+    import datetime as dt
+
+    from fluxfleet.sim.collect import Gather
+    from fluxfleet.sim.compare import compare
+    from fluxfleet.sim.fleet import Fleet, FleetConfig
+    from fluxfleet.sim.sensors import SensorSpec
+    from soilflux.options import FluxOptions
+
+    start = dt.datetime(2023, 9, 15, 20, tzinfo=dt.UTC).timestamp()
+    print("24 chambers x 8 night hours, seed 7; valid = no soilflux drop flag, no fault")
+    print()
+    print(
+        "| SCD30 noise [ppm] | τ [s] | method | closures | within ±5 % | within ±10 % | "
+        "median error | IQR of error |"
+    )
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    for noise, tau in ((0.0, 1e-6), (0.0, 20.0), (1.0, 20.0), (3.0, 20.0)):
+        gather = Gather()
+        spec = SensorSpec(co2_noise_ppm=noise, scd30_tau_s=tau)
+        cfg = FleetConfig(chambers=24, start_s=start, duration_s=8 * 3600.0, seed=7, sensors=spec)
+        fleet = Fleet(cfg, [], None, gather)
+        fleet.run()
+        samples, cycles, truth = gather.samples(), gather.cycles(), fleet.truth.closures()
+        for method in ("auto", "linear", "hm", "exp"):
+            cmp = compare(samples, cycles, truth, FluxOptions(method=method))  # type: ignore[arg-type]
+            err = cmp.night_valid()["rel_error"]
+            print(
+                f"| {noise:g} | {tau:g} | {method} | {len(err)} | {cmp.within(0.05):.1%} | "
+                f"{cmp.within(0.10):.1%} | {err.median():+.1%} | "
+                f"{err.quantile(0.75) - err.quantile(0.25):.1%} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
