@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from fluxfleet import __version__
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 DEFAULT_START = "2023-09-15T20:00:00Z"
-DEMO_PNG = Path("fluxfleet-demo.png")
+DEMO_PNG = Path(tempfile.gettempdir()) / "fluxfleet-demo.png"
 
 
 def _print_version(value: bool) -> None:

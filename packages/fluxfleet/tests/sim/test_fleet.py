@@ -191,3 +191,22 @@ def test_scheduled_reboot_after_six_hours_and_frc_command() -> None:
     # the firmware's own 6-h reboot (staggered) happened once
     assert gather.meta["ch000"]["boot"] == 2
     assert gather.meta["ch000"]["reset"] == "hard"
+
+
+def test_daytime_closures_show_photosynthesis_and_are_flagged_daylight() -> None:
+    """Late-summer midday: photosynthesis lowers the net flux; soilflux flags ``daylight``."""
+    gather = Gather()
+    start = dt.datetime(2023, 8, 15, 10, tzinfo=dt.UTC).timestamp()
+    fleet = Fleet(
+        FleetConfig(chambers=4, start_s=start, duration_s=1.5 * H, seed=12), [], None, gather
+    )
+    fleet.run()
+    truth = fleet.truth.closures()
+    assert not truth["night"].any()
+    assert (truth["gpp_umol_m2_s"] > 1.0).all()
+    cmp = compare(gather.samples(), gather.cycles(), truth)
+    done = cmp.table[cmp.table["complete"]]
+    assert done["flags"].str.contains("daylight").all()
+    assert not done["valid"].any()
+    # the plants take up CO2 in the closed chamber: soilflux sees less than the soil efflux
+    assert (done["flux_umol_m2_s"] < done["flux_true_umol_m2_s"]).mean() > 0.8
