@@ -47,7 +47,7 @@ class LoaderError(Exception):
     """A bundle that must not be run; ``what`` names the offending part."""
 
     def __init__(self, what, message):
-        Exception.__init__(self, what + ": " + message)
+        super().__init__(what + ": " + message)
         self.what = what
 
 

@@ -75,7 +75,7 @@ class ProtocolError(ValueError):
     """A payload or topic that does not follow the protocol; ``field`` names what is wrong."""
 
     def __init__(self, field, message):
-        ValueError.__init__(self, field + ": " + message)
+        super().__init__(field + ": " + message)
         self.field = field
         self.message = message
 
