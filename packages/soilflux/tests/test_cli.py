@@ -199,13 +199,14 @@ def test_summarize_with_controls(tmp_path: Path) -> None:
     )
     assert computed.exit_code == 0, computed.output
     controls = tmp_path / "controls.csv"
-    controls.write_text("treatment,control\n9.2,9.1\n")
+    controls.write_text("treatment,control\n9.2,9.1\n4.2,4.1\n")
     out = tmp_path / "hourly.csv"
     result = runner.invoke(
         app,
         ["summarize", str(fluxes), "-o", str(out), "--by", "variant", "--controls", str(controls)],
     )
     assert result.exit_code == 0, result.output
+    assert "variant 4.2 has no fluxes" in result.stderr
     hourly = pd.read_csv(out)
     assert len(hourly) == 2 * 3  # two variants × three hours
     assert set(hourly["n_replicates"]) == {2}

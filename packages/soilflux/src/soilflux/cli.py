@@ -388,6 +388,7 @@ def summarize(
         filter_rate_weekly,
         hourly_means,
         read_controls,
+        split_location,
         treatment_minus_control,
     )
     from soilflux.qc import filtered
@@ -412,6 +413,18 @@ def summarize(
             written.append(write_table(summary, sibling(output, "difference_summary")))
     except (InputError, ValueError, KeyError) as exc:
         raise _fail(str(exc)) from None
+    if by in ("location", "variant") and main.empty and len(view):
+        typer.echo(
+            "soilflux: warning: no closure carries a location table.variant.replica: "
+            "give --chambers with a location column to 'soilflux compute'",
+            err=True,
+        )
+    if mapping is not None:
+        known = set(split_location(view["location"])["variant"].dropna()) if len(view) else set()
+        for treatment, control in mapping.items():
+            for code in (treatment, control):
+                if code not in known:
+                    typer.echo(f"soilflux: warning: variant {code} has no fluxes", err=True)
     if not quiet:
         typer.echo(f"{len(table)} fluxes, {len(kept)} kept after the quality filter", err=True)
         for path in written:
