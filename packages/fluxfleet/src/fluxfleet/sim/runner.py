@@ -114,11 +114,14 @@ def run_fleet(
     if workers <= 1 or broker is None:
         fleet = Fleet(config, faults, broker, sink)
         fleet.run(speed=speed, progress=progress, progress_every_s=300.0)
+        wall_s = time.monotonic() - t0
+        if progress is not None:
+            progress(config.duration_s)
         return RunResult(
             closures_frame(fleet.truth.rows),
             faults_frame(faults, fleet.start_ms),
             fleet.samples,
-            time.monotonic() - t0,
+            wall_s,
             1,
         )
     workers = min(workers, config.chambers)
@@ -169,16 +172,11 @@ def run_fleet(
             p.join(timeout=30)
             if p.is_alive():
                 p.terminate()
+    wall_s = time.monotonic() - t0
     if progress is not None:
         progress(config.duration_s)
     start_ms = round(config.start_s * 1000)
-    return RunResult(
-        closures_frame(rows),
-        faults_frame(faults, start_ms),
-        samples,
-        time.monotonic() - t0,
-        workers,
-    )
+    return RunResult(closures_frame(rows), faults_frame(faults, start_ms), samples, wall_s, workers)
 
 
 def _get(out: Any) -> tuple[str, int, Any, Any]:
