@@ -339,8 +339,10 @@ def compute(
             if obs_length is not None:
                 closures["obs_length_s"] = float(obs_length)
             started = time.perf_counter()
+            # A bar per part only where the part is long (several chunks of closures).
+            bar = not quiet and len(closures) > options.chunk_closures
             results.append(
-                _part_fluxes(compute_fluxes, samples, closures, options, n_closures, not quiet)
+                _part_fluxes(compute_fluxes, samples, closures, options, n_closures, bar)
             )
             compute_s += time.perf_counter() - started
             n_closures += len(closures)
