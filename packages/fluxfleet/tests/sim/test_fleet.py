@@ -210,3 +210,19 @@ def test_daytime_closures_show_photosynthesis_and_are_flagged_daylight() -> None
     assert not done["valid"].any()
     # the plants take up CO2 in the closed chamber: soilflux sees less than the soil efflux
     assert (done["flux_umol_m2_s"] < done["flux_true_umol_m2_s"]).mean() > 0.8
+
+
+def test_retained_command_is_refused_by_the_firmware() -> None:
+    gather = Gather()
+    fleet = Fleet(
+        FleetConfig(chambers=1, start_s=START, duration_s=0.2 * H, seed=3), [], None, gather
+    )
+    fleet.start()
+    for _ in range(20):
+        fleet.step()
+    cmd = protocol.make_cmd("rb-1", "reboot", int((START + H) * 1000))
+    fleet.devices[0].link.deliver("fluxfleet/v1/ch000/cmd", protocol.encode("cmd", cmd), True)
+    fleet.run()
+    acks = pd.DataFrame(gather.acks)
+    assert acks[acks["cmd_id"] == "rb-1"]["state"].tolist() == ["failed"]
+    assert gather.meta["ch000"]["boot"] == 1  # not rebooted

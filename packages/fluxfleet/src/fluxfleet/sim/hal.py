@@ -228,9 +228,9 @@ class MemoryLink:
             raise OSError(107, "ENOTCONN: link lost")
         self._events.append(("pingresp",))
 
-    def deliver(self, topic: str, payload: bytes) -> None:
+    def deliver(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """A message from the 'broker' (e.g. a command)."""
-        self._events.append(("msg", topic, payload))
+        self._events.append(("msg", topic, payload, retained))
 
     def disconnect(self) -> None:
         self.connected = False
@@ -277,7 +277,8 @@ class PahoLink:
         self._events.append(("puback", mid))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._events.append(("msg", msg.topic, bytes(msg.payload)))
+        # the retained flag lets the firmware refuse a retained command
+        self._events.append(("msg", msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     # the link interface -----------------------------------------------------------------
     def connect(
