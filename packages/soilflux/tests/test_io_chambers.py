@@ -12,7 +12,8 @@ from soilflux.io import InputError, detect_format, read_chambers
 def test_reads_geometry_and_location(tmp_path: Path) -> None:
     path = tmp_path / "chambers.csv"
     path.write_text("Chamber,volume_cm3,area_cm2,location\nA1,5000,300,9.2.B\nA2,5100.5,301,\n")
-    table = read_chambers(path)
+    table, meta = read_chambers(path)
+    assert meta.notes == ["1 chamber(s) without a location"]
     assert table.index.tolist() == ["A1", "A2"]
     assert table.loc["A2", "volume_cm3"] == 5100.5
     assert table.loc["A1", "location"] == "9.2.B"

@@ -134,7 +134,10 @@ def iter_parts(
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     metadata = metadata if metadata is not None else []
     reports = reports if reports is not None else []
-    table = read_chambers(chambers) if chambers is not None else None
+    table = None
+    if chambers is not None:
+        table, chamber_meta = read_chambers(chambers)
+        metadata.append(chamber_meta)
     options: dict[str, Any] = {
         "chambers": table,
         "volume_cm3": volume_cm3,

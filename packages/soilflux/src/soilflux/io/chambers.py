@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soilflux.io.errors import InputError
+from soilflux.io.errors import InputError, ReadMetadata
 
 LOCATION_PATTERN = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 
 
-def read_chambers(path: str | Path) -> pd.DataFrame:
+def read_chambers(path: str | Path) -> tuple[pd.DataFrame, ReadMetadata]:
     """Read and validate a chamber table.
 
     Parameters
@@ -29,9 +29,11 @@ def read_chambers(path: str | Path) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
+    table : pandas.DataFrame
         Indexed by ``chamber`` (str): ``volume_cm3`` [cm³], ``area_cm2`` [cm²],
         ``location`` (str or NA).
+    metadata : ReadMetadata
+        Notes (chambers without a location, ignored columns).
 
     Raises
     ------
@@ -76,4 +78,11 @@ def read_chambers(path: str | Path) -> pd.DataFrame:
         table["location"] = location.mask(location == "").astype("string")
     else:
         table["location"] = pd.Series(pd.NA, index=table.index, dtype="string")
-    return table.set_index("chamber")
+    meta = ReadMetadata(path=str(path), format="chambers")
+    ignored = sorted(set(raw.columns) - {"chamber", "volume_cm3", "area_cm2", "location"})
+    if ignored:
+        meta.notes.append(f"ignored columns: {', '.join(ignored)}")
+    unplaced = int(table["location"].isna().sum())
+    if unplaced:
+        meta.notes.append(f"{unplaced} chamber(s) without a location")
+    return table.set_index("chamber"), meta
