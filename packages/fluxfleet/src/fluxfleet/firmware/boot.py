@@ -29,7 +29,7 @@ def main():
     board.wait_net(15000)
 
     def fetch(url, timeout_ms):
-        return http.get(board.tcp, url, timeout_ms, board.clock.ticks_ms)
+        return http.get(board.tcp, url, timeout_ms, board.clock.ticks_ms, board.feed)
 
     ld = loader.Loader(
         "/",

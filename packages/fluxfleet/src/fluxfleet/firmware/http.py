@@ -5,9 +5,14 @@
 
 The transport factory ``connect(host, port)`` returns an object with ``write(bytes)``,
 ``read(n, timeout_ms) -> bytes`` (b"" at end of stream, ``OSError`` on timeout) and
-``close()``. Every read gets what is left of the caller's deadline, so a silent server
-costs at most ``timeout_ms`` in total, never more.
+``close()``. The whole request has one deadline (``timeout_ms``): a silent server costs
+at most that, never more. Waits are cut into slices of at most ``slice_ms`` (5 s) with
+``feed()`` - the watchdog - called between them, so a slow server can never starve the
+30-s hardware watchdog.
 """
+
+ETIMEDOUT = 110
+SLICE_MS = 5000
 
 
 class HTTPError(OSError):
@@ -27,30 +32,53 @@ def split_url(url):
     return hostport, 80, path
 
 
+def _timed_out(e):
+    return bool(e.args) and e.args[0] == ETIMEDOUT
+
+
+def _read(t, n, deadline, ticks_ms, feed, slice_ms, what):
+    """Read up to ``n`` bytes before ``deadline``, feeding the watchdog every slice."""
+    while True:
+        left = deadline - ticks_ms()
+        if left <= 0:
+            raise HTTPError(ETIMEDOUT, "ETIMEDOUT: deadline passed while reading " + what)
+        try:
+            return t.read(n, left if left < slice_ms else slice_ms)
+        except OSError as e:
+            if not _timed_out(e):
+                raise
+            if feed is not None:
+                feed()
+
+
 class Response:
-    def __init__(self, t, status, headers, body_start, deadline, ticks_ms):
+    def __init__(self, t, status, headers, body_start, deadline, ticks_ms, feed, slice_ms):
         self.t = t
         self.status = status
         self.headers = headers
         self._buf = body_start
         self._deadline = deadline
         self._ticks = ticks_ms
+        self._feed = feed
+        self._slice = slice_ms
         cl = headers.get("content-length")
         self.length = int(cl) if cl is not None else None
         self._left = self.length
-
-    def _remaining(self):
-        r = self._deadline - self._ticks()
-        if r <= 0:
-            raise HTTPError(110, "ETIMEDOUT: deadline passed while reading the body")
-        return r
 
     def read(self, n):
         """Up to ``n`` body bytes; b"" at the end of the body."""
         if self._left == 0:
             return b""
         if not self._buf:
-            self._buf = self.t.read(max(n, 512), self._remaining())
+            self._buf = _read(
+                self.t,
+                max(n, 512),
+                self._deadline,
+                self._ticks,
+                self._feed,
+                self._slice,
+                "the body",
+            )
             if not self._buf:
                 if self._left is not None and self._left > 0:
                     raise HTTPError(
@@ -71,21 +99,17 @@ class Response:
             pass
 
 
-def get(connect, url, timeout_ms, ticks_ms):
-    """GET ``url``; the status line and headers must arrive before ``timeout_ms``."""
+def get(connect, url, timeout_ms, ticks_ms, feed=None, slice_ms=SLICE_MS):
+    """GET ``url``; headers and body must all arrive within ``timeout_ms``."""
     deadline = ticks_ms() + timeout_ms
     host, port, path = split_url(url)
     t = connect(host, port)
     try:
-        t.write(
-            ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
-        )
+        req = "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)
+        t.write(req.encode())
         buf = b""
         while b"\r\n\r\n" not in buf:
-            left = deadline - ticks_ms()
-            if left <= 0:
-                raise HTTPError(110, "ETIMEDOUT: no HTTP header within %d ms" % timeout_ms)
-            chunk = t.read(512, left)
+            chunk = _read(t, 512, deadline, ticks_ms, feed, slice_ms, "the HTTP header")
             if not chunk:
                 raise HTTPError("connection closed before the end of the HTTP header")
             buf += chunk
@@ -102,7 +126,7 @@ def get(connect, url, timeout_ms, ticks_ms):
             if ":" in line:
                 k, v = line.split(":", 1)
                 headers[k.strip().lower()] = v.strip()
-        return Response(t, status, headers, body, deadline, ticks_ms)
+        return Response(t, status, headers, body, deadline, ticks_ms, feed, slice_ms)
     except Exception:
         t.close()
         raise
