@@ -49,7 +49,7 @@ def test_bus_faults_raise_oserror_and_dropouts_return_none() -> None:
     assert h0 is not None
     assert h1 is not None
     for read in (h0.co2.read, h0.baro.read, h0.light.read):
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="I2C bus error"):
             read()
     assert h1.co2.read() is None
     assert h1.baro.read() is not None  # only the SCD30 drops out
@@ -59,7 +59,7 @@ def test_servo_refuses_angles_outside_its_range_and_moves_the_lid() -> None:
     fleet = _fleet()
     hal = fleet.devices[0].hal
     assert hal is not None
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="servo angle outside"):
         hal.servo.angle(300)
     hal.servo.angle(0)
     assert fleet.lid_sealed()[0]
@@ -80,7 +80,7 @@ def test_wifi_outage_takes_the_network_and_ntp_down() -> None:
 def test_memory_link_follows_the_link_contract() -> None:
     got: list[tuple[str, bytes]] = []
     link = MemoryLink(lambda t, p: got.append((t, p)))
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="ENOTCONN"):
         link.publish("a/b", b"x", 1, False)
     link.connect("dev", "fluxfleet/v1/dev/status", b"offline", 30)
     pid = link.publish("a/b", b"x", 1, False)
@@ -89,5 +89,5 @@ def test_memory_link_follows_the_link_contract() -> None:
     assert link.poll() == [("pingresp",)]
     link.close()  # a drop without DISCONNECT: the broker publishes the will
     assert got[-1] == ("fluxfleet/v1/dev/status", b"offline")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="ENOTCONN"):
         link.poll()
