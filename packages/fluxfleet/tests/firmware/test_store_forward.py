@@ -172,3 +172,10 @@ def test_a_fresh_flash_starts_at_seq_1():
     r = ringmod.Ring(MemoryStore(), slots=16)
     assert (r.head, r.sent, r.pending()) == (0, 0, 0)
     assert r.append(sample(0)) == 1
+
+
+def test_the_full_scan_of_a_fresh_flash_feeds_the_watchdog():
+    feeds = []
+    r = ringmod.Ring(MemoryStore(), slots=9600, feed=lambda: feeds.append(1))
+    assert r.head == 0
+    assert len(feeds) == 9600 // 256 + 1

@@ -105,7 +105,7 @@ class Controller:
         self.link = link
         self.store = hal.store
         self.boot = cfg["boots"]
-        self.ring = Ring(self.store, cfg["ring_slots"])
+        self.ring = Ring(self.store, cfg["ring_slots"], "ring", getattr(hal, "feed", None))
 
         self.sched = dict(DEFAULT_SCHEDULE)
         raw = self.store.get("schedule")

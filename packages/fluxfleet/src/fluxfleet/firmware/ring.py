@@ -108,8 +108,9 @@ def unpack(rec):
 class Ring:
     """Ring buffer of samples over ``store`` (see :mod:`storage`)."""
 
-    def __init__(self, store, slots=DEFAULT_SLOTS, name="ring"):
+    def __init__(self, store, slots=DEFAULT_SLOTS, name="ring", feed=None):
         self.store = store
+        self.feed = feed  # the watchdog, fed during the full scan of a fresh flash
         self.slots = slots
         self.name = name
         self.blob = store.blob(name + ".dat", slots * RECORD_SIZE)
@@ -139,6 +140,8 @@ class Ring:
     def _scan(self):
         best = 0
         for i in range(self.slots):
+            if self.feed is not None and i % 256 == 0:
+                self.feed()
             s = unpack(self.blob.read(i * RECORD_SIZE, RECORD_SIZE))
             if s is not None and s["seq"] % self.slots == i and s["seq"] > best:
                 best = s["seq"]
