@@ -148,16 +148,32 @@ def test_samples_every_3_s_with_consecutive_seq_and_valid_payloads(rig_factory):
 
 def test_first_ntp_sync_reports_the_skew_and_sets_the_clock(rig_factory):
     rig = rig_factory()
-    rig.hal.ntp_offset_ms = 1234  # device clock is 1.234 s behind
-    rig.run_until(10_000)
+    rig.hal.ntp_offset_ms = None  # the NTP server does not answer at first
+    rig.run_until(30_000)
+    assert rig.link.of_kind("meta")[-1].decoded()["skew_ms"] is None
+    rig.hal.ntp_offset_ms = 1234  # device clock 1.234 s behind; retried after a minute
+    rig.run_until(90_000)
     metas = [p.decoded() for p in rig.link.of_kind("meta")]
     assert metas[-1]["skew_ms"] == 1234
     assert metas[-1]["ntp"] is True
     assert all(p.retain for p in rig.link.of_kind("meta"))
-    first, *rest = rig.link.samples()
-    assert first["fl"] & protocol.FL_NOT_SYNCED  # the sample before the sync says so
-    assert rest
-    assert not any(s["fl"] & protocol.FL_NOT_SYNCED for s in rest)
+    samples = rig.link.samples()
+    synced = [not s["fl"] & protocol.FL_NOT_SYNCED for s in samples]
+    assert synced == sorted(synced)  # flagged until the sync, clean after it
+    assert synced[0] is False
+    assert synced[-1] is True
+    t_sync = next(s["ts"] for s in samples if not s["fl"] & protocol.FL_NOT_SYNCED)
+    before = [s for s in samples if s["fl"] & protocol.FL_NOT_SYNCED]
+    assert t_sync - before[-1]["ts"] == 3000 + 1234  # the clock jumped by the skew
+
+
+def test_ntp_runs_before_commands_so_expiry_uses_the_right_clock(rig_factory):
+    rig = rig_factory()
+    rig.hal.ntp_offset_ms = 3_600_000  # the device clock is an hour behind
+    true_now = rig.clock.time_ms() + 3_600_000
+    rig.link.send_cmd("c01", cmd_id="late", cmd="servo_test", expires=true_now - 1000)
+    rig.run_until(5_000)
+    assert rig.link.acks() == [("late", "expired")]  # judged by NTP time, not the stale clock
 
 
 def test_hard_reboot_after_6_h_staggered_by_device_and_only_when_open(rig_factory):

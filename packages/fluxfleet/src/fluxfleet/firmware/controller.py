@@ -833,6 +833,7 @@ class Controller:
         if self.halted:
             return None
         now = self.clock.ticks_ms()
+        self._ntp(now)  # first: command expiry and timestamps need the right wall clock
         self._net(now)
         if self.halted:
             return None
@@ -851,7 +852,6 @@ class Controller:
                 self._send(now)
             except OSError:
                 self._drop_link(now)
-        self._ntp(now)
         if now >= self.next_save:
             self.save()
             self.next_save = now + self.cfg["save_every_ms"]
