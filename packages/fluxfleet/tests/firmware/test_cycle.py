@@ -209,3 +209,17 @@ def test_glitched_readings_become_null_and_flagged_so_the_message_stays_valid(ri
     assert all(s["fl"] & protocol.FL_CO2_MISSING for s in samples[:3])
     assert not samples[3]["fl"] & protocol.FL_CO2_MISSING
     assert all(s["p_hpa"] is None and s["fl"] & protocol.FL_BARO_MISSING for s in samples)
+
+
+def test_a_silent_co2_sensor_raises_a_retained_alert_and_clears_it(rig_factory):
+    rig = rig_factory()
+    rig.run_until(10_000)
+    rig.hal.co2.fail = True  # I2C errors from the SCD30
+    rig.run_until(10_000 + 3000 * 12)
+    statuses = [(p.decoded()["state"], p.retain) for p in rig.link.of_kind("status")]
+    assert statuses[-1] == ("alert", True)
+    assert "no CO2 reading" in rig.link.of_kind("status")[-1].decoded()["detail"]
+    rig.hal.co2.fail = False
+    rig.run_until(10_000 + 3000 * 14)
+    statuses = [p.decoded()["state"] for p in rig.link.of_kind("status")]
+    assert statuses == ["online", "alert", "online"]

@@ -72,6 +72,7 @@ DEFAULT_CONFIG = {
 }
 
 _SEEN_MAX = 64
+ALERT_AFTER = 10  # samples without a CO2 reading before status turns to "alert"
 
 
 def stagger_ms(dev, max_ms):
@@ -161,6 +162,8 @@ class Controller:
         self.cycle_done = False
         self.published = False
         self.i2c_errors = 0
+        self.co2_missing_run = 0  # consecutive samples without CO2
+        self.alert = False
 
         # link state
         self.connected = False
@@ -408,6 +411,7 @@ class Controller:
             fl |= protocol.FL_NOT_SYNCED
         if p is not None:
             self.last_p = p
+        self._health(co2 is None)
         s = {
             "ts": self._wall(),
             "cyc": self.cyc,
@@ -435,6 +439,18 @@ class Controller:
             self.sxy += x * co2
             self.syy += co2 * co2
         return s
+
+    def _health(self, co2_missing):
+        """Retained status "alert" after ALERT_AFTER samples without CO2, "online" when back."""
+        self.co2_missing_run = self.co2_missing_run + 1 if co2_missing else 0
+        if not self.alert and self.co2_missing_run >= ALERT_AFTER:
+            self.alert = True
+            self._queue(
+                "status", self._status("alert", "no CO2 reading for %d samples" % ALERT_AFTER), True
+            )
+        elif self.alert and not co2_missing:
+            self.alert = False
+            self._queue("status", self._status("online", "CO2 readings are back"), True)
 
     def _publish_cycle(self, now):
         if self.t_closed is None:
