@@ -91,12 +91,6 @@ def auto_deadband(
     c_first = np.where(use, cc, 0.0).sum(axis=1) / np.maximum(w.sum(axis=1), 1.0)
     x = np.where(use, t - t_first[:, None], 0.0)
     y = np.where(use, cc - c_first[:, None], 0.0)
-    zero = np.zeros((k, 1))
-    p_n = np.concatenate([zero, np.cumsum(w, axis=1)], axis=1)
-    p_x = np.concatenate([zero, np.cumsum(x, axis=1)], axis=1)
-    p_y = np.concatenate([zero, np.cumsum(y, axis=1)], axis=1)
-    p_xx = np.concatenate([zero, np.cumsum(x * x, axis=1)], axis=1)
-    p_xy = np.concatenate([zero, np.cumsum(x * y, axis=1)], axis=1)
     # step: median sampling interval of the batch
     # (median over closures of each closure's mean step: cheap and robust to a few gaps)
     n_use = w.sum(axis=1)
@@ -119,18 +113,18 @@ def auto_deadband(
     queries = (grid - grid[0] + 1.0)[None, :] + offsets[:, None]
     i0 = np.searchsorted(keys, queries.ravel(), side="right").reshape(k, grid.size)
     i0 -= (np.arange(k) * m)[:, None]
-    i1 = np.full((k, 1), m)
+    # window sums = row totals − prefix sums at i0; prefixes only up to the largest i0
+    c_max = int(i0.max()) if i0.size else 0
+    zero = np.zeros((k, 1))
 
-    def window(p: FloatArray) -> FloatArray:
-        return np.asarray(
-            np.take_along_axis(p, np.broadcast_to(i1, i0.shape), axis=1)
-            - np.take_along_axis(p, i0, axis=1)
-        )
+    def window(z: FloatArray) -> FloatArray:
+        prefix = np.concatenate([zero, np.cumsum(z[:, :c_max], axis=1)], axis=1)
+        return np.asarray(z.sum(axis=1)[:, None] - np.take_along_axis(prefix, i0, axis=1))
 
-    n = window(p_n)
-    sx, sy = window(p_x), window(p_y)
-    sxx = window(p_xx) - safe_divide(sx * sx, n)
-    sxy = window(p_xy) - safe_divide(sx * sy, n)
+    n = window(w)
+    sx, sy = window(x), window(y)
+    sxx = window(x * x) - safe_divide(sx * sx, n)
+    sxy = window(x * y) - safe_divide(sx * sy, n)
     b = safe_divide(sxy, sxx)
     # noise of the record from second differences (insensitive to smooth curvature or lag):
     # var(Δ²c) = 6σ² for white noise; mean |Δ²c| = σ·√6·√(2/π)

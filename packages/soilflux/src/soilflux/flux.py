@@ -178,10 +178,15 @@ def initial_values(
     if not window_s > 0:
         raise ValueError(f"window_s must be > 0 s, got {window_s!r}")
     t_arr = np.atleast_2d(np.asarray(t_s, dtype=np.float64))
+    y_arr = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    m_arr = None if mask is None else np.atleast_2d(np.asarray(mask, dtype=bool))
     inwin = (t_arr >= 0) & (t_arr < window_s)
-    if mask is not None:
-        inwin &= np.atleast_2d(np.asarray(mask, dtype=bool))
-    b = make_batch(t_arr, y, inwin)
+    # columns after the last one holding a window sample cannot matter
+    cols = int(np.flatnonzero(inwin.any(axis=0)).max()) + 1 if inwin.any() else 1
+    inwin = inwin[:, :cols]
+    if m_arr is not None:
+        inwin &= m_arr[:, :cols]
+    b = make_batch(t_arr[:, :cols], y_arr[:, :cols], inwin)
     n = b.n.astype(np.float64)
     t_mean = safe_divide(b.wsum(b.t), n)
     y_mean = safe_divide(b.wsum(b.c), n)

@@ -190,22 +190,21 @@ def _iter_chunks(
         cnt = counts[rows]
         k = rows.size
         m = max(int(cnt.max()) if k else 0, 1)
-        prow = np.repeat(np.arange(k), cnt)
         starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
         col_idx = np.arange(int(cnt.sum())) - np.repeat(starts, cnt)
         src = np.repeat(offsets[rows], cnt) + col_idx
+        flat = np.repeat(np.arange(k) * m, cnt) + col_idx
 
         def pad(
             x: FloatArray,
             src: npt.NDArray[np.int64] = src,
-            prow: npt.NDArray[np.int64] = prow,
-            col_idx: npt.NDArray[np.int64] = col_idx,
+            flat: npt.NDArray[np.int64] = flat,
             k: int = k,
             m: int = m,
         ) -> FloatArray:
-            out = np.full((k, m), np.nan)
-            out[prow, col_idx] = x[src]
-            return out
+            out = np.full(k * m, np.nan)
+            out[flat] = x[src]
+            return out.reshape(k, m)
 
         t = pad(el_k)
         yield (

@@ -259,10 +259,15 @@ def fit_exp_curve_batch(
         newton = np.where(np.isfinite(secant), secant, newton)
         a_prev[idx], g_prev[idx] = a_cur, ev.jtr
         inside = (newton > br_lo[idx]) & (newton < br_hi[idx])
-        a_new = np.where(inside, newton, 0.5 * (br_lo[idx] + br_hi[idx]))
+        # a step beyond an untried bound tries the bound itself (optimum outside the range)
+        to_hi = (newton >= br_hi[idx]) & (br_hi[idx] == hi[idx]) & (a_cur != hi[idx])
+        to_lo = (newton <= br_lo[idx]) & (br_lo[idx] == lo[idx]) & (a_cur != lo[idx])
+        mid = 0.5 * (br_lo[idx] + br_hi[idx])
+        a_new = np.where(inside, newton, np.where(to_hi, hi[idx], np.where(to_lo, lo[idx], mid)))
         a_try[idx] = a_new
         done = (np.abs(a_new - a_cur) * sp < tol) | ((br_hi[idx] - br_lo[idx]) * sp < tol)
         done |= ev.step == 0
+        done |= ((a_cur >= hi[idx]) & up) | ((a_cur <= lo[idx]) & ~up)  # pinned on a bound
         converged[idx[done & finite]] = True
         active[idx[done | ~finite]] = False
     # final residuals and covariance at the best a

@@ -78,7 +78,12 @@ def _wls(b: Batch, w: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _median_abs(resid: FloatArray, mask: BoolArray, n: IntArray) -> FloatArray:
     """Median of |resid| over each row's masked cells."""
-    a = np.where(mask, np.abs(resid), np.inf)
+    return _median_of_abs(np.abs(resid), mask, n)
+
+
+def _median_of_abs(abs_resid: FloatArray, mask: BoolArray, n: IntArray) -> FloatArray:
+    """Median over each row's masked cells of already absolute residuals."""
+    a = np.where(mask, abs_resid, np.inf)
     a.sort(axis=1)
     rows = np.arange(a.shape[0])
     lo = np.clip((n - 1) // 2, 0, a.shape[1] - 1)
@@ -114,12 +119,12 @@ def fit_robust_linear_batch(b: Batch, maxit: int = 200, acc: float = 1e-4) -> Ro
             rows, t, c, wm, msk, n_w = rows[live], t[live], c[live], wm[live], msk[live], n_w[live]
             r_old, w_cur = r_old[live], w_cur[live]
             live = np.ones(rows.size, dtype=bool)
-        s = _median_abs(r_old, msk, n_w) / MAD_CONSTANT
+        abs_r = np.abs(r_old)
+        s = _median_of_abs(abs_r, msk, n_w) / MAD_CONSTANT
         zero_scale = ~(s > 0)
-        u = np.abs(r_old)
-        u /= np.where(zero_scale, 1.0, s)[:, None]
-        np.maximum(u, 1e-300, out=u)
-        w = np.minimum(1.0, np.divide(HUBER_K, u, out=u), out=u)
+        # Huber weights min(1, k/|r/s|) = min(1, k·s/|r|); |r| = 0 gives 1 (inf → 1)
+        w = np.divide((HUBER_K * np.where(zero_scale, 1.0, s))[:, None], abs_r, out=abs_r)
+        np.minimum(w, 1.0, out=w)
         w *= wm
         a0, a1 = _wls(Batch(t=t, c=c, w=wm, mask=msk, n=n_w), w)
         r_new = c - a0[:, None] - a1[:, None] * t
