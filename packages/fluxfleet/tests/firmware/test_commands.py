@@ -279,3 +279,25 @@ def test_a_retained_command_is_refused_once_and_never_run(rig_factory):
     assert rig.hal.reboots == []
     assert rig.link.acks() == [("r-ret", "failed")]
     assert "retained commands are refused" in detail(rig, "r-ret", "failed")
+
+
+def test_a_commanded_schedule_survives_a_reboot_over_the_provisioned_one(rig_factory):
+    rig = rig_factory(curve=rising, sched={"flush_ms": 90_000})
+    rig.run_until(10_000)
+    send(rig, "s-9", "set_schedule", args={"closed_ms": 200_000})
+    rig.run_until(20_000)
+    rig.reboot()
+    assert rig.ctl.sched["closed_ms"] == 200_000  # the command, stored on flash
+    assert rig.ctl.sched["flush_ms"] == 90_000  # the provisioning, not overridden
+
+
+def test_corrupt_flash_values_do_not_stop_the_chamber(rig_factory):
+    rig = rig_factory(curve=rising)
+    rig.run_until(10_000)
+    for name in ("cmds", "pending", "schedule", "location", "ring.meta"):
+        rig.hal.store.put(name, b"\xff{garbage")
+    rig.reboot()
+    rig.run_until(PERIOD)
+    assert rig.ctl.loc == "9.2.B"  # from the config
+    assert rig.ctl.sched == DEFAULT_SCHEDULE
+    assert rig.link.samples()

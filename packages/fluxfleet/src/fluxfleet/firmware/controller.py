@@ -108,7 +108,12 @@ class Controller:
         self.boot = cfg["boots"]
         self.ring = Ring(self.store, cfg["ring_slots"], "ring", getattr(hal, "feed", None))
 
+        # schedule: defaults < config["sched"] (provisioning) < set_schedule (stored on flash)
         self.sched = dict(DEFAULT_SCHEDULE)
+        if "sched" in config:
+            s = dict(self.sched)
+            s.update(config["sched"])
+            self.sched = protocol.check_schedule(s, "config.sched.", False)
         raw = self.store.get("schedule")
         if raw:
             try:
@@ -116,12 +121,7 @@ class Controller:
                 s.update(json.loads(raw))
                 self.sched = protocol.check_schedule(s, "schedule.", False)
             except Exception:
-                self.sched = dict(DEFAULT_SCHEDULE)
-        if "sched" in config:
-            s = dict(self.sched)
-            s.update(config["sched"])
-            protocol.check_schedule(s, "config.sched.", False)
-            self.sched = s
+                pass  # an unreadable stored schedule: keep the provisioned one
 
         self.loc = None
         raw = self.store.get("location")
@@ -137,7 +137,9 @@ class Controller:
         raw = self.store.get("cmds")
         if raw:
             try:
-                self.seen = json.loads(raw)
+                seen = json.loads(raw)
+                if all(isinstance(e, list) and len(e) == 2 for e in seen):
+                    self.seen = seen
             except Exception:
                 self.seen = []
 
