@@ -35,7 +35,11 @@ class Gather:
     :class:`Collector` behind a real subscription.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, devices: set[str] | None = None) -> None:
+        self.devices = devices
+        """Only these device ids are gathered (None: all); others are ignored."""
+        self.rejects: list[tuple[str, str]] = []
+        """(topic, reason) of the payloads that failed the protocol."""
         self._rows: list[tuple[Any, ...]] = []
         self._cycles: list[dict[str, Any]] = []
         self.status: dict[str, str] = {}
@@ -47,9 +51,11 @@ class Gather:
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Decode one message; a payload failing the protocol is counted as rejected."""
-        self.messages += 1
         try:
             dev, kind = protocol.parse_topic(topic)
+            if self.devices is not None and dev not in self.devices:
+                return
+            self.messages += 1
             if kind == "telemetry":
                 d = protocol.decode("telemetry", payload)
                 loc = d["loc"]
@@ -67,8 +73,9 @@ class Gather:
             elif kind == "ack":
                 with self._lock:
                     self.acks.append({"chamber": dev, **protocol.decode("ack", payload)})
-        except protocol.ProtocolError:
+        except protocol.ProtocolError as exc:
             self.rejected += 1
+            self.rejects.append((topic, str(exc)))
 
     __call__ = handle
 
@@ -96,11 +103,20 @@ class Gather:
 class Collector(Gather):
     """A subscriber on a real broker that gathers everything the fleet publishes.
 
+    Messages the broker had retained before the subscription (earlier runs' status and
+    meta) are skipped; ``devices`` limits the gathering to one fleet's device ids.
+
     Use as a context manager; :meth:`samples` and :meth:`cycles` return tables.
     """
 
-    def __init__(self, host: str, port: int, client_id: str = "fluxfleet-sim-collector") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str = "fluxfleet-sim-collector",
+        devices: set[str] | None = None,
+    ) -> None:
+        super().__init__(devices)
         self.host = host
         self.port = port
         self._subscribed = threading.Event()
@@ -116,6 +132,10 @@ class Collector(Gather):
         self._subscribed.set()
 
     def _on_message(self, c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+        # A retained flag here means "stored before we subscribed" (MQTT 3.1.1 §3.3.1.3):
+        # old state of some earlier run, not what this fleet is publishing now.
+        if msg.retain:
+            return
         self.handle(msg.topic, bytes(msg.payload))
 
     def __enter__(self) -> Collector:
