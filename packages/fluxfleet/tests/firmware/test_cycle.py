@@ -223,3 +223,14 @@ def test_a_silent_co2_sensor_raises_a_retained_alert_and_clears_it(rig_factory):
     rig.run_until(10_000 + 3000 * 14)
     statuses = [p.decoded()["state"] for p in rig.link.of_kind("status")]
     assert statuses == ["online", "alert", "online"]
+
+
+def test_pressure_compensation_is_sent_only_within_the_scd30_range(rig_factory):
+    rig = rig_factory(curve=lambda t: 420.0 + 0.05 * (t % PERIOD) / 1000)
+    rig.hal.baro.read = lambda: (645.0, 21.0)  # type: ignore[method-assign]  # 3600 m a.s.l.
+    rig.run_until(2 * PERIOD)
+    assert rig.hal.co2.pressures == []  # the SCD30 refuses < 700 mbar: not sent, no crash
+    assert len(rig.link.of_kind("cycle")) == 2
+    rig.hal.baro.read = lambda: (968.6, 21.0)  # type: ignore[method-assign]
+    rig.run_until(3 * PERIOD)
+    assert rig.hal.co2.pressures == [969]  # once per cycle, after the flush, when it changed

@@ -358,8 +358,8 @@ class Controller:
 
     def _pressure_compensation(self):
         p = self.last_p
-        if p is None:
-            return
+        if p is None or not 700 <= p <= 1400:
+            return  # the SCD30 accepts 700..1400 mbar; outside that, keep the last value
         if self.last_p_comp is None or abs(p - self.last_p_comp) >= 1.0:
             try:
                 self.hal.co2.set_pressure(int(p + 0.5))
