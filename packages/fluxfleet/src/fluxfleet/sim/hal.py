@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -303,8 +304,6 @@ class PahoLink:
         except (OSError, ValueError) as exc:
             raise OSError(111, f"MQTT connect to {self.host}:{self.port} failed: {exc}") from exc
         self.client = c
-        import time
-
         deadline = time.monotonic() + self.CONNECT_TIMEOUT_S
         while not self.connected and time.monotonic() < deadline:
             rc = c.loop(timeout=0.05)
