@@ -189,3 +189,12 @@ def test_solar_elevation_and_day_night_light() -> None:
     assert drivers.air_t_c.max() <= 24.1
     assert drivers.ambient_co2_ppm.min() > 430
     assert drivers.ambient_co2_ppm.max() < 490
+
+
+def test_monthly_conductance_implies_a_moist_soil_diffusivity() -> None:
+    g = ph.monthly_conductance_umol_m2_s_ppm(_utc(2023, 9, 15))
+    rho = ph.air_molar_density_mol_m3(973.0, 20.0)
+    d = float(g * ph.SOIL_PCO2_DEPTH_M / rho)
+    assert 1e-7 < d < 4e-6  # well below free air (1.6e-5 m² s⁻¹)
+    back = ph.fick_conductance_umol_m2_s_ppm(d, ph.SOIL_PCO2_DEPTH_M, rho)
+    assert float(back) == pytest.approx(float(g))

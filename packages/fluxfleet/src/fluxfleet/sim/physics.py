@@ -622,6 +622,9 @@ def monthly_conductance_umol_m2_s_ppm(time_s: ArrayLike) -> FloatArray:
     :data:`CARBDOWN_FLUX_MEDIAN_UMOL_M2_S` (July–December) and C_soil from
     :data:`CARBDOWN_SOIL_PCO2_MEDIAN_PPM`; linear in time between mid-months, and
     between December and July across the winter (no published fluxes for January–June).
+    With the pCO2 measured at :data:`SOIL_PCO2_DEPTH_M` this is an effective soil-gas
+    diffusivity D_s = g z / ρ ≈ 1e-6 m² s⁻¹ in September (:func:`fick_conductance_umol_m2_s_ppm`
+    inverted), a moist soil's value (free air: 1.6e-5).
 
     Parameters
     ----------
