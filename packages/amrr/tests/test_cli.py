@@ -55,6 +55,26 @@ def test_props_he4_and_mixture():
     assert mix["mu4_J_mol"] == pytest.approx(float(lib.mu4_J_mol))
 
 
+def test_props_mixture_reports_the_phase_and_covers_the_3he_rich_side():
+    from amrr.properties import concentrated_properties
+
+    dil = run_json("props", "mixture", "--temperature-K", "0.75", "--x3", "0.1")
+    assert dil["phase"] == "dilute"
+    con = run_json("props", "mixture", "--temperature-K", "0.5", "--x3", "0.95")
+    assert con["phase"] == "concentrated"
+    lib = concentrated_properties(0.5, 0.95)
+    assert con["entropy_J_molK"] == pytest.approx(float(lib.entropy_J_molK))
+    assert con["mu4_J_mol"] == pytest.approx(float(lib.mu4_J_mol))
+    pure = run_json("props", "mixture", "--temperature-K", "0.5", "--x3", "1")
+    assert pure["phase"] == "concentrated"
+    assert pure["mu4_J_mol"] is None  # −∞ in pure 3He, JSON null
+    assert pure["osmotic_pressure_Pa"] == 0.0
+    two = runner.invoke(app, ["props", "mixture", "--temperature-K", "0.5", "--x3", "0.5"])
+    assert two.exit_code == 2
+    assert "two-phase" in two.output
+    assert "x_con=0.9081" in two.output
+
+
 def test_table_output_has_units():
     result = runner.invoke(app, ["props", "he4", "--temperature-K", "1.2", "--table"])
     assert result.exit_code == 0

@@ -97,6 +97,8 @@ def test_table_from_csv_and_errors(tmp_path):
         "amrr.properties.mixture",
         "amrr.properties.phase_diagram",
         "amrr.properties.fermi",
+        "amrr.properties.helium3",
+        "amrr.properties.concentrated",
     ],
 )
 def test_docstring_examples(module):

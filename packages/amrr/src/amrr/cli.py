@@ -12,8 +12,10 @@ import typer
 
 from amrr import __version__
 from amrr.properties import helium4
+from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
+from amrr.properties.phase_diagram import phase_label, x_concentrated, x_dilute
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 props_app = typer.Typer(
@@ -84,6 +86,12 @@ def _fail(exc: Exception) -> None:
 
 def _f(a: Any) -> float:
     return float(np.asarray(a))
+
+
+def _finite_or_none(a: Any) -> float | None:
+    """A float, or None (JSON null) where it is ±∞ (e.g. μ4 of pure 3He)."""
+    v = _f(a)
+    return v if np.isfinite(v) else None
 
 
 TABLE = typer.Option(False, "--table", help="Human-readable table instead of JSON.")
@@ -246,27 +254,66 @@ def props_mixture(
         "0.02,0.05,0.1,0.2", "--plot-x3", help="Comma-separated x3 values for --plot."
     ),
 ) -> None:
-    """He II 3He-4He mixture at SVP: g, s, h, C, μ3, μ4, osmotic pressure (quasiparticle model)."""
+    """3He-4He liquid at SVP: g, s, h, C, μ3, μ4, osmotic pressure, and which phase it is.
+
+    x3 up to the dilute separation/lambda line: He II quasiparticle model ("dilute");
+    x3 at or above the concentrated separation line (T ≤ 0.867 K): 3He-rich normal liquid
+    ("concentrated"). In between the liquid separates into two phases (an error unless
+    --extrapolate, which then evaluates the dilute model).
+    """
+    phase = str(phase_label(temperature_K, x3))
+    record: dict[str, Any]
+    if phase == "two-phase" and not extrapolate:
+        xd, xc = _f(x_dilute(temperature_K)), _f(x_concentrated(temperature_K))
+        _fail(
+            ValueError(
+                f"x3={x3:g} at temperature_K={temperature_K:g} is inside the two-phase region "
+                f"(x_dil={xd:.4f} < x3 < x_con={xc:.4f}): no single-phase liquid exists; "
+                "pass --extrapolate to evaluate the dilute model there anyway"
+            )
+        )
+        return
     try:
-        m = mixture_properties(temperature_K, x3, extrapolate=extrapolate)
+        if phase == "concentrated":
+            c = concentrated_properties(temperature_K, x3, extrapolate=extrapolate)
+            record = {
+                "phase": phase,
+                "model": "pure-3He Fermi liquid (Greywall 1983) + dissolved 4He",
+                "temperature_K": _f(c.temperature_K),
+                "x3": _f(c.x3),
+                "gibbs_J_mol": _f(c.gibbs_J_mol),
+                "entropy_J_molK": _f(c.entropy_J_molK),
+                "enthalpy_J_mol": _f(c.enthalpy_J_mol),
+                "heat_capacity_J_molK": _f(c.heat_capacity_J_molK),
+                "mu3_J_mol": _f(c.mu3_J_mol),
+                "mu4_J_mol": _finite_or_none(c.mu4_J_mol),
+                "osmotic_pressure_Pa": _f(c.osmotic_pressure_Pa),
+                "x_h_osmotic_J_mol": _f(c.x_h_osmotic_J_mol),
+                "molar_volume_m3_mol": _f(c.molar_volume_m3_mol),
+            }
+        else:
+            m = mixture_properties(temperature_K, x3, extrapolate=extrapolate)
+            record = {
+                "phase": phase,
+                "model": "He II quasiparticle model"
+                + ("" if phase == "dilute" else " (extrapolated)"),
+                "temperature_K": _f(m.temperature_K),
+                "x3": _f(m.x3),
+                "gibbs_J_mol": _f(m.gibbs_J_mol),
+                "entropy_J_molK": _f(m.entropy_J_molK),
+                "enthalpy_J_mol": _f(m.enthalpy_J_mol),
+                "heat_capacity_J_molK": _f(m.heat_capacity_J_molK),
+                "mu3_J_mol": _f(m.mu3_J_mol),
+                "mu4_J_mol": _f(m.mu4_J_mol),
+                "osmotic_pressure_Pa": _f(m.osmotic_pressure_Pa),
+                "x_h_osmotic_J_mol": _f(m.x_h_osmotic_J_mol),
+                "fermi_temperature_K": _f(m.fermi_temperature_K),
+                "molar_volume_m3_mol": _f(m.molar_volume_m3_mol),
+                "effective_mass_ratio": _f(m.effective_mass_ratio),
+            }
     except ValueError as exc:
         _fail(exc)
         return
-    record: dict[str, Any] = {
-        "temperature_K": _f(m.temperature_K),
-        "x3": _f(m.x3),
-        "gibbs_J_mol": _f(m.gibbs_J_mol),
-        "entropy_J_molK": _f(m.entropy_J_molK),
-        "enthalpy_J_mol": _f(m.enthalpy_J_mol),
-        "heat_capacity_J_molK": _f(m.heat_capacity_J_molK),
-        "mu3_J_mol": _f(m.mu3_J_mol),
-        "mu4_J_mol": _f(m.mu4_J_mol),
-        "osmotic_pressure_Pa": _f(m.osmotic_pressure_Pa),
-        "x_h_osmotic_J_mol": _f(m.x_h_osmotic_J_mol),
-        "fermi_temperature_K": _f(m.fermi_temperature_K),
-        "molar_volume_m3_mol": _f(m.molar_volume_m3_mol),
-        "effective_mass_ratio": _f(m.effective_mass_ratio),
-    }
     if plot is not None:
         from amrr.plots import mixture_ts_chart
 

@@ -12,12 +12,17 @@ Modules, one physical concept each:
 - :mod:`~amrr.properties.phase_diagram` — 3He-4He phase-separation and lambda lines
   (Chaudhry 2009).
 - :mod:`~amrr.properties.mixture` — He II 3He-4He mixtures, quasiparticle model.
+- :mod:`~amrr.properties.concentrated` — the 3He-rich (normal, concentrated) phase below the
+  tricritical point: pure-3He Fermi liquid plus dissolved 4He, calibrated by phase
+  equilibrium with the dilute model.
+- :mod:`~amrr.properties.helium3` — pure normal liquid 3He at SVP (Greywall 1983).
 - :mod:`~amrr.properties.fermi` — ideal Fermi gas functions used by the mixture model.
 - :mod:`~amrr.properties.validity` — validity ranges and the ``extrapolate`` switch.
 
 SI units throughout; argument names carry units (``temperature_K``, ``field_T``, ``x3``).
 """
 
+from amrr.properties.concentrated import ConcentratedProperties, concentrated_properties
 from amrr.properties.helium4 import Helium4Properties, fountain_pressure_Pa, helium4_svp
 from amrr.properties.mixture import MixtureProperties, mixture_properties
 from amrr.properties.paramagnet import (
@@ -28,7 +33,12 @@ from amrr.properties.paramagnet import (
     ParamagnetProperties,
     paramagnet_properties,
 )
-from amrr.properties.phase_diagram import lambda_temperature_K, x_concentrated, x_dilute
+from amrr.properties.phase_diagram import (
+    lambda_temperature_K,
+    phase_label,
+    x_concentrated,
+    x_dilute,
+)
 from amrr.properties.refrigerant import (
     AnalyticRefrigerant,
     Refrigerant,
@@ -43,6 +53,7 @@ __all__ = [
     "GLF",
     "MATERIALS",
     "AnalyticRefrigerant",
+    "ConcentratedProperties",
     "EntropyTable",
     "Helium4Properties",
     "MixtureProperties",
@@ -53,11 +64,13 @@ __all__ = [
     "RefrigerantState",
     "TableError",
     "TabulatedRefrigerant",
+    "concentrated_properties",
     "fountain_pressure_Pa",
     "helium4_svp",
     "lambda_temperature_K",
     "mixture_properties",
     "paramagnet_properties",
+    "phase_label",
     "x_concentrated",
     "x_dilute",
 ]

@@ -17,7 +17,7 @@ Tricritical point: x_t = 0.674, T_t = 0.867 K. With dT = T − T_t::
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from amrr.properties.validity import FloatArray, Range
 
@@ -124,3 +124,41 @@ def superfluid_boundary_x3(temperature_K: ArrayLike) -> FloatArray:
     xd = x_dilute(np.minimum(T, T_TRICRITICAL_K), extrapolate=True)
     xl = x_lambda(np.maximum(T, T_TRICRITICAL_K))
     return np.where(below, xd, xl)
+
+
+def phase_label(temperature_K: ArrayLike, x3: ArrayLike) -> NDArray[np.str_]:
+    """Which liquid phase a state (T, x3) at SVP belongs to.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K].
+    x3 : array_like
+        3He mole fraction [-].
+
+    Returns
+    -------
+    ndarray of str
+        ``"dilute"`` (superfluid He II, x3 ≤ x_dil(T) below T_t or x3 ≤ x_λ(T) above),
+        ``"concentrated"`` (3He-rich normal liquid, x3 ≥ x_con(T), T ≤ T_t),
+        ``"two-phase"`` (x_dil < x3 < x_con, T < T_t) or ``"normal"`` (He I, x3 > x_λ(T),
+        T > T_t); ``"undefined"`` for NaN.
+
+    Examples
+    --------
+    >>> [str(v) for v in phase_label(0.5, [0.1, 0.5, 0.95])]
+    ['dilute', 'two-phase', 'concentrated']
+    """
+    T, x = np.broadcast_arrays(
+        np.asarray(temperature_K, dtype=np.float64), np.asarray(x3, dtype=np.float64)
+    )
+    below = T <= T_TRICRITICAL_K
+    xc = x_concentrated(np.clip(T, 0.0, T_TRICRITICAL_K), extrapolate=True)
+    dilute = x <= superfluid_boundary_x3(T) + 1e-9
+    concentrated = below & (x >= xc - 1e-4)
+    labels = np.select(
+        [np.isnan(T) | np.isnan(x), dilute, concentrated, below],
+        ["undefined", "dilute", "concentrated", "two-phase"],
+        default="normal",
+    )
+    return np.asarray(labels, dtype=np.str_)
