@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from fluxfleet.sim import physics as ph
 
 pytestmark = pytest.mark.reference
@@ -17,10 +16,10 @@ def test_monthly_flux_medians_match_the_carbdown_hourly_file(reference_dir: Path
     med = hourly.groupby("Month")["Avg Flux (mmol/s/m2)"].median()
     for month, value in ph.CARBDOWN_FLUX_MEDIAN_UMOL_M2_S.items():
         assert value == pytest.approx(med[month], abs=0.006)
-    assert ph.CARBDOWN_PRESSURE_HPA == pytest.approx(hourly["Avg Pstart (hPa)"].median())
-    assert ph.CARBDOWN_AIR_T_C == pytest.approx(hourly["Avg Tstart (Degrees C)"].median())
-    assert ph.CARBDOWN_RH_PCT == pytest.approx(hourly["Avg RHstart (%)"].median())
-    assert ph.CARBDOWN_AMBIENT_CO2_PPM == pytest.approx(hourly["Avg Cstart (ppm)"].median())
+    assert pytest.approx(hourly["Avg Pstart (hPa)"].median()) == ph.CARBDOWN_PRESSURE_HPA
+    assert pytest.approx(hourly["Avg Tstart (Degrees C)"].median()) == ph.CARBDOWN_AIR_T_C
+    assert pytest.approx(hourly["Avg RHstart (%)"].median()) == ph.CARBDOWN_RH_PCT
+    assert pytest.approx(hourly["Avg Cstart (ppm)"].median()) == ph.CARBDOWN_AMBIENT_CO2_PPM
 
 
 def test_monthly_soil_pco2_medians_match_the_carbdown_daily_file(reference_dir: Path) -> None:
