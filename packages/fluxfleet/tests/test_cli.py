@@ -95,6 +95,7 @@ def test_demo_falls_back_in_process_without_mosquitto(
     assert result.exit_code == 0, result.output
     assert "falls back to an in-process link" in result.output
     assert "per chamber" in result.output
+    assert "injected faults and the soilflux quality flags" in result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(out.resolve()) in result.output
 

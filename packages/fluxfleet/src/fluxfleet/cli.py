@@ -152,7 +152,7 @@ def demo(
     from fluxfleet.sim.compare import compare
     from fluxfleet.sim.faults import default_schedule
     from fluxfleet.sim.fleet import FleetConfig
-    from fluxfleet.sim.report import chamber_table, closure_table, plot_run
+    from fluxfleet.sim.report import chamber_table, closure_table, fault_table, plot_run
     from fluxfleet.sim.runner import run_fleet
 
     t0 = time.monotonic()
@@ -192,6 +192,8 @@ def demo(
         typer.echo(closure_table(cmp, 15).to_string(index=False))
         typer.echo("\nper chamber (medians of valid closures):")
         typer.echo(chamber_table(cmp).to_string(index=False))
+        typer.echo("\ninjected faults and the soilflux quality flags on their closures:")
+        typer.echo(fault_table(cmp).to_string(index=False))
     nv = cmp.night_valid()
     typer.echo(
         f"\nvalid night closures without faults: {len(nv)}; soilflux within ±5 % of the "

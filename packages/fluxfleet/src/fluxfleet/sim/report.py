@@ -63,6 +63,25 @@ def chamber_table(cmp: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fault_table(cmp: Comparison) -> pd.DataFrame:
+    """Per injected fault kind: closures it touched, how many soilflux dropped, its flags."""
+    t = cmp.table
+    rows = []
+    kinds = sorted({k for s in t["faults"] for k in s.split(",") if k})
+    for kind in kinds:
+        hit = t[t["faults"].str.split(",").apply(lambda ks, k=kind: k in ks)]
+        flags = sorted({f for s in hit["flags"].fillna("") for f in s.split(",") if f})
+        rows.append(
+            {
+                "fault": kind,
+                "closures": len(hit),
+                "dropped": int((~hit["valid"]).sum()),
+                "flags raised": ",".join(flags) or "(none)",
+            }
+        )
+    return pd.DataFrame(rows, columns=["fault", "closures", "dropped", "flags raised"])
+
+
 def plot_run(samples: pd.DataFrame, cmp: Comparison, path: str | Path) -> Path:
     """A two-panel PNG: CO2 of a few chambers over time, and soilflux vs the truth.
 
