@@ -234,3 +234,18 @@ def test_pressure_compensation_is_sent_only_within_the_scd30_range(rig_factory):
     rig.hal.baro.read = lambda: (968.6, 21.0)  # type: ignore[method-assign]
     rig.run_until(3 * PERIOD)
     assert rig.hal.co2.pressures == [969]  # once per cycle, after the flush, when it changed
+
+
+def test_a_driver_that_misbehaves_in_any_way_gives_a_missing_reading(rig_factory):
+    rig = rig_factory()
+
+    def bad_read() -> tuple[float, float, float]:
+        raise ValueError("driver bug")
+
+    rig.hal.co2.read = bad_read  # type: ignore[method-assign]
+    rig.hal.light.read = lambda: "12 lx"  # type: ignore[assignment,method-assign,return-value]
+    rig.run_until(10_000)
+    samples = rig.link.samples()
+    assert samples
+    assert all(s["co2_ppm"] is None and s["fl"] & protocol.FL_CO2_MISSING for s in samples)
+    assert all(s["lux"] is None and s["fl"] & protocol.FL_LIGHT_MISSING for s in samples)

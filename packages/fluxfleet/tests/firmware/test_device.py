@@ -87,6 +87,7 @@ class FakeBoard:
         self.confirmed = 0
         self.reboots = 0
         self.hooks: list[tuple[int, Any]] = []
+        self.logged: list[str] = []
 
     def feed(self) -> None:
         self.feeds += 1
@@ -133,6 +134,9 @@ class FakeBoard:
 
     def show_text(self, text: str) -> None:
         pass
+
+    def log(self, msg: str) -> None:
+        self.logged.append(msg)
 
 
 class Watcher:
@@ -235,3 +239,27 @@ def test_the_device_main_loop_measures_publishes_and_obeys(mosquitto, tmp_path: 
     assert moves[:5] == [270, 0, 270, 0, 90]
     assert ctl.ring.head >= len(samples)
     assert (tmp_path / "data" / "ring.dat").stat().st_size == 9600 * 50
+
+
+def test_the_main_loop_survives_controller_exceptions_then_resets(tmp_path: Path):
+    cfg = {"device_id": "c9", "broker_host": "nowhere", "data_dir": str(tmp_path / "d")}
+    (tmp_path / "d").mkdir()
+    board = FakeBoard(cfg)
+    broken = {"on": False}
+
+    def net_up() -> bool:
+        if broken["on"]:
+            raise ValueError("WiFi driver bug")
+        return False
+
+    board.net_up = net_up  # type: ignore[method-assign]
+    board.hooks.append((60_000, lambda: broken.update(on=True)))
+    try:
+        ctl = main.run(board, {"version": "6.1.0", "slot": "a", "boots": 1}, max_steps=5_000)
+    finally:
+        if board.store is not None:
+            board.store.close()
+    assert ctl.ring.head >= 20  # it measured for a minute before the bug struck
+    assert board.reboots == 1  # then ten failures in a row: reset instead of hanging
+    assert len(board.logged) == main.MAX_ERRORS
+    assert "WiFi driver bug" in board.logged[0]

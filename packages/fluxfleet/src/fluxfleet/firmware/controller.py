@@ -208,14 +208,14 @@ class Controller:
         self.lid_deg = deg
         try:
             self.hal.servo.angle(deg)
-        except OSError:
+        except Exception:  # a failing actuator must not stop the measurements
             pass
 
     def _fan(self, pct):
         self.fan_pct = pct
         try:
             self.hal.fan.duty(pct)
-        except OSError:
+        except Exception:
             pass
 
     def _closure_reset(self):
@@ -377,7 +377,7 @@ class Controller:
                 fl |= protocol.FL_CO2_MISSING
             else:
                 co2, t, rh = r
-        except OSError:
+        except Exception:  # any driver failure is a missing reading, never a crash
             fl |= protocol.FL_CO2_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
         try:
@@ -386,14 +386,14 @@ class Controller:
                 fl |= protocol.FL_BARO_MISSING
             else:
                 p, ta = r
-        except OSError:
+        except Exception:
             fl |= protocol.FL_BARO_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
         try:
             lux = hal.light.read()
             if lux is None:
                 fl |= protocol.FL_LIGHT_MISSING
-        except OSError:
+        except Exception:
             fl |= protocol.FL_LIGHT_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
         # a reading outside the protocol's range (a glitch, a dead sensor) is no reading

@@ -18,6 +18,7 @@ from .mqtt import MqttLink
 from .storage import FileStore
 
 MAX_SLEEP_MS = 200
+MAX_ERRORS = 10  # consecutive controller exceptions before a reset
 
 
 class Missing:
@@ -97,9 +98,19 @@ def run(board, info, max_steps=None):
         },
     )
     steps = 0
+    errors = 0
     while max_steps is None or steps < max_steps:
         steps += 1
-        wake = ctl.step()
+        try:
+            wake = ctl.step()
+            errors = 0
+        except Exception as e:  # a bug must not stop the chamber: log, retry, then reset
+            errors += 1
+            board.log("controller error %d: %r" % (errors, e))
+            if errors >= MAX_ERRORS:
+                board.reboot()
+                return ctl
+            wake = board.clock.ticks_ms() + 1000
         board.feed()
         if wake is None:  # the controller rebooted (hal.reboot() normally never returns)
             board.reboot()

@@ -421,7 +421,7 @@ def validate(kind, d):
 
 def reading(key, x):
     """``x`` if it is a plausible value of reading ``key``; None for NaN/inf/out of range."""
-    if x is None or x != x:
+    if not _is_num(x) or x != x:
         return None
     lo, hi = READING_LIMITS[key]
     if x < lo or x > hi:

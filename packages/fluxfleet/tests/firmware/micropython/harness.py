@@ -423,6 +423,9 @@ class Board:
     def show_text(self, text):
         pass
 
+    def log(self, msg):
+        print(msg)
+
 
 from app import main  # noqa: E402
 
