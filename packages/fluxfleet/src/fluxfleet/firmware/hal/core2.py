@@ -129,7 +129,9 @@ class TcpTransport:
         out = b""
         while self.p.poll(0):
             b = self.s.read(1024)
-            if not b:
+            if b is None:  # non-blocking read with nothing there after all
+                break
+            if not b:  # b"": the peer closed the connection
                 if out:
                     return out
                 raise OSError("connection closed by peer")
@@ -139,7 +141,10 @@ class TcpTransport:
     def read(self, n, timeout_ms):
         if not self.p.poll(timeout_ms):
             raise OSError(110, "ETIMEDOUT")
-        return self.s.read(n) or b""
+        b = self.s.read(n)
+        if b is None:
+            raise OSError(110, "ETIMEDOUT")  # http retries within its deadline
+        return b
 
     def close(self):
         self.s.close()
