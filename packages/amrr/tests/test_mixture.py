@@ -71,7 +71,8 @@ def test_dilute_line_entropy_enthalpy_mu4(reference_dir):
 
 @pytest.mark.reference
 def test_concentrated_line_departures_are_measured(reference_dir):
-    """The 3He-rich phase is a normal liquid outside the model's He II domain.
+    """The 3He-rich phase is a normal liquid outside the model's He II domain (it has its
+    own model, amrr.properties.concentrated, validated in test_concentrated.py).
 
     Measured with extrapolate=True: s −72 % … +4 %, h −278 % … +10 %, μ4 −1674 % … +3.4 %
     (sign reversed below 0.49 K; worst at 0.15 K); ≤ 3.7 % in s for T ≥ 0.6 K. Asserted
