@@ -86,6 +86,9 @@ def sim(
         "default", "--faults", help="'default', 'none' or a JSON/CSV schedule FILE."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    co2_noise_ppm: float = typer.Option(
+        3.0, "--co2-noise-ppm", min=0.0, help="SCD30 reading noise, 1 sigma [ppm]."
+    ),
     start: str = typer.Option(DEFAULT_START, "--start", help="Simulated start time (UTC)."),
     workers: int = typer.Option(
         0, "--workers", min=0, help="Worker processes (0: 2 at --speed max, else 1)."
@@ -97,11 +100,18 @@ def sim(
     from fluxfleet.sim.faults import FaultFileError, resolve_schedule
     from fluxfleet.sim.fleet import FleetConfig
     from fluxfleet.sim.runner import run_fleet
+    from fluxfleet.sim.sensors import SensorSpec
 
     host, port = _parse_broker(broker)
     pace = _parse_speed(speed)
     start_s = _parse_start(start)
-    cfg = FleetConfig(chambers=chambers, start_s=start_s, duration_s=hours * 3600.0, seed=seed)
+    cfg = FleetConfig(
+        chambers=chambers,
+        start_s=start_s,
+        duration_s=hours * 3600.0,
+        seed=seed,
+        sensors=SensorSpec(co2_noise_ppm=co2_noise_ppm),
+    )
     try:
         schedule = resolve_schedule(faults, chambers, cfg.duration_s, seed)
     except FaultFileError as exc:
@@ -143,6 +153,9 @@ def demo(
     chambers: int = typer.Option(12, "--chambers", min=2, max=100),
     hours: float = typer.Option(3.0, "--hours", min=0.5, max=12.0),
     seed: int = typer.Option(1, "--seed"),
+    co2_noise_ppm: float = typer.Option(
+        3.0, "--co2-noise-ppm", min=0.0, help="SCD30 reading noise, 1 sigma [ppm]."
+    ),
 ) -> None:
     """A quick first look: a small fleet for a few night hours, soilflux vs the truth."""
     import pandas as pd
@@ -154,10 +167,15 @@ def demo(
     from fluxfleet.sim.fleet import FleetConfig
     from fluxfleet.sim.report import chamber_table, closure_table, fault_table, plot_run
     from fluxfleet.sim.runner import run_fleet
+    from fluxfleet.sim.sensors import SensorSpec
 
     t0 = time.monotonic()
     cfg = FleetConfig(
-        chambers=chambers, start_s=_parse_start(DEFAULT_START), duration_s=hours * 3600.0, seed=seed
+        chambers=chambers,
+        start_s=_parse_start(DEFAULT_START),
+        duration_s=hours * 3600.0,
+        seed=seed,
+        sensors=SensorSpec(co2_noise_ppm=co2_noise_ppm),
     )
     schedule = default_schedule(chambers, cfg.duration_s, seed)
     typer.echo(
@@ -198,7 +216,7 @@ def demo(
     typer.echo(
         f"\nvalid night closures without faults: {len(nv)}; soilflux within ±5 % of the "
         f"truth: {cmp.within(0.05):.0%}, within ±10 %: {cmp.within(0.10):.0%} "
-        "(the SCD30 model: 3 ppm noise, 20-s response)"
+        f"(the SCD30 model: {co2_noise_ppm:g} ppm noise, 20-s response)"
     )
     path = plot_run(samples, cmp, out)
     typer.echo(f"figure: {path.resolve()}")
