@@ -293,3 +293,31 @@ def test_calibration_form_sensitivity():
     assert np.abs(rel(b.enthalpy_J_mol, a.enthalpy_J_mol)).max() < 0.0095
     assert np.abs(rel(b.mu3_J_mol, a.mu3_J_mol)).max() < 0.005
     assert np.abs(rel(b.heat_capacity_J_molK, a.heat_capacity_J_molK)).max() < 0.065
+
+
+def test_common_tangent_of_the_two_models():
+    # The two models' own phase diagram: (x_dil, x_con) with μ3 and μ4 equal, against
+    # Chaudhry's published lines. Measured: |Δx_con| ≤ 0.0029; |Δx_dil| ≤ 0.0070 for
+    # T ≤ 0.6 K but up to 0.086 at 0.7–0.86 K, where the dilute phase's μ3, μ4 flatten
+    # towards the tricritical point (∂μ/∂x → 0), so a small μ mismatch moves x_dil far.
+    from amrr.properties.phase_diagram import x_dilute
+    from scipy.optimize import fsolve
+
+    def tangent(T: float) -> tuple[float, float]:
+        def f(v):
+            d = mixture_properties(T, v[0], extrapolate=True)
+            c = concentrated_properties(T, 1.0 - np.exp(v[1]), extrapolate=True)
+            return [float(d.mu3_J_mol - c.mu3_J_mol), float(d.mu4_J_mol - c.mu4_J_mol)]
+
+        v0 = [float(x_dilute(T)), float(np.log(1.0 - x_concentrated(T)))]
+        sol = fsolve(f, v0, xtol=1e-12)
+        assert np.abs(f(sol)).max() < 1e-9
+        return float(sol[0]), float(1.0 - np.exp(sol[1]))
+
+    temps = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.86])
+    xd, xc = np.array([tangent(T) for T in temps]).T
+    dxd = xd - x_dilute(temps)
+    dxc = xc - x_concentrated(temps)
+    assert np.abs(dxc).max() < 0.003
+    assert np.abs(dxd[temps <= 0.6]).max() < 0.0075
+    assert np.abs(dxd).max() < 0.09

@@ -47,7 +47,7 @@ which the docs measure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -368,7 +368,7 @@ def calibrate(
         )
 
     fit = least_squares(residuals, q0, x_scale="jac", xtol=1e-14, ftol=1e-14, gtol=1e-14)
-    return replace(trial(fit.x))
+    return trial(fit.x)
 
 
 SEPARATION_MU4_RANGE = Range(
@@ -413,6 +413,5 @@ def separation_line_mu4_J_mol(
     -2.033
     """
     T = SEPARATION_MU4_RANGE.check(temperature_K, extrapolate=extrapolate)
-    T = TEMPERATURE_RANGE.check(T, extrapolate=extrapolate)
     xc = x_concentrated(np.clip(T, 0.0, T_TRICRITICAL_K), extrapolate=True)
     return concentrated_properties(T, xc, params=params, extrapolate=True).mu4_J_mol
