@@ -11,7 +11,13 @@ export UV_PYTHON := $(PYTHON)
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
-setup: .venv/.synced
+# The firmware's MicroPython-VM test needs Node and MicroPython's WebAssembly port (npm);
+# without npm that one test skips (and fails under REQUIRE_SERVICES=1, as in CI).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the MicroPython VM test will skip"; fi
+
+setup: .venv/.synced node_modules/.installed
 
 ## demo: a first look at both systems (each package's `demo` command, where it has one)
 demo: setup

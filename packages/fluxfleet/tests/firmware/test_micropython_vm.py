@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from fluxfleet.keys import FIRMWARE_DIR
 
+from testsupport.services import missing_service
+
 HERE = Path(__file__).resolve().parent / "micropython"
 REPO = Path(__file__).resolve().parents[4]
 PACKAGE = "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"
@@ -37,14 +39,16 @@ def _micropython_mjs() -> Path | None:
     return None
 
 
+@pytest.mark.service
 def test_the_firmware_runs_on_the_micropython_vm():
     node = shutil.which("node")
     mjs = _micropython_mjs()
     if node is None or mjs is None:
-        pytest.skip(
+        missing_service(
             "MicroPython WebAssembly port not installed (needs node and "
-            "@micropython/micropython-webassembly-pyscript; see this module's docstring)"
+            "@micropython/micropython-webassembly-pyscript: `make setup` runs npm ci)"
         )
+        return
     proc = subprocess.run(
         [node, str(HERE / "run.mjs"), str(mjs), str(FIRMWARE_DIR), str(HERE / "harness.py")],
         capture_output=True,

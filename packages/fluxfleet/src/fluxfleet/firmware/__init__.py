@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """MicroPython firmware of the flux chambers (also imported by the simulator and server).
 
 Every module here compiles with ``mpy-cross``; only ``hal/`` may import ``machine``,

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Stage 0 on the device (copied to ``/boot.py`` at provisioning; never updated over the air).
 
 1. ``Board()`` arms the hardware watchdog (30 s) before anything else.
@@ -18,8 +16,8 @@ provisioning together with this file and ``/config.json``).
 import sys
 import time
 
-from firmware import http, loader  # type: ignore[import-not-found]
-from firmware.hal import core2  # type: ignore[import-not-found]
+from firmware import http, loader
+from firmware.hal import core2
 
 
 def main():
@@ -50,7 +48,7 @@ def main():
         board.reboot()
     sys.path.insert(0, d["path"])
     board.show_text("starting %s (slot %s)" % (d["version"], d["slot"]))
-    import app.main  # type: ignore[import-not-found]
+    import app.main
 
     app.main.run(board, d)
 

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Clocks for the controller.
 
 The controller only needs ``ticks_ms()`` (monotonic, never wrapping, ms), ``time_ms()``

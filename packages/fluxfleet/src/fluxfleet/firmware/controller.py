@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """The chamber controller: a pure state machine on an injected clock.
 
 The same class runs on the M5Stack Core2 (driven by ``main.py``), under CPython in the

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Ed25519 signature verification (RFC 8032) in pure Python, for the boot loader.
 
 Only *verification* lives on the device: the devices hold the fleet's public key, the

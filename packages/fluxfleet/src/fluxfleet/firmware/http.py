@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """A minimal streaming HTTP/1.0 GET for the loader, over an injected transport.
 
 The transport factory ``connect(host, port)`` returns an object with ``write(bytes)``,

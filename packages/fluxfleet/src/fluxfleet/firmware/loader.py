@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """A/B slot boot loader: signed manifest, streamed and verified download, confirm or revert.
 
 At every boot (``boot.py`` calls :meth:`Loader.boot`):

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Device main loop: drivers + storage + MQTT + controller, the watchdog fed every turn.
 
 ``boot.py`` (stage 0) calls :func:`run` with the board (``hal.core2.Board``, whose

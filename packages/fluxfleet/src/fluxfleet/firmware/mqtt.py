@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """A small MQTT 3.1.1 client (QoS 0/1) for the controller, over an injected transport.
 
 Why not ``umqtt.simple``/``umqtt.robust``: simple never pings on its own and blocks in

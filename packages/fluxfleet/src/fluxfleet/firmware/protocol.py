@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """The fleet's MQTT protocol: topics, payload codec and validation.
 
 One module, imported by the chamber firmware (MicroPython) and by the server (CPython)

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """SNTP (RFC 4330) packets with millisecond resolution.
 
 MicroPython's ``ntptime`` returns whole seconds; the chamber timestamps are in ms, so the

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """BH1750 ambient light sensor (M5Stack DLight unit) on an injected I2C bus.
 
 Continuous high-resolution mode (0x10): 1 lx resolution, 120 ms per measurement;

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Bosch BMP280 pressure/temperature sensor on an injected I2C bus.
 
 Compensation in floating point after the BMP280 datasheet (BST-BMP280-DS001, section

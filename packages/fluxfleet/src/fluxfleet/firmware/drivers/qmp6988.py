@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """QMP6988 pressure/temperature sensor (M5Stack BPS unit v1.1, ENV III) on an injected bus.
 
 Compensation in floating point after the QMP6988 datasheet (QST): each OTP coefficient

@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """Sensirion SCD30 (CO2, T, RH) over I2C, on an injected bus.
 
 Interface Description SCD30 (Sensirion, v1.0 May 2020): address 0x61; each command is a

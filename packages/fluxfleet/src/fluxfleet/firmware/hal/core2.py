@@ -1,6 +1,4 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """M5Stack Core2 board support (device only): the one module importing machine/network/M5.
 
 Pin map (see docs/fleet/hardware.md):
@@ -27,11 +25,11 @@ import select
 import socket
 import time
 
-import machine  # type: ignore[import-not-found]
-import network  # type: ignore[import-not-found]
+import machine
+import network
 
 try:
-    import M5  # type: ignore[import-not-found]  # UIFlow 2: display, touch, power
+    import M5  # UIFlow 2: display, touch, power
 
     HAVE_M5 = True
 except ImportError:  # plain MicroPython: no screen

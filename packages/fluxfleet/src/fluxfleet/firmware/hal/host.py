@@ -1,5 +1,3 @@
-# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-# mypy: no-check-untyped-defs, no-warn-return-any, allow-any-generics
 """CPython pieces of the HAL: a TCP transport for ``mqtt.MqttLink`` and ``http.get``.
 
 Used by the host integration tests (against a real Mosquitto) and usable by the
