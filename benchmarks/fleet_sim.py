@@ -124,6 +124,39 @@ def accuracy() -> None:
                 f"{err.quantile(0.75) - err.quantile(0.25):.1%} |",
                 flush=True,
             )
+    information_bound(truth)
+
+
+def information_bound(truth: object) -> None:
+    """Share within ±5 % an ideal unbiased straight-line fit could reach (white noise σ).
+
+    For each valid night closure: SE of the OLS slope = σ / √Σ(t − t̄)² over the samples
+    after a dead band, relative to the true initial dC′/dt; share = mean of
+    P(|N(0, SE)| < 5 %). No curvature, no lag: an upper bound for any fit of one closure.
+    """
+    import numpy as np
+    import pandas as pd
+    from fluxfleet.sim.physics import air_molar_density_mol_m3
+    from scipy.stats import norm
+
+    t = truth if isinstance(truth, pd.DataFrame) else pd.DataFrame()
+    t = t[t["complete"] & t["night"] & (t["faults"] == "")]
+    rho = air_molar_density_mol_m3(t["pressure_kpa"] * 10.0, t["temperature_c"])
+    column = rho * t["volume_cm3"] / t["area_cm2"] / 100.0 * (1 - t["h2o_start_mmol_mol"] / 1e3)
+    dcdt = (t["flux_true_umol_m2_s"] / column).to_numpy()
+    duration = (t["end"] - t["start"]).dt.total_seconds().to_numpy()
+    print()
+    print("Upper bound: ideal unbiased straight-line fit, white noise σ, 3-s samples")
+    print()
+    print("| dead band [s] | σ [ppm] | median relative SE | share within ±5 % |")
+    print("|---:|---:|---:|---:|")
+    for deadband in (0.0, 20.0, 40.0):
+        n = np.floor((duration - deadband) / 3.0) + 1
+        sxx = n * (n**2 - 1) / 12.0 * 9.0  # Σ(t − t̄)² of n samples 3 s apart
+        for sigma in (1.0, 2.0, 3.0):
+            se = sigma / np.sqrt(sxx) / dcdt
+            share = float(np.mean(2 * norm.cdf(0.05 / se) - 1))
+            print(f"| {deadband:g} | {sigma:g} | {np.median(se):.1%} | {share:.1%} |")
 
 
 if __name__ == "__main__":
