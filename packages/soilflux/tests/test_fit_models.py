@@ -156,3 +156,51 @@ def test_hm_without_c0_reports_slope_at_window_start() -> None:
     c = 400 + 50 * (1 - np.exp(-0.01 * t))
     fit = fit_hm(t, c, kappa_max=np.inf)
     assert fit.slope[0] == pytest.approx(0.5, rel=1e-7)
+
+
+def _lagged(t: np.ndarray, s: float, a: float, tau: float) -> np.ndarray:
+    from soilflux.synthetic import lagged_curve
+
+    return lagged_curve(t[None, :], np.array([420.0]), np.array([s]), np.array([a]), tau)[0]
+
+
+def test_lag_terms_make_every_model_exact_for_a_first_order_lag() -> None:
+    from soilflux.fit._batch import make_batch
+    from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
+    from soilflux.fit.lag import lag_basis
+    from soilflux.fit.linear import fit_linear_lag_batch
+    from soilflux.fit.quadratic import fit_quadratic_lag_batch
+    from soilflux.fit.robust import fit_robust_linear_lag_batch
+
+    t = np.arange(0.0, 241.0, 3.0)
+    win = t > 20.0  # one time constant: the transient is still large
+    # a straight line seen through a 20-s lag
+    b = make_batch(t, _lagged(t, 0.3, 0.0, 20.0), win)
+    h = lag_basis(b.t, b.mask, 20.0)
+    assert fit_linear_lag_batch(b, h).slope[0] == pytest.approx(0.3, rel=1e-9)
+    assert fit_robust_linear_lag_batch(b, h).slope[0] == pytest.approx(0.3, rel=1e-9)
+    assert fit_quadratic_lag_batch(b, np.array([420.0]), h).slope[0] == pytest.approx(0.3, rel=1e-6)
+    plain = fit_linear(t, _lagged(t, 0.3, 0.0, 20.0), win)
+    assert abs(plain.slope[0] / 0.3 - 1) > 0.005  # without the term the lag shows
+    # a saturating curve seen through the lag: the exponential slope at C′₀ is the true one
+    b = make_batch(t, _lagged(t, 0.5, 0.004, 20.0), win)
+    h = lag_basis(b.t, b.mask, 20.0)
+    curve = fit_exp_curve_batch(b, lag_basis=h)
+    fit = exponential_from_curve(curve, np.array([420.0]))
+    assert fit.slope[0] == pytest.approx(0.5, rel=1e-7)
+    assert fit.a[0] == pytest.approx(0.004, rel=1e-6)
+
+
+def test_vanished_transient_drops_the_lag_term() -> None:
+    from soilflux.fit._batch import make_batch
+    from soilflux.fit.lag import lag_basis
+    from soilflux.fit.linear import fit_linear_lag_batch
+
+    t = np.arange(0.0, 3000.0, 30.0)
+    c = 400 + 0.1 * t + RNG.normal(0, 1, t.size)
+    win = t > 1500.0  # e^{−1500/1} underflows: no transient left on the window
+    b = make_batch(t, c, win)
+    lagged = fit_linear_lag_batch(b, lag_basis(b.t, b.mask, 1.0))
+    assert lagged.slope[0] == pytest.approx(fit_linear(t, c, win).slope[0], rel=1e-10)
+    assert lagged.lag_coef is not None
+    assert lagged.lag_coef[0] == 0.0

@@ -66,14 +66,19 @@ class FluxOptions:
         Length of the regressions giving P0, T0, W0 and C′0 at the lid-closing instant [s]
         (LI-COR: 10 s).
     auto_deadband_min_s, auto_deadband_max_s : float
-        Range searched by the automatic dead band [s].  The lower end is raised to
-        `lag_multiple` × `sensor_lag_s`.
+        Range searched by the automatic dead band [s].  The lower end is raised to one
+        (with `lag_compensation`) or `lag_multiple` sensor time constants `sensor_lag_s`.
     sensor_lag_s : float
         First-order response time of the gas analyser [s]; default: SCD30 datasheet, 20 s.
         Set it to the analyser's (≈1 s for LI-COR analysers) for other instruments.
+    lag_compensation : bool
+        With the automatic dead band, fit the sensor's first-order transient B·e^{−t/τ_s} as
+        an extra term of every model (`soilflux.fit.lag`) on closures without a dead band of
+        their own; the dead band then skips only one time constant.  A fixed dead band
+        (option or file) means plain models: the caller has chosen the window.
     lag_multiple : float
-        The automatic dead band skips at least this many sensor time constants, so that the
-        lag transient has decayed to e^{−lag_multiple} of its size [-].
+        Without lag compensation, the automatic dead band skips at least this many sensor
+        time constants, so that the transient has decayed to e^{−lag_multiple} [-].
     mdf_form : {"christiansen", "nickerson"}
         Which minimal detectable flux goes into the ``mdf`` column.
     g_factor_limit : float
@@ -118,8 +123,9 @@ class FluxOptions:
     workers: int | None = None
     initial_window_s: float = 10.0
     auto_deadband_min_s: float = 0.0
-    auto_deadband_max_s: float = 120.0
+    auto_deadband_max_s: float = 60.0
     sensor_lag_s: float = SCD30_RESPONSE_TIME_S
+    lag_compensation: bool = True
     lag_multiple: float = 4.0
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
@@ -194,5 +200,6 @@ class FluxOptions:
 
     def auto_deadband_range_s(self) -> tuple[float, float]:
         """(lowest, highest) dead band the automatic rule may choose [s]."""
-        lo = max(self.auto_deadband_min_s, self.lag_multiple * self.sensor_lag_s)
+        skip = 1.0 if self.lag_compensation else self.lag_multiple
+        lo = max(self.auto_deadband_min_s, skip * self.sensor_lag_s)
         return lo, max(lo, self.auto_deadband_max_s)

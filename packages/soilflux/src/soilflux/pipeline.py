@@ -11,18 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from soilflux.deadband import auto_deadband
-from soilflux.fit._batch import BoolArray, FloatArray, make_batch, quiet, safe_divide
+from soilflux.fit._batch import Batch, BoolArray, FloatArray, make_batch, quiet, safe_divide
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
-from soilflux.fit.linear import fit_linear_batch
-from soilflux.fit.quadratic import fit_quadratic_batch
+from soilflux.fit.lag import lag_basis
+from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
+from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.flux import (
     PRESSURE_RANGE_KPA,
@@ -291,14 +292,42 @@ def _process_gas(
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
     b = make_batch(*_compact(ch.t, cdry, win))
-    lin = fit_linear_batch(b)
-    rob = fit_robust_linear_batch(b)
-    quad = fit_quadratic_batch(b, c0)
-    curve = fit_exp_curve_batch(b, a_start=safe_divide(-2.0 * quad.b2, quad.b1))
+    # sensor-lag compensation where soilflux chooses the start of the window itself: automatic
+    # dead band, and no dead band of the closure's own (a LI-COR file's)
+    auto_db = isinstance(opts.deadband_s, str) and opts.lag_compensation
+    compensate = ~np.isfinite(ch.deadband_s) if auto_db else np.zeros(len(db), bool)
+    h = None
+    if opts.sensor_lag_s > 0 and compensate.any():
+        h = lag_basis(b.t, b.w, np.where(compensate, opts.sensor_lag_s, 0.0))
+    # the record's own straight-line change (no lag model) says whether CO2 rose at all
+    plain = fit_linear_batch(b)
+    if h is None:
+        lin = plain
+        rob = fit_robust_linear_batch(b)
+        quad = fit_quadratic_batch(b, c0)
+    else:
+        lin = fit_linear_lag_batch(b, h)
+        # robust line on the record with the (least-squares) lag transient removed: the
+        # fast two-parameter IRLS; `fit_robust_linear_lag_batch` re-estimates B robustly
+        # too, at three times the cost, for a fallback model
+        lag_coef = np.asarray(lin.lag_coef, dtype=np.float64)
+        b_lag = np.nan_to_num(lag_coef)[:, None] * h
+        rob = fit_robust_linear_batch(
+            Batch(t=b.t, c=(b.c - b_lag) * b.w, w=b.w, mask=b.mask, n=b.n), maxit=20
+        )
+        # its SE must carry the lag column too: summary.rlm's SE is stddev·√((XᵀX)⁻¹)_bb,
+        # and (XᵀX)⁻¹_bb grows with the extra column by the same factor as for OLS
+        nf = b.n.astype(np.float64)
+        unit_lag = lin.slope_se / np.sqrt(safe_divide(lin.sse, nf - 3))
+        unit_plain = plain.slope_se / np.sqrt(safe_divide(plain.sse, nf - 2))
+        inflate = np.where(np.abs(np.nan_to_num(lag_coef)) > 0, unit_lag / unit_plain, 1.0)
+        rob = replace(rob, slope_se=rob.slope_se * inflate)
+        quad = fit_quadratic_lag_batch(b, c0, h)
+    curve = fit_exp_curve_batch(b, a_start=safe_divide(-2.0 * quad.b2, quad.b1), lag_basis=h)
     exp = exponential_from_curve(curve, c0)
     kmax = kappa_max(lin.slope, precision)
     kmin = -kmax if opts.hm_negative_kappa else 0.0
-    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve, kmin), kmax, c0)
+    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve, kmin, lag_basis=h), kmax, c0)
 
     out: dict[str, npt.NDArray[np.generic]] = {}
     slopes = {
@@ -352,7 +381,7 @@ def _process_gas(
     steps = np.where(b.mask[:, 1:] & np.isfinite(prev), b.t[:, 1:] - prev, 0.0)
     max_step = steps.max(axis=1) if steps.shape[1] else np.zeros(k)
     frac = 1.0 - np.exp(-exp.a * (t_last - np.where(np.isfinite(exp.t0), exp.t0, t_first)))
-    rises = np.abs(lin.slope * span) >= opts.stuck_co2_rise_ppm  # a curve, not noise
+    rises = np.abs(plain.slope * span) >= opts.stuck_co2_rise_ppm  # a curve, not noise
     saturated = (exp.ok & (exp.a > 0) & (frac >= opts.saturation_fraction) & rises) | (
         (np.where(valid, c_wet, -np.inf) >= opts.analyser_max_ppm * GAS_COLUMNS[gas_col][1]).any(
             axis=1
@@ -373,7 +402,7 @@ def _process_gas(
         kappa=hm.kappa,
         kappa_max=kmax,
         g_factor=g,
-        co2_change_ppm=lin.slope * span,
+        co2_change_ppm=plain.slope * span,
         flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win

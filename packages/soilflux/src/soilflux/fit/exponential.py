@@ -150,6 +150,7 @@ class _Eval:
     step: FloatArray
     jtr: FloatArray
     jtj: FloatArray
+    lag: FloatArray | None = None
 
 
 def _evaluate(y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray) -> _Eval:
@@ -181,12 +182,74 @@ def _evaluate(y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: F
     return _Eval(c1=c1, s=s, sse=sse, step=step, jtr=jtr, jtj=jtj)
 
 
+def _evaluate_lag(
+    y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray, h: FloatArray
+) -> _Eval:
+    """As `_evaluate`, with the sensor-lag transient h = e^{−t/τ_s} as a third linear term.
+
+    The linear parameters are (c₁, s, B); rows whose transient vanishes on the window get
+    B = 0.  `jtj` is the 4×4 Gauss–Newton matrix of (c₁, s, B, a).
+    """
+    g, dg = _g_dg(a, tau)
+    sg, sh, sy = g.sum(axis=1), h.sum(axis=1), y.sum(axis=1)
+    sgg = np.einsum("ij,ij->i", g, g)
+    sgh = np.einsum("ij,ij->i", g, h)
+    shh = np.einsum("ij,ij->i", h, h)
+    syg = np.einsum("ij,ij->i", y, g)
+    syh = np.einsum("ij,ij->i", y, h)
+    syy = np.einsum("ij,ij->i", y, y)
+    sdg = dg.sum(axis=1)
+    sgdg = np.einsum("ij,ij->i", g, dg)
+    shdg = np.einsum("ij,ij->i", h, dg)
+    sdgdg = np.einsum("ij,ij->i", dg, dg)
+    sydg = np.einsum("ij,ij->i", y, dg)
+    gone = ~(shh > 1e-12 * np.maximum(n, 1.0))
+    sh, sgh, syh, shdg = (np.where(gone, 0.0, v) for v in (sh, sgh, syh, shdg))
+    shh = np.where(gone, 1.0, shh)
+    m = np.empty((n.size, 3, 3))
+    m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = n, sg, sh
+    m[:, 1, 1], m[:, 1, 2], m[:, 2, 2] = sgg, sgh, shh
+    m[:, 1, 0], m[:, 2, 0], m[:, 2, 1] = sg, sh, sgh
+    minv, _ = inv_sym3(m)
+    rhs = np.stack([sy, syg, syh], axis=1)
+    coef = np.einsum("kij,kj->ki", minv, rhs)
+    c1, s, lag = coef[:, 0], coef[:, 1], coef[:, 2]
+    sse = syy - c1 * sy - s * syg - lag * syh
+    v = np.stack([sdg, sgdg, shdg], axis=1)
+    beta = np.einsum("kij,kj->ki", minv, v)
+    perp = sdgdg - np.einsum("ki,ki->k", beta, v)
+    jtr = s * (sydg - c1 * sdg - s * sgdg - lag * shdg)
+    step = safe_divide(jtr, s * s * perp)
+    jtj = np.empty((n.size, 4, 4))
+    jtj[:, :3, :3] = m
+    jtj[:, :3, 3] = jtj[:, 3, :3] = s[:, None] * v
+    jtj[:, 3, 3] = s * s * sdgdg
+    return _Eval(c1=c1, s=s, sse=sse, step=step, jtr=jtr, jtj=jtj, lag=lag)
+
+
+def _cov_from_jtj(jtj: FloatArray, s2: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Covariance of (c₁, s, a) from a 3×3 or 4×4 (with the lag term) Gauss–Newton matrix."""
+    if jtj.shape[1] == 3:
+        inv3, ok3 = inv_sym3(np.nan_to_num(jtj))
+        return inv3 * s2[:, None, None], ok3
+    a = np.nan_to_num(jtj)
+    det = np.linalg.det(a)
+    scale = np.prod(np.abs(np.einsum("kii->ki", a)), axis=1)
+    ok = np.asarray(np.isfinite(jtj).all(axis=(1, 2)) & (np.abs(det) > 1e-14 * scale), dtype=bool)
+    safe = np.where(ok[:, None, None], a, np.eye(4))
+    inv = np.linalg.inv(safe)
+    sel = [0, 1, 3]
+    cov = inv[:, sel][:, :, sel] * s2[:, None, None]
+    return np.where(ok[:, None, None], cov, np.nan), ok
+
+
 @quiet
 def fit_exp_curve_batch(
     b: Batch,
     a_start: FloatArray | None = None,
     a_bounds: tuple[FloatArray | float, FloatArray | float] | None = None,
     *,
+    lag_basis: FloatArray | None = None,
     maxiter: int = 40,
     tol: float = 1e-9,
 ) -> ExpCurve:
@@ -204,6 +267,9 @@ def fit_exp_curve_batch(
         Gauss–Newton iterations.
     tol : float
         Convergence when |Δa|·(window length) < tol.
+    lag_basis : (k, m) float, optional
+        Sensor-lag transient e^{−t/τ_s} on the window (zero outside); fitted as an extra
+        linear term B·e^{−t/τ_s} (see `soilflux.fit.lag`).
 
     Returns
     -------
@@ -231,7 +297,9 @@ def fit_exp_curve_batch(
     a_best = np.full(k, np.nan)
     c1_best = np.full(k, np.nan)
     s_best = np.full(k, np.nan)
-    jtj_best = np.full((k, 3, 3), np.nan)
+    lag_best = np.zeros(k)
+    p = 3 if lag_basis is None else 4
+    jtj_best = np.full((k, p, p), np.nan)
     br_lo, br_hi = lo.copy(), hi.copy()
     a_prev = np.full(k, np.nan)
     g_prev = np.full(k, np.nan)
@@ -242,7 +310,11 @@ def fit_exp_curve_batch(
         if idx.size == 0:
             break
         a_cur = a_try[idx]
-        ev = _evaluate(y[idx], b.w[idx], tau[idx], n[idx], a_cur)
+        if lag_basis is None:
+            ev = _evaluate(y[idx], b.w[idx], tau[idx], n[idx], a_cur)
+        else:
+            ev = _evaluate_lag(y[idx], b.w[idx], tau[idx], n[idx], a_cur, lag_basis[idx])
+            lag_best[idx] = np.asarray(ev.lag)
         finite = np.isfinite(ev.sse) & np.isfinite(ev.step)
         a_best[idx] = np.where(finite, a_cur, np.nan)
         c1_best[idx], s_best[idx], jtj_best[idx] = ev.c1, ev.s, ev.jtj
@@ -273,9 +345,10 @@ def fit_exp_curve_batch(
     # final residuals and covariance at the best a
     g, _ = _g_dg(np.nan_to_num(a_best), tau)
     resid = (y - np.nan_to_num(c1_best)[:, None] * b.w - np.nan_to_num(s_best)[:, None] * g) * b.w
+    if lag_basis is not None:
+        resid -= np.nan_to_num(lag_best)[:, None] * lag_basis
     sse = np.einsum("ij,ij->i", resid, resid)
-    inv, nonsing = inv_sym3(np.nan_to_num(jtj_best))
-    cov = inv * safe_divide(sse, n - 3)[:, None, None]
+    cov, nonsing = _cov_from_jtj(jtj_best, safe_divide(sse, n - p))
     # on a bound: within the convergence tolerance (bisection approaches a bound from inside)
     near = 100 * tol / span_safe
     at_bound = (np.abs(a_best - lo) <= near) | (np.abs(a_best - hi) <= near)
@@ -296,10 +369,11 @@ def fit_exp_curve_batch(
 
 
 @quiet
-def solve_fixed_a(b: Batch, a: FloatArray) -> ExpCurve:
+def solve_fixed_a(b: Batch, a: FloatArray, lag_basis: FloatArray | None = None) -> ExpCurve:
     """Least-squares (c₁, s) at a fixed curvature a (e.g. a κ bound) for a `Batch`.
 
-    The covariance has var(a) = 0: a is not estimated.
+    The covariance has var(a) = 0: a is not estimated.  With `lag_basis`, the transient
+    term is fitted too (see `fit_exp_curve_batch`).
     """
     k = b.t.shape[0]
     n = b.n.astype(np.float64)
@@ -309,6 +383,8 @@ def solve_fixed_a(b: Batch, a: FloatArray) -> ExpCurve:
     c_mean = safe_divide(b.wsum(b.c), n)
     y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
     a_arr = np.asarray(a, dtype=np.float64)
+    if lag_basis is not None:
+        return _solve_fixed_a_lag(b, a_arr, lag_basis, y, tau, n, t_ref, span, c_mean)
     ev = _evaluate(y, b.w, tau, n, np.nan_to_num(a_arr))
     g, _ = _g_dg(np.nan_to_num(a_arr), tau)
     resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
@@ -320,6 +396,43 @@ def solve_fixed_a(b: Batch, a: FloatArray) -> ExpCurve:
     cov[:, 1, 1] = safe_divide(ev.jtj[:, 0, 0], det) * s2
     cov[:, 0, 1] = cov[:, 1, 0] = -safe_divide(ev.jtj[:, 0, 1], det) * s2
     ok = (b.n >= 3) & np.isfinite(ev.s) & np.isfinite(a_arr)
+    nan = np.where(ok, 0.0, np.nan)
+    return ExpCurve(
+        c1=ev.c1 + c_mean + nan,
+        s=ev.s + nan,
+        a=a_arr + nan,
+        t_ref=t_ref,
+        span=span,
+        cov=cov,
+        sse=sse + nan,
+        n=b.n,
+        converged=ok,
+        at_bound=np.ones(k, dtype=bool),
+    )
+
+
+def _solve_fixed_a_lag(
+    b: Batch,
+    a_arr: FloatArray,
+    h: FloatArray,
+    y: FloatArray,
+    tau: FloatArray,
+    n: FloatArray,
+    t_ref: FloatArray,
+    span: FloatArray,
+    c_mean: FloatArray,
+) -> ExpCurve:
+    k = b.t.shape[0]
+    ev = _evaluate_lag(y, b.w, tau, n, np.nan_to_num(a_arr), h)
+    g, _ = _g_dg(np.nan_to_num(a_arr), tau)
+    resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
+    resid -= np.nan_to_num(np.asarray(ev.lag))[:, None] * h
+    sse = np.einsum("ij,ij->i", resid, resid)
+    minv, _ = inv_sym3(ev.jtj[:, :3, :3])
+    s2 = safe_divide(sse, n - 3)
+    cov = np.zeros((k, 3, 3))
+    cov[:, :2, :2] = minv[:, :2, :2] * s2[:, None, None]
+    ok = (b.n >= 4) & np.isfinite(ev.s) & np.isfinite(a_arr)
     nan = np.where(ok, 0.0, np.nan)
     return ExpCurve(
         c1=ev.c1 + c_mean + nan,

@@ -98,6 +98,7 @@ def bounded_hm_curve(
     kappa_max: FloatArray,
     unbounded: ExpCurve | None = None,
     kappa_min: FloatArray | float = 0.0,
+    lag_basis: FloatArray | None = None,
 ) -> ExpCurve:
     """HM curve with κ_min ≤ κ ≤ κ_max for every closure of a `Batch`.
 
@@ -112,6 +113,8 @@ def bounded_hm_curve(
     kappa_min : (k,) float or float
         Lower bound of κ [time unit⁻¹]: 0 (Hutchinson–Mosier), or −κ_max to let noise
         bend the curve either way, so that clipping does not bias nearly straight closures.
+    lag_basis : (k, m) float, optional
+        Sensor-lag transient fitted as an extra linear term (see `soilflux.fit.lag`).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def bounded_hm_curve(
     """
     kmax = np.asarray(kappa_max, dtype=np.float64)
     kmin = np.broadcast_to(np.asarray(kappa_min, dtype=np.float64), kmax.shape)
-    curve = unbounded if unbounded is not None else fit_exp_curve_batch(b)
+    curve = unbounded if unbounded is not None else fit_exp_curve_batch(b, lag_basis=lag_basis)
     a = curve.a
     inside = curve.converged & ~curve.at_bound & np.isfinite(a) & (a > kmin) & (a < kmax)
     result = replace(curve, at_bound=np.zeros_like(curve.at_bound))
@@ -129,7 +132,8 @@ def bounded_hm_curve(
     if clip.any():
         idx = np.flatnonzero(clip)
         sub = Batch(t=b.t[idx], c=b.c[idx], w=b.w[idx], mask=b.mask[idx], n=b.n[idx])
-        fixed = solve_fixed_a(sub, np.clip(a[idx], kmin[idx], kmax[idx]))
+        h = None if lag_basis is None else lag_basis[idx]
+        fixed = solve_fixed_a(sub, np.clip(a[idx], kmin[idx], kmax[idx]), h)
         result = _put(result, idx, fixed)
     # unbounded fit failed: run the bounded search itself
     retry = ~curve.converged & ~np.isnan(kmax) & (kmax > 0) & (b.n >= 4)
@@ -138,7 +142,8 @@ def bounded_hm_curve(
         sub = Batch(t=b.t[idx], c=b.c[idx], w=b.w[idx], mask=b.mask[idx], n=b.n[idx])
         span = np.where(curve.span[idx] > 0, curve.span[idx], 1.0)
         upper = np.minimum(kmax[idx], MAX_CURVATURE / span)
-        again = fit_exp_curve_batch(sub, a_bounds=(kmin[idx], upper))
+        h = None if lag_basis is None else lag_basis[idx]
+        again = fit_exp_curve_batch(sub, a_bounds=(kmin[idx], upper), lag_basis=h)
         result = _put(result, idx, again)
     nan_rows = np.isnan(kmax)
     if nan_rows.any():

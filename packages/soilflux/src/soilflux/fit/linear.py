@@ -18,6 +18,7 @@ from soilflux.fit._batch import (
     safe_divide,
     safe_sqrt,
 )
+from soilflux.fit._lstsq import weighted_lstsq
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class LinearFit:
     aicc : small-sample Akaike information criterion [-]
     n : samples in the fit [-]
     ok : True where the line is defined (n ≥ 3 and time varies)
+    lag_coef : B of the sensor-lag transient B·e^{−t/τ_s} (`fit_linear_lag_batch` only)
     """
 
     slope: FloatArray
@@ -48,6 +50,7 @@ class LinearFit:
     aicc: FloatArray
     n: IntArray
     ok: BoolArray
+    lag_coef: FloatArray | None = None  # B of the sensor-lag term, where fitted
 
     n_params = 2
 
@@ -108,3 +111,37 @@ def fit_linear(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = 
         Arrays of shape (k,); NaN where fewer than 3 samples or no time spread.
     """
     return fit_linear_batch(make_batch(t, c, mask))
+
+
+@quiet
+def fit_linear_lag_batch(b: Batch, lag_basis: FloatArray) -> LinearFit:
+    """OLS line plus the sensor-lag transient B·e^{−t/τ_s} (see `soilflux.fit.lag`).
+
+    C(t) = C₀ + b·t + B·e^{−t/τ_s}; `slope` is b and `intercept` C₀ (the lag-free line).
+    Closures whose transient vanishes on the window get B = 0, i.e. plain OLS.
+    """
+    n = b.n.astype(np.float64)
+    c_mean = safe_divide(b.wsum(b.c), n)
+    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
+    coef, inv, ok = weighted_lstsq([b.w, b.t, lag_basis], y, b.w, min_n=4)
+    fitted = coef[:, 0:1] * b.w + coef[:, 1:2] * b.t + coef[:, 2:3] * lag_basis
+    resid = (y - np.nan_to_num(fitted)) * b.w
+    sse = np.einsum("ij,ij->i", resid, resid)
+    sst = np.einsum("ij,ij->i", y, y)
+    p = 2 + (np.abs(coef[:, 2]) > 0)
+    s2 = safe_divide(sse, n - p)
+    ok &= np.isfinite(coef[:, 1])
+    nan = np.where(ok, 0.0, np.nan)
+    return LinearFit(
+        slope=coef[:, 1] + nan,
+        slope_se=safe_sqrt(inv[:, 1, 1] * s2) + nan,
+        intercept=coef[:, 0] + c_mean + nan,
+        intercept_se=safe_sqrt(inv[:, 0, 0] * s2) + nan,
+        sse=sse + nan,
+        sst=sst + nan,
+        r2=1.0 - safe_divide(sse, sst) + nan,
+        aicc=gaussian_aicc(sse, b.n, 3) + nan,
+        n=b.n,
+        ok=ok,
+        lag_coef=coef[:, 2] + nan,
+    )

@@ -30,6 +30,7 @@ from soilflux.fit._batch import (
     safe_divide,
     safe_sqrt,
 )
+from soilflux.fit._lstsq import weighted_lstsq
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,59 @@ def fit_quadratic(
     """
     c0_arr = None if c0 is None else np.atleast_1d(np.asarray(c0, dtype=np.float64))
     return fit_quadratic_batch(make_batch(t, c, mask), c0_arr)
+
+
+def _root_near_zero(
+    beta0: FloatArray, beta1: FloatArray, beta2: FloatArray, c0: FloatArray
+) -> FloatArray:
+    """Root of β₂x² + β₁x + (β₀ − c0) nearest 0 within |x| ≤ 1, else 0."""
+    d = beta0 - c0
+    sq = safe_sqrt(beta1**2 - 4 * beta2 * d)
+    q = -0.5 * (beta1 + np.where(beta1 >= 0, 1.0, -1.0) * sq)
+    r1, r2 = safe_divide(q, beta2), safe_divide(d, q)
+    lin_root = safe_divide(-d, beta1)
+    small = np.abs(beta2) < 1e-12 * np.maximum(np.abs(beta1), 1e-300)
+    a1, a2 = np.abs(np.nan_to_num(r1, nan=np.inf)), np.abs(np.nan_to_num(r2, nan=np.inf))
+    root = np.where(small, lin_root, np.where(a1 < a2, r1, r2))
+    return np.where(np.isfinite(root) & (np.abs(root) <= 1.0), root, 0.0)
+
+
+@quiet
+def fit_quadratic_lag_batch(b: Batch, c0: FloatArray | None, lag_basis: FloatArray) -> QuadraticFit:
+    """Quadratic plus the sensor-lag transient B·e^{−t/τ_s} (see `soilflux.fit.lag`).
+
+    The slope is evaluated on the lag-free quadratic, as in `fit_quadratic`.
+    """
+    n = b.n.astype(np.float64)
+    t_ref = window_start(b)
+    tau = (b.t - np.nan_to_num(t_ref)[:, None]) * b.w
+    span = tau.max(axis=1)
+    span_safe = np.where(span > 0, span, 1.0)
+    x = tau / span_safe[:, None]
+    c_mean = safe_divide(b.wsum(b.c), n)
+    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
+    coef, inv, ok = weighted_lstsq([b.w, x, x * x, lag_basis], y, b.w, min_n=6)
+    fitted = coef[:, 0:1] * b.w + coef[:, 1:2] * x + coef[:, 2:3] * x * x + coef[:, 3:4] * lag_basis
+    resid = (y - np.nan_to_num(fitted)) * b.w
+    sse = np.einsum("ij,ij->i", resid, resid)
+    p = 3 + (np.abs(coef[:, 3]) > 0)
+    cov = inv * safe_divide(sse, n - p)[:, None, None]
+    beta0, beta1, beta2 = coef[:, 0] + c_mean, coef[:, 1], coef[:, 2]
+    xe = np.zeros_like(n) if c0 is None else _root_near_zero(beta0, beta1, beta2, c0)
+    slope = (beta1 + 2 * beta2 * xe) / span_safe
+    var_x = cov[:, 1, 1] + 4 * xe**2 * cov[:, 2, 2] + 4 * xe * cov[:, 1, 2]
+    ok &= np.isfinite(slope) & (span > 0)
+    nan = np.where(ok, 0.0, np.nan)
+    return QuadraticFit(
+        slope=slope + nan,
+        slope_se=safe_sqrt(var_x) / span_safe + nan,
+        t_eval=t_ref + xe * span_safe + nan,
+        t_ref=t_ref,
+        b0=beta0 + nan,
+        b1=beta1 / span_safe + nan,
+        b2=beta2 / span_safe**2 + nan,
+        sse=sse + nan,
+        aicc=gaussian_aicc(sse, b.n, 4) + nan,
+        n=b.n,
+        ok=ok,
+    )

@@ -29,6 +29,7 @@ from soilflux.fit._batch import (
     safe_divide,
     safe_sqrt,
 )
+from soilflux.fit._lstsq import weighted_lstsq
 
 HUBER_K = 1.345
 MAD_CONSTANT = 0.6745
@@ -216,3 +217,97 @@ def fit_robust_linear(
         NaN where fewer than 4 samples (gasfluxes' rule for rlm).
     """
     return fit_robust_linear_batch(make_batch(t, c, mask), maxit=maxit, acc=acc)
+
+
+@quiet
+def fit_robust_linear_lag_batch(
+    b: Batch, lag_basis: FloatArray, maxit: int = 50, acc: float = 1e-4
+) -> RobustLinearFit:
+    """Huber IRLS line plus the sensor-lag transient B·e^{−t/τ_s} (see `soilflux.fit.lag`).
+
+    Same estimator as `fit_robust_linear` with a third column; `slope` is the line's b.
+    The standard error follows ``summary.rlm`` with p = 3.
+    """
+    k = b.t.shape[0]
+    n = b.n.astype(np.float64)
+    c_mean = safe_divide(b.wsum(b.c), n)
+    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
+    coef, inv_ols, ok = weighted_lstsq([b.w, b.t, lag_basis], y, b.w, min_n=5)
+
+    def residual(
+        cf: FloatArray, wm: FloatArray, t: FloatArray, h: FloatArray, yy: FloatArray
+    ) -> FloatArray:
+        fitted = cf[:, 0:1] * wm + cf[:, 1:2] * t + cf[:, 2:3] * h
+        return np.asarray((yy - np.nan_to_num(fitted)) * wm)
+
+    resid = residual(coef, b.w, b.t, lag_basis, y)
+    weights = b.w.copy()
+    scale = np.full(k, np.nan)
+    iterations = np.zeros(k, dtype=np.int64)
+    # working set, compacted when it has shrunk to half (as `fit_robust_linear_batch`)
+    rows = np.flatnonzero(ok)
+    t, yy, wm, h = b.t[rows], y[rows], b.w[rows], lag_basis[rows]
+    msk, n_w = b.mask[rows], b.n[rows]
+    cf, r_old, w_cur = coef[rows], resid[rows], wm.copy()
+    live = np.ones(rows.size, dtype=bool)
+    for _ in range(maxit):
+        if not live.any():
+            break
+        if live.sum() < 0.5 * live.size:
+            gone = ~live
+            coef[rows[gone]], resid[rows[gone]], weights[rows[gone]] = (
+                cf[gone],
+                r_old[gone],
+                w_cur[gone],
+            )
+            rows, t, yy, wm, h = rows[live], t[live], yy[live], wm[live], h[live]
+            msk, n_w, cf, r_old, w_cur = msk[live], n_w[live], cf[live], r_old[live], w_cur[live]
+            live = np.ones(rows.size, dtype=bool)
+        abs_r = np.abs(r_old)
+        s = _median_of_abs(abs_r, msk, n_w) / MAD_CONSTANT
+        zero_scale = ~(s > 0)
+        w = np.divide((HUBER_K * np.where(zero_scale, 1.0, s))[:, None], abs_r, out=abs_r)
+        np.minimum(w, 1.0, out=w)
+        w *= wm
+        new, _, new_ok = weighted_lstsq([wm, t, h], yy, w, min_n=5)
+        r_new = residual(new, wm, t, h, yy)
+        diff = r_old - r_new
+        delta = np.sqrt(
+            safe_divide(
+                np.einsum("ij,ij->i", diff, diff),
+                np.maximum(1e-20, np.einsum("ij,ij->i", r_old, r_old)),
+            )
+        )
+        upd = live & ~zero_scale & new_ok
+        scale[rows[live]] = s[live]
+        iterations[rows[upd]] += 1
+        cf = np.where(upd[:, None], new, cf)
+        r_old = np.where(upd[:, None], r_new, r_old)
+        w_cur = np.where(upd[:, None], w, w_cur)
+        live &= ~(zero_scale | ~(delta > acc)) & new_ok
+    coef[rows], resid[rows], weights[rows] = cf, r_old, w_cur
+    p = 3.0
+    u = resid / np.where(scale > 0, scale, np.nan)[:, None]
+    psi = np.clip(u, -HUBER_K, HUBER_K) * b.w
+    big_s = safe_divide(np.nansum((psi * scale[:, None]) ** 2, axis=1), n - p)
+    psiprime = ((np.abs(u) <= HUBER_K) & b.mask).astype(np.float64)
+    mn = safe_divide(psiprime.sum(axis=1), n)
+    var_pp = safe_divide(((psiprime - mn[:, None]) ** 2 * b.w).sum(axis=1), n - 1)
+    kappa = 1.0 + p * safe_divide(var_pp, n * mn**2)
+    stddev = safe_sqrt(big_s) * safe_divide(kappa, mn)
+    slope_se = stddev * safe_sqrt(inv_ols[:, 1, 1])
+    ok &= np.isfinite(coef[:, 1])
+    sse = np.einsum("ij,ij->i", resid, resid)
+    nan = np.where(ok, 0.0, np.nan)
+    return RobustLinearFit(
+        slope=coef[:, 1] + nan,
+        slope_se=slope_se + nan,
+        intercept=coef[:, 0] + c_mean + nan,
+        scale=scale + nan,
+        sse=sse + nan,
+        aicc=gaussian_aicc(sse, b.n, 3) + nan,
+        weights=weights,
+        iterations=iterations,
+        n=b.n,
+        ok=ok,
+    )
