@@ -28,14 +28,16 @@ from scipy.optimize import curve_fit
 from soilflux.fit._batch import Batch, make_batch
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve
-from soilflux.fit.linear import fit_linear_batch
-from soilflux.fit.quadratic import fit_quadratic_batch
+from soilflux.fit.lag import lag_basis
+from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
+from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.options import FluxOptions
 from soilflux.pipeline import compute_fluxes
 from soilflux.synthetic import synthetic_closures
 
-DEADBAND_S = 80.0  # the pipeline's automatic lower bound for the SCD30 (4 × 20 s)
+DEADBAND_S = 20.0  # the pipeline's automatic lower bound for the SCD30 with lag compensation
+LAG_S = 20.0  # SCD30 response time
 
 
 def padded(pool_samples: pd.DataFrame, n_closures: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +83,14 @@ def exp_and_hm(b: Batch) -> None:
     bounded_hm_curve(b, np.full(b.n.size, 0.01), curve)
 
 
+def exp_and_hm_lag(b: Batch) -> None:
+    h = lag_basis(b.t, b.w, LAG_S)
+    q = fit_quadratic_lag_batch(b, None, h)
+    curve = fit_exp_curve_batch(b, a_start=-2 * q.b2 / q.b1, lag_basis=h)
+    exponential_from_curve(curve, np.full(b.n.size, 420.0))
+    bounded_hm_curve(b, np.full(b.n.size, 0.01), curve, lag_basis=h)
+
+
 def curve_fit_loop(t: np.ndarray, c: np.ndarray, n: int) -> tuple[float, float]:
     """Per-closure scipy loop: linear and LI-COR exponential by ``curve_fit`` (closures/s)."""
 
@@ -121,6 +131,9 @@ def main() -> None:
     rows.append(("robust linear (Huber IRLS)", rate(fit_robust_linear_batch, work, n_model)))
     rows.append(("quadratic", rate(lambda b: fit_quadratic_batch(b), work, n_model)))
     rows.append(("exponential (LI-COR) + HM (κ_max)", rate(exp_and_hm, work, n_model)))
+    lin_lag = rate(lambda b: fit_linear_lag_batch(b, lag_basis(b.t, b.w, LAG_S)), work, n_model)
+    rows.append(("linear + lag term", lin_lag))
+    rows.append(("exponential + HM, + lag term", rate(exp_and_hm_lag, work, n_model)))
     lin_loop, exp_loop = curve_fit_loop(t, c, min(args.loop, args.pool))
 
     opts = FluxOptions(workers=args.workers)
@@ -137,12 +150,13 @@ def main() -> None:
     season_s = time.perf_counter() - start
     pipe_rate = done / season_s
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    load = os.getloadavg()[0]
 
     workers = opts.workers if opts.workers is not None else min(2, os.cpu_count() or 1)
     py = platform.python_version()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {py}")
     print(f"closures: {done:,} in batches of {args.pool:,} (3-s samples, 180–300 s)")
-    print(f"pipeline threads: {workers}")
+    print(f"pipeline threads: {workers}; load average at the end: {load:.2f}")
     print()
     print("| what | closures/s | vs curve_fit loop |")
     print("|---|---:|---:|")

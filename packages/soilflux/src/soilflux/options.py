@@ -85,8 +85,9 @@ class FluxOptions:
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
     hm_negative_kappa : bool
         Let the HM curvature range over −κ_max ≤ κ ≤ κ_max instead of 0 ≤ κ ≤ κ_max
-        (goFlux allows a negative lower bound, ``k.min``).  Off by default: on the synthetic
-        fleet closures it did not bring the selected flux closer to the truth.
+        (goFlux allows a negative lower bound, ``k.min``).  Off by default: in a trial on the
+        synthetic fleet closures (without lag compensation) it did not bring the selected
+        flux closer to the truth.
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
     saturation_fraction : float

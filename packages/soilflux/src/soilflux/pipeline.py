@@ -581,33 +581,23 @@ def _assemble(
         if "segment_flags" in closures.columns
         else np.full(n_closures, "", dtype=object)
     )
-    location = (
-        closures["location"].to_numpy()
-        if "location" in closures.columns
-        else np.full(n_closures, None)
-    )
+    ids = closures.reset_index(names="closure")
+    if "location" not in ids.columns:
+        ids["location"] = None
+    ids = ids[["closure", "chamber", "location", "start", "end"]]  # keeps every dtype
     frames = []
     for gi, g in enumerate(gases):
         res = results[g]
-        frame = pd.DataFrame(
-            {
-                "closure": closures.index.to_numpy(),
-                "chamber": closures["chamber"].to_numpy(),
-                "location": location,
-                "gas": GAS_COLUMNS[g][0],
-                "start": closures["start"].to_numpy(),
-                "end": closures["end"].to_numpy(),
-            }
+        cols: dict[str, object] = {c: res[c] for c in OUTPUT_COLUMNS[6:-1]}
+        cols["n"] = np.nan_to_num(np.asarray(res["n"], dtype=np.float64)).astype(np.int64)
+        cols["flags"] = flags_to_strings(np.asarray(res["_bits"], dtype=np.int64), seg)
+        cols["_order"] = np.arange(n_closures) * len(gases) + gi
+        frame = pd.concat(
+            [ids.assign(gas=GAS_COLUMNS[g][0]), pd.DataFrame(cols, index=ids.index)], axis=1
         )
-        for c in OUTPUT_COLUMNS[6:-1]:
-            frame[c] = res[c]
-        frame["n"] = np.nan_to_num(np.asarray(res["n"], dtype=np.float64)).astype(np.int64)
-        frame["flags"] = flags_to_strings(np.asarray(res["_bits"], dtype=np.int64), seg)
-        frame["_order"] = np.arange(n_closures) * len(gases) + gi
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out = out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
-    if "start" in closures.columns:
-        out["start"] = out["start"].astype(closures["start"].dtype)
-        out["end"] = out["end"].astype(closures["end"].dtype)
+    if len(frames) > 1:
+        out = out.sort_values("_order", kind="stable").reset_index(drop=True)
+    out = out.drop(columns="_order")
     return out[list(OUTPUT_COLUMNS)]

@@ -221,7 +221,7 @@ def flags_to_strings(bits: npt.NDArray[np.int64], extra: Iterable[str] | None = 
             if s and s not in names:
                 names.append(s)
         texts.append(",".join(names))
-    return [texts[i] for i in inv]
+    return list(np.asarray(texts, dtype=object)[inv])
 
 
 def has_flag(flags: pd.Series, name: str) -> pd.Series:

@@ -251,7 +251,7 @@ def fit_exp_curve_batch(
     *,
     lag_basis: FloatArray | None = None,
     maxiter: int = 40,
-    tol: float = 1e-9,
+    tol: float = 1e-8,
 ) -> ExpCurve:
     """Least-squares C(τ) = c₁ + s·(1 − e^{−aτ})/a for every closure of a `Batch`.
 
