@@ -9,18 +9,17 @@ the ring buffer on a flash directory, the MQTT client over TCP - is the firmware
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
 from fluxfleet.firmware import main, protocol, sntp
 from fluxfleet.firmware.clock import ManualClock
 from fluxfleet.firmware.drivers import qmp6988
 from fluxfleet.firmware.hal.host import TcpTransport
-from paho.mqtt.enums import CallbackAPIVersion
+
+from testsupport.mqtt import MqttWatcher
 
 from .conftest import WALL0, FakeSCD30Bus, RegisterBus
 
@@ -139,21 +138,11 @@ class FakeBoard:
         self.logged.append(msg)
 
 
-class Watcher:
+class Watcher(MqttWatcher):
+    """Everything the fleet publishes, decoded with the protocol module."""
+
     def __init__(self, host: str, port: int) -> None:
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.cond = threading.Condition()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="server")
-        self.client.on_message = self._on
-
-        self.client.connect(host, port)
-        self.client.subscribe("fluxfleet/v1/#", qos=1)
-        self.client.loop_start()
-
-    def _on(self, client: Any, userdata: Any, msg: paho.MQTTMessage) -> None:
-        with self.cond:
-            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
-            self.cond.notify_all()
+        super().__init__(host, port, "fluxfleet/v1/#")
 
     def decoded(self, kind: str) -> list[dict[str, Any]]:
         with self.cond:
@@ -166,10 +155,6 @@ class Watcher:
     def wait(self, pred: Any, what: str) -> None:
         with self.cond:
             assert self.cond.wait_for(pred, 15), f"timed out waiting for {what}"
-
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.mark.service

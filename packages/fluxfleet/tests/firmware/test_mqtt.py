@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
 from fluxfleet.firmware import mqtt, protocol
 from fluxfleet.firmware.hal.host import tcp_transport
-from paho.mqtt.enums import CallbackAPIVersion
+
+from testsupport.mqtt import MqttWatcher
 
 
 class FakeSocket:
@@ -147,35 +146,6 @@ def test_a_dead_socket_surfaces_as_oserror_from_poll():
 # --- against a real broker -------------------------------------------------------------------
 
 
-class Watcher:
-    """A paho subscriber that collects messages, for checking what the broker holds."""
-
-    def __init__(self, host: str, port: int, topic: str) -> None:
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.cond = threading.Condition()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
-        self.client.on_message = self._on_message
-        self.client.connect(host, port)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, client: Any, userdata: Any, msg: paho.MQTTMessage) -> None:
-        with self.cond:
-            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
-            self.cond.notify_all()
-
-    def wait_for(self, pred: Any, timeout_s: float = 10.0) -> list[tuple[str, bytes, bool]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: any(pred(m) for m in self.messages), timeout_s), (
-                f"not received; got {self.messages}"
-            )
-            return [m for m in self.messages if pred(m)]
-
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 @pytest.mark.service
 def test_real_broker_puback_commands_and_last_will(mosquitto):
     dev = "c42"
@@ -183,7 +153,7 @@ def test_real_broker_puback_commands_and_last_will(mosquitto):
     link = mqtt.MqttLink(tcp_transport, mosquitto.host, mosquitto.port)
     link.connect(dev, status, b'{"state":"offline"}', 30)
     link.subscribe(protocol.topic(dev, "cmd"), 1)
-    watcher = Watcher(mosquitto.host, mosquitto.port, "fluxfleet/v1/#")
+    watcher = MqttWatcher(mosquitto.host, mosquitto.port, "fluxfleet/v1/#")
     try:
         pid = link.publish(protocol.topic(dev, "telemetry"), b"sample-1", 1, False)
         link.ping()
@@ -219,9 +189,10 @@ def test_real_broker_puback_commands_and_last_will(mosquitto):
         (will,) = watcher.wait_for(lambda m: m[0] == status)
         assert will[1] == b'{"state":"offline"}'
     finally:
+        link.close()  # idempotent; closes the socket when an assertion fired first
         watcher.stop()
     # the will is retained: a new subscriber sees it at once
-    late = Watcher(mosquitto.host, mosquitto.port, status)
+    late = MqttWatcher(mosquitto.host, mosquitto.port, status)
     try:
         (m,) = late.wait_for(lambda m: m[0] == status)
         assert m[2] is True
