@@ -139,10 +139,13 @@ class FakeBoard:
 
 
 class Watcher(MqttWatcher):
-    """Everything the fleet publishes, decoded with the protocol module."""
+    """Everything this test's device publishes, decoded with the protocol module.
+
+    Only its own topics: other tests share the broker and may leave retained messages.
+    """
 
     def __init__(self, host: str, port: int) -> None:
-        super().__init__(host, port, "fluxfleet/v1/#")
+        super().__init__(host, port, "fluxfleet/v1/core2-test/#")
 
     def decoded(self, kind: str) -> list[dict[str, Any]]:
         with self.cond:
