@@ -1,8 +1,9 @@
 """soilflux on the simulator's samples vs the simulator's truth, in-process.
 
 The issue's target (±5 % for ≥ 95 % of valid night closures) with the datasheet sensor
-is in ``test_mqtt.py`` (through Mosquitto). Here the same chain with an ideal CO2 sensor
-(no noise, no response lag) checks that everything between the chamber and soilflux —
+is in ``test_mqtt.py`` (through Mosquitto). Here the same chain with a noise-free CO2
+sensor (with and without its 20-s response) checks that everything between the chamber
+and soilflux —
 firmware timing, protocol, store-and-forward, segmentation, the wet/dry, pressure and
 temperature conversions — adds no error of its own.
 """
@@ -21,9 +22,11 @@ START = dt.datetime(2023, 9, 15, 20, tzinfo=dt.UTC).timestamp()
 
 
 @pytest.mark.slow
-def test_ideal_sensor_chain_meets_the_issue_target() -> None:
+@pytest.mark.parametrize("tau_s", [1e-6, 20.0], ids=["no-lag", "scd30-lag"])
+def test_noise_free_sensor_chain_meets_the_issue_target(tau_s: float) -> None:
+    """No noise: the chain (and soilflux's handling of the SCD30's 20-s lag) adds < 5 %."""
     gather = Gather()
-    spec = SensorSpec(co2_noise_ppm=0.0, scd30_tau_s=1e-6)
+    spec = SensorSpec(co2_noise_ppm=0.0, scd30_tau_s=tau_s)
     cfg = FleetConfig(chambers=12, start_s=START, duration_s=4 * 3600.0, seed=4, sensors=spec)
     fleet = Fleet(cfg, [], None, gather)
     fleet.run()
@@ -31,6 +34,6 @@ def test_ideal_sensor_chain_meets_the_issue_target() -> None:
     night = cmp.night_valid()
     assert len(night) >= 12 * 22
     assert cmp.within(0.05) >= 0.95
-    # the closures that miss are the first after each boot: the firmware sets the SCD30's
-    # pressure compensation only after its first flush (−4 % at 970 hPa before that)
-    assert abs(float(night["rel_error"].median())) < 0.01
+    # no systematic bias (the first closure after each boot reads −4 %: the firmware gives
+    # the SCD30 its pressure compensation only after the first flush)
+    assert abs(float(night["rel_error"].median())) < 0.015
