@@ -61,7 +61,7 @@ def test_hm_soundness_criteria() -> None:
         flux_hm_se=np.array([0.1, 0.1, 0.1, 0.1, 1.5, 0.1, 0.1]),
     )
     sound = hm_is_sound(**args)  # type: ignore[arg-type]
-    assert list(sound) == [True, False, False, False, False, True, False]
+    assert list(sound) == [True, False, False, False, False, False, False]
 
 
 def test_flag_strings_merge_segment_flags_without_duplicates() -> None:

@@ -83,11 +83,6 @@ class FluxOptions:
         Which minimal detectable flux goes into the ``mdf`` column.
     g_factor_limit : float
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
-    hm_negative_kappa : bool
-        Let the HM curvature range over −κ_max ≤ κ ≤ κ_max instead of 0 ≤ κ ≤ κ_max
-        (goFlux allows a negative lower bound, ``k.min``).  Off by default: in a trial on the
-        synthetic fleet closures (without lag compensation) it did not bring the selected
-        flux closer to the truth.
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
     saturation_fraction : float
@@ -130,7 +125,6 @@ class FluxOptions:
     lag_multiple: float = 4.0
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
-    hm_negative_kappa: bool = False
     hm_max_relative_se: float = 0.5
     saturation_fraction: float = 0.8
     analyser_max_ppm: float = 10_000.0

@@ -326,8 +326,7 @@ def _process_gas(
     curve = fit_exp_curve_batch(b, a_start=safe_divide(-2.0 * quad.b2, quad.b1), lag_basis=h)
     exp = exponential_from_curve(curve, c0)
     kmax = kappa_max(lin.slope, precision)
-    kmin = -kmax if opts.hm_negative_kappa else 0.0
-    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve, kmin, lag_basis=h), kmax, c0)
+    hm = hm_from_curve(bounded_hm_curve(b, kmax, curve, 0.0, lag_basis=h), kmax, c0)
 
     out: dict[str, npt.NDArray[np.generic]] = {}
     slopes = {

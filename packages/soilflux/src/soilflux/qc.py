@@ -159,15 +159,15 @@ def hm_is_sound(
 ) -> BoolArray:
     """Where the HM fit may be selected (the default selection rule).
 
-    HM is sound where the fit converged strictly inside its bounds, |κ| < κ_max (Hüppi et
-    al. 2018; κ may be slightly negative, see `FluxOptions.hm_negative_kappa`),
-    |g-factor| ≤ `g_limit` (goFlux), and SE(F_HM) ≤ `max_relative_se`·|F_HM|.
+    HM is sound where the fit converged strictly inside its bounds, 0 < κ < κ_max (Hüppi et
+    al. 2018), |g-factor| ≤ `g_limit` (goFlux), and SE(F_HM) ≤ `max_relative_se`·|F_HM|.
     """
     rel_se = safe_divide(flux_hm_se, np.abs(flux_hm))
     return np.asarray(
         hm_ok
         & ~hm_at_bound
-        & (np.abs(kappa) < kappa_max_s)
+        & (kappa > 0)
+        & (kappa < kappa_max_s)
         & (np.abs(g) <= g_limit)
         & (rel_se <= max_relative_se),
         dtype=bool,

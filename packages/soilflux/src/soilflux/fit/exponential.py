@@ -48,8 +48,9 @@ from soilflux.fit.quadratic import fit_quadratic_batch, window_start
 
 #: Largest |a|·(window length) accepted: beyond it the curve is a step, not a closure.
 MAX_CURVATURE = 30.0
-#: Smallest allowed a·(window length) for the LI-COR model (accelerating curves).
-MIN_CURVATURE = -5.0
+#: Smallest a: the diffusion model's a = k + g·s/v (LI-8100A eq. 4-17) is not negative; a = 0 is
+#: the straight line, which the parameterisation contains.
+MIN_CURVATURE = 0.0
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def fit_exp_curve_batch(
     a_start : (k,) float, optional
         Start value of a [time unit⁻¹]; default from a quadratic fit, a ≈ −2β₂/β₁.
     a_bounds : (lower, upper), optional
-        Bounds on a [time unit⁻¹]; default (−5, 30) divided by the window length.
+        Bounds on a [time unit⁻¹]; default (0, 30 / window length).
     maxiter : int
         Gauss–Newton iterations.
     tol : float
@@ -481,7 +482,10 @@ class ExponentialFit:
 def exponential_from_curve(curve: ExpCurve, c0: FloatArray) -> ExponentialFit:
     """LI-COR slope a(C′ₓ − C′₀) at t₀ from a fitted `ExpCurve` and C′₀."""
     slope, se = curve.slope_at_level(c0)
-    ok = curve.converged & ~curve.at_bound & np.isfinite(slope) & np.isfinite(se)
+    # a on its lower bound 0 is the straight line (no curvature): a valid LI-COR fit whose
+    # slope is the line's; on the upper bound the curve is a step, not a closure
+    line = curve.at_bound & (np.abs(curve.a * curve.span) < 1e-6)
+    ok = curve.converged & (~curve.at_bound | line) & np.isfinite(slope) & np.isfinite(se)
     nan = np.where(ok, 0.0, np.nan)
     return ExponentialFit(
         slope=slope + nan,
