@@ -134,3 +134,16 @@ def test_bad_input_is_refused_with_the_field_named() -> None:
         compute_fluxes(samples.assign(closure=5), closures)
     with pytest.raises(ValueError, match="gas column"):
         compute_fluxes(samples.drop(columns="co2_ppm"), closures)
+
+
+def test_n2o_and_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    samples, closures = _line_closures([0.3, 0.6])
+    samples = samples.rename(columns={"co2_ppm": "n2o_ppb"})
+    samples["n2o_ppb"] = 330.0 + samples["elapsed_s"] * np.array([0.3, 0.6])[samples["closure"]]
+    out = compute_fluxes(samples, closures, FluxOptions(deadband_s=10.0), progress=True)
+    assert list(out["gas"]) == ["n2o", "n2o"]
+    term = 10 * 5000.0 * 100.0 / (8.314 * 300.0 * 293.15)
+    # ppb → µmol mol⁻¹: the flux is in µmol m⁻² s⁻¹ like every gas
+    np.testing.assert_allclose(out["flux_linear"], np.array([0.3, 0.6]) * 1e-3 * term, rtol=1e-9)
+    assert "below_threshold" not in ",".join(out["flags"])  # a CO2-only flag
+    assert "closures" in capsys.readouterr().err
