@@ -237,9 +237,17 @@ class FakeLink:
 class Rig:
     """A controller with its fakes, and a way to run it on the fake clock."""
 
-    def __init__(self, curve: Callable[[int], float | None] | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        curve: Callable[[int], float | None] | None = None,
+        *,
+        hal_hook: Callable[[FakeHal], None] | None = None,
+        **config: Any,
+    ) -> None:
         self.clock = ManualClock(wall_ms=WALL0)
         self.hal = FakeHal(self.clock, curve or (lambda t: 420.0))
+        if hal_hook is not None:  # e.g. swap a fake for a real driver on a fake bus
+            hal_hook(self.hal)
         self.link = FakeLink()
         self.config = {"dev": "c01", "loc": "9.2.B", **config}
         self.ctl = Controller(self.clock, self.hal, self.link, self.config)
@@ -281,8 +289,10 @@ class FakeSCD30Bus:
     frame written, so tests can compare bytes with the interface description.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock | None = None) -> None:
+        self.clock = clock
         self.written: list[bytes] = []
+        self.written_at: list[int] = []  # clock ticks of each frame (when given a clock)
         self.interval = 2
         self.asc = 1  # factory default: on
         self.pressure = None
@@ -304,6 +314,8 @@ class FakeSCD30Bus:
             raise OSError(19, "ENODEV")  # no device acknowledges
         buf = bytes(buf)
         self.written.append(buf)
+        if self.clock is not None:
+            self.written_at.append(self.clock.ticks)
         cmd = (buf[0] << 8) | buf[1]
         arg = None
         if len(buf) == 5:

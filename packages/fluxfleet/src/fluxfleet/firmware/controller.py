@@ -70,6 +70,7 @@ DEFAULT_CONFIG = {
 }
 
 _SEEN_MAX = 64
+_LID_CLOSED = ("closing", "closed", "extended")  # no pressure-compensation change here
 ALERT_AFTER = 10  # samples without a CO2 reading before status turns to "alert"
 
 
@@ -355,6 +356,12 @@ class Controller:
         self._servo_moves(now)  # a phase entered just now may have queued a move
 
     def _pressure_compensation(self):
+        """Give the SCD30 the last measured pressure (0x0010) if it changed by >= 1 hPa.
+
+        Called for the first valid pressure after boot (before that sample's CO2 reading,
+        lid not closed) and then each time the lid is open after a flush - never while
+        the lid is closed, where a step in the readings would bend the closure's curve.
+        """
         p = self.last_p
         if p is None or not 700 <= p <= 1400:
             return  # the SCD30 accepts 700..1400 mbar; outside that, keep the last value
@@ -362,30 +369,41 @@ class Controller:
             try:
                 self.hal.co2.set_pressure(int(p + 0.5))
                 self.last_p_comp = p
-            except OSError:
+            except Exception:  # a failing driver: retried at the next opportunity
                 self.i2c_errors += 1
 
     def _sample(self, now):
         fl = 0
         co2 = rh = t = p = ta = lux = None
         hal = self.hal
-        try:
-            r = hal.co2.read()
-            if r is None:
-                fl |= protocol.FL_CO2_MISSING
-            else:
-                co2, t, rh = r
-        except Exception:  # any driver failure is a missing reading, never a crash
-            fl |= protocol.FL_CO2_MISSING | protocol.FL_I2C_ERROR
-            self.i2c_errors += 1
+        rd = protocol.reading
+        # pressure first: until the SCD30 has had an ambient pressure since this boot (it
+        # assumes 1013.25 hPa: ~4 % low at 970 hPa), the first valid pressure with the lid
+        # not closed (re)starts its measurement with it before the CO2 reading below
         try:
             r = hal.baro.read()
             if r is None:
                 fl |= protocol.FL_BARO_MISSING
             else:
                 p, ta = r
-        except Exception:
+        except Exception:  # any driver failure is a missing reading, never a crash
             fl |= protocol.FL_BARO_MISSING | protocol.FL_I2C_ERROR
+            self.i2c_errors += 1
+        if p is not None and rd("p_hpa", p) is None:
+            p = None
+            fl |= protocol.FL_BARO_MISSING
+        if p is not None:
+            self.last_p = p
+            if self.last_p_comp is None and self.phase not in _LID_CLOSED:
+                self._pressure_compensation()
+        try:
+            r = hal.co2.read()
+            if r is None:
+                fl |= protocol.FL_CO2_MISSING
+            else:
+                co2, t, rh = r
+        except Exception:
+            fl |= protocol.FL_CO2_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
         try:
             lux = hal.light.read()
@@ -395,22 +413,16 @@ class Controller:
             fl |= protocol.FL_LIGHT_MISSING | protocol.FL_I2C_ERROR
             self.i2c_errors += 1
         # a reading outside the protocol's range (a glitch, a dead sensor) is no reading
-        rd = protocol.reading
         if co2 is not None and rd("co2_ppm", co2) is None:
             co2 = None
             fl |= protocol.FL_CO2_MISSING
         t, rh = rd("t_c", t), rd("rh_pct", rh)
-        if p is not None and rd("p_hpa", p) is None:
-            p = None
-            fl |= protocol.FL_BARO_MISSING
         ta = rd("ta_c", ta)
         if lux is not None and rd("lux", lux) is None:
             lux = None
             fl |= protocol.FL_LIGHT_MISSING
         if not self.synced:
             fl |= protocol.FL_NOT_SYNCED
-        if p is not None:
-            self.last_p = p
         self._health(co2 is None)
         s = {
             "ts": self._wall(),

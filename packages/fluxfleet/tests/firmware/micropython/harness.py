@@ -202,11 +202,15 @@ class Part:
 
 
 class CO2:
+    def __init__(self):
+        self.log = []
+
     def read(self):
+        self.log.append("read")
         return (431.0, 24.0, 55.0)
 
     def set_pressure(self, hpa):
-        pass
+        self.log.append(hpa)
 
     def frc(self, ppm):
         pass
@@ -291,6 +295,8 @@ check("all extended", all(c["ext_ms"] == 120000 and c["closed_ms"] == 300000 for
 check("about 1200 samples", 1195 <= ctl.ring.head <= 1205)
 check("confirmed", hal.confirms == 1)
 check("servo exercised twice per closure", hal.servo.log.count(270) == 10)
+check("pressure compensation before the first CO2 reading", hal.co2.log[:2] == [970, "read"])
+check("pressure not re-sent while unchanged", hal.co2.log.count(970) == 1)
 
 
 # --- the device's main loop: drivers on fake chips, MQTT client against a fake broker ------
