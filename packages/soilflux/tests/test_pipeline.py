@@ -147,3 +147,20 @@ def test_n2o_and_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     np.testing.assert_allclose(out["flux_linear"], np.array([0.3, 0.6]) * 1e-3 * term, rtol=1e-9)
     assert "below_threshold" not in ",".join(out["flags"])  # a CO2-only flag
     assert "closures" in capsys.readouterr().err
+
+
+def test_gap_and_saturated_flags() -> None:
+    samples, closures = _line_closures([0.3, 0.3, 0.3, 0.3])
+    # closure 1: 30 s of samples missing in the middle of the window
+    samples = samples[~((samples["closure"] == 1) & samples["elapsed_s"].between(60, 90))].copy()
+    # closure 2: a strongly saturating record (κ = 0.03 s⁻¹ → 99 % of the rise by 180 s)
+    t2 = samples.loc[samples["closure"] == 2, "elapsed_s"]
+    samples.loc[samples["closure"] == 2, "co2_ppm"] = 420 + 0.3 / 0.03 * (1 - np.exp(-0.03 * t2))
+    # closure 3: the analyser's upper range reached
+    samples.loc[samples["closure"] == 3, "co2_ppm"] += 9700.0
+    out = compute_fluxes(samples, closures, FluxOptions(deadband_s=10.0))
+    flags = [set(f.split(",")) - {""} for f in out["flags"]]
+    assert flags[0] == set()
+    assert flags[1] == {"gap"}
+    assert "saturated" in flags[2]
+    assert "saturated" in flags[3]
