@@ -36,7 +36,7 @@ class MqttWatcher:
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
         with self.cond:
-            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
             self.cond.notify_all()
 
     def wait_for(self, pred: Callable[[Message], bool], timeout_s: float = 10.0) -> list[Message]:
