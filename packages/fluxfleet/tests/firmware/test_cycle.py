@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fluxfleet.firmware import protocol
 from fluxfleet.firmware.controller import DEFAULT_SCHEDULE, stagger_ms
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .conftest import Rig
 
 PERIOD = DEFAULT_SCHEDULE["period_ms"]
 MOVE = 1500  # DEFAULT_CONFIG["servo_move_ms"]
@@ -249,3 +255,86 @@ def test_a_driver_that_misbehaves_in_any_way_gives_a_missing_reading(rig_factory
     assert samples
     assert all(s["co2_ppm"] is None and s["fl"] & protocol.FL_CO2_MISSING for s in samples)
     assert all(s["lux"] is None and s["fl"] & protocol.FL_LIGHT_MISSING for s in samples)
+
+
+# --- the extension decision: a least-squares line, not two single samples ------------------
+
+CLOSED = DEFAULT_SCHEDULE["closed_ms"]
+EXTEND = DEFAULT_SCHEDULE["extend_ms"]
+
+
+def noisy(base: Callable[[int], float], sigma: float, seed: int) -> Callable[[int], float]:
+    """``base(t)`` plus white noise of ``sigma`` ppm, one fixed draw per tick (seeded)."""
+    rng = random.Random(seed)
+    drawn: dict[int, float] = {}
+
+    def curve(t: int) -> float:
+        if t not in drawn:
+            drawn[t] = rng.gauss(0.0, sigma)
+        return base(t) + drawn[t]
+
+    return curve
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_noisy_flat_signal_takes_the_full_extension(rig_factory, seed):
+    # a clogged pot read by the SCD30 (3 ppm noise): two single samples differ by >= 5 ppm
+    # in ~24 % of draws; the fitted line's change over 3 min has an SE of ~1.3 ppm
+    rig = rig_factory(curve=noisy(lambda t: 431.0, 3.0, seed))
+    rig.run_until(8 * PERIOD + 10_000)  # the 8th closure opens at 8 periods + 1.5 s
+    cycles = [p.decoded() for p in rig.link.of_kind("cycle")]
+    assert len(cycles) == 8
+    assert [c["ext_ms"] for c in cycles] == [EXTEND] * 8
+    assert all(c["closed_ms"] == CLOSED + EXTEND for c in cycles)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_clear_10_ppm_rise_with_noise_is_not_extended(rig_factory, seed):
+    # 10 ppm in the 3 closed minutes (0.056 ppm/s, a weak night flux) under 3 ppm noise:
+    # two single samples fall below 5 ppm apart in ~12 % of closures (all 24 pass with
+    # p ~ 0.5 %), the fitted line in ~0.01 %
+    rise = noisy(lambda t: 431.0 + 10.0 * (t % PERIOD) / CLOSED, 3.0, seed)
+    rig = rig_factory(curve=rise)
+    rig.run_until(24 * PERIOD)
+    cycles = [p.decoded() for p in rig.link.of_kind("cycle")]
+    assert len(cycles) == 24
+    assert [c["ext_ms"] for c in cycles] == [0] * 24
+    assert all(c["closed_ms"] == CLOSED for c in cycles)
+
+
+def _first_cycle(values: list[float]) -> dict[str, Any]:
+    """Run one closure whose i-th CO2 reading is ``values[i]`` (the last value repeats)."""
+    it = iter(values)
+    last = [values[-1]]
+
+    def curve(t: int) -> float:
+        last[0] = next(it, last[0])
+        return last[0]
+
+    rig = Rig(curve=curve)
+    rig.run_until(PERIOD + 60_000)  # closes at +300 s, opens by +600 s at the latest
+    c: dict[str, Any] = rig.link.of_kind("cycle")[0].decoded()
+    return c
+
+
+# CO2 readings on a 1/256-ppm grid (float32 values the SCD30 can report): adding an offset
+# on the same grid is exact in binary floating point, so "invariant" can mean "identical"
+grid = st.integers(min_value=-4 * 256, max_value=4 * 256)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    slope_mppm_s=st.integers(min_value=-60, max_value=60),  # milli-ppm/s: 0 to ±10.8 ppm/3 min
+    noise=st.lists(grid, min_size=1, max_size=220),
+    offset=st.integers(min_value=-400 * 256, max_value=5000 * 256),
+)
+def test_the_extension_decision_is_invariant_to_a_constant_offset(slope_mppm_s, noise, offset):
+    # ~200 readings before the closure ends; the closure itself starts at reading ~100
+    base = [
+        round((431.0 + slope_mppm_s / 1000.0 * 3.0 * i) * 256 + noise[i % len(noise)]) / 256
+        for i in range(260)
+    ]
+    shifted = [v + offset / 256 for v in base]
+    a, b = _first_cycle(base), _first_cycle(shifted)
+    assert (a["ext_ms"], a["closed_ms"], a["n"]) == (b["ext_ms"], b["closed_ms"], b["n"])
+    assert b["co2_start"] - a["co2_start"] == offset / 256

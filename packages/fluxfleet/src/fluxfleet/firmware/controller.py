@@ -11,10 +11,13 @@ Cycle (defaults; all times in ms; ``set_schedule`` may change them)::
 
     open ──(aligned cycle start, every period_ms = 600 000)──> closing (servo to 0°)
     closing ──(servo_move_ms)──> closed            fan: 500 ms pulses every 4 s
-    closed ──(closed_ms = 180 000)──> extended if |CO2 - CO2 at closing| < 5 ppm
+    closed ──(closed_ms = 180 000)──> extended if |fitted CO2 change| < 5 ppm
     extended ──(change >= 5 ppm, or extend_ms = 120 000 more)──> opening
     opening: servo 0→270→0→270→0→90 (twice through the full 270°), fan 100 %
     flush ──(flush_ms = 60 000, fan 100 %)──> open (fan open_fan_pct, ambient air)
+
+"Fitted CO2 change": the change of the least-squares line through the closure's valid
+samples so far between its first and its last sample (:class:`LineFit`, running sums).
 
 Cycle starts are aligned to the wall clock (multiples of period_ms since the epoch), so
 controls and treatments close together; ``cyc`` = cycle start // period_ms.
@@ -72,6 +75,64 @@ DEFAULT_CONFIG = {
 _SEEN_MAX = 64
 _LID_CLOSED = ("closing", "closed", "extended")  # no pressure-compensation change here
 ALERT_AFTER = 10  # samples without a CO2 reading before status turns to "alert"
+
+
+class LineFit:
+    """Least-squares line through points added one at a time, in O(1) memory.
+
+    Welford-style running means and co-moments of the points taken relative to the first
+    point: numerically stable in single precision (the ESP32 port's float), and the
+    result depends on y only through ``y - y_first``, so a constant CO2 offset cannot
+    change it (not even by rounding, when the offset and readings are exactly
+    representable, as the SCD30's float32 readings are).
+    """
+
+    def __init__(self):
+        self.n = 0
+        self.x0 = 0.0
+        self.y0 = 0.0
+        self.mx = 0.0  # mean of u = x - x0
+        self.my = 0.0  # mean of v = y - y0
+        self.cxx = 0.0  # sum of (u - mean u)^2
+        self.cxy = 0.0  # sum of (u - mean u)(v - mean v)
+        self.cyy = 0.0  # sum of (v - mean v)^2
+        self.span = 0.0  # x of the last point minus x of the first
+
+    def add(self, x, y):
+        if self.n == 0:
+            self.x0 = x
+            self.y0 = y
+        u = x - self.x0
+        v = y - self.y0
+        self.n += 1
+        du = u - self.mx
+        dv = v - self.my
+        self.mx += du / self.n
+        self.my += dv / self.n
+        self.cxx += du * (u - self.mx)
+        self.cxy += du * (v - self.my)
+        self.cyy += dv * (v - self.my)
+        self.span = u
+
+    def slope(self):
+        """dy/dx of the fitted line; None with fewer than 3 points or a single x."""
+        if self.n < 3 or self.cxx <= 0:
+            return None
+        return self.cxy / self.cxx
+
+    def r2(self):
+        if self.n < 3 or self.cxx <= 0:
+            return None
+        if self.cyy <= 0:
+            return 0.0
+        return min(1.0, self.cxy * self.cxy / (self.cxx * self.cyy))
+
+    def change(self):
+        """Change of the fitted line from the first to the last point's x (None: no line)."""
+        b = self.slope()
+        if b is None:
+            return None
+        return b * self.span
 
 
 def stagger_ms(dev, max_ms):
@@ -222,8 +283,7 @@ class Controller:
         self.t_closed = None
         self.co2_start = None
         self.co2_last = None
-        self.n = 0
-        self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
+        self.fit = LineFit()  # CO2 [ppm] against s since the lid closed, valid samples only
 
     def _plan_cycle(self, now, min_gap):
         """Set the tick of the next cycle start, aligned to the wall clock."""
@@ -295,9 +355,18 @@ class Controller:
                 pass
 
     def _rise(self):
-        if self.co2_start is None or self.co2_last is None:
+        """|CO2 change since closing| by the least-squares line through the closed samples.
+
+        The fitted line's change between the first and the last valid sample of the
+        closure so far, as a magnitude (a photosynthetic fall counts like a rise); None
+        with fewer than 3 valid samples. With 3 ppm noise per reading its standard error
+        after 3 min (60 samples) is ~1.3 ppm, against ~4.2 ppm for the difference of two
+        single readings.
+        """
+        d = self.fit.change()
+        if d is None:
             return None
-        return abs(self.co2_last - self.co2_start)
+        return abs(d)
 
     # --- the cycle ---------------------------------------------------------------------------
 
@@ -443,13 +512,7 @@ class Controller:
             if self.co2_start is None:
                 self.co2_start = co2
             self.co2_last = co2
-            x = (now - self.t_closed) / 1000.0
-            self.n += 1
-            self.sx += x
-            self.sy += co2
-            self.sxx += x * x
-            self.sxy += x * co2
-            self.syy += co2 * co2
+            self.fit.add((now - self.t_closed) / 1000.0, co2)
         return s
 
     def _health(self, co2_missing):
@@ -467,19 +530,9 @@ class Controller:
     def _publish_cycle(self, now):
         if self.t_closed is None:
             return
-        n = self.n
-        slope = None
-        r2 = None
-        if n >= 3:
-            dx = n * self.sxx - self.sx * self.sx
-            dy = n * self.syy - self.sy * self.sy
-            if dx > 0:
-                slope = (n * self.sxy - self.sx * self.sy) / dx
-                if dy > 0:
-                    r = (n * self.sxy - self.sx * self.sy) / (dx * dy) ** 0.5
-                    r2 = min(1.0, r * r)
-                else:
-                    r2 = 0.0
+        n = self.fit.n
+        slope = self.fit.slope()
+        r2 = self.fit.r2()
         closed = now - self.t_closed
         ext = closed - self.sched["closed_ms"]
         fl = 0 if self.synced else protocol.FL_NOT_SYNCED

@@ -189,6 +189,16 @@ r = http.get(
 check("http body", r.read(10) + r.read(10) + r.read(10) == b"hello")
 
 
+# --- the controller's incremental least-squares line ----------------------------------------
+fit = controller.LineFit()
+for i in range(5):
+    fit.add(1.5 + 3.0 * i, 431.0 + 0.5 * i + (0.25 if i % 2 else -0.25))
+# numpy.polyfit / corrcoef under CPython: slope 1/6 ppm/s, change 2.0 ppm over 12 s, r2 25/28
+check("linefit slope", abs(fit.slope() - 1 / 6) < 1e-9)
+check("linefit change", abs(fit.change() - 2.0) < 1e-9)
+check("linefit r2", abs(fit.r2() - 25 / 28) < 1e-9)
+
+
 # --- the controller: one hour, a flat CO2 curve (every closure extended) -------------------
 class Part:
     def __init__(self):
