@@ -8,7 +8,7 @@ export UV_PYTHON := $(PYTHON)
 
 .venv/.synced: uv.lock pyproject.toml packages/*/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --root-user-action=ignore uv
-	$(UV) sync --all-packages --frozen
+	$(UV) sync --all-packages --frozen --quiet
 	@touch $@
 
 # The firmware's MicroPython-VM test needs Node and MicroPython's WebAssembly port (npm);
