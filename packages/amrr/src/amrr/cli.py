@@ -17,11 +17,13 @@ from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
 from amrr.properties.phase_diagram import phase_label, x_concentrated, x_dilute
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
 props_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Thermophysical properties (JSON with SI keys; --table for humans).",
+    rich_markup_mode=None,
 )
 app.add_typer(props_app, name="props")
 

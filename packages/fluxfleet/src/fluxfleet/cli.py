@@ -15,7 +15,8 @@ import typer
 
 from fluxfleet import __version__
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
 
 DEFAULT_START = "2023-09-15T20:00:00Z"
 DEMO_PNG = Path(tempfile.gettempdir()) / "fluxfleet-demo.png"

@@ -19,7 +19,8 @@ from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_ch
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
 
 MAX_ISSUES_SHOWN = 20
 
