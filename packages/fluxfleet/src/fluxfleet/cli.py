@@ -17,6 +17,12 @@ from fluxfleet import __version__
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="Fleet signing keys (Ed25519; the chambers hold the public key).",
+    rich_markup_mode=None,
+)
+app.add_typer(keys_app, name="keys")
 
 DEFAULT_START = "2023-09-15T20:00:00Z"
 DEMO_PNG = Path(tempfile.gettempdir()) / "fluxfleet-demo.png"
@@ -222,6 +228,87 @@ def demo(
     path = plot_run(samples, cmp, out)
     typer.echo(f"figure: {path.resolve()}")
     typer.echo(f"done in {time.monotonic() - t0:.1f} s")
+
+
+KEY_NAME = "fleet.key"
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help=f"Directory for {KEY_NAME} (private, mode 0600) and {KEY_NAME}.pub."
+        ),
+    ],
+) -> None:
+    """Generate the fleet's signing key pair; never overwrites an existing key."""
+    from fluxfleet.keys import generate_key, save_key
+
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} exists and is not a directory", param_hint="--out")
+    path = out / KEY_NAME
+    for existing in (path, Path(str(path) + ".pub")):
+        if existing.exists():
+            raise typer.BadParameter(
+                f"{existing} already exists: refusing to overwrite a fleet key (every chamber "
+                "is provisioned with its public key; a new key means re-provisioning them all)",
+                param_hint="--out",
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        key = generate_key()
+        save_key(key, path)
+    except OSError as exc:
+        typer.echo(f"error: cannot write the key into {out}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"private key: {path} (mode 0600; keep it on the release machine only)")
+    typer.echo(f"public key:  {path}.pub (provision each chamber's config.json with it)")
+    typer.echo(key.public_hex)
+
+
+@app.command()
+def bundle(
+    version: Annotated[
+        str,
+        typer.Option("--version", help="Bundle version, e.g. 6.2.0 (1-32 of A-Z a-z 0-9 . _ + -)."),
+    ],
+    key: Annotated[Path, typer.Option("--key", help="The fleet's private key (fleet.key).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="The update server's directory (manifest.json, bundles/)."),
+    ],
+    src: Annotated[
+        Path | None,
+        typer.Option("--src", help="Firmware directory to bundle (default: this package's)."),
+    ] = None,
+) -> None:
+    """Sign the firmware and publish it as bundle VERSION for the chambers' loader."""
+    from fluxfleet.keys import FIRMWARE_DIR, ReleaseError, load_key, write_bundle
+
+    src = src if src is not None else FIRMWARE_DIR
+    try:
+        fleet_key = load_key(key)
+    except ReleaseError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--key") from None
+    try:
+        manifest = write_bundle(out, version, fleet_key, src, created_ms=int(time.time() * 1000))
+    except ReleaseError as exc:
+        if exc.field == "version":
+            raise typer.BadParameter(exc.message, param_hint="--version") from None
+        hint = "--out" if exc.field == str(out) else "--src"
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot publish into {out}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    dest = out / "bundles" / version
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    typer.echo(f"bundle {version}: {len(files)} files, {size:,} bytes in {dest}")
+    typer.echo(
+        f"manifest: {manifest} (signed; checked with the chambers' own loader and Ed25519 code "
+        f"against the public key {fleet_key.public_hex})"
+    )
 
 
 def main() -> None:

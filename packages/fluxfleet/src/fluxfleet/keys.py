@@ -27,15 +27,47 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fluxfleet.firmware import loader
+
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 # Stage-0 files stay on the device's flash and are never part of an update bundle.
 NOT_IN_BUNDLE = frozenset({"boot.py"})
+
+
+class ReleaseError(ValueError):
+    """A key or bundle that must not be written; ``field`` names the file or setting."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``path`` so that it holds either its old content or all of ``data``.
+
+    A temporary file in the same directory (created with ``mode``, flushed to disk) is
+    renamed over ``path``; readers never see a partial file.
+    """
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -68,20 +100,35 @@ def generate_key() -> FleetKey:
 
 
 def save_key(key: FleetKey, path: Path) -> None:
-    """Write the private key (PEM, mode 0600) and ``<path>.pub`` (hex public key)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_pem())
-    tmp.replace(path)
-    Path(str(path) + ".pub").write_text(key.public_hex + "\n")
+    """Write the private key (PEM, mode 0600) and ``<path>.pub`` (hex public key).
+
+    Each file is written atomically (:func:`write_atomic`); the private key never
+    exists on disk with a wider mode than 0600, not even as a temporary file.
+    """
+    write_atomic(path, key.private_pem(), 0o600)
+    write_atomic(Path(str(path) + ".pub"), (key.public_hex + "\n").encode())
 
 
 def load_key(path: Path) -> FleetKey:
-    """Read a private key written by :func:`save_key`."""
-    k = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    """Read a private key written by :func:`save_key`; :class:`ReleaseError` names the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ReleaseError(str(path), "no such file") from None
+    except OSError as exc:
+        raise ReleaseError(str(path), f"cannot read it ({exc.strerror})") from None
+    try:
+        k = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise ReleaseError(
+            str(path), "the key is encrypted; a fleet key is stored without a passphrase"
+        ) from None
+    except ValueError:
+        raise ReleaseError(
+            str(path), "not a PEM private key (expected a file `fluxfleet keys generate` wrote)"
+        ) from None
     if not isinstance(k, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
+        raise ReleaseError(str(path), f"not an Ed25519 private key ({type(k).__name__})")
     return FleetKey(k)
 
 
@@ -117,24 +164,69 @@ def sign_manifest(manifest: dict[str, object], key: FleetKey) -> bytes:
     return json.dumps(env, separators=(",", ":")).encode()
 
 
+def _same_files(a: Path, b: Path) -> bool:
+    def listing(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
+
+    return listing(a) == listing(b)
+
+
 def write_bundle(
     out: Path, version: str, key: FleetKey, src: Path = FIRMWARE_DIR, created_ms: int = 0
 ) -> Path:
     """Publish bundle ``version`` into the update server's directory ``out``.
 
-    Writes ``out/bundles/<version>/<files>`` first and ``out/manifest.json`` last (temp
-    file + rename), so a device never sees a manifest whose files are not there yet.
+    Before anything is written, the manifest is checked with the device loader's own
+    ``parse_manifest`` and the signed envelope with its ``open_envelope`` (the
+    pure-Python Ed25519 the chambers run), so a bundle the fleet would refuse is never
+    published. Then the files go to a staging directory that is renamed to
+    ``out/bundles/<version>`` in one step, and ``out/manifest.json`` is replaced last
+    (:func:`write_atomic`): a device sees either the old manifest or a new one whose
+    files are all there. A published version is immutable: publishing ``version`` again
+    with different files raises :class:`ReleaseError` (the same files: only the
+    manifest is re-signed). Errors name the setting (``version``, ``src``) or the file.
     """
+    if not src.is_dir():
+        raise ReleaseError(str(src), "no such firmware directory")
+    if not bundle_files(src):
+        raise ReleaseError(str(src), "no .py files to bundle")
+    if out.exists() and not out.is_dir():
+        raise ReleaseError(str(out), "exists and is not a directory")
     manifest = build_manifest(version, src, created_ms)
-    dest = out / "bundles" / version
-    for rel in bundle_files(src):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_bytes((src / rel).read_bytes())
-        tmp.replace(target)
     envelope = sign_manifest(manifest, key)
-    tmp = out / "manifest.json.tmp"
-    tmp.write_bytes(envelope)
-    tmp.replace(out / "manifest.json")
+    try:
+        body = loader.open_envelope(envelope, key.public_bytes)  # exactly what a device does
+    except loader.LoaderError as exc:
+        field = {"manifest.version": "version"}.get(exc.what, exc.what)
+        if field.startswith("manifest.files"):
+            field = f"{src} ({field})"
+        raise ReleaseError(field, exc.message) from None
+    if body["version"] != version:  # pragma: no cover - open_envelope returns what was signed
+        raise ReleaseError("version", "signed manifest does not carry the version")
+    bundles = out / "bundles"
+    bundles.mkdir(parents=True, exist_ok=True)
+    dest = bundles / version
+    stage = Path(tempfile.mkdtemp(prefix="." + version + ".", suffix=".tmp", dir=bundles))
+    try:
+        for rel in bundle_files(src):
+            target = stage / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((src / rel).read_bytes())
+        stage.chmod(0o755)
+        if dest.exists():
+            if not _same_files(dest, stage):
+                raise ReleaseError(
+                    "version",
+                    f"{version} is already published in {dest} with different files; a "
+                    "released version is never changed (devices that run it would not "
+                    "update): use a new version",
+                )
+        else:
+            stage.rename(dest)  # atomic: the version's directory appears complete
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    write_atomic(out / "manifest.json", envelope)
     return out / "manifest.json"

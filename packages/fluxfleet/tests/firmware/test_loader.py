@@ -415,3 +415,20 @@ def test_a_published_bundle_lists_every_firmware_file_but_stage_0(tmp_path, flee
     assert paths == expected
     assert {"main.py", "controller.py", "protocol.py", "drivers/scd30.py"} <= paths
     assert not list(www.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("version", ["..", ".hidden"])
+def test_a_signed_version_that_would_leave_the_bundles_directory_is_refused(
+    setup, fleet_key, version
+):
+    dev, server, _ = setup
+    manifest = {
+        "v": 1,
+        "version": version,
+        "files": [{"path": "main.py", "size": 1, "sha256": "0" * 64}],
+    }
+    server.tamper["manifest.json"] = keys.sign_manifest(manifest, fleet_key)
+    d = dev.boot()
+    assert "manifest.version: must not start with '.'" in str(d["reason"])
+    assert d["slot"] is None
+    assert [u for u, _ in server.requests] == [BASE + "/manifest.json"]  # nothing fetched

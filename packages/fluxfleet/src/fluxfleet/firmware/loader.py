@@ -47,6 +47,7 @@ class LoaderError(Exception):
     def __init__(self, what, message):
         super().__init__(what + ": " + message)
         self.what = what
+        self.message = message
 
 
 def _exists(path):
@@ -136,6 +137,8 @@ def parse_manifest(body):
     ver = m.get("version")
     if not isinstance(ver, str) or not 0 < len(ver) <= 32:
         raise LoaderError("manifest.version", "must be a string of 1-32 characters")
+    if ver[0] == ".":  # the version is a directory of the update server: no "..", no hidden
+        raise LoaderError("manifest.version", "must not start with '.', got %r" % (ver,))
     for c in ver:
         if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
             raise LoaderError("manifest.version", "character %r is not allowed" % (c,))
