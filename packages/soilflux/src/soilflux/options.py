@@ -65,6 +65,13 @@ class FluxOptions:
     initial_window_s : float
         Length of the regressions giving P0, T0, W0 and C′0 at the lid-closing instant [s]
         (LI-COR: 10 s).
+    initial_window_closed : bool
+        False (default): those regressions take the samples with 0 ≤ t < `initial_window_s`,
+        as the LI-8100A/8150 firmware does (its ``.81x`` Type-2 initial values: 10 samples at
+        1 Hz).  True: 0 ≤ t ≤ `initial_window_s`, as the 8200-01S Smart Chamber firmware
+        does (its JSON footers' P_o, T_o, W_o and C_o: 11 samples from t = 0 s, 10 from
+        t = 1 s).  Only C′0 (the exponential and quadratic slopes at C′0) and, by less than
+        1e-5 relative, the flux term depend on it.  See docs/soilflux/methods.md §7.1.
     auto_deadband_min_s, auto_deadband_max_s : float
         Range searched by the automatic dead band [s].  The lower end is raised to one
         (with `lag_compensation`) or `lag_multiple` sensor time constants `sensor_lag_s`.
@@ -118,6 +125,7 @@ class FluxOptions:
     chunk_closures: int = 2_000
     workers: int | None = None
     initial_window_s: float = 10.0
+    initial_window_closed: bool = False
     auto_deadband_min_s: float = 0.0
     auto_deadband_max_s: float = 60.0
     sensor_lag_s: float = SCD30_RESPONSE_TIME_S
@@ -192,6 +200,16 @@ class FluxOptions:
         if gas in DEFAULT_PRECISION_PPM:
             return DEFAULT_PRECISION_PPM[gas]
         raise ValueError(f"no analyser precision known for gas {gas!r}; set gas_precision_ppm")
+
+    @property
+    def initial_window_end_s(self) -> float:
+        """Exclusive end of the initial-value window, as `soilflux.flux.initial_values` takes it.
+
+        `initial_window_s`, or with `initial_window_closed` the next float above it: t < that
+        exactly when t ≤ `initial_window_s` [s].
+        """
+        end = float(self.initial_window_s)
+        return math.nextafter(end, math.inf) if self.initial_window_closed else end
 
     def auto_deadband_range_s(self) -> tuple[float, float]:
         """(lowest, highest) dead band the automatic rule may choose [s]."""

@@ -272,7 +272,7 @@ def _process_gas(
     c_wet = ch.gas[gas_col]
     valid = ch.valid & np.isfinite(c_wet)
     cdry = dry_mole_fraction(np.where(valid, c_wet, np.nan), ch.h2o, extrapolate=True)
-    c0 = initial_values(ch.t, cdry, valid, opts.initial_window_s)
+    c0 = initial_values(ch.t, cdry, valid, opts.initial_window_end_s)
     obs = ch.obs_length_s
     end = np.where(np.isfinite(obs), obs, np.inf)
     if isinstance(opts.deadband_s, str):
@@ -506,9 +506,9 @@ def _process_chunk(
     """Fill `rows` of `results` from one padded chunk."""
     if True:
         base = ch.valid
-        p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_s)
-        t0 = initial_values(ch.t, ch.temperature_c, base, opts.initial_window_s)
-        w0 = initial_values(ch.t, ch.h2o, base, opts.initial_window_s)
+        p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_end_s)
+        t0 = initial_values(ch.t, ch.temperature_c, base, opts.initial_window_end_s)
+        w0 = initial_values(ch.t, ch.h2o, base, opts.initial_window_end_s)
         term = flux_term(ch.volume_cm3, ch.area_cm2, p0, t0, w0, extrapolate=True)
         out_of_range = (
             ~((p0 >= PRESSURE_RANGE_KPA[0]) & (p0 <= PRESSURE_RANGE_KPA[1]))
