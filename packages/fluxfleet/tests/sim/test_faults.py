@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fluxfleet.sim.faults import (
     KINDS,
@@ -84,3 +85,53 @@ def test_fault_state_switches_on_and_off_and_queues_reboots() -> None:
     st.advance(250.0)
     assert not st.active["servo_stuck_open"].any()
     assert st.skew_ms.tolist() == [0, 0, 0]
+
+
+def test_fault_signatures_in_soilflux_flags() -> None:
+    """The real firmware in the simulated greenhouse (in-process, 5 chambers, a 2-h night),
+    computed by soilflux: a lid stuck closed is ``not_flushed`` (and ``stuck_chamber``) from
+    its second closure on, before it saturates; a lid stuck open and a clogged pot are
+    ``stuck_chamber`` without ``not_flushed`` (at night neither changes CO2 or humidity, so the
+    records cannot tell them apart); fault-free closures carry none of these flags."""
+    import datetime as dt
+
+    from fluxfleet.sim.collect import Gather
+    from fluxfleet.sim.compare import compare
+    from fluxfleet.sim.fleet import Fleet, FleetConfig
+
+    h = 3600.0
+    start = dt.datetime(2023, 9, 15, 21, tzinfo=dt.UTC).timestamp()
+    faults = [
+        Fault("servo_stuck_closed", 1, 0.5 * h + 200, 2 * h),  # from inside a closure
+        Fault("servo_stuck_open", 2, 0.5 * h, 2 * h),
+        Fault("clogged", 3, 0.5 * h, 2 * h),
+    ]
+    gather = Gather()
+    fleet = Fleet(
+        FleetConfig(chambers=5, start_s=start, duration_s=2 * h, seed=4), faults, None, gather
+    )
+    fleet.run()
+    table = compare(gather.samples(), gather.cycles(), fleet.truth.closures()).table
+    table = table[table["complete"]].sort_values(["chamber", "start"])
+    flags = table["flags"].fillna("").str.split(",")
+
+    def has(name: str) -> pd.Series:
+        return flags.apply(lambda f: name in f)
+
+    def after_first(kind: str) -> pd.Series:
+        """The fault's closures after the one it began in (that one is a transition)."""
+        hit = table["faults"] == kind
+        assert hit.sum() >= 8
+        return hit & (table["start"] > table.loc[hit, "start"].min())
+
+    closed = after_first("servo_stuck_closed")
+    assert has("not_flushed")[closed].all()
+    assert has("stuck_chamber")[closed].all()
+    assert not has("clogged")[table["faults"] == "servo_stuck_closed"].any()
+    for kind in ("servo_stuck_open", "clogged"):
+        assert has("stuck_chamber")[after_first(kind)].all()
+        assert not has("not_flushed")[table["faults"] == kind].any()
+    clean = table["faults"] == ""
+    assert clean.sum() >= 20
+    for name in ("stuck_chamber", "not_flushed", "clogged"):
+        assert not has(name)[clean].any()

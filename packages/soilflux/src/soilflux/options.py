@@ -103,12 +103,26 @@ class FluxOptions:
         ``stuck_chamber`` needs the fitted CO2 change across the window to be below this
         [µmol mol⁻¹] (the fleet firmware's own 5 ppm rule).
     stuck_h2o_change_mmol_mol : float
-        ... and the water mole fraction change across the closure below this [mmol mol⁻¹].
+        ... and the water mole fraction not risen across the closure by this [mmol mol⁻¹]
+        (a sealed chamber over soil only gains water; a fall means exchange with drier air).
     clogged_flux_umol_m2_s : float
         ``clogged``: |selected CO2 flux| below this, or not different from zero by
         `clogged_z` standard errors, while the chamber otherwise works [µmol m⁻² s⁻¹].
     clogged_z : float
         See `clogged_flux_umol_m2_s` [-].
+    not_flushed_ppm : float
+        ``not_flushed`` (and ``stuck_chamber``) when a closure's C′₀ exceeds the lowest C′₀
+        of the same chamber's closures of the preceding `not_flushed_window_s` by more than
+        this [µmol mol⁻¹] (`soilflux.qc.not_flushed`).
+    not_flushed_window_s : float
+        See `not_flushed_ppm` [s].
+    not_flushed_step_fraction : float
+        ... or when C′₀ rose from the previous closure's (at most `not_flushed_max_gap_s`
+        earlier) by at least this fraction of that closure's own CO2 rise [-] ...
+    not_flushed_min_step_ppm : float
+        ... and by at least this [µmol mol⁻¹].
+    not_flushed_max_gap_s : float
+        See `not_flushed_step_fraction` [s].
     gap_factor : float
         ``gap`` flag when a step between window samples exceeds this multiple of the
         closure's median sampling step [-].
@@ -141,6 +155,11 @@ class FluxOptions:
     clogged_flux_umol_m2_s: float = 0.05
     clogged_z: float = 2.0
     gap_factor: float = 3.0
+    not_flushed_ppm: float = 100.0
+    not_flushed_window_s: float = 6 * 3600.0
+    not_flushed_step_fraction: float = 0.5
+    not_flushed_min_step_ppm: float = 25.0
+    not_flushed_max_gap_s: float = 3600.0
     gas_precision_ppm: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_PRECISION_PPM)
     )
@@ -187,6 +206,17 @@ class FluxOptions:
             raise ValueError(f"g_factor_limit must be >= 1, got {self.g_factor_limit!r}")
         if not self.gap_factor > 1:
             raise ValueError(f"gap_factor must be > 1, got {self.gap_factor!r}")
+        if not (
+            self.not_flushed_ppm > 0
+            and self.not_flushed_window_s >= 0
+            and self.not_flushed_step_fraction > 0
+            and self.not_flushed_min_step_ppm > 0
+            and self.not_flushed_max_gap_s >= 0
+        ):
+            raise ValueError(
+                "not_flushed_ppm, not_flushed_step_fraction and not_flushed_min_step_ppm must "
+                "be > 0, not_flushed_window_s and not_flushed_max_gap_s >= 0"
+            )
         for gas, value in self.gas_precision_ppm.items():
             if not value > 0:
                 raise ValueError(f"gas_precision_ppm[{gas!r}] must be > 0 µmol/mol, got {value!r}")

@@ -42,6 +42,7 @@ from soilflux.qc import (
     kappa_max,
     mdf_christiansen,
     mdf_nickerson,
+    not_flushed,
     nrmse,
     r_squared,
     select_model,
@@ -405,6 +406,7 @@ def _process_gas(
         flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win
+    out["_c0"] = c0
     out["_short"] = short
     out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
     out["_saturated"] = saturated
@@ -467,6 +469,8 @@ def compute_fluxes(
         results[g] = {c: np.full(n_closures, np.nan) for c in _NUMERIC_OUT}
         results[g]["model"] = np.full(n_closures, "", dtype="<U9")
         results[g]["_bits"] = np.zeros(n_closures, dtype=np.int64)
+        results[g]["_c0"] = np.full(n_closures, np.nan)
+        results[g]["_rise"] = np.full(n_closures, np.nan)
     chunks = _iter_chunks(samples, closures, gases, opts)
     if progress:
         from tqdm import tqdm
@@ -492,7 +496,49 @@ def compute_fluxes(
                     pending.pop(0).result()
             for fut in pending:
                 fut.result()
+    _flag_not_flushed(closures, gases, opts, results)
     return _assemble(closures, gases, results)
+
+
+def _flag_not_flushed(
+    closures: pd.DataFrame,
+    gases: list[str],
+    opts: FluxOptions,
+    results: dict[str, dict[str, npt.NDArray[np.generic]]],
+) -> None:
+    """``not_flushed`` from each chamber's sequence of CO2 closures (`soilflux.qc.not_flushed`).
+
+    A closure that was not flushed is a lid stuck closed: it also gets ``stuck_chamber``
+    and loses ``clogged`` (its near-zero flux is the saturated chamber's, not the soil's).
+    """
+    if "co2_ppm" not in gases or not len(closures):
+        return
+    start = pd.to_datetime(closures["start"], utc=True, errors="coerce")
+    start_s = np.where(
+        start.isna().to_numpy(),
+        np.nan,
+        start.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9,
+    )
+    co2 = results["co2_ppm"]
+    hit = not_flushed(
+        closures["chamber"].astype(object).to_numpy(),
+        start_s,
+        np.asarray(co2["_c0"], dtype=np.float64),
+        np.asarray(co2["_rise"], dtype=np.float64),
+        excess_ppm=opts.not_flushed_ppm,
+        window_s=opts.not_flushed_window_s,
+        step_fraction=opts.not_flushed_step_fraction,
+        min_step_ppm=opts.not_flushed_min_step_ppm,
+        min_rise_ppm=opts.stuck_co2_rise_ppm,
+        max_gap_s=opts.not_flushed_max_gap_s,
+    )
+    if not hit.any():
+        return
+    add = flag_bits({"not_flushed": hit, "stuck_chamber": hit}, hit.size)
+    clear = flag_bits({"clogged": hit}, hit.size)
+    for g in gases:
+        bits = np.asarray(results[g]["_bits"], dtype=np.int64)
+        results[g]["_bits"] = (bits | add) & ~clear
 
 
 @quiet
@@ -530,7 +576,9 @@ def _process_chunk(
                 np.abs(np.asarray(co2["co2_change_ppm"], dtype=np.float64))
                 < opts.stuck_co2_rise_ppm
             )
-            no_h2o = ~(np.abs(h2o_change) >= opts.stuck_h2o_change_mmol_mol)  # NaN: unknown
+            # a sealed chamber over soil only gains water: a rise says the lid closed, a fall
+            # (exchange with drier air) or no change does not; NaN: unknown
+            no_h2o = ~(h2o_change >= opts.stuck_h2o_change_mmol_mol)
             stuck = no_rise & no_h2o
             flux_sel = np.asarray(co2["flux_umol_m2_s"], dtype=np.float64)
             flux_se = np.asarray(co2["flux_se"], dtype=np.float64)
@@ -548,6 +596,8 @@ def _process_chunk(
             res["t0_c"][rows] = t0
             res["p0_kpa"][rows] = p0
             res["w0_mmol_mol"][rows] = w0 if ch.has_h2o else np.nan
+            res["_c0"][rows] = np.asarray(out["_c0"], dtype=np.float64)
+            res["_rise"][rows] = np.asarray(out["co2_change_ppm"], dtype=np.float64)
             flux_sel = np.asarray(out["flux_umol_m2_s"], dtype=np.float64)
             flags = {
                 "daylight": lux_mean > opts.lux_threshold,

@@ -37,6 +37,7 @@ FLAGS: tuple[str, ...] = (
     "fit_failed",
     "saturated",
     "out_of_range",
+    "not_flushed",
 )
 
 #: Flags `filtered` drops by default: the Carbdown fleet's own filter (night only, fluxes
@@ -186,6 +187,86 @@ def select_model(
     out[linear_ok] = "linear"
     out[robust_ok] = "robust"
     out[hm_sound] = "hm"
+    return out
+
+
+def not_flushed(
+    chamber: npt.ArrayLike,
+    start_s: npt.ArrayLike,
+    c0_ppm: npt.ArrayLike,
+    rise_ppm: npt.ArrayLike,
+    *,
+    excess_ppm: float = 100.0,
+    window_s: float = 6 * 3600.0,
+    step_fraction: float = 0.5,
+    min_step_ppm: float = 25.0,
+    min_rise_ppm: float = 5.0,
+    max_gap_s: float = 3600.0,
+) -> BoolArray:
+    """Closures that started in a chamber that was not flushed (a lid stuck closed).
+
+    A working chamber is flushed with ambient air between closures, so every closure starts
+    near the chamber's ambient level.  A lid stuck closed keeps accumulating: each closure
+    starts where the previous one ended, or higher.  Per chamber, in order of start time, a
+    closure is flagged where either
+
+    * its C′₀ exceeds the lowest C′₀ of the chamber's closures that started within the
+      preceding `window_s` (itself included) by more than `excess_ppm`, or
+    * its C′₀ exceeds the previous closure's C′₀ (started at most `max_gap_s` earlier) by
+      at least `min_step_ppm` and by at least `step_fraction` of the previous closure's
+      own rise, where that rise was at least `min_rise_ppm` (the gas was not flushed out).
+
+    Vectorised: one sort and a grouped rolling minimum, no loop over closures.
+
+    Parameters
+    ----------
+    chamber : array_like
+        Chamber key of each closure (any hashable values).
+    start_s : array_like
+        Start of each closure [s, any epoch]; NaN → the closure is not flagged.
+    c0_ppm : array_like
+        Initial dry mole fraction C′₀ of CO2 [µmol mol⁻¹]; NaN → not flagged.
+    rise_ppm : array_like
+        Fitted CO2 change across each closure's window [µmol mol⁻¹].
+    excess_ppm, window_s, step_fraction, min_step_ppm, min_rise_ppm, max_gap_s : float
+        The thresholds above [µmol mol⁻¹, s, -, µmol mol⁻¹, µmol mol⁻¹, s].
+
+    Returns
+    -------
+    ndarray of bool
+        In the input order.
+    """
+    codes, _ = pd.factorize(pd.Series(np.asarray(chamber, dtype=object)), use_na_sentinel=True)
+    t = np.asarray(start_s, dtype=np.float64)
+    c0 = np.asarray(c0_ppm, dtype=np.float64)
+    rise = np.asarray(rise_ppm, dtype=np.float64)
+    n = t.size
+    out = np.zeros(n, dtype=bool)
+    usable = np.flatnonzero(np.isfinite(t) & (codes >= 0))
+    if usable.size == 0:
+        return out
+    order = usable[np.lexsort((t[usable], codes[usable]))]
+    g, ts, c, r = codes[order], t[order], c0[order], rise[order]
+    frame = pd.DataFrame({"g": g, "t": pd.to_datetime(ts, unit="s"), "c": c})
+    lowest = (
+        frame.groupby("g", sort=False)
+        .rolling(pd.Timedelta(seconds=window_s), on="t", closed="both", min_periods=1)["c"]
+        .min()
+        .to_numpy(dtype=np.float64)
+    )
+    excess = c - lowest > excess_ppm
+    step = np.zeros(order.size, dtype=bool)
+    if order.size > 1:
+        same = (g[1:] == g[:-1]) & (ts[1:] - ts[:-1] <= max_gap_s)
+        dc = c[1:] - c[:-1]
+        prev_rise = r[:-1]
+        step[1:] = (
+            same
+            & (prev_rise >= min_rise_ppm)
+            & (dc >= min_step_ppm)
+            & (dc >= step_fraction * prev_rise)
+        )
+    out[order] = excess | step
     return out
 
 
