@@ -294,3 +294,39 @@ def test_a_series_of_files_is_one_record(tmp_path: Path) -> None:
     assert len(b) == len(a) == 4 * 12
     np.testing.assert_allclose(b["flux_umol_m2_s"], a["flux_umol_m2_s"], rtol=1e-12)
     assert (b["n"] == a["n"]).all()
+
+
+def test_sensor_lag_options_reach_the_engine(tmp_path: Path) -> None:
+    """--sensor-lag-s and --no-lag-compensation set the automatic dead band's lower end:
+    one time constant with compensation, four without (methods §2, §2.1)."""
+    records = tmp_path / "records.csv"
+    truth = write_records(records, hours=1)
+    geometry = ["--volume-cm3", "5000", "--area-cm2", "300", "-q", "--deadband", "auto"]
+
+    def run(name: str, *extra: str) -> pd.DataFrame:
+        out = tmp_path / f"{name}.csv"
+        result = runner.invoke(app, ["compute", str(records), "-o", str(out), *geometry, *extra])
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(out)
+
+    default = run("default")
+    fast = run("fast", "--sensor-lag-s", "2")
+    plain = run("plain", "--no-lag-compensation")
+    plain_fast = run("plain_fast", "--no-lag-compensation", "--sensor-lag-s", "2")
+    assert default["deadband_s"].min() >= 20.0
+    assert fast["deadband_s"].min() >= 2.0
+    assert fast["deadband_s"].min() < 20.0
+    assert plain["deadband_s"].min() >= 80.0  # 4 × 20 s
+    assert plain_fast["deadband_s"].min() >= 8.0  # 4 × 2 s
+    assert plain_fast["deadband_s"].min() < 80.0
+    for frame in (default, fast, plain, plain_fast):  # a straight record: the same flux
+        by_chamber = frame.groupby("chamber")["flux_umol_m2_s"].median()
+        for chamber, flux in truth.items():
+            assert by_chamber[chamber] == pytest.approx(flux, rel=0.02)
+    out = str(tmp_path / "bad.csv")
+    bad = runner.invoke(app, ["compute", str(records), "-o", out, "--sensor-lag-s", "-1"])
+    assert bad.exit_code == 2
+    assert "--sensor-lag-s" in bad.output
+    help_text = runner.invoke(app, ["compute", "--help"]).output
+    assert "--sensor-lag-s" in help_text
+    assert "--no-lag-compensation" in help_text

@@ -284,6 +284,22 @@ def compute(
             "--precision-ppm", help="CO2 analyser precision (1σ) [ppm]; default SCD30 10 ppm."
         ),
     ] = None,
+    sensor_lag_s: Annotated[
+        float | None,
+        typer.Option(
+            "--sensor-lag-s",
+            help="First-order response time of the gas analyser [s] (default: SCD30 "
+            "datasheet, 20 s; about 1 s for LI-COR analysers).",
+        ),
+    ] = None,
+    no_lag_compensation: Annotated[
+        bool,
+        typer.Option(
+            "--no-lag-compensation",
+            help="Do not fit the sensor-lag transient: the automatic dead band then skips "
+            "4 sensor time constants instead of 1.",
+        ),
+    ] = False,
     trim_opening: Annotated[
         bool, typer.Option("--trim-opening", help="End the fit window before a re-opening drop.")
     ] = False,
@@ -308,12 +324,18 @@ def compute(
         raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
     if (volume_cm3 is None) != (area_cm2 is None):
         raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
+    if sensor_lag_s is not None and not (np.isfinite(sensor_lag_s) and sensor_lag_s >= 0):
+        raise typer.BadParameter(f"must be >= 0 s, got {sensor_lag_s}", param_hint="--sensor-lag-s")
+    lag: dict[str, Any] = {"lag_compensation": not no_lag_compensation}
+    if sensor_lag_s is not None:
+        lag["sensor_lag_s"] = float(sensor_lag_s)
     try:
         file_deadband = deadband.strip().lower() == "file"
         options = FluxOptions(
             deadband_s="auto" if file_deadband else _deadband(deadband),
             method=cast(Method, method),
             precision_ppm=precision_ppm,
+            **lag,
         )
         if obs_length is not None and not obs_length > 0:
             raise typer.BadParameter(f"must be > 0 s, got {obs_length}", param_hint="--obs-length")
