@@ -130,3 +130,17 @@ def test_stuck_open_lid_and_clogged_pot_are_told_apart_by_the_humidity() -> None
     assert not stuck[syn.clogged].any()
     working = ~syn.stuck & ~syn.clogged
     assert not (stuck | _flag(out, "not_flushed"))[working].any()
+
+
+def test_not_flushed_does_not_depend_on_chunks_and_marks_every_gas() -> None:
+    syn, first = _stuck_closed_sequence(24, 10, 2)
+    samples = syn.samples.copy()
+    rng = np.random.default_rng(0)
+    samples["ch4_ppb"] = 2000.0 + 0.01 * samples["elapsed_s"] + rng.normal(0, 0.5, len(samples))
+    whole = compute_fluxes(samples, syn.closures)
+    chunked = compute_fluxes(samples, syn.closures, FluxOptions(chunk_closures=5, workers=2))
+    pd.testing.assert_series_equal(whole["flags"], chunked["flags"])
+    expected = np.arange(24) >= first
+    for gas in ("co2", "ch4"):
+        rows = whole[whole["gas"] == gas]
+        np.testing.assert_array_equal(_flag(rows, "not_flushed"), expected)
