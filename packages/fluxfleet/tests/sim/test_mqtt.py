@@ -104,7 +104,7 @@ def test_broadcast_command_reaches_every_device(mosquitto: Broker) -> None:
     reason=(
         "issue 4 target not met: with the SCD30 model (tau 20 s, noise 3 ppm, 3-s samples, "
         "3-min closures) soilflux's auto model puts 33 % of valid night closures within "
-        "+-5 % (linear 49 %); without noise 97.5 %. Even an ideal straight-line fit would "
+        "+-5 % (linear 49 %); without noise 98.8 %. Even an ideal straight-line fit would "
         "reach only ~81 % at 3 ppm. See benchmarks/RESULTS.md, 'Simulated fleet vs soilflux'."
     ),
 )
