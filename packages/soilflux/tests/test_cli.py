@@ -234,6 +234,11 @@ def test_compute_licor_files(reference_dir: Path, tmp_path: Path) -> None:
     assert len(fluxes) == 4 * 2 + 1  # CO2 and CH4 for 4 reps, CO2 for the .81x
     row = fluxes[(fluxes["closure_id"] == "LI8200-01S#47/REP_1") & (fluxes["gas"] == "co2")].iloc[0]
     assert row["flux_umol_m2_s"] == pytest.approx(6.6457, rel=5e-4)
+    # Smart Chamber files get the instrument's initial-value window (0 ≤ t ≤ 10 s): the
+    # footer's P_o, T_o, W_o (101.729 kPa, 20.4208 °C, 20.2249 mmol/mol) to the printed digit.
+    assert row["p0_kpa"] == pytest.approx(101.729, abs=6e-4)
+    assert row["t0_c"] == pytest.approx(20.4208, abs=6e-5)
+    assert row["w0_mmol_mol"] == pytest.approx(20.2249, abs=6e-5)
 
 
 @pytest.mark.reference

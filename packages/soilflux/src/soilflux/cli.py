@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from soilflux import __version__
+from soilflux.conventions import for_format
 from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
@@ -367,8 +368,10 @@ def compute(
             started = time.perf_counter()
             # A bar per part only where the part is long (several chunks of closures).
             bar = not quiet and len(closures) > options.chunk_closures
+            # metadata[-1] is the file this part came from (iter_parts reads before it yields)
+            part_options = for_format(options, metadata[-1].format)
             results.append(
-                _part_fluxes(compute_fluxes, samples, closures, options, n_closures, bar)
+                _part_fluxes(compute_fluxes, samples, closures, part_options, n_closures, bar)
             )
             compute_s += time.perf_counter() - started
             n_closures += len(closures)
@@ -566,8 +569,9 @@ def _vendor_comparison(
             lines.append(f"{name}: not found")
             continue
         loaded = load([path])
+        fmt = loaded.metadata[0].format
         per_method = {
-            m: compute_fluxes(loaded.samples, loaded.closures, options(method=m))
+            m: compute_fluxes(loaded.samples, loaded.closures, for_format(options(method=m), fmt))
             for m in ("linear", "exp", "auto")
         }
         vendor = loaded.metadata[0].observations

@@ -1,0 +1,39 @@
+"""Instrument conventions: the choices a vendor's own software makes, applied per input format.
+
+A file read from an instrument is computed the way that instrument computes it where the
+choice is known and documented (``docs/soilflux/methods.md`` §7.1); other inputs keep the
+defaults of `FluxOptions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from soilflux.options import FluxOptions
+
+#: `FluxOptions` fields each input format's instrument is known to use.
+INSTRUMENT_CONVENTIONS: dict[str, dict[str, bool]] = {
+    # LI-COR 8200-01S Smart Chamber: P0, T0, W0 and C′0 from the closed window 0 ≤ t ≤ 10 s
+    # (reproduces every initial value of the instrument's JSON footers; the LI-8100A's .81x
+    # files use the half-open window, the default).
+    "licor-json": {"initial_window_closed": True},
+}
+
+
+def for_format(options: FluxOptions, file_format: str) -> FluxOptions:
+    """`options` with the conventions of the instrument behind ``file_format``.
+
+    Parameters
+    ----------
+    options : FluxOptions
+        The options asked for.
+    file_format : str
+        The reader's format name (``generic``, ``licor-81x``, ``licor-json``).
+
+    Returns
+    -------
+    FluxOptions
+        ``options`` unchanged for formats without a known convention.
+    """
+    convention = INSTRUMENT_CONVENTIONS.get(file_format)
+    return replace(options, **convention) if convention else options
