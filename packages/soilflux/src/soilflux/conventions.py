@@ -11,13 +11,10 @@ from dataclasses import replace
 
 from soilflux.options import FluxOptions
 
-#: `FluxOptions` fields each input format's instrument is known to use.
-INSTRUMENT_CONVENTIONS: dict[str, dict[str, bool]] = {
-    # LI-COR 8200-01S Smart Chamber: P0, T0, W0 and C′0 from the closed window 0 ≤ t ≤ 10 s
-    # (reproduces every initial value of the instrument's JSON footers; the LI-8100A's .81x
-    # files use the half-open window, the default).
-    "licor-json": {"initial_window_closed": True},
-}
+#: Formats whose instrument takes P0, T0, W0 and C′0 from the closed window 0 ≤ t ≤ 10 s.
+#: LI-COR 8200-01S Smart Chamber: reproduces every initial value of its JSON footers; the
+#: LI-8100A's .81x files use the half-open window, the default.
+CLOSED_INITIAL_WINDOW: frozenset[str] = frozenset({"licor-json"})
 
 
 def for_format(options: FluxOptions, file_format: str) -> FluxOptions:
@@ -35,5 +32,6 @@ def for_format(options: FluxOptions, file_format: str) -> FluxOptions:
     FluxOptions
         ``options`` unchanged for formats without a known convention.
     """
-    convention = INSTRUMENT_CONVENTIONS.get(file_format)
-    return replace(options, **convention) if convention else options
+    if file_format in CLOSED_INITIAL_WINDOW:
+        return replace(options, initial_window_closed=True)
+    return options
