@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from soilflux.flux import flux_term
 from soilflux.options import FluxOptions
@@ -64,6 +64,8 @@ def _frames(
     w=st.floats(0.0, 40.0),
     deadband=st.sampled_from([0.0, 5.0, 10.0, "auto"]),
 )
+# 6 points after the automatic dead band: the least identifiable lag-term curve.
+@example(slopes=[1.0], n=27, dt=1.0, v=500.0, a=50.0, p=80.0, t_c=0.0, w=0.0, deadband="auto")
 def test_noiseless_line_gives_its_exact_flux(
     slopes: list[float],
     n: int,
@@ -83,8 +85,17 @@ def test_noiseless_line_gives_its_exact_flux(
     # "auto" fits the sensor-lag transient as an extra term: exact too, to solver precision
     rtol = 1e-8 if deadband != "auto" else 1e-6
     np.testing.assert_allclose(out["flux_linear"][usable], expected[usable], rtol=rtol)
-    for col in ("flux_robust", "flux_exp", "flux_hm", "flux_quadratic", "flux_umol_m2_s"):
+    for col in ("flux_robust", "flux_quadratic", "flux_umol_m2_s"):
         np.testing.assert_allclose(out[col][usable], expected[usable], rtol=1e-6, err_msg=col)
+    # The curves with the lag term have 4 parameters: on fewer than 10 points the curvature
+    # and the 20-s lag transient are nearly collinear, the optimum along the curvature is flat
+    # to round-off, and a noiseless line comes back exact only to ~5e-6 (measured at n = 6-9;
+    # a 10⁴× tighter solver tolerance changes nothing). From 10 points on: 1e-6.
+    identifiable = out["n"].to_numpy() >= 10
+    curve_rtol = np.where(identifiable | (deadband != "auto"), 1e-6, 1e-5)[usable]
+    for col in ("flux_exp", "flux_hm"):
+        rel = np.abs(out[col][usable].to_numpy() / expected[usable] - 1)
+        assert np.all(rel <= curve_rtol), (col, rel, out["n"][usable].to_numpy())
 
 
 @settings(max_examples=10, deadline=None)
