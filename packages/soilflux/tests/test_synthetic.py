@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 from soilflux.flux import flux_term
 from soilflux.options import FluxOptions
 from soilflux.pipeline import compute_fluxes
-from soilflux.synthetic import lagged_curve, synthetic_closures
+from soilflux.synthetic import (
+    SELECTION_MIXES,
+    lagged_curve,
+    selection_errors,
+    synthetic_closures,
+)
 
 #: the fleet: SCD30 (~20 s lag, 3 ppm sample noise), HM saturation, leaks, 180–300 s closures
 FLEET = dict(kappa_s=(0.0, 0.002), leak_s=(0.0, 0.0005), lag_s=20.0, noise_ppm=3.0)
@@ -91,17 +97,64 @@ def test_fleet_closures_nonlinear_models_within_2_percent_in_median(
     assert abs(np.nanmedian(err)) < 0.02
 
 
-def test_fleet_closures_selected_flux_within_2_percent_in_median(fleet: tuple) -> None:
+def test_fleet_closures_selected_flux_within_half_a_percent_in_median(fleet: tuple) -> None:
     truth, out = fleet
-    assert abs(np.nanmedian(out["flux_umol_m2_s"] / truth - 1)) < 0.02
+    # measured −0.03 % (the kappa.max rule: −1.1 %); methods §5
+    assert abs(np.nanmedian(out["flux_umol_m2_s"] / truth - 1)) < 0.005
+    assert (out["model"] == "hm_pooled").all()
 
 
-def test_quieter_fleet_closures_selected_flux_within_2_percent_in_median() -> None:
+def test_quieter_fleet_closures_selected_flux_within_half_a_percent_in_median() -> None:
     syn = synthetic_closures(3000, seed=12, **{**FLEET, "noise_ppm": 1.0})  # type: ignore[arg-type]
     out = compute_fluxes(syn.samples, syn.closures)
     err = out["flux_umol_m2_s"] / syn.true_flux_umol_m2_s - 1
-    assert abs(np.nanmedian(err)) < 0.02
-    assert (out["model"] == "hm").mean() > 0.7
+    assert abs(np.nanmedian(err)) < 0.005  # measured −0.14 %
+    assert (out["model"] == "hm_pooled").all()
+    # the kappa.max rule selects HM for most of these quiet closures
+    old = compute_fluxes(syn.samples, syn.closures, FluxOptions(hm_fallback="robust"))
+    assert (old["model"] == "hm").mean() > 0.7
+
+
+@pytest.mark.parametrize(
+    ("noise_ppm", "lag_s", "duration_s"),
+    SELECTION_MIXES,
+    ids=[f"noise{n:g}-lag{lag:g}-{d[0]:g}to{d[1]:g}s" for n, lag, d in SELECTION_MIXES],
+)
+def test_selected_flux_is_unbiased_on_every_closure_mix_without_more_spread(
+    noise_ppm: float, lag_s: float, duration_s: tuple[float, float]
+) -> None:
+    """Methods §5: the pooled-κ rule against the kappa.max rule on the same closures.
+
+    κ 0–0.003 s⁻¹, fluxes 0.3–10 µmol m⁻² s⁻¹, 2000 closures in one call.  Measured on
+    seeds 10–15 (one call each): |median| ≤ 1.2 % (fixed 180-s closures; ≤ 0.5 % for the
+    others), IQR ≤ 1.11 × and 90 % range ≤ 0.97 × the kappa.max rule's.
+    """
+    new = selection_errors(2000, 21, noise_ppm, lag_s, duration_s)
+    old = selection_errors(
+        2000, 21, noise_ppm, lag_s, duration_s, FluxOptions(hm_fallback="robust")
+    )
+    q_new = np.nanpercentile(new, [5, 25, 50, 75, 95])
+    q_old = np.nanpercentile(old, [5, 25, 50, 75, 95])
+    assert abs(q_new[2]) < 0.015
+    assert q_new[3] - q_new[1] < 1.15 * (q_old[3] - q_old[1])
+    assert q_new[4] - q_new[0] < q_old[4] - q_old[0]
+
+
+def test_pooled_estimate_has_the_median_of_seeds_within_one_percent_on_180_s_closures() -> None:
+    # the hardest mix (short closures, 3 ppm): pooled over three calls the median is
+    # within 1 % (measured −0.3 %; the kappa.max rule: −3.3 %)
+    err = np.concatenate([selection_errors(2000, s, 3.0, 20.0, (180.0, 180.0)) for s in (1, 2, 3)])
+    assert abs(np.nanmedian(err)) < 0.01
+
+
+def test_small_calls_use_the_kappa_max_rule() -> None:
+    syn = synthetic_closures(19, seed=5, **FLEET)  # type: ignore[arg-type]
+    small = compute_fluxes(syn.samples, syn.closures)
+    assert set(small["model"]) <= {"hm", "robust", "linear"}
+    old = compute_fluxes(syn.samples, syn.closures, FluxOptions(hm_fallback="robust"))
+    pd.testing.assert_frame_equal(small, old)
+    syn = synthetic_closures(20, seed=5, **FLEET)  # type: ignore[arg-type]
+    assert set(compute_fluxes(syn.samples, syn.closures)["model"]) == {"hm_pooled"}
 
 
 def test_stuck_and_clogged_closures_are_flagged() -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 
 Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic"]
 MdfForm = Literal["christiansen", "nickerson"]
+HmFallback = Literal["pooled", "robust"]
 
 METHODS: tuple[str, ...] = ("auto", "linear", "robust", "exp", "hm", "quadratic")
 
@@ -92,6 +93,19 @@ class FluxOptions:
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
+    hm_fallback : {"pooled", "robust"}
+        The selection rule of ``method="auto"``.  ``"pooled"`` (default): the robust line
+        divided by the factor by which a line through an HM curve falls below its initial
+        slope, at the closure's κ shrunk toward the call's pooled κ (model ``"hm_pooled"``;
+        HM itself only where it is sound and κ̂·T > 2).  ``"robust"``: HM where sound, else
+        the robust line as it is (gasfluxes' kappa.max rule with goFlux's g-factor).  See
+        docs/soilflux/methods.md §5.
+    pooled_min_closures : int
+        With ``"pooled"``: calls of fewer closures (e.g. one closure computed live) use the
+        ``"robust"`` rule, since there is no pool to borrow κ from [-].
+    pooled_calibration_relative_se : float
+        With ``"pooled"``: closures whose sound HM flux has a relative standard error below
+        this calibrate the line's curvature correction against HM (the sensor lag) [-].
     saturation_fraction : float
         ``saturated`` flag when the fitted curve has covered this fraction of its rise to
         the asymptote by the end of the window (and the record rises by at least
@@ -148,6 +162,9 @@ class FluxOptions:
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
     hm_max_relative_se: float = 0.5
+    hm_fallback: HmFallback = "pooled"
+    pooled_min_closures: int = 20
+    pooled_calibration_relative_se: float = 0.1
     saturation_fraction: float = 0.8
     analyser_max_ppm: float = 10_000.0
     stuck_co2_rise_ppm: float = 5.0
@@ -201,6 +218,15 @@ class FluxOptions:
         if not 0 < self.saturation_fraction < 1:
             raise ValueError(
                 f"saturation_fraction must be in (0, 1), got {self.saturation_fraction!r}"
+            )
+        if self.hm_fallback not in ("pooled", "robust"):
+            raise ValueError(f"hm_fallback must be 'pooled' or 'robust', got {self.hm_fallback!r}")
+        if self.pooled_min_closures < 2:
+            raise ValueError(f"pooled_min_closures must be >= 2, got {self.pooled_min_closures!r}")
+        if not self.pooled_calibration_relative_se > 0:
+            raise ValueError(
+                "pooled_calibration_relative_se must be > 0, got "
+                f"{self.pooled_calibration_relative_se!r}"
             )
         if not self.g_factor_limit >= 1:
             raise ValueError(f"g_factor_limit must be >= 1, got {self.g_factor_limit!r}")

@@ -18,7 +18,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.deadband import auto_deadband
-from soilflux.fit._batch import Batch, BoolArray, FloatArray, make_batch, quiet, safe_divide
+from soilflux.fit._batch import (
+    Batch,
+    BoolArray,
+    FloatArray,
+    make_batch,
+    quiet,
+    safe_divide,
+    safe_sqrt,
+)
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
@@ -35,17 +43,23 @@ from soilflux.flux import (
 )
 from soilflux.options import FluxOptions
 from soilflux.qc import (
+    FLAGS,
+    LINE_MOMENTS,
     flag_bits,
     flags_to_strings,
     g_factor,
     hm_is_sound,
     kappa_max,
+    lag_calibration,
+    line_curvature_factor,
+    line_slope_moments,
     mdf_christiansen,
     mdf_nickerson,
     not_flushed,
     nrmse,
     r_squared,
     select_model,
+    shrunk_kappa,
 )
 
 #: Gas columns understood, with the gas name and the factor to µmol mol⁻¹.
@@ -56,6 +70,13 @@ GAS_COLUMNS: dict[str, tuple[str, float]] = {
 }
 
 MODELS: tuple[str, ...] = ("linear", "robust", "exp", "hm", "quadratic")
+
+#: Default selection (`FluxOptions.hm_fallback` "pooled"): closures whose sound HM fit has
+#: κ̂·T above this keep HM; the curvature-corrected line is for the others [-].
+POOLED_MAX_KAPPA_SPAN = 2.0
+
+#: Closures used for the lag calibration need κ̂·T at least this (enough curvature) [-].
+POOLED_MIN_KAPPA_SPAN = 0.3
 
 #: Columns of the returned frame, in order (the CLI's output contract).
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -353,10 +374,32 @@ def _process_gas(
             g_limit=opts.g_factor_limit,
             max_relative_se=opts.hm_max_relative_se,
         )
-        model = select_model(sound, rob.ok, lin.ok)
+        if opts.hm_fallback == "pooled":
+            # provisional: the robust line everywhere it exists, curvature-corrected after
+            # all chunks (`_select_pooled_hm`); HM only where sound and so strongly curved
+            # (κ̂·T > POOLED_MAX_KAPPA_SPAN) that a line carries little of the curve
+            strong = sound & (np.nan_to_num(hm.kappa * curve.span) > POOLED_MAX_KAPPA_SPAN)
+            model = select_model(strong, rob.ok & ~strong, lin.ok & ~strong)
+        else:
+            model = select_model(sound, rob.ok, lin.ok)
     else:
+        sound = np.zeros(b.n.size, dtype=bool)
         model = np.where(slopes[opts.method][4], opts.method, "")
     k = b.n.size
+    # what the pooled-κ fallback needs (`_select_pooled_hm`, after all chunks): how the
+    # robust line's slope depends on curvature, and every closure's own κ̂ for the pool
+    mu = np.full((k, LINE_MOMENTS), np.nan)
+    t_ref = np.full(k, np.nan)
+    span_w = np.full(k, np.nan)
+    if opts.method == "auto" and opts.hm_fallback == "pooled":
+        fb = np.flatnonzero(model == "robust")
+        if fb.size:
+            mu[fb], t_ref[fb], span_w[fb] = line_slope_moments(
+                b.t[fb], b.w[fb], None if h is None else h[fb]
+            )
+    tau_fb = np.where(compensate, opts.sensor_lag_s, 0.0) if h is not None else np.zeros(k)
+    k_hat = np.where(curve.converged & (~curve.at_bound | (curve.a == 0)), curve.a, np.nan)
+    k_se = safe_sqrt(np.where(np.isfinite(k_hat), curve.cov[:, 2, 2], np.nan))
     dcdt = np.full(k, np.nan)
     sse = np.full(k, np.nan)
     aicc = np.full(k, np.nan)
@@ -406,6 +449,13 @@ def _process_gas(
         flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win
+    out["_mu"] = mu
+    out["_sound"] = sound
+    out["_t_ref"] = t_ref
+    out["_span"] = span_w
+    out["_tau"] = tau_fb
+    out["_k_hat"] = k_hat
+    out["_k_se"] = k_se
     out["_c0"] = c0
     out["_short"] = short
     out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
@@ -447,6 +497,10 @@ def compute_fluxes(
         fitting, so their fluxes are µmol m⁻² s⁻¹ too: multiply by 1000 for nmol).
         ``dcdt_ppm_s`` is the selected model's ∂C′/∂t [µmol mol⁻¹ s⁻¹]; ``mdf``
         [µmol m⁻² s⁻¹]; ``kappa``, ``kappa_max`` [s⁻¹]; ``flags`` comma-separated.
+        ``model`` is the selected model; with ``method="auto"`` and the default
+        ``hm_fallback="pooled"`` mostly ``"hm_pooled"`` (the robust line corrected for the
+        HM curvature pooled over the call's closures; docs/soilflux/methods.md §5), so
+        the selected flux of a closure depends on the other closures of the call.
 
     Raises
     ------
@@ -464,6 +518,9 @@ def compute_fluxes(
     if closures.index.has_duplicates:
         dup = closures.index[closures.index.duplicated()][:5].tolist()
         raise ValueError(f"closures.index (closure) has duplicates: {dup}")
+    if opts.hm_fallback == "pooled" and n_closures < opts.pooled_min_closures:
+        # too few closures to pool κ: the kappa.max rule (HM where sound, else robust line)
+        opts = replace(opts, hm_fallback="robust")
     results: dict[str, dict[str, npt.NDArray[np.generic]]] = {}
     for g in gases:
         results[g] = {c: np.full(n_closures, np.nan) for c in _NUMERIC_OUT}
@@ -471,6 +528,9 @@ def compute_fluxes(
         results[g]["_bits"] = np.zeros(n_closures, dtype=np.int64)
         results[g]["_c0"] = np.full(n_closures, np.nan)
         results[g]["_rise"] = np.full(n_closures, np.nan)
+        results[g]["_mu"] = np.full((n_closures, LINE_MOMENTS), np.nan)
+        for c in ("_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_flux_se", "_sound"):
+            results[g][c] = np.full(n_closures, np.nan)
     chunks = _iter_chunks(samples, closures, gases, opts)
     if progress:
         from tqdm import tqdm
@@ -496,8 +556,75 @@ def compute_fluxes(
                     pending.pop(0).result()
             for fut in pending:
                 fut.result()
+    if opts.method == "auto" and opts.hm_fallback == "pooled":
+        _select_pooled_hm(gases, opts, results)
     _flag_not_flushed(closures, gases, opts, results)
     return _assemble(closures, gases, results)
+
+
+def _select_pooled_hm(
+    gases: list[str],
+    opts: FluxOptions,
+    results: dict[str, dict[str, npt.NDArray[np.generic]]],
+) -> None:
+    """The default selection: the robust line corrected for the closure's shrunk HM κ.
+
+    Per gas, over all closures of the call (docs/soilflux/methods.md §5): κᵢ* from
+    `soilflux.qc.shrunk_kappa`, the lag calibration c from `soilflux.qc.lag_calibration`
+    on closures with a precise sound HM fit, and F = F_robust / (r(κᵢ*)·(1 − cκᵢ*)) with
+    r from `soilflux.qc.line_curvature_factor`; the model becomes ``"hm_pooled"``.  Flags
+    that depend on the selected CO2 flux (``below_threshold``, ``clogged``, ``fit_failed``)
+    are re-derived for those rows.
+    """
+    bit = {name: np.int64(1) << i for i, name in enumerate(FLAGS)}
+    for g in gases:
+        res = results[g]
+
+        def col(name: str, res: dict[str, npt.NDArray[np.generic]] = res) -> FloatArray:
+            return np.asarray(res[name], dtype=np.float64)
+
+        mu, t_ref, span, tau = col("_mu"), col("_t_ref"), col("_span"), col("_tau")
+        k_hat, k_se = col("_k_hat"), col("_k_se")
+        model = np.asarray(res["model"])
+        fb = model == "robust"
+        if not fb.any():
+            continue
+        star, _, _ = shrunk_kappa(k_hat, k_se)
+        hm, hm_se, rob = col("flux_hm"), col("flux_hm_se"), col("flux_robust")
+        precise = (
+            (col("_sound") > 0)
+            & (hm_se <= opts.pooled_calibration_relative_se * np.abs(hm))
+            & (k_hat * span >= POOLED_MIN_KAPPA_SPAN)
+        )
+        r_own = line_curvature_factor(mu, t_ref, span, np.nan_to_num(k_hat), tau)
+        c = lag_calibration(hm, rob, r_own, k_hat, precise)
+        kap = np.nan_to_num(star)
+        r = line_curvature_factor(mu, t_ref, span, kap, tau) * (1.0 - c * kap)
+        fb &= np.isfinite(r) & (r > 0)
+        for name in ("flux_umol_m2_s", "dcdt_ppm_s", "_flux_se"):
+            x = col(name)
+            x[fb] = x[fb] / r[fb]
+            res[name] = x
+        model = model.copy()
+        model[fb] = "hm_pooled"
+        res["model"] = model
+        if g != "co2_ppm":
+            continue
+        flux, se = col("flux_umol_m2_s"), col("_flux_se")
+        bits = np.asarray(res["_bits"], dtype=np.int64).copy()
+        stuck = (bits & bit["stuck_chamber"]) != 0
+        near_zero = (np.abs(flux) < opts.clogged_flux_umol_m2_s) | (
+            np.abs(flux) < opts.clogged_z * se
+        )
+        for name, value in (
+            ("below_threshold", flux < opts.flux_threshold_umol_m2_s),
+            ("clogged", near_zero & ~stuck),
+            ("fit_failed", ~np.isfinite(flux)),
+        ):
+            on = bits | bit[name]
+            off = bits & ~bit[name]
+            bits = np.where(fb, np.where(value, on, off), bits)
+        res["_bits"] = bits
 
 
 def _flag_not_flushed(
@@ -598,6 +725,9 @@ def _process_chunk(
             res["w0_mmol_mol"][rows] = w0 if ch.has_h2o else np.nan
             res["_c0"][rows] = np.asarray(out["_c0"], dtype=np.float64)
             res["_rise"][rows] = np.asarray(out["co2_change_ppm"], dtype=np.float64)
+            for c in ("_mu", "_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_sound"):
+                res[c][rows] = np.asarray(out[c], dtype=np.float64)
+            res["_flux_se"][rows] = np.asarray(out["flux_se"], dtype=np.float64)
             flux_sel = np.asarray(out["flux_umol_m2_s"], dtype=np.float64)
             flags = {
                 "daylight": lux_mean > opts.lux_threshold,

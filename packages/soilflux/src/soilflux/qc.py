@@ -190,6 +190,198 @@ def select_model(
     return out
 
 
+#: Moments of the slope weights kept per closure for `line_curvature_factor` (p = 2 … 12).
+LINE_MOMENTS = 11
+
+
+def line_slope_moments(
+    t_s: FloatArray, w: FloatArray, lag_basis: FloatArray | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """What a least-squares line's slope makes of a curve: moments of its slope weights.
+
+    The OLS slope of a window (columns 1, t and, with lag compensation, the transient
+    e^{−t/τ_s}) is b̂ = Σⱼ ωⱼ cⱼ with weights ω that depend on the sample times only.  The
+    moments μ_p = Σⱼ ωⱼ τⱼ^p / T^{p−1} (τ = t − t_ref from the window start t_ref, T the
+    window length) are all `line_curvature_factor` needs to say how far that slope falls
+    below the initial slope of an HM curve of any κ.  μ₁ = 1 (a line gives its own slope).
+
+    Parameters
+    ----------
+    t_s : (k, m) float
+        Times since the lid closed, 0 outside the window [s].
+    w : (k, m) float
+        1 inside the window, 0 outside.
+    lag_basis : (k, m) float or None
+        The transient column of the lag-compensated line (`soilflux.fit.lag.lag_basis`).
+
+    Returns
+    -------
+    mu : (k, LINE_MOMENTS) float
+        μ_p for p = 2 … LINE_MOMENTS + 1 [-]; NaN where the line is not defined.
+    t_ref : (k,) float
+        Window start [s].
+    span : (k,) float
+        Window length T [s].
+    """
+    k = t_s.shape[0]
+    mask = w > 0
+    t_ref = np.where(mask, t_s, np.inf).min(axis=1) if k else np.zeros(0)
+    t_ref = np.where(np.isfinite(t_ref), t_ref, np.nan)
+    tau = (t_s - np.nan_to_num(t_ref)[:, None]) * w
+    span = tau.max(axis=1) if tau.size else np.zeros(k)
+    u = tau / np.where(span > 0, span, 1.0)[:, None]  # in [0, 1]
+    n = w.sum(axis=1)
+    su = u.sum(axis=1)
+    # by Frisch–Waugh–Lovell the slope weights are u's residual after the other columns
+    # (1 and the transient), normalised so that Σ ω u = 1
+    mean_u = safe_divide(su, n)
+    alpha, beta = mean_u, np.zeros(k)
+    if lag_basis is not None:
+        sh = lag_basis.sum(axis=1)
+        shh = np.einsum("ij,ij->i", lag_basis, lag_basis)
+        suh = np.einsum("ij,ij->i", u, lag_basis)
+        det = n * shh - sh**2
+        good = det > 1e-9 * n * shh  # a transient that vanished on the window is dropped
+        den = np.where(good, det, 1.0)
+        alpha = np.where(good, (shh * su - sh * suh) / den, mean_u)
+        beta = np.where(good, (n * suh - sh * su) / den, 0.0)
+    resid = (u - np.nan_to_num(alpha)[:, None]) * w
+    if lag_basis is not None:
+        resid -= beta[:, None] * lag_basis
+    norm = np.einsum("ij,ij->i", resid, u)
+    mu = np.empty((k, LINE_MOMENTS))
+    up = u * u
+    for i in range(LINE_MOMENTS):
+        mu[:, i] = np.einsum("ij,ij->i", resid, up)
+        if i + 1 < LINE_MOMENTS:
+            up *= u
+    ok = (n >= (3 if lag_basis is None else 4)) & (span > 0) & (norm > 1e-12 * n)
+    mu = safe_divide(mu, np.where(ok, norm, np.nan)[:, None])
+    return mu, t_ref, span
+
+
+def line_curvature_factor(
+    mu: FloatArray, t_ref_s: FloatArray, span_s: FloatArray, kappa_s: FloatArray, tau_s: FloatArray
+) -> FloatArray:
+    """Expected (line slope) / (true initial slope) for an HM curve of curvature κ.
+
+    A closure that follows C(t) = C₀ + s(1 − e^{−κt})/κ from the lid closing (t = 0), seen
+    through a first-order sensor lag τ_s, gives the lag-compensated line (`line_slope_moments`)
+    the slope s·r(κ) in expectation, with
+
+        r(κ) = e^{−κ t_ref} / (1 − κτ_s) · Σ_{p≥1} (−κT)^{p−1} μ_p / p!
+
+    (the constant and the transient lie in the line's columns; e^{−κτ} is expanded in
+    powers of τ/T).  τ_s = 0 for lines fitted without the transient.  The series is
+    truncated after p = LINE_MOMENTS + 1, exact to < 1e-6 for κT ≤ 2; κT is capped at 3.
+
+    Parameters
+    ----------
+    mu : (k, LINE_MOMENTS) float
+        From `line_slope_moments`.
+    t_ref_s, span_s : (k,) float
+        Window start and length [s].
+    kappa_s : (k,) float
+        HM curvature κ ≥ 0 [s⁻¹].
+    tau_s : (k,) float
+        Sensor time constant of the transient fitted with the line (0: none) [s].
+
+    Returns
+    -------
+    (k,) float
+        r(κ) [-]; 1 at κ = 0.
+    """
+    kappa = np.asarray(kappa_s, dtype=np.float64)
+    x = -np.minimum(kappa * span_s, 3.0)
+    total = np.ones_like(x)
+    term = np.ones_like(x)
+    fact = 1.0
+    for i in range(mu.shape[1]):
+        p = i + 2
+        fact *= p
+        term = term * x
+        total = total + term * mu[:, i] / fact
+    lag = np.asarray(tau_s, dtype=np.float64)
+    return np.asarray(np.exp(-kappa * t_ref_s) / (1.0 - kappa * lag) * total)
+
+
+def shrunk_kappa(
+    kappa_s: npt.ArrayLike, kappa_se_s: npt.ArrayLike
+) -> tuple[FloatArray, float, float]:
+    """Empirical-Bayes curvature of every closure: its own κ̂ shrunk toward the pool's.
+
+    HM's κ is a property of the chamber and its soil (headspace height, diffusivity), not of
+    the size of the flux, so a closure too noisy to estimate its own κ can borrow it from
+    the closures that could.  With κ̂ᵢ ± sᵢ the fitted curvatures of the call, the
+    between-closure variance v is DerSimonian–Laird's (method of moments, ≥ 0), the centre
+    κ̄ the random-effects mean Σ κ̂ᵢ/(sᵢ² + v) / Σ 1/(sᵢ² + v), and
+
+        κᵢ* = κ̄ + v/(v + sᵢ²)·(κ̂ᵢ − κ̄),   clipped to ≥ 0
+
+    (the posterior mean under a normal prior N(κ̄, v)): a precise κ̂ stays, a vague one
+    goes to κ̄.  Members: finite κ̂ ≥ 0 with a finite SE > 0; a closure with SE 0 keeps its
+    κ̂, one without κ̂ gets κ̄.  Order-invariant.
+
+    Parameters
+    ----------
+    kappa_s, kappa_se_s : array_like
+        Fitted curvature κ̂ ≥ 0 and its standard error per closure [s⁻¹].
+
+    Returns
+    -------
+    kappa_star : (k,) float
+        κᵢ* [s⁻¹] (NaN where neither the closure nor the pool has a κ̂).
+    centre : float
+        κ̄ [s⁻¹] (NaN without members).
+    between_var : float
+        v [s⁻²].
+    """
+    kap = np.asarray(kappa_s, dtype=np.float64)
+    se = np.asarray(kappa_se_s, dtype=np.float64)
+    member = np.isfinite(kap) & (kap >= 0) & np.isfinite(se) & (se > 0)
+    exact = np.isfinite(kap) & (kap >= 0) & (se == 0)
+    if member.sum() < 2:
+        centre = float(np.mean(kap[member])) if member.any() else np.nan
+        return np.where(exact | member, kap, centre), centre, 0.0
+    x, s2 = kap[member], se[member] ** 2
+    w = 1.0 / s2
+    fixed = float(np.sum(w * x) / np.sum(w))
+    q = float(np.sum(w * (x - fixed) ** 2))
+    denom = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    between = max((q - (x.size - 1)) / denom, 0.0) if denom > 0 else 0.0
+    wr = 1.0 / (s2 + between)
+    centre = float(np.sum(wr * x) / np.sum(wr))
+    own = between / (between + np.where(member, se, 1.0) ** 2)
+    star = np.where(member, centre + own * (kap - centre), centre)
+    star = np.where(exact, kap, star)
+    return np.maximum(star, 0.0), centre, between
+
+
+def lag_calibration(
+    flux_hm: FloatArray,
+    flux_line: FloatArray,
+    factor_at_own_kappa: FloatArray,
+    kappa_s: FloatArray,
+    precise: BoolArray,
+    *,
+    min_closures: int = 20,
+) -> float:
+    """Systematic difference c between the curvature-corrected line and HM, per unit of κ.
+
+    `line_curvature_factor` assumes the sensor lag it is told; HM does not need to (its
+    slope is taken where the curve passes C′₀).  On closures where HM is precise, the ratio
+    ρᵢ = F_HM,ᵢ·r(κ̂ᵢ)/F_lineᵢ should be 1; a lag that is not there (or not as long) gives
+    ρ ≈ 1/(1 − κτ_s).  c = median of (1 − 1/ρᵢ)/κ̂ᵢ over the `precise` closures (0 when
+    fewer than `min_closures`), and the corrected line is F_line/(r(κ)·(1 − cκ)) [s].
+    """
+    ratio = safe_divide(flux_hm * factor_at_own_kappa, flux_line)
+    ci = safe_divide(1.0 - safe_divide(np.ones_like(ratio), ratio), kappa_s)
+    use = precise & np.isfinite(ci)
+    if use.sum() < min_closures:
+        return 0.0
+    return float(np.median(ci[use]))
+
+
 def not_flushed(
     chamber: npt.ArrayLike,
     start_s: npt.ArrayLike,
