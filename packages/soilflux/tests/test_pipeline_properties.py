@@ -21,6 +21,12 @@ NUMERIC = [
     "dcdt_ppm_s",
 ]
 
+# Relative tolerance of the invariance checks. The LI-COR exponential on a nearly straight
+# closure is ill-conditioned in its curvature: the 1e-16 round-off of a ppm -> ppb change moves
+# its flux by up to 2.4e-9 (measured on synthetic_closures(15, seed=3789); a 100x tighter
+# solver tolerance changes nothing). Every other column, the selected flux included: 1e-9.
+RTOL = {col: 1e-9 for col in NUMERIC} | {"flux_exp": 1e-7}
+
 
 def _frames(
     slopes: list[float], n: int, dt: float, v: float, a: float, p: float, t_c: float, w: float
@@ -100,6 +106,7 @@ def test_noiseless_line_gives_its_exact_flux(
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), scale=st.sampled_from([0.1, 10.0, 1000.0]))
+@example(seed=3789, scale=10.0)
 def test_unit_changes_do_not_change_results(seed: int, scale: float) -> None:
     from soilflux.synthetic import synthetic_closures
 
@@ -112,7 +119,7 @@ def test_unit_changes_do_not_change_results(seed: int, scale: float) -> None:
     opts = FluxOptions(gas_precision_ppm={"ch4": 10.0})
     ch4 = compute_fluxes(as_ch4, syn.closures, opts)
     for col in NUMERIC:
-        np.testing.assert_allclose(ch4[col], base[col], rtol=1e-9, err_msg=col)
+        np.testing.assert_allclose(ch4[col], base[col], rtol=RTOL[col], err_msg=col)
     assert list(ch4["model"]) == list(base["model"])
     # 2. volume and area in other (consistent) units: only V/S matters
     scaled = syn.closures.assign(
@@ -120,7 +127,7 @@ def test_unit_changes_do_not_change_results(seed: int, scale: float) -> None:
     )
     out = compute_fluxes(syn.samples, scaled)
     for col in NUMERIC:
-        np.testing.assert_allclose(out[col], base[col], rtol=1e-9, err_msg=col)
+        np.testing.assert_allclose(out[col], base[col], rtol=RTOL[col], err_msg=col)
 
 
 @settings(max_examples=10, deadline=None)
