@@ -12,6 +12,8 @@ from soilflux.pipeline import compute_fluxes
 from soilflux.qc import lag_calibration, line_curvature_factor, line_slope_moments, shrunk_kappa
 from soilflux.synthetic import lagged_curve, synthetic_closures
 
+POOLED = FluxOptions(hm_fallback="pooled")
+
 
 def _windows(k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Irregular windows: random start, length, step and holes; padded with NaN."""
@@ -78,19 +80,20 @@ def test_lag_calibration_finds_a_lag_the_line_was_wrongly_told_of() -> None:
 
 def test_pooled_rule_does_not_depend_on_units_row_order_or_chunking() -> None:
     syn = synthetic_closures(60, seed=8)
-    base = compute_fluxes(syn.samples, syn.closures)
+    base = compute_fluxes(syn.samples, syn.closures, POOLED)
     assert set(base["model"]) == {"hm_pooled"}
     as_ch4 = syn.samples.rename(columns={"co2_ppm": "ch4_ppb"}).assign(
         ch4_ppb=syn.samples["co2_ppm"] * 1000
     )
-    ch4 = compute_fluxes(as_ch4, syn.closures, FluxOptions(gas_precision_ppm={"ch4": 10.0}))
+    ch4_options = FluxOptions(gas_precision_ppm={"ch4": 10.0}, hm_fallback="pooled")
+    ch4 = compute_fluxes(as_ch4, syn.closures, ch4_options)
     assert list(ch4["model"]) == list(base["model"])
     # the exponential solver's κ̂ agrees to ~1e-9 across units; the pooled flux follows it
     np.testing.assert_allclose(ch4["flux_umol_m2_s"], base["flux_umol_m2_s"], rtol=1e-7)
     shuffled = compute_fluxes(
         syn.samples.sample(frac=1.0, random_state=3),
         syn.closures.sample(frac=1.0, random_state=4),
-        FluxOptions(chunk_closures=7, workers=2),
+        FluxOptions(chunk_closures=7, workers=2, hm_fallback="pooled"),
     )
     shuffled = shuffled.set_index("closure").loc[base["closure"]].reset_index()
     np.testing.assert_allclose(shuffled["flux_umol_m2_s"], base["flux_umol_m2_s"], rtol=1e-9)
@@ -103,7 +106,7 @@ def test_flags_follow_the_corrected_flux() -> None:
     syn = synthetic_closures(
         300, seed=9, flux_umol_m2_s=(0.05, 0.3), fraction_clogged=0.1, noise_ppm=1.0
     )
-    out = compute_fluxes(syn.samples, syn.closures)
+    out = compute_fluxes(syn.samples, syn.closures, POOLED)
     assert (out["model"] == "hm_pooled").mean() > 0.9
     flux = out["flux_umol_m2_s"].to_numpy()
     flags = out["flags"].str.split(",")

@@ -93,12 +93,14 @@ class FluxOptions:
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
-    hm_fallback : {"pooled", "robust"}
-        The selection rule of ``method="auto"``.  ``"pooled"`` (default): the robust line
+    hm_fallback : {"robust", "pooled"}
+        The selection rule of ``method="auto"``.  ``"pooled"`` (opt-in): the robust line
         divided by the factor by which a line through an HM curve falls below its initial
         slope, at the closure's κ shrunk toward the call's pooled κ (model ``"hm_pooled"``;
-        HM itself only where it is sound and κ̂·T > 2).  ``"robust"``: HM where sound, else
-        the robust line as it is (gasfluxes' kappa.max rule with goFlux's g-factor).  See
+        HM itself only where it is sound and κ̂·T > 2); it over-corrects where noise hides κ
+        (+10.9 % median on the simulated SCD30 fleet at 3 ppm, methods §5.1), hence not the
+        default.  ``"robust"`` (default): HM where sound, else the robust line as it is
+        (gasfluxes' kappa.max rule with goFlux's g-factor), per closure.  See
         docs/soilflux/methods.md §5.
     pooled_min_closures : int
         With ``"pooled"``: calls of fewer closures (e.g. one closure computed live) use the
@@ -162,7 +164,7 @@ class FluxOptions:
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
     hm_max_relative_se: float = 0.5
-    hm_fallback: HmFallback = "pooled"
+    hm_fallback: HmFallback = "robust"
     pooled_min_closures: int = 20
     pooled_calibration_relative_se: float = 0.1
     saturation_fraction: float = 0.8

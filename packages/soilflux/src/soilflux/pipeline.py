@@ -71,7 +71,7 @@ GAS_COLUMNS: dict[str, tuple[str, float]] = {
 
 MODELS: tuple[str, ...] = ("linear", "robust", "exp", "hm", "quadratic")
 
-#: Default selection (`FluxOptions.hm_fallback` "pooled"): closures whose sound HM fit has
+#: Pooled selection (`FluxOptions.hm_fallback="pooled"`): closures whose sound HM fit has
 #: κ̂·T above this keep HM; the curvature-corrected line is for the others [-].
 POOLED_MAX_KAPPA_SPAN = 2.0
 
@@ -497,10 +497,10 @@ def compute_fluxes(
         fitting, so their fluxes are µmol m⁻² s⁻¹ too: multiply by 1000 for nmol).
         ``dcdt_ppm_s`` is the selected model's ∂C′/∂t [µmol mol⁻¹ s⁻¹]; ``mdf``
         [µmol m⁻² s⁻¹]; ``kappa``, ``kappa_max`` [s⁻¹]; ``flags`` comma-separated.
-        ``model`` is the selected model; with ``method="auto"`` and the default
+        ``model`` is the selected model; with ``method="auto"`` and the opt-in
         ``hm_fallback="pooled"`` mostly ``"hm_pooled"`` (the robust line corrected for the
         HM curvature pooled over the call's closures; docs/soilflux/methods.md §5), so
-        the selected flux of a closure depends on the other closures of the call.
+        the selected flux of a closure then depends on the other closures of the call.
 
     Raises
     ------

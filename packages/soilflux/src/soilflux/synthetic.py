@@ -286,7 +286,7 @@ def selection_error_table(
     The errors of all `seeds` are pooled per mix.  Columns: ``noise_ppm``, ``lag_s``,
     ``duration_s``, ``median_pct``, ``iqr_pct``, ``range90_pct`` (95th − 5th percentile),
     ``n``.  The table in docs/soilflux/methods.md §5 is this, for
-    ``FluxOptions(hm_fallback="robust")`` (before) and ``FluxOptions()`` (after).
+    ``FluxOptions(hm_fallback="robust")`` (the default) and ``FluxOptions(hm_fallback="pooled")``.
     """
     rows = []
     for noise, lag, duration in SELECTION_MIXES:
