@@ -37,3 +37,21 @@ def test_noise_free_sensor_chain_meets_the_issue_target(tau_s: float) -> None:
     # no systematic bias (the first closure after each boot reads −4 %: the firmware gives
     # the SCD30 its pressure compensation only after the first flush)
     assert abs(float(night["rel_error"].median())) < 0.015
+
+
+@pytest.mark.slow
+def test_reported_standard_errors_cover_the_truth_with_the_scd30_model() -> None:
+    """With the datasheet sensor (3 ppm, 20-s lag) soilflux's selected flux is within two of
+    its own standard errors of the truth for ≥ 90 % of valid night closures (honest errors:
+    95.4 % within 2 SE, 68.3 % within 1 SE; measured here 94.3 % and 68.1 %) — the
+    uncertainty soilflux reports is the one the closures have, even where ±5 % is out of
+    reach (31 % here; benchmarks/RESULTS.md)."""
+    gather = Gather()
+    spec = SensorSpec(co2_noise_ppm=3.0, scd30_tau_s=20.0)
+    cfg = FleetConfig(chambers=12, start_s=START, duration_s=8 * 3600.0, seed=7, sensors=spec)
+    fleet = Fleet(cfg, [], None, gather)
+    fleet.run()
+    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures())
+    assert len(cmp.night_valid()) >= 12 * 40
+    assert cmp.within_se(2.0) >= 0.90
+    assert cmp.within_se(1.0) >= 0.60

@@ -86,7 +86,8 @@ class Comparison:
 
     table: pd.DataFrame
     """Truth columns plus ``flux_umol_m2_s`` (soilflux), ``model``, ``flags``, ``rel_error``
-    (F_soilflux / F_true − 1) and ``valid`` (no drop flag)."""
+    (F_soilflux / F_true − 1), ``flux_se`` (the selected model's standard error
+    [µmol m⁻² s⁻¹]; NaN where the model has none) and ``valid`` (no drop flag)."""
 
     def night_valid(self) -> pd.DataFrame:
         """Valid night-time closures without injected faults: the ±5 % population."""
@@ -100,6 +101,14 @@ class Comparison:
         if nv.empty:
             return float("nan")
         return float((nv["rel_error"].abs() <= tolerance).mean())
+
+    def within_se(self, k: float = 2.0) -> float:
+        """Fraction of :meth:`night_valid` closures whose flux is within ``k`` of its own
+        standard errors of the truth (≈ 95.4 % for k = 2 if the errors are honest)."""
+        nv = self.night_valid()
+        z = (nv["flux_umol_m2_s"] - nv["flux_true_umol_m2_s"]) / nv["flux_se"]
+        z = z[z.notna()]
+        return float((z.abs() <= k).mean()) if len(z) else float("nan")
 
 
 def compare(
@@ -138,7 +147,25 @@ def compare(
     fluxes = fluxes[fluxes["gas"].astype(str).str.startswith("co2")]
     cyc = sf_closures["closure_id"].astype(str)
     fluxes = fluxes.assign(cyc=cyc.reindex(fluxes["closure"].to_numpy()).astype(int).to_numpy())
-    keep = ["chamber", "cyc", "flux_umol_m2_s", "model", "flags", "n", "deadband_s", "r2"]
+    # the selected model's own standard error (none for a model without one, e.g. hm_pooled)
+    se = np.full(len(fluxes), np.nan)
+    for model in fluxes["model"].dropna().unique():
+        column = f"flux_{model}_se"
+        if column in fluxes:
+            rows = (fluxes["model"] == model).to_numpy()
+            se[rows] = fluxes.loc[rows, column].to_numpy(dtype=float)
+    fluxes = fluxes.assign(flux_se=se)
+    keep = [
+        "chamber",
+        "cyc",
+        "flux_umol_m2_s",
+        "flux_se",
+        "model",
+        "flags",
+        "n",
+        "deadband_s",
+        "r2",
+    ]
     joined = truth.merge(
         fluxes[keep].rename(columns={"r2": "fit_r2", "n": "n_fit"}),
         on=["chamber", "cyc"],
