@@ -19,24 +19,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
-import tempfile
 import time
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
     # imported here, not at the top: the simulation's worker processes (spawned) import
-    # this module again and should not pay for pytest and the broker helpers
-    sys.path.insert(0, str(REPO))  # testsupport
+    # this module again and should not pay for the broker helpers
+    from fluxfleet.sim.broker import find_mosquitto, local_mosquitto
     from fluxfleet.sim.collect import SampleCounter
     from fluxfleet.sim.faults import default_schedule
     from fluxfleet.sim.fleet import FleetConfig
     from fluxfleet.sim.runner import run_fleet
-
-    from testsupport.services import run_mosquitto
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chambers", type=int, default=50)
@@ -53,10 +46,13 @@ def main() -> None:
     faults = (
         default_schedule(cfg.chambers, cfg.duration_s, cfg.seed) if args.faults == "default" else []
     )
-    with tempfile.TemporaryDirectory() as td, run_mosquitto(Path(td)) as broker:
-        counter = SampleCounter(broker.host, broker.port)
+    exe = find_mosquitto()
+    if exe is None:
+        raise SystemExit("fleet_sim: mosquitto is not installed (apt-get install mosquitto)")
+    with local_mosquitto(exe) as (host, port):
+        counter = SampleCounter(host, port)
         t0 = time.monotonic()
-        result = run_fleet(cfg, faults, (broker.host, broker.port), workers=args.workers)
+        result = run_fleet(cfg, faults, (host, port), workers=args.workers)
         sim_wall = time.monotonic() - t0
         # wait for the counter to drain what is still in flight
         last, deadline = -1, time.monotonic() + 30

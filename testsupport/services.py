@@ -111,31 +111,20 @@ class Broker:
 
 
 @contextlib.contextmanager
-def run_mosquitto(workdir: Path) -> Iterator[Broker]:
-    """Start a Mosquitto broker on a free port; yield it; stop it."""
-    exe = _binary("MOSQUITTO_BIN", ["mosquitto"], ("/usr/sbin/mosquitto",))
+def run_mosquitto() -> Iterator[Broker]:
+    """Start a Mosquitto broker on a free port; yield it; stop it.
+
+    The launcher is fluxfleet's own (the one ``fluxfleet demo`` uses); this adds only the
+    skip-or-fail policy for a missing binary.
+    """
+    from fluxfleet.sim.broker import find_mosquitto, local_mosquitto
+
+    exe = find_mosquitto()
     if exe is None:
         missing_service("mosquitto is not installed (apt-get install mosquitto)")
         raise AssertionError("unreachable")
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        "max_queued_messages 100000\n"
-        "log_dest stderr\n"
-        "log_type error\n"
-        "log_type warning\n"
-    )
-    log = (workdir / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: port_open(port), timeout_s=15, what="mosquitto", proc=proc)
-        yield Broker("127.0.0.1", port)
-    finally:
-        stop(proc)
-        log.close()
+    with local_mosquitto(exe) as (host, port):
+        yield Broker(host, port)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -270,9 +259,9 @@ def run_chromium(workdir: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+def mosquitto() -> Iterator[Broker]:
     """A running Mosquitto broker (session-wide)."""
-    with run_mosquitto(tmp_path_factory.mktemp("mosquitto")) as broker:
+    with run_mosquitto() as broker:
         yield broker
 
 

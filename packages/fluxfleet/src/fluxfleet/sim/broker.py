@@ -1,7 +1,7 @@
 """A throw-away local Mosquitto for the demo: a free loopback port, a temporary directory.
 
-(The tests use ``testsupport.services.run_mosquitto``, which is not part of the installed
-package; this is the same idea for ``fluxfleet demo`` on a user's machine.)
+(The tests start their broker through this too, via ``testsupport.services.run_mosquitto``,
+which adds only the skip-or-fail policy for a missing binary.)
 """
 
 from __future__ import annotations
