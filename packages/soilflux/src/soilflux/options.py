@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic"]
+Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared"]
 MdfForm = Literal["christiansen", "nickerson"]
-HmFallback = Literal["pooled", "robust"]
+HmFallback = Literal["pooled", "robust", "shared"]
 
-METHODS: tuple[str, ...] = ("auto", "linear", "robust", "exp", "hm", "quadratic")
+METHODS: tuple[str, ...] = ("auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared")
 
 #: Sensirion SCD30 datasheet (v1.0, 2020): CO2 repeatability ±10 ppm.  Used as the default
 #: analyser precision A_a [µmol mol⁻¹] of CO2 in the minimal detectable flux and κ_max.
@@ -44,9 +44,11 @@ class FluxOptions:
         Time skipped after the lid closes before the fit window starts [s].  ``"auto"``
         chooses it per closure (`soilflux.deadband.auto_deadband`).  A closure's own
         ``deadband_s`` (e.g. from a LI-COR file) takes precedence.
-    method : {"auto", "linear", "robust", "exp", "hm", "quadratic"}
+    method : {"auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared"}
         Model whose flux becomes ``flux_umol_m2_s``.  ``"auto"`` applies the selection
-        rule of `soilflux.qc.select_model`.
+        rule of `soilflux.qc.select_model` (and `hm_fallback`).  ``"hm_shared"``: the HM
+        curve with κ shared by the chamber's neighbouring closures (`soilflux.fit.shared`);
+        closures without a pool get no flux (``fit_failed``).
     precision_ppm : float or None
         Analyser precision A_a (1σ) for CO2 [µmol mol⁻¹]; None → SCD30 datasheet
         repeatability, 10 ppm.  Other gases use `DEFAULT_PRECISION_PPM` unless given in
@@ -100,14 +102,26 @@ class FluxOptions:
         HM itself only where it is sound and κ̂·T > 2); it over-corrects where noise hides κ
         (+10.9 % median on the simulated SCD30 fleet at 3 ppm, methods §5.1), hence not the
         default.  ``"robust"`` (default): HM where sound, else the robust line as it is
-        (gasfluxes' kappa.max rule with goFlux's g-factor), per closure.  See
-        docs/soilflux/methods.md §5.
+        (gasfluxes' kappa.max rule with goFlux's g-factor), per closure.  ``"shared"``
+        (opt-in; for fleets of chambers closing every few minutes): model ``"hm_shared"``
+        wherever the closure's chamber has at least `shared_min_closures` good closures
+        within `shared_window_s` (`soilflux.fit.shared`: HM with κ fitted jointly over them,
+        the analyser's lag from equilibrium, the window from the lid closing), else the
+        ``"robust"`` rule.  See docs/soilflux/methods.md §5.
     pooled_min_closures : int
         With ``"pooled"``: calls of fewer closures (e.g. one closure computed live) use the
         ``"robust"`` rule, since there is no pool to borrow κ from [-].
     pooled_calibration_relative_se : float
         With ``"pooled"``: closures whose sound HM flux has a relative standard error below
         this calibrate the line's curvature correction against HM (the sensor lag) [-].
+    shared_window_s : float
+        With ``"hm_shared"``: closures of the same chamber starting within ±half this of a
+        closure's start share its κ [s].
+    shared_min_closures : int
+        With ``"hm_shared"``: fewer good closures in the window → no shared κ [-].
+    shared_deadband_s : float
+        With ``"hm_shared"``: the window starts this long after the lid closed, for closures
+        without a dead band of their own (the model carries the sensor lag, so 0 s) [s].
     saturation_fraction : float
         ``saturated`` flag when the fitted curve has covered this fraction of its rise to
         the asymptote by the end of the window (and the record rises by at least
@@ -167,6 +181,9 @@ class FluxOptions:
     hm_fallback: HmFallback = "robust"
     pooled_min_closures: int = 20
     pooled_calibration_relative_se: float = 0.1
+    shared_window_s: float = 6 * 3600.0
+    shared_min_closures: int = 6
+    shared_deadband_s: float = 0.0
     saturation_fraction: float = 0.8
     analyser_max_ppm: float = 10_000.0
     stuck_co2_rise_ppm: float = 5.0
@@ -221,8 +238,16 @@ class FluxOptions:
             raise ValueError(
                 f"saturation_fraction must be in (0, 1), got {self.saturation_fraction!r}"
             )
-        if self.hm_fallback not in ("pooled", "robust"):
-            raise ValueError(f"hm_fallback must be 'pooled' or 'robust', got {self.hm_fallback!r}")
+        if self.hm_fallback not in ("pooled", "robust", "shared"):
+            raise ValueError(
+                f"hm_fallback must be 'pooled', 'robust' or 'shared', got {self.hm_fallback!r}"
+            )
+        if not (math.isfinite(self.shared_window_s) and self.shared_window_s > 0):
+            raise ValueError(f"shared_window_s must be > 0 s, got {self.shared_window_s!r}")
+        if self.shared_min_closures < 2:
+            raise ValueError(f"shared_min_closures must be >= 2, got {self.shared_min_closures!r}")
+        if not (math.isfinite(self.shared_deadband_s) and self.shared_deadband_s >= 0):
+            raise ValueError(f"shared_deadband_s must be >= 0 s, got {self.shared_deadband_s!r}")
         if self.pooled_min_closures < 2:
             raise ValueError(f"pooled_min_closures must be >= 2, got {self.pooled_min_closures!r}")
         if not self.pooled_calibration_relative_se > 0:
@@ -268,6 +293,13 @@ class FluxOptions:
         """
         end = float(self.initial_window_s)
         return math.nextafter(end, math.inf) if self.initial_window_closed else end
+
+    @property
+    def shares_kappa(self) -> bool:
+        """Whether the call fits the chamber-shared HM (model ``"hm_shared"``)."""
+        return self.method == "hm_shared" or (
+            self.method == "auto" and self.hm_fallback == "shared"
+        )
 
     def auto_deadband_range_s(self) -> tuple[float, float]:
         """(lowest, highest) dead band the automatic rule may choose [s]."""

@@ -22,6 +22,7 @@ from soilflux.fit._batch import (
     Batch,
     BoolArray,
     FloatArray,
+    gaussian_aicc,
     make_batch,
     quiet,
     safe_divide,
@@ -33,6 +34,7 @@ from soilflux.fit.lag import lag_basis
 from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
 from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
+from soilflux.fit.shared import KAPPA_GRID_S, at_kappa, kappa_profile, shared_kappa
 from soilflux.flux import (
     PRESSURE_RANGE_KPA,
     TEMPERATURE_RANGE_C,
@@ -78,6 +80,22 @@ POOLED_MAX_KAPPA_SPAN = 2.0
 #: Closures used for the lag calibration need κ̂·T at least this (enough curvature) [-].
 POOLED_MIN_KAPPA_SPAN = 0.3
 
+#: Per-closure numbers of the chamber-shared HM's own window, kept for the pass after all
+#: chunks (`_select_shared_hm`).
+SHARED_COLUMNS: tuple[str, ...] = ("_sh_n", "_sh_sst", "_sh_range", "_sh_db")
+
+#: Flags that keep a closure out of the pools of the chamber-shared κ: the lid or the
+#: window was not a normal closure, or light bends the curve (photosynthesis).
+SHARED_POOL_EXCLUDE: tuple[str, ...] = (
+    "daylight",
+    "stuck_chamber",
+    "not_flushed",
+    "short",
+    "gap",
+    "saturated",
+    "out_of_range",
+)
+
 #: Columns of the returned frame, in order (the CLI's output contract).
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "closure",
@@ -100,6 +118,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "flux_hm_se",
     "flux_quadratic",
     "flux_quadratic_se",
+    "flux_hm_shared",
+    "flux_hm_shared_se",
     "dcdt_ppm_s",
     "r2",
     "nrmse",
@@ -107,6 +127,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "mdf",
     "kappa",
     "kappa_max",
+    "kappa_shared",
     "g_factor",
     "lux_mean",
     "t0_c",
@@ -382,6 +403,10 @@ def _process_gas(
             model = select_model(strong, rob.ok & ~strong, lin.ok & ~strong)
         else:
             model = select_model(sound, rob.ok, lin.ok)
+    elif opts.method == "hm_shared":
+        # set after all chunks, from the chamber's pool (`_select_shared_hm`)
+        sound = np.zeros(b.n.size, dtype=bool)
+        model = np.full(b.n.size, "")
     else:
         sound = np.zeros(b.n.size, dtype=bool)
         model = np.where(slopes[opts.method][4], opts.method, "")
@@ -458,9 +483,42 @@ def _process_gas(
     out["_k_se"] = k_se
     out["_c0"] = c0
     out["_short"] = short
+    if opts.shares_kappa:
+        out.update(_shared_profile(ch, cdry, valid, end, opts))
     out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
     out["_saturated"] = saturated
     return out
+
+
+def _shared_profile(
+    ch: _Chunk,
+    cdry: FloatArray,
+    valid: BoolArray,
+    end: FloatArray,
+    opts: FluxOptions,
+) -> dict[str, npt.NDArray[np.generic]]:
+    """Each closure's fits on the κ grid for the chamber-shared HM (`soilflux.fit.shared`).
+
+    The window starts at the closure's own dead band, else at `FluxOptions.shared_deadband_s`
+    (the model carries the analyser's lag, so no time is skipped for it) and ends where the
+    main window ends.  Stored in float32: (closures × grid) arrays for a whole season.
+    """
+    own = np.isfinite(ch.deadband_s)
+    db = np.where(own, ch.deadband_s, opts.shared_deadband_s)
+    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
+    b = make_batch(*_compact(ch.t, cdry, win))
+    tau = np.where(~own & opts.lag_compensation, opts.sensor_lag_s, 0.0)
+    prof = kappa_profile(b, tau, KAPPA_GRID_S, dtype=np.float32)
+    c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
+    return {
+        "_sh_sse": prof.sse,
+        "_sh_slope": prof.slope,
+        "_sh_se": prof.slope_se,
+        "_sh_n": prof.n,
+        "_sh_sst": prof.sst,
+        "_sh_range": np.where(b.n > 0, c_range, np.nan),
+        "_sh_db": db,
+    }
 
 
 def compute_fluxes(
@@ -531,6 +589,12 @@ def compute_fluxes(
         results[g]["_mu"] = np.full((n_closures, LINE_MOMENTS), np.nan)
         for c in ("_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_flux_se", "_sound"):
             results[g][c] = np.full(n_closures, np.nan)
+        results[g]["_term"] = np.full(n_closures, np.nan)
+        if opts.shares_kappa:
+            for c in ("_sh_sse", "_sh_slope", "_sh_se"):
+                results[g][c] = np.full((n_closures, KAPPA_GRID_S.size), np.nan, np.float32)
+            for c in SHARED_COLUMNS:
+                results[g][c] = np.full(n_closures, np.nan)
     chunks = _iter_chunks(samples, closures, gases, opts)
     if progress:
         from tqdm import tqdm
@@ -559,7 +623,118 @@ def compute_fluxes(
     if opts.method == "auto" and opts.hm_fallback == "pooled":
         _select_pooled_hm(gases, opts, results)
     _flag_not_flushed(closures, gases, opts, results)
+    if opts.shares_kappa:
+        _select_shared_hm(closures, gases, opts, results)
     return _assemble(closures, gases, results)
+
+
+def _start_seconds(closures: pd.DataFrame) -> FloatArray:
+    """Start of each closure [s since the epoch]; NaN where unknown."""
+    start = pd.to_datetime(closures["start"], utc=True, errors="coerce")
+    return np.where(
+        start.isna().to_numpy(),
+        np.nan,
+        start.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9,
+    )
+
+
+def _select_shared_hm(
+    closures: pd.DataFrame,
+    gases: list[str],
+    opts: FluxOptions,
+    results: dict[str, dict[str, npt.NDArray[np.generic]]],
+) -> None:
+    """``hm_shared``: κ* from each closure's pool, the flux at κ*, and its selection.
+
+    Per gas: the pool of a closure is its chamber's closures within ±`shared_window_s`/2
+    without a `SHARED_POOL_EXCLUDE` flag (`soilflux.fit.shared.shared_kappa`).  The slope
+    and its standard error at κ* are interpolated on the grid; the standard error adds the
+    uncertainty of κ* (∂F′/∂κ · SE(κ*)).  The model becomes ``"hm_shared"`` where the pool
+    exists and κ* lies inside the grid; the flags that depend on the selected CO2 flux are
+    re-derived there.
+    """
+    exclude = flag_bits({name: np.ones(1, bool) for name in SHARED_POOL_EXCLUDE}, 1)[0]
+    chamber = closures["chamber"].astype(object).to_numpy()
+    start_s = _start_seconds(closures)
+    grid = KAPPA_GRID_S
+    half_step = 0.5 * float(grid[1] - grid[0])
+    for g in gases:
+        res = results[g]
+
+        def col(name: str, res: dict[str, npt.NDArray[np.generic]] = res) -> FloatArray:
+            return np.asarray(res[name], dtype=np.float64)
+
+        bits = np.asarray(res["_bits"], dtype=np.int64)
+        sk = shared_kappa(
+            np.asarray(res["_sh_sse"]),
+            col("_sh_n"),
+            grid,
+            chamber,
+            start_s,
+            (bits & exclude) == 0,
+            opts.shared_window_s,
+            opts.shared_min_closures,
+        )
+        slope_grid = np.asarray(res["_sh_slope"])
+        slope = at_kappa(slope_grid, grid, sk.kappa_s)
+        d_slope = (
+            at_kappa(slope_grid, grid, sk.kappa_s + half_step)
+            - at_kappa(slope_grid, grid, sk.kappa_s - half_step)
+        ) / (2.0 * half_step)
+        se = np.sqrt(
+            at_kappa(np.asarray(res["_sh_se"]), grid, sk.kappa_s) ** 2
+            + (d_slope * np.nan_to_num(sk.kappa_se_s)) ** 2
+        )
+        term = col("_term")
+        res["flux_hm_shared"] = slope * term
+        res["flux_hm_shared_se"] = se * np.abs(term)
+        res["kappa_shared"] = sk.kappa_s
+        use = np.isfinite(slope * term) & ~sk.at_bound
+        if not use.any():
+            continue
+        sse = at_kappa(np.asarray(res["_sh_sse"]), grid, sk.kappa_s)
+        n = col("_sh_n")
+        updates = {
+            "flux_umol_m2_s": slope * term,
+            "dcdt_ppm_s": slope,
+            "_flux_se": se * np.abs(term),
+            "n": n,
+            "deadband_s": col("_sh_db"),
+            "r2": r_squared(sse, col("_sh_sst")),
+            "nrmse": nrmse(sse, n, col("_sh_range")),
+            "aicc": gaussian_aicc(sse, n.astype(np.int64), 2),
+        }
+        for name, value in updates.items():
+            x = col(name)
+            x[use] = value[use]
+            res[name] = x
+        model = np.asarray(res["model"]).copy()
+        model[use] = "hm_shared"
+        res["model"] = model
+        if g == "co2_ppm":
+            _rederive_flux_flags(res, use, opts)
+
+
+def _rederive_flux_flags(
+    res: dict[str, npt.NDArray[np.generic]], rows: BoolArray, opts: FluxOptions
+) -> None:
+    """Re-derive the flags that depend on the selected CO2 flux on `rows` (after a late
+    selection): ``below_threshold``, ``clogged`` (not where ``stuck_chamber``), ``fit_failed``."""
+    bit = {name: np.int64(1) << i for i, name in enumerate(FLAGS)}
+    flux = np.asarray(res["flux_umol_m2_s"], dtype=np.float64)
+    se = np.asarray(res["_flux_se"], dtype=np.float64)
+    bits = np.asarray(res["_bits"], dtype=np.int64).copy()
+    stuck = (bits & bit["stuck_chamber"]) != 0
+    near_zero = (np.abs(flux) < opts.clogged_flux_umol_m2_s) | (np.abs(flux) < opts.clogged_z * se)
+    for name, value in (
+        ("below_threshold", flux < opts.flux_threshold_umol_m2_s),
+        ("clogged", near_zero & ~stuck),
+        ("fit_failed", ~np.isfinite(flux)),
+    ):
+        on = bits | bit[name]
+        off = bits & ~bit[name]
+        bits = np.where(rows, np.where(value, on, off), bits)
+    res["_bits"] = bits
 
 
 def _select_pooled_hm(
@@ -576,7 +751,6 @@ def _select_pooled_hm(
     that depend on the selected CO2 flux (``below_threshold``, ``clogged``, ``fit_failed``)
     are re-derived for those rows.
     """
-    bit = {name: np.int64(1) << i for i, name in enumerate(FLAGS)}
     for g in gases:
         res = results[g]
 
@@ -608,23 +782,8 @@ def _select_pooled_hm(
         model = model.copy()
         model[fb] = "hm_pooled"
         res["model"] = model
-        if g != "co2_ppm":
-            continue
-        flux, se = col("flux_umol_m2_s"), col("_flux_se")
-        bits = np.asarray(res["_bits"], dtype=np.int64).copy()
-        stuck = (bits & bit["stuck_chamber"]) != 0
-        near_zero = (np.abs(flux) < opts.clogged_flux_umol_m2_s) | (
-            np.abs(flux) < opts.clogged_z * se
-        )
-        for name, value in (
-            ("below_threshold", flux < opts.flux_threshold_umol_m2_s),
-            ("clogged", near_zero & ~stuck),
-            ("fit_failed", ~np.isfinite(flux)),
-        ):
-            on = bits | bit[name]
-            off = bits & ~bit[name]
-            bits = np.where(fb, np.where(value, on, off), bits)
-        res["_bits"] = bits
+        if g == "co2_ppm":
+            _rederive_flux_flags(res, fb, opts)
 
 
 def _flag_not_flushed(
@@ -640,12 +799,7 @@ def _flag_not_flushed(
     """
     if "co2_ppm" not in gases or not len(closures):
         return
-    start = pd.to_datetime(closures["start"], utc=True, errors="coerce")
-    start_s = np.where(
-        start.isna().to_numpy(),
-        np.nan,
-        start.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9,
-    )
+    start_s = _start_seconds(closures)
     co2 = results["co2_ppm"]
     hit = not_flushed(
         closures["chamber"].astype(object).to_numpy(),
@@ -728,6 +882,10 @@ def _process_chunk(
             for c in ("_mu", "_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_sound"):
                 res[c][rows] = np.asarray(out[c], dtype=np.float64)
             res["_flux_se"][rows] = np.asarray(out["flux_se"], dtype=np.float64)
+            res["_term"][rows] = term
+            if opts.shares_kappa:
+                for c in ("_sh_sse", "_sh_slope", "_sh_se", *SHARED_COLUMNS):
+                    res[c][rows] = out[c]
             flux_sel = np.asarray(out["flux_umol_m2_s"], dtype=np.float64)
             flags = {
                 "daylight": lux_mean > opts.lux_threshold,

@@ -111,6 +111,8 @@ def synthetic_closures(
     fraction_daylight: float = 0.0,
     pre_closure_s: float = 0.0,
     start: str = "2023-07-03T00:00:00Z",
+    chambers: int = 50,
+    kappa_per_chamber: bool = False,
 ) -> SyntheticClosures:
     """Generate `n_closures` closures with known flux (model in the module docstring).
 
@@ -143,6 +145,11 @@ def synthetic_closures(
         Open-lid samples before t = 0 (negative ``elapsed_s``) [s].
     start : str
         Start of the first closure (ISO 8601); closures follow every 10 min.
+    chambers : int
+        Closures go to chambers ``ch00``, ``ch01``, … in turn [-].
+    kappa_per_chamber : bool
+        Draw κ and the leak rate once per chamber (a pot's soil and a chamber's seal, which
+        the chamber-shared HM of `soilflux.fit.shared` assumes) instead of per closure.
 
     Returns
     -------
@@ -152,6 +159,8 @@ def synthetic_closures(
         raise ValueError(f"n_closures must be >= 0, got {n_closures}")
     if not interval_s > 0:
         raise ValueError(f"interval_s must be > 0 s, got {interval_s}")
+    if chambers < 1:
+        raise ValueError(f"chambers must be >= 1, got {chambers}")
     rng = np.random.default_rng(seed)
     k = n_closures
     dur = np.round(rng.uniform(*duration_s, k) / interval_s) * interval_s
@@ -175,6 +184,10 @@ def synthetic_closures(
     dcdt = flux / term
     kappa = rng.uniform(*kappa_s, k)
     leak = rng.uniform(*leak_s, k)
+    if kappa_per_chamber:  # own generator: the other draws stay as without the option
+        per = np.random.default_rng([seed, 1])
+        kappa = per.uniform(*kappa_s, chambers)[np.arange(k) % chambers]
+        leak = per.uniform(*leak_s, chambers)[np.arange(k) % chambers]
     c0 = rng.uniform(*c0_ppm, k)
     tpos = np.maximum(t, 0.0)
     cdry = lagged_curve(tpos, c0, dcdt, kappa + leak, lag_s)
@@ -203,7 +216,7 @@ def synthetic_closures(
     t_start = pd.Timestamp(start) + pd.to_timedelta(np.arange(k) * 600, unit="s")
     closures = pd.DataFrame(
         {
-            "chamber": [f"ch{i % 50:02d}" for i in range(k)],
+            "chamber": [f"ch{i % chambers:02d}" for i in range(k)],
             "location": [f"{1 + i % 9}.{1 + (i // 9) % 4}.{'ABCD'[i % 4]}" for i in range(k)],
             "start": t_start,
             "end": t_start + pd.to_timedelta(dur, unit="s"),
