@@ -620,10 +620,10 @@ def precision(
     rho = float(np.median(summary["lag1_autocorr"].to_numpy(dtype=float)))
     if rho > 0.3:
         typer.echo(
-            f"note: median lag-1 autocorrelation {rho:.2f}: the readings are not white noise "
-            "(the sensor filters, or the air itself changed); σ_white underestimates the "
-            "reading-to-reading scatter by √(1 − ρ₁); see where the Allan deviation stops "
-            "falling as τ^-1/2 (--plot)",
+            f"note: median lag-1 autocorrelation {rho:.2f}: the air itself changed (then "
+            "σ_white is still right), or the sensor filters its readings (then σ_white is "
+            "√(1 − ρ₁) of their scatter); the Allan plot (--plot) tells which: white noise "
+            "falls as τ^-1/2 up to the τ where the air's changes take over",
             err=True,
         )
     suspect = summary[key][sigma > 2.0 * median].astype(str).tolist()
