@@ -244,3 +244,30 @@ def test_options_validation() -> None:
     assert FluxOptions(method="hm_shared").shares_kappa
     assert FluxOptions(hm_fallback="shared").shares_kappa
     assert not FluxOptions().shares_kappa
+
+
+def test_per_closure_sensor_lag_overrides_the_option() -> None:
+    """A closures column ``sensor_lag_s`` (e.g. measured per device) is the τ the models use."""
+    syn = synthetic_closures(
+        240,
+        seed=8,
+        chambers=2,
+        kappa_per_chamber=True,
+        noise_ppm=0.0,
+        lag_s=30.0,
+        flux_umol_m2_s=(0.5, 5.0),
+        c0_ppm=(440.0, 450.0),
+    )
+    wrong = compute_fluxes(syn.samples, syn.closures, FluxOptions(hm_fallback="shared"))
+    told = syn.closures.assign(sensor_lag_s=30.0)
+    right = compute_fluxes(syn.samples, told, FluxOptions(hm_fallback="shared"))
+    same = compute_fluxes(
+        syn.samples, syn.closures, FluxOptions(hm_fallback="shared", sensor_lag_s=30.0)
+    )
+    np.testing.assert_allclose(right["flux_umol_m2_s"], same["flux_umol_m2_s"])
+    err_right = right["flux_umol_m2_s"] / syn.true_flux_umol_m2_s - 1
+    err_wrong = wrong["flux_umol_m2_s"] / syn.true_flux_umol_m2_s - 1
+    assert err_right.abs().max() < 1e-3  # noiseless, exact model
+    assert err_wrong.abs().median() > 0.05  # the shared HM needs the right τ
+    with pytest.raises(ValueError, match="sensor_lag_s"):
+        compute_fluxes(syn.samples, syn.closures.assign(sensor_lag_s=-1.0))

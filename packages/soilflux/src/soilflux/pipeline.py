@@ -158,6 +158,7 @@ class _Chunk:
     area_cm2: FloatArray
     deadband_s: FloatArray
     obs_length_s: FloatArray
+    sensor_lag_s: FloatArray  # the closure's own, else the option's [s]
     has_h2o: bool
 
 
@@ -226,6 +227,11 @@ def _iter_chunks(
             raise ValueError(f"closures.{name} must be a positive number; bad in closures {ids}")
     db = _closure_float(closures, "deadband_s")
     obs = _closure_float(closures, "obs_length_s")
+    own_lag = _closure_float(closures, "sensor_lag_s")
+    if (own_lag < 0).any():
+        ids = closures.index[own_lag < 0][:5].tolist()
+        raise ValueError(f"closures.sensor_lag_s must be >= 0 s; negative in closures {ids}")
+    lag = np.where(np.isfinite(own_lag), own_lag, opts.sensor_lag_s)
     # closures of similar length share a chunk, so padding wastes little
     by_length = np.argsort(counts, kind="stable")
     step = opts.chunk_closures
@@ -265,6 +271,7 @@ def _iter_chunks(
                 area_cm2=area[rows],
                 deadband_s=db[rows],
                 obs_length_s=obs[rows],
+                sensor_lag_s=lag[rows],
                 has_h2o=has_h2o,
             ),
         )
@@ -340,8 +347,8 @@ def _process_gas(
     auto_db = isinstance(opts.deadband_s, str) and opts.lag_compensation
     compensate = ~np.isfinite(ch.deadband_s) if auto_db else np.zeros(len(db), bool)
     h = None
-    if opts.sensor_lag_s > 0 and compensate.any():
-        h = lag_basis(b.t, b.w, np.where(compensate, opts.sensor_lag_s, 0.0))
+    if (compensate & (ch.sensor_lag_s > 0)).any():
+        h = lag_basis(b.t, b.w, np.where(compensate, ch.sensor_lag_s, 0.0))
     # the record's own straight-line change (no lag model) says whether CO2 rose at all
     plain = fit_linear_batch(b)
     if h is None:
@@ -422,7 +429,7 @@ def _process_gas(
             mu[fb], t_ref[fb], span_w[fb] = line_slope_moments(
                 b.t[fb], b.w[fb], None if h is None else h[fb]
             )
-    tau_fb = np.where(compensate, opts.sensor_lag_s, 0.0) if h is not None else np.zeros(k)
+    tau_fb = np.where(compensate, ch.sensor_lag_s, 0.0) if h is not None else np.zeros(k)
     k_hat = np.where(curve.converged & (~curve.at_bound | (curve.a == 0)), curve.a, np.nan)
     k_se = safe_sqrt(np.where(np.isfinite(k_hat), curve.cov[:, 2, 2], np.nan))
     dcdt = np.full(k, np.nan)
@@ -507,7 +514,7 @@ def _shared_profile(
     db = np.where(own, ch.deadband_s, opts.shared_deadband_s)
     win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
     b = make_batch(*_compact(ch.t, cdry, win))
-    tau = np.where(~own & opts.lag_compensation, opts.sensor_lag_s, 0.0)
+    tau = np.where(~own & opts.lag_compensation, ch.sensor_lag_s, 0.0)
     prof = kappa_profile(b, tau, KAPPA_GRID_S, dtype=np.float32)
     c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
     return {
@@ -540,8 +547,10 @@ def compute_fluxes(
     closures : DataFrame
         Index ``closure``; ``chamber``, ``location`` (optional), ``start``, ``end``,
         ``volume_cm3`` [cm³], ``area_cm2`` [cm²], optional ``deadband_s`` [s],
-        ``obs_length_s`` [s, end of the fit window after the lid closed] and
-        ``segment_flags`` (comma-separated, carried into ``flags``).
+        ``obs_length_s`` [s, end of the fit window after the lid closed],
+        ``sensor_lag_s`` [s, the analyser's first-order time constant, e.g. measured per
+        device; NaN/absent → `FluxOptions.sensor_lag_s`] and ``segment_flags``
+        (comma-separated, carried into ``flags``).
     options : FluxOptions, optional
         Defaults to ``FluxOptions()``.
     progress : bool
