@@ -11,8 +11,10 @@ temperature conversions — adds no error of its own.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
+from fluxfleet.flux_options import FLEET_FLUX_OPTIONS
 from fluxfleet.sim.collect import Gather
 from fluxfleet.sim.compare import compare
 from fluxfleet.sim.fleet import Fleet, FleetConfig
@@ -30,7 +32,10 @@ def test_noise_free_sensor_chain_meets_the_issue_target(tau_s: float) -> None:
     cfg = FleetConfig(chambers=12, start_s=START, duration_s=4 * 3600.0, seed=4, sensors=spec)
     fleet = Fleet(cfg, [], None, gather)
     fleet.run()
-    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures())
+    # soilflux is told the sensor's time constant, as the platform is (measured per device
+    # from the flush transients): the shared-κ model takes the lag as known
+    options = replace(FLEET_FLUX_OPTIONS, sensor_lag_s=tau_s)
+    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures(), options)
     night = cmp.night_valid()
     assert len(night) >= 12 * 22
     assert cmp.within(0.05) >= 0.95
@@ -41,11 +46,11 @@ def test_noise_free_sensor_chain_meets_the_issue_target(tau_s: float) -> None:
 
 @pytest.mark.slow
 def test_reported_standard_errors_cover_the_truth_with_the_scd30_model() -> None:
-    """With the datasheet sensor (3 ppm, 20-s lag) soilflux's selected flux is within two of
-    its own standard errors of the truth for ≥ 90 % of valid night closures (honest errors:
-    95.4 % within 2 SE, 68.3 % within 1 SE; measured here 94.3 % and 68.1 %) — the
-    uncertainty soilflux reports is the one the closures have, even where ±5 % is out of
-    reach (31 % here; benchmarks/RESULTS.md)."""
+    """With the datasheet sensor (3 ppm, 20-s lag) the fleet's flux (soilflux's
+    chamber-shared HM) is within two of its own standard errors of the truth for ≥ 90 % of
+    valid night closures (honest errors: 95.4 % within 2 SE, 68.3 % within 1 SE; measured
+    here 94.9 % and 67.6 %) — the uncertainty soilflux reports is the one the closures
+    have, even where ±5 % is out of reach (66.8 % here; benchmarks/RESULTS.md)."""
     gather = Gather()
     spec = SensorSpec(co2_noise_ppm=3.0, scd30_tau_s=20.0)
     cfg = FleetConfig(chambers=12, start_s=START, duration_s=8 * 3600.0, seed=7, sensors=spec)
@@ -55,3 +60,22 @@ def test_reported_standard_errors_cover_the_truth_with_the_scd30_model() -> None
     assert len(cmp.night_valid()) >= 12 * 40
     assert cmp.within_se(2.0) >= 0.90
     assert cmp.within_se(1.0) >= 0.60
+
+
+@pytest.mark.slow
+def test_a_one_ppm_sensor_meets_the_issue_target() -> None:
+    """The issue's target (±5 % for ≥ 95 % of valid night closures), met where the sensor
+    allows it: 24 chambers × 8 night hours, SCD30 model with 1 ppm of white noise per 3-s
+    reading (measured 97.3 %; 96.6 % with seed 5). With the datasheet's 3 ppm no estimator
+    of one closure's flux can reach it (≤ 81 % for an ideal line; test_mqtt.py, xfail)."""
+    gather = Gather()
+    spec = SensorSpec(co2_noise_ppm=1.0, scd30_tau_s=20.0)
+    cfg = FleetConfig(chambers=24, start_s=START, duration_s=8 * 3600.0, seed=7, sensors=spec)
+    fleet = Fleet(cfg, [], None, gather)
+    fleet.run()
+    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures())
+    night = cmp.night_valid()
+    assert len(night) > 0.8 * 24 * 47
+    assert (night["model"] == "hm_shared").all()
+    assert cmp.within(0.05) >= 0.95
+    assert abs(float(night["rel_error"].median())) < 0.01

@@ -127,7 +127,8 @@ def compare(
     truth : pandas.DataFrame
         :meth:`fluxfleet.sim.truth.TruthRecorder.closures` / the truth Parquet.
     options : soilflux.options.FluxOptions, optional
-        Options of ``compute_fluxes``.
+        Options of ``compute_fluxes``; default: the platform's
+        (`fluxfleet.flux_options.FLEET_FLUX_OPTIONS`).
     drop_flags : iterable of str, optional
         Flags that make a closure invalid; default ``soilflux.qc.DEFAULT_DROP``.
 
@@ -139,11 +140,14 @@ def compare(
     from soilflux.qc import DEFAULT_DROP
     from soilflux.segment import segment
 
+    from fluxfleet.flux_options import FLEET_FLUX_OPTIONS
+
     drop = set(DEFAULT_DROP if drop_flags is None else drop_flags)
     geometry = truth.drop_duplicates("chamber").set_index("chamber")[["volume_cm3", "area_cm2"]]
     records = soilflux_records(samples, cycles)
     sf_samples, sf_closures, _ = segment(records, chambers=geometry)
-    fluxes = compute_fluxes(sf_samples, sf_closures, options)  # type: ignore[arg-type]
+    opts = FLEET_FLUX_OPTIONS if options is None else options
+    fluxes = compute_fluxes(sf_samples, sf_closures, opts)  # type: ignore[arg-type]
     fluxes = fluxes[fluxes["gas"].astype(str).str.startswith("co2")]
     cyc = sf_closures["closure_id"].astype(str)
     fluxes = fluxes.assign(cyc=cyc.reindex(fluxes["closure"].to_numpy()).astype(int).to_numpy())
