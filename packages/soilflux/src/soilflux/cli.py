@@ -277,8 +277,18 @@ def compute(
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic")
+        str,
+        typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic | hm_shared"),
     ] = "auto",
+    hm_fallback: Annotated[
+        str,
+        typer.Option(
+            "--hm-fallback",
+            help="Selection rule of --method auto: robust (per closure, the kappa.max rule; "
+            "default) | pooled | shared (HM with κ shared by each chamber's closures within "
+            "±3 h, for chambers closing every few minutes; pooled within each input file).",
+        ),
+    ] = "robust",
     precision_ppm: Annotated[
         float | None,
         typer.Option(
@@ -316,11 +326,13 @@ def compute(
     ] = False,
 ) -> None:
     """Compute one flux per closure and gas."""
-    from soilflux.options import METHODS, FluxOptions, Method
+    from soilflux.options import METHODS, FluxOptions, HmFallback, Method
     from soilflux.pipeline import compute_fluxes
 
     if method not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
+    if hm_fallback not in ("robust", "pooled", "shared"):
+        raise typer.BadParameter("must be robust, pooled or shared", param_hint="--hm-fallback")
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
     if (volume_cm3 is None) != (area_cm2 is None):
@@ -335,6 +347,7 @@ def compute(
         options = FluxOptions(
             deadband_s="auto" if file_deadband else _deadband(deadband),
             method=cast(Method, method),
+            hm_fallback=cast(HmFallback, hm_fallback),
             precision_ppm=precision_ppm,
             **lag,
         )
