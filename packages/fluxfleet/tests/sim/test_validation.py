@@ -16,26 +16,35 @@ from dataclasses import replace
 import pytest
 from fluxfleet.flux_options import FLEET_FLUX_OPTIONS
 from fluxfleet.sim.collect import Gather
-from fluxfleet.sim.compare import compare
+from fluxfleet.sim.compare import Comparison, compare
 from fluxfleet.sim.fleet import Fleet, FleetConfig
 from fluxfleet.sim.sensors import SensorSpec
 
 START = dt.datetime(2023, 9, 15, 20, tzinfo=dt.UTC).timestamp()
 
 
+def night_run(
+    chambers: int, hours: float, seed: int, noise_ppm: float, tau_s: float = 20.0
+) -> Comparison:
+    """A fleet from 20:00 in September, in-process, compared with the fleet's options told
+    the sensor's time constant (as the platform is: measured per device from the flushes;
+    the shared-κ model takes the lag as known)."""
+    gather = Gather()
+    spec = SensorSpec(co2_noise_ppm=noise_ppm, scd30_tau_s=tau_s)
+    cfg = FleetConfig(
+        chambers=chambers, start_s=START, duration_s=hours * 3600.0, seed=seed, sensors=spec
+    )
+    fleet = Fleet(cfg, [], None, gather)
+    fleet.run()
+    options = replace(FLEET_FLUX_OPTIONS, sensor_lag_s=tau_s)
+    return compare(gather.samples(), gather.cycles(), fleet.truth.closures(), options)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tau_s", [1e-6, 20.0], ids=["no-lag", "scd30-lag"])
 def test_noise_free_sensor_chain_meets_the_issue_target(tau_s: float) -> None:
     """No noise: the chain (and soilflux's handling of the SCD30's 20-s lag) adds < 5 %."""
-    gather = Gather()
-    spec = SensorSpec(co2_noise_ppm=0.0, scd30_tau_s=tau_s)
-    cfg = FleetConfig(chambers=12, start_s=START, duration_s=4 * 3600.0, seed=4, sensors=spec)
-    fleet = Fleet(cfg, [], None, gather)
-    fleet.run()
-    # soilflux is told the sensor's time constant, as the platform is (measured per device
-    # from the flush transients): the shared-κ model takes the lag as known
-    options = replace(FLEET_FLUX_OPTIONS, sensor_lag_s=tau_s)
-    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures(), options)
+    cmp = night_run(12, 4, seed=4, noise_ppm=0.0, tau_s=tau_s)
     night = cmp.night_valid()
     assert len(night) >= 12 * 22
     assert cmp.within(0.05) >= 0.95
@@ -51,12 +60,7 @@ def test_reported_standard_errors_cover_the_truth_with_the_scd30_model() -> None
     valid night closures (honest errors: 95.4 % within 2 SE, 68.3 % within 1 SE; measured
     here 94.9 % and 67.6 %) — the uncertainty soilflux reports is the one the closures
     have, even where ±5 % is out of reach (66.8 % here; benchmarks/RESULTS.md)."""
-    gather = Gather()
-    spec = SensorSpec(co2_noise_ppm=3.0, scd30_tau_s=20.0)
-    cfg = FleetConfig(chambers=12, start_s=START, duration_s=8 * 3600.0, seed=7, sensors=spec)
-    fleet = Fleet(cfg, [], None, gather)
-    fleet.run()
-    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures())
+    cmp = night_run(12, 8, seed=7, noise_ppm=3.0)
     assert len(cmp.night_valid()) >= 12 * 40
     assert cmp.within_se(2.0) >= 0.90
     assert cmp.within_se(1.0) >= 0.60
@@ -68,12 +72,7 @@ def test_a_one_ppm_sensor_meets_the_issue_target() -> None:
     allows it: 24 chambers × 8 night hours, SCD30 model with 1 ppm of white noise per 3-s
     reading (measured 97.3 %; 96.6 % with seed 5). With the datasheet's 3 ppm no estimator
     of one closure's flux can reach it (≤ 81 % for an ideal line; test_mqtt.py, xfail)."""
-    gather = Gather()
-    spec = SensorSpec(co2_noise_ppm=1.0, scd30_tau_s=20.0)
-    cfg = FleetConfig(chambers=24, start_s=START, duration_s=8 * 3600.0, seed=7, sensors=spec)
-    fleet = Fleet(cfg, [], None, gather)
-    fleet.run()
-    cmp = compare(gather.samples(), gather.cycles(), fleet.truth.closures())
+    cmp = night_run(24, 8, seed=7, noise_ppm=1.0)
     night = cmp.night_valid()
     assert len(night) > 0.8 * 24 * 47
     assert (night["model"] == "hm_shared").all()
