@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 from amrr.cli import app as amrr_app
+from fluxfleet.cli import app as fluxfleet_app
 from soilflux.cli import app as soilflux_app
 from typer.testing import CliRunner
 
@@ -14,6 +15,9 @@ from typer.testing import CliRunner
     [
         (soilflux_app, ["compute", "--help"], "[cm³]"),
         (soilflux_app, ["compute", "--help"], "[cm²]"),
+        (soilflux_app, ["precision", "--help"], "[ppm]"),
+        (fluxfleet_app, ["sensor-lag", "--help"], "[s]"),
+        (fluxfleet_app, ["sim", "--help"], "[ppm]"),
         (amrr_app, ["props", "ggg", "--help"], "[T]"),
         (amrr_app, ["props", "ggg", "--help"], "[K]"),
     ],
