@@ -271,3 +271,14 @@ def test_per_closure_sensor_lag_overrides_the_option() -> None:
     assert err_wrong.abs().median() > 0.05  # the shared HM needs the right τ
     with pytest.raises(ValueError, match="sensor_lag_s"):
         compute_fluxes(syn.samples, syn.closures.assign(sensor_lag_s=-1.0))
+
+
+def test_a_short_closure_gets_no_shared_flux() -> None:
+    """A record cut after a few samples is `short` and not fitted, by hm_shared either."""
+    syn = _fleet(1.0, n=60)
+    cut = syn.samples[(syn.samples["closure"] != 30) | (syn.samples["elapsed_s"] < 9.0)]
+    out = compute_fluxes(cut, syn.closures, FluxOptions(hm_fallback="shared"))
+    row = out.loc[out["closure"] == 30].iloc[0]
+    assert "short" in str(row["flags"])
+    assert row["model"] != "hm_shared"
+    assert (out.loc[out["closure"] != 30, "model"] == "hm_shared").mean() > 0.8

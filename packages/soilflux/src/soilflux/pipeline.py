@@ -659,8 +659,8 @@ def _select_shared_hm(
     without a `SHARED_POOL_EXCLUDE` flag (`soilflux.fit.shared.shared_kappa`).  The slope
     and its standard error at κ* are interpolated on the grid; the standard error adds the
     uncertainty of κ* (∂F′/∂κ · SE(κ*)).  The model becomes ``"hm_shared"`` where the pool
-    exists and κ* lies inside the grid; the flags that depend on the selected CO2 flux are
-    re-derived there.
+    exists, κ* lies inside the grid and the closure is not ``short``; the flags that depend
+    on the selected CO2 flux are re-derived there.
     """
     exclude = flag_bits({name: np.ones(1, bool) for name in SHARED_POOL_EXCLUDE}, 1)[0]
     chamber = closures["chamber"].astype(object).to_numpy()
@@ -698,11 +698,14 @@ def _select_shared_hm(
         res["flux_hm_shared"] = slope * term
         res["flux_hm_shared_se"] = se * np.abs(term)
         res["kappa_shared"] = sk.kappa_s
-        use = np.isfinite(slope * term) & ~sk.at_bound
+        # not where the closure is `short` (its record was cut: no fit, as for every model)
+        short = (bits & flag_bits({"short": np.ones(1, bool)}, 1)[0]) != 0
+        n_sh = col("_sh_n")
+        use = np.isfinite(slope * term) & ~sk.at_bound & ~short & (n_sh >= opts.min_samples)
         if not use.any():
             continue
         sse = at_kappa(np.asarray(res["_sh_sse"]), grid, sk.kappa_s)
-        n = col("_sh_n")
+        n = n_sh
         updates = {
             "flux_umol_m2_s": slope * term,
             "dcdt_ppm_s": slope,
