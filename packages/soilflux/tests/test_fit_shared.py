@@ -282,3 +282,30 @@ def test_a_short_closure_gets_no_shared_flux() -> None:
     assert "short" in str(row["flags"])
     assert row["model"] != "hm_shared"
     assert (out.loc[out["closure"] != 30, "model"] == "hm_shared").mean() > 0.8
+
+
+def test_grid_minimum_finds_a_parabola_vertex_and_its_curvature() -> None:
+    from soilflux.fit._profile import grid_minimum
+
+    grid = np.linspace(0.0, 10.0, 21)
+    rows = np.stack(
+        [
+            3.0 + 2.0 * (grid - 4.3) ** 2,  # vertex between grid points
+            (grid - 10.0) ** 2,  # minimum at the edge: not interior
+            np.full(grid.size, np.inf),  # nothing usable
+            np.where(grid == 5.5, np.nan, (grid - 5.0) ** 2),  # a hole beside the minimum
+        ]
+    )
+    m = grid_minimum(rows, grid)
+    assert m.x[0] == pytest.approx(4.3, abs=1e-12)
+    assert m.value[0] == pytest.approx(3.0, abs=1e-12)
+    assert m.second_derivative[0] == pytest.approx(4.0, rel=1e-12)
+    assert m.standard_error(np.array([2.0, 1.0, 1.0, 1.0]))[0] == pytest.approx(1.0)
+    assert list(m.interior) == [True, False, False, False]
+    assert m.x[1] == 10.0
+    assert np.isnan(m.standard_error(np.ones(4))[1])
+    assert np.isnan(m.x[2])
+    assert m.index[2] == -1
+    assert m.x[3] == 5.0  # the grid minimum, unrefined
+    with pytest.raises(ValueError, match="3 points"):
+        grid_minimum(rows[:, :2], grid[:2])

@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from soilflux.fit._batch import Batch, FloatArray, make_batch, quiet, safe_divide, safe_sqrt
+from soilflux.fit._profile import grid_minimum
 
 from fluxfleet.sim.physics import FLUSH_EXCHANGE_RATE_S
 
@@ -365,15 +366,10 @@ def pooled_tau(
     n_tr = np.bincount(grp[usable], minlength=n_groups).astype(np.int64)
     n_smp = np.bincount(grp[usable], weights=b.n[usable], minlength=n_groups).astype(np.int64)
     has = n_tr > 0
-    j = np.argmin(np.where(has[:, None], total, np.inf), axis=1)
-    jc = np.clip(j, 1, g - 2)
-    r = np.arange(n_groups)
-    s_m, s_0, s_p = total[r, jc - 1], total[r, jc], total[r, jc + 1]
-    curv = s_m - 2.0 * s_0 + s_p
-    interior = has & (j == jc) & (curv > 0)
-    step = float(grid[1] - grid[0])
-    shift = np.clip(np.nan_to_num(0.5 * safe_divide(s_m - s_p, curv)), -1.0, 1.0)
-    tau = np.where(has, grid[j] + np.where(interior, shift, 0.0) * step, np.nan)
+    best = grid_minimum(np.where(has[:, None], total, np.inf), grid)
+    interior = best.interior
+    jc = np.clip(best.index, 1, g - 2)
+    tau = best.x
     # golden-section polish of the continuous profile between the neighbouring grid points
     lo = np.where(interior, grid[jc - 1], tau)
     hi = np.where(interior, grid[jc + 1], tau)
@@ -400,15 +396,14 @@ def pooled_tau(
             f1, f2 = np.where(left, f_new, f2), np.where(left, f1, f_new)
             x1, x2 = x1n, x2n
         tau = np.where(interior, 0.5 * (lo + hi), tau)
-        s_min = np.where(interior, pooled(np.where(interior, tau, 1.0)), s_0)
+        s_min = np.where(interior, pooled(np.where(interior, tau, 1.0)), best.value)
     else:
-        s_min = np.where(has, total[r, j], np.nan)
+        s_min = best.value
     dof = n_smp - 2.0 * n_tr - 1.0
     sigma2 = safe_divide(s_min, np.where(dof > 0, dof, np.nan))
-    se = safe_sqrt(safe_divide(2.0 * sigma2, curv / step**2))
     return PooledTau(
         tau_s=tau,
-        tau_se_s=np.where(interior, se, np.nan),
+        tau_se_s=best.standard_error(sigma2),
         n_transients=n_tr,
         n_samples=n_smp,
         residual_sd_ppm=safe_sqrt(sigma2),

@@ -27,8 +27,8 @@ on the lag.  For a given κ the model is linear in (C₀, F′).
 
 The shared κ maximises the joint Gaussian likelihood of the pooled closures (each with its
 own C₀ and F′): κ* = argmin_κ Σᵢ SSEᵢ(κ), found on the grid `KAPPA_GRID_S` and refined by
-a parabola through the three grid points around the minimum; its standard error is
-√(2σ̂²/S″(κ*)), σ̂² = S(κ*)/(N − 2n − 1) (profile likelihood).
+a parabola through the three grid points around the minimum (`soilflux.fit._profile`); its
+standard error is √(2σ̂²/S″(κ*)), σ̂² = S(κ*)/(N − 2n − 1) (profile likelihood).
 
 References
 ----------
@@ -47,6 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.fit._batch import Batch, BoolArray, FloatArray, quiet, safe_divide, safe_sqrt
+from soilflux.fit._profile import grid_minimum
 
 AnyFloat = npt.NDArray[np.floating[Any]]
 """float64, or float32 where a long call stores its profiles compactly."""
@@ -236,7 +237,6 @@ def shared_kappa(
     at_bound = np.zeros(k, dtype=bool)
     codes = pd.factorize(pd.Series(np.asarray(chamber, dtype=object)))[0]  # missing → −1
     half = window_s / 2.0
-    step = float(grid_s[1] - grid_s[0]) if g > 1 else 1.0
     for code in np.unique(codes[codes >= 0]):
         members = np.flatnonzero(codes == code)
         src = members[eligible[members]]
@@ -260,24 +260,13 @@ def shared_kappa(
             continue
         total = cum[hi] - cum[lo]
         total = np.where((bad[hi] - bad[lo]) > 0, np.inf, total)
-        j = np.argmin(total, axis=1)
-        best = total[np.arange(tgt.size), j]
-        has = np.isfinite(best)
-        jc = np.clip(j, 1, g - 2)
-        rows = np.arange(tgt.size)
-        s_m, s_0, s_p = total[rows, jc - 1], total[rows, jc], total[rows, jc + 1]
-        curv = s_m - 2.0 * s_0 + s_p
-        interior = (j == jc) & np.isfinite(curv) & (curv > 0)
-        shift = np.where(interior, 0.5 * safe_divide(s_m - s_p, np.where(interior, curv, 1.0)), 0.0)
-        shift = np.clip(np.nan_to_num(shift), -1.0, 1.0)
-        kappa[tgt] = np.where(has, grid_s[j] + shift * step, np.nan)
-        s_min = np.where(interior, s_0 - 0.5 * curv * shift**2, best)  # the parabola's minimum
+        best = grid_minimum(total, grid_s)
+        has = best.index >= 0
+        kappa[tgt] = best.x
         dof = (cum_n[hi] - cum_n[lo]) - 2.0 * m - 1.0
-        sigma2 = safe_divide(s_min, dof)
-        d2 = safe_divide(curv, np.full(curv.shape, step**2))
-        kappa_se[tgt] = np.where(has & interior, safe_sqrt(safe_divide(2.0 * sigma2, d2)), np.nan)
+        kappa_se[tgt] = best.standard_error(safe_divide(best.value, dof))
         size[tgt] = m
-        at_bound[tgt] = has & ~interior
+        at_bound[tgt] = has & ~best.interior
     return SharedKappa(kappa_s=kappa, kappa_se_s=kappa_se, pool_size=size, at_bound=at_bound)
 
 
