@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from soilflux.fit._batch import Batch, FloatArray, make_batch, quiet, safe_divide, safe_sqrt
+from soilflux.fit._lstsq import centred, centred_regression
 from soilflux.fit._profile import grid_minimum
 
 from fluxfleet.sim.physics import FLUSH_EXCHANGE_RATE_S
@@ -255,13 +256,7 @@ def _shifted(b: Batch) -> FloatArray:
 @quiet
 def _sse(b: Batch, u: FloatArray, yc: FloatArray, tau_s: FloatArray) -> FloatArray:
     """SSE of y = a + b·e^{−u/τ} per transient, τ per transient (k,) [ppm²]."""
-    x = np.exp(-u / tau_s[:, None]) * b.w
-    nf = b.n.astype(np.float64)
-    xc = (x - safe_divide(x.sum(axis=1), nf)[:, None]) * b.w
-    sxx = np.einsum("ij,ij->i", xc, xc)
-    slope = safe_divide(np.einsum("ij,ij->i", xc, yc), sxx)
-    r = (yc - slope[:, None] * xc) * b.w  # residuals: no cancellation as in Syy − Sxy²/Sxx
-    sse = np.einsum("ij,ij->i", r, r)
+    slope, sse, sxx = centred_regression(b, np.exp(-u / tau_s[:, None]) * b.w, yc)
     return np.where((b.n >= 3) & (sxx > 0) & np.isfinite(slope), sse, np.nan)
 
 
@@ -289,17 +284,11 @@ def tau_profile(
         raise ValueError("grid_s must be a 1-D array of finite time constants > 0 s")
     b = make_batch(t_s, co2_ppm)
     u = _shifted(b)
-    yc = _centred(b)
+    yc = centred(b, b.c)
     out = np.full((b.t.shape[0], grid.size), np.nan)
     for j, tau in enumerate(grid):
         out[:, j] = _sse(b, u, yc, np.full(b.t.shape[0], tau))
     return out
-
-
-@quiet
-def _centred(b: Batch) -> FloatArray:
-    mean = safe_divide(b.wsum(b.c), b.n.astype(np.float64))
-    return np.asarray((b.c - np.nan_to_num(mean)[:, None]) * b.w, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -373,7 +362,7 @@ def pooled_tau(
     # golden-section polish of the continuous profile between the neighbouring grid points
     lo = np.where(interior, grid[jc - 1], tau)
     hi = np.where(interior, grid[jc + 1], tau)
-    u, yc = _shifted(b), _centred(b)
+    u, yc = _shifted(b), centred(b, b.c)
     sel = usable & interior[grp]
 
     def pooled(tau_g: FloatArray) -> FloatArray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soilflux.fit._batch import BoolArray, FloatArray, inv_sym3
+from soilflux.fit._batch import Batch, BoolArray, FloatArray, inv_sym3, safe_divide
 
 
 def weighted_lstsq(
@@ -68,3 +68,39 @@ def weighted_lstsq(
     coef = np.einsum("kpq,kq->kp", inv, np.where(present, rhs, 0.0))
     coef = np.where(ok[:, None], coef, np.nan)
     return coef, inv, ok
+
+
+def centred(b: Batch, x: FloatArray) -> FloatArray:
+    """x − x̄ on each closure's window, zero elsewhere (x̄ the window mean)."""
+    mean = safe_divide(b.wsum(x), b.n.astype(np.float64))
+    return np.asarray((x - np.nan_to_num(mean)[:, None]) * b.w, dtype=np.float64)
+
+
+def centred_regression(
+    b: Batch, x: FloatArray, yc: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """y = α + β·x by least squares on every closure, given yc = `centred`(b, y).
+
+    Parameters
+    ----------
+    b : Batch
+        The windows (weights and sample counts).
+    x : (k, m) float
+        The regressor on the windows.
+    yc : (k, m) float
+        Centred observations.
+
+    Returns
+    -------
+    slope : (k,) float
+        β [y unit per x unit]; NaN where x does not vary.
+    sse : (k,) float
+        Σ residual² [y unit²], from the residuals themselves (no Syy − Sxy²/Sxx cancellation).
+    sxx : (k,) float
+        Σ(x − x̄)² [x unit²] (var β = σ²/sxx).
+    """
+    xc = centred(b, x)
+    sxx = np.einsum("ij,ij->i", xc, xc)
+    slope = safe_divide(np.einsum("ij,ij->i", xc, yc), sxx)
+    r = (yc - np.nan_to_num(slope)[:, None] * xc) * b.w
+    return slope, np.einsum("ij,ij->i", r, r), sxx

@@ -47,6 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.fit._batch import Batch, BoolArray, FloatArray, quiet, safe_divide, safe_sqrt
+from soilflux.fit._lstsq import centred, centred_regression
 from soilflux.fit._profile import grid_minimum
 
 AnyFloat = npt.NDArray[np.floating[Any]]
@@ -141,25 +142,18 @@ def kappa_profile(
     slope: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     slope_se: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     nf = b.n.astype(np.float64)
-    sy = b.wsum(b.c)
-    y_mean = safe_divide(sy, nf)
-    yc = (b.c - np.nan_to_num(y_mean)[:, None]) * b.w  # centred: better conditioned sums
-    syy = np.einsum("ij,ij->i", yc, yc)
+    yc = centred(b, b.c)  # centred: better conditioned sums
     for j, kappa in enumerate(np.asarray(grid_s, dtype=np.float64)):
         far = np.abs(1.0 - kappa * tau) >= _MIN_LAG_SEPARATION
         v = lagged_hm_basis(b.t, float(kappa), np.where(far, tau, 0.0)) * b.w
-        v_mean = safe_divide(v.sum(axis=1), nf)
-        vc = (v - np.nan_to_num(v_mean)[:, None]) * b.w
-        sxx = np.einsum("ij,ij->i", vc, vc)
-        sxy = np.einsum("ij,ij->i", vc, yc)
-        f = safe_divide(sxy, sxx)
-        s = np.maximum(syy - f * sxy, 0.0)
+        f, s, sxx = centred_regression(b, v, yc)
         ok = far & (b.n >= 3) & np.isfinite(f) & (sxx > 0)
         sse[:, j] = np.where(ok, s, np.nan)
         slope[:, j] = np.where(ok, f, np.nan)
         slope_se[:, j] = np.where(ok, safe_sqrt(safe_divide(s, (nf - 2.0) * sxx)), np.nan)
+    sst = np.einsum("ij,ij->i", yc, yc)
     return KappaProfile(
-        kappa_s=np.asarray(grid_s), sse=sse, slope=slope, slope_se=slope_se, n=b.n, sst=syy
+        kappa_s=np.asarray(grid_s), sse=sse, slope=slope, slope_se=slope_se, n=b.n, sst=sst
     )
 
 
