@@ -384,56 +384,29 @@ def solve_fixed_a(b: Batch, a: FloatArray, lag_basis: FloatArray | None = None) 
     c_mean = safe_divide(b.wsum(b.c), n)
     y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
     a_arr = np.asarray(a, dtype=np.float64)
+    a0 = np.nan_to_num(a_arr)
+    g, _ = _g_dg(a0, tau)
+    if lag_basis is None:
+        ev = _evaluate(y, b.w, tau, n, a0)
+        n_params = 2
+    else:
+        ev = _evaluate_lag(y, b.w, tau, n, a0, lag_basis)
+        n_params = 3
+    resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
     if lag_basis is not None:
-        return _solve_fixed_a_lag(b, a_arr, lag_basis, y, tau, n, t_ref, span, c_mean)
-    ev = _evaluate(y, b.w, tau, n, np.nan_to_num(a_arr))
-    g, _ = _g_dg(np.nan_to_num(a_arr), tau)
-    resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
+        resid -= np.nan_to_num(np.asarray(ev.lag))[:, None] * lag_basis
     sse = np.einsum("ij,ij->i", resid, resid)
-    s2 = safe_divide(sse, n - 2)
-    det = ev.jtj[:, 0, 0] * ev.jtj[:, 1, 1] - ev.jtj[:, 0, 1] ** 2
+    s2 = safe_divide(sse, n - n_params)
     cov = np.zeros((k, 3, 3))
-    cov[:, 0, 0] = safe_divide(ev.jtj[:, 1, 1], det) * s2
-    cov[:, 1, 1] = safe_divide(ev.jtj[:, 0, 0], det) * s2
-    cov[:, 0, 1] = cov[:, 1, 0] = -safe_divide(ev.jtj[:, 0, 1], det) * s2
-    ok = (b.n >= 3) & np.isfinite(ev.s) & np.isfinite(a_arr)
-    nan = np.where(ok, 0.0, np.nan)
-    return ExpCurve(
-        c1=ev.c1 + c_mean + nan,
-        s=ev.s + nan,
-        a=a_arr + nan,
-        t_ref=t_ref,
-        span=span,
-        cov=cov,
-        sse=sse + nan,
-        n=b.n,
-        converged=ok,
-        at_bound=np.ones(k, dtype=bool),
-    )
-
-
-def _solve_fixed_a_lag(
-    b: Batch,
-    a_arr: FloatArray,
-    h: FloatArray,
-    y: FloatArray,
-    tau: FloatArray,
-    n: FloatArray,
-    t_ref: FloatArray,
-    span: FloatArray,
-    c_mean: FloatArray,
-) -> ExpCurve:
-    k = b.t.shape[0]
-    ev = _evaluate_lag(y, b.w, tau, n, np.nan_to_num(a_arr), h)
-    g, _ = _g_dg(np.nan_to_num(a_arr), tau)
-    resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
-    resid -= np.nan_to_num(np.asarray(ev.lag))[:, None] * h
-    sse = np.einsum("ij,ij->i", resid, resid)
-    minv, _ = inv_sym3(ev.jtj[:, :3, :3])
-    s2 = safe_divide(sse, n - 3)
-    cov = np.zeros((k, 3, 3))
-    cov[:, :2, :2] = minv[:, :2, :2] * s2[:, None, None]
-    ok = (b.n >= 4) & np.isfinite(ev.s) & np.isfinite(a_arr)
+    if lag_basis is None:
+        det = ev.jtj[:, 0, 0] * ev.jtj[:, 1, 1] - ev.jtj[:, 0, 1] ** 2
+        cov[:, 0, 0] = safe_divide(ev.jtj[:, 1, 1], det) * s2
+        cov[:, 1, 1] = safe_divide(ev.jtj[:, 0, 0], det) * s2
+        cov[:, 0, 1] = cov[:, 1, 0] = -safe_divide(ev.jtj[:, 0, 1], det) * s2
+    else:
+        minv, _ = inv_sym3(ev.jtj[:, :3, :3])
+        cov[:, :2, :2] = minv[:, :2, :2] * s2[:, None, None]
+    ok = (b.n >= n_params + 1) & np.isfinite(ev.s) & np.isfinite(a_arr)
     nan = np.where(ok, 0.0, np.nan)
     return ExpCurve(
         c1=ev.c1 + c_mean + nan,
