@@ -24,7 +24,7 @@ SI units throughout; argument names carry units (``temperature_K``, ``field_T``,
 
 from amrr.properties.concentrated import ConcentratedProperties, concentrated_properties
 from amrr.properties.helium4 import Helium4Properties, fountain_pressure_Pa, helium4_svp
-from amrr.properties.mixture import MixtureProperties, mixture_properties
+from amrr.properties.mixture import MixtureProperties, PhaseProperties, mixture_properties
 from amrr.properties.paramagnet import (
     GGG,
     GLF,
@@ -60,6 +60,7 @@ __all__ = [
     "OutOfRangeError",
     "ParamagnetParameters",
     "ParamagnetProperties",
+    "PhaseProperties",
     "Refrigerant",
     "RefrigerantState",
     "TableError",

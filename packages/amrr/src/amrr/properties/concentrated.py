@@ -55,7 +55,12 @@ from scipy.optimize import least_squares
 
 from amrr.properties import helium3
 from amrr.properties.constants import R
-from amrr.properties.mixture import CHAUDHRY_TABLE11_FIT, MixtureParameters, mixture_properties
+from amrr.properties.mixture import (
+    CHAUDHRY_TABLE11_FIT,
+    MixtureParameters,
+    PhaseProperties,
+    mixture_properties,
+)
 from amrr.properties.phase_diagram import T_TRICRITICAL_K, x_concentrated, x_dilute
 from amrr.properties.validity import FloatArray, Range, require
 
@@ -121,46 +126,10 @@ PHASE_EQUILIBRIUM_FIT = ConcentratedParameters(
 
 
 @dataclass(frozen=True)
-class ConcentratedProperties:
-    """Properties of the 3He-rich normal liquid at SVP, per mole of mixture.
-
-    Attributes
-    ----------
-    temperature_K : ndarray
-        Temperature [K].
-    x3 : ndarray
-        3He mole fraction [-].
-    gibbs_J_mol : ndarray
-        Molar Gibbs energy g [J/mol].
-    entropy_J_molK : ndarray
-        Molar entropy s [J/(mol K)].
-    enthalpy_J_mol : ndarray
-        Molar enthalpy h = g + T s [J/mol].
-    heat_capacity_J_molK : ndarray
-        Heat capacity at constant x, C = T (∂s/∂T)_x [J/(mol K)].
-    mu3_J_mol : ndarray
-        3He chemical potential [J/(mol 3He)].
-    mu4_J_mol : ndarray
-        4He chemical potential [J/(mol 4He)]; −∞ at x3 = 1.
-    osmotic_pressure_Pa : ndarray
-        Osmotic pressure of the dissolved 4He against pure 3He, π = (g3 − μ3)/v3 [Pa].
-    x_h_osmotic_J_mol : ndarray
-        h − (1 − x) μ4 [J/mol] (Chaudhry's x·h_os column; equals h at x3 = 1).
-    molar_volume_m3_mol : ndarray
-        v = x v3 + (1 − x) v4, ideal mixing of the pure liquids [m³/mol].
-    """
-
-    temperature_K: FloatArray
-    x3: FloatArray
-    gibbs_J_mol: FloatArray
-    entropy_J_molK: FloatArray
-    enthalpy_J_mol: FloatArray
-    heat_capacity_J_molK: FloatArray
-    mu3_J_mol: FloatArray
-    mu4_J_mol: FloatArray
-    osmotic_pressure_Pa: FloatArray
-    x_h_osmotic_J_mol: FloatArray
-    molar_volume_m3_mol: FloatArray
+class ConcentratedProperties(PhaseProperties):
+    """The 3He-rich normal liquid: `PhaseProperties` with μ4 = −∞ at x3 = 1, the osmotic
+    pressure of the dissolved 4He against pure 3He, π = (g3 − μ3)/v3 (x·h_os equals h at
+    x3 = 1), and v = x v3 + (1 − x) v4 (ideal mixing of the pure liquids)."""
 
 
 def check_domain(

@@ -145,8 +145,8 @@ CHAUDHRY_TABLE11_FIT = MixtureParameters(
 
 
 @dataclass(frozen=True)
-class MixtureProperties:
-    """Thermodynamic properties of a He II 3He-4He mixture at SVP, per mole of mixture.
+class PhaseProperties:
+    """Thermodynamic properties of a 3He-4He liquid phase at SVP, per mole of mixture.
 
     Attributes
     ----------
@@ -167,15 +167,11 @@ class MixtureProperties:
     mu4_J_mol : ndarray
         4He chemical potential [J/(mol 4He)].
     osmotic_pressure_Pa : ndarray
-        Osmotic pressure π = (g4 − μ4)/v4 [Pa].
+        Osmotic pressure of the phase's solute [Pa] (each phase defines it).
     x_h_osmotic_J_mol : ndarray
         Osmotic enthalpy x·h_os = h − (1 − x) μ4 [J/mol] (as in Chaudhry Table 11).
-    fermi_temperature_K : ndarray
-        Fermi temperature of the 3He quasiparticles [K].
     molar_volume_m3_mol : ndarray
-        v = v4 (1 + α x) [m³/mol].
-    effective_mass_ratio : ndarray
-        m*/m3 [-].
+        Molar volume v [m³/mol].
     """
 
     temperature_K: FloatArray
@@ -188,8 +184,23 @@ class MixtureProperties:
     mu4_J_mol: FloatArray
     osmotic_pressure_Pa: FloatArray
     x_h_osmotic_J_mol: FloatArray
-    fermi_temperature_K: FloatArray
     molar_volume_m3_mol: FloatArray
+
+
+@dataclass(frozen=True)
+class MixtureProperties(PhaseProperties):
+    """The dilute (He II) phase: `PhaseProperties` with π = (g4 − μ4)/v4 and
+    v = v4 (1 + α x), plus the quasiparticle numbers.
+
+    Attributes
+    ----------
+    fermi_temperature_K : ndarray
+        Fermi temperature of the 3He quasiparticles [K].
+    effective_mass_ratio : ndarray
+        m*/m3 [-].
+    """
+
+    fermi_temperature_K: FloatArray
     effective_mass_ratio: FloatArray
 
 
