@@ -4,7 +4,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: setup demo test lint typecheck firmware-check pytest bench clean
+.PHONY: setup demo test lint typecheck firmware-check pytest bench fuzz clean
 
 .venv/.synced: uv.lock pyproject.toml packages/*/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --root-user-action=ignore uv
@@ -42,6 +42,18 @@ firmware-check: setup
 
 pytest: setup
 	$(RUN) pytest
+
+## fuzz: the property tests with random seeds, FUZZ_RUNS times (CI runs them derandomised).
+## Run it before you stop; pin every failure it finds with @example in its test.
+FUZZ_RUNS ?= 5
+FUZZ_EXAMPLES ?= 1000
+fuzz: setup
+	@files=$$(grep -rl --include='test_*.py' '@given' tests packages); \
+	for i in $$(seq 1 $(FUZZ_RUNS)); do \
+	  echo "=== fuzz run $$i of $(FUZZ_RUNS)"; \
+	  HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -q -x \
+	    -m "not service" $$files || exit 1; \
+	done
 
 ## bench: run every benchmark script and print its table
 bench: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -12,11 +13,22 @@ from hypothesis import strategies as st
 
 
 def reference(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
-    """Slope, r² and fitted change first→last x by numpy's least squares (float64)."""
-    x, y = np.asarray(xs), np.asarray(ys)
-    slope, _ = np.polyfit(x, y, 1)
-    r = np.corrcoef(x, y)[0, 1] if np.std(y) > 0 else 0.0
-    return float(slope), float(r * r), float(slope * (x[-1] - x[0]))
+    """Slope, r² and fitted change first→last x, in exact rational arithmetic.
+
+    Exact, not numpy: on an almost flat line (variation near the last bits of a 5000-ppm
+    reading) numpy's float64 ``corrcoef`` of the offset readings is itself wrong by far
+    more than 1e-9 in r², which made this comparison fail at random (issue 16).
+    """
+    x = [Fraction(v) for v in xs]
+    y = [Fraction(v) for v in ys]
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((a - mx) ** 2 for a in x)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
+    syy = sum((b - my) ** 2 for b in y)
+    slope = sxy / sxx
+    r2 = sxy * sxy / (sxx * syy) if syy > 0 else Fraction(0)
+    return float(slope), float(r2), float(slope * (x[-1] - x[0]))
 
 
 @settings(max_examples=200, deadline=None)
