@@ -130,10 +130,24 @@ def test_phase_diagram_tricritical_point_and_lambda_line():
     assert float(lambda_temperature_K(0.0)) == pytest.approx(2.1768, abs=0.01)
     for x in (0.05, 0.2, 0.5):
         assert float(x_lambda(lambda_temperature_K(x))) == pytest.approx(x, abs=1e-12)
-    # continuous at 0.15 K where the Edwards et al. (1969) branches take over
-    assert float(x_dilute(0.1499)) == pytest.approx(float(x_dilute(0.15)), abs=1e-3)
-    assert float(x_concentrated(0.1499)) == pytest.approx(float(x_concentrated(0.15)), abs=1e-3)
     assert float(superfluid_boundary_x3(0.5)) == pytest.approx(float(x_dilute(0.5)))
+
+
+def test_separation_lines_are_continuous_and_monotone_at_0_15_K():
+    # Chaudhry's fits end at 0.15 K, where Edwards, Ifft & Sarwinski (1969) take over.
+    # The dilute line had a 0.74 % step there and the concentrated line a jump of 1 − x
+    # from 0 to 5.8e-4: both must be continuous (the dilute one with its slope) and monotone.
+    e = 1e-9
+    assert float(x_dilute(0.15 - e)) == pytest.approx(float(x_dilute(0.15)), rel=1e-7)
+    slope_below = (x_dilute(0.15 - e) - x_dilute(0.15 - 1e-5)) / (1e-5 - e)
+    slope_above = (x_dilute(0.15 + 1e-5) - x_dilute(0.15 + e)) / (1e-5 - e)
+    assert float(slope_below) == pytest.approx(float(slope_above), rel=1e-3)
+    assert float(x_concentrated(0.15 - e)) == pytest.approx(float(x_concentrated(0.15)), abs=1e-6)
+    T = np.linspace(0.0, 0.867, 8671)
+    assert np.all(np.diff(x_dilute(T)) > 0)
+    assert np.all(np.diff(x_concentrated(T)) <= 0)
+    assert float(x_dilute(0.0)) == pytest.approx(0.064)  # Edwards et al.'s T = 0 solubility
+    assert np.all(x_concentrated(T) <= 1.0)
 
 
 def fd(f, x, h):
