@@ -75,7 +75,12 @@ def test_pure_3he_spline_reproduces_greywall_and_is_consistent():
 def test_pure_3he_range():
     with pytest.raises(OutOfRangeError, match="temperature_K"):
         helium3.molar_entropy_J_molK(3.0)
-    assert np.isfinite(helium3.molar_entropy_J_molK(3.0, extrapolate=True))
+    # extrapolation computes or refuses: Greywall's fit ends at 2.5 K, nothing is clamped
+    assert np.isfinite(helium3.molar_entropy_J_molK(0.005, extrapolate=True))
+    with pytest.raises(OutOfRangeError, match="does not lift"):
+        helium3.molar_entropy_J_molK(3.0, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match="temperature_K"):
+        concentrated_properties(3.0, 1.0, extrapolate=True)
 
 
 @pytest.mark.reference
@@ -263,11 +268,16 @@ def test_out_of_domain(T, x, match):
         concentrated_properties(T, x)
 
 
-def test_nan_propagates_and_arrays_broadcast():
-    m = concentrated_properties(np.array([[0.3], [0.6]]), np.array([0.99, 1.0, np.nan]))
-    assert m.entropy_J_molK.shape == (2, 3)
-    assert np.all(np.isfinite(m.entropy_J_molK[:, :2]))
-    assert np.all(np.isnan(m.entropy_J_molK[:, 2]))
+def test_nan_and_negative_inputs_are_errors_and_arrays_broadcast():
+    m = concentrated_properties(np.array([[0.3], [0.6]]), np.array([0.99, 1.0]))
+    assert m.entropy_J_molK.shape == (2, 2)
+    assert np.all(np.isfinite(m.entropy_J_molK))
+    with pytest.raises(ValueError, match="x3=nan"):
+        concentrated_properties(0.3, [0.99, np.nan])
+    with pytest.raises(ValueError, match="temperature_K=nan"):
+        concentrated_properties(np.nan, 0.99, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match=r"temperature_K=-0\.3"):
+        concentrated_properties(-0.3, 0.99, extrapolate=True)
 
 
 def test_phase_label():

@@ -233,10 +233,27 @@ def test_out_of_domain(T, x, match):
         mixture_properties(T, x)
 
 
-def test_nan_propagates_and_arrays_broadcast():
-    m = mixture_properties(np.array([[0.8], [1.2]]), np.array([0.0, 0.05, np.nan]))
-    assert m.entropy_J_molK.shape == (2, 3)
-    assert np.all(np.isfinite(m.entropy_J_molK[:, :2]))
-    assert np.all(np.isnan(m.entropy_J_molK[:, 2]))
+def test_nan_and_negative_inputs_are_errors_and_arrays_broadcast():
+    m = mixture_properties(np.array([[0.8], [1.2]]), np.array([0.0, 0.05]))
+    assert m.entropy_J_molK.shape == (2, 2)
+    assert np.all(np.isfinite(m.entropy_J_molK))
     # x3 = 0 is pure He II: μ4 = g4, no osmotic pressure
     assert np.allclose(m.mu4_J_mol[:, 0], m.gibbs_J_mol[:, 0])
+    with pytest.raises(ValueError, match="x3=nan"):
+        mixture_properties(0.8, [0.05, np.nan])
+    with pytest.raises(ValueError, match="temperature_K=inf"):
+        mixture_properties(np.inf, 0.05, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match="temperature_K=-1"):
+        mixture_properties(-1.0, 0.05, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match=r"x3=-0\.1"):
+        mixture_properties(0.8, -0.1, extrapolate=True)
+
+
+def test_extrapolation_computes_or_refuses_never_clamps():
+    # He I (above T_λ = 2.1768 K) is not modelled: refused even with extrapolate; below the
+    # 0.15 K calibration the 4He background is computed (phonon T³), not held at 0.1 K
+    with pytest.raises(OutOfRangeError, match="does not lift"):
+        mixture_properties(2.5, 0.0, extrapolate=True)
+    a, b = mixture_properties([0.05, 0.08], 0.0, extrapolate=True).entropy_J_molK
+    assert 0.0 < a < b
+    assert b / a == pytest.approx((0.08 / 0.05) ** 3, rel=1e-9)

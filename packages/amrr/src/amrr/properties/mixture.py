@@ -46,16 +46,17 @@ from amrr.properties import helium4
 from amrr.properties.constants import HBAR, K_B, M3_KG, N_A, R
 from amrr.properties.fermi import fermi_gas
 from amrr.properties.phase_diagram import superfluid_boundary_x3
-from amrr.properties.validity import FloatArray, Range, require
+from amrr.properties.validity import FloatArray, Range, require, temperature_range
 
-TEMPERATURE_RANGE = Range(
-    "temperature_K",
+TEMPERATURE_RANGE = temperature_range(
     0.15,
     1.8,
     "calibrated on Chaudhry (2009) Table 11 down to 0.15 K; 3He-roton coupling "
     "neglected, so not above 1.8 K",
+    limit_high=helium4.T_LAMBDA_K,
+    limit_source="T > 0; the 4He background is He II, which ends at T_λ = 2.1768 K",
 )
-X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction")
+X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction", limit_low=0.0, limit_high=1.0)
 _X_MIN = 1e-12  # the Fermi part is evaluated at max(x, _X_MIN); its weight x makes it vanish
 
 
@@ -269,7 +270,7 @@ def mixture_properties(
     n3 = xs * N_A / v
     TF = HBAR**2 * (3.0 * np.pi**2 * n3) ** (2.0 / 3.0) / (2.0 * M3_KG * mr * K_B)
     fg = fermi_gas(T / TF)
-    Tb = np.clip(T, 0.1, helium4.T_LAMBDA_K)  # the 4He background's own table range
+    Tb = T  # within helium4's hard limits (0, T_λ] by TEMPERATURE_RANGE: nothing clamped
     g4 = helium4.molar_gibbs_J_mol(Tb, extrapolate=True)
     s4 = helium4.molar_entropy_J_molK(Tb, extrapolate=True)
     c4 = helium4.molar_heat_capacity_J_molK(Tb, extrapolate=True)

@@ -38,7 +38,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from amrr.properties.constants import K_B, MU_B, N_A, R
-from amrr.properties.validity import FloatArray, Range
+from amrr.properties.validity import FloatArray, Range, temperature_range
+
+FIELD_RANGE = Range(
+    "field_T",
+    0.0,
+    10.0,
+    "analytic spin models, no data above 10 T",
+    limit_low=0.0,
+    limit_source="field_T is the magnitude of the applied field; give |B|",
+)
 
 Model = Literal["ideal", "mean_field", "internal_field"]
 MODELS: tuple[Model, ...] = ("ideal", "mean_field", "internal_field")
@@ -108,14 +117,13 @@ GGG = ParamagnetParameters(
     # < 0.01 % of the spin entropy below 2 K, so the choice does not matter there.
     debye_temperature_K=500.0,
     default_model="mean_field",
-    temperature_range=Range(
-        "temperature_K",
+    temperature_range=temperature_range(
         0.4,
         20.0,
         "GGG has spin-glass/field-induced AFM phases below ~0.4 K (Tsui, Snyder & Schiffer); "
         "above ~20 K the magnetocaloric effect is negligible and the lattice term is not T^3",
     ),
-    field_range=Range("field_T", 0.0, 10.0, "analytic spin models, no data above 10 T"),
+    field_range=FIELD_RANGE,
     references=(
         "θ = -2.3 K: 'Low-temperature specific heat and thermal expansion in the frustrated "
         "garnet Gd3Ga5O12' (https://scilit.net/publications/ce0c71db3d87954bc6b1d81bb8d7de78)",
@@ -141,13 +149,12 @@ GLF = ParamagnetParameters(
     curie_weiss_K=None,
     debye_temperature_K=None,
     default_model="ideal",
-    temperature_range=Range(
-        "temperature_K",
+    temperature_range=temperature_range(
         0.3,
         20.0,
         "GLF is used down to ~0.35 K (C21_097 outlook); dipolar ordering below that",
     ),
-    field_range=Range("field_T", 0.0, 10.0, "analytic spin models, no data above 10 T"),
+    field_range=FIELD_RANGE,
     references=(
         "MCE and anisotropic Curie-Weiss θ: arXiv:2307.06111 (LiGdF4 single crystal, 2-10 K)",
         "Spin Hamiltonian, hidden frustration: arXiv:2210.09725",
@@ -342,14 +349,9 @@ def paramagnet_properties(
     if chosen not in MODELS:
         raise ValueError(f"model={chosen!r} is not one of {MODELS}")
     T = params.temperature_range.check(temperature_K, extrapolate=extrapolate)
-    B_in = params.field_range.check(
-        np.abs(np.asarray(field_T, dtype=np.float64)), extrapolate=extrapolate
-    )
+    B_in = params.field_range.check(field_T, extrapolate=extrapolate)
     T, B_abs = np.broadcast_arrays(T, B_in)
-    sign = np.broadcast_to(np.sign(np.asarray(field_T, dtype=np.float64)), T.shape)
-    sign = np.where(sign == 0.0, 1.0, sign)
-    if np.any(T <= 0.0):
-        raise ValueError("temperature_K must be > 0")
+    sign = np.ones_like(T)  # field_T is a magnitude (>= 0); M is along the field
 
     J, g = params.J, params.g
     a = g * MU_B / K_B  # [K/T]

@@ -30,9 +30,15 @@ T_JOIN_K = 0.15  #: lowest temperature of Chaudhry's separation-line fits [K]
 T_TRICRITICAL_K = 0.867  #: tricritical temperature [K]
 
 SEPARATION_RANGE = Range(
-    "temperature_K", 0.0, T_TRICRITICAL_K, "phase separation exists only below T_t = 0.867 K"
+    "temperature_K",
+    0.0,
+    T_TRICRITICAL_K,
+    "phase separation exists only below T_t = 0.867 K",
+    limit_low=0.0,
+    limit_high=T_TRICRITICAL_K,
+    limit_source="T ≥ 0; no phase separation above the tricritical point",
 )
-LAMBDA_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction")
+LAMBDA_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction", limit_low=0.0, limit_high=1.0)
 
 
 def x_dilute(temperature_K: ArrayLike, *, extrapolate: bool = False) -> FloatArray:
@@ -190,12 +196,14 @@ def phase_label(temperature_K: ArrayLike, x3: ArrayLike) -> NDArray[np.str_]:
     T, x = np.broadcast_arrays(
         np.asarray(temperature_K, dtype=np.float64), np.asarray(x3, dtype=np.float64)
     )
+    undefined = np.isnan(T) | np.isnan(x)
+    T = np.where(undefined, T_TRICRITICAL_K, T)  # labelled "undefined" below
     below = T <= T_TRICRITICAL_K
     xc = x_concentrated(np.clip(T, 0.0, T_TRICRITICAL_K), extrapolate=True)
     dilute = x <= superfluid_boundary_x3(T) + 1e-9
     concentrated = below & (x >= xc - 1e-4)
     labels = np.select(
-        [np.isnan(T) | np.isnan(x), dilute, concentrated, below],
+        [undefined, dilute, concentrated, below],
         ["undefined", "dilute", "concentrated", "two-phase"],
         default="normal",
     )
