@@ -337,3 +337,19 @@ def test_common_tangent_of_the_two_models():
     assert np.abs(dxc).max() < 0.003
     assert np.abs(dxd[temps <= 0.6]).max() < 0.0075
     assert np.abs(dxd).max() < 0.09
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 14 target not met: μ4 of the two phase models on the published separation "
+        "lines differs by −0.672, −0.232, −0.082, −0.020 J/mol at 0.20, 0.25, 0.30, 0.35 K "
+        "and by ≤ 0.051 J/mol over 0.4–0.867 K (measured); the concentrated model's "
+        "φ R T ln(1 − x) with φ = 0.67 cannot follow the dilute model's μ4 where "
+        "1 − x_con < 0.02. Needs a recalibration with the Henry limit, not done."
+    ),
+)
+def test_dilute_and_concentrated_mu4_agree_on_the_line():
+    T = np.linspace(0.2, 0.867, 30)
+    r = coexistence_residuals(T)
+    assert np.abs(r.mu4_J_mol).max() < 0.01

@@ -127,7 +127,14 @@ def test_phase_diagram_tricritical_point_and_lambda_line():
     assert float(x_dilute(0.867)) == pytest.approx(0.674, abs=1e-12)
     assert float(x_concentrated(0.867)) == pytest.approx(0.674, abs=1e-12)
     assert float(lambda_temperature_K(0.674)) == pytest.approx(0.867)
-    assert float(lambda_temperature_K(0.0)) == pytest.approx(2.1768, abs=0.01)
+    # the mixture's λ line meets pure 4He's T_λ (it gave 2.168 K against 2.1768 K)
+    from amrr.properties.helium4 import T_LAMBDA_K
+
+    assert float(lambda_temperature_K(0.0)) == pytest.approx(T_LAMBDA_K, abs=1e-12)
+    # Chaudhry's slope at the tricritical point is kept
+    e = 1e-6
+    slope = (lambda_temperature_K(0.674 + e) - lambda_temperature_K(0.674 - e)) / (2 * e)
+    assert float(slope) == pytest.approx(-2.620259, rel=1e-6)
     for x in (0.05, 0.2, 0.5):
         assert float(x_lambda(lambda_temperature_K(x))) == pytest.approx(x, abs=1e-12)
     assert float(superfluid_boundary_x3(0.5)) == pytest.approx(float(x_dilute(0.5)))

@@ -38,6 +38,11 @@ SEPARATION_RANGE = Range(
     limit_high=T_TRICRITICAL_K,
     limit_source="T ≥ 0; no phase separation above the tricritical point",
 )
+T_LAMBDA_PURE_4HE_K = 2.1768  #: λ point of pure 4He at SVP [K] (Donnelly & Barenghi 1998)
+_LAMBDA_DELTA_K = T_LAMBDA_PURE_4HE_K - (
+    T_TRICRITICAL_K + 2.620259 * X_TRICRITICAL - 1.023726 * X_TRICRITICAL**2
+)
+_LAMBDA_A2 = 1.023726 - _LAMBDA_DELTA_K / X_TRICRITICAL**2  # quadratic coefficient [K]
 LAMBDA_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction", limit_low=0.0, limit_high=1.0)
 
 
@@ -138,11 +143,14 @@ def lambda_temperature_K(x3: ArrayLike, *, extrapolate: bool = False) -> FloatAr
     Returns
     -------
     ndarray
-        T_λ [K]; T_λ(0) = 2.168 K (pure 4He: 2.1768 K).
+        T_λ [K]. Chaudhry's quadratic T_t − 2.620259 d − 1.023726 d² (d = x − x_t) gives
+        T_λ(0) = 2.1680 K against pure 4He's 2.1768 K (D&B 1998); the term
+        δ (d/x_t)², δ = 8.80 mK, makes the line end at the pure-4He value while keeping
+        T_λ(x_t) = T_t and the slope there (a change of at most 8.8 mK, at x = 0).
     """
     x = LAMBDA_RANGE.check(x3, extrapolate=extrapolate)
     d = x - X_TRICRITICAL
-    return T_TRICRITICAL_K - 2.620259 * d - 1.023726 * d * d
+    return T_TRICRITICAL_K - 2.620259 * d - _LAMBDA_A2 * d * d
 
 
 def x_lambda(temperature_K: ArrayLike) -> FloatArray:
@@ -151,7 +159,7 @@ def x_lambda(temperature_K: ArrayLike) -> FloatArray:
     The root of the quadratic T_λ(x) = T on the physical branch; NaN above T_λ(0).
     """
     T = np.asarray(temperature_K, dtype=np.float64)
-    a, b = 1.023726, 2.620259
+    a, b = _LAMBDA_A2, 2.620259
     disc = b * b - 4.0 * a * (T - T_TRICRITICAL_K)
     with np.errstate(invalid="ignore"):
         d = (-b + np.sqrt(disc)) / (2.0 * a)
