@@ -25,7 +25,7 @@ from scipy.integrate import cumulative_simpson
 from scipy.interpolate import BSpline, CubicSpline, PchipInterpolator
 
 from amrr.properties.constants import HBAR, K_B, M4_KG_MOL
-from amrr.properties.validity import FloatArray, OutOfRangeError, temperature_range
+from amrr.properties.validity import FloatArray, OutOfRangeError, Range, temperature_range
 
 T_LAMBDA_K = 2.1768  #: lambda temperature at SVP [K] (D&B 1998)
 
@@ -463,3 +463,71 @@ def viscosity_Pa_s(temperature_K: ArrayLike, *, extrapolate: bool = False) -> Fl
         )
     eta = BSpline(np.array(_ETA_KNOTS), np.array(_ETA_COEFS), 3, extrapolate=False)
     return np.asarray(eta(T), dtype=np.float64)
+
+
+def temperature_from_entropy_K(
+    entropy_J_kgK: ArrayLike, *, extrapolate: bool = False
+) -> FloatArray:
+    """Inverse lookup: the temperature of He II at SVP with entropy s [K].
+
+    Parameters
+    ----------
+    entropy_J_kgK : array_like
+        Entropy [J/(kg K)], between s(0.5 K) and s(2.17 K) (``extrapolate``: s(0.02 K) to
+        s(T_λ)).
+    extrapolate : bool
+        Widen the temperature range as in :func:`helium4_svp`.
+
+    Returns
+    -------
+    ndarray
+        T [K] with s(T) equal to the input to 1e-10 relative (s is strictly increasing:
+        bisection-free Newton iterations, ds/dT = c/T, from a dense-table start).
+    """
+    return _invert(entropy_J_kgK, "entropy_J_kgK", "s", extrapolate)
+
+
+def temperature_from_enthalpy_K(
+    enthalpy_J_mol: ArrayLike, *, extrapolate: bool = False
+) -> FloatArray:
+    """Inverse lookup: the temperature of He II at SVP with enthalpy H(T) − H(0) [K].
+
+    Parameters
+    ----------
+    enthalpy_J_mol : array_like
+        Enthalpy of :func:`helium4_svp` [J/mol], between h(0.5 K) and h(2.17 K).
+    extrapolate : bool
+        Widen the temperature range as in :func:`helium4_svp`.
+
+    Returns
+    -------
+    ndarray
+        T [K] with h(T) equal to the input to 1e-10 relative (dh/dT = c).
+    """
+    return _invert(enthalpy_J_mol, "enthalpy_J_mol", "h", extrapolate)
+
+
+def _invert(value: ArrayLike, name: str, which: str, extrapolate: bool) -> FloatArray:
+    lo = _LANDAU_T_MIN_K if extrapolate else TEMPERATURE_RANGE.low
+    hi = T_LAMBDA_K if extrapolate else TEMPERATURE_RANGE.high
+
+    def f(T: FloatArray) -> tuple[FloatArray, FloatArray]:
+        p = helium4_svp(T, extrapolate=True)
+        if which == "s":
+            return p.entropy_J_kgK, p.heat_capacity_J_kgK / T
+        return p.enthalpy_J_mol, p.heat_capacity_J_kgK * M4_KG_MOL
+
+    grid = np.linspace(lo, hi, 4001)
+    table, _ = f(grid)
+    target = Range(
+        name,
+        float(table[0]),
+        float(table[-1]),
+        f"He II at SVP between {lo:g} and {hi:g} K",
+        limit_low=0.0,
+    ).check(value)
+    T = np.interp(target, table, grid)
+    for _ in range(8):
+        y, dy = f(T)
+        T = np.clip(T - (y - target) / dy, lo, hi)
+    return np.asarray(T, dtype=np.float64)
