@@ -203,3 +203,24 @@ def test_nan_is_an_error_naming_the_argument(model):
         props(np.array([1.0, np.nan]), 1.0, model)
     with pytest.raises(ValueError, match="field_T=nan"):
         props(1.0, np.array([1.0, np.nan]), model)
+
+
+def test_model_spread_is_the_band_between_ideal_and_mean_field():
+    from amrr.properties.paramagnet import model_spread
+
+    T = np.array([0.75, 0.9, 1.2, 1.6, 0.9])
+    B = np.array([0.75, 0.75, 0.75, 1.25, 1.5])
+    band = model_spread(T, B)
+    # the notes' ∂S/∂B spread (J/(kg K T)): ideal vs mean field, ratio 0.46–2.1
+    np.testing.assert_allclose(
+        band.dS_dB_low_J_kgKT, [-28.2, -29.3, -29.2, -17.7, -23.9], atol=0.06
+    )
+    np.testing.assert_allclose(
+        band.dS_dB_high_J_kgKT, [-18.6, -16.6, -13.7, -15.9, -11.0], atol=0.06
+    )
+    assert np.all(band.entropy_low_J_kgK <= band.entropy_high_J_kgK)
+    assert np.all(band.heat_capacity_low_J_kgK <= band.heat_capacity_high_J_kgK)
+    for model in ("ideal", "mean_field"):
+        p = paramagnet_properties(T, B, "GGG", model=model)
+        assert np.all(band.dS_dB_low_J_kgKT <= p.dS_dB_J_kgKT)
+        assert np.all(p.dS_dB_J_kgKT <= band.dS_dB_high_J_kgKT)

@@ -29,8 +29,10 @@ from amrr.properties.paramagnet import (
     GGG,
     GLF,
     MATERIALS,
+    ModelSpread,
     ParamagnetParameters,
     ParamagnetProperties,
+    model_spread,
     paramagnet_properties,
 )
 from amrr.properties.phase_diagram import (
@@ -57,6 +59,7 @@ __all__ = [
     "EntropyTable",
     "Helium4Properties",
     "MixtureProperties",
+    "ModelSpread",
     "OutOfRangeError",
     "ParamagnetParameters",
     "ParamagnetProperties",
@@ -70,6 +73,7 @@ __all__ = [
     "helium4_svp",
     "lambda_temperature_K",
     "mixture_properties",
+    "model_spread",
     "paramagnet_properties",
     "phase_label",
     "x_concentrated",

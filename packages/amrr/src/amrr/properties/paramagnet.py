@@ -423,3 +423,77 @@ def paramagnet_properties(
 def with_curie_weiss(params: ParamagnetParameters, curie_weiss_K: float) -> ParamagnetParameters:
     """Copy of ``params`` with another Curie–Weiss temperature θ [K]."""
     return replace(params, curie_weiss_K=curie_weiss_K)
+
+
+@dataclass(frozen=True)
+class ModelSpread:
+    """The band between the ideal and the mean-field spin models, per kg.
+
+    No published GGG S(T, B) data are in this library yet (Fisher et al. 1973, Daudin et al.
+    1982, Schiffer et al. 1994, Kleinhans et al. 2022 were not found as data), so the spread
+    between the two analytic models stands in for the uncertainty of every GGG number; a
+    design or cycle result should report it.
+
+    Attributes
+    ----------
+    entropy_low_J_kgK, entropy_high_J_kgK : ndarray
+        Smaller and larger entropy of the two models [J/(kg K)].
+    dS_dB_low_J_kgKT, dS_dB_high_J_kgKT : ndarray
+        Smaller and larger ∂S/∂B [J/(kg K T)] (both ≤ 0; "low" is the stronger effect).
+    heat_capacity_low_J_kgK, heat_capacity_high_J_kgK : ndarray
+        Smaller and larger C_B [J/(kg K)].
+    """
+
+    entropy_low_J_kgK: FloatArray
+    entropy_high_J_kgK: FloatArray
+    dS_dB_low_J_kgKT: FloatArray
+    dS_dB_high_J_kgKT: FloatArray
+    heat_capacity_low_J_kgK: FloatArray
+    heat_capacity_high_J_kgK: FloatArray
+
+
+def model_spread(
+    temperature_K: ArrayLike,
+    field_T: ArrayLike,
+    material: str | ParamagnetParameters = "GGG",
+    *,
+    extrapolate: bool = False,
+) -> ModelSpread:
+    """Uncertainty band of a paramagnet's S, ∂S/∂B and C_B: ideal vs mean-field model.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K].
+    field_T : array_like
+        Field magnitude |B| [T].
+    material : str or ParamagnetParameters
+        ``"GGG"`` (default) or a material with a Curie–Weiss θ.
+    extrapolate : bool
+        As in :func:`paramagnet_properties`.
+
+    Returns
+    -------
+    ModelSpread
+        Elementwise min and max of the two models (units in the class).
+
+    Examples
+    --------
+    >>> b = model_spread(0.9, 1.5)
+    >>> round(float(b.dS_dB_low_J_kgKT), 1), round(float(b.dS_dB_high_J_kgKT), 1)
+    (-23.9, -11.0)
+    """
+    a = paramagnet_properties(
+        temperature_K, field_T, material, model="ideal", extrapolate=extrapolate
+    )
+    m = paramagnet_properties(
+        temperature_K, field_T, material, model="mean_field", extrapolate=extrapolate
+    )
+    return ModelSpread(
+        entropy_low_J_kgK=np.minimum(a.entropy_J_kgK, m.entropy_J_kgK),
+        entropy_high_J_kgK=np.maximum(a.entropy_J_kgK, m.entropy_J_kgK),
+        dS_dB_low_J_kgKT=np.minimum(a.dS_dB_J_kgKT, m.dS_dB_J_kgKT),
+        dS_dB_high_J_kgKT=np.maximum(a.dS_dB_J_kgKT, m.dS_dB_J_kgKT),
+        heat_capacity_low_J_kgK=np.minimum(a.heat_capacity_J_kgK, m.heat_capacity_J_kgK),
+        heat_capacity_high_J_kgK=np.maximum(a.heat_capacity_J_kgK, m.heat_capacity_J_kgK),
+    )
