@@ -32,6 +32,7 @@ from amrr.properties.paramagnet import (
     ModelSpread,
     ParamagnetParameters,
     ParamagnetProperties,
+    exchange_internal_field_T,
     model_spread,
     paramagnet_properties,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "TableError",
     "TabulatedRefrigerant",
     "concentrated_properties",
+    "exchange_internal_field_T",
     "fountain_pressure_Pa",
     "helium4_svp",
     "lambda_temperature_K",

@@ -86,6 +86,9 @@ class ParamagnetParameters:
         Validity range of ``field_T`` [T].
     references : tuple of str
         Sources of the numbers above.
+    nearest_neighbours : int or None
+        Number z of nearest magnetic neighbours of an ion, for
+        :func:`exchange_internal_field_T` [-].
     """
 
     name: str
@@ -101,6 +104,7 @@ class ParamagnetParameters:
     temperature_range: Range
     field_range: Range
     references: tuple[str, ...] = field(default=())
+    nearest_neighbours: int | None = None
 
 
 GGG = ParamagnetParameters(
@@ -124,6 +128,10 @@ GGG = ParamagnetParameters(
         "above ~20 K the magnetocaloric effect is negligible and the lattice term is not T^3",
     ),
     field_range=FIELD_RANGE,
+    # Gd sites of the garnet: two interpenetrating networks of corner-sharing triangles
+    # (hyperkagome), 4 nearest Gd neighbours each (Tsui, Snyder & Schiffer; Ancliff et al.,
+    # arXiv:2109.05827)
+    nearest_neighbours=4,
     references=(
         "θ = -2.3 K: 'Low-temperature specific heat and thermal expansion in the frustrated "
         "garnet Gd3Ga5O12' (https://scilit.net/publications/ce0c71db3d87954bc6b1d81bb8d7de78)",
@@ -425,14 +433,57 @@ def with_curie_weiss(params: ParamagnetParameters, curie_weiss_K: float) -> Para
     return replace(params, curie_weiss_K=curie_weiss_K)
 
 
+def exchange_internal_field_T(material: str | ParamagnetParameters = "GGG") -> float:
+    """Internal field b that gives the exchange's zero-field heat-capacity tail [T].
+
+    The leading high-temperature term of the zero-field heat capacity of a Heisenberg
+    magnet with z nearest neighbours and Curie–Weiss temperature θ is, per ion,
+    C/k_B = (3/2) θ²/(z T²) (second moment ⟨H²⟩ of the exchange energy; e.g. G. S.
+    Rushbrooke, P. J. Wood, Mol. Phys. 1, 257 (1958)). The internal-field model
+    (B_eff = √(B² + b²), Pobell ch. 9) has C/k_B = (g μB b/k_B T)² J(J + 1)/3 in the same
+    limit, so
+
+        b = (k_B |θ| / g μB) · √(9 / (2 z J(J + 1)))
+
+    (0.458 T for GGG: θ = −2.3 K, z = 4, J = 7/2, g = 2). It gives the spin heat capacity
+    and the fall of the zero-field entropy below ~1 K that the ideal and mean-field models
+    lack; it is exact only for T ≫ |θ| and an interpolation near 1 K (no measured GGG
+    table is in this library to check it against).
+
+    Parameters
+    ----------
+    material : str or ParamagnetParameters
+        Needs ``curie_weiss_K`` and ``nearest_neighbours``.
+
+    Returns
+    -------
+    float
+        b [T].
+
+    Examples
+    --------
+    >>> round(exchange_internal_field_T("GGG"), 3)
+    0.458
+    """
+    params = MATERIALS[material.upper()] if isinstance(material, str) else material
+    if params.curie_weiss_K is None or params.nearest_neighbours is None:
+        raise ValueError(f"{params.name} needs curie_weiss_K and nearest_neighbours for b")
+    J, z = params.J, params.nearest_neighbours
+    return float(
+        K_B * abs(params.curie_weiss_K) / (params.g * MU_B) * np.sqrt(9.0 / (2.0 * z * J * (J + 1)))
+    )
+
+
 @dataclass(frozen=True)
 class ModelSpread:
-    """The band between the ideal and the mean-field spin models, per kg.
+    """The band spanned by the three spin models, per kg.
 
     No published GGG S(T, B) data are in this library yet (Fisher et al. 1973, Daudin et al.
-    1982, Schiffer et al. 1994, Kleinhans et al. 2022 were not found as data), so the spread
-    between the two analytic models stands in for the uncertainty of every GGG number; a
-    design or cycle result should report it.
+    1982, Dai et al. 1988, Schiffer et al. 1994, Kleinhans et al. 2022 were not found as
+    data), so the spread between the ideal, the mean-field and the internal-field model
+    (b from θ, :func:`exchange_internal_field_T`) stands in for the uncertainty of every GGG
+    number; a design or cycle result should report it. The internal-field model is the one
+    with a zero-field spin heat capacity and a zero-field entropy below R ln 8.
 
     Attributes
     ----------
@@ -459,7 +510,7 @@ def model_spread(
     *,
     extrapolate: bool = False,
 ) -> ModelSpread:
-    """Uncertainty band of a paramagnet's S, ∂S/∂B and C_B: ideal vs mean-field model.
+    """Uncertainty band of a paramagnet's S, ∂S/∂B and C_B over the three spin models.
 
     Parameters
     ----------
@@ -475,25 +526,29 @@ def model_spread(
     Returns
     -------
     ModelSpread
-        Elementwise min and max of the two models (units in the class).
+        Elementwise min and max of the ideal, mean-field and internal-field models
+        (units in the class).
 
     Examples
     --------
     >>> b = model_spread(0.9, 1.5)
     >>> round(float(b.dS_dB_low_J_kgKT), 1), round(float(b.dS_dB_high_J_kgKT), 1)
-    (-23.9, -11.0)
+    (-23.9, -9.7)
     """
-    a = paramagnet_properties(
-        temperature_K, field_T, material, model="ideal", extrapolate=extrapolate
-    )
-    m = paramagnet_properties(
-        temperature_K, field_T, material, model="mean_field", extrapolate=extrapolate
-    )
+    b = exchange_internal_field_T(material)
+    runs = [
+        paramagnet_properties(temperature_K, field_T, material, model=m, extrapolate=extrapolate,
+                              internal_field_T=b if m == "internal_field" else None)
+        for m in MODELS
+    ]  # fmt: skip
+    S = np.stack([r.entropy_J_kgK for r in runs])
+    D = np.stack([r.dS_dB_J_kgKT for r in runs])
+    C = np.stack([r.heat_capacity_J_kgK for r in runs])
     return ModelSpread(
-        entropy_low_J_kgK=np.minimum(a.entropy_J_kgK, m.entropy_J_kgK),
-        entropy_high_J_kgK=np.maximum(a.entropy_J_kgK, m.entropy_J_kgK),
-        dS_dB_low_J_kgKT=np.minimum(a.dS_dB_J_kgKT, m.dS_dB_J_kgKT),
-        dS_dB_high_J_kgKT=np.maximum(a.dS_dB_J_kgKT, m.dS_dB_J_kgKT),
-        heat_capacity_low_J_kgK=np.minimum(a.heat_capacity_J_kgK, m.heat_capacity_J_kgK),
-        heat_capacity_high_J_kgK=np.maximum(a.heat_capacity_J_kgK, m.heat_capacity_J_kgK),
+        entropy_low_J_kgK=S.min(axis=0),
+        entropy_high_J_kgK=S.max(axis=0),
+        dS_dB_low_J_kgKT=D.min(axis=0),
+        dS_dB_high_J_kgKT=D.max(axis=0),
+        heat_capacity_low_J_kgK=C.min(axis=0),
+        heat_capacity_high_J_kgK=C.max(axis=0),
     )
