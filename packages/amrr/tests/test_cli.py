@@ -149,6 +149,18 @@ def test_he4_inverse_lookup_from_entropy_or_enthalpy():
     h = float(helium4_svp(0.9).enthalpy_J_mol)
     out = run_json("props", "he4", "--enthalpy-J-mol", repr(h))
     assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    m = mixture_properties(0.9, 0.1)
+    out = run_json(
+        "props", "mixture", "--x3", "0.1", "--enthalpy-J-mol", repr(float(m.enthalpy_J_mol))
+    )
+    assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    out = run_json(
+        "props", "mixture", "--x3", "0.1", "--entropy-J-molK", repr(float(m.entropy_J_molK))
+    )
+    assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    bad = runner.invoke(app, ["props", "mixture", "--x3", "0.1", "--entropy-J-molK", "100"])
+    assert bad.exit_code == 2
+    assert "entropy_J_molK=100" in bad.output
     both = runner.invoke(app, ["props", "he4", "--temperature-K", "1", "--entropy-J-kgK", "3"])
     assert both.exit_code == 2
     assert "exactly one" in both.output

@@ -264,3 +264,17 @@ def test_extrapolation_computes_or_refuses_never_clamps():
     a, b = mixture_properties([0.05, 0.08], 0.0, extrapolate=True).entropy_J_molK
     assert 0.0 < a < b
     assert b / a == pytest.approx((0.08 / 0.05) ** 3, rel=1e-9)
+
+
+def test_inverse_lookups_at_fixed_x3():
+    from amrr.properties.mixture import temperature_from_enthalpy_K, temperature_from_entropy_K
+
+    for x in (0.0, 0.1, 0.3):
+        T = np.linspace(0.9 if x == 0.3 else 0.3, 1.7, 7)
+        m = mixture_properties(T, x)
+        np.testing.assert_allclose(temperature_from_enthalpy_K(m.enthalpy_J_mol, x), T, rtol=1e-9)
+        np.testing.assert_allclose(temperature_from_entropy_K(m.entropy_J_molK, x), T, rtol=1e-9)
+    with pytest.raises(OutOfRangeError, match="entropy_J_molK"):
+        temperature_from_entropy_K(50.0, 0.1)
+    with pytest.raises(OutOfRangeError, match="tricritical"):
+        temperature_from_entropy_K(5.0, 0.8)

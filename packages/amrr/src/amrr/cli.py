@@ -11,7 +11,7 @@ import numpy as np
 import typer
 
 from amrr import __version__
-from amrr.properties import helium4
+from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
@@ -391,8 +391,14 @@ def _mixture_record(temperature_K: float, x3: float, extrapolate: bool) -> dict[
 
 @props_app.command("mixture")
 def props_mixture(
-    temperature_K: str = typer.Option(..., "--temperature-K", help=TEMPERATURES_HELP),
+    temperature_K: str | None = typer.Option(None, "--temperature-K", help=TEMPERATURES_HELP),
     x3: float = typer.Option(..., "--x3", help="3He mole fraction [-]."),
+    entropy_J_molK: str | None = typer.Option(
+        None, "--entropy-J-molK", help="Inverse lookup (He II phase): the T with this s."
+    ),
+    enthalpy_J_mol: str | None = typer.Option(
+        None, "--enthalpy-J-mol", help="Inverse lookup (He II phase): the T with this h."
+    ),
     extrapolate: bool = EXTRAPOLATE,
     table: bool = TABLE,
     as_json: bool = JSON,
@@ -408,8 +414,18 @@ def props_mixture(
     ("concentrated"). In between the liquid separates into two phases (an error unless
     --extrapolate, which then evaluates the dilute model).
     """
-    temperatures = _values(temperature_K, "--temperature-K")
+    given = [v is not None for v in (temperature_K, entropy_J_molK, enthalpy_J_mol)]
+    if sum(given) != 1:
+        _fail(ValueError("give exactly one of --temperature-K, --entropy-J-molK, --enthalpy-J-mol"))
     try:
+        if entropy_J_molK is not None:
+            values = _values(entropy_J_molK, "--entropy-J-molK")
+            temperatures = [float(t) for t in mixture.temperature_from_entropy_K(values, x3)]
+        elif enthalpy_J_mol is not None:
+            values = _values(enthalpy_J_mol, "--enthalpy-J-mol")
+            temperatures = [float(t) for t in mixture.temperature_from_enthalpy_K(values, x3)]
+        else:
+            temperatures = _values(str(temperature_K), "--temperature-K")
         records = [_mixture_record(T, x3, extrapolate) for T in temperatures]
     except ValueError as exc:
         _fail(exc)
