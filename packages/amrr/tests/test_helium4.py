@@ -223,3 +223,20 @@ def test_landau_excitation_gas_departure_is_measured():
     np.testing.assert_allclose(
         dep, [0.084, 0.019, -0.006, -0.019, -0.030, -0.077, -0.130], atol=2e-3
     )
+
+
+def test_viscosity_and_laminar_counterflow():
+    # D&B viscosity spline: 1.306 µPa s at 1.6 K, rising towards low T (roton mean free path)
+    eta = he4.viscosity_Pa_s([0.8, 1.0, 1.6, 2.1])
+    assert eta[2] == pytest.approx(1.306e-6, rel=1e-3)
+    assert eta[0] > eta[1] > eta[2]
+    with pytest.raises(OutOfRangeError, match=r"0\.7913"):
+        he4.viscosity_Pa_s(0.7, extrapolate=True)
+    # k_eff = (ρ s)² T d²/(32 η): by hand at 1.6 K, d = 10 µm, and ∝ d²
+    p = helium4_svp(1.6)
+    by_hand = float(p.fountain_coefficient_Pa_K) ** 2 * 1.6 * 1e-10 / (32 * float(eta[2]))
+    k = he4.laminar_counterflow_conductivity_W_mK(1.6, [1e-5, 2e-5])
+    assert k[0] == pytest.approx(by_hand, rel=1e-9)
+    assert k[1] / k[0] == pytest.approx(4.0)
+    with pytest.raises(OutOfRangeError, match="diameter_m"):
+        he4.laminar_counterflow_conductivity_W_mK(1.6, -1e-5)

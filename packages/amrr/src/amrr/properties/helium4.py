@@ -531,3 +531,43 @@ def _invert(value: ArrayLike, name: str, which: str, extrapolate: bool) -> Float
         y, dy = f(T)
         T = np.clip(T - (y - target) / dy, lo, hi)
     return np.asarray(T, dtype=np.float64)
+
+
+def laminar_counterflow_conductivity_W_mK(
+    temperature_K: ArrayLike, diameter_m: ArrayLike, *, extrapolate: bool = False
+) -> FloatArray:
+    """Effective heat conductivity of He II by laminar counterflow in a tube [W/(m K)].
+
+    Heat is carried by the normal fluid (q = ρ s T v_n) while the superfluid flows back; the
+    fountain pressure gradient ∇p = ρ s ∇T drives the normal fluid through the tube as a
+    Poiseuille flow, v_n = −d² ∇p/(32 η), so
+
+        k_eff = (ρ s)² T d² / (32 η)
+
+    (F. London, *Superfluids* II (1954); S. W. Van Sciver, *Helium Cryogenics*, 2nd ed.,
+    Springer (2012), §7.3). Valid only below the critical counterflow velocity, where the
+    superfluid is free of vortices; above it the Gorter–Mellink mutual friction (not
+    modelled here) takes over and the heat flux grows only as ∇T^{1/3}.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K], 0.8–2.17 K (the viscosity's range).
+    diameter_m : array_like
+        Tube (or pore hydraulic) diameter d [m], > 0.
+    extrapolate : bool
+        As in :func:`viscosity_Pa_s`.
+
+    Examples
+    --------
+    >>> round(float(laminar_counterflow_conductivity_W_mK(1.6, 1e-5)))
+    6434
+    """
+    T = VISCOSITY_RANGE.check(temperature_K, extrapolate=extrapolate)
+    d = Range("diameter_m", 1e-9, 1.0, "a channel", limit_low=0.0, limit_low_open=True).check(
+        diameter_m, extrapolate=extrapolate
+    )
+    p = helium4_svp(T, extrapolate=True)
+    eta = viscosity_Pa_s(T, extrapolate=extrapolate)
+    rho_s = p.density_kg_m3 * p.entropy_J_kgK
+    return np.asarray(rho_s**2 * T * d**2 / (32.0 * eta), dtype=np.float64)
