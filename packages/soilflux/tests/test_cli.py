@@ -169,10 +169,26 @@ def test_compute_usage_errors(tmp_path: Path) -> None:
     assert bad_suffix.exit_code == 2
     missing = runner.invoke(
         app,
-        ["compute", str(tmp_path / "nope.csv"), "-o", out, "--volume-cm3", "1", "--area-cm2", "1"],
+        [
+            "compute",
+            str(tmp_path / "nope.csv"),
+            "-o",
+            out,
+            "--volume-cm3",
+            "5000",
+            "--area-cm2",
+            "300",
+        ],
     )
     assert missing.exit_code == 1
     assert "nope.csv: no such file" in missing.stderr
+    # a geometry in m³ and m² is a usage error naming the option
+    in_m3 = runner.invoke(
+        app, ["compute", str(records), "-o", out, "--volume-cm3", "0.005", "--area-cm2", "300"]
+    )
+    assert in_m3.exit_code == 2
+    assert "--volume-cm3" in in_m3.stderr
+    assert "wrong unit" in in_m3.stderr
 
 
 def test_summarize_with_controls(tmp_path: Path) -> None:

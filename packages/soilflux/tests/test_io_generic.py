@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from soilflux.io import InputError, h2o_from_rh, read, read_generic
 from soilflux.io.generic import parse_generic_table, saturation_vapour_pressure_kpa
+from soilflux.io.units import PLAUSIBLE_MEDIAN
 
 HEADER = "time,chamber,co2_ppm,temperature_c,pressure_hpa,rh_percent,lux,phase\n"
 
@@ -39,7 +40,7 @@ def test_reads_renames_and_converts_units(tmp_path: Path) -> None:
     assert (data["time"].iloc[1] - data["time"].iloc[0]) == pd.Timedelta(seconds=3)
     assert str(data["time"].dt.tz) == "UTC"
     assert data["line"].tolist() == [2, 3]
-    assert "pressure converted from hPa to kPa" in meta.notes
+    assert "pressure_hpa converted to pressure_kpa" in meta.notes
     assert meta.issues == []
 
 
@@ -193,6 +194,12 @@ def test_numbers_round_trip_exactly(tmp_path: Path, values: list[float]) -> None
     path = write(
         tmp_path, "time,chamber,co2_ppm,temperature_c,pressure_kpa,phase\n" + "\n".join(lines)
     )
+    low, high = PLAUSIBLE_MEDIAN["co2_ppm"]
+    if not low <= float(np.median(values)) <= high:
+        # a column whose median no real CO2 record has is refused whole (a unit mistake)
+        with pytest.raises(InputError, match="plausible range"):
+            read(path)
+        return
     data, meta = read(path)
     assert meta.issues == []
     assert data["co2_ppm"].tolist() == values
@@ -221,7 +228,8 @@ def test_no_value_is_silently_lost(tmp_path: Path, texts: list[str]) -> None:
         with contextlib.suppress(ValueError):
             parsed.append(float(text.strip()))
     usable = [v for v in parsed if math.isfinite(v)]
-    if usable and not 0.0 <= float(np.median(usable)) <= 1e6:
+    low, high = PLAUSIBLE_MEDIAN["co2_ppm"]
+    if usable and not low <= float(np.median(usable)) <= high:
         # A column whose median is implausible is refused whole (a unit mistake).
         with pytest.raises(InputError, match="plausible"):
             read(path)
@@ -298,6 +306,11 @@ def test_pressure_unit_does_not_change_the_data(
         pressure_hpa=[10.0 * p for p in pressure_kpa], rh_percent=rh
     )
     a, _ = read(write(tmp_path, kpa.to_csv(index=False), "kpa.csv"))
+    if 0.0 < rh < PLAUSIBLE_MEDIAN["rh_percent"][0]:
+        # RH below 1 % throughout reads as a fraction given for a percentage: refused
+        with pytest.raises(InputError, match=r"rh_percent.*fraction"):
+            read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
+        return
     b, _ = read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
     np.testing.assert_allclose(a["pressure_kpa"], b["pressure_kpa"], rtol=1e-14)
     np.testing.assert_allclose(a["h2o_mmol_mol"], b["h2o_mmol_mol"], rtol=1e-12)

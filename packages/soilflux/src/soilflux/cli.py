@@ -15,8 +15,16 @@ import pandas as pd
 import typer
 
 from soilflux import __version__
-from soilflux.conventions import for_format
-from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
+from soilflux.conventions import for_format, segment_options
+from soilflux.io import (
+    FORMATS,
+    ColumnMap,
+    Format,
+    InputError,
+    ReadMetadata,
+    read,
+    read_chambers,
+)
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
 
@@ -95,6 +103,7 @@ def iter_parts(
     trim_opening: bool = False,
     progress: bool = False,
     tz: str = "UTC",
+    columns: ColumnMap | None = None,
     metadata: list[ReadMetadata] | None = None,
     reports: list[SegmentReport] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -123,6 +132,8 @@ def iter_parts(
         Show a progress bar over the files.
     tz : str
         IANA time zone of ``.81x`` clocks.
+    columns : ColumnMap, optional
+        Column names, constants and delimiter of the input tables.
     metadata, reports : list, optional
         Filled with each file's :class:`ReadMetadata` and each part's
         :class:`SegmentReport`.
@@ -153,7 +164,7 @@ def iter_parts(
         files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
     carry: pd.DataFrame | None = None
     for path in files:
-        data, meta = read(path, cast(Format, format), strict=strict, tz=tz)
+        data, meta = read(path, cast(Format, format), strict=strict, tz=tz, columns=columns)
         metadata.append(meta)
         if meta.format == "generic":
             if carry is not None:
@@ -161,7 +172,7 @@ def iter_parts(
             data, carry = open_tail(data)
         if data.empty:
             continue
-        samples, closures, report = segment(data, **options)
+        samples, closures, report = segment(data, **options, **segment_options(meta.format))
         reports.append(report)
         if len(closures):
             yield samples, closures
@@ -245,8 +256,32 @@ def compute(
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
     format: Annotated[
-        str, typer.Option("--format", help="auto | generic | licor-81x | licor-json")
+        str,
+        typer.Option(
+            "--format",
+            help="auto | generic | licor-81x | licor-json, or a peer's table: "
+            "gasfluxes | fluxible | goflux (their column names and defaults).",
+        ),
     ] = "auto",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column map NAME=COLUMN,... (e.g. time=datetime,co2_ppm=conc) or a TOML "
+            "file; names may carry other units (pressure_hpa, volume_l, elapsed_h, "
+            "co2_dry_ppm, ...: see the guide). On top of --format's preset.",
+        ),
+    ] = None,
+    pressure_kpa: Annotated[
+        float | None,
+        typer.Option("--pressure-kpa", help="Chamber air pressure where the file has none [kPa]."),
+    ] = None,
+    temperature_c: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature-c", help="Chamber air temperature where the file has none [°C]."
+        ),
+    ] = None,
     chambers: Annotated[
         Path | None,
         typer.Option(
@@ -326,8 +361,14 @@ def compute(
     ] = False,
 ) -> None:
     """Compute one flux per closure and gas."""
+    from soilflux.cli_options import check_geometry_options, column_map_option
     from soilflux.options import METHODS, FluxOptions, HmFallback, Method
     from soilflux.pipeline import compute_fluxes
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    column_map = column_map_option(columns, pressure_kpa=pressure_kpa, temperature_c=temperature_c)
+    check_geometry_options(volume_cm3, area_cm2)
 
     if method not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
@@ -368,6 +409,7 @@ def compute(
             trim_opening=trim_opening,
             progress=not quiet,
             tz=tz,
+            columns=column_map,
             metadata=metadata,
             reports=reports,
         )
