@@ -466,6 +466,15 @@ def summarize(
     unfiltered: Annotated[
         bool, typer.Option("--unfiltered", help="Aggregate every closure, flagged or not.")
     ] = False,
+    also_drop: Annotated[
+        str,
+        typer.Option(
+            "--also-drop",
+            help="Flags that also remove a closure, comma-separated (e.g. saturated,gap); "
+            "the default filter drops daylight, below_threshold, stuck_chamber, clogged, "
+            "fit_failed, short.",
+        ),
+    ] = "",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Hourly means, replicate statistics, weekly filter rates, treatment − control."""
@@ -477,16 +486,24 @@ def summarize(
         split_location,
         treatment_minus_control,
     )
-    from soilflux.qc import filtered
+    from soilflux.qc import DEFAULT_DROP, FLAGS, filtered
+    from soilflux.segment import SEGMENT_FLAGS
 
     if by not in BY_CHOICES:
         raise typer.BadParameter(f"must be one of {', '.join(BY_CHOICES)}", param_hint="--by")
+    extra = [f.strip() for f in also_drop.split(",") if f.strip()]
+    flag_names = (*FLAGS, *SEGMENT_FLAGS)
+    for flag in extra:
+        if flag not in flag_names:
+            raise typer.BadParameter(
+                f"{flag!r} is not a flag ({', '.join(flag_names)})", param_hint="--also-drop"
+            )
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
     try:
         table = read_table(fluxes_path)
         mapping = read_controls(controls) if controls is not None else None
-        kept, removed = filtered(table)
+        kept, removed = filtered(table, (*DEFAULT_DROP, *extra))
         view = table if unfiltered else kept
         main = hourly_means(view, by=by, gas=gas)  # type: ignore[arg-type]
         rates = filter_rate_weekly(table, kept.index, gas=gas)
