@@ -327,3 +327,37 @@ def test_ragged_row_names_its_line(tmp_path: Path) -> None:
         read(path)
     assert info.value.line == 3
     assert str(info.value).startswith(f"{path}:3: cannot read as CSV")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "hint"),
+    [
+        ("co2_ppm", [0.00042, 0.00043, 0.00044], "mole fraction"),
+        ("co2_ppm", [0.042, 0.043, 0.044], "mole fraction"),  # percent
+        ("rh_percent", [0.55, 0.6, 0.62], "fraction"),
+        ("volume_cm3", [0.0049, 0.0049, 0.0049], "m³"),
+        ("area_cm2", [0.0318, 0.0318, 0.0318], "m²"),
+    ],
+)
+def test_unit_mistakes_are_refused_naming_the_field(
+    tmp_path: Path, column: str, values: list[float], hint: str
+) -> None:
+    table = pd.DataFrame(
+        {
+            "time": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:03Z", "2024-01-01T00:00:06Z"],
+            "chamber": "c1",
+            "co2_ppm": [420.0, 421.0, 422.0],
+            "temperature_c": 20.0,
+            "pressure_kpa": 100.0,
+            "phase": "closed",
+        }
+    ).assign(**{column: values})
+    path = write(tmp_path, table.to_csv(index=False))
+    with pytest.raises(InputError, match=rf"field '{column}': median .* wrong unit\? \(.*{hint}"):
+        read(path)
+
+
+def test_dried_air_is_not_a_unit_mistake(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "2023-10-01T00:00:00Z,c1,450,20.0,1013.25,0,0,closed\n")
+    data, _ = read(path)
+    assert data["h2o_mmol_mol"].iloc[0] == 0.0
