@@ -17,13 +17,16 @@ import typer
 from soilflux import __version__
 from soilflux.conventions import for_format, segment_options
 from soilflux.io import (
+    ANALYSER_FORMATS,
     FORMATS,
     ColumnMap,
     Format,
     InputError,
     ReadMetadata,
+    assign_closures,
     read,
     read_chambers,
+    read_closure_table,
 )
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
@@ -104,6 +107,7 @@ def iter_parts(
     progress: bool = False,
     tz: str = "UTC",
     columns: ColumnMap | None = None,
+    closure_table_path: Path | None = None,
     metadata: list[ReadMetadata] | None = None,
     reports: list[SegmentReport] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -134,6 +138,9 @@ def iter_parts(
         IANA time zone of ``.81x`` clocks.
     columns : ColumnMap, optional
         Column names, constants and delimiter of the input tables.
+    closure_table_path : Path, optional
+        Closure table (chamber, start, end) for analyser records
+        (:func:`soilflux.io.read_closure_table`).
     metadata, reports : list, optional
         Filled with each file's :class:`ReadMetadata` and each part's
         :class:`SegmentReport`.
@@ -162,10 +169,34 @@ def iter_parts(
         from tqdm import tqdm
 
         files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
+    closure_table = (
+        read_closure_table(closure_table_path) if closure_table_path is not None else None
+    )
     carry: pd.DataFrame | None = None
     for path in files:
         data, meta = read(path, cast(Format, format), strict=strict, tz=tz, columns=columns)
         metadata.append(meta)
+        if meta.format in ANALYSER_FORMATS:
+            if closure_table is None:
+                raise InputError(
+                    path,
+                    None,
+                    None,
+                    "an analyser record says nothing of closures: give "
+                    "--closures (a table of chamber, start, end)",
+                )
+            data = assign_closures(data, closure_table, meta)
+            for name, option in (
+                ("temperature_c", "--temperature-c"),
+                ("pressure_kpa", "--pressure-kpa"),
+            ):
+                if name not in data.columns:
+                    raise InputError(
+                        path,
+                        None,
+                        name,
+                        f"an analyser record holds no chamber {name}: give {option}",
+                    )
         if meta.format == "generic":
             if carry is not None:
                 data = pd.concat([carry, data], ignore_index=True)
@@ -259,8 +290,9 @@ def compute(
         str,
         typer.Option(
             "--format",
-            help="auto | generic | licor-81x | licor-json, or a peer's table: "
-            "gasfluxes | fluxible | goflux (their column names and defaults).",
+            help="auto | generic | licor-81x | licor-json, a peer's table: gasfluxes | "
+            "fluxible | goflux (their column names and defaults), or an analyser's record: "
+            "licor-78x0 | lgr-ugga | picarro-g2508 (with --closures).",
         ),
     ] = "auto",
     columns: Annotated[
@@ -270,6 +302,15 @@ def compute(
             help="Column map NAME=COLUMN,... (e.g. time=datetime,co2_ppm=conc) or a TOML "
             "file; names may carry other units (pressure_hpa, volume_l, elapsed_h, "
             "co2_dry_ppm, ...: see the guide). On top of --format's preset.",
+        ),
+    ] = None,
+    closure_table: Annotated[
+        Path | None,
+        typer.Option(
+            "--closures",
+            help="Closure table for analyser records (LI-7810/7820 .data, LGR UGGA, Picarro "
+            "G2508): CSV of chamber, start, end (or obs_length_s)[, closure_id, volume_cm3, "
+            "area_cm2, deadband_s].",
         ),
     ] = None,
     pressure_kpa: Annotated[
@@ -410,6 +451,7 @@ def compute(
             progress=not quiet,
             tz=tz,
             columns=column_map,
+            closure_table_path=closure_table,
             metadata=metadata,
             reports=reports,
         )

@@ -11,7 +11,15 @@ from typing import Literal
 
 import pandas as pd
 
+from soilflux.io.analysers import (
+    ANALYSER_FORMATS,
+    detect_analyser,
+    read_licor78x0,
+    read_picarro_g2508,
+    read_ugga,
+)
 from soilflux.io.chambers import read_chambers
+from soilflux.io.closures import assign_closures, read_closure_table
 from soilflux.io.columns import ColumnMap, parse_columns_option
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue
 from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
@@ -19,7 +27,18 @@ from soilflux.io.licor81x import read_licor81x
 from soilflux.io.licorjson import read_licorjson
 from soilflux.io.presets import PRESETS
 
-Format = Literal["auto", "generic", "licor-81x", "licor-json", "gasfluxes", "fluxible", "goflux"]
+Format = Literal[
+    "auto",
+    "generic",
+    "licor-81x",
+    "licor-json",
+    "gasfluxes",
+    "fluxible",
+    "goflux",
+    "licor-78x0",
+    "lgr-ugga",
+    "picarro-g2508",
+]
 FORMATS: tuple[str, ...] = (
     "auto",
     "generic",
@@ -28,11 +47,13 @@ FORMATS: tuple[str, ...] = (
     "gasfluxes",
     "fluxible",
     "goflux",
+    *ANALYSER_FORMATS,
 )
 #: Formats read as a generic table (with a preset column map): one continuous record.
 TABLE_FORMATS: tuple[str, ...] = ("generic", *PRESETS)
 
 __all__ = [
+    "ANALYSER_FORMATS",
     "FORMATS",
     "PRESETS",
     "SAMPLE_COLUMNS",
@@ -42,12 +63,14 @@ __all__ = [
     "InputError",
     "ReadMetadata",
     "RowIssue",
+    "assign_closures",
     "detect_format",
     "h2o_from_rh",
     "parse_columns_option",
     "parse_generic_table",
     "read",
     "read_chambers",
+    "read_closure_table",
     "read_generic",
     "read_licor81x",
     "read_licorjson",
@@ -65,7 +88,8 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     str
-        ``licor-81x``, ``licor-json`` or ``generic``.
+        ``licor-81x``, ``licor-json``, an analyser format (``licor-78x0``, ``lgr-ugga``,
+        ``picarro-g2508``) or ``generic``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -77,14 +101,14 @@ def detect_format(path: str | Path) -> str:
         return "generic"
     try:
         with path.open("rb") as handle:
-            head = handle.read(64)
+            head = handle.read(4096)
     except OSError as exc:
         raise InputError(path, None, None, f"cannot open: {exc}") from exc
     if head.startswith(b"LI-8100"):
         return "licor-81x"
     if head.lstrip().startswith(b"{"):
         return "licor-json"
-    return "generic"
+    return detect_analyser(path, head) or "generic"
 
 
 def read(
@@ -101,9 +125,11 @@ def read(
     ----------
     path : str or Path
         The file.
-    format : {"auto", "generic", "licor-81x", "licor-json", "gasfluxes", "fluxible", "goflux"}
-        ``auto`` guesses with :func:`detect_format`; ``gasfluxes``, ``fluxible`` and
-        ``goflux`` read a peer's table (:mod:`soilflux.io.presets`).
+    format : str
+        One of :data:`FORMATS`. ``auto`` guesses with :func:`detect_format`;
+        ``gasfluxes``, ``fluxible`` and ``goflux`` read a peer's table
+        (:mod:`soilflux.io.presets`); ``licor-78x0``, ``lgr-ugga`` and ``picarro-g2508``
+        an analyser's record (:mod:`soilflux.io.analysers`), which needs a closure table.
     strict : bool
         Raise on the first unusable value instead of reporting it.
     tz : str
@@ -131,6 +157,12 @@ def read(
         data, meta = read_licor81x(path, tz=tz, strict=strict)
     elif chosen == "licor-json":
         data, meta = read_licorjson(path, strict=strict)
+    elif chosen == "licor-78x0":
+        data, meta = read_licor78x0(path, strict=strict)
+    elif chosen == "lgr-ugga":
+        data, meta = read_ugga(path, tz=tz, strict=strict)
+    elif chosen == "picarro-g2508":
+        data, meta = read_picarro_g2508(path, tz=tz, strict=strict)
     else:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if columns is not None:
