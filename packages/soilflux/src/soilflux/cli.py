@@ -283,14 +283,17 @@ def _deadband(text: str) -> float | Literal["auto"]:
 def compute(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Input files (CSV/Parquet long tables, .81x, Smart Chamber .json)."),
+        typer.Argument(
+            help="Input files (CSV/Parquet long tables, .81x, .82z, Smart Chamber .json, "
+            "analyser records)."
+        ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
     format: Annotated[
         str,
         typer.Option(
             "--format",
-            help="auto | generic | licor-81x | licor-json, a peer's table: gasfluxes | "
+            help="auto | generic | licor-81x | licor-json | licor-82z, a peer's table: gasfluxes | "
             "fluxible | goflux (their column names and defaults), or an analyser's record: "
             "licor-78x0 | lgr-ugga | picarro-g2508 (with --closures).",
         ),

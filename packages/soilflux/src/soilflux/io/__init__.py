@@ -24,6 +24,7 @@ from soilflux.io.columns import ColumnMap, parse_columns_option
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue
 from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
 from soilflux.io.licor81x import read_licor81x
+from soilflux.io.licor82z import read_licor82z
 from soilflux.io.licorjson import read_licorjson
 from soilflux.io.presets import PRESETS
 
@@ -32,6 +33,7 @@ Format = Literal[
     "generic",
     "licor-81x",
     "licor-json",
+    "licor-82z",
     "gasfluxes",
     "fluxible",
     "goflux",
@@ -44,6 +46,7 @@ FORMATS: tuple[str, ...] = (
     "generic",
     "licor-81x",
     "licor-json",
+    "licor-82z",
     "gasfluxes",
     "fluxible",
     "goflux",
@@ -73,6 +76,7 @@ __all__ = [
     "read_closure_table",
     "read_generic",
     "read_licor81x",
+    "read_licor82z",
     "read_licorjson",
 ]
 
@@ -97,6 +101,8 @@ def detect_format(path: str | Path) -> str:
         return "licor-81x"
     if suffix == ".json":
         return "licor-json"
+    if suffix == ".82z":
+        return "licor-82z"
     if suffix in (".parquet", ".pq"):
         return "generic"
     try:
@@ -157,6 +163,8 @@ def read(
         data, meta = read_licor81x(path, tz=tz, strict=strict)
     elif chosen == "licor-json":
         data, meta = read_licorjson(path, strict=strict)
+    elif chosen == "licor-82z":
+        data, meta = read_licor82z(path, tz=tz, strict=strict)
     elif chosen == "licor-78x0":
         data, meta = read_licor78x0(path, strict=strict)
     elif chosen == "lgr-ugga":

@@ -59,7 +59,9 @@ def _finish(
     ``dry``: soilflux gas column → (text column, factor to its unit); ``h2o``: (text column,
     factor to mmol mol⁻¹).
     """
-    out = pd.DataFrame({"time": time.to_numpy()}, index=pd.RangeIndex(len(time)))
+    out = pd.DataFrame(
+        {"time": time.astype("datetime64[ns, UTC]").to_numpy()}, index=pd.RangeIndex(len(time))
+    )
 
     def parse(values: pd.Series, field: str) -> npt.NDArray[np.float64]:
         parsed, bad = _numeric(values.reset_index(drop=True))
