@@ -166,3 +166,17 @@ def test_li7810_short_row_names_its_line(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=r"rec\.data:21: 11 fields where the DATAH line has 13"):
         read(path)
+
+
+def test_ugga_times_without_fractional_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "u.txt"
+    path.write_text(
+        "   banner\n  Time, [CO2]d_ppm, [H2O]_ppm\n"
+        "  01/02/2024 10:00:00, 400.0, 0\n  01/02/2024 10:00:01.500, 401.0, 0\n"
+    )
+    data, meta = read(path)
+    assert meta.issues == []
+    assert data["time"].tolist() == [
+        pd.Timestamp("2024-02-01T10:00:00Z"),
+        pd.Timestamp("2024-02-01T10:00:01.5Z"),
+    ]

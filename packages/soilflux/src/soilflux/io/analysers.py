@@ -205,9 +205,9 @@ def read_ugga(
     if not dry:
         raise InputError(path, 2, "[CO2]d_ppm", "no gas column")
     h2o = (table["[H2O]_ppm"], 1.0e-3) if "[H2O]_ppm" in names else None
-    local = pd.to_datetime(
-        table["Time"].str.strip(), format="%d/%m/%Y %H:%M:%S.%f", errors="coerce"
-    )
+    stamp = table["Time"].str.strip()
+    local = pd.to_datetime(stamp, format="%d/%m/%Y %H:%M:%S.%f", errors="coerce")
+    local = local.fillna(pd.to_datetime(stamp, format="%d/%m/%Y %H:%M:%S", errors="coerce"))
     time = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     skipped = len(lines) - 2 - len(rows)
     if skipped:
