@@ -76,7 +76,7 @@ class KevlarProperties:
         """∫_{T_c}^{T_w} k dT = k1 (T_w^(n+1) − T_c^(n+1)) / (n + 1) [W/m]."""
         self.temperature_range.check(np.array([cold_K, warm_K]))
         n1 = self.conductivity_exponent + 1.0
-        return self.conductivity_at_1K_W_mK * (warm_K**n1 - cold_K**n1) / n1
+        return float(self.conductivity_at_1K_W_mK * (warm_K**n1 - cold_K**n1) / n1)
 
 
 KEVLAR_49 = KevlarProperties()

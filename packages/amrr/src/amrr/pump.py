@@ -32,7 +32,8 @@ import numpy as np
 from amrr.properties.constants import M4_KG_MOL
 from amrr.properties.helium4 import helium4_svp
 from amrr.properties.mixture import mixture_properties
-from amrr.properties.refrigerant import AnalyticRefrigerant, Refrigerant
+from amrr.properties.refrigerant import Refrigerant
+from amrr.regenerator import default_refrigerant
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def pump_displacement(spec: PumpSpec, refrigerant: Refrigerant | None = None) ->
     PumpDisplacement
         n_out = m |ΔS_GGG| / s_mix(T, x3) and the related quantities.
     """
-    ref = AnalyticRefrigerant("GGG") if refrigerant is None else refrigerant
+    ref = default_refrigerant() if refrigerant is None else refrigerant
     T = spec.temperature_K
     s = ref(np.array([T, T]), np.array([spec.low_field_T, spec.high_field_T])).entropy_J_kgK
     ds = float(s[0] - s[1])

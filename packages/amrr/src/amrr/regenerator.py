@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from typing import Any, cast
 
 import numpy as np
 
@@ -150,6 +151,15 @@ class RegeneratorDesign:
     refrigerant: str
 
 
+def default_refrigerant() -> Refrigerant:
+    """GGG with its default spin model (:class:`~amrr.properties.AnalyticRefrigerant`).
+
+    (The cast: ``AnalyticRefrigerant.name`` is a read-only property, which mypy does not
+    accept for the protocol's plain ``name: str`` attribute.)
+    """
+    return cast(Refrigerant, AnalyticRefrigerant("GGG"))
+
+
 def node_temperatures_K(hot_K: float, cold_K: float, nodes: int) -> FloatArray:
     """T_i at the centres of N equal slices of a linear profile, hot end first [K]."""
     frac = (np.arange(nodes) + 0.5) / nodes
@@ -221,7 +231,7 @@ def design_regenerator(
         If the property models refuse the inputs (out of their validity ranges) or the
         field change releases heat instead of absorbing it.
     """
-    ref = AnalyticRefrigerant("GGG") if refrigerant is None else refrigerant
+    ref = default_refrigerant() if refrigerant is None else refrigerant
     T = node_temperatures_K(spec.hot_temperature_K, spec.cold_temperature_K, spec.space_nodes)
     B = field_steps_T(spec.high_field_T, spec.low_field_T, spec.field_steps)
     q_per_kg = ggg_heat_per_mass_J_kg(T, B, ref)
@@ -298,11 +308,14 @@ def length_sensitivities(
         value = float(getattr(spec, name))
         if value == 0.0:
             step = field_step_T
-            up = design_regenerator(replace(spec, **{name: step}), refrigerant).length_m
+            changed: dict[str, Any] = {name: step}
+            up = design_regenerator(replace(spec, **changed), refrigerant).length_m
             out[name] = (up - base) / step / base
             continue
         step = relative_step * value
-        up = design_regenerator(replace(spec, **{name: value + step}), refrigerant).length_m
-        down = design_regenerator(replace(spec, **{name: value - step}), refrigerant).length_m
+        hi: dict[str, Any] = {name: value + step}
+        lo: dict[str, Any] = {name: value - step}
+        up = design_regenerator(replace(spec, **hi), refrigerant).length_m
+        down = design_regenerator(replace(spec, **lo), refrigerant).length_m
         out[name] = (up - down) / (2.0 * step) * value / base
     return out
