@@ -173,3 +173,12 @@ def test_eq4_is_symmetric_and_below_the_infinite_solenoid(x, length, radius):
     b = float(solenoid_axial_field_T(x, 1e5, 1.0, length, radius))
     assert b == pytest.approx(float(solenoid_axial_field_T(-x, 1e5, 1.0, length, radius)))
     assert 0 < b <= MU0 * 1e5 * 1.0 * (1 + 1e-12)
+
+
+def test_axial_gradient_matches_finite_differences():
+    from amrr.magnet import max_axial_gradient_T_m
+
+    w = Winding(PAPER_WIRE, 12.725e-3, 60e-3, 37)
+    x = np.linspace(-0.09, 0.09, 40001)
+    numeric = np.max(np.abs(np.gradient(w.axial_field_T(x, 4.7), x)))
+    assert max_axial_gradient_T_m(w, 4.7, points=4001) == pytest.approx(numeric, rel=1e-3)
