@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -208,6 +209,12 @@ def loop_field_T(
     return np.asarray(Br, dtype=np.float64), np.asarray(Bz, dtype=np.float64)
 
 
+@cache
+def _gauss_legendre(nodes: int) -> tuple[FloatArray, FloatArray]:
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    return np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+
+
 def thick_solenoid_field_T(
     radial_m: ArrayLike,
     axial_m: ArrayLike,
@@ -246,8 +253,8 @@ def thick_solenoid_field_T(
     a2 = float(_positive("outer_radius_m", outer_radius_m))
     if a2 <= a1:
         raise ValueError("outer_radius_m must exceed inner_radius_m")
-    xr, wr = np.polynomial.legendre.leggauss(radial_nodes)
-    xz, wz = np.polynomial.legendre.leggauss(axial_nodes)
+    xr, wr = _gauss_legendre(radial_nodes)
+    xz, wz = _gauss_legendre(axial_nodes)
     a = (a1 + a2) / 2.0 + (a2 - a1) / 2.0 * xr
     zs = L / 2.0 * xz
     weights = np.outer(wr * (a2 - a1) / 2.0, wz * L / 2.0) * current_density_A_m2
@@ -569,15 +576,17 @@ def inductance_H(
     w = turns / (radial_cells * axial_cells)
     # All axial separations are multiples of dz: M depends only on (i_r, j_r, |Δk|).
     lags = np.arange(axial_cells) * dz
-    ra, rb = np.meshgrid(radii, radii, indexing="ij")
+    # M_ij = M_ji: evaluate the radial pairs i ≤ j only and count the others twice.
+    ii, jj = np.triu_indices(radial_cells)
+    pair_weight = np.where(ii == jj, 1.0, 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        M = mutual_inductance_H(ra[..., None], rb[..., None], lags[None, None, :])
+        M = mutual_inductance_H(radii[ii][:, None], radii[jj][:, None], lags[None, :])
     gmd = 0.2235 * (dr + dz) if self_gmd_m is None else float(_positive("self_gmd_m", self_gmd_m))
-    self_loop = MU0 * radii * (np.log(8.0 * radii / gmd) - 2.0)
-    M[np.arange(radial_cells), np.arange(radial_cells), 0] = self_loop
+    diagonal = ii == jj
+    M[diagonal, 0] = MU0 * radii * (np.log(8.0 * radii / gmd) - 2.0)
     # Number of (k, l) pairs in an axial_cells-long column with |k − l| = lag.
     counts = np.where(lags == 0.0, axial_cells, 2.0 * (axial_cells - np.arange(axial_cells)))
-    return float(w * w * np.sum(M * counts[None, None, :]))
+    return float(w * w * np.sum(pair_weight[:, None] * M * counts[None, :]))
 
 
 def long_solenoid_inductance_H(turns: float, radius_m: float, length_m: float) -> float:
