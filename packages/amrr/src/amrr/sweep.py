@@ -118,6 +118,8 @@ def run_dask(
     points: Sequence[dict[str, float]],
     scheduler: str,
     progress: Callable[[Iterator[Row], int], Iterator[Row]] | None = None,
+    *,
+    timeout_s: float = 10.0,
 ) -> list[Row]:
     """Evaluate ``points`` on a Dask ``distributed`` cluster at ``scheduler`` (tcp://HOST:PORT).
 
@@ -133,8 +135,8 @@ def run_dask(
             "--scheduler needs the 'distributed' package (pip install distributed)"
         ) from None
     try:
-        client = distributed.Client(scheduler, timeout="10s")
-    except OSError as exc:
+        client = distributed.Client(scheduler, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
         raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         design_future = client.scatter(design, broadcast=True)
