@@ -182,3 +182,12 @@ def test_axial_gradient_matches_finite_differences():
     x = np.linspace(-0.09, 0.09, 40001)
     numeric = np.max(np.abs(np.gradient(w.axial_field_T(x, 4.7), x)))
     assert max_axial_gradient_T_m(w, 4.7, points=4001) == pytest.approx(numeric, rel=1e-3)
+
+
+@given(layers=st.integers(1, 60), length=st.floats(0.01, 0.2), radius=st.floats(0.003, 0.05))
+def test_each_layer_adds_field_and_wire(layers, length, radius):
+    thin = Winding(PAPER_WIRE, radius, length, layers)
+    thick = Winding(PAPER_WIRE, radius, length, layers + 1)
+    assert float(thick.axial_field_T(0.0, 4.7)) > float(thin.axial_field_T(0.0, 4.7))
+    assert thick.wire_length_m > thin.wire_length_m
+    assert thin.mean_radius_m == pytest.approx(radius + layers * 0.127e-3 / 2)

@@ -16,6 +16,8 @@ from amrr.regenerator import (
     mixture_enthalpy_drop_J_mol,
     node_temperatures_K,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 SPEC = RegeneratorSpec(inner_diameter_m=0.02, moles_per_blow_mol=0.3)
 
@@ -98,3 +100,26 @@ def test_bad_spec_names_the_field():
         RegeneratorSpec(inner_diameter_m=0.02, porosity=1.2)
     with pytest.raises(ValueError, match="high_field_T"):
         RegeneratorSpec(inner_diameter_m=0.02, high_field_T=0.0, low_field_T=0.5)
+
+
+@given(
+    diameter=st.floats(0.005, 0.1),
+    moles=st.floats(1e-3, 5.0),
+    hot=st.floats(1.0, 1.8),
+    cold=st.floats(0.5, 0.95),
+)
+def test_length_invariants(diameter, moles, hot, cold):
+    # ℓ D² / n depends only on temperatures, fields and the bed: geometry and flow scale out.
+    spec = RegeneratorSpec(
+        inner_diameter_m=diameter,
+        moles_per_blow_mol=moles,
+        hot_temperature_K=hot,
+        cold_temperature_K=cold,
+        space_nodes=5,
+        field_steps=50,
+    )
+    d = design_regenerator(spec)
+    ref = design_regenerator(replace(spec, inner_diameter_m=0.02, moles_per_blow_mol=0.1))
+    assert d.length_m > 0
+    assert d.length_m * diameter**2 / moles == pytest.approx(ref.length_m * 0.02**2 / 0.1, rel=1e-9)
+    assert d.node_heat_J.sum() == pytest.approx(moles * d.enthalpy_drop_J_mol, rel=1e-9)
