@@ -7,8 +7,9 @@ Run: ``python3 -m uv run --frozen python benchmarks/amrr_design.py [--points N] 
   sensitivities (2 × 9 extra solves): best of ``--repeat`` wall-clock times, after a
   cache-filling first call;
 * a sweep of ``--points`` designs (a 40 × 25 grid of canister diameter × pump bed mass by
-  default: diameters 15–30 mm, the canister must fit the 16.5-mm mandrel) in a local process pool of ``--workers`` processes — the code path of
-  ``amrr sweep --workers`` — wall-clock time including the pool's start-up.
+  default: diameters 15–30 mm, so that the canister fits the 16.5-mm mandrel) in a local
+  process pool of ``--workers`` processes — the code path of ``amrr sweep --workers`` —
+  wall-clock time including the pool's start-up.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def main() -> None:
     single = best_time(lambda: evaluate(design, sensitivities=False), args.repeat)
     with_sens = best_time(lambda: evaluate(design), args.repeat)
 
-    n_a = max(1, int(round(math.sqrt(args.points * 40 / 25))))
-    n_b = max(1, int(round(args.points / n_a)))
+    n_a = max(1, round(math.sqrt(args.points * 40 / 25)))
+    n_b = max(1, round(args.points / n_a))
     diameters = tuple(0.015 + 0.015 * i / max(1, n_a - 1) for i in range(n_a))
     masses = tuple(0.05 + 0.15 * i / max(1, n_b - 1) for i in range(n_b))
     points = grid(
@@ -58,8 +59,10 @@ def main() -> None:
     sweep_s = time.perf_counter() - t0
     refused = sum(1 for r in rows if r.get("error"))
 
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
     print()
     print("| case | designs | wall time | designs/s |")
     print("|---|---:|---:|---:|")
