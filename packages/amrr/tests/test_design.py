@@ -199,9 +199,13 @@ def test_sweep_rows_match_single_evaluations_and_table_round_trips(tmp_path):
     points = grid([parse_vary("regenerator.inner_diameter_m=0.02:0.03:2")])
     rows = run_local(design, points, workers=2)
     for p, row in zip(points, rows, strict=True):
-        single = evaluate(with_overrides(design, p), sensitivities=False).summary()
+        result = evaluate(with_overrides(design, p), sensitivities=False)
+        single = result.summary()
         assert row["regenerator_length_m"] == pytest.approx(single["regenerator_length_m"])
         assert row["error"] == ""
+        assert row["warnings"] == "; ".join(result.warnings)
+    narrow = run_local(design, [{"regenerator.inner_diameter_m": 0.012}], workers=1)[0]
+    assert "exceeds the winding length" in str(narrow["warnings"])
     table = pq.read_table(write_table(rows, tmp_path / "s.parquet")).to_pylist()
     assert table[1]["regenerator_length_m"] == pytest.approx(rows[1]["regenerator_length_m"])
     text = write_table(rows, tmp_path / "s.csv").read_text()

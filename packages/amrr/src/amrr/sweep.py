@@ -80,7 +80,11 @@ def grid(varies: Sequence[Vary]) -> list[dict[str, float]]:
 
 
 def evaluate_point(design: Design, overrides: dict[str, float]) -> Row:
-    """Evaluate one sweep point: the overrides, then the design's summary (or ``error``)."""
+    """Evaluate one sweep point: the overrides, the design's summary, ``warnings`` and ``error``.
+
+    ``error`` is empty unless a model refused the point; ``warnings`` joins the design
+    checks that failed (e.g. a canister longer than its winding).
+    """
     row: Row = dict(overrides)
     try:
         result = evaluate(with_overrides(design, dict(overrides)), sensitivities=False)
@@ -88,6 +92,7 @@ def evaluate_point(design: Design, overrides: dict[str, float]) -> Row:
         row["error"] = str(exc)
         return row
     row.update(result.summary())
+    row["warnings"] = "; ".join(result.warnings)
     row["error"] = ""
     return row
 
