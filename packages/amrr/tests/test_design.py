@@ -241,3 +241,39 @@ def test_cli_sweep_writes_table_and_plot(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 3
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_outputs_checked_before_any_work(tmp_path):
+    d = tmp_path / "d.toml"
+    d.write_text("")
+    cases = [
+        ["design", str(d), "--report", str(tmp_path / "no" / "such" / "dir")],
+        ["sweep", str(d), "--vary", "cycle.x3=0.05:0.1:2", "--out", str(tmp_path / "s.txt")],
+        ["sweep", str(d), "--vary", "cycle.x3=0.05:0.1:2", "--out", str(tmp_path / "x" / "s.csv")],
+        [
+            "sweep",
+            str(d),
+            "--vary",
+            "cycle.x3=0.05:0.1:2",
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--plot",
+            str(tmp_path / "s.jpg"),
+        ],
+        ["sweep", str(d), "--out", str(tmp_path / "s.csv")],
+        [
+            "sweep",
+            str(d),
+            "--vary",
+            "cycle.x3=0.05:0.1:2",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp_path / "s.csv"),
+        ],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith("error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.toml"]  # nothing written

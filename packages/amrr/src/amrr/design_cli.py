@@ -50,6 +50,32 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code=code)
 
 
+def _check_output_dir(option: str, directory: Path) -> None:
+    """A report directory: an existing writable directory, or a new one in such a parent."""
+    import os
+
+    if directory.exists():
+        if not directory.is_dir() or not os.access(directory, os.W_OK):
+            _fail(f"{option} {directory}: not a writable directory", 2)
+        return
+    parent = directory.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        _fail(f"{option} {directory}: its parent {parent} is not an existing writable directory", 2)
+
+
+def _check_output_file(option: str, path: Path, suffixes: tuple[str, ...]) -> None:
+    """An output file: the right suffix, in an existing writable directory (never created)."""
+    import os
+
+    if path.suffix.lower() not in suffixes:
+        _fail(f"{option} {path}: must end in {' or '.join(suffixes)}", 2)
+    if path.is_dir():
+        _fail(f"{option} {path}: is a directory", 2)
+    parent = path.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        _fail(f"{option} {path}: {parent} is not an existing writable directory", 2)
+
+
 def _load_and_evaluate(path: Path, *, sensitivities: bool = True) -> tuple[DesignResult, str]:
     try:
         design = load_design(path)
@@ -65,6 +91,8 @@ def _load_and_evaluate(path: Path, *, sensitivities: bool = True) -> tuple[Desig
 
 def design_command(design_file: Path, as_json: bool, report_dir: Path | None) -> None:
     """Evaluate a design file and print (or write) the results."""
+    if report_dir is not None:
+        _check_output_dir("--report", report_dir)
     result, text = _load_and_evaluate(design_file)
     summary = result.summary()
     report_path = None
@@ -118,8 +146,9 @@ def sweep_command(
 
     if not vary:
         _fail("give at least one --vary KEY=START:STOP:N", 2)
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        _fail(f"--out {out}: must end in .parquet or .csv", 2)
+    _check_output_file("--out", out, (".parquet", ".csv"))
+    if plot is not None:
+        _check_output_file("--plot", plot, (".png",))
     if workers < 1:
         _fail("--workers must be ≥ 1", 2)
     try:
