@@ -277,3 +277,14 @@ def test_cli_outputs_checked_before_any_work(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.toml"]  # nothing written
+
+
+def test_cli_design_the_models_refuse_exits_1_naming_the_quantity(tmp_path):
+    # x3 = 0.4 at 1.8 K lies above the mixture's lambda line: no He II there.
+    bad = tmp_path / "hot.toml"
+    bad.write_text("[cycle]\nhot_temperature_K = 1.8\nx3 = 0.4\n")
+    result = runner.invoke(app, ["design", str(bad)])
+    assert result.exit_code == 1
+    assert "cannot be evaluated" in result.stderr
+    assert "x3" in result.stderr
+    assert "Traceback" not in result.output

@@ -123,3 +123,26 @@ def test_length_invariants(diameter, moles, hot, cold):
     assert d.length_m > 0
     assert d.length_m * diameter**2 / moles == pytest.approx(ref.length_m * 0.02**2 / 0.1, rel=1e-9)
     assert d.node_heat_J.sum() == pytest.approx(moles * d.enthalpy_drop_J_mol, rel=1e-9)
+
+
+def test_eq2_against_an_independent_brillouin_paramagnet():
+    # Ideal Gd3+ (J = 7/2, g = 2), written out here: S/R = ln Z − η⟨Jz⟩ per ion, 3 ions per
+    # formula unit, M = 1.012353 kg/mol. Demagnetising to zero field, Σ_j T ∂S/∂B ΔB →
+    # T [S(T, 0) − S(T, B)] = T [3 R ln 8 − S(T, B)] / M.
+    from scipy.constants import R, k, physical_constants
+
+    mu_b = physical_constants["Bohr magneton"][0]
+    mj = np.arange(-3.5, 3.6, 1.0)
+
+    def s_ideal(T: float, B: float) -> float:
+        eta = 2.0 * mu_b * B / (k * T)
+        w = np.exp(mj * eta)
+        Z = w.sum()
+        m = (mj * w).sum() / Z
+        return 3 * R * (np.log(Z) - eta * m) / 1.012353
+
+    ideal = AnalyticRefrigerant("GGG", model="ideal")
+    T = np.array([0.9, 1.3])
+    q = ggg_heat_per_mass_J_kg(T, np.linspace(0.75, 0.0, 8001), ideal)
+    exact = [t * (3 * R * np.log(8) / 1.012353 - s_ideal(t, 0.75)) for t in T]
+    np.testing.assert_allclose(q, exact, rtol=2e-3)
