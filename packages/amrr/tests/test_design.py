@@ -288,3 +288,10 @@ def test_cli_design_the_models_refuse_exits_1_naming_the_quantity(tmp_path):
     assert "cannot be evaluated" in result.stderr
     assert "x3" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_design_help_lists_every_key_and_range():
+    result = runner.invoke(app, ["design", "--help"])
+    assert result.exit_code == 0
+    for param in SCHEMA:
+        assert f"{param.name}: {param.describe_range()}" in result.stdout

@@ -205,10 +205,19 @@ PLOT = typer.Option(None, "--plot", help="Also write a PNG of the results.")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr.")
 
 
+def keys_help() -> str:
+    """Every design-file key with its allowed values, for ``amrr design --help``."""
+    from amrr.design import SCHEMA
+
+    lines = ["\b", "Design-file keys ([section] key: allowed values — meaning):"]
+    lines += [f"  {p.name}: {p.describe_range()} — {p.help}" for p in SCHEMA]
+    return "\n".join(lines)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``design`` and ``sweep`` to the ``amrr`` command line."""
 
-    @app.command("design")
+    @app.command("design", epilog=keys_help())
     def design(
         design_file: Path = DESIGN_FILE,
         as_json: bool = AS_JSON,
