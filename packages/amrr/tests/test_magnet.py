@@ -8,13 +8,10 @@ import numpy as np
 import pytest
 from amrr.magnet import (
     MU0,
-    NBTI_BOTTURA,
     PAPER_WIRE,
     Winding,
     design_magnet,
-    diode_quench,
     inductance_H,
-    load_line,
     long_solenoid_inductance_H,
     loop_field_T,
     mutual_inductance_H,
@@ -124,36 +121,6 @@ def test_mutual_inductance_is_symmetric_and_falls_with_distance():
     m1 = mutual_inductance_H(0.01, 0.02, 0.005)
     assert float(m1) == pytest.approx(float(mutual_inductance_H(0.02, 0.01, 0.005)))
     assert float(mutual_inductance_H(0.01, 0.02, 0.05)) < float(m1)
-
-
-def test_bottura_fit_reproduces_its_normalisation():
-    jc = NBTI_BOTTURA.critical_current_density_A_m2(5.0, 4.2)
-    assert float(jc) == pytest.approx(3.0e9, rel=0.01)  # 3000 A/mm² at 4.2 K, 5 T
-    with pytest.raises(ValueError, match="field_T"):
-        NBTI_BOTTURA.critical_current_density_A_m2(11.5, 4.2)  # above B_c2(4.2 K)
-
-
-def test_load_line_intersects_the_critical_surface():
-    ll = load_line(1.65, 4.7, PAPER_WIRE, 4.2)
-    ic_there = (
-        float(NBTI_BOTTURA.critical_current_density_A_m2(ll.critical_field_T, 4.2))
-        * PAPER_WIRE.superconductor_area_m2
-    )
-    assert ll.critical_current_A == pytest.approx(ic_there, rel=1e-6)
-    assert 0 < ll.current_margin < 1
-    colder = load_line(1.65, 4.7, PAPER_WIRE, 2.0)
-    assert colder.critical_current_A > ll.critical_current_A
-
-
-def test_diode_quench_energy_balance():
-    q = diode_quench(3.3, 4.7, 100.0, 1.0)
-    assert q.stored_energy_J == pytest.approx(0.5 * 3.3 * 4.7**2)
-    assert q.diode_energy_J + q.coil_energy_J == pytest.approx(q.stored_energy_J)
-    assert 0 < q.diode_energy_J < q.stored_energy_J
-    # Without resistance all the energy would go to the diode: R → 0 limit.
-    small_r = diode_quench(3.3, 4.7, 1e-6, 1.0)
-    assert small_r.diode_energy_J == pytest.approx(small_r.stored_energy_J, rel=1e-4)
-    assert q.max_ramp_rate_A_s == pytest.approx(1.0 / 3.3)
 
 
 def test_design_magnet_for_the_paper():
