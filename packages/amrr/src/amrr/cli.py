@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from amrr import __version__
+from amrr.design_cli import register as register_design_commands
 from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
@@ -489,6 +490,10 @@ def demo(out: Path = DEMO_OUT) -> None:
     typer.echo(f"\nT–S chart of GGG (ideal solid, mean field dashed): {ggg}")
     typer.echo(f"T–S chart of the mixture: {mix}")
     typer.echo("More: amrr props --help; models, sources and departures: docs/amrr/properties.md")
+
+
+# The design tool's commands live in amrr.design_cli.
+register_design_commands(app)
 
 
 def main() -> None:
