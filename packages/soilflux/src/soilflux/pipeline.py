@@ -28,6 +28,7 @@ from soilflux.fit._batch import (
     safe_divide,
     safe_sqrt,
 )
+from soilflux.fit.averaged import AVERAGED_KAPPA_GRID_S, averaged_hm
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
@@ -107,6 +108,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "n",
     "deadband_s",
     "flux_umol_m2_s",
+    "flux_se_umol_m2_s",
     "model",
     "flux_linear",
     "flux_linear_se",
@@ -120,6 +122,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "flux_quadratic_se",
     "flux_hm_shared",
     "flux_hm_shared_se",
+    "flux_hm_averaged",
+    "flux_hm_averaged_se",
     "dcdt_ppm_s",
     "r2",
     "nrmse",
@@ -402,7 +406,9 @@ def _process_gas(
             g_limit=opts.g_factor_limit,
             max_relative_se=opts.hm_max_relative_se,
         )
-        if opts.hm_fallback == "pooled":
+        if opts.hm_fallback == "averaged":
+            model = select_model(np.zeros(b.n.size, dtype=bool), rob.ok, lin.ok)
+        elif opts.hm_fallback == "pooled":
             # provisional: the robust line everywhere it exists, curvature-corrected after
             # all chunks (`_select_pooled_hm`); HM only where sound and so strongly curved
             # (κ̂·T > POOLED_MAX_KAPPA_SPAN) that a line carries little of the curve
@@ -410,7 +416,7 @@ def _process_gas(
             model = select_model(strong, rob.ok & ~strong, lin.ok & ~strong)
         else:
             model = select_model(sound, rob.ok, lin.ok)
-    elif opts.method == "hm_shared":
+    elif opts.method in ("hm_shared", "hm_averaged"):
         # set after all chunks, from the chamber's pool (`_select_shared_hm`)
         sound = np.zeros(b.n.size, dtype=bool)
         model = np.full(b.n.size, "")
@@ -418,6 +424,15 @@ def _process_gas(
         sound = np.zeros(b.n.size, dtype=bool)
         model = np.where(slopes[opts.method][4], opts.method, "")
     k = b.n.size
+    out["flux_hm_averaged"] = np.full(k, np.nan)
+    out["flux_hm_averaged_se"] = np.full(k, np.nan)
+    if opts.averages_kappa:
+        avg = _averaged_hm(ch, cdry, valid, end, opts)
+        out["flux_hm_averaged"] = avg.slope * term
+        out["flux_hm_averaged_se"] = avg.slope_se * np.abs(term)
+        use = np.isfinite(avg.slope) & ~short & (avg.n >= opts.min_samples)
+        model = np.where(use, "hm_averaged", model)
+        slopes["hm_averaged"] = (avg.slope, avg.slope_se, avg.sse, avg.aicc, use)
     # what the pooled-κ fallback needs (`_select_pooled_hm`, after all chunks): how the
     # robust line's slope depends on curvature, and every closure's own κ̂ for the pool
     mu = np.full((k, LINE_MOMENTS), np.nan)
@@ -481,6 +496,12 @@ def _process_gas(
         flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win
+    if opts.averages_kappa:  # the averaged HM's own window where it is selected
+        sel = model == "hm_averaged"
+        out["n"] = np.where(sel, avg.n, n_win)
+        out["deadband_s"] = np.where(sel, avg.deadband_s, db)
+        out["r2"] = np.where(sel, r_squared(sse, avg.sst), out["r2"])
+        out["nrmse"] = np.where(sel, nrmse(sse, avg.n, avg.c_range), out["nrmse"])
     out["_mu"] = mu
     out["_sound"] = sound
     out["_t_ref"] = t_ref
@@ -495,6 +516,63 @@ def _process_gas(
     out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
     out["_saturated"] = saturated
     return out
+
+
+@dataclass(frozen=True)
+class _Averaged:
+    """The κ-averaged HM of one chunk (`_averaged_hm`); (k,) arrays."""
+
+    slope: FloatArray
+    slope_se: FloatArray
+    sse: FloatArray
+    aicc: FloatArray
+    n: npt.NDArray[np.int64]
+    sst: FloatArray
+    c_range: FloatArray
+    deadband_s: FloatArray
+
+
+def _averaged_hm(
+    ch: _Chunk, cdry: FloatArray, valid: BoolArray, end: FloatArray, opts: FluxOptions
+) -> _Averaged:
+    """``hm_averaged`` (`soilflux.fit.averaged`) on each closure's window.
+
+    The model carries the analyser's lag from the lid closing, so with the automatic dead
+    band (and `lag_compensation`) the window starts at 0 s; a dead band of the closure's own
+    or of the options is kept, with no lag term (the caller chose the window).
+    """
+    own = np.isfinite(ch.deadband_s)
+    auto = isinstance(opts.deadband_s, str)
+    db = np.where(own, ch.deadband_s, 0.0 if auto else float(opts.deadband_s))
+    lagged = ~own & auto & opts.lag_compensation
+    if auto and not opts.lag_compensation:
+        db = np.where(own, db, opts.auto_deadband_range_s()[0])
+    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
+    b = make_batch(*_compact(ch.t, cdry, win))
+    prof = kappa_profile(b, np.where(lagged, ch.sensor_lag_s, 0.0), AVERAGED_KAPPA_GRID_S)
+    span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
+    avg = averaged_hm(
+        np.asarray(prof.sse, dtype=np.float64),
+        np.asarray(prof.slope, dtype=np.float64),
+        np.asarray(prof.slope_se, dtype=np.float64),
+        b.n.astype(np.float64),
+        span,
+        prior_straight=opts.averaged_prior_straight,
+        max_kappa_span=opts.averaged_max_kappa_span,
+    )
+    j = np.clip(np.rint(np.nan_to_num(avg.kappa_s) / AVERAGED_KAPPA_GRID_S[1]), 0, None)
+    sse = prof.sse[np.arange(b.n.size), j.astype(np.int64)]
+    return _Averaged(
+        slope=avg.slope,
+        slope_se=avg.slope_se,
+        sse=sse,
+        aicc=gaussian_aicc(sse, b.n, 3),
+        n=b.n,
+        sst=prof.sst,
+        c_range=np.where(b.mask, b.c, -np.inf).max(axis=1)
+        - np.where(b.mask, b.c, np.inf).min(axis=1),
+        deadband_s=db,
+    )
 
 
 def _shared_profile(
@@ -591,7 +669,7 @@ def compute_fluxes(
     results: dict[str, dict[str, npt.NDArray[np.generic]]] = {}
     for g in gases:
         results[g] = {c: np.full(n_closures, np.nan) for c in _NUMERIC_OUT}
-        results[g]["model"] = np.full(n_closures, "", dtype="<U9")
+        results[g]["model"] = np.full(n_closures, "", dtype="<U11")
         results[g]["_bits"] = np.zeros(n_closures, dtype=np.int64)
         results[g]["_c0"] = np.full(n_closures, np.nan)
         results[g]["_rise"] = np.full(n_closures, np.nan)
@@ -938,6 +1016,7 @@ def _assemble(
     for gi, g in enumerate(gases):
         res = results[g]
         cols: dict[str, object] = {c: res[c] for c in OUTPUT_COLUMNS[6:-1]}
+        cols["flux_se_umol_m2_s"] = res["_flux_se"]
         cols["n"] = np.nan_to_num(np.asarray(res["n"], dtype=np.float64)).astype(np.int64)
         cols["flags"] = flags_to_strings(np.asarray(res["_bits"], dtype=np.int64), seg)
         cols["_order"] = np.arange(n_closures) * len(gases) + gi
