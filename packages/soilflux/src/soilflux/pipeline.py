@@ -22,13 +22,14 @@ from soilflux.fit._batch import (
     Batch,
     BoolArray,
     FloatArray,
+    compact_windows,
     gaussian_aicc,
     make_batch,
     quiet,
     safe_divide,
     safe_sqrt,
 )
-from soilflux.fit.averaged import AVERAGED_KAPPA_GRID_S, averaged_hm
+from soilflux.fit.averaged import averaged_hm_window
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
@@ -281,25 +282,6 @@ def _iter_chunks(
         )
 
 
-def _compact(
-    t: FloatArray, c: FloatArray, win: BoolArray
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Shift each row's window to column 0 and drop the columns no window uses."""
-    k, m = t.shape
-    any_win = win.any(axis=1)
-    first = np.where(any_win, np.argmax(win, axis=1), 0)
-    last = np.where(any_win, m - np.argmax(win[:, ::-1], axis=1), 0)
-    width = max(int((last - first).max()) if k else 0, 1)
-    idx = first[:, None] + np.arange(width)[None, :]
-    inside = idx < last[:, None]
-    idx = np.minimum(idx, m - 1)
-    return (
-        np.take_along_axis(t, idx, axis=1),
-        np.take_along_axis(c, idx, axis=1),
-        np.take_along_axis(win, idx, axis=1) & inside,
-    )
-
-
 def _row_mean(x: FloatArray, mask: BoolArray) -> FloatArray:
     ok = mask & np.isfinite(x)
     return safe_divide(np.where(ok, x, 0.0).sum(axis=1), ok.sum(axis=1).astype(np.float64))
@@ -345,7 +327,7 @@ def _process_gas(
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
-    b = make_batch(*_compact(ch.t, cdry, win))
+    b = make_batch(*compact_windows(ch.t, cdry, win))
     # sensor-lag compensation where soilflux chooses the start of the window itself: automatic
     # dead band, and no dead band of the closure's own (a LI-COR file's)
     auto_db = isinstance(opts.deadband_s, str) and opts.lag_compensation
@@ -427,7 +409,15 @@ def _process_gas(
     out["flux_hm_averaged"] = np.full(k, np.nan)
     out["flux_hm_averaged_se"] = np.full(k, np.nan)
     if opts.averages_kappa:
-        avg = _averaged_hm(ch, cdry, valid, end, opts)
+        avg = averaged_hm_window(
+            ch.t,
+            cdry,
+            valid & (ch.t <= end[:, None]),
+            _averaged_start_s(ch.deadband_s, opts),
+            np.where(_averaged_lagged(ch.deadband_s, opts), ch.sensor_lag_s, 0.0),
+            opts.averaged_prior_straight,
+            opts.averaged_max_kappa_span,
+        )
         out["flux_hm_averaged"] = avg.slope * term
         out["flux_hm_averaged_se"] = avg.slope_se * np.abs(term)
         use = np.isfinite(avg.slope) & ~short & (avg.n >= opts.min_samples)
@@ -518,61 +508,22 @@ def _process_gas(
     return out
 
 
-@dataclass(frozen=True)
-class _Averaged:
-    """The κ-averaged HM of one chunk (`_averaged_hm`); (k,) arrays."""
-
-    slope: FloatArray
-    slope_se: FloatArray
-    sse: FloatArray
-    aicc: FloatArray
-    n: npt.NDArray[np.int64]
-    sst: FloatArray
-    c_range: FloatArray
-    deadband_s: FloatArray
+def _averaged_lagged(own_deadband_s: FloatArray, opts: FluxOptions) -> BoolArray:
+    """Closures whose ``hm_averaged`` carries the analyser's lag from the lid closing:
+    automatic dead band with `lag_compensation`, no dead band of their own."""
+    auto = isinstance(opts.deadband_s, str) and opts.lag_compensation
+    return np.asarray(~np.isfinite(own_deadband_s) & auto)
 
 
-def _averaged_hm(
-    ch: _Chunk, cdry: FloatArray, valid: BoolArray, end: FloatArray, opts: FluxOptions
-) -> _Averaged:
-    """``hm_averaged`` (`soilflux.fit.averaged`) on each closure's window.
-
-    The model carries the analyser's lag from the lid closing, so with the automatic dead
-    band (and `lag_compensation`) the window starts at 0 s; a dead band of the closure's own
-    or of the options is kept, with no lag term (the caller chose the window).
-    """
-    own = np.isfinite(ch.deadband_s)
-    auto = isinstance(opts.deadband_s, str)
-    db = np.where(own, ch.deadband_s, 0.0 if auto else float(opts.deadband_s))
-    lagged = ~own & auto & opts.lag_compensation
-    if auto and not opts.lag_compensation:
-        db = np.where(own, db, opts.auto_deadband_range_s()[0])
-    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
-    b = make_batch(*_compact(ch.t, cdry, win))
-    prof = kappa_profile(b, np.where(lagged, ch.sensor_lag_s, 0.0), AVERAGED_KAPPA_GRID_S)
-    span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
-    avg = averaged_hm(
-        np.asarray(prof.sse, dtype=np.float64),
-        np.asarray(prof.slope, dtype=np.float64),
-        np.asarray(prof.slope_se, dtype=np.float64),
-        b.n.astype(np.float64),
-        span,
-        prior_straight=opts.averaged_prior_straight,
-        max_kappa_span=opts.averaged_max_kappa_span,
-    )
-    j = np.clip(np.rint(np.nan_to_num(avg.kappa_s) / AVERAGED_KAPPA_GRID_S[1]), 0, None)
-    sse = prof.sse[np.arange(b.n.size), j.astype(np.int64)]
-    return _Averaged(
-        slope=avg.slope,
-        slope_se=avg.slope_se,
-        sse=sse,
-        aicc=gaussian_aicc(sse, b.n, 3),
-        n=b.n,
-        sst=prof.sst,
-        c_range=np.where(b.mask, b.c, -np.inf).max(axis=1)
-        - np.where(b.mask, b.c, np.inf).min(axis=1),
-        deadband_s=db,
-    )
+def _averaged_start_s(own_deadband_s: FloatArray, opts: FluxOptions) -> FloatArray:
+    """Start of the ``hm_averaged`` window [s]: the closure's own dead band, else the
+    option's; with the automatic dead band 0 s (the lag is in the model), or without
+    `lag_compensation` the automatic rule's lowest dead band."""
+    if isinstance(opts.deadband_s, str):
+        default = 0.0 if opts.lag_compensation else opts.auto_deadband_range_s()[0]
+    else:
+        default = float(opts.deadband_s)
+    return np.where(np.isfinite(own_deadband_s), own_deadband_s, default)
 
 
 def _shared_profile(
@@ -591,7 +542,7 @@ def _shared_profile(
     own = np.isfinite(ch.deadband_s)
     db = np.where(own, ch.deadband_s, opts.shared_deadband_s)
     win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
-    b = make_batch(*_compact(ch.t, cdry, win))
+    b = make_batch(*compact_windows(ch.t, cdry, win))
     tau = np.where(~own & opts.lag_compensation, ch.sensor_lag_s, 0.0)
     prof = kappa_profile(b, tau, KAPPA_GRID_S, dtype=np.float32)
     c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)

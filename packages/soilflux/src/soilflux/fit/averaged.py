@@ -36,8 +36,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from soilflux.fit._batch import FloatArray, quiet, safe_divide
+from soilflux.fit._batch import (
+    BoolArray,
+    FloatArray,
+    compact_windows,
+    gaussian_aicc,
+    make_batch,
+    quiet,
+    safe_divide,
+)
+from soilflux.fit.shared import kappa_profile
 
 #: Curvatures profiled for the averaged HM [s⁻¹]: 0 … 0.02 in steps of 10⁻³ (κ·T up to 3.6
 #: over a 3-min closure), refined `REFINE`-fold by interpolation.
@@ -162,4 +172,91 @@ def averaged_hm(
         slope_se=np.where(ok, np.sqrt(var), nan),
         kappa_s=np.where(ok, x[j], nan),
         p_straight=np.where(ok, w[:, 0], nan),
+    )
+
+
+@dataclass(frozen=True)
+class AveragedWindowFit:
+    """`averaged_hm` on each closure's window, with the window's fit numbers; (k,) arrays.
+
+    Attributes
+    ----------
+    slope, slope_se : as `AveragedHM` [conc s⁻¹]
+    sse : residual sum of squares at the grid κ nearest the posterior median [conc²]
+    aicc : AICc of that fit (3 parameters: C₀, F′, κ) [-]
+    n : samples in the window [-]
+    sst : Σ(y − ȳ)² of the window [conc²]
+    c_range : max − min of the window [conc]
+    deadband_s : start of the window [s]
+    """
+
+    slope: FloatArray
+    slope_se: FloatArray
+    sse: FloatArray
+    aicc: FloatArray
+    n: npt.NDArray[np.int64]
+    sst: FloatArray
+    c_range: FloatArray
+    deadband_s: FloatArray
+
+
+def averaged_hm_window(
+    t_s: FloatArray,
+    c: FloatArray,
+    valid: BoolArray,
+    start_s: FloatArray,
+    tau_s: FloatArray,
+    prior_straight: float = 0.3,
+    max_kappa_span: float = 2.0,
+) -> AveragedWindowFit:
+    """The κ-averaged HM of padded closures, on the samples after `start_s`.
+
+    Parameters
+    ----------
+    t_s : (k, m) float
+        Time since the lid closed [s].
+    c : (k, m) float
+        Dry mole fraction [conc].
+    valid : (k, m) bool
+        Usable samples (the window's end already applied).
+    start_s : (k,) float
+        Window start [s]: samples with t > start (t ≥ 0 when the start is 0).
+    tau_s : (k,) float
+        Analyser time constant in the model [s] (0: none, for a window the caller chose).
+    prior_straight, max_kappa_span : float
+        As `averaged_hm`.
+
+    Returns
+    -------
+    AveragedWindowFit
+    """
+    start = np.asarray(start_s, dtype=np.float64)[:, None]
+    win = valid & ((t_s > start) | (start == 0))
+    b = make_batch(*compact_windows(t_s, c, win))
+    grid = AVERAGED_KAPPA_GRID_S
+    prof = kappa_profile(b, np.asarray(tau_s, dtype=np.float64), grid)
+    span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
+    avg = averaged_hm(
+        np.asarray(prof.sse, dtype=np.float64),
+        np.asarray(prof.slope, dtype=np.float64),
+        np.asarray(prof.slope_se, dtype=np.float64),
+        b.n.astype(np.float64),
+        span,
+        grid,
+        prior_straight=prior_straight,
+        max_kappa_span=max_kappa_span,
+    )
+    j = np.clip(np.rint(np.nan_to_num(avg.kappa_s) / float(grid[1])), 0, grid.size - 1)
+    sse = np.asarray(prof.sse, dtype=np.float64)[np.arange(b.n.size), j.astype(np.int64)]
+    hi = np.where(b.mask, b.c, -np.inf).max(axis=1)
+    lo = np.where(b.mask, b.c, np.inf).min(axis=1)
+    return AveragedWindowFit(
+        slope=avg.slope,
+        slope_se=avg.slope_se,
+        sse=sse,
+        aicc=gaussian_aicc(sse, b.n, 3),
+        n=b.n,
+        sst=np.asarray(prof.sst, dtype=np.float64),
+        c_range=np.where(b.n > 0, hi - lo, np.nan),
+        deadband_s=np.asarray(start_s, dtype=np.float64),
     )
