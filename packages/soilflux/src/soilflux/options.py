@@ -127,6 +127,11 @@ class FluxOptions:
         With ``"averaged"``: prior probability that a closure is straight (κ = 0) [-].
     averaged_max_kappa_span : float
         With ``"averaged"``: largest κ·T of the curved prior, T the window's length [-].
+    averaged_max_variance_ratio : float
+        With ``"averaged"``: the closure keeps the kappa.max rule when the residual variance
+        of the averaged HM (lag fixed from the lid closing) exceeds this multiple of the
+        free-lag exponential's on the main window (the record does not follow the assumed
+        lag: another analyser, no equilibrium at closing) [-].
     pooled_min_closures : int
         With ``"pooled"``: calls of fewer closures (e.g. one closure computed live) use the
         ``"robust"`` rule, since there is no pool to borrow κ from [-].
@@ -200,6 +205,7 @@ class FluxOptions:
     hm_fallback: HmFallback = "averaged"
     averaged_prior_straight: float = 0.3
     averaged_max_kappa_span: float = 2.0
+    averaged_max_variance_ratio: float = 1.5
     pooled_min_closures: int = 20
     pooled_calibration_relative_se: float = 0.1
     shared_window_s: float = 6 * 3600.0
@@ -267,6 +273,11 @@ class FluxOptions:
         if not 0 < self.averaged_prior_straight < 1:
             raise ValueError(
                 f"averaged_prior_straight must be in (0, 1), got {self.averaged_prior_straight!r}"
+            )
+        if not self.averaged_max_variance_ratio >= 1:
+            raise ValueError(
+                "averaged_max_variance_ratio must be >= 1, got "
+                f"{self.averaged_max_variance_ratio!r}"
             )
         if not (math.isfinite(self.averaged_max_kappa_span) and self.averaged_max_kappa_span > 0):
             raise ValueError(

@@ -388,9 +388,7 @@ def _process_gas(
             g_limit=opts.g_factor_limit,
             max_relative_se=opts.hm_max_relative_se,
         )
-        if opts.hm_fallback == "averaged":
-            model = select_model(np.zeros(b.n.size, dtype=bool), rob.ok, lin.ok)
-        elif opts.hm_fallback == "pooled":
+        if opts.hm_fallback == "pooled":
             # provisional: the robust line everywhere it exists, curvature-corrected after
             # all chunks (`_select_pooled_hm`); HM only where sound and so strongly curved
             # (κ̂·T > POOLED_MAX_KAPPA_SPAN) that a line carries little of the curve
@@ -421,6 +419,15 @@ def _process_gas(
         out["flux_hm_averaged"] = avg.slope * term
         out["flux_hm_averaged_se"] = avg.slope_se * np.abs(term)
         use = np.isfinite(avg.slope) & ~short & (avg.n >= opts.min_samples)
+        if opts.method == "auto":
+            # the model fixes the lag's transient from the lid closing; a record that does not
+            # follow it (another lag, no equilibrium at closing) fits worse than the free-lag
+            # curve of the main window: the kappa.max rule then (methods §5)
+            nf = b.n.astype(np.float64)
+            free = np.where(exp.ok, safe_divide(exp.sse, nf - 4.0), safe_divide(lin.sse, nf - 3.0))
+            own = safe_divide(avg.sse, avg.n.astype(np.float64) - 3.0)
+            floor = (1e-6 * np.nan_to_num(avg.c_range)) ** 2
+            use &= ~(own > opts.averaged_max_variance_ratio * np.nan_to_num(free) + floor)
         model = np.where(use, "hm_averaged", model)
         slopes["hm_averaged"] = (avg.slope, avg.slope_se, avg.sse, avg.aicc, use)
     # what the pooled-κ fallback needs (`_select_pooled_hm`, after all chunks): how the
