@@ -65,6 +65,7 @@ from soilflux.qc import (
     select_model,
     shrunk_kappa,
 )
+from soilflux.qc_record import clock_step, flux_stopped
 
 #: Gas columns understood, with the gas name and the factor to µmol mol⁻¹.
 GAS_COLUMNS: dict[str, tuple[str, float]] = {
@@ -510,7 +511,16 @@ def _process_gas(
     out["_short"] = short
     if opts.shares_kappa:
         out.update(_shared_profile(ch, cdry, valid, end, opts))
-    out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
+    gap = (b.n >= 2) & (max_step > opts.gap_factor * interval)
+    out["_gap"] = gap
+    # the record's clock stepped inside the window (the gas did not move across the hole)
+    out["_clock_step"] = gap & clock_step(b, opts.gap_factor)
+    # the soil's CO2 and H2O fluxes both stopped part-way through (a pot that clogged)
+    out["_stopped"] = (
+        flux_stopped(ch.t, cdry, ch.h2o, valid & (ch.t <= end[:, None]))
+        if gas == "co2" and ch.has_h2o
+        else np.zeros(k, dtype=bool)
+    )
     out["_saturated"] = saturated
     return out
 
@@ -635,6 +645,7 @@ def compute_fluxes(
         for c in ("_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_flux_se", "_sound"):
             results[g][c] = np.full(n_closures, np.nan)
         results[g]["_term"] = np.full(n_closures, np.nan)
+        results[g]["_stopped"] = np.zeros(n_closures)
         if opts.shares_kappa:
             for c in ("_sh_sse", "_sh_slope", "_sh_se"):
                 results[g][c] = np.full((n_closures, KAPPA_GRID_S.size), np.nan, np.float32)
@@ -776,7 +787,7 @@ def _rederive_flux_flags(
     near_zero = (np.abs(flux) < opts.clogged_flux_umol_m2_s) | (np.abs(flux) < opts.clogged_z * se)
     for name, value in (
         ("below_threshold", flux < opts.flux_threshold_umol_m2_s),
-        ("clogged", near_zero & ~stuck),
+        ("clogged", (near_zero | (np.asarray(res["_stopped"]) > 0)) & ~stuck),
         ("fit_failed", ~np.isfinite(flux)),
     ):
         on = bits | bit[name]
@@ -914,7 +925,7 @@ def _process_chunk(
             near_zero = (np.abs(flux_sel) < opts.clogged_flux_umol_m2_s) | (
                 np.abs(flux_sel) < opts.clogged_z * flux_se
             )
-            clogged = near_zero & ~stuck
+            clogged = (near_zero | np.asarray(co2["_stopped"], dtype=bool)) & ~stuck
         for g, out in per_gas.items():
             res = results[g]
             for c in _NUMERIC_OUT:
@@ -931,6 +942,7 @@ def _process_chunk(
                 res[c][rows] = np.asarray(out[c], dtype=np.float64)
             res["_flux_se"][rows] = np.asarray(out["flux_se"], dtype=np.float64)
             res["_term"][rows] = term
+            res["_stopped"][rows] = np.asarray(per_gas[g]["_stopped"], dtype=np.float64)
             if opts.shares_kappa:
                 for c in ("_sh_sse", "_sh_slope", "_sh_se", *SHARED_COLUMNS):
                     res[c][rows] = out[c]
@@ -944,6 +956,7 @@ def _process_chunk(
                 "clogged": clogged,
                 "short": np.asarray(out["_short"], dtype=bool),
                 "gap": np.asarray(out["_gap"], dtype=bool),
+                "clock_skew": np.asarray(out["_clock_step"], dtype=bool),
                 "fit_failed": ~np.isfinite(flux_sel),
                 "saturated": np.asarray(out["_saturated"], dtype=bool),
                 "out_of_range": out_of_range,
