@@ -8,9 +8,10 @@ over all seeds, the error F/F_true − 1 of
 
 * every model soilflux computes (columns ``flux_<model>``) and the default selected flux
   (``flux_umol_m2_s``, "default"), and any other `FluxOptions` given with ``--rule``;
-* ``plain_exp30``: a plain `scipy.optimize.curve_fit` of the LI-COR exponential
-  C(t) = Cx + (C0 − Cx)·e^{−a t} on the dry record after a fixed 30-s dead band, slope a(Cx − C0)
-  at the lid closing (what a user writes by hand);
+* ``plain_exp30``: a plain `scipy.optimize.curve_fit` (Levenberg–Marquardt, no bounds) of
+  the LI-COR exponential C(t) = Cx + (C0 − Cx)·e^{−a t}, written as C0 + s(1 − e^{−at})/a with
+  s = a(Cx − C0) the slope at the lid closing, on the dry record after a fixed 30-s dead band
+  (what a user writes by hand);
 * ``goflux``: goFlux's ``best.flux`` rule as documented (Rheault et al. 2024; criteria
   g.factor ≤ 2, |κ/κ_max| ≤ 1, MDF, SE_rel ≤ 5 % else the smaller of the two; MAE is left out:
   with the SCD30's precision (10 ppm) as ``prec`` it never fires) applied to soilflux's HM and
@@ -43,15 +44,22 @@ from soilflux.synthetic import ACCURACY_POPULATIONS, SyntheticClosures, accuracy
 PLAIN_DEADBAND_S = 30.0
 
 
-def _licor_exp(t: np.ndarray, cx: float, c0: float, a: float) -> np.ndarray:
-    return cx + (c0 - cx) * np.exp(-a * t)
+def _licor_exp(t: np.ndarray, c0: float, slope: float, a: float) -> np.ndarray:
+    # C(t) = Cx + (C0 − Cx)·e^{−at} written with the initial slope s = a(Cx − C0), so that a
+    # straight record (a → 0, Cx → ∞) stays a regular fit instead of a diverging one
+    u = t if abs(a) < 1e-12 else -np.expm1(-a * t) / a
+    return c0 + slope * u
 
 
-def plain_exponential(syn: SyntheticClosures, deadband_s: float = PLAIN_DEADBAND_S) -> np.ndarray:
-    """Initial slope [ppm s⁻¹] of a plain curve_fit of the LI-COR exponential per closure."""
+def plain_exponential(
+    syn: SyntheticClosures, deadband_s: float = PLAIN_DEADBAND_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Initial slope [ppm s⁻¹] of a plain curve_fit of the LI-COR exponential per closure,
+    and its standard error from curve_fit's covariance."""
     s = syn.samples
     dry = dry_mole_fraction(s["co2_ppm"].to_numpy(), s["h2o_mmol_mol"].to_numpy(), extrapolate=True)
     out = np.full(len(syn.closures), np.nan)
+    se = np.full(len(syn.closures), np.nan)
     t_all = s["elapsed_s"].to_numpy()
     ids = s["closure"].to_numpy()
     order = np.argsort(ids, kind="stable")
@@ -63,20 +71,13 @@ def plain_exponential(syn: SyntheticClosures, deadband_s: float = PLAIN_DEADBAND
             t, c = t_all[r], dry[r]
             w = t > deadband_s
             t, c = t[w], c[w]
-            slope0 = np.polyfit(t, c, 1)[0]
-            a0 = 1e-3
+            slope0, c00 = np.polyfit(t, c, 1)
             try:
-                p, _ = curve_fit(
-                    _licor_exp,
-                    t,
-                    c,
-                    p0=(c[0] + slope0 / a0, c[0] - slope0 * t[0], a0),
-                    maxfev=2000,
-                )
-                out[i] = p[2] * (p[0] - p[1])
+                p, cov = curve_fit(_licor_exp, t, c, p0=(c00, slope0, 1e-3), maxfev=2000)
+                out[i], se[i] = p[1], np.sqrt(cov[1, 1])
             except RuntimeError:
                 continue
-    return out
+    return out, se
 
 
 def goflux_rule(res: pd.DataFrame) -> np.ndarray:
@@ -129,7 +130,9 @@ def estimates(
             base["w0_mmol_mol"].to_numpy(),
             extrapolate=True,
         )
-        flux["plain_exp30"] = plain_exponential(syn) * term
+        slope, slope_se = plain_exponential(syn)
+        flux["plain_exp30"] = slope * term
+        se["plain_exp30"] = slope_se * term
     return Estimates(flux=flux, se=se, truth=syn.true_flux_umol_m2_s)
 
 
