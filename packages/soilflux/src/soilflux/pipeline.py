@@ -514,7 +514,12 @@ def _process_gas(
     gap = (b.n >= 2) & (max_step > opts.gap_factor * interval)
     out["_gap"] = gap
     # the record's clock stepped inside the window (the gas did not move across the hole)
-    out["_clock_step"] = gap & clock_step(b, opts.gap_factor)
+    step = np.zeros(k, dtype=bool)
+    r = np.flatnonzero(gap)
+    if r.size:
+        sub = Batch(t=b.t[r], c=b.c[r], w=b.w[r], mask=b.mask[r], n=b.n[r])
+        step[r] = clock_step(sub, opts.gap_factor)
+    out["_clock_step"] = step
     # the soil's CO2 and H2O fluxes both stopped part-way through (a pot that clogged)
     out["_stopped"] = (
         flux_stopped(ch.t, cdry, ch.h2o, valid & (ch.t <= end[:, None]))

@@ -33,6 +33,7 @@ Hüppi, R., Felber, R., Krauss, M., Six, J., Leifeld, J., Fuß, R. (2018). PLOS 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ from soilflux.fit.shared import kappa_profile
 AVERAGED_KAPPA_GRID_S: FloatArray = np.round(np.arange(0.0, 0.02 + 1e-12, 1e-3), 6)
 
 #: Sub-steps per grid interval in the posterior (quadratic interpolation of the profile) [-].
-REFINE = 10
+REFINE = 5
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,30 @@ def refine_profile(values: FloatArray, grid_s: FloatArray, factor: int) -> Float
     g = grid_s.size
     if g < 3 or factor < 1:
         raise ValueError(f"need a grid of >= 3 points and factor >= 1, got {g}, {factor}")
+    m, used = _refine_matrix(g, factor)
+    bad = ~np.isfinite(v)
+    out = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) @ m
+    if bad.any():  # a refined point is undefined where one of its parabola's points is
+        out[(bad.astype(np.float64) @ used) > 0] = np.nan
+    return np.asarray(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _refine_matrix(g: int, factor: int) -> tuple[FloatArray, FloatArray]:
+    """(G, (G − 1)·factor + 1) weights of the local parabolas of `refine_profile`, and 1.0
+    where a weight is used (float, so that both products run in BLAS)."""
     x = np.arange((g - 1) * factor + 1) / factor  # in grid steps
     j = np.clip(np.rint(x).astype(np.int64), 1, g - 2)  # centre of the parabola
     u = x - j
-    ym, y0, yp = v[:, j - 1], v[:, j], v[:, j + 1]
-    return np.asarray(y0 + 0.5 * u * (yp - ym) + 0.5 * u**2 * (yp - 2.0 * y0 + ym))
+    m = np.zeros((g, x.size))
+    cols = np.arange(x.size)
+    np.add.at(m, (j - 1, cols), 0.5 * u * (u - 1.0))
+    np.add.at(m, (j, cols), 1.0 - u**2)
+    np.add.at(m, (j + 1, cols), 0.5 * u * (u + 1.0))
+    used = (m != 0).astype(np.float64)
+    m.setflags(write=False)
+    used.setflags(write=False)
+    return m, used
 
 
 @quiet
@@ -233,9 +253,13 @@ def averaged_hm_window(
     start = np.asarray(start_s, dtype=np.float64)[:, None]
     win = valid & ((t_s > start) | (start == 0))
     b = make_batch(*compact_windows(t_s, c, win))
-    grid = AVERAGED_KAPPA_GRID_S
-    prof = kappa_profile(b, np.asarray(tau_s, dtype=np.float64), grid)
     span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
+    # only as far as the prior reaches in this batch (one grid step beyond, for the parabola)
+    full = AVERAGED_KAPPA_GRID_S
+    reach = np.nanmax(safe_divide(np.full(span.shape, max_kappa_span), span), initial=0.0)
+    last = int(np.searchsorted(full, reach, side="left")) + 1
+    grid = full[: min(max(last + 1, 3), full.size)]
+    prof = kappa_profile(b, np.asarray(tau_s, dtype=np.float64), grid)
     avg = averaged_hm(
         np.asarray(prof.sse, dtype=np.float64),
         np.asarray(prof.slope, dtype=np.float64),
