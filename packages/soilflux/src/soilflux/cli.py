@@ -357,17 +357,21 @@ def compute(
     ] = None,
     method: Annotated[
         str,
-        typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic | hm_shared"),
+        typer.Option(
+            "--method",
+            help="auto | linear | robust | exp | hm | quadratic | hm_shared | hm_averaged",
+        ),
     ] = "auto",
     hm_fallback: Annotated[
         str,
         typer.Option(
             "--hm-fallback",
-            help="Selection rule of --method auto: robust (per closure, the kappa.max rule; "
-            "default) | pooled | shared (HM with κ shared by each chamber's closures within "
+            help="Selection rule of --method auto: averaged (per closure, the lag-aware HM "
+            "averaged over straight and curved rises; default) | robust (per closure, the "
+            "kappa.max rule) | pooled | shared (HM with κ shared by each chamber's closures within "
             "±3 h, for chambers closing every few minutes; pooled within each input file).",
         ),
-    ] = "robust",
+    ] = "averaged",
     precision_ppm: Annotated[
         float | None,
         typer.Option(
@@ -416,8 +420,10 @@ def compute(
 
     if method not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
-    if hm_fallback not in ("robust", "pooled", "shared"):
-        raise typer.BadParameter("must be robust, pooled or shared", param_hint="--hm-fallback")
+    if hm_fallback not in ("averaged", "robust", "pooled", "shared"):
+        raise typer.BadParameter(
+            "must be averaged, robust, pooled or shared", param_hint="--hm-fallback"
+        )
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
     if (volume_cm3 is None) != (area_cm2 is None):
