@@ -110,6 +110,31 @@ def _hex(b):
     return binascii.hexlify(b).decode()
 
 
+def version_key(ver):
+    """Sort key of a version string: numeric parts compare as numbers ("6.10" > "6.9")."""
+    key = []
+    part = ""
+    for c in ver + ".":
+        if c in ".-+_":
+            if part:
+                key.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+            part = ""
+        else:
+            part += c
+    return tuple(key)
+
+
+def _check_version(ver, what):
+    if not isinstance(ver, str) or not 0 < len(ver) <= 32:
+        raise LoaderError(what, "must be a string of 1-32 characters")
+    if ver[0] == ".":  # the version is a directory of the update server: no "..", no hidden
+        raise LoaderError(what, "must not start with '.', got %r" % (ver,))
+    for c in ver:
+        if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
+            raise LoaderError(what, "character %r is not allowed" % (c,))
+    return ver
+
+
 def check_path(path, what):
     """A bundle file path: relative, no '..', only [a-z0-9_./-], ends in .py or .json."""
     if not isinstance(path, str) or not 0 < len(path) <= 96:
@@ -134,14 +159,11 @@ def parse_manifest(body):
         raise LoaderError("manifest.body", "not a JSON object")
     if m.get("v") != 1:
         raise LoaderError("manifest.v", "unsupported manifest version %r" % (m.get("v"),))
-    ver = m.get("version")
-    if not isinstance(ver, str) or not 0 < len(ver) <= 32:
-        raise LoaderError("manifest.version", "must be a string of 1-32 characters")
-    if ver[0] == ".":  # the version is a directory of the update server: no "..", no hidden
-        raise LoaderError("manifest.version", "must not start with '.', got %r" % (ver,))
-    for c in ver:
-        if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
-            raise LoaderError("manifest.version", "character %r is not allowed" % (c,))
+    ver = _check_version(m.get("version"), "manifest.version")
+    if "min_version" in m:  # no device may go below it again (replay of an old bundle)
+        mv = _check_version(m["min_version"], "manifest.min_version")
+        if version_key(mv) > version_key(ver):
+            raise LoaderError("manifest.min_version", "%r is above the version %r" % (mv, ver))
     files = m.get("files")
     if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
         raise LoaderError("manifest.files", "must be a list of 1-%d files" % MAX_FILES)
@@ -221,14 +243,63 @@ class Loader:
         return self.root + "/" + name
 
     def _load_state(self):
-        st = {"active": None, "prev": None, "pending": False, "tries": 0, "boots": 0, "bad": []}
-        try:
-            d = json.loads(_read(self._p("loader.json")))
-            for k in st:
-                if k in d:
-                    st[k] = d[k]
-        except Exception:
-            pass  # first boot, or an unreadable pointer: start clean (slots are re-verified)
+        st = {
+            "active": None,
+            "prev": None,
+            "pending": False,
+            "tries": 0,
+            "boots": 0,
+            "bad": [],
+            "floor": None,
+        }
+        # loader.json.tmp is complete when the rename was cut short (on FAT a rename over
+        # an existing file is remove-then-rename): the newest state is the tmp file then
+        for name in ("loader.json", "loader.json.tmp"):
+            try:
+                d = json.loads(_read(self._p(name)))
+                if not isinstance(d, dict) or d.get("active") not in (None, "a", "b"):
+                    continue
+                for k in st:
+                    if k in d:
+                        st[k] = d[k]
+                return st
+            except Exception:
+                continue
+        return self._rebuild(st)
+
+    def _rebuild(self, st):
+        """No readable pointer: find the runnable slots by verifying both (never start blank)."""
+        good = []
+        for slot in ("a", "b"):
+            if not _exists(self.slot_dir(slot) + "/manifest.json"):
+                continue
+            try:
+                m = self.verify_slot(slot)
+            except Exception as e:
+                self.log("rebuilding loader.json: slot %s does not verify: %s" % (slot, e))
+                continue
+            good.append((version_key(m["version"]), slot, m))
+        if not good:
+            return st  # a factory-fresh device, or nothing runnable: install from the server
+        good.sort()
+        newest = good[-1]
+        st["active"] = newest[1]
+        for g in good:
+            mv = g[2].get("min_version")
+            if mv is not None and (
+                st["floor"] is None or version_key(mv) > version_key(st["floor"])
+            ):
+                st["floor"] = mv
+        if len(good) == 2:
+            # the newer one may never have confirmed itself: it must, or the other one runs
+            st["prev"] = good[0][1]
+            st["pending"] = True
+        self.log(
+            "loader.json lost: rebuilt from the slots, running %s (slot %s)"
+            % (newest[2]["version"], newest[1])
+        )
+        self.state = st
+        self._save()
         return st
 
     def _save(self):
@@ -356,13 +427,23 @@ class Loader:
 
     # --- the boot decision -----------------------------------------------------------------
 
-    def boot(self):
-        """Decide what to run; returns {"slot", "path", "version", "boots", ...}."""
+    def boot(self, update=True):
+        """Decide what to run; returns {"slot", "path", "version", "boots", ...}.
+
+        ``update=False`` skips the update server (``boot.py``'s fallback after a failure).
+        """
         st = self.state
         st["boots"] += 1
         out = {"reverted": False, "updated": False, "reason": ""}
         if st["active"] is not None and st["pending"]:
-            if st["tries"] >= self.max_tries:
+            if st["tries"] >= self.max_tries and not self._runnable(st["prev"]):
+                # nothing verified to go back to (a factory install, a lost old slot): keep
+                # the only version - reverting to nothing would brick the chamber
+                self.log(
+                    "version %s has not confirmed itself in %d boots, but there is no verified "
+                    "previous version: keeping it" % (self.slot_version(st["active"]), st["tries"])
+                )
+            elif st["tries"] >= self.max_tries:
                 bad = self.slot_version(st["active"])
                 self.log(
                     "version %s did not confirm itself in %d boots: reverting" % (bad, st["tries"])
@@ -380,6 +461,8 @@ class Loader:
         self._feed()
 
         try:
+            if not update:
+                raise OSError("the update check is skipped")
             raw, m = self.fetch_manifest()
             ver = m["version"]
             active_ver = self.slot_version(st["active"]) if st["active"] else None
@@ -387,6 +470,15 @@ class Loader:
                 out["reason"] = "up to date"
             elif ver in st["bad"]:
                 out["reason"] = "version %s was reverted before; not installing it again" % ver
+            elif st["floor"] is not None and version_key(ver) < version_key(st["floor"]):
+                out["reason"] = (
+                    "update refused: version %s is older than the minimum %s "
+                    % (
+                        ver,
+                        st["floor"],
+                    )
+                    + "a newer bundle set (an old signed bundle replayed?)"
+                )
             else:
                 slot = "b" if st["active"] == "a" else "a"
                 if st["prev"] == slot:
@@ -398,6 +490,11 @@ class Loader:
                 st["active"] = slot
                 st["pending"] = True
                 st["tries"] = 1
+                mv = m.get("min_version")
+                if mv is not None and (
+                    st["floor"] is None or version_key(mv) > version_key(st["floor"])
+                ):
+                    st["floor"] = mv
                 self._save()  # the atomic pointer switch
                 out["updated"] = True
                 out["reason"] = "installed %s into slot %s" % (ver, slot)
@@ -405,6 +502,8 @@ class Loader:
             out["reason"] = "update refused: " + str(e)
         except OSError as e:
             out["reason"] = "update server unavailable (%s): running the cached version" % (e,)
+        except Exception as e:  # a hostile or broken reply must never stop the cached version
+            out["reason"] = "update failed (%r): running the cached version" % (e,)
         self.log(out["reason"])
         self._feed()
 
@@ -413,7 +512,7 @@ class Loader:
                 continue
             try:
                 m = self.verify_slot(slot)
-            except LoaderError as e:
+            except Exception as e:  # LoaderError, or flash errors: never run what fails
                 self.log("not running slot %s: %s" % (slot, e))
                 if slot == st["active"]:
                     st["active"], st["prev"] = st["prev"], None
@@ -433,6 +532,16 @@ class Loader:
         out["boots"] = st["boots"]
         out["pending"] = False
         return out
+
+    def _runnable(self, slot):
+        if slot is None:
+            return False
+        try:
+            self.verify_slot(slot)
+            return True
+        except Exception as e:
+            self.log("slot %s cannot be reverted to: %s" % (slot, e))
+            return False
 
     def confirm(self):
         """The running version works: make it permanent (no revert)."""
