@@ -155,7 +155,8 @@ for i in range(5):
     ld = loader.Loader("/flash/dev", FLEET_KEY, "http://u", fetch, lambda: 0)
     boots.append(ld.boot())
 check("installed", boots[0]["updated"] and boots[0]["slot"] == "a")
-check("no slot to revert to", [b["slot"] for b in boots] == ["a", "a", "a", None, None])
+# a first install that never confirms has nothing to revert to: it keeps running (issue 12 #1)
+check("never revert to nothing", [b["slot"] for b in boots] == ["a"] * 5)
 tampered = ENVELOPE.replace(b"1.0.0", b"1.0.1")
 FILES["manifest.json"] = tampered
 try:
@@ -187,6 +188,37 @@ r = http.get(
     lambda: 0,
 )
 check("http body", r.read(10) + r.read(10) + r.read(10) == b"hello")
+
+# hostile replies: every one is an HTTPError (an OSError) on MicroPython too, and the loader
+# runs the cached version over them (issue 12 #2)
+for bad in (
+    b"HTTP/1.1 OK\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: x\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nX: \xff\xfe\r\n\r\n",
+    b"\x00garbage\r\n\r\n",
+):
+    try:
+        http.get(lambda h, p: T([bad]), "http://h/x", 1000, lambda: 0)
+        check("hostile reply refused", False)
+    except OSError:
+        pass
+    ld = loader.Loader(
+        "/flash/dev",
+        FLEET_KEY,
+        "http://u",
+        lambda url, t: http.get(lambda h, p: T([bad]), url, t, lambda: 0),
+        lambda: 0,
+    )
+    check("hostile reply: cached version runs", ld.boot()["slot"] == "a")
+ld = loader.Loader(
+    "/flash/dev",
+    FLEET_KEY,
+    "https://u",
+    lambda url, t: http.get(lambda h, p: T([]), url, t, lambda: 0),
+    lambda: 0,
+)
+d = ld.boot()
+check("https url: cached version runs", d["slot"] == "a" and "only http://" in d["reason"])
 
 
 # --- the controller's incremental least-squares line ----------------------------------------
