@@ -210,6 +210,9 @@ class Controller:
                 self.pending = [protocol.validate("cmd", d) for d in json.loads(raw)]
             except Exception:
                 self.pending = []
+        # a command whose final ack is already on flash is never run again
+        final = [e[0] for e in self.seen if e[1] in ("done", "failed", "expired")]
+        self.pending = [d for d in self.pending if d["cmd_id"] not in final]
 
         t0 = clock.ticks_ms()
         self.t_boot = t0
@@ -330,7 +333,10 @@ class Controller:
             self.phase_end = now + s["flush_ms"]
         elif phase == "open":
             self.flushed = True
-            self.cycle_done = True
+            # local health, not the network: a whole cycle with CO2 read in the closure and
+            # the ring written and read back (a broker outage must not revert good firmware)
+            if self.fit.n > 0 and self.ring.read(self.ring.head) is not None:
+                self.cycle_done = True
             self._fan(s["open_fan_pct"])
             self._pressure_compensation()
             self._plan_cycle(now, 0)
@@ -674,9 +680,7 @@ class Controller:
                         e[2] = True
                 while self.inflight and self.inflight[0][2]:
                     self.ring.mark_sent(self.inflight.pop(0)[1])
-                    if not self.published:
-                        self.published = True
-                        self._maybe_confirm()
+                    self.published = True
             elif kind == "pingresp":
                 self.ping_out = None
             elif kind == "msg":  # ("msg", topic, payload[, retained])
@@ -826,6 +830,10 @@ class Controller:
         if c == "reboot":
             if now < self.no_reboot_until:
                 return False
+            # done and off the pending list on flash *before* acting: hal.reboot() never
+            # returns, and a command still pending at the next boot would run again
+            self.pending = [p for p in self.pending if p["cmd_id"] != cid]
+            self._save_pending()
             self._ack(cid, "done", "rebooting")
             self._reboot(now, "command " + cid)
             return True
@@ -870,7 +878,7 @@ class Controller:
         self.store.put("pending", protocol.dumps(self.pending).encode())
 
     def _maybe_confirm(self):
-        if not self.confirmed and self.cycle_done and self.published:
+        if not self.confirmed and self.cycle_done:
             self.confirmed = True
             try:
                 self.hal.confirm()

@@ -1,0 +1,101 @@
+"""Field defects of the controller (issue 12), each reproduced on the unforgiving rig.
+
+``HardReset`` is what ``machine.reset()`` is on the device: it never returns. The fake
+HAL raises it from ``reboot()``; it is a ``BaseException`` so no ``except Exception`` in
+the firmware can swallow it, and only the test's top level catches it - then the rig
+boots a new controller on the same flash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluxfleet.firmware.controller import DEFAULT_SCHEDULE
+
+from .conftest import Rig
+
+PERIOD = DEFAULT_SCHEDULE["period_ms"]
+MIN = 60_000
+
+
+class HardReset(BaseException):
+    pass
+
+
+def hard_reset_hal(rig: Rig) -> None:
+    """Make the rig's reboot() behave like machine.reset(): record, then never return."""
+
+    def reboot() -> None:
+        rig.hal.reboots.append(rig.clock.ticks)
+        raise HardReset
+
+    rig.hal.reboot = reboot  # type: ignore[method-assign]
+
+
+def run_with_resets(rig: Rig, until: int) -> int:
+    """Run to ``until``, booting again after every hard reset; the number of resets."""
+    resets = 0
+    while rig.clock.ticks < until and resets < 20:  # 20: a reboot loop, stop counting
+        try:
+            rig.run_until(until)
+        except HardReset:
+            resets += 1
+            rig.clock.advance(5000)  # the boot itself takes a few seconds
+            rig.reboot()
+            hard_reset_hal(rig)
+    return resets
+
+
+def rising(t: int) -> float:
+    return 420.0 + 0.05 * (t % PERIOD) / 1000
+
+
+# --- 1: confirm on local health -------------------------------------------------------------
+
+
+def test_the_firmware_confirms_itself_on_a_healthy_cycle_without_any_network(rig_factory):
+    # a broker outage (or no WiFi at all) for the first 3 boots must not revert good firmware
+    rig = rig_factory(curve=rising)
+    rig.link.up = False
+    rig.hal.wifi = False
+    rig.run_until(2 * PERIOD)
+    assert len(rig.hal.confirms) == 1
+    assert rig.link.published == []
+
+
+def test_a_cycle_without_a_single_co2_reading_does_not_confirm(rig_factory):
+    rig = rig_factory(curve=lambda t: None)
+    rig.run_until(3 * PERIOD)
+    assert rig.hal.confirms == []
+
+
+def test_an_unlabelled_device_confirms_too(rig_factory):
+    rig = rig_factory(curve=rising, loc=None)
+    rig.run_until(2 * PERIOD)
+    assert len(rig.hal.confirms) == 1
+
+
+# --- 3: a reboot command runs once, although reboot() never returns --------------------------
+
+
+def test_one_reboot_command_reboots_once_when_reboot_never_returns(rig_factory):
+    rig = rig_factory(curve=rising)
+    hard_reset_hal(rig)
+    rig.run_until(10_000)
+    cmd: dict[str, Any] = {"expires": rig.clock.time_ms() + 30 * MIN}
+    rig.link.send_cmd("c01", cmd_id="r-1", cmd="reboot", **cmd)
+    resets = run_with_resets(rig, 10 * MIN)
+    assert resets == 1
+    assert len(rig.hal.reboots) == 1
+    assert rig.ctl.pending == []
+
+
+def test_a_pending_reboot_behind_an_frc_quiet_time_also_runs_once(rig_factory):
+    rig = rig_factory(curve=rising)
+    hard_reset_hal(rig)
+    rig.run_until(10_000)
+    exp = rig.clock.time_ms() + 60 * MIN
+    rig.link.send_cmd("c01", cmd_id="cal", cmd="frc", expires=exp)
+    rig.link.send_cmd("c01", cmd_id="r-2", cmd="reboot", expires=exp)
+    resets = run_with_resets(rig, 40 * MIN)
+    assert resets == 1
