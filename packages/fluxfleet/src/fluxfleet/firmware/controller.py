@@ -335,7 +335,8 @@ class Controller:
             self.flushed = True
             # local health, not the network: a whole cycle with CO2 read in the closure and
             # the ring written and read back (a broker outage must not revert good firmware)
-            if self.fit.n > 0 and self.ring.read(self.ring.head) is not None:
+            rg = self.ring
+            if self.fit.n > 0 and rg.committed > 0 and rg.read(rg.committed) is not None:
                 self.cycle_done = True
             self._fan(s["open_fan_pct"])
             self._pressure_compensation()
@@ -697,14 +698,15 @@ class Controller:
         while len(self.inflight) < cfg["max_inflight"]:
             if self.next_send <= self.ring.sent:
                 self.next_send = self.ring.sent + 1
-            avail = self.ring.head - self.next_send + 1
+            top = self.ring.head  # also the few not yet committed (see ring.py)
+            avail = top - self.next_send + 1
             if avail <= 0 or avail < cfg["tele_batch"]:
                 break
             if self.loc is None:
                 break  # unlabelled samples wait in the ring until a location is entered
             samples = []
             seq = self.next_send
-            while seq <= self.ring.head and len(samples) < cfg["max_batch"]:
+            while seq <= top and len(samples) < cfg["max_batch"]:
                 s = self.ring.read(seq)
                 if s is not None:
                     samples.append(s)
@@ -909,13 +911,13 @@ class Controller:
             except OSError:
                 pass
             self._drop_link(now, True)
-        self.save()
+        self.save(True)
         self.halted = True
         self.hal.reboot()
 
-    def save(self):
-        """Persist the ring pointers (called every save_every_ms and before a reboot)."""
-        self.ring.save()
+    def save(self, clean=False):
+        """Persist the ring (every save_every_ms; ``clean`` before a planned reboot)."""
+        self.ring.save(clean)
 
     def step(self):
         """Do whatever is due now; return the tick of the next call, or None once rebooted."""

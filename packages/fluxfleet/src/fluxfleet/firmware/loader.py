@@ -55,33 +55,61 @@ class LoaderError(Exception):
         self.message = message
 
 
-def _exists(path):
+class _OsFs:
+    """The built-in file system (MicroPython's VFS); tests pass a littlefs image instead."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def rename(self, a, b):
+        os.rename(a, b)
+
+    def remove(self, path):
+        os.remove(path)
+
+    def rmdir(self, path):
+        os.rmdir(path)
+
+    def mkdir(self, path):
+        os.mkdir(path)
+
+    def stat(self, path):
+        return os.stat(path)
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+
+OS_FS = _OsFs()
+
+
+def _exists(path, fs=OS_FS):
     try:
-        os.stat(path)
+        fs.stat(path)
         return True
     except OSError:
         return False
 
 
-def _isdir(path):
+def _isdir(path, fs=OS_FS):
     try:
-        return os.stat(path)[0] & 0x4000 != 0
+        return fs.stat(path)[0] & 0x4000 != 0
     except OSError:
         return False
 
 
-def _rmtree(path):
-    if not _exists(path):
+def _rmtree(path, fs=OS_FS):
+    if not _exists(path, fs):
         return
-    if _isdir(path):
-        for name in os.listdir(path):
-            _rmtree(path + "/" + name)
-        os.rmdir(path)
+    if _isdir(path, fs):
+        for name in fs.listdir(path):
+            _rmtree(path + "/" + name, fs)
+        fs.rmdir(path)
     else:
-        os.remove(path)
+        fs.remove(path)
 
 
-def _makedirs(path):
+def _makedirs(path, fs=OS_FS):
     parts = path.split("/")
     cur = ""
     for p in parts:
@@ -89,22 +117,22 @@ def _makedirs(path):
             cur = "/" if not cur else cur
             continue
         cur = p if cur == "" else (cur + p if cur.endswith("/") else cur + "/" + p)
-        if not _exists(cur):
-            os.mkdir(cur)
+        if not _exists(cur, fs):
+            fs.mkdir(cur)
 
 
-def _write_atomic(path, data):
+def _write_atomic(path, data, fs=OS_FS):
     tmp = path + ".tmp"
-    f = open(tmp, "wb")
+    f = fs.open(tmp, "wb")
     try:
         f.write(data)
     finally:
         f.close()
-    os.rename(tmp, path)
+    fs.rename(tmp, path)
 
 
-def _read(path):
-    f = open(path, "rb")
+def _read(path, fs=OS_FS):
+    f = fs.open(path, "rb")
     try:
         return f.read()
     finally:
@@ -229,6 +257,7 @@ class Loader:
         manifest_timeout_ms=20000,
         download_timeout_ms=180000,
         max_tries=3,
+        fs=None,
     ):
         self.root = root.rstrip("/") if root != "/" else ""
         self.key = public_key
@@ -240,6 +269,7 @@ class Loader:
         self.manifest_timeout_ms = manifest_timeout_ms
         self.download_timeout_ms = download_timeout_ms
         self.max_tries = max_tries
+        self.fs = fs if fs is not None else OS_FS
         self.state = self._load_state()
 
     # --- state -------------------------------------------------------------------------
@@ -261,7 +291,7 @@ class Loader:
         # an existing file is remove-then-rename): the newest state is the tmp file then
         for name in ("loader.json", "loader.json.tmp"):
             try:
-                d = json.loads(_read(self._p(name)))
+                d = json.loads(_read(self._p(name), self.fs))
                 if not isinstance(d, dict) or d.get("active") not in (None, "a", "b"):
                     continue
                 for k in st:
@@ -276,7 +306,7 @@ class Loader:
         """No readable pointer: find the runnable slots by verifying both (never start blank)."""
         good = []
         for slot in ("a", "b"):
-            if not _exists(self.slot_dir(slot) + "/manifest.json"):
+            if not _exists(self.slot_dir(slot) + "/manifest.json", self.fs):
                 continue
             try:
                 m = self.verify_slot(slot)
@@ -308,7 +338,7 @@ class Loader:
         return st
 
     def _save(self):
-        _write_atomic(self._p("loader.json"), json.dumps(self.state).encode())
+        _write_atomic(self._p("loader.json"), json.dumps(self.state).encode(), self.fs)
 
     def _feed(self):
         if self.wdt is not None:
@@ -319,7 +349,7 @@ class Loader:
 
     def slot_version(self, slot):
         try:
-            env = json.loads(_read(self.slot_dir(slot) + "/manifest.json"))
+            env = json.loads(_read(self.slot_dir(slot) + "/manifest.json", self.fs))
             return json.loads(env["body"])["version"]
         except Exception:
             return None
@@ -330,7 +360,7 @@ class Loader:
         """The slot's manifest if the slot is intact (signature, sizes, hashes); else raise."""
         d = self.slot_dir(slot)
         try:
-            raw = _read(d + "/manifest.json")
+            raw = _read(d + "/manifest.json", self.fs)
         except OSError:
             raise LoaderError("slot_" + slot, "no manifest")
         m = open_envelope(raw, self.key)
@@ -341,7 +371,7 @@ class Loader:
             h = hashlib.sha256()
             n = 0
             try:
-                fh = open(path, "rb")
+                fh = self.fs.open(path, "rb")
             except OSError:
                 raise LoaderError("slot_%s/app/%s" % (slot, f["path"]), "missing")
             try:
@@ -392,7 +422,7 @@ class Loader:
         try:
             if r.status != 200:
                 raise LoaderError(what, "HTTP status %d" % r.status)
-            f = open(tmp, "wb")
+            f = self.fs.open(tmp, "wb")
             try:
                 while True:
                     b = r.read(CHUNK)
@@ -412,23 +442,23 @@ class Loader:
             raise LoaderError(what, "truncated: %d of %d bytes" % (n, size))
         if _hex(h.digest()) != sha:
             raise LoaderError(what, "SHA-256 does not match the manifest")
-        os.rename(tmp, dest)
+        self.fs.rename(tmp, dest)
 
     def install(self, slot, raw, m):
         """Download bundle ``m`` into ``slot``; the slot is valid only if this returns."""
         d = self.slot_dir(slot)
-        _rmtree(d)
-        _makedirs(d + "/app")
+        _rmtree(d, self.fs)
+        _makedirs(d + "/app", self.fs)
         deadline = self.ticks_ms() + self.download_timeout_ms
         for i in range(len(m["files"])):
             f = m["files"][i]
             dest = d + "/app/" + f["path"]
             parent = dest.rsplit("/", 1)[0]
-            if not _exists(parent):
-                _makedirs(parent)
+            if not _exists(parent, self.fs):
+                _makedirs(parent, self.fs)
             url = self.base + "/bundles/" + m["version"] + "/" + f["path"]
             self._download(url, dest, f["size"], f["sha256"], "manifest.files[%d]" % i, deadline)
-        _write_atomic(d + "/manifest.json", raw)
+        _write_atomic(d + "/manifest.json", raw, self.fs)
 
     # --- the boot decision -----------------------------------------------------------------
 

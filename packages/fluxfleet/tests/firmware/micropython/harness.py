@@ -50,17 +50,21 @@ check("location", protocol.check_location("9.2.B") == "9.2.B")
 
 # --- ring buffer on both stores ------------------------------------------------------------
 for store in (storage.MemoryStore(), storage.FileStore("/flash/ring")):
-    r = ring.Ring(store, slots=8)
-    for i in range(11):
+    r = ring.Ring(store, slots=8, commit_every=2, seg_records=4)
+    for i in range(21):
         r.append(dict(s))
-    check("ring head", r.head == 11)
-    got = r.read(10)
-    check("ring record", got["co2_ppm"] == 612.5 and got["rh_pct"] is None and got["seq"] == 10)
-    check("ring overwrite", r.read(2) is None and r.lost == 3)
-    r.mark_sent(9)
-    r.save()
-    r2 = ring.Ring(store, slots=8)
-    check("ring recovers", (r2.head, r2.sent) == (11, 9))
+    check("ring head", (r.head, r.committed) == (21, 20))
+    got = r.read(18)
+    check("ring record", got["co2_ppm"] == 612.5 and got["rh_pct"] is None and got["seq"] == 18)
+    # 3 segments of 4 kept (8 slots + the one being filled): 1-8 rotated out whole, unsent
+    check("ring rotation", r.read(8) is None and r.read(9) is not None and r.lost == 8)
+    check("ring segments", len(store.names("ring.0")) == 3)
+    r.mark_sent(19)
+    r.save(True)
+    r2 = ring.Ring(store, slots=8, commit_every=2, seg_records=4)
+    check("ring recovers", (r2.head, r2.committed, r2.sent) == (21, 21, 19))
+    r3 = ring.Ring(store, slots=8, commit_every=2, seg_records=4)  # a cut: gap of 1 seq
+    check("ring unclean boot", r3.append(dict(s)) == 23)
 check("record size", ring.RECORD_SIZE == 50)
 
 # --- drivers, MQTT, SNTP ------------------------------------------------------------------
