@@ -128,7 +128,7 @@ class FakeBoard:
     def wants_location_entry(self) -> bool:
         return False
 
-    def ask_location(self, current: str | None) -> str | None:
+    def ask_location(self, current: str | None, timeout_ms: int | None = None) -> str | None:
         return current
 
     def show_text(self, text: str) -> None:
@@ -255,3 +255,27 @@ def test_the_main_loop_survives_controller_exceptions_then_resets(tmp_path: Path
     assert board.reboots == 1  # then ten failures in a row: reset instead of hanging
     assert len(board.logged) == main.MAX_ERRORS
     assert "WiFi driver bug" in board.logged[0]
+
+
+class ScreenBoard(FakeBoard):
+    """A board with a touch screen and nobody at it (no location stored, none provisioned)."""
+
+    def ask_location(self, current: str | None, timeout_ms: int | None = None) -> str | None:
+        if timeout_ms is None:  # the real keypad would wait here forever
+            raise AssertionError("the keypad waits forever: no sampling, no MQTT")
+        self.clock.advance(timeout_ms)  # nobody touched it
+        return current
+
+
+def test_nobody_at_the_keypad_times_out_and_the_chamber_runs_unlabelled(tmp_path: Path):
+    cfg = {"device_id": "c7", "broker_host": "nowhere", "data_dir": str(tmp_path / "d")}
+    (tmp_path / "d").mkdir()
+    board = ScreenBoard(cfg)
+    board.net_up = lambda: False  # type: ignore[method-assign]
+    try:
+        ctl = main.run(board, {"version": "6.1.0", "slot": "a", "boots": 1}, max_steps=400)
+    finally:
+        if board.store is not None:
+            board.store.close()
+    assert ctl.loc is None  # unlabelled: set_location will label it
+    assert ctl.ring.head >= 10  # measuring, samples kept for when the location arrives

@@ -17,6 +17,7 @@ from .storage import FileStore
 
 MAX_SLEEP_MS = 200
 MAX_ERRORS = 10  # consecutive controller exceptions before a reset
+LOCATION_TIMEOUT_MS = 5 * 60 * 1000  # keypad idle this long: run unlabelled
 
 
 class Missing:
@@ -66,7 +67,8 @@ def run(board, info, max_steps=None):
     board.store = store
     if store.get("location") is None or board.wants_location_entry():
         while True:
-            loc = board.ask_location(cfg.get("location"))
+            # times out (None): nobody at the keypad - run unlabelled, never wait forever
+            loc = board.ask_location(cfg.get("location"), LOCATION_TIMEOUT_MS)
             try:
                 protocol.check_location(loc)
                 store.put("location", loc.encode())
