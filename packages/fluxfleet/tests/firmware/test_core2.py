@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -37,7 +37,7 @@ class FakeTime:
 
 
 class PWM:
-    made: list[tuple[Any, dict[str, Any]]] = []
+    made: ClassVar[list[tuple[Any, dict[str, Any]]]] = []
 
     def __init__(self, pin: Any, **kw: Any) -> None:
         PWM.made.append((pin, kw))
@@ -118,7 +118,7 @@ def transport(core2: Any, sock: StalledSocket, feeds: list[int]) -> Any:
 def test_a_stalled_link_is_a_timeout_error_within_the_deadline_and_feeds_the_watchdog(core2):
     feeds: list[int] = []
     t = transport(core2, StalledSocket(), feeds)
-    with pytest.raises(OSError) as e:
+    with pytest.raises(OSError, match="ETIMEDOUT") as e:
         t.write(b"x" * 9000)  # a 50-sample telemetry batch
     assert e.value.args[0] == core2.ETIMEDOUT
     assert core2.time.t <= core2.IO_TIMEOUT_MS + core2.SLICE_MS
