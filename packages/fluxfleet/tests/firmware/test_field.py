@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fluxfleet.firmware.controller import DEFAULT_SCHEDULE
 
 from .conftest import Rig
@@ -99,3 +100,43 @@ def test_a_pending_reboot_behind_an_frc_quiet_time_also_runs_once(rig_factory):
     rig.link.send_cmd("c01", cmd_id="r-2", cmd="reboot", expires=exp)
     resets = run_with_resets(rig, 40 * MIN)
     assert resets == 1
+
+
+# --- 8: the first closure after a cold boot is on the fleet's grid --------------------------
+
+
+def first_closing_wall(rig: Rig) -> int:
+    prev = None
+    for t, deg in rig.hal.servo.moves:
+        if deg == 0 and prev == 90:
+            return t + (rig.clock.time_ms() - rig.clock.ticks)  # on the synced clock
+        prev = deg
+    raise AssertionError("never closed")
+
+
+@pytest.mark.parametrize("skew_ms", [-170_000, 250_000, 3_600_000 + 7_000])
+@pytest.mark.parametrize("ntp_after_ms", [0, 90_000])
+def test_the_cycle_is_replanned_when_ntp_steps_the_clock_with_the_lid_open(
+    rig_factory, skew_ms, ntp_after_ms
+):
+    rig = rig_factory(curve=rising)
+    rig.hal.ntp_offset_ms = None if ntp_after_ms else skew_ms  # NTP answers late, or at once
+    rig.run_until(ntp_after_ms)
+    rig.hal.ntp_offset_ms = skew_ms
+    rig.run_until(2 * PERIOD)
+    assert first_closing_wall(rig) % PERIOD == 0
+    assert rig.ctl.skew_ms == skew_ms
+
+
+def test_a_small_forward_step_just_past_the_planned_start_closes_at_once_not_a_period_later(
+    rig_factory,
+):
+    rig = rig_factory(curve=rising)
+    rig.run_until(2 * PERIOD)  # synced, cycling on the grid
+    start = (rig.clock.time_ms() // PERIOD + 1) * PERIOD
+    rig.run_until(rig.clock.ticks + (start - rig.clock.time_ms()) - 500)  # 0.5 s before
+    closings = len([m for m in rig.hal.servo.moves if m[1] == 0])
+    rig.hal.ntp_offset_ms = 2000  # the next sync steps the clock 2 s forward
+    rig.ctl.next_ntp = rig.clock.ticks
+    rig.run_until(rig.clock.ticks + 10_000)
+    assert len([m for m in rig.hal.servo.moves if m[1] == 0]) > closings

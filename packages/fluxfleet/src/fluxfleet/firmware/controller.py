@@ -900,6 +900,15 @@ class Controller:
         self.skew_ms = t - self.clock.time_ms()
         self.clock.set_time_ms(t)
         self.synced = True
+        if self.phase == "open" and not self.servo_q and self.skew_ms != 0:
+            # the clock stepped with the lid open (typically the first sync after a cold
+            # boot): the next closure goes back on the fleet's wall-clock grid
+            late = t - self.cyc * self.sched["period_ms"]
+            gap = self.cfg["min_first_cycle_ms"]
+            if 0 <= late < gap and now - self.t_boot >= gap:
+                self.phase_end = now  # stepped just past the planned start: close now
+            else:
+                self._plan_cycle(now, gap if not self.flushed else 0)
         self.next_ntp = now + self.cfg["ntp_every_ms"]
         self._queue("meta", self.meta(), True)
 
