@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fluxfleet import keys
+from fluxfleet.firmware import ed25519, mqtt
 from fluxfleet.firmware.controller import DEFAULT_SCHEDULE
 
 from .conftest import Rig
@@ -140,3 +142,114 @@ def test_a_small_forward_step_just_past_the_planned_start_closes_at_once_not_a_p
     rig.ctl.next_ntp = rig.clock.ticks
     rig.run_until(rig.clock.ticks + 10_000)
     assert len([m for m in rig.hal.servo.moves if m[1] == 0]) > closings
+
+
+# --- 11: SUBACK refusal, schedule limits, weak fleet keys -----------------------------------
+
+
+def test_a_refused_subscription_is_reported_in_the_retained_status(rig_factory):
+    rig = rig_factory(curve=rising)
+    link = rig.link
+    real_subscribe = link.subscribe
+    pids = iter(range(100, 200))
+    refused: list[tuple[Any, ...]] = []
+
+    def subscribe(topic: str, qos: int) -> int:
+        real_subscribe(topic, qos)
+        pid = next(pids)
+        code = 0x80 if topic.endswith("/c01/cmd") else 1  # the ACL forgot this device
+        refused.append(("suback", pid, code))
+        return pid
+
+    real_poll = link.poll
+
+    def poll() -> list[tuple[Any, ...]]:
+        ev = real_poll() + refused
+        refused.clear()
+        return ev
+
+    link.subscribe = subscribe  # type: ignore[method-assign]
+    link.poll = poll  # type: ignore[method-assign]
+    rig.run_until(10_000)
+    st = [p for p in link.of_kind("status")]
+    assert st[-1].retain
+    last = st[-1].decoded()
+    assert last["state"] == "alert"
+    assert "fluxfleet/v1/c01/cmd refused" in last["detail"]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"sample_ms": 2000}, "sample_ms"),  # 9,600 x 2 s = 5.3 h < 6 h
+        ({"pulse_ms": 5000}, "pulse_ms"),  # the pulse every 4,000 ms stays
+    ],
+)
+def test_a_schedule_that_breaks_the_ring_or_the_fan_is_refused(rig_factory, args, field):
+    rig = rig_factory(curve=rising)
+    rig.run_until(5_000)
+    exp = rig.clock.time_ms() + 30 * MIN
+    rig.link.send_cmd("c01", cmd_id="s-1", cmd="set_schedule", expires=exp, args=args)
+    rig.run_until(15_000)
+    acks = [p.decoded() for p in rig.link.of_kind("ack")]
+    assert [a["state"] for a in acks] == ["accepted", "failed"]
+    assert field in acks[-1]["detail"]
+    assert rig.ctl.sched["sample_ms"] == 3000
+
+
+def test_the_ring_may_sample_faster_if_it_still_holds_6_h(rig_factory):
+    rig = rig_factory(curve=rising, ring_slots=12_000)
+    rig.run_until(5_000)
+    exp = rig.clock.time_ms() + 30 * MIN
+    rig.link.send_cmd(
+        "c01", cmd_id="s-2", cmd="set_schedule", expires=exp, args={"sample_ms": 2000}
+    )
+    rig.run_until(15_000)
+    assert rig.link.acks()[-1] == ("s-2", "done")
+
+
+SMALL_ORDER = [
+    "0100000000000000000000000000000000000000000000000000000000000000",  # identity
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
+    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+]
+
+
+@pytest.mark.parametrize("key_hex", SMALL_ORDER)
+def test_a_small_order_public_key_verifies_nothing(key_hex):
+    pk = bytes.fromhex(key_hex)
+    # with a small-order key, R = identity and S = 0 is a valid "signature" of anything
+    forged = bytes.fromhex(SMALL_ORDER[0]) + bytes(32)
+    assert not ed25519.verify(pk, b"any manifest at all", forged)
+    assert ed25519.check_public_key(pk) is not None
+
+
+def test_a_real_fleet_key_is_accepted():
+    assert ed25519.check_public_key(keys.generate_key().public_bytes) is None
+
+
+class ScriptedTransport:
+    def __init__(self, incoming: bytes) -> None:
+        self.incoming = incoming
+        self.written = b""
+
+    def write(self, data: bytes) -> None:
+        self.written += bytes(data)
+
+    def read_available(self) -> bytes:
+        out, self.incoming = self.incoming, b""
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_mqtt_client_reports_a_suback_refusal_with_its_pid():
+    link = mqtt.MqttLink(lambda h, p: None, "broker", 1883)
+    t = ScriptedTransport(bytes((mqtt.SUBACK, 3, 0, 7, 0x80)))
+    link.t = t
+    assert link.subscribe("fluxfleet/v1/c01/cmd", 1) == 1
+    assert t.written[0] == 0x82  # SUBSCRIBE
+    assert link.poll() == [("suback", 7, 0x80)]

@@ -75,6 +75,7 @@ DEFAULT_CONFIG = {
 _SEEN_MAX = 64
 _LID_CLOSED = ("closing", "closed", "extended")  # no pressure-compensation change here
 ALERT_AFTER = 10  # samples without a CO2 reading before status turns to "alert"
+MIN_RING_MS = 6 * 3600 * 1000  # the ring must hold at least 6 h of samples [ms]
 
 
 class LineFit:
@@ -229,6 +230,8 @@ class Controller:
         self.i2c_errors = 0
         self.co2_missing_run = 0  # consecutive samples without CO2
         self.alert = False
+        self.subs = {}
+        self.refused = None  # the command topic the broker refused, if any
 
         # link state
         self.connected = False
@@ -532,7 +535,8 @@ class Controller:
             )
         elif self.alert and not co2_missing:
             self.alert = False
-            self._queue("status", self._status("online", "CO2 readings are back"), True)
+            if self.refused is None:
+                self._queue("status", self._status("online", "CO2 readings are back"), True)
 
     def _publish_cycle(self, now):
         if self.t_closed is None:
@@ -657,8 +661,11 @@ class Controller:
                 will,
                 self.cfg["keepalive_s"],
             )
-            self.link.subscribe(protocol.topic(self.dev, "cmd"), 1)
-            self.link.subscribe(protocol.topic(protocol.BROADCAST, "cmd"), 1)
+            self.subs = {}  # SUBSCRIBE pid -> topic, until its SUBACK
+            for t in (protocol.topic(self.dev, "cmd"), protocol.topic(protocol.BROADCAST, "cmd")):
+                pid = self.link.subscribe(t, 1)
+                if isinstance(pid, int):
+                    self.subs[pid] = t
         except OSError:
             self._drop_link(now)
             return
@@ -684,6 +691,19 @@ class Controller:
                     self.published = True
             elif kind == "pingresp":
                 self.ping_out = None
+            elif kind == "suback":  # ("suback", pid, code); 0x80: refused (broker ACL)
+                t = self.subs.pop(ev[1], None)
+                if t is not None and ev[2] >= 0x80:
+                    self.refused = t
+                    self._queue(
+                        "status",
+                        self._status(
+                            "alert",
+                            "subscription to %s refused by the broker (ACL?): commands "
+                            "cannot arrive" % t,
+                        ),
+                        True,
+                    )
             elif kind == "msg":  # ("msg", topic, payload[, retained])
                 self._on_message(ev[1], ev[2], now, len(ev) > 3 and ev[3])
 
@@ -863,6 +883,12 @@ class Controller:
             s.update(args)
             try:
                 protocol.check_schedule(s, "args.", False)
+                if self.ring.slots * s["sample_ms"] < MIN_RING_MS:
+                    raise protocol.ProtocolError(
+                        "args.sample_ms",
+                        "the ring (%d samples) would hold less than 6 h at %d ms"
+                        % (self.ring.slots, s["sample_ms"]),
+                    )
             except protocol.ProtocolError as e:
                 self._ack(cid, "failed", str(e))
                 return True

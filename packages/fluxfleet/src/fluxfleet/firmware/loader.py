@@ -270,6 +270,9 @@ class Loader:
         self.download_timeout_ms = download_timeout_ms
         self.max_tries = max_tries
         self.fs = fs if fs is not None else OS_FS
+        weak = ed25519.check_public_key(public_key)
+        if weak is not None:  # every signature check fails with it (see ed25519.verify)
+            self.log("the fleet key in config.json is unusable: %s; no bundle verifies" % weak)
         self.state = self._load_state()
 
     # --- state -------------------------------------------------------------------------

@@ -469,7 +469,7 @@ class Board:
     def wants_location_entry(self):
         return False
 
-    def ask_location(self, current):
+    def ask_location(self, current, timeout_ms=None):
         return current
 
     def show_text(self, text):
