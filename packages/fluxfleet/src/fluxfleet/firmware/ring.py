@@ -198,9 +198,11 @@ class Ring:
         if self.sent < first - 1:  # rotated out after the last meta save
             self.lost += first - 1 - self.sent
             self.sent = first - 1
-        if clean:
-            self.save()  # not clean any more: a cut from now on must leave the gap
-        elif self.head > 0:
+        if clean or (not meta and self.head == 0):
+            # not clean any more: a cut from now on must leave the gap (a factory-fresh
+            # flash too - a cut before its first commit may follow samples sent from RAM)
+            self.save()
+        else:
             # the samples in RAM at the cut (<= commit_every - 1, all above this) may have
             # gone out: their seqs are never given again; saved at once, so a second cut
             # before the next commit cannot give them either. The skipped seqs go to
