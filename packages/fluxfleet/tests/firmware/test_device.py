@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from fluxfleet.firmware import main, protocol, sntp
+from fluxfleet.firmware import ring as ringmod
 from fluxfleet.firmware.clock import ManualClock
 from fluxfleet.firmware.drivers import qmp6988
 from fluxfleet.firmware.hal.host import TcpTransport
+from fluxfleet.firmware.storage import FileStore
 
 from testsupport.mqtt import MqttWatcher
 
@@ -255,6 +257,10 @@ def test_the_main_loop_survives_controller_exceptions_then_resets(tmp_path: Path
     assert board.reboots == 1  # then ten failures in a row: reset instead of hanging
     assert len(board.logged) == main.MAX_ERRORS
     assert "WiFi driver bug" in board.logged[0]
+    # the samples still in RAM went to flash first: the next boot continues without a gap
+    assert ctl.ring.committed == ctl.ring.head
+    again = ringmod.Ring(FileStore(cfg["data_dir"]))
+    assert again.head == ctl.ring.head
 
 
 class ScreenBoard(FakeBoard):

@@ -108,6 +108,10 @@ def run(board, info, max_steps=None):
             errors += 1
             board.log("controller error %d: %r" % (errors, e))
             if errors >= MAX_ERRORS:
+                try:
+                    ctl.save(True)  # the samples in RAM to flash: no loss, no seq gap
+                except Exception:
+                    pass
                 board.reboot()
                 return ctl
             wake = board.clock.ticks_ms() + 1000
