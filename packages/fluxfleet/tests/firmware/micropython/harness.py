@@ -129,6 +129,34 @@ sig = bytes.fromhex(
 )
 check("rfc 8032 vector", ed25519.verify(pk, b"", sig))
 check("wrong message", not ed25519.verify(pk, b"x", sig))
+# small-order keys: R = identity, S = 0 would "verify" any message (issue 12 #11)
+ident = b"\x01" + bytes(31)
+for weak in (ident, bytes(32), bytes.fromhex("ec" + "ff" * 30 + "7f")):
+    check("small-order key refused", not ed25519.verify(weak, b"any", ident + bytes(32)))
+    check("small-order key named", ed25519.check_public_key(weak) is not None)
+check("rfc 8032 key usable", ed25519.check_public_key(pk) is None)
+# a SUBACK refusal comes out of poll() with its pid
+sub = mqtt.MqttLink(lambda h, p: None, "b", 1883)
+
+
+class SubT:
+    def __init__(self):
+        self.data = bytes((0x90, 3, 0, 1, 0x80))
+
+    def write(self, b):
+        pass
+
+    def read_available(self):
+        out, self.data = self.data, b""
+        return out
+
+    def close(self):
+        pass
+
+
+sub.t = SubT()
+check("subscribe pid", sub.subscribe("fluxfleet/v1/c01/cmd", 1) == 1)
+check("suback refusal", sub.poll() == [("suback", 1, 0x80)])
 
 # --- the loader: signed by CPython's cryptography, verified and installed here --------------
 FLEET_KEY = bytes.fromhex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")
