@@ -253,3 +253,29 @@ def test_the_mqtt_client_reports_a_suback_refusal_with_its_pid():
     assert link.subscribe("fluxfleet/v1/c01/cmd", 1) == 1
     assert t.written[0] == 0x82  # SUBSCRIBE
     assert link.poll() == [("suback", 7, 0x80)]
+
+
+# --- 11: a reconnect never blocks the loop while the lid is closed -------------------------
+
+
+def test_no_reconnect_attempt_while_the_lid_is_closed(rig_factory):
+    rig = rig_factory(curve=rising)
+    rig.run_until(PERIOD)  # connected, cycling
+    # find the next closure and drop the link just after the lid closed
+    while rig.ctl.phase != "closed":
+        rig.run_until(rig.clock.ticks + 1000)
+    rig.link.up = False
+    rig.link.connected = False
+    rig.run_until(rig.clock.ticks + 10_000)
+    connects = rig.link.connects
+    rig.link.up = True  # the broker is back, but the lid is still closed
+    steps = 0
+    while rig.ctl.phase in ("closed", "extended"):
+        assert rig.link.connects == connects  # waits for the lid to open
+        rig.run_until(rig.clock.ticks + 1000)
+        steps += 1
+    assert steps > 30  # the broker was back for most of the closure
+    rig.run_until(rig.clock.ticks + 60_000)
+    assert rig.link.connects == connects + 1
+    got = sorted(s["seq"] for s in rig.link.samples())
+    assert got == list(range(1, got[-1] + 1))  # nothing lost in between

@@ -29,7 +29,7 @@ import json
 
 from . import protocol
 from .commands import CommandsMixin
-from .cycle import CycleMixin
+from .cycle import LID_CLOSED, CycleMixin
 from .housekeeping import HousekeepingMixin
 from .linefit import LineFit
 from .ring import DEFAULT_SLOTS, Ring
@@ -280,7 +280,7 @@ class Controller(CycleMixin, SamplerMixin, UplinkMixin, CommandsMixin, Housekeep
                 or (ready and len(self.inflight) < self.cfg["max_inflight"])
             ):
                 w = min(w, now + self.cfg["poll_ms"])
-        elif self.next_connect < w:
+        elif self.next_connect < w and self.phase not in LID_CLOSED:
             w = self.next_connect
         if w < now:
             w = now

@@ -7,6 +7,7 @@ set up in ``Controller.__init__``).
 """
 
 from . import protocol
+from .cycle import LID_CLOSED
 
 
 class UplinkMixin:
@@ -171,7 +172,10 @@ class UplinkMixin:
 
     def _net(self, now):
         if not self.connected:
-            if now >= self.next_connect:
+            # a (re)connect blocks the loop (DNS, TCP, CONNACK: up to ~15 s): never while
+            # the lid is closed, where it would skip samples and stretch the fan pulses;
+            # the samples wait in the ring, the closure is over within minutes
+            if now >= self.next_connect and self.phase not in LID_CLOSED:
                 self._connect(now)
             if not self.connected:
                 return
