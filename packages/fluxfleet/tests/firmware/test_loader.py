@@ -640,3 +640,22 @@ def test_min_version_must_not_exceed_the_version_and_versions_sort_by_number():
     assert loader.version_key("6.10.0") > loader.version_key("6.9.3")
     assert loader.version_key("6.1.0") == loader.version_key("6.1.0")
     assert loader.version_key("7") > loader.version_key("6.99")
+
+
+def test_a_newer_release_never_overwrites_the_fallback_while_the_running_one_is_unconfirmed(
+    setup, tmp_path, fleet_key
+):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()  # 6.1.0 pending in slot b, 6.0.0 the fallback in slot a
+    publish(tmp_path, www, fleet_key, "6.2.0")
+    d = dev.boot()
+    assert d["version"] == "6.1.0"
+    assert "6.2.0 waits" in str(d["reason"])
+    assert dev.loader.slot_version("a") == "6.0.0"  # the fallback is intact
+    dev.loader.confirm()
+    d = dev.boot()
+    assert (d["version"], d["slot"]) == ("6.2.0", "a")  # now it may go over 6.0.0

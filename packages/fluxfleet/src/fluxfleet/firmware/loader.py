@@ -508,6 +508,13 @@ class Loader:
                 out["reason"] = "up to date"
             elif ver in st["bad"]:
                 out["reason"] = "version %s was reverted before; not installing it again" % ver
+            elif st["pending"] and self._runnable(st["prev"]):
+                # the other slot holds the last confirmed version, the only fallback: it is
+                # not overwritten until the running one confirmed itself (or was reverted)
+                out["reason"] = "version %s waits: %s has not confirmed itself yet" % (
+                    ver,
+                    active_ver,
+                )
             elif st["floor"] is not None and version_key(ver) < version_key(st["floor"]):
                 out["reason"] = (
                     "update refused: version %s is older than the minimum %s "
