@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from fluxfleet.firmware import main, protocol, sntp
+from fluxfleet.firmware import ring as ringmod
 from fluxfleet.firmware.clock import ManualClock
 from fluxfleet.firmware.drivers import qmp6988
 from fluxfleet.firmware.hal.host import TcpTransport
+from fluxfleet.firmware.storage import FileStore
 
 from testsupport.mqtt import MqttWatcher
 
@@ -128,7 +130,7 @@ class FakeBoard:
     def wants_location_entry(self) -> bool:
         return False
 
-    def ask_location(self, current: str | None) -> str | None:
+    def ask_location(self, current: str | None, timeout_ms: int | None = None) -> str | None:
         return current
 
     def show_text(self, text: str) -> None:
@@ -226,7 +228,11 @@ def test_the_device_main_loop_measures_publishes_and_obeys(mosquitto, tmp_path: 
     moves = [d for t, d in board.servo.log if t >= sent[0]]
     assert moves[:5] == [270, 0, 270, 0, 90]
     assert ctl.ring.head >= len(samples)
-    assert (tmp_path / "data" / "ring.dat").stat().st_size == 9600 * 50
+    # the ring is append-only segment files of whole 50-byte records, at most one block each
+    segs = sorted((tmp_path / "data").glob("ring.[0-9]*"))
+    assert segs
+    assert all(p.stat().st_size % 50 == 0 and p.stat().st_size <= 4000 for p in segs)
+    assert not (tmp_path / "data" / "ring.dat").exists()
 
 
 def test_the_main_loop_survives_controller_exceptions_then_resets(tmp_path: Path):
@@ -251,3 +257,31 @@ def test_the_main_loop_survives_controller_exceptions_then_resets(tmp_path: Path
     assert board.reboots == 1  # then ten failures in a row: reset instead of hanging
     assert len(board.logged) == main.MAX_ERRORS
     assert "WiFi driver bug" in board.logged[0]
+    # the samples still in RAM went to flash first: the next boot continues without a gap
+    assert ctl.ring.committed == ctl.ring.head
+    again = ringmod.Ring(FileStore(cfg["data_dir"]))
+    assert again.head == ctl.ring.head
+
+
+class ScreenBoard(FakeBoard):
+    """A board with a touch screen and nobody at it (no location stored, none provisioned)."""
+
+    def ask_location(self, current: str | None, timeout_ms: int | None = None) -> str | None:
+        if timeout_ms is None:  # the real keypad would wait here forever
+            raise AssertionError("the keypad waits forever: no sampling, no MQTT")
+        self.clock.advance(timeout_ms)  # nobody touched it
+        return current
+
+
+def test_nobody_at_the_keypad_times_out_and_the_chamber_runs_unlabelled(tmp_path: Path):
+    cfg = {"device_id": "c7", "broker_host": "nowhere", "data_dir": str(tmp_path / "d")}
+    (tmp_path / "d").mkdir()
+    board = ScreenBoard(cfg)
+    board.net_up = lambda: False  # type: ignore[method-assign]
+    try:
+        ctl = main.run(board, {"version": "6.1.0", "slot": "a", "boots": 1}, max_steps=400)
+    finally:
+        if board.store is not None:
+            board.store.close()
+    assert ctl.loc is None  # unlabelled: set_location will label it
+    assert ctl.ring.head >= 10  # measuring, samples kept for when the location arrives

@@ -432,3 +432,230 @@ def test_a_signed_version_that_would_leave_the_bundles_directory_is_refused(
     assert "manifest.version: must not start with '.'" in str(d["reason"])
     assert d["slot"] is None
     assert [u for u, _ in server.requests] == [BASE + "/manifest.json"]  # nothing fetched
+
+
+# --- field defects (issue 12) ---------------------------------------------------------------
+
+
+def test_a_first_install_that_never_confirms_is_kept_never_reverted_to_nothing(
+    setup, tmp_path, fleet_key
+):
+    # a factory install waiting for its location code or a broker for 3 x 6 h: the only
+    # version must keep running (before: reverted to slot None and blacklisted = bricked)
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    runs = [dev.running(dev.boot()) for _ in range(6)]
+    assert runs == ["6.0.0"] * 6
+    assert dev.loader.state["bad"] == []
+    assert any("no verified previous version: keeping it" in m for m in dev.log)
+    server.silent = True  # and offline too
+    assert dev.running(dev.boot()) == "6.0.0"
+
+
+def test_an_unconfirmed_update_whose_old_slot_is_corrupt_is_kept(setup, tmp_path, fleet_key):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()
+    (dev.flash / "slot_a" / "app" / "main.py").write_text("broken\n")
+    runs = [dev.running(dev.boot()) for _ in range(4)]
+    assert runs == ["6.1.0"] * 4
+
+
+class HostileTransport:
+    """An update server's socket that answers every request with ``reply``."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def read(self, n: int, timeout_ms: int) -> bytes:
+        out, self.reply = self.reply[:n], self.reply[n:]
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+HOSTILE = [
+    b"HTTP/1.1 OK\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 12abc\r\n\r\n{}",
+    b"HTTP/1.0 200 OK\r\nLocation: \xe9t\xe9\r\n\r\n",
+    b"<html>captive portal</html>\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\n\r\n" + b"\xff" * 300,  # a body that is not a manifest
+]
+
+
+@pytest.mark.parametrize("reply", HOSTILE)
+def test_any_hostile_http_reply_runs_the_cached_version(setup, tmp_path, fleet_key, reply):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    clock = dev.clock
+    server.fetch = lambda url, timeout_ms: fw_http.get(  # type: ignore[method-assign]
+        lambda host, port: HostileTransport(reply), url, timeout_ms, lambda: clock[0]
+    )
+    d = dev.boot()
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert "running the cached version" in str(d["reason"]) or "refused" in str(d["reason"])
+
+
+@pytest.mark.parametrize("base", ["https://updates.example/fleet", "updates.example/fleet"])
+def test_an_update_url_the_client_cannot_speak_runs_the_cached_version(
+    setup, tmp_path, fleet_key, base
+):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    ld = loader.Loader(
+        str(dev.flash),
+        fleet_key.public_bytes,
+        base,
+        lambda url, t: fw_http.get(lambda h, p: HostileTransport(b""), url, t, lambda: 0),
+        lambda: 0,
+    )
+    d = ld.boot()
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert "only http://" in str(d["reason"])
+
+
+def test_an_unexpected_error_in_the_update_path_runs_the_cached_version(setup, tmp_path, fleet_key):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+
+    def broken(url: str, timeout_ms: int) -> FakeResponse:
+        raise MemoryError("out of RAM while connecting")
+
+    server.fetch = broken  # type: ignore[method-assign]
+    d = dev.boot()
+    assert d["version"] == "6.0.0"
+    assert "update failed" in str(d["reason"])
+
+
+@pytest.mark.parametrize("damage", ["lost", "empty", "garbage", "rename_cut"])
+def test_a_lost_or_corrupt_pointer_is_rebuilt_by_verifying_both_slots(
+    setup, tmp_path, fleet_key, damage
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()
+    dev.loader.confirm()
+    ptr = dev.flash / "loader.json"
+    if damage == "rename_cut":  # FAT: remove-then-rename, cut between the two
+        ptr.rename(dev.flash / "loader.json.tmp")
+    elif damage == "lost":
+        ptr.unlink()
+    else:
+        ptr.write_bytes(b"" if damage == "empty" else b'{"active": "zz", ')
+    server.requests.clear()
+    d = dev.boot()
+    assert (d["slot"], d["version"]) == ("b", "6.1.0")
+    assert d["reason"] == "up to date"  # nothing downloaded over a good slot
+    assert dev.loader.slot_version("a") == "6.0.0"
+    assert [u for u, _ in server.requests] == [BASE + "/manifest.json"]
+
+
+def test_a_rebuilt_pointer_skips_a_corrupt_slot(setup, tmp_path, fleet_key):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()
+    (dev.flash / "loader.json").unlink()
+    (dev.flash / "slot_b" / "app" / "main.py").write_text("bit rot\n")
+    server.silent = True
+    d = dev.boot()
+    assert (d["slot"], d["version"]) == ("a", "6.0.0")
+    assert dev.loader.state["pending"] is False
+
+
+def test_a_rebuilt_pointer_with_two_slots_reverts_to_the_older_if_the_newer_never_confirms(
+    setup, tmp_path, fleet_key
+):
+    dev, server, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()  # 6.1.0 pending, then the pointer is lost
+    (dev.flash / "loader.json").unlink()
+    server.silent = True
+    runs = [dev.running(dev.boot()) for _ in range(5)]
+    assert runs == ["6.1.0", "6.1.0", "6.1.0", "6.0.0", "6.0.0"]
+
+
+def _publish_manifest(www: Path, src: Path, key: keys.FleetKey, version: str, **extra: str) -> None:
+    """Publish ``version`` with extra manifest fields (what ``fluxfleet bundle`` will write)."""
+    keys.write_bundle(www, version, key, src=src)  # the files
+    m = keys.build_manifest(version, src)
+    m.update(extra)
+    (www / "manifest.json").write_bytes(keys.sign_manifest(m, key))
+
+
+def test_min_version_stops_the_replay_of_an_older_signed_bundle(setup, tmp_path, fleet_key):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    old_envelope = (www / "manifest.json").read_bytes()
+    dev.boot()
+    dev.loader.confirm()
+    _publish_manifest(
+        www, make_src(tmp_path, "s61", "6.1.0"), fleet_key, "6.1.0", min_version="6.1.0"
+    )
+    d = dev.boot()
+    assert (d["version"], dev.loader.state["floor"]) == ("6.1.0", "6.1.0")
+    dev.loader.confirm()
+    (www / "manifest.json").write_bytes(old_envelope)  # a replayed, validly signed 6.0.0
+    d = dev.boot()
+    assert d["version"] == "6.1.0"
+    assert "older than the minimum 6.1.0" in str(d["reason"])
+    # an operator's deliberate rollback stays possible: a new bundle that allows it
+    _publish_manifest(
+        www, make_src(tmp_path, "s62", "6.0.1"), fleet_key, "6.0.1", min_version="6.0.1"
+    )
+    assert dev.boot()["reason"].startswith("update refused")  # 6.0.1 < floor 6.1.0 too
+
+
+def test_min_version_must_not_exceed_the_version_and_versions_sort_by_number():
+    body = json.dumps(
+        {
+            "v": 1,
+            "version": "6.0.0",
+            "min_version": "6.1.0",
+            "files": [{"path": "main.py", "size": 0, "sha256": "0" * 64}],
+        }
+    ).encode()
+    with pytest.raises(loader.LoaderError, match=r"manifest\.min_version"):
+        loader.parse_manifest(body)
+    assert loader.version_key("6.10.0") > loader.version_key("6.9.3")
+    assert loader.version_key("6.1.0") == loader.version_key("6.1.0")
+    assert loader.version_key("7") > loader.version_key("6.99")
+
+
+def test_a_newer_release_never_overwrites_the_fallback_while_the_running_one_is_unconfirmed(
+    setup, tmp_path, fleet_key
+):
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    dev.boot()  # 6.1.0 pending in slot b, 6.0.0 the fallback in slot a
+    publish(tmp_path, www, fleet_key, "6.2.0")
+    d = dev.boot()
+    assert d["version"] == "6.1.0"
+    assert "6.2.0 waits" in str(d["reason"])
+    assert dev.loader.slot_version("a") == "6.0.0"  # the fallback is intact
+    dev.loader.confirm()
+    d = dev.boot()
+    assert (d["version"], d["slot"]) == ("6.2.0", "a")  # now it may go over 6.0.0

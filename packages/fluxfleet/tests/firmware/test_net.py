@@ -135,7 +135,33 @@ def test_slow_bytes_within_the_deadline_are_fine_and_the_rest_of_the_budget_is_k
 def test_status_line_and_url_errors():
     with pytest.raises(http.HTTPError, match="not an HTTP status line"):
         get([b"SSH-2.0-OpenSSH\r\n\r\n"])
-    with pytest.raises(ValueError, match="only http://"):
+    with pytest.raises(http.HTTPError, match="only http://"):  # one error class for the loader
         http.split_url("https://x/y")
     assert http.split_url("http://h/p") == ("h", 80, "/p")
     assert http.split_url("http://h:81") == ("h", 81, "/")
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (b"HTTP/1.1 OK\r\n\r\n", "not an HTTP status code"),
+        (b"HTTP/1.0 2000000000000000000000 OK\r\n\r\n", "not an HTTP status code"),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: lots\r\n\r\nbody", "bad Content-Length"),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: -5\r\n\r\nbody", "bad Content-Length"),
+        (b"HTTP/1.0 200 OK\r\nX-Portal: \xff\xfe\x80\r\n\r\n", "not UTF-8"),
+        (b"\x00\x01\x02 garbage\r\n\r\n", "not an HTTP status line"),
+    ],
+)
+def test_a_hostile_reply_is_an_http_error_never_a_value_or_unicode_error(reply, why):
+    # a captive portal or a misconfigured server: the loader catches OSError, so anything
+    # else escaping here would stop the boot and loop the device through the watchdog
+    with pytest.raises(http.HTTPError, match=why):
+        get([reply])
+
+
+@pytest.mark.parametrize(
+    "url", ["https://updates/fleet", "ftp://x/y", "http://h:99999/p", "http://h:x/"]
+)
+def test_an_unsupported_url_is_an_http_error(url):
+    with pytest.raises(http.HTTPError):
+        http.split_url(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from fluxfleet.firmware import ring as ringmod
@@ -81,18 +82,39 @@ def test_samples_survive_a_reboot_during_an_outage_and_seq_is_never_reused(rig_f
     outage(rig, False)
     acked = rig.ctl.ring.sent  # what the broker had acknowledged when the link died
     rig.run_until(20 * MIN)
-    head = rig.ctl.ring.head
-    rig.reboot()  # unplanned reset: only the periodic save() ran (the last one in the outage)
+    committed, head = rig.ctl.ring.committed, rig.ctl.ring.head
+    assert 0 <= head - committed < ringmod.COMMIT_EVERY  # the rest waits in RAM
+    rig.reboot()  # unplanned reset: the samples in RAM are gone, the flash has the rest
     outage(rig, True)
     rig.run_until(30 * MIN)
     after = seqs(rig.link.samples())
     # the ring pointer saved during the outage says exactly what the broker had acknowledged
     assert after[0] == acked + 1
     assert acked <= max(sent_before)
-    assert after == list(range(after[0], after[0] + len(after)))  # in order, no gap, no dup
-    assert after[-1] > head  # new samples continue the old numbering
+    # in order, no duplicate; the one gap is the seqs that were in RAM at the cut, and
+    # the new boot's numbering starts above every seq that may have been given before
+    gaps = [(a, b) for a, b in itertools.pairwise(after) if b != a + 1]
+    assert gaps == [(committed, max(committed, head) + ringmod.COMMIT_EVERY)] or (
+        head == committed and gaps == [(committed, committed + ringmod.COMMIT_EVERY)]
+    )
+    assert len(after) == len(set(after))
     assert rig.ctl.ring.sent == max(s for s, _ in rig.link.acked)
     assert rig.ctl.ring.pending() <= 1
+
+
+def test_a_planned_reboot_commits_first_and_continues_without_a_gap(rig_factory):
+    rig = rig_factory()
+    rig.run_until(5 * MIN + 1000)
+    rig.ctl.save(True)  # what _reboot does before hal.reboot()
+    head = rig.ctl.ring.head
+    assert rig.ctl.ring.committed == head
+    before = seqs(rig.link.samples())
+    rig.reboot()
+    rig.run_until(10 * MIN)
+    got = before + seqs(rig.link.samples())
+    assert len(got) == len(set(got))
+    assert sorted(set(got)) == list(range(1, max(got) + 1))  # no gap at all
+    assert head + 1 in got
 
 
 def test_ring_overflow_keeps_the_newest_samples_and_counts_the_lost(rig_factory):
@@ -136,36 +158,41 @@ def sample(i: int) -> dict[str, Any]:
 
 def test_file_ring_recovers_unsaved_records_after_a_power_cut(tmp_path):
     store = FileStore(str(tmp_path / "flash"))
-    r = ringmod.Ring(store, slots=64)
+    r = ringmod.Ring(store, slots=64, commit_every=4)
     for i in range(10):
         r.append(sample(i))
     r.mark_sent(4)
     r.save()
-    for i in range(10, 15):  # written after the last save
+    for i in range(10, 15):  # after the last save: 1-12 committed (4 at a time), 13-15 in RAM
         r.append(sample(i))
-    store.close()
+    assert (r.head, r.committed) == (15, 12)
 
-    store2 = FileStore(str(tmp_path / "flash"))
-    r2 = ringmod.Ring(store2, slots=64)
-    assert (r2.head, r2.sent) == (15, 4)
+    r2 = ringmod.Ring(FileStore(str(tmp_path / "flash")), slots=64, commit_every=4)
+    assert (r2.committed, r2.sent) == (12, 4)
+    assert r2.head == 12 + 3  # above every seq that can have been given before the cut
     got = r2.read(12)
     assert got is not None
     assert got["co2_ppm"] == 511.0
     assert got["t_c"] is None  # a missing reading stays missing
-    store2.close()
+    assert r2.read(13) is None  # it was in RAM: gone, and its seq is never given again
+    assert r2.append(sample(99)) == 16
 
 
-def test_a_torn_record_is_skipped_not_sent(tmp_path):
-    store = MemoryStore()
-    r = ringmod.Ring(store, slots=16)
+def test_a_torn_tail_is_cut_off_and_never_sent(tmp_path):
+    store = FileStore(str(tmp_path / "flash"))
+    r = ringmod.Ring(store, slots=64, commit_every=1)
     for i in range(5):
         r.append(sample(i))
-    blob = store.blobs["ring.dat"]
-    off = (5 % 16) * ringmod.RECORD_SIZE
-    blob.buf[off + 10] ^= 0xFF  # power cut in the middle of writing seq 5
-    r2 = ringmod.Ring(store, slots=16)  # no meta saved: full scan
-    assert r2.head == 4
+    (seg,) = store.names("ring.0")
+    data = bytearray(store.read(seg, 0, 5 * ringmod.RECORD_SIZE))
+    data[4 * ringmod.RECORD_SIZE + 10] ^= 0xFF  # FAT: power cut while appending seq 5
+    store.put(seg, bytes(data[:-7]))  # ... and the record is short too
+    r2 = ringmod.Ring(store, slots=64, commit_every=1)
+    assert r2.committed == 4
     assert r2.read(5) is None
+    assert store.size(seg) == 4 * ringmod.RECORD_SIZE  # appends stay aligned
+    assert r2.append(sample(7)) == 5  # never published: committed before it is sent
+    assert [r2.read(s)["seq"] for s in (1, 2, 3, 4)] == [1, 2, 3, 4]  # type: ignore[index]
 
 
 def test_a_fresh_flash_starts_at_seq_1():
@@ -174,8 +201,30 @@ def test_a_fresh_flash_starts_at_seq_1():
     assert r.append(sample(0)) == 1
 
 
-def test_the_full_scan_of_a_fresh_flash_feeds_the_watchdog():
-    feeds = []
-    r = ringmod.Ring(MemoryStore(), slots=9600, feed=lambda: feeds.append(1))
-    assert r.head == 0
-    assert len(feeds) == 9600 // 256 + 1
+def test_rotation_deletes_whole_segments_keeps_the_newest_slots_and_counts_the_lost():
+    store = MemoryStore()
+    r = ringmod.Ring(store, slots=200, commit_every=4, seg_records=40)
+    for i in range(1000):
+        r.append(sample(i))
+    r.commit()
+    names = sorted(store.names("ring.0"))
+    assert len(names) == 200 // 40 + 1
+    assert all(store.size(n) == 40 * ringmod.RECORD_SIZE for n in names)
+    kept = [s for s in range(1, 1001) if r.read(s) is not None]
+    assert kept == list(range(1000 - len(kept) + 1, 1001))
+    assert len(kept) >= 200
+    assert r.lost == 1000 - len(kept)
+    assert r.sent == 1000 - len(kept)
+
+
+def test_the_boot_check_of_a_full_ring_feeds_the_watchdog():
+    store = MemoryStore()
+    r = ringmod.Ring(store, slots=9600)
+    for i in range(9700):
+        r.append(sample(i))
+    r.save(True)
+    feeds: list[int] = []
+    r2 = ringmod.Ring(store, slots=9600, feed=lambda: feeds.append(1))
+    assert r2.head == 9700
+    assert len(feeds) == len(store.names("ring.0")) // 16 + 1
+    assert r2.read(9700 - 9599) is not None

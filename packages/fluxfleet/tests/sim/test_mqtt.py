@@ -9,7 +9,7 @@ import time
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from fluxfleet.firmware import protocol
+from fluxfleet.firmware import protocol, ring
 from fluxfleet.sim.collect import Collector
 from fluxfleet.sim.faults import Fault
 from fluxfleet.sim.fleet import Fleet, FleetConfig
@@ -34,9 +34,18 @@ def test_fleet_over_mosquitto_delivers_every_sample(mosquitto: Broker) -> None:
         col.wait_quiet()
     samples = col.samples()
     assert col.rejected == 0, col.rejects[:3]
-    assert result.samples == len(samples)
-    for _, s in samples.groupby("chamber"):
-        np.testing.assert_array_equal(s["seq"].to_numpy(), np.arange(1, len(s) + 1))
+    # ch003's unplanned reset loses what it had in RAM only: < ring.COMMIT_EVERY samples,
+    # whose seqs are never given again (one gap, never a repeat)
+    assert 0 <= result.samples - len(samples) < ring.COMMIT_EVERY
+    for name, s in samples.groupby("chamber"):
+        seq = s["seq"].to_numpy()
+        if name != "ch003":
+            np.testing.assert_array_equal(seq, np.arange(1, len(s) + 1))
+        else:
+            assert seq[0] == 1
+            assert (np.diff(seq) >= 1).all()
+            assert (np.diff(seq) > 1).sum() <= 1
+            assert np.diff(seq).max() <= ring.COMMIT_EVERY
     # store-and-forward across the 30-min outage: nothing lost
     assert len(samples[samples["chamber"] == "ch002"]) == 1800
     assert set(col.meta) == {f"ch{i:03d}" for i in range(6)}

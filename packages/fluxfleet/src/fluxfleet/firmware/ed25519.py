@@ -169,12 +169,38 @@ _GX = _recover_x(_GY, 0)
 G = (_GX, _GY, 1, _GX * _GY % P)
 
 
+def _small_order(p):
+    """True if ``[8]p`` is the identity: one of the 8 points of small order."""
+    q = _add(_add(p, p), _add(p, p))
+    q = _add(q, q)
+    return q[0] % P == 0 and (q[1] - q[2]) % P == 0
+
+
+def check_public_key(public_key):
+    """None if ``public_key`` is a usable Ed25519 key; else why not (a string).
+
+    A key of small order (the identity, points of order 2, 4, 8) lets anyone forge a
+    "signature" for it (R = identity, S = 0 verifies every message), so it is refused;
+    the loader checks the fleet key with this at start.
+    """
+    if len(public_key) != 32:
+        return "must be 32 bytes"
+    a = _decompress(bytes(public_key))
+    if a is None:
+        return "not a point of the curve"
+    if _small_order(a):
+        return "a point of small order (any signature would verify)"
+    return None
+
+
 def verify(public_key, message, signature):
-    """True if ``signature`` (64 bytes) is ``public_key``'s (32 bytes) Ed25519 signature."""
+    """True if ``signature`` (64 bytes) is ``public_key``'s (32 bytes) Ed25519 signature.
+
+    Keys of small order are refused (:func:`check_public_key`)."""
     if len(public_key) != 32 or len(signature) != 64:
         return False
     a = _decompress(bytes(public_key))
-    if a is None:
+    if a is None or _small_order(a):
         return False
     r_bytes = bytes(signature[:32])
     r = _decompress(r_bytes)

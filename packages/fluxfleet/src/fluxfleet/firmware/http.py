@@ -14,18 +14,24 @@ SLICE_MS = 5000
 
 
 class HTTPError(OSError):
-    pass
+    """Anything wrong with the exchange: no answer, or a reply that is not HTTP we can read.
+
+    Every failure of :func:`get` is this one class (an ``OSError``), never a ``ValueError``
+    or ``UnicodeError`` from a hostile reply, so the loader's one fallback catches it.
+    """
 
 
 def split_url(url):
     """(host, port, path) of an ``http://`` URL."""
-    if not url.startswith("http://"):
-        raise ValueError("only http:// URLs are supported, got %r" % (url,))
+    if not isinstance(url, str) or not url.startswith("http://"):
+        raise HTTPError("only http:// URLs are supported, got %r" % (url,))
     rest = url[7:]
     i = rest.find("/")
     hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
     if ":" in hostport:
         host, port = hostport.rsplit(":", 1)
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise HTTPError("bad port in %r" % (url,))
         return host, int(port), path
     return hostport, 80, path
 
@@ -60,6 +66,8 @@ class Response:
         self._feed = feed
         self._slice = slice_ms
         cl = headers.get("content-length")
+        if cl is not None and not (cl.isdigit() and len(cl) <= 9):
+            raise HTTPError("bad Content-Length %r" % (cl,))
         self.length = int(cl) if cl is not None else None
         self._left = self.length
 
@@ -114,10 +122,16 @@ def get(connect, url, timeout_ms, ticks_ms, feed=None, slice_ms=SLICE_MS):
             if len(buf) > 8192:
                 raise HTTPError("HTTP header longer than 8 kB")
         head, body = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode().split("\r\n")
+        try:
+            text = head.decode()
+        except Exception:  # UnicodeError: a captive portal's or a hostile server's bytes
+            raise HTTPError("the HTTP header is not UTF-8 text")
+        lines = text.split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-            raise HTTPError("not an HTTP status line: %r" % (lines[0],))
+            raise HTTPError("not an HTTP status line: %r" % (lines[0][:80],))
+        if not (parts[1].isdigit() and len(parts[1]) == 3):
+            raise HTTPError("not an HTTP status code: %r" % (parts[1][:16],))
         status = int(parts[1])
         headers = {}
         for line in lines[1:]:

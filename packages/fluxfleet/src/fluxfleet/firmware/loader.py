@@ -21,7 +21,12 @@ At every boot (``boot.py`` calls :meth:`Loader.boot`):
    tried, and with neither the loader reports ``slot=None`` (safe mode).
 
 The running controller calls :meth:`Loader.confirm` (through ``hal.confirm()``) after its
-first full chamber cycle and first acknowledged publish. The watchdog (``wdt.feed()``) is
+first healthy chamber cycle (CO2 read, ring written) - local health, not the network. An
+unconfirmed version is reverted only to a previous slot that verifies: with none (a
+factory install) it keeps running. Any failure of the update path - a hostile reply, an
+``https://`` URL, a loader bug - runs the cached version. A lost or corrupt ``loader.json``
+is rebuilt by verifying both slots. A manifest's optional ``min_version`` raises the
+device's floor: an older signed bundle replayed later is refused. The watchdog (``wdt.feed()``) is
 fed between every chunk and step; ``boot.py`` arms it before calling the loader.
 
 Slot layout under ``root``: ``slot_a/manifest.json``, ``slot_a/app/<path>`` (a package
@@ -50,33 +55,61 @@ class LoaderError(Exception):
         self.message = message
 
 
-def _exists(path):
+class _OsFs:
+    """The built-in file system (MicroPython's VFS); tests pass a littlefs image instead."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def rename(self, a, b):
+        os.rename(a, b)
+
+    def remove(self, path):
+        os.remove(path)
+
+    def rmdir(self, path):
+        os.rmdir(path)
+
+    def mkdir(self, path):
+        os.mkdir(path)
+
+    def stat(self, path):
+        return os.stat(path)
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+
+OS_FS = _OsFs()
+
+
+def _exists(path, fs=OS_FS):
     try:
-        os.stat(path)
+        fs.stat(path)
         return True
     except OSError:
         return False
 
 
-def _isdir(path):
+def _isdir(path, fs=OS_FS):
     try:
-        return os.stat(path)[0] & 0x4000 != 0
+        return fs.stat(path)[0] & 0x4000 != 0
     except OSError:
         return False
 
 
-def _rmtree(path):
-    if not _exists(path):
+def _rmtree(path, fs=OS_FS):
+    if not _exists(path, fs):
         return
-    if _isdir(path):
-        for name in os.listdir(path):
-            _rmtree(path + "/" + name)
-        os.rmdir(path)
+    if _isdir(path, fs):
+        for name in fs.listdir(path):
+            _rmtree(path + "/" + name, fs)
+        fs.rmdir(path)
     else:
-        os.remove(path)
+        fs.remove(path)
 
 
-def _makedirs(path):
+def _makedirs(path, fs=OS_FS):
     parts = path.split("/")
     cur = ""
     for p in parts:
@@ -84,22 +117,22 @@ def _makedirs(path):
             cur = "/" if not cur else cur
             continue
         cur = p if cur == "" else (cur + p if cur.endswith("/") else cur + "/" + p)
-        if not _exists(cur):
-            os.mkdir(cur)
+        if not _exists(cur, fs):
+            fs.mkdir(cur)
 
 
-def _write_atomic(path, data):
+def _write_atomic(path, data, fs=OS_FS):
     tmp = path + ".tmp"
-    f = open(tmp, "wb")
+    f = fs.open(tmp, "wb")
     try:
         f.write(data)
     finally:
         f.close()
-    os.rename(tmp, path)
+    fs.rename(tmp, path)
 
 
-def _read(path):
-    f = open(path, "rb")
+def _read(path, fs=OS_FS):
+    f = fs.open(path, "rb")
     try:
         return f.read()
     finally:
@@ -108,6 +141,31 @@ def _read(path):
 
 def _hex(b):
     return binascii.hexlify(b).decode()
+
+
+def version_key(ver):
+    """Sort key of a version string: numeric parts compare as numbers ("6.10" > "6.9")."""
+    key = []
+    part = ""
+    for c in ver + ".":
+        if c in ".-+_":
+            if part:
+                key.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+            part = ""
+        else:
+            part += c
+    return tuple(key)
+
+
+def _check_version(ver, what):
+    if not isinstance(ver, str) or not 0 < len(ver) <= 32:
+        raise LoaderError(what, "must be a string of 1-32 characters")
+    if ver[0] == ".":  # the version is a directory of the update server: no "..", no hidden
+        raise LoaderError(what, "must not start with '.', got %r" % (ver,))
+    for c in ver:
+        if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
+            raise LoaderError(what, "character %r is not allowed" % (c,))
+    return ver
 
 
 def check_path(path, what):
@@ -134,14 +192,11 @@ def parse_manifest(body):
         raise LoaderError("manifest.body", "not a JSON object")
     if m.get("v") != 1:
         raise LoaderError("manifest.v", "unsupported manifest version %r" % (m.get("v"),))
-    ver = m.get("version")
-    if not isinstance(ver, str) or not 0 < len(ver) <= 32:
-        raise LoaderError("manifest.version", "must be a string of 1-32 characters")
-    if ver[0] == ".":  # the version is a directory of the update server: no "..", no hidden
-        raise LoaderError("manifest.version", "must not start with '.', got %r" % (ver,))
-    for c in ver:
-        if c not in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+":
-            raise LoaderError("manifest.version", "character %r is not allowed" % (c,))
+    ver = _check_version(m.get("version"), "manifest.version")
+    if "min_version" in m:  # no device may go below it again (replay of an old bundle)
+        mv = _check_version(m["min_version"], "manifest.min_version")
+        if version_key(mv) > version_key(ver):
+            raise LoaderError("manifest.min_version", "%r is above the version %r" % (mv, ver))
     files = m.get("files")
     if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
         raise LoaderError("manifest.files", "must be a list of 1-%d files" % MAX_FILES)
@@ -202,6 +257,7 @@ class Loader:
         manifest_timeout_ms=20000,
         download_timeout_ms=180000,
         max_tries=3,
+        fs=None,
     ):
         self.root = root.rstrip("/") if root != "/" else ""
         self.key = public_key
@@ -213,6 +269,10 @@ class Loader:
         self.manifest_timeout_ms = manifest_timeout_ms
         self.download_timeout_ms = download_timeout_ms
         self.max_tries = max_tries
+        self.fs = fs if fs is not None else OS_FS
+        weak = ed25519.check_public_key(public_key)
+        if weak is not None:  # every signature check fails with it (see ed25519.verify)
+            self.log("the fleet key in config.json is unusable: %s; no bundle verifies" % weak)
         self.state = self._load_state()
 
     # --- state -------------------------------------------------------------------------
@@ -221,18 +281,67 @@ class Loader:
         return self.root + "/" + name
 
     def _load_state(self):
-        st = {"active": None, "prev": None, "pending": False, "tries": 0, "boots": 0, "bad": []}
-        try:
-            d = json.loads(_read(self._p("loader.json")))
-            for k in st:
-                if k in d:
-                    st[k] = d[k]
-        except Exception:
-            pass  # first boot, or an unreadable pointer: start clean (slots are re-verified)
+        st = {
+            "active": None,
+            "prev": None,
+            "pending": False,
+            "tries": 0,
+            "boots": 0,
+            "bad": [],
+            "floor": None,
+        }
+        # loader.json.tmp is complete when the rename was cut short (on FAT a rename over
+        # an existing file is remove-then-rename): the newest state is the tmp file then
+        for name in ("loader.json", "loader.json.tmp"):
+            try:
+                d = json.loads(_read(self._p(name), self.fs))
+                if not isinstance(d, dict) or d.get("active") not in (None, "a", "b"):
+                    continue
+                for k in st:
+                    if k in d:
+                        st[k] = d[k]
+                return st
+            except Exception:
+                continue
+        return self._rebuild(st)
+
+    def _rebuild(self, st):
+        """No readable pointer: find the runnable slots by verifying both (never start blank)."""
+        good = []
+        for slot in ("a", "b"):
+            if not _exists(self.slot_dir(slot) + "/manifest.json", self.fs):
+                continue
+            try:
+                m = self.verify_slot(slot)
+            except Exception as e:
+                self.log("rebuilding loader.json: slot %s does not verify: %s" % (slot, e))
+                continue
+            good.append((version_key(m["version"]), slot, m))
+        if not good:
+            return st  # a factory-fresh device, or nothing runnable: install from the server
+        good.sort()
+        newest = good[-1]
+        st["active"] = newest[1]
+        for g in good:
+            mv = g[2].get("min_version")
+            if mv is not None and (
+                st["floor"] is None or version_key(mv) > version_key(st["floor"])
+            ):
+                st["floor"] = mv
+        if len(good) == 2:
+            # the newer one may never have confirmed itself: it must, or the other one runs
+            st["prev"] = good[0][1]
+            st["pending"] = True
+        self.log(
+            "loader.json lost: rebuilt from the slots, running %s (slot %s)"
+            % (newest[2]["version"], newest[1])
+        )
+        self.state = st
+        self._save()
         return st
 
     def _save(self):
-        _write_atomic(self._p("loader.json"), json.dumps(self.state).encode())
+        _write_atomic(self._p("loader.json"), json.dumps(self.state).encode(), self.fs)
 
     def _feed(self):
         if self.wdt is not None:
@@ -243,7 +352,7 @@ class Loader:
 
     def slot_version(self, slot):
         try:
-            env = json.loads(_read(self.slot_dir(slot) + "/manifest.json"))
+            env = json.loads(_read(self.slot_dir(slot) + "/manifest.json", self.fs))
             return json.loads(env["body"])["version"]
         except Exception:
             return None
@@ -254,7 +363,7 @@ class Loader:
         """The slot's manifest if the slot is intact (signature, sizes, hashes); else raise."""
         d = self.slot_dir(slot)
         try:
-            raw = _read(d + "/manifest.json")
+            raw = _read(d + "/manifest.json", self.fs)
         except OSError:
             raise LoaderError("slot_" + slot, "no manifest")
         m = open_envelope(raw, self.key)
@@ -265,7 +374,7 @@ class Loader:
             h = hashlib.sha256()
             n = 0
             try:
-                fh = open(path, "rb")
+                fh = self.fs.open(path, "rb")
             except OSError:
                 raise LoaderError("slot_%s/app/%s" % (slot, f["path"]), "missing")
             try:
@@ -316,7 +425,7 @@ class Loader:
         try:
             if r.status != 200:
                 raise LoaderError(what, "HTTP status %d" % r.status)
-            f = open(tmp, "wb")
+            f = self.fs.open(tmp, "wb")
             try:
                 while True:
                     b = r.read(CHUNK)
@@ -336,33 +445,43 @@ class Loader:
             raise LoaderError(what, "truncated: %d of %d bytes" % (n, size))
         if _hex(h.digest()) != sha:
             raise LoaderError(what, "SHA-256 does not match the manifest")
-        os.rename(tmp, dest)
+        self.fs.rename(tmp, dest)
 
     def install(self, slot, raw, m):
         """Download bundle ``m`` into ``slot``; the slot is valid only if this returns."""
         d = self.slot_dir(slot)
-        _rmtree(d)
-        _makedirs(d + "/app")
+        _rmtree(d, self.fs)
+        _makedirs(d + "/app", self.fs)
         deadline = self.ticks_ms() + self.download_timeout_ms
         for i in range(len(m["files"])):
             f = m["files"][i]
             dest = d + "/app/" + f["path"]
             parent = dest.rsplit("/", 1)[0]
-            if not _exists(parent):
-                _makedirs(parent)
+            if not _exists(parent, self.fs):
+                _makedirs(parent, self.fs)
             url = self.base + "/bundles/" + m["version"] + "/" + f["path"]
             self._download(url, dest, f["size"], f["sha256"], "manifest.files[%d]" % i, deadline)
-        _write_atomic(d + "/manifest.json", raw)
+        _write_atomic(d + "/manifest.json", raw, self.fs)
 
     # --- the boot decision -----------------------------------------------------------------
 
-    def boot(self):
-        """Decide what to run; returns {"slot", "path", "version", "boots", ...}."""
+    def boot(self, update=True):
+        """Decide what to run; returns {"slot", "path", "version", "boots", ...}.
+
+        ``update=False`` skips the update server (``boot.py``'s fallback after a failure).
+        """
         st = self.state
         st["boots"] += 1
         out = {"reverted": False, "updated": False, "reason": ""}
         if st["active"] is not None and st["pending"]:
-            if st["tries"] >= self.max_tries:
+            if st["tries"] >= self.max_tries and not self._runnable(st["prev"]):
+                # nothing verified to go back to (a factory install, a lost old slot): keep
+                # the only version - reverting to nothing would brick the chamber
+                self.log(
+                    "version %s has not confirmed itself in %d boots, but there is no verified "
+                    "previous version: keeping it" % (self.slot_version(st["active"]), st["tries"])
+                )
+            elif st["tries"] >= self.max_tries:
                 bad = self.slot_version(st["active"])
                 self.log(
                     "version %s did not confirm itself in %d boots: reverting" % (bad, st["tries"])
@@ -380,6 +499,8 @@ class Loader:
         self._feed()
 
         try:
+            if not update:
+                raise OSError("the update check is skipped")
             raw, m = self.fetch_manifest()
             ver = m["version"]
             active_ver = self.slot_version(st["active"]) if st["active"] else None
@@ -387,6 +508,22 @@ class Loader:
                 out["reason"] = "up to date"
             elif ver in st["bad"]:
                 out["reason"] = "version %s was reverted before; not installing it again" % ver
+            elif st["pending"] and self._runnable(st["prev"]):
+                # the other slot holds the last confirmed version, the only fallback: it is
+                # not overwritten until the running one confirmed itself (or was reverted)
+                out["reason"] = "version %s waits: %s has not confirmed itself yet" % (
+                    ver,
+                    active_ver,
+                )
+            elif st["floor"] is not None and version_key(ver) < version_key(st["floor"]):
+                out["reason"] = (
+                    "update refused: version %s is older than the minimum %s "
+                    % (
+                        ver,
+                        st["floor"],
+                    )
+                    + "a newer bundle set (an old signed bundle replayed?)"
+                )
             else:
                 slot = "b" if st["active"] == "a" else "a"
                 if st["prev"] == slot:
@@ -398,6 +535,11 @@ class Loader:
                 st["active"] = slot
                 st["pending"] = True
                 st["tries"] = 1
+                mv = m.get("min_version")
+                if mv is not None and (
+                    st["floor"] is None or version_key(mv) > version_key(st["floor"])
+                ):
+                    st["floor"] = mv
                 self._save()  # the atomic pointer switch
                 out["updated"] = True
                 out["reason"] = "installed %s into slot %s" % (ver, slot)
@@ -405,6 +547,8 @@ class Loader:
             out["reason"] = "update refused: " + str(e)
         except OSError as e:
             out["reason"] = "update server unavailable (%s): running the cached version" % (e,)
+        except Exception as e:  # a hostile or broken reply must never stop the cached version
+            out["reason"] = "update failed (%r): running the cached version" % (e,)
         self.log(out["reason"])
         self._feed()
 
@@ -413,7 +557,7 @@ class Loader:
                 continue
             try:
                 m = self.verify_slot(slot)
-            except LoaderError as e:
+            except Exception as e:  # LoaderError, or flash errors: never run what fails
                 self.log("not running slot %s: %s" % (slot, e))
                 if slot == st["active"]:
                     st["active"], st["prev"] = st["prev"], None
@@ -433,6 +577,16 @@ class Loader:
         out["boots"] = st["boots"]
         out["pending"] = False
         return out
+
+    def _runnable(self, slot):
+        if slot is None:
+            return False
+        try:
+            self.verify_slot(slot)
+            return True
+        except Exception as e:
+            self.log("slot %s cannot be reverted to: %s" % (slot, e))
+            return False
 
     def confirm(self):
         """The running version works: make it permanent (no revert)."""

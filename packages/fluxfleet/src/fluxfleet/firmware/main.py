@@ -17,6 +17,7 @@ from .storage import FileStore
 
 MAX_SLEEP_MS = 200
 MAX_ERRORS = 10  # consecutive controller exceptions before a reset
+LOCATION_TIMEOUT_MS = 5 * 60 * 1000  # keypad idle this long: run unlabelled
 
 
 class Missing:
@@ -66,7 +67,8 @@ def run(board, info, max_steps=None):
     board.store = store
     if store.get("location") is None or board.wants_location_entry():
         while True:
-            loc = board.ask_location(cfg.get("location"))
+            # times out (None): nobody at the keypad - run unlabelled, never wait forever
+            loc = board.ask_location(cfg.get("location"), LOCATION_TIMEOUT_MS)
             try:
                 protocol.check_location(loc)
                 store.put("location", loc.encode())
@@ -106,6 +108,10 @@ def run(board, info, max_steps=None):
             errors += 1
             board.log("controller error %d: %r" % (errors, e))
             if errors >= MAX_ERRORS:
+                try:
+                    ctl.save(True)  # the samples in RAM to flash: no loss, no seq gap
+                except Exception:
+                    pass
                 board.reboot()
                 return ctl
             wake = board.clock.ticks_ms() + 1000

@@ -179,7 +179,11 @@ class MqttLink:
             raise
 
     def subscribe(self, topic, qos):
-        self._write(subscribe_packet(self._next_pid(), topic, qos))
+        """Send SUBSCRIBE; returns its pid (the SUBACK comes as a ``("suback", pid, code)``
+        event: code 0x80 is a refusal, e.g. by the broker's ACL)."""
+        pid = self._next_pid()
+        self._write(subscribe_packet(pid, topic, qos))
+        return pid
 
     def publish(self, topic, payload, qos, retain):
         pid = self._next_pid() if qos else 0
@@ -187,7 +191,8 @@ class MqttLink:
         return pid
 
     def poll(self):
-        """Events: ("puback", pid), ("pingresp",), ("msg", topic, payload, retained)."""
+        """Events: ("puback", pid), ("pingresp",), ("suback", pid, code),
+        ("msg", topic, payload, retained)."""
         if self.t is None:
             raise OSError("MQTT link is not connected")
         self.buf += self._read()
@@ -202,6 +207,8 @@ class MqttLink:
                 events.append(("puback", (body[0] << 8) | body[1]))
             elif kind == PINGRESP:
                 events.append(("pingresp",))
+            elif kind == SUBACK and len(body) >= 3:
+                events.append(("suback", (body[0] << 8) | body[1], body[2]))
             elif kind == PUBLISH:
                 qos = (first >> 1) & 3
                 tl = (body[0] << 8) | body[1]
@@ -212,7 +219,7 @@ class MqttLink:
                     i += 2
                     self._write(packet(PUBACK, mid))
                 events.append(("msg", topic, body[i:], bool(first & 1)))
-            # SUBACK and anything else: nothing to report
+            # anything else: nothing to report
 
     def ping(self):
         self._write(bytes((PINGREQ, 0)))

@@ -356,6 +356,8 @@ def check_schedule(s, path="args.", partial=True):
             raise ProtocolError(
                 path + "period_ms", "closed + extension + flush + 30 s do not fit in the period"
             )
+    if "pulse_ms" in s and "pulse_every_ms" in s and s["pulse_ms"] > s["pulse_every_ms"]:
+        raise ProtocolError(path + "pulse_ms", "a fan pulse longer than its period")
     return s
 
 

@@ -12,14 +12,50 @@ Interface (what the controller and the ring buffer use)::
 
     store.get(name) -> bytes or None          # a small value, None if never written
     store.put(name, data)                     # atomic: temp file + rename
-    store.blob(name, size) -> blob            # a fixed-size random-access region
-    blob.read(offset, n) -> bytes
-    blob.write(offset, data)                  # not atomic; callers add their own CRC
+    store.append(name, data)                  # add to the end of a file (created if new)
+    store.size(name) -> int or None           # bytes in file ``name``, None if absent
+    store.read(name, offset, n) -> bytes      # n bytes (fewer at the end) from offset
+    store.names(prefix) -> [name, ...]        # the files whose name starts with prefix
+    store.remove(name)
+    store.blob(name, size) -> blob            # legacy fixed-size region (old ring.dat)
 
 Names are plain file names (``[a-z0-9_.]``), no directories.
+
+Why appends and not a blob: on littlefs (the ESP32 port's file system) a write into the
+middle of a file copies the rest of the file (copy-on-write), so the old in-place ring
+cost ~60 block erases per sample. An append copies at most the last, partial block.
+
+``FileStore(root, fs=None)``: ``fs`` is the file system (``open``, ``rename``, ``remove``,
+``stat``, ``listdir``, ``mkdir``); by default the built-in ``open`` and ``os`` (the
+device's VFS). The host tests pass a littlefs image there (``littlefs-python``).
 """
 
 import os
+
+
+class OsFs:
+    """The built-in file system: MicroPython's VFS on the device, the OS on a host."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def rename(self, a, b):
+        os.rename(a, b)
+
+    def remove(self, path):
+        os.remove(path)
+
+    def stat(self, path):
+        return os.stat(path)
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+    def mkdir(self, path):
+        os.mkdir(path)
+
+
+_OS = OsFs()
 
 
 def _join(root, name):
@@ -28,20 +64,20 @@ def _join(root, name):
     return root + "/" + name
 
 
-def _exists(path):
+def _exists(path, fs=_OS):
     try:
-        os.stat(path)
+        fs.stat(path)
         return True
     except OSError:
         return False
 
 
 class FileBlob:
-    def __init__(self, path, size):
+    def __init__(self, path, size, fs=_OS):
         self.path = path
         self.size = size
-        if not _exists(path):
-            f = open(path, "wb")
+        if not _exists(path, fs):
+            f = fs.open(path, "wb")
             chunk = bytes(512)
             left = size
             while left > 0:
@@ -49,7 +85,7 @@ class FileBlob:
                 f.write(chunk[:n])
                 left -= n
             f.close()
-        self._f = open(path, "r+b")
+        self._f = fs.open(path, "r+b")
 
     def read(self, offset, n):
         self._f.seek(offset)
@@ -67,44 +103,78 @@ class FileBlob:
 
 
 class FileStore:
-    """Named values and blobs as files in directory ``root`` (created if missing)."""
+    """Named values and files in directory ``root`` (created if missing) of ``fs``."""
 
-    def __init__(self, root):
+    def __init__(self, root, fs=None):
         self.root = root
-        if not _exists(root):
-            os.mkdir(root)
+        self.fs = fs if fs is not None else _OS
+        if not _exists(root, self.fs):
+            self.fs.mkdir(root)
         self._blobs = {}
 
+    def _path(self, name):
+        return _join(self.root, name)
+
     def get(self, name):
-        try:
-            f = open(_join(self.root, name), "rb")
-        except OSError:
-            return None
-        try:
-            return f.read()
-        finally:
-            f.close()
+        fs = self.fs
+        path = self._path(name)
+        for p in (path, path + ".tmp"):
+            # name.tmp is the newest complete value when a rename was cut short (on FAT a
+            # rename over an existing file is remove-then-rename)
+            try:
+                f = fs.open(p, "rb")
+            except OSError:
+                continue
+            try:
+                return f.read()
+            finally:
+                f.close()
+        return None
 
     def put(self, name, data):
-        path = _join(self.root, name)
+        path = self._path(name)
         tmp = path + ".tmp"
-        f = open(tmp, "wb")
+        f = self.fs.open(tmp, "wb")
         try:
             f.write(data)
         finally:
             f.close()
-        os.rename(tmp, path)  # atomic on littlefs and POSIX
+        self.fs.rename(tmp, path)  # atomic on littlefs and POSIX
+
+    def append(self, name, data):
+        f = self.fs.open(self._path(name), "ab")
+        try:
+            f.write(data)
+        finally:
+            f.close()  # littlefs commits the file (atomically) on close
+
+    def size(self, name):
+        try:
+            return self.fs.stat(self._path(name))[6]
+        except OSError:
+            return None
+
+    def read(self, name, offset, n):
+        f = self.fs.open(self._path(name), "rb")
+        try:
+            f.seek(offset)
+            return f.read(n)
+        finally:
+            f.close()
+
+    def names(self, prefix):
+        return [n for n in self.fs.listdir(self.root) if n.startswith(prefix)]
 
     def remove(self, name):
         try:
-            os.remove(_join(self.root, name))
+            self.fs.remove(self._path(name))
         except OSError:
             pass
 
     def blob(self, name, size):
         b = self._blobs.get(name)
         if b is None:
-            b = FileBlob(_join(self.root, name), size)
+            b = FileBlob(self._path(name), size, self.fs)
             self._blobs[name] = b
         return b
 
@@ -143,6 +213,22 @@ class MemoryStore:
 
     def remove(self, name):
         self.values.pop(name, None)
+
+    def append(self, name, data):
+        self.values[name] = self.values.get(name, b"") + bytes(data)
+
+    def size(self, name):
+        v = self.values.get(name)
+        return None if v is None else len(v)
+
+    def read(self, name, offset, n):
+        v = self.values.get(name)
+        if v is None:
+            raise OSError(2, "ENOENT: " + name)
+        return v[offset : offset + n]
+
+    def names(self, prefix):
+        return [n for n in self.values if n.startswith(prefix)]
 
     def blob(self, name, size):
         b = self.blobs.get(name)

@@ -78,7 +78,7 @@ class Device:
         self.loc = location_code(index)
         self.store = MemoryStore()
         # a provisioned device: an empty ring with its pointers (skips the boot scan)
-        self.store.put("ring.meta", b'{"head":0,"sent":0,"lost":0}')
+        self.store.put("ring.meta", b'{"head":0,"sent":0,"lost":0,"clean":true}')
         self.link = link
         self.boots = 0
         self.controller: Any = None

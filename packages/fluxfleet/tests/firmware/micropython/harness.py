@@ -50,17 +50,21 @@ check("location", protocol.check_location("9.2.B") == "9.2.B")
 
 # --- ring buffer on both stores ------------------------------------------------------------
 for store in (storage.MemoryStore(), storage.FileStore("/flash/ring")):
-    r = ring.Ring(store, slots=8)
-    for i in range(11):
+    r = ring.Ring(store, slots=8, commit_every=2, seg_records=4)
+    for i in range(21):
         r.append(dict(s))
-    check("ring head", r.head == 11)
-    got = r.read(10)
-    check("ring record", got["co2_ppm"] == 612.5 and got["rh_pct"] is None and got["seq"] == 10)
-    check("ring overwrite", r.read(2) is None and r.lost == 3)
-    r.mark_sent(9)
-    r.save()
-    r2 = ring.Ring(store, slots=8)
-    check("ring recovers", (r2.head, r2.sent) == (11, 9))
+    check("ring head", (r.head, r.committed) == (21, 20))
+    got = r.read(18)
+    check("ring record", got["co2_ppm"] == 612.5 and got["rh_pct"] is None and got["seq"] == 18)
+    # 3 segments of 4 kept (8 slots + the one being filled): 1-8 rotated out whole, unsent
+    check("ring rotation", r.read(8) is None and r.read(9) is not None and r.lost == 8)
+    check("ring segments", len(store.names("ring.0")) == 3)
+    r.mark_sent(19)
+    r.save(True)
+    r2 = ring.Ring(store, slots=8, commit_every=2, seg_records=4)
+    check("ring recovers", (r2.head, r2.committed, r2.sent) == (21, 21, 19))
+    r3 = ring.Ring(store, slots=8, commit_every=2, seg_records=4)  # a cut: gap of 1 seq
+    check("ring unclean boot", r3.append(dict(s)) == 23)
 check("record size", ring.RECORD_SIZE == 50)
 
 # --- drivers, MQTT, SNTP ------------------------------------------------------------------
@@ -125,6 +129,34 @@ sig = bytes.fromhex(
 )
 check("rfc 8032 vector", ed25519.verify(pk, b"", sig))
 check("wrong message", not ed25519.verify(pk, b"x", sig))
+# small-order keys: R = identity, S = 0 would "verify" any message (issue 12 #11)
+ident = b"\x01" + bytes(31)
+for weak in (ident, bytes(32), bytes.fromhex("ec" + "ff" * 30 + "7f")):
+    check("small-order key refused", not ed25519.verify(weak, b"any", ident + bytes(32)))
+    check("small-order key named", ed25519.check_public_key(weak) is not None)
+check("rfc 8032 key usable", ed25519.check_public_key(pk) is None)
+# a SUBACK refusal comes out of poll() with its pid
+sub = mqtt.MqttLink(lambda h, p: None, "b", 1883)
+
+
+class SubT:
+    def __init__(self):
+        self.data = bytes((0x90, 3, 0, 1, 0x80))
+
+    def write(self, b):
+        pass
+
+    def read_available(self):
+        out, self.data = self.data, b""
+        return out
+
+    def close(self):
+        pass
+
+
+sub.t = SubT()
+check("subscribe pid", sub.subscribe("fluxfleet/v1/c01/cmd", 1) == 1)
+check("suback refusal", sub.poll() == [("suback", 1, 0x80)])
 
 # --- the loader: signed by CPython's cryptography, verified and installed here --------------
 FLEET_KEY = bytes.fromhex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")
@@ -155,7 +187,8 @@ for i in range(5):
     ld = loader.Loader("/flash/dev", FLEET_KEY, "http://u", fetch, lambda: 0)
     boots.append(ld.boot())
 check("installed", boots[0]["updated"] and boots[0]["slot"] == "a")
-check("no slot to revert to", [b["slot"] for b in boots] == ["a", "a", "a", None, None])
+# a first install that never confirms has nothing to revert to: it keeps running (issue 12 #1)
+check("never revert to nothing", [b["slot"] for b in boots] == ["a"] * 5)
 tampered = ENVELOPE.replace(b"1.0.0", b"1.0.1")
 FILES["manifest.json"] = tampered
 try:
@@ -187,6 +220,37 @@ r = http.get(
     lambda: 0,
 )
 check("http body", r.read(10) + r.read(10) + r.read(10) == b"hello")
+
+# hostile replies: every one is an HTTPError (an OSError) on MicroPython too, and the loader
+# runs the cached version over them (issue 12 #2)
+for bad in (
+    b"HTTP/1.1 OK\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: x\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nX: \xff\xfe\r\n\r\n",
+    b"\x00garbage\r\n\r\n",
+):
+    try:
+        http.get(lambda h, p: T([bad]), "http://h/x", 1000, lambda: 0)
+        check("hostile reply refused", False)
+    except OSError:
+        pass
+    ld = loader.Loader(
+        "/flash/dev",
+        FLEET_KEY,
+        "http://u",
+        lambda url, t: http.get(lambda h, p: T([bad]), url, t, lambda: 0),
+        lambda: 0,
+    )
+    check("hostile reply: cached version runs", ld.boot()["slot"] == "a")
+ld = loader.Loader(
+    "/flash/dev",
+    FLEET_KEY,
+    "https://u",
+    lambda url, t: http.get(lambda h, p: T([]), url, t, lambda: 0),
+    lambda: 0,
+)
+d = ld.boot()
+check("https url: cached version runs", d["slot"] == "a" and "only http://" in d["reason"])
 
 
 # --- the controller's incremental least-squares line ----------------------------------------
@@ -433,7 +497,7 @@ class Board:
     def wants_location_entry(self):
         return False
 
-    def ask_location(self, current):
+    def ask_location(self, current, timeout_ms=None):
         return current
 
     def show_text(self, text):

@@ -16,8 +16,9 @@ internal           touch screen, AXP192    location entry, status display, power
 The SCD30 stretches the clock up to 150 ms, so the bus is a software I2C at 50 kHz
 with a 200 ms stretch timeout (the ESP32 hardware I2C times out far earlier).
 
-This file is compiled with mpy-cross but cannot run under CPython and is not covered by
-the host tests (there is no hardware here).
+This file is compiled with mpy-cross; the host tests (``test_core2.py``) import it with
+fake ``machine``/``network``/``M5`` modules for what can be checked without hardware
+(servo start-up pulse, socket write deadline, keypad time-out).
 """
 
 import json
@@ -48,6 +49,11 @@ SERVO_RANGE_DEG = 270
 FAN_PIN = 14
 FAN_PWM_HZ = 1000
 WDT_MS = 30000
+IO_TIMEOUT_MS = 10000  # a socket write must finish within this [ms]
+SLICE_MS = 1000  # longest wait between watchdog feeds [ms]
+LOCATION_TIMEOUT_MS = 5 * 60 * 1000  # keypad idle this long [ms]: run unlabelled
+EAGAIN = 11
+ETIMEDOUT = 110
 
 _RESET = {
     getattr(machine, "PWRON_RESET", 1): "power_on",
@@ -80,14 +86,21 @@ class DeviceClock:
         self._offset = ms - self.ticks_ms()
 
 
+def servo_us(deg):
+    """Pulse width [µs] for the lid angle ``deg`` [°] (0…270)."""
+    deg = max(0, min(SERVO_RANGE_DEG, deg))
+    return SERVO_MIN_US + (SERVO_MAX_US - SERVO_MIN_US) * deg // SERVO_RANGE_DEG
+
+
 class Servo:
-    def __init__(self, pin=SERVO_PIN):
-        self.pwm = machine.PWM(machine.Pin(pin), freq=50)
+    def __init__(self, pin=SERVO_PIN, open_deg=90):
+        # created at the open position's pulse: PWM(pin, freq=50) alone starts at 50 %
+        # duty on the ESP32 port (10-ms pulses, far outside the servo's range) until the
+        # controller's first angle()
+        self.pwm = machine.PWM(machine.Pin(pin), freq=50, duty_ns=servo_us(open_deg) * 1000)
 
     def angle(self, deg):
-        deg = max(0, min(SERVO_RANGE_DEG, deg))
-        us = SERVO_MIN_US + (SERVO_MAX_US - SERVO_MIN_US) * deg // SERVO_RANGE_DEG
-        self.pwm.duty_ns(us * 1000)
+        self.pwm.duty_ns(servo_us(deg) * 1000)
 
 
 class Fan:
@@ -99,26 +112,50 @@ class Fan:
 
 
 class TcpTransport:
-    """mqtt/http transport on a MicroPython socket (non-blocking reads via poll)."""
+    """mqtt/http transport on a MicroPython socket: non-blocking, every wait bounded.
 
-    def __init__(self, host, port):
+    ``connect`` waits at most 5 s; a ``write`` must finish within ``io_timeout_ms``
+    (10 s) - a stalled link (lwIP's send buffer full, a 9-kB telemetry batch) is an
+    ``OSError(ETIMEDOUT)`` the controller handles by dropping the link, never a block
+    that starves the 30-s watchdog; ``feed`` (the watchdog) is called between the waits
+    of at most :data:`SLICE_MS`.
+    """
+
+    def __init__(self, host, port, feed=None, io_timeout_ms=IO_TIMEOUT_MS):
         addr = socket.getaddrinfo(host, port)[0][-1]
-        self.s = socket.socket()
-        self.s.settimeout(5)
-        self.s.connect(addr)
-        self.s.setblocking(False)
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect(addr)
+        self._setup(s, feed, io_timeout_ms)
+
+    def _setup(self, s, feed, io_timeout_ms):
+        self.s = s
+        s.setblocking(False)
         self.p = select.poll()
-        self.p.register(self.s, select.POLLIN)
+        self.p.register(s, select.POLLIN)
+        self.wp = select.poll()
+        self.wp.register(s, select.POLLOUT)
+        self.feed = feed
+        self.io_timeout_ms = io_timeout_ms
 
     def write(self, data):
-        self.s.setblocking(True)
-        try:
-            mv = memoryview(data)
-            while mv:
+        mv = memoryview(data)
+        t0 = time.ticks_ms()
+        while mv:
+            try:
                 n = self.s.write(mv)
+            except OSError as e:
+                if e.args and e.args[0] != EAGAIN:
+                    raise
+                n = 0
+            if n:
                 mv = mv[n:]
-        finally:
-            self.s.setblocking(False)
+                continue
+            if time.ticks_diff(time.ticks_ms(), t0) >= self.io_timeout_ms:
+                raise OSError(ETIMEDOUT, "ETIMEDOUT: link stalled while writing")
+            if self.feed is not None:
+                self.feed()
+            self.wp.poll(SLICE_MS)  # until the send buffer has room (or a slice passed)
 
     def wait_readable(self, timeout_ms):
         return bool(self.p.poll(timeout_ms))
@@ -163,7 +200,7 @@ class Board:
             freq=I2C_FREQ,
             timeout=I2C_STRETCH_US,
         )
-        self.servo = Servo()
+        self.servo = Servo(SERVO_PIN, self.config.get("open_deg", 90))
         self.fan = Fan()
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
@@ -216,7 +253,7 @@ class Board:
             s.close()
 
     def tcp(self, host, port):
-        return TcpTransport(host, port)
+        return TcpTransport(host, port, self.feed)
 
     def reboot(self):
         machine.reset()
@@ -252,8 +289,10 @@ class Board:
             M5.Lcd.drawString(text, 8, 8)
         print(text)
 
-    def ask_location(self, current=None):
-        """Touch keypad for 'table.variant.replica'; returns the code (blocks, feeds WDT)."""
+    def ask_location(self, current=None, timeout_ms=LOCATION_TIMEOUT_MS):
+        """Touch keypad for 'table.variant.replica'; the code, or ``current`` (maybe None)
+        when nobody touched the keypad for ``timeout_ms`` - the chamber then runs
+        unlabelled and the location comes by ``set_location`` (feeds the WDT)."""
         if not HAVE_M5:
             return current
         keys = [
@@ -287,7 +326,11 @@ class Board:
                 d.drawRect(x, y, 48, 48, 0xFFFFFF)
                 d.drawString(keys[i], x + 12, y + 14)
             key = None
+            t0 = time.ticks_ms()
             while key is None:
+                if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
+                    self.show_text("no location entered: running without")
+                    return current
                 self.feed()
                 M5.update()
                 if M5.Touch.getCount():

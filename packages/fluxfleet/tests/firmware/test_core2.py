@@ -1,0 +1,156 @@
+"""``hal/core2.py`` (device only) imported with fake ``machine``/``network``/``M5`` modules.
+
+Checks what does not need silicon: the servo's first pulse, the socket write deadline
+that feeds the watchdog, and the keypad's time-out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any, ClassVar
+
+import pytest
+
+
+class FakeTime:
+    """MicroPython's ``time``: ms ticks that move only when someone waits."""
+
+    def __init__(self) -> None:
+        self.t = 0
+
+    def ticks_ms(self) -> int:
+        return self.t
+
+    def ticks_diff(self, a: int, b: int) -> int:
+        return a - b
+
+    def sleep_ms(self, ms: int) -> None:
+        self.t += ms
+
+    def time(self) -> int:
+        return 0
+
+    def gmtime(self, t: int) -> tuple[int, ...]:
+        return (1970,)
+
+
+class PWM:
+    made: ClassVar[list[tuple[Any, dict[str, Any]]]] = []
+
+    def __init__(self, pin: Any, **kw: Any) -> None:
+        PWM.made.append((pin, kw))
+        self.ns: list[int] = []
+
+    def duty_ns(self, ns: int) -> None:
+        self.ns.append(ns)
+
+    def duty_u16(self, v: int) -> None:
+        pass
+
+
+@pytest.fixture
+def core2(monkeypatch: pytest.MonkeyPatch) -> Any:
+    machine = types.ModuleType("machine")
+    machine.PWM = PWM  # type: ignore[attr-defined]
+    machine.Pin = lambda n: ("pin", n)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "network", types.ModuleType("network"))
+    m5 = types.ModuleType("M5")
+    monkeypatch.setitem(sys.modules, "M5", m5)
+    name = "fluxfleet.firmware.hal.core2"
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    mod = importlib.import_module(name)
+    monkeypatch.delitem(sys.modules, name)  # never leak the faked module to other tests
+    ft = FakeTime()
+    monkeypatch.setattr(mod, "time", ft)
+    PWM.made = []
+    return mod
+
+
+def test_the_servo_pwm_starts_at_the_open_pulse_not_at_50_percent_duty(core2):
+    servo = core2.Servo(26, open_deg=90)
+    ((pin, kw),) = PWM.made
+    assert pin == ("pin", 26)
+    assert kw["freq"] == 50
+    assert kw.get("duty_ns") == core2.servo_us(90) * 1000  # 1.17 ms, from the first period
+    assert 500_000 <= kw["duty_ns"] <= 2_500_000
+    servo.angle(0)
+    assert servo.pwm.ns == [500_000]
+
+
+class StalledSocket:
+    """lwIP's send buffer is full and stays full: write() takes nothing."""
+
+    def __init__(self, accept: int = 0) -> None:
+        self.accept = accept
+        self.sent = b""
+
+    def write(self, mv: memoryview) -> int | None:
+        n = min(self.accept, len(mv))
+        self.sent += bytes(mv[:n])
+        return n or None
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+
+class Poll:
+    def __init__(self, ft: FakeTime) -> None:
+        self.ft = ft
+
+    def register(self, s: Any, mask: int) -> None:
+        pass
+
+    def poll(self, timeout_ms: int) -> list[Any]:
+        self.ft.sleep_ms(timeout_ms)
+        return []
+
+
+def transport(core2: Any, sock: StalledSocket, feeds: list[int]) -> Any:
+    t = core2.TcpTransport.__new__(core2.TcpTransport)
+    core2.select = types.SimpleNamespace(poll=lambda: Poll(core2.time), POLLIN=1, POLLOUT=4)
+    t._setup(sock, lambda: feeds.append(core2.time.t), core2.IO_TIMEOUT_MS)
+    return t
+
+
+def test_a_stalled_link_is_a_timeout_error_within_the_deadline_and_feeds_the_watchdog(core2):
+    feeds: list[int] = []
+    t = transport(core2, StalledSocket(), feeds)
+    with pytest.raises(OSError, match="ETIMEDOUT") as e:
+        t.write(b"x" * 9000)  # a 50-sample telemetry batch
+    assert e.value.args[0] == core2.ETIMEDOUT
+    assert core2.time.t <= core2.IO_TIMEOUT_MS + core2.SLICE_MS
+    gaps = [b - a for a, b in zip([0, *feeds], feeds, strict=False)]
+    assert max(gaps) <= core2.SLICE_MS  # never 30 s without a feed
+    assert core2.IO_TIMEOUT_MS + core2.SLICE_MS < core2.WDT_MS
+
+
+def test_a_slow_link_delivers_everything(core2):
+    feeds: list[int] = []
+    sock = StalledSocket(accept=1460)
+    t = transport(core2, sock, feeds)
+    t.write(b"y" * 9000)
+    assert sock.sent == b"y" * 9000
+
+
+def test_the_keypad_times_out_with_nobody_touching_it(core2, monkeypatch):
+    m5 = sys.modules["M5"]
+    drawn: list[str] = []
+    lcd = types.SimpleNamespace(
+        fillScreen=lambda c: None,
+        setTextSize=lambda n: None,
+        drawString=lambda s, x, y: drawn.append(s),
+        drawRect=lambda *a: None,
+    )
+    m5.Lcd = lcd  # type: ignore[attr-defined]
+    m5.update = lambda: None  # type: ignore[attr-defined]
+    m5.Touch = types.SimpleNamespace(getCount=lambda: 0)  # type: ignore[attr-defined]
+    monkeypatch.setattr(core2, "HAVE_M5", True)
+    board = core2.Board.__new__(core2.Board)
+    feeds: list[int] = []
+    board.feed = lambda: feeds.append(1)
+    assert board.ask_location(None, 60_000) is None
+    assert 60_000 <= core2.time.t <= 61_000
+    assert feeds  # the watchdog was fed while waiting
