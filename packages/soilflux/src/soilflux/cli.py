@@ -1,4 +1,4 @@
-"""Command-line interface of ``soilflux``."""
+"""The ``soilflux`` command line: compute, summarize, precision, demo."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ import pandas as pd
 import typer
 
 from soilflux import __version__
+from soilflux.cli_errors import check_output, check_positive, check_time_zone
 from soilflux.conventions import for_format
 from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
+from soilflux.io.errors import missing_reason
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 MAX_ISSUES_SHOWN = 20
 
@@ -241,7 +243,10 @@ def _deadband(text: str) -> float | Literal["auto"]:
 def compute(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Input files (CSV/Parquet long tables, .81x, Smart Chamber .json)."),
+        typer.Argument(
+            metavar="FILE",
+            help="Input files (CSV/Parquet long tables, .81x, Smart Chamber .json).",
+        ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
     format: Annotated[
@@ -333,10 +338,13 @@ def compute(
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
     if hm_fallback not in ("robust", "pooled", "shared"):
         raise typer.BadParameter("must be robust, pooled or shared", param_hint="--hm-fallback")
-    if output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    check_output(output, "-o", TABLE_SUFFIXES)
     if (volume_cm3 is None) != (area_cm2 is None):
         raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
+    check_positive(volume_cm3, "--volume-cm3", "cm³")
+    check_positive(area_cm2, "--area-cm2", "cm²")
+    check_positive(precision_ppm, "--precision-ppm", "ppm")
+    check_time_zone(tz)
     if sensor_lag_s is not None and not (np.isfinite(sensor_lag_s) and sensor_lag_s >= 0):
         raise typer.BadParameter(f"must be >= 0 s, got {sensor_lag_s}", param_hint="--sensor-lag-s")
     lag: dict[str, Any] = {"lag_compensation": not no_lag_compensation}
@@ -439,10 +447,10 @@ def summarize(
 
     if by not in BY_CHOICES:
         raise typer.BadParameter(f"must be one of {', '.join(BY_CHOICES)}", param_hint="--by")
-    if output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    check_output(output, "-o", TABLE_SUFFIXES)
     try:
         table = read_table(fluxes_path)
+        _check_gas(table, gas, fluxes_path)
         mapping = read_controls(controls) if controls is not None else None
         kept, removed = filtered(table)
         view = table if unfiltered else kept
@@ -475,6 +483,22 @@ def summarize(
             typer.echo(f"wrote {path}", err=True)
 
 
+def _quiet_echo(message: str = "") -> None:
+    """Nothing: the text table's lines when --json prints the results instead."""
+
+
+def _check_gas(table: pd.DataFrame, gas: str, path: Path) -> None:
+    """Refuse a --gas that the fluxes table does not have (exit 2, listing those it has)."""
+    if "gas" not in table.columns or not len(table):
+        return
+    present = sorted(set(table["gas"].dropna().astype(str)))
+    if gas not in present:
+        raise typer.BadParameter(
+            f"{path} has no fluxes of gas {gas!r} (it has: {', '.join(present)})",
+            param_hint="--gas",
+        )
+
+
 def _read_steady_air(
     path: Path, *, time: str, column: str, by: str | None, phase: str | None
 ) -> pd.DataFrame:
@@ -482,7 +506,7 @@ def _read_steady_air(
     from soilflux.precision import parse_readings
 
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         header = pd.read_parquet(path).columns if parquet else pd.read_csv(path, nrows=0).columns
@@ -533,8 +557,9 @@ def precision(
     inputs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="FILE",
             help="Steady-air records, CSV (also .gz) or Parquet, one row per reading "
-            "(e.g. the fleet calibration session)."
+            "(e.g. the fleet calibration session).",
         ),
     ],
     time: Annotated[
@@ -575,6 +600,9 @@ def precision(
         Path | None,
         typer.Option("--plot", help="Allan-deviation plot (PNG) with the white-noise line."),
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the per-sensor table as JSON records.")
+    ] = False,
 ) -> None:
     """Analyser noise per sensor from steady air: white noise, Allan deviation, drift.
 
@@ -584,8 +612,10 @@ def precision(
     """
     from soilflux.precision import allan_table, noise_summary
 
-    if output is not None and output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    if output is not None:
+        check_output(output, "-o", TABLE_SUFFIXES)
+    if plot is not None:
+        check_output(plot, "--plot", (".png",))
     if not (np.isfinite(tau_s) and tau_s > 0):
         raise typer.BadParameter(f"must be > 0 s, got {tau_s}", param_hint="--tau-s")
     group = by.strip() or None
@@ -604,17 +634,20 @@ def precision(
         message = str(exc)
         raise _fail(message if isinstance(exc, InputError) else f"{where}: {message}") from None
     key = group or "series"
+    say = _quiet_echo if json_output else typer.echo
+    if json_output:
+        typer.echo(summary.to_json(orient="records", indent=2, force_ascii=False))
     sigma_col, tau_col = f"sigma_white_{unit}", f"adev_{tau_s:g}s_{unit}"
     header = (
         f"{key:<14}{'n':>7}{'seg':>5}{'dt [s]':>8}{'σ_white':>9}{'± se':>7}"
         f"{'ADEV(Δt)':>10}{'ADEV(' + format(tau_s, 'g') + ' s)':>13}{'ρ₁':>7}"
         f"{'drift [' + unit + ' h⁻¹]':>18}"
     )
-    typer.echo(f"{column} [{unit}], per {key}:")
-    typer.echo(header)
-    typer.echo("-" * len(header))
+    say(f"{column} [{unit}], per {key}:")
+    say(header)
+    say("-" * len(header))
     for _, row in summary.iterrows():
-        typer.echo(
+        say(
             f"{row[key]!s:<14}{row['n']:>7d}{row['n_segments']:>5d}{row['dt_s']:>8.3g}"
             f"{row[sigma_col]:>9.3f}{row[f'sigma_white_se_{unit}']:>7.3f}"
             f"{row[f'adev_1step_{unit}']:>10.3f}{row[tau_col]:>13.3f}"
@@ -622,14 +655,14 @@ def precision(
         )
     sigma = summary[sigma_col].to_numpy(dtype=float)
     median = float(np.median(sigma))
-    typer.echo("")
-    typer.echo(
+    say("")
+    say(
         f"median σ_white over {len(summary)} sensor(s): {median:.3g} {unit} "
         f"(range {sigma.min():.3g}–{sigma.max():.3g})"
     )
     if unit == "ppm":
-        typer.echo(f"suggested: soilflux compute ... --precision-ppm {median:.2g}")
-        typer.echo(f"           fluxfleet sim ... --co2-noise-ppm {median:.2g}")
+        say(f"suggested: soilflux compute ... --precision-ppm {median:.2g}")
+        say(f"           fluxfleet sim ... --co2-noise-ppm {median:.2g}")
     rho = float(np.median(summary["lag1_autocorr"].to_numpy(dtype=float)))
     if rho > 0.3:
         typer.echo(
@@ -779,6 +812,7 @@ def demo(
         typer.echo(f"  selected models: {models}")
         synthetic = (truth.true_flux_umol_m2_s, selected)
     target = plot if plot is not None else Path(tempfile.gettempdir()) / "soilflux-demo.png"
+    check_output(target, "--plot", (".png",))
     if panels or synthetic is not None:
         _demo_plot(target, panels, synthetic)
         typer.echo(f"plot: {target}")

@@ -12,7 +12,7 @@ from typing import Literal
 import pandas as pd
 
 from soilflux.io.chambers import read_chambers
-from soilflux.io.errors import InputError, ReadMetadata, RowIssue
+from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
 from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
 from soilflux.io.licor81x import read_licor81x
 from soilflux.io.licorjson import read_licorjson
@@ -95,7 +95,7 @@ def read(
         Per-file information, issues and notes.
     """
     if not Path(path).is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "generic":
         return read_generic(path, strict=strict)

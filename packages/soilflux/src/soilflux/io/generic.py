@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from soilflux.io.errors import InputError, ReadMetadata, RowIssue
+from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
 
 PHASES = ("open", "closing", "closed", "opening", "flush")
 GAS_COLUMNS = ("co2_ppm", "ch4_ppb", "n2o_ppb")
@@ -170,7 +170,7 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         if parquet:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from soilflux.io.errors import InputError
+from soilflux.io.errors import InputError, missing_reason
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 _TIME_COLUMNS = ("start", "end", "hour", "week")
@@ -77,7 +78,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -85,7 +86,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
             header = pd.read_csv(path, nrows=0).columns
             text = {c: "string" for c in _TEXT_COLUMNS if c in header}
             frame = pd.read_csv(path, dtype=text)
+            _check_row_lengths(path, len(header))
     except (OSError, ValueError, pd.errors.ParserError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     for column in _TIME_COLUMNS:
         if column in frame.columns:
@@ -96,3 +100,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if "flags" in frame.columns:
         frame["flags"] = frame["flags"].astype("string").fillna("")
     return frame
+
+
+def _check_row_lengths(path: Path, n_fields: int) -> None:
+    """Refuse a CSV row with fewer or more fields than the header (a truncated or
+    hand-damaged file), which pandas would fill with missing values without a word."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != n_fields:
+                raise InputError(
+                    path,
+                    reader.line_num,
+                    None,
+                    f"{len(row)} fields where the header has {n_fields} "
+                    "(a truncated or damaged file?)",
+                )
