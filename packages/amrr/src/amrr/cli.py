@@ -1,4 +1,4 @@
-"""Command-line interface of ``amrr``."""
+"""The ``amrr`` command line: property look-ups (``props``) and a demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ import numpy as np
 import typer
 
 from amrr import __version__
+from amrr._cli_errors import (
+    check_plot_path,
+    finite,
+    float_list,
+    option_named_in,
+    positive_temperature,
+)
 from amrr.properties import helium4
 from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
@@ -18,7 +25,7 @@ from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
 from amrr.properties.phase_diagram import phase_label, x_concentrated, x_dilute
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 props_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -82,8 +89,15 @@ def _emit(record: dict[str, Any], table: bool) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    # A ValueError of a property function names its argument: name the option instead.
+    option = option_named_in(str(exc))
+    typer.echo(f"amrr: error: {option + ': ' if option else ''}{exc}", err=True)
     raise typer.Exit(code=2)
+
+
+def _output_format(table: bool, json_output: bool) -> None:
+    if table and json_output:
+        raise typer.BadParameter("--json and --table exclude each other", param_hint="--json")
 
 
 def _f(a: Any) -> float:
@@ -97,6 +111,10 @@ def _finite_or_none(a: Any) -> float | None:
 
 
 TABLE = typer.Option(False, "--table", help="Human-readable table instead of JSON.")
+JSON = typer.Option(False, "--json", help="JSON with SI keys (the default).")
+TEMPERATURE = typer.Option(
+    ..., "--temperature-K", callback=positive_temperature, help="Temperature [K]."
+)
 EXTRAPOLATE = typer.Option(
     False, "--extrapolate", help="Evaluate outside the validity range instead of failing."
 )
@@ -121,6 +139,10 @@ def _paramagnet(
 ) -> None:
     if model is not None and model not in MODELS:
         _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
+    fields: list[float] = []
+    if plot is not None:  # checked before any work
+        check_plot_path(plot)
+        fields = float_list(plot_fields_T, "--plot-fields-T")
     chosen: Model | None = model  # type: ignore[assignment]
     try:
         p = paramagnet_properties(
@@ -154,7 +176,6 @@ def _paramagnet(
     if plot is not None:
         from amrr.plots import paramagnet_ts_chart
 
-        fields = [float(v) for v in plot_fields_T.split(",") if v.strip()]
         models: tuple[Model, ...] = (p.model,)  # type: ignore[assignment]
         out = paramagnet_ts_chart(
             plot,
@@ -170,25 +191,32 @@ def _paramagnet(
 
 def _paramagnet_command(material: str) -> None:
     def command(
-        temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
-        field_T: float = typer.Option(0.0, "--field-T", help="Applied field B [T]."),
+        temperature_K: float = TEMPERATURE,
+        field_T: float = typer.Option(
+            0.0, "--field-T", callback=finite, help="Applied field B [T]."
+        ),
         model: str | None = typer.Option(
             None, "--model", help="ideal | mean_field | internal_field (default per material)."
         ),
         curie_weiss_K: float | None = typer.Option(
-            None, "--curie-weiss-K", help="Curie–Weiss θ [K] for mean_field."
+            None, "--curie-weiss-K", callback=finite, help="Curie–Weiss θ [K] for mean_field."
         ),
         internal_field_T: float | None = typer.Option(
-            None, "--internal-field-T", help="Internal field b [T] for internal_field."
+            None,
+            "--internal-field-T",
+            callback=finite,
+            help="Internal field b [T] for internal_field.",
         ),
         lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Debye T³ term."),
         extrapolate: bool = EXTRAPOLATE,
         table: bool = TABLE,
+        json_output: bool = JSON,
         plot: Path | None = PLOT,
         plot_fields_T: str = typer.Option(
             "0,0.5,1,1.5", "--plot-fields-T", help="Comma-separated fields [T] for --plot."
         ),
     ) -> None:
+        _output_format(table, json_output)
         _paramagnet(
             material,
             temperature_K,
@@ -216,12 +244,16 @@ _paramagnet_command("GLF")
 
 @props_app.command("he4")
 def props_he4(
-    temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
+    temperature_K: float = TEMPERATURE,
     extrapolate: bool = EXTRAPOLATE,
     table: bool = TABLE,
+    json_output: bool = JSON,
     plot: Path | None = PLOT,
 ) -> None:
     """Superfluid 4He at SVP (Donnelly & Barenghi 1998), 0.5–2.17 K."""
+    _output_format(table, json_output)
+    if plot is not None:
+        check_plot_path(plot)
     try:
         p = helium4.helium4_svp(temperature_K, extrapolate=extrapolate)
     except ValueError as exc:
@@ -247,10 +279,11 @@ def props_he4(
 
 @props_app.command("mixture")
 def props_mixture(
-    temperature_K: float = typer.Option(..., "--temperature-K", help="Temperature [K]."),
-    x3: float = typer.Option(..., "--x3", help="3He mole fraction [-]."),
+    temperature_K: float = TEMPERATURE,
+    x3: float = typer.Option(..., "--x3", callback=finite, help="3He mole fraction [-]."),
     extrapolate: bool = EXTRAPOLATE,
     table: bool = TABLE,
+    json_output: bool = JSON,
     plot: Path | None = PLOT,
     plot_x3: str = typer.Option(
         "0.02,0.05,0.1,0.2", "--plot-x3", help="Comma-separated x3 values for --plot."
@@ -263,6 +296,11 @@ def props_mixture(
     ("concentrated"). In between the liquid separates into two phases (an error unless
     --extrapolate, which then evaluates the dilute model).
     """
+    _output_format(table, json_output)
+    xs: list[float] = []
+    if plot is not None:
+        check_plot_path(plot)
+        xs = float_list(plot_x3, "--plot-x3")
     phase = str(phase_label(temperature_K, x3))
     record: dict[str, Any]
     if phase == "two-phase" and not extrapolate:
@@ -319,7 +357,6 @@ def props_mixture(
     if plot is not None:
         from amrr.plots import mixture_ts_chart
 
-        xs = [float(v) for v in plot_x3.split(",") if v.strip()]
         record["plot"] = str(mixture_ts_chart(plot, xs))
     _emit(record, table)
 
