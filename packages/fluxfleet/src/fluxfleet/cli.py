@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import socket
@@ -110,6 +111,10 @@ def sim(
     from fluxfleet.sim.runner import run_fleet
     from fluxfleet.sim.sensors import SensorSpec
 
+    if not math.isfinite(hours):
+        raise typer.BadParameter(
+            f"must be a finite number of hours, got {hours}", param_hint="--hours"
+        )
     host, port = _parse_broker(broker)
     pace = _parse_speed(speed)
     start_s = _parse_start(start)

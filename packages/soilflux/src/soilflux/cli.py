@@ -232,10 +232,10 @@ def _deadband(text: str) -> float | Literal["auto"]:
         value = float(text)
     except ValueError:
         raise typer.BadParameter(
-            f"must be a number of seconds, 'auto' or 'file', got {text!r}"
+            f"must be a number of seconds, 'auto' or 'file', got {text!r}", param_hint="--deadband"
         ) from None
-    if not value >= 0:
-        raise typer.BadParameter(f"must be >= 0 s, got {text!r}")
+    if not (value >= 0 and np.isfinite(value)):
+        raise typer.BadParameter(f"must be >= 0 s, got {text!r}", param_hint="--deadband")
     return value
 
 
@@ -336,6 +336,8 @@ def compute(
 
     if method not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
+    if format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     if hm_fallback not in ("robust", "pooled", "shared"):
         raise typer.BadParameter("must be robust, pooled or shared", param_hint="--hm-fallback")
     check_output(output, "-o", TABLE_SUFFIXES)
@@ -400,7 +402,7 @@ def compute(
         raise _fail(str(exc)) from None
     _report_reading(metadata, reports, quiet=quiet)
     if not results:
-        raise _fail("no closures found in the input")
+        raise _fail(f"no closures found in {', '.join(map(str, inputs))}")
     fluxes = pd.concat(results, ignore_index=True)
     write_table(fluxes, output)
     if not quiet:

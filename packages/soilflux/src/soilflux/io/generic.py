@@ -376,5 +376,8 @@ def _parse_time(values: pd.Series, source: str) -> tuple[pd.Series, npt.NDArray[
     text = _text(values)
     naive = int((text.notna() & ~text.str.contains(r"(?:Z|z|[+-]\d{2}:?\d{2})$", regex=True)).sum())
     time = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    # A year such as -1 parses (at a coarser resolution) but has no nanosecond time: unusable.
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    time = time.where(time.isna() | ((time >= lo) & (time <= hi)))
     bad = time.isna().to_numpy()
     return time.astype("datetime64[ns, UTC]"), bad, naive
