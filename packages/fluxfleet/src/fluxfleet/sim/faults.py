@@ -77,6 +77,10 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(KINDS)})")
         if self.chamber < 0:
             raise ValueError(f"chamber must be ≥ 0, got {self.chamber}")
+        if not (np.isfinite(self.start_s) and np.isfinite(self.end_s)):
+            raise ValueError(f"start and end must be finite, got {self.start_s}, {self.end_s}")
+        if self.start_s < 0:
+            raise ValueError(f"fault starts before the simulation ({self.start_s} s)")
         if self.end_s < self.start_s:
             raise ValueError(f"fault ends ({self.end_s} s) before it starts ({self.start_s} s)")
 

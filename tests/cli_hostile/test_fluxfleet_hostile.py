@@ -1,0 +1,92 @@
+"""``fluxfleet`` against hostile inputs (fluxfleet.toml), and Ctrl-C on a long ``sim``.
+
+Every case must end with exit 1 (bad data) or 2 (bad usage), a message on stderr naming
+the file, line, field or option, no traceback and nothing left behind
+(:mod:`testsupport.hostile`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fluxfleet.cli import app
+
+from testsupport.hostile import Case, check, load_corpus, materialise, run, snapshot
+from testsupport.services import Broker
+
+CASES = load_corpus("fluxfleet")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_corpus(case: Case, tmp_path: Path) -> None:
+    materialise(case, tmp_path, {})
+    before = snapshot(tmp_path)
+    outcome = run(case, app, "fluxfleet", tmp_path)
+    check(case, outcome, before, snapshot(tmp_path))
+
+
+def _group_alive(pgid: int) -> list[str]:
+    """Live (not zombie) processes of process group ``pgid``, from /proc."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state != "Z":
+            alive.append(f"{entry.name} {stat[: stat.rindex(')') + 1]}")
+    return alive
+
+
+@pytest.mark.service
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list the process group")
+def test_ctrl_c_stops_a_long_sim_at_once(mosquitto: Broker, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it) on a
+    24-h, 20-chamber run with worker processes: exit 130 with a word on what was kept,
+    no truth file (whole or partial), no process of the run left alive."""
+    truth = tmp_path / "truth.parquet"
+    exe = Path(sys.executable).with_name("fluxfleet")
+    argv = [str(exe), "sim", "--chambers", "20", "--hours", "24", "--workers", "2",
+            "--broker", mosquitto.url, "--truth", str(truth)]  # fmt: skip
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,  # its own process group, like a shell job
+        # A terminal's job gets the default SIGINT action (a background job would ignore it).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        # Wait until the run is under way: the workers report progress on stderr.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_group_alive(proc.pid)) < 3:
+            time.sleep(0.2)
+        time.sleep(3.0)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        # A hang bound, not a speed figure: before the fix this took 60 s.
+        out, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err
+    assert "nothing is written" in err
+    assert "Traceback" not in out + err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    time.sleep(0.5)
+    assert _group_alive(proc.pid) == []
