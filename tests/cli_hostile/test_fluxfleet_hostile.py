@@ -90,3 +90,19 @@ def test_ctrl_c_stops_a_long_sim_at_once(mosquitto: Broker, tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     time.sleep(0.5)
     assert _group_alive(proc.pid) == []
+
+
+@pytest.mark.slow
+def test_demo_with_two_chambers_says_why_it_has_no_faults(tmp_path: Path) -> None:
+    """Issue 16: a 2-chamber demo printed an empty 'faults:' line."""
+    from typer.testing import CliRunner
+
+    out = tmp_path / "demo.png"
+    argv = ["demo", "--chambers", "2", "--hours", "0.5", "--out", str(out)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.endswith(
+        "faults: none (chambers 0 and 1 are fault-free references: use 3 or more)"
+    )
+    assert out.is_file()

@@ -193,6 +193,7 @@ def demo(
     from fluxfleet.sim.runner import run_fleet
     from fluxfleet.sim.sensors import SensorSpec
 
+    check_output(out, "--out", (".png",))
     t0 = time.monotonic()
     cfg = FleetConfig(
         chambers=chambers,
