@@ -9,6 +9,8 @@ truncation, columns) and holds the generic reader to the same rules.
 from __future__ import annotations
 
 import functools
+import gzip
+import os
 import tempfile
 from pathlib import Path
 
@@ -58,10 +60,20 @@ def fluxes_csv() -> bytes:
         return out.read_bytes()
 
 
+def reference_file(name: str) -> bytes:
+    """A file of ../shared/reference/flux (cases using it say needs = "reference")."""
+    root = Path(__file__).resolve().parents[2]
+    folder = Path(os.environ.get("SHARED_REFERENCE", root.parent / "shared" / "reference"))
+    return (folder / "flux" / name).read_bytes()
+
+
 FIXTURES = {
     "records": lambda: records_csv().encode(),
+    "records-gz": lambda: gzip.compress(records_csv().encode(), mtime=0),
     "chambers": lambda: chambers_csv().encode(),
     "fluxes": fluxes_csv,
+    "licor-json": lambda: reference_file("LI8200-01S.json"),
+    "licor-81x": lambda: reference_file("LI8150.81x"),
 }
 
 

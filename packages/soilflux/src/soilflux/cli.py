@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -512,7 +513,7 @@ def _read_steady_air(
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         header = pd.read_parquet(path).columns if parquet else pd.read_csv(path, nrows=0).columns
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     names = {str(c).strip().lower(): c for c in header}
     wanted = {"time": time, "column": column}
@@ -538,7 +539,7 @@ def _read_steady_air(
         else:
             text = {found[k]: "string" for k in ("by", "phase") if k in found}
             raw = pd.read_csv(path, usecols=list(found.values()), dtype=text)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     raw = raw.rename(columns={found[k]: wanted[k] for k in found})
     first_line = 1 if parquet else 2

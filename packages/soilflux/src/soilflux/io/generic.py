@@ -31,6 +31,7 @@ Unknown columns are ignored (and listed in the metadata notes).
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +183,8 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
             header = pd.read_csv(path, nrows=0).columns
             text = {c: "string" for c in header if str(c).strip().lower() in TEXT_INPUTS[1:]}
             raw = pd.read_csv(path, dtype=text)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # A truncated .gz ends in EOFError, a damaged one in zlib.error.
         # pandas names the line of a ragged row in its message: keep it in the error.
         line = re.search(r"line (\d+)", str(exc))
         raise InputError(

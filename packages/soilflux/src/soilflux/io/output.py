@@ -6,6 +6,7 @@ import contextlib
 import csv
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -87,7 +88,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             text = {c: "string" for c in _TEXT_COLUMNS if c in header}
             frame = pd.read_csv(path, dtype=text)
             _check_row_lengths(path, len(header))
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
