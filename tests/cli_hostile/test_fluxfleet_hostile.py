@@ -7,15 +7,20 @@ the file, line, field or option, no traceback and nothing left behind
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from fluxfleet.cli import app
+from fluxfleet.sim.faults import KINDS, FaultFileError, resolve_schedule
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from testsupport.hostile import Case, check, load_corpus, materialise, run, snapshot
 from testsupport.services import Broker
@@ -106,3 +111,54 @@ def test_demo_with_two_chambers_says_why_it_has_no_faults(tmp_path: Path) -> Non
         "faults: none (chambers 0 and 1 are fault-free references: use 3 or more)"
     )
     assert out.is_file()
+
+
+FAULT_CELLS = st.sampled_from(
+    ["", "nan", "inf", "-1", "1e308", "clogged", "reboot", "exploded", "2", "0.5", "x", "\x00"]
+)
+
+
+@st.composite
+def mutated_fault_file(draw: st.DrawFn) -> tuple[str, bytes]:
+    rows = [["kind", "chamber", "start_h", "end_h", "skew_ms"],
+            ["clogged", "2", "0.5", "1.5", ""], ["clock_skew", "3", "1", "2", "90000"],
+            ["reboot", "3", "2.5", "", ""]]  # fmt: skip
+    for _ in range(draw(st.integers(0, 4))):
+        row = draw(st.integers(0, len(rows) - 1))
+        col = draw(st.integers(0, 4))
+        rows[row][col] = draw(st.one_of(FAULT_CELLS, st.text(max_size=6)))
+    if draw(st.booleans()):
+        drop = draw(st.integers(0, 4))
+        rows = [[c for i, c in enumerate(r) if i != drop] for r in rows]
+    text = "\n".join(",".join(r) for r in rows) + "\n"
+    data = text.encode("utf-8", errors="surrogatepass")
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    if draw(st.booleans()):  # the same schedule as JSON, sometimes cut short
+        records = [dict(zip(rows[0], r, strict=False)) for r in rows[1:]]
+        data = json.dumps(records).encode()[: draw(st.integers(0, 400))]
+        return "faults.json", data
+    return "faults.csv", data
+
+
+@given(file=mutated_fault_file())
+@example(file=("faults.csv", b"kind,chamber,start_h\nclogged,2,0.5\n"))  # issue 16: no end_h
+@example(file=("faults.csv", b"\xff\xfe\x00garbage"))  # issue 16: UnicodeDecodeError
+@example(file=("faults.csv", b"kind,chamber,start_h,end_h,skew_ms\nclogged,2,0.5,1.5,inf\n"))
+def test_fault_file_mutations(file: tuple[str, bytes]) -> None:
+    """Any fault file: a schedule of valid faults, or FaultFileError naming the file."""
+    name, data = file
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        error = None
+        try:
+            faults = resolve_schedule(str(path), 4, 3 * 3600.0, 0)
+        except FaultFileError as exc:
+            faults, error = [], str(exc)
+    if error is not None:
+        assert name in error
+    for fault in faults:
+        assert fault.kind in KINDS
+        assert 0 <= fault.start_s <= fault.end_s
+        assert fault.kind == "reboot" or fault.end_s >= fault.start_s

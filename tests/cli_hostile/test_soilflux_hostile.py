@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -146,4 +147,50 @@ def test_generic_reader_mutations(data: bytes) -> None:
             assert set(after) - set(before) == {"out.csv"}
         else:
             assert "in.csv" in outcome.stderr, outcome
+            assert after == before
+
+
+@st.composite
+def mutated_fluxes(draw: st.DrawFn) -> bytes:
+    lines = fluxes_csv().decode().splitlines()
+    n_cols = len(lines[0].split(","))
+    for _ in range(draw(st.integers(0, 4))):
+        row = draw(st.integers(0, len(lines) - 1))
+        cells = lines[row].split(",")
+        cells[draw(st.integers(0, n_cols - 1)) % len(cells)] = draw(
+            st.one_of(CELLS, st.text(max_size=8))
+        )
+        lines[row] = ",".join(cells)
+    data = ("\n".join(lines) + "\n").encode("utf-8", errors="surrogatepass")
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
+@given(data=mutated_fluxes(), by=st.sampled_from(["hour", "location", "variant"]))
+@example(data=fluxes_csv()[:1500], by="hour")  # issue 16: a truncated table used silently
+@example(data=b"c", by="hour")  # "fluxes has no 'flags' column" did not name the file
+@example(  # a text cell in a number column was a TypeError in the hourly mean
+    data=re.sub(rb"^(0,(?:[^,]*,){7})[^,]*", rb"\1abc", fluxes_csv(), count=1, flags=re.M),
+    by="hour",
+)
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_summarize_mutations(data: bytes, by: str) -> None:
+    """Any damaged fluxes table: summarized (exit 0) or refused naming the file (exit 1) or
+    the option (exit 2), never a traceback, never a stray file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "fluxes.csv").write_bytes(data)
+        argv = ["summarize", "{tmp}/fluxes.csv", "--by", by, "-o", "{tmp}/out.csv", "-q"]
+        case = Case(id="mutation", argv=argv, exit=0, stderr=[])
+        before = snapshot(root)
+        outcome = run(case, app, "soilflux", root)
+        assert outcome.exception is None, outcome
+        assert "Traceback" not in outcome.stdout + outcome.stderr
+        after = snapshot(root)
+        if outcome.exit_code == 0:
+            assert "out.csv" in after
+        else:
+            assert outcome.exit_code in (1, 2), outcome
+            assert "fluxes.csv" in outcome.stderr or "--" in outcome.stderr, outcome
             assert after == before

@@ -467,7 +467,8 @@ def summarize(
             written.append(write_table(hourly, sibling(output, "differences")))
             written.append(write_table(summary, sibling(output, "difference_summary")))
     except (InputError, ValueError, KeyError) as exc:
-        raise _fail(str(exc)) from None
+        # Errors of the table's content name no file: name it.
+        raise _fail(str(exc) if isinstance(exc, InputError) else f"{fluxes_path}: {exc}") from None
     if by in ("location", "variant") and main.empty and len(view):
         typer.echo(
             "soilflux: warning: no closure carries a location table.variant.replica: "

@@ -158,7 +158,7 @@ def _fault_from_mapping(d: dict[str, object], where: str) -> Fault:
         return Fault(kind, chamber, start_h * 3600.0, end_h * 3600.0, skew)
     except KeyError as exc:
         raise FaultFileError(f"{where}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: skew_ms inf
         raise FaultFileError(f"{where}: {exc}") from None
 
 

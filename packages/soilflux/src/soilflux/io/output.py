@@ -92,6 +92,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if isinstance(exc, InputError):
             raise
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
+    _check_numbers(frame, path, first_line=1 if path.suffix.lower() in (".parquet", ".pq") else 2)
     for column in _TIME_COLUMNS:
         if column in frame.columns:
             try:
@@ -118,3 +119,25 @@ def _check_row_lengths(path: Path, n_fields: int) -> None:
                     f"{len(row)} fields where the header has {n_fields} "
                     "(a truncated or damaged file?)",
                 )
+
+
+def _check_numbers(frame: pd.DataFrame, path: Path, first_line: int) -> None:
+    """Refuse a number column with a cell that is not a number (pandas would read the whole
+    column as text and a later mean would fail): names the line and the field. A column with
+    no number at all is taken for text and left alone."""
+    for column in frame.columns:
+        if column in _TEXT_COLUMNS or column in _TIME_COLUMNS:
+            continue
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = (values.notna() & numbers.isna()).to_numpy()
+        if bad.any() and numbers.notna().any():
+            row = int(bad.argmax())
+            raise InputError(
+                path, row + first_line, str(column), f"not a number: {values.iloc[row]!r}"
+            )
+        if bad.any():
+            continue
+        frame[column] = numbers
