@@ -126,3 +126,63 @@ def test_demo_prints_design_point_and_writes_charts(tmp_path):
     for name in ("ggg_ts_chart.png", "mixture_ts_chart.png"):
         assert (tmp_path / name).stat().st_size > 10_000
         assert str(tmp_path / name) in result.stdout
+
+
+def test_temperature_ranges_give_one_record_per_point():
+    out = json.loads(runner.invoke(app, ["props", "he4", "--temperature-K", "0.8:1.6:9"]).stdout)
+    assert [r["temperature_K"] for r in out] == pytest.approx([0.8 + 0.1 * i for i in range(9)])
+    lib = helium4_svp([0.8 + 0.1 * i for i in range(9)])
+    assert [r["entropy_J_kgK"] for r in out] == pytest.approx(list(lib.entropy_J_kgK))
+    out = run_json("props", "ggg", "--temperature-K", "1.0,1.2", "--field-T", "1", "--json")
+    assert len(out) == 2
+    out = run_json("props", "mixture", "--temperature-K", "0.75:0.9:4", "--x3", "0.1")
+    assert [r["phase"] for r in out] == ["dilute"] * 4
+    table = runner.invoke(app, ["props", "he4", "--temperature-K", "1:1.2:3", "--table"])
+    assert table.exit_code == 0
+    assert table.stdout.count("entropy_J_kgK") == 3
+
+
+def test_he4_inverse_lookup_from_entropy_or_enthalpy():
+    s = float(helium4_svp(1.234).entropy_J_kgK)
+    out = run_json("props", "he4", "--entropy-J-kgK", repr(s))
+    assert out["temperature_K"] == pytest.approx(1.234, rel=1e-9)
+    h = float(helium4_svp(0.9).enthalpy_J_mol)
+    out = run_json("props", "he4", "--enthalpy-J-mol", repr(h))
+    assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    m = mixture_properties(0.9, 0.1)
+    out = run_json(
+        "props", "mixture", "--x3", "0.1", "--enthalpy-J-mol", repr(float(m.enthalpy_J_mol))
+    )
+    assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    out = run_json(
+        "props", "mixture", "--x3", "0.1", "--entropy-J-molK", repr(float(m.entropy_J_molK))
+    )
+    assert out["temperature_K"] == pytest.approx(0.9, rel=1e-9)
+    bad = runner.invoke(app, ["props", "mixture", "--x3", "0.1", "--entropy-J-molK", "100"])
+    assert bad.exit_code == 2
+    assert "entropy_J_molK=100" in bad.output
+    both = runner.invoke(app, ["props", "he4", "--temperature-K", "1", "--entropy-J-kgK", "3"])
+    assert both.exit_code == 2
+    assert "exactly one" in both.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["props", "he4", "--temperature-K", "nan"], "temperature_K=nan"),
+        (["props", "ggg", "--temperature-K", "1", "--field-T", "nan"], "field_T=nan"),
+        (["props", "ggg", "--temperature-K", "1", "--field-T", "-1"], "field_T=-1"),
+        (["props", "he4", "--temperature-K", "-1", "--extrapolate"], "temperature_K=-1"),
+        (["props", "he4", "--temperature-K", "2.5", "--extrapolate"], "does not lift"),
+        (["props", "mixture", "--temperature-K", "0.8", "--x3", "nan"], "x3=nan"),
+        (["props", "he4", "--temperature-K", "1:2"], "--temperature-K"),
+        (["props", "he4", "--temperature-K", "1:2:x"], "--temperature-K"),
+        (["props", "he4", "--temperature-K", "1", "--json", "--table"], "--json"),
+    ],
+)
+def test_bad_values_exit_2_with_a_message_never_nan(args, needle):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "NaN" not in result.stdout
+    assert "Traceback" not in result.output

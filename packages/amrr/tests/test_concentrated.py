@@ -18,7 +18,7 @@ from amrr.properties.concentrated import (
 )
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.phase_diagram import x_concentrated
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
@@ -75,7 +75,12 @@ def test_pure_3he_spline_reproduces_greywall_and_is_consistent():
 def test_pure_3he_range():
     with pytest.raises(OutOfRangeError, match="temperature_K"):
         helium3.molar_entropy_J_molK(3.0)
-    assert np.isfinite(helium3.molar_entropy_J_molK(3.0, extrapolate=True))
+    # extrapolation computes or refuses: Greywall's fit ends at 2.5 K, nothing is clamped
+    assert np.isfinite(helium3.molar_entropy_J_molK(0.005, extrapolate=True))
+    with pytest.raises(OutOfRangeError, match="does not lift"):
+        helium3.molar_entropy_J_molK(3.0, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match="temperature_K"):
+        concentrated_properties(3.0, 1.0, extrapolate=True)
 
 
 @pytest.mark.reference
@@ -192,6 +197,11 @@ def test_phase_equilibrium_improves_mu4_near_tricritical_point(reference_dir):
 
 @settings(max_examples=40, deadline=None)
 @given(T=st.floats(0.16, 0.86), u=st.floats(0.0, 0.98))
+# Found by `make fuzz`: 1 − x = 5.3e-6 next to the line at 0.16 K. μ3 − μ4 = ∂g/∂x holds
+# analytically; the former fixed step hx = 1e-7 made the central difference of φRT y ln y
+# wrong by hx² φRT/(6 y²) ≈ 5e-5 J/mol, so the step is now relative to y = 1 − x.
+@example(T=0.16015625, u=0.9375)
+@example(T=0.16, u=0.98)
 def test_thermodynamic_consistency(T, u):
     xc = float(x_concentrated(T))
     x = xc + u * (1.0 - xc)
@@ -200,7 +210,8 @@ def test_thermodynamic_consistency(T, u):
         return concentrated_properties(t, y, extrapolate=True)
 
     m = concentrated_properties(T, x)
-    hT, hx = 1e-5, 1e-7
+    # central differences err by h² f‴/6, and f‴ ∝ 1/y² in x: the x step scales with y
+    hT, hx = 1e-5, min(1e-7, 1e-3 * (1.0 - x))
     assert float(m.enthalpy_J_mol) == pytest.approx(float(m.gibbs_J_mol + T * m.entropy_J_molK))
     s_fd = -fd(lambda t: mix(t, x).gibbs_J_mol, T, hT)
     assert float(m.entropy_J_molK) == pytest.approx(float(s_fd), rel=1e-6)
@@ -257,11 +268,16 @@ def test_out_of_domain(T, x, match):
         concentrated_properties(T, x)
 
 
-def test_nan_propagates_and_arrays_broadcast():
-    m = concentrated_properties(np.array([[0.3], [0.6]]), np.array([0.99, 1.0, np.nan]))
-    assert m.entropy_J_molK.shape == (2, 3)
-    assert np.all(np.isfinite(m.entropy_J_molK[:, :2]))
-    assert np.all(np.isnan(m.entropy_J_molK[:, 2]))
+def test_nan_and_negative_inputs_are_errors_and_arrays_broadcast():
+    m = concentrated_properties(np.array([[0.3], [0.6]]), np.array([0.99, 1.0]))
+    assert m.entropy_J_molK.shape == (2, 2)
+    assert np.all(np.isfinite(m.entropy_J_molK))
+    with pytest.raises(ValueError, match="x3=nan"):
+        concentrated_properties(0.3, [0.99, np.nan])
+    with pytest.raises(ValueError, match="temperature_K=nan"):
+        concentrated_properties(np.nan, 0.99, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match=r"temperature_K=-0\.3"):
+        concentrated_properties(-0.3, 0.99, extrapolate=True)
 
 
 def test_phase_label():
@@ -321,3 +337,19 @@ def test_common_tangent_of_the_two_models():
     assert np.abs(dxc).max() < 0.003
     assert np.abs(dxd[temps <= 0.6]).max() < 0.0075
     assert np.abs(dxd).max() < 0.09
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 14 target not met: μ4 of the two phase models on the published separation "
+        "lines differs by −0.672, −0.232, −0.082, −0.020 J/mol at 0.20, 0.25, 0.30, 0.35 K "
+        "and by ≤ 0.051 J/mol over 0.4–0.867 K (measured); the concentrated model's "
+        "φ R T ln(1 − x) with φ = 0.67 cannot follow the dilute model's μ4 where "
+        "1 − x_con < 0.02. Needs a recalibration with the Henry limit, not done."
+    ),
+)
+def test_dilute_and_concentrated_mu4_agree_on_the_line():
+    T = np.linspace(0.2, 0.867, 30)
+    r = coexistence_residuals(T)
+    assert np.abs(r.mu4_J_mol).max() < 0.01

@@ -99,6 +99,7 @@ def test_table_from_csv_and_errors(tmp_path):
         "amrr.properties.fermi",
         "amrr.properties.helium3",
         "amrr.properties.concentrated",
+        "amrr.properties.vapour_pressure",
     ],
 )
 def test_docstring_examples(module):

@@ -127,13 +127,34 @@ def test_phase_diagram_tricritical_point_and_lambda_line():
     assert float(x_dilute(0.867)) == pytest.approx(0.674, abs=1e-12)
     assert float(x_concentrated(0.867)) == pytest.approx(0.674, abs=1e-12)
     assert float(lambda_temperature_K(0.674)) == pytest.approx(0.867)
-    assert float(lambda_temperature_K(0.0)) == pytest.approx(2.1768, abs=0.01)
+    # the mixture's λ line meets pure 4He's T_λ (it gave 2.168 K against 2.1768 K)
+    from amrr.properties.helium4 import T_LAMBDA_K
+
+    assert float(lambda_temperature_K(0.0)) == pytest.approx(T_LAMBDA_K, abs=1e-12)
+    # Chaudhry's slope at the tricritical point is kept
+    e = 1e-6
+    slope = (lambda_temperature_K(0.674 + e) - lambda_temperature_K(0.674 - e)) / (2 * e)
+    assert float(slope) == pytest.approx(-2.620259, rel=1e-6)
     for x in (0.05, 0.2, 0.5):
         assert float(x_lambda(lambda_temperature_K(x))) == pytest.approx(x, abs=1e-12)
-    # continuous at 0.15 K where the Edwards et al. (1969) branches take over
-    assert float(x_dilute(0.1499)) == pytest.approx(float(x_dilute(0.15)), abs=1e-3)
-    assert float(x_concentrated(0.1499)) == pytest.approx(float(x_concentrated(0.15)), abs=1e-3)
     assert float(superfluid_boundary_x3(0.5)) == pytest.approx(float(x_dilute(0.5)))
+
+
+def test_separation_lines_are_continuous_and_monotone_at_0_15_K():
+    # Chaudhry's fits end at 0.15 K, where Edwards, Ifft & Sarwinski (1969) take over.
+    # The dilute line had a 0.74 % step there and the concentrated line a jump of 1 − x
+    # from 0 to 5.8e-4: both must be continuous (the dilute one with its slope) and monotone.
+    e = 1e-9
+    assert float(x_dilute(0.15 - e)) == pytest.approx(float(x_dilute(0.15)), rel=1e-7)
+    slope_below = (x_dilute(0.15 - e) - x_dilute(0.15 - 1e-5)) / (1e-5 - e)
+    slope_above = (x_dilute(0.15 + 1e-5) - x_dilute(0.15 + e)) / (1e-5 - e)
+    assert float(slope_below) == pytest.approx(float(slope_above), rel=1e-3)
+    assert float(x_concentrated(0.15 - e)) == pytest.approx(float(x_concentrated(0.15)), abs=1e-6)
+    T = np.linspace(0.0, 0.867, 8671)
+    assert np.all(np.diff(x_dilute(T)) > 0)
+    assert np.all(np.diff(x_concentrated(T)) <= 0)
+    assert float(x_dilute(0.0)) == pytest.approx(0.064)  # Edwards et al.'s T = 0 solubility
+    assert np.all(x_concentrated(T) <= 1.0)
 
 
 def fd(f, x, h):
@@ -219,10 +240,41 @@ def test_out_of_domain(T, x, match):
         mixture_properties(T, x)
 
 
-def test_nan_propagates_and_arrays_broadcast():
-    m = mixture_properties(np.array([[0.8], [1.2]]), np.array([0.0, 0.05, np.nan]))
-    assert m.entropy_J_molK.shape == (2, 3)
-    assert np.all(np.isfinite(m.entropy_J_molK[:, :2]))
-    assert np.all(np.isnan(m.entropy_J_molK[:, 2]))
+def test_nan_and_negative_inputs_are_errors_and_arrays_broadcast():
+    m = mixture_properties(np.array([[0.8], [1.2]]), np.array([0.0, 0.05]))
+    assert m.entropy_J_molK.shape == (2, 2)
+    assert np.all(np.isfinite(m.entropy_J_molK))
     # x3 = 0 is pure He II: μ4 = g4, no osmotic pressure
     assert np.allclose(m.mu4_J_mol[:, 0], m.gibbs_J_mol[:, 0])
+    with pytest.raises(ValueError, match="x3=nan"):
+        mixture_properties(0.8, [0.05, np.nan])
+    with pytest.raises(ValueError, match="temperature_K=inf"):
+        mixture_properties(np.inf, 0.05, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match="temperature_K=-1"):
+        mixture_properties(-1.0, 0.05, extrapolate=True)
+    with pytest.raises(OutOfRangeError, match=r"x3=-0\.1"):
+        mixture_properties(0.8, -0.1, extrapolate=True)
+
+
+def test_extrapolation_computes_or_refuses_never_clamps():
+    # He I (above T_λ = 2.1768 K) is not modelled: refused even with extrapolate; below the
+    # 0.15 K calibration the 4He background is computed (phonon T³), not held at 0.1 K
+    with pytest.raises(OutOfRangeError, match="does not lift"):
+        mixture_properties(2.5, 0.0, extrapolate=True)
+    a, b = mixture_properties([0.05, 0.08], 0.0, extrapolate=True).entropy_J_molK
+    assert 0.0 < a < b
+    assert b / a == pytest.approx((0.08 / 0.05) ** 3, rel=1e-9)
+
+
+def test_inverse_lookups_at_fixed_x3():
+    from amrr.properties.mixture import temperature_from_enthalpy_K, temperature_from_entropy_K
+
+    for x in (0.0, 0.1, 0.3):
+        T = np.linspace(0.9 if x == 0.3 else 0.3, 1.7, 7)
+        m = mixture_properties(T, x)
+        np.testing.assert_allclose(temperature_from_enthalpy_K(m.enthalpy_J_mol, x), T, rtol=1e-9)
+        np.testing.assert_allclose(temperature_from_entropy_K(m.entropy_J_molK, x), T, rtol=1e-9)
+    with pytest.raises(OutOfRangeError, match="entropy_J_molK"):
+        temperature_from_entropy_K(50.0, 0.1)
+    with pytest.raises(OutOfRangeError, match="tricritical"):
+        temperature_from_entropy_K(5.0, 0.8)

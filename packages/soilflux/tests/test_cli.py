@@ -169,10 +169,26 @@ def test_compute_usage_errors(tmp_path: Path) -> None:
     assert bad_suffix.exit_code == 2
     missing = runner.invoke(
         app,
-        ["compute", str(tmp_path / "nope.csv"), "-o", out, "--volume-cm3", "1", "--area-cm2", "1"],
+        [
+            "compute",
+            str(tmp_path / "nope.csv"),
+            "-o",
+            out,
+            "--volume-cm3",
+            "5000",
+            "--area-cm2",
+            "300",
+        ],
     )
     assert missing.exit_code == 1
     assert "nope.csv: no such file" in missing.stderr
+    # a geometry in m³ and m² is a usage error naming the option
+    in_m3 = runner.invoke(
+        app, ["compute", str(records), "-o", out, "--volume-cm3", "0.005", "--area-cm2", "300"]
+    )
+    assert in_m3.exit_code == 2
+    assert "--volume-cm3" in in_m3.stderr
+    assert "wrong unit" in in_m3.stderr
 
 
 def test_summarize_with_controls(tmp_path: Path) -> None:
@@ -355,3 +371,45 @@ def test_compute_with_the_chamber_shared_hm(tmp_path: Path) -> None:
     bad = runner.invoke(app, [*args, "--hm-fallback", "always"])
     assert bad.exit_code == 2
     assert "--hm-fallback" in bad.output
+
+
+def test_saturated_closures_keep_their_flux_and_summarize_keeps_them(tmp_path: Path) -> None:
+    """`saturated` flags a levelling curve; its flux is reported (the curve's slope at
+    closing, as LI-COR's exponential and goFlux's HM give) and kept unless asked."""
+    rows = []
+    for k in range(6):
+        t0 = T0 + pd.Timedelta(minutes=10 * k)
+        for i in range(0, 61):
+            t = 3.0 * i
+            dry = 420.0 + 200.0 * (1.0 - np.exp(-0.03 * t))  # 99.7 % of its rise by 180 s
+            rows.append(((t0 + pd.Timedelta(seconds=t)).isoformat(), "dev-a", dry, "closed"))
+        rows.append(((t0 + pd.Timedelta(seconds=200)).isoformat(), "dev-a", 420.0, "flush"))
+    frame = pd.DataFrame(rows, columns=["time", "chamber", "co2_ppm", "phase"])
+    records = tmp_path / "sat.csv"
+    frame.assign(temperature_c=20.0, pressure_kpa=100.0).to_csv(records, index=False)
+    fluxes = tmp_path / "f.csv"
+    common = ["--volume-cm3", "5000", "--area-cm2", "300", "-q", "--method", "exp"]
+    result = runner.invoke(app, ["compute", str(records), "-o", str(fluxes), *common])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(fluxes)
+    assert table["flags"].str.contains("saturated").all()
+    # the exponential's slope at closing: 200 ppm · 0.03 s⁻¹ = 6 ppm s⁻¹, times the term
+    term = 10 * 5000 * 100.0 / (8.314 * 300 * 293.15)
+    np.testing.assert_allclose(table["flux_umol_m2_s"], 6.0 * term, rtol=0.02)
+    kept = runner.invoke(
+        app, ["summarize", str(fluxes), "-o", str(tmp_path / "h.csv"), "--by", "hour"]
+    )
+    assert kept.exit_code == 0, kept.output
+    assert "6 fluxes, 6 kept" in kept.stderr
+    dropped = runner.invoke(
+        app,
+        ["summarize", str(fluxes), "-o", str(tmp_path / "h2.csv"), "--by", "hour",
+         "--also-drop", "saturated"],
+    )  # fmt: skip
+    assert dropped.exit_code == 0, dropped.output
+    assert "6 fluxes, 0 kept" in dropped.stderr
+    unknown = runner.invoke(
+        app, ["summarize", str(fluxes), "-o", str(tmp_path / "h3.csv"), "--also-drop", "wet"]
+    )
+    assert unknown.exit_code == 2
+    assert "'wet' is not a flag" in unknown.stderr

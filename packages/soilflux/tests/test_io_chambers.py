@@ -47,3 +47,13 @@ def test_detect_format(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_text("time,chamber\n")
     found = [detect_format(tmp_path / n) for n in ("a.81x", "b.json", "c.txt", "d.dat", "e.csv")]
     assert found == ["licor-81x", "licor-json", "licor-81x", "licor-json", "generic"]
+
+
+def test_chamber_table_in_m3_and_m2_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "chambers.csv"
+    path.write_text("chamber,volume_cm3,area_cm2\na,0.0049,0.0318\nb,0.0049,0.0318\n")
+    with pytest.raises(InputError, match=r"field 'volume_cm3': median 0.0049 .*litres or m³"):
+        read_chambers(path)
+    path.write_text("chamber,volume_cm3,area_cm2\na,4900,0.0318\nb,4900,0.0318\n")
+    with pytest.raises(InputError, match=r"field 'area_cm2': median 0.0318 .*m² instead of cm²"):
+        read_chambers(path)

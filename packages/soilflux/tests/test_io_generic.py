@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from soilflux.io import InputError, h2o_from_rh, read, read_generic
 from soilflux.io.generic import parse_generic_table, saturation_vapour_pressure_kpa
+from soilflux.io.units import PLAUSIBLE_MEDIAN
 
 HEADER = "time,chamber,co2_ppm,temperature_c,pressure_hpa,rh_percent,lux,phase\n"
 
@@ -39,7 +40,7 @@ def test_reads_renames_and_converts_units(tmp_path: Path) -> None:
     assert (data["time"].iloc[1] - data["time"].iloc[0]) == pd.Timedelta(seconds=3)
     assert str(data["time"].dt.tz) == "UTC"
     assert data["line"].tolist() == [2, 3]
-    assert "pressure converted from hPa to kPa" in meta.notes
+    assert "pressure_hpa converted to pressure_kpa" in meta.notes
     assert meta.issues == []
 
 
@@ -193,6 +194,12 @@ def test_numbers_round_trip_exactly(tmp_path: Path, values: list[float]) -> None
     path = write(
         tmp_path, "time,chamber,co2_ppm,temperature_c,pressure_kpa,phase\n" + "\n".join(lines)
     )
+    low, high = PLAUSIBLE_MEDIAN["co2_ppm"]
+    if not low <= float(np.median(values)) <= high:
+        # a column whose median no real CO2 record has is refused whole (a unit mistake)
+        with pytest.raises(InputError, match="plausible range"):
+            read(path)
+        return
     data, meta = read(path)
     assert meta.issues == []
     assert data["co2_ppm"].tolist() == values
@@ -221,7 +228,8 @@ def test_no_value_is_silently_lost(tmp_path: Path, texts: list[str]) -> None:
         with contextlib.suppress(ValueError):
             parsed.append(float(text.strip()))
     usable = [v for v in parsed if math.isfinite(v)]
-    if usable and not 0.0 <= float(np.median(usable)) <= 1e6:
+    low, high = PLAUSIBLE_MEDIAN["co2_ppm"]
+    if usable and not low <= float(np.median(usable)) <= high:
         # A column whose median is implausible is refused whole (a unit mistake).
         with pytest.raises(InputError, match="plausible"):
             read(path)
@@ -298,6 +306,11 @@ def test_pressure_unit_does_not_change_the_data(
         pressure_hpa=[10.0 * p for p in pressure_kpa], rh_percent=rh
     )
     a, _ = read(write(tmp_path, kpa.to_csv(index=False), "kpa.csv"))
+    if 0.0 < rh < PLAUSIBLE_MEDIAN["rh_percent"][0]:
+        # RH below 1 % throughout reads as a fraction given for a percentage: refused
+        with pytest.raises(InputError, match=r"rh_percent.*fraction"):
+            read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
+        return
     b, _ = read(write(tmp_path, hpa.to_csv(index=False), "hpa.csv"))
     np.testing.assert_allclose(a["pressure_kpa"], b["pressure_kpa"], rtol=1e-14)
     np.testing.assert_allclose(a["h2o_mmol_mol"], b["h2o_mmol_mol"], rtol=1e-12)
@@ -314,3 +327,37 @@ def test_ragged_row_names_its_line(tmp_path: Path) -> None:
         read(path)
     assert info.value.line == 3
     assert str(info.value).startswith(f"{path}:3: cannot read as CSV")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "hint"),
+    [
+        ("co2_ppm", [0.00042, 0.00043, 0.00044], "mole fraction"),
+        ("co2_ppm", [0.042, 0.043, 0.044], "mole fraction"),  # percent
+        ("rh_percent", [0.55, 0.6, 0.62], "fraction"),
+        ("volume_cm3", [0.0049, 0.0049, 0.0049], "m³"),
+        ("area_cm2", [0.0318, 0.0318, 0.0318], "m²"),
+    ],
+)
+def test_unit_mistakes_are_refused_naming_the_field(
+    tmp_path: Path, column: str, values: list[float], hint: str
+) -> None:
+    table = pd.DataFrame(
+        {
+            "time": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:03Z", "2024-01-01T00:00:06Z"],
+            "chamber": "c1",
+            "co2_ppm": [420.0, 421.0, 422.0],
+            "temperature_c": 20.0,
+            "pressure_kpa": 100.0,
+            "phase": "closed",
+        }
+    ).assign(**{column: values})
+    path = write(tmp_path, table.to_csv(index=False))
+    with pytest.raises(InputError, match=rf"field '{column}': median .* wrong unit\? \(.*{hint}"):
+        read(path)
+
+
+def test_dried_air_is_not_a_unit_mistake(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "2023-10-01T00:00:00Z,c1,450,20.0,1013.25,0,0,closed\n")
+    data, _ = read(path)
+    assert data["h2o_mmol_mol"].iloc[0] == 0.0

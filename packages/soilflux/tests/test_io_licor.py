@@ -282,3 +282,58 @@ def test_81x_clock_time_zone(tmp_path: Path) -> None:
     local, meta = read(path, tz="America/Chicago")  # CDT, UTC−5 in May
     assert (local["time"] - utc["time"] == pd.Timedelta(hours=5)).all()
     assert "'Date' read in time zone America/Chicago" in meta.notes
+
+
+def with_annotation(text: str, *, drop_trailing: bool) -> str:
+    """The record with an LI-8100A 'Annotation' column; Type-1 rows leave it off when asked."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("Type\t"):
+            line += "\tAnnotation"
+        elif line.startswith(("1\t", "2\t")) and not drop_trailing:
+            line += "\t"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_81x_rows_without_the_empty_trailing_annotation(tmp_path: Path) -> None:
+    rows = [(20.0, 100.0, 10.0, 400.0 + k) for k in range(5)]
+    path = tmp_path / "ann.81x"
+    path.write_text(with_annotation(record_81x(1, rows), drop_trailing=True))
+    data, meta = read(path)
+    assert meta.issues == []
+    np.testing.assert_array_equal(data["co2_ppm"], [r[3] for r in rows])
+    # the same file with the empty field written out reads the same
+    full = tmp_path / "full.81x"
+    full.write_text(with_annotation(record_81x(1, rows), drop_trailing=False))
+    pd.testing.assert_frame_equal(
+        data.drop(columns="closure_id"), read(full)[0].drop(columns="closure_id")
+    )
+
+
+def test_81x_row_short_of_a_data_column_is_refused(tmp_path: Path) -> None:
+    text = with_annotation(record_81x(1, [(20.0, 100.0, 10.0, 400.0)] * 4), drop_trailing=True)
+    lines = text.splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("1\t0\t"))
+    lines[k] = lines[k].rsplit("\t", 1)[0]  # RH (a data column) missing as well
+    path = tmp_path / "short.81x"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"short\.81x:{k + 1}: 8 fields .*\(no value for 'RH'\)$"):
+        read(path)
+
+
+def test_81x_empty_value_in_a_data_column_names_the_line(tmp_path: Path) -> None:
+    text = record_81x(1, [(20.0, 100.0, 10.0, 400.0)] * 4)
+    lines = text.splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("1\t0\t"))
+    fields = lines[k].split("\t")
+    fields[6] = ""  # CO2 empty
+    lines[k] = "\t".join(fields)
+    path = tmp_path / "empty.81x"
+    path.write_text("\n".join(lines) + "\n")
+    _, meta = read(path)
+    assert [(i.line, i.field, i.message) for i in meta.issues] == [
+        (k + 1, "co2_ppm", "empty; set to missing")
+    ]
+    with pytest.raises(InputError, match=rf"empty\.81x:{k + 1}: field 'co2_ppm': empty"):
+        read(path, strict=True)

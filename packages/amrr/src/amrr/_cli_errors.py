@@ -35,11 +35,13 @@ def finite(value: float | None, param: typer.CallbackParam) -> float | None:
     return value
 
 
-def positive_temperature(value: float, param: typer.CallbackParam) -> float:
-    """Option callback: an absolute temperature, finite and > 0 K (even with --extrapolate)."""
-    if not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"must be a temperature > 0 K, got {value}")
-    return value
+def check_temperatures(values: list[float], option: str = "--temperature-K") -> list[float]:
+    """Absolute temperatures, each finite and > 0 K (even with --extrapolate): else exit 2
+    naming ``option``."""
+    for value in values:
+        if not (math.isfinite(value) and value > 0):
+            raise typer.BadParameter(f"must be temperatures > 0 K, got {value}", param_hint=option)
+    return values
 
 
 def float_list(text: str, option: str) -> list[float]:

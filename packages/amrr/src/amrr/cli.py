@@ -1,4 +1,4 @@
-"""The ``amrr`` command line: property look-ups (``props``) and a demo."""
+"""The ``amrr`` command line: property look-ups (``props``), the design tool and a demo."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import typer
 from amrr import __version__
 from amrr._cli_errors import (
     check_plot_path,
+    check_temperatures,
     finite,
     float_list,
     option_named_in,
-    positive_temperature,
 )
-from amrr.properties import helium4
+from amrr.design_cli import register as register_design_commands
+from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
@@ -64,6 +65,7 @@ _UNITS = {
     "_kg_m3": "kg/m³",
     "_m3_mol": "m³/mol",
     "_Pa_K": "Pa/K",
+    "_m_s": "m/s",
     "_Pa": "Pa",
     "_K": "K",
     "_T": "T",
@@ -79,7 +81,7 @@ def _unit(key: str) -> str:
 
 def _emit(record: dict[str, Any], table: bool) -> None:
     if not table:
-        typer.echo(json.dumps(record, indent=2))
+        typer.echo(json.dumps(record, indent=2, allow_nan=False))
         return
     width = max(len(k) for k in record)
     for key, value in record.items():
@@ -89,15 +91,10 @@ def _emit(record: dict[str, Any], table: bool) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    # A ValueError of a property function names its argument: name the option instead.
+    # A ValueError of a property function names its argument: name the option too.
     option = option_named_in(str(exc))
     typer.echo(f"amrr: error: {option + ': ' if option else ''}{exc}", err=True)
     raise typer.Exit(code=2)
-
-
-def _output_format(table: bool, json_output: bool) -> None:
-    if table and json_output:
-        raise typer.BadParameter("--json and --table exclude each other", param_hint="--json")
 
 
 def _f(a: Any) -> float:
@@ -111,54 +108,77 @@ def _finite_or_none(a: Any) -> float | None:
 
 
 TABLE = typer.Option(False, "--table", help="Human-readable table instead of JSON.")
-JSON = typer.Option(False, "--json", help="JSON with SI keys (the default).")
-TEMPERATURE = typer.Option(
-    ..., "--temperature-K", callback=positive_temperature, help="Temperature [K]."
-)
+JSON = typer.Option(False, "--json", help="JSON output (the default; for scripts to be explicit).")
 EXTRAPOLATE = typer.Option(
-    False, "--extrapolate", help="Evaluate outside the validity range instead of failing."
+    False,
+    "--extrapolate",
+    help="Evaluate outside the validity range instead of failing (never past the limits "
+    "where a model cannot compute at all: T <= 0, negative field, He I).",
 )
 PLOT = typer.Option(None, "--plot", help="Also write a T–S chart to this PNG file.")
+TEMPERATURES_HELP = "Temperature [K]: one value, a list 0.8,1.0 or a range START:STOP:N."
+
+
+def _values(spec: str, option: str) -> list[float]:
+    """Parse VALUE, V1,V2,… or START:STOP:N (N points, both ends included)."""
+    try:
+        if ":" in spec:
+            parts = spec.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
+            if n < 1:
+                raise ValueError
+            return [float(v) for v in np.linspace(start, stop, n)]
+        return [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        _fail(
+            ValueError(
+                f"{option} {spec!r}: give a number, a comma-separated list or START:STOP:N "
+                "(e.g. 0.8:1.6:9)"
+            )
+        )
+        return []
+
+
+def _output(records: list[dict[str, Any]], table: bool, as_json: bool) -> None:
+    if table and as_json:
+        _fail(ValueError("--json and --table exclude each other"))
+    if len(records) == 1:
+        _emit(records[0], table)
+    elif table:
+        for i, record in enumerate(records):
+            if i:
+                typer.echo("")
+            _emit(record, True)
+    else:
+        typer.echo(json.dumps(records, indent=2, allow_nan=False))
 
 
 # ----------------------------------------------------------------------------- props
 
 
-def _paramagnet(
+def _paramagnet_record(
     material: str,
     temperature_K: float,
     field_T: float,
-    model: str | None,
+    chosen: Model | None,
     curie_weiss_K: float | None,
     internal_field_T: float | None,
     lattice: bool,
     extrapolate: bool,
-    table: bool,
-    plot: Path | None,
-    plot_fields_T: str,
-) -> None:
-    if model is not None and model not in MODELS:
-        _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
-    fields: list[float] = []
-    if plot is not None:  # checked before any work
-        check_plot_path(plot)
-        fields = float_list(plot_fields_T, "--plot-fields-T")
-    chosen: Model | None = model  # type: ignore[assignment]
-    try:
-        p = paramagnet_properties(
-            temperature_K,
-            field_T,
-            material,
-            model=chosen,
-            curie_weiss_K=curie_weiss_K,
-            internal_field_T=internal_field_T,
-            lattice=lattice,
-            extrapolate=extrapolate,
-        )
-    except ValueError as exc:
-        _fail(exc)
-        return
-    record: dict[str, Any] = {
+) -> dict[str, Any]:
+    p = paramagnet_properties(
+        temperature_K,
+        field_T,
+        material,
+        model=chosen,
+        curie_weiss_K=curie_weiss_K,
+        internal_field_T=internal_field_T,
+        lattice=lattice,
+        extrapolate=extrapolate,
+    )
+    return {
         "material": material,
         "model": p.model,
         "temperature_K": _f(p.temperature_K),
@@ -173,10 +193,51 @@ def _paramagnet(
         "dS_dB_J_kgKT": _f(p.dS_dB_J_kgKT),
         "molar_mass_kg_mol": p.molar_mass_kg_mol,
     }
+
+
+def _paramagnet(
+    material: str,
+    temperature_K: str,
+    field_T: float,
+    model: str | None,
+    curie_weiss_K: float | None,
+    internal_field_T: float | None,
+    lattice: bool,
+    extrapolate: bool,
+    table: bool,
+    as_json: bool,
+    plot: Path | None,
+    plot_fields_T: str,
+) -> None:
+    if model is not None and model not in MODELS:
+        _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
+    chosen: Model | None = model  # type: ignore[assignment]
+    temperatures = check_temperatures(_values(temperature_K, "--temperature-K"))
+    fields: list[float] = []
+    if plot is not None:  # checked before any work
+        check_plot_path(plot)
+        fields = float_list(plot_fields_T, "--plot-fields-T")
+    try:
+        records = [
+            _paramagnet_record(
+                material,
+                T,
+                field_T,
+                chosen,
+                curie_weiss_K,
+                internal_field_T,
+                lattice,
+                extrapolate,
+            )
+            for T in temperatures
+        ]
+    except ValueError as exc:
+        _fail(exc)
+        return
     if plot is not None:
         from amrr.plots import paramagnet_ts_chart
 
-        models: tuple[Model, ...] = (p.model,)  # type: ignore[assignment]
+        models: tuple[Model, ...] = (records[0]["model"],)
         out = paramagnet_ts_chart(
             plot,
             material,
@@ -185,15 +246,15 @@ def _paramagnet(
             curie_weiss_K=curie_weiss_K,
             internal_field_T=internal_field_T,
         )
-        record["plot"] = str(out)
-    _emit(record, table)
+        records[0]["plot"] = str(out)
+    _output(records, table, as_json)
 
 
 def _paramagnet_command(material: str) -> None:
     def command(
-        temperature_K: float = TEMPERATURE,
+        temperature_K: str = typer.Option(..., "--temperature-K", help=TEMPERATURES_HELP),
         field_T: float = typer.Option(
-            0.0, "--field-T", callback=finite, help="Applied field B [T]."
+            0.0, "--field-T", callback=finite, help="Applied field |B| [T], >= 0."
         ),
         model: str | None = typer.Option(
             None, "--model", help="ideal | mean_field | internal_field (default per material)."
@@ -210,13 +271,12 @@ def _paramagnet_command(material: str) -> None:
         lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Debye T³ term."),
         extrapolate: bool = EXTRAPOLATE,
         table: bool = TABLE,
-        json_output: bool = JSON,
+        as_json: bool = JSON,
         plot: Path | None = PLOT,
         plot_fields_T: str = typer.Option(
             "0,0.5,1,1.5", "--plot-fields-T", help="Comma-separated fields [T] for --plot."
         ),
     ) -> None:
-        _output_format(table, json_output)
         _paramagnet(
             material,
             temperature_K,
@@ -227,6 +287,7 @@ def _paramagnet_command(material: str) -> None:
             lattice,
             extrapolate,
             table,
+            as_json,
             plot,
             plot_fields_T,
         )
@@ -242,48 +303,125 @@ _paramagnet_command("GGG")
 _paramagnet_command("GLF")
 
 
-@props_app.command("he4")
-def props_he4(
-    temperature_K: float = TEMPERATURE,
-    extrapolate: bool = EXTRAPOLATE,
-    table: bool = TABLE,
-    json_output: bool = JSON,
-    plot: Path | None = PLOT,
-) -> None:
-    """Superfluid 4He at SVP (Donnelly & Barenghi 1998), 0.5–2.17 K."""
-    _output_format(table, json_output)
-    if plot is not None:
-        check_plot_path(plot)
-    try:
-        p = helium4.helium4_svp(temperature_K, extrapolate=extrapolate)
-    except ValueError as exc:
-        _fail(exc)
-        return
-    record: dict[str, Any] = {
+def _he4_record(T: float, extrapolate: bool) -> dict[str, Any]:
+    p = helium4.helium4_svp(T, extrapolate=extrapolate)
+    return {
         "temperature_K": _f(p.temperature_K),
         "entropy_J_kgK": _f(p.entropy_J_kgK),
         "entropy_J_molK": _f(p.entropy_J_molK),
         "enthalpy_J_mol": _f(p.enthalpy_J_mol),
         "heat_capacity_J_kgK": _f(p.heat_capacity_J_kgK),
         "density_kg_m3": _f(p.density_kg_m3),
+        "normal_fluid_density_kg_m3": _f(p.normal_fluid_density_kg_m3),
         "superfluid_density_kg_m3": _f(p.superfluid_density_kg_m3),
         "superfluid_fraction": _f(p.superfluid_fraction),
         "fountain_coefficient_Pa_K": _f(p.fountain_coefficient_Pa_K),
+        "second_sound_m_s": _f(p.second_sound_m_s),
     }
+
+
+@props_app.command("he4")
+def props_he4(
+    temperature_K: str | None = typer.Option(None, "--temperature-K", help=TEMPERATURES_HELP),
+    entropy_J_kgK: str | None = typer.Option(
+        None, "--entropy-J-kgK", help="Inverse lookup: the state with this entropy [J/(kg K)]."
+    ),
+    enthalpy_J_mol: str | None = typer.Option(
+        None, "--enthalpy-J-mol", help="Inverse lookup: the state with this enthalpy [J/mol]."
+    ),
+    extrapolate: bool = EXTRAPOLATE,
+    table: bool = TABLE,
+    as_json: bool = JSON,
+    plot: Path | None = PLOT,
+) -> None:
+    """Superfluid 4He at SVP (Donnelly & Barenghi 1998), 0.5–2.17 K; by T, s or h."""
+    given = [v is not None for v in (temperature_K, entropy_J_kgK, enthalpy_J_mol)]
+    if sum(given) != 1:
+        _fail(ValueError("give exactly one of --temperature-K, --entropy-J-kgK, --enthalpy-J-mol"))
+    if plot is not None:
+        check_plot_path(plot)
+    try:
+        if entropy_J_kgK is not None:
+            values = _values(entropy_J_kgK, "--entropy-J-kgK")
+            temps = helium4.temperature_from_entropy_K(values, extrapolate=extrapolate)
+        elif enthalpy_J_mol is not None:
+            values = _values(enthalpy_J_mol, "--enthalpy-J-mol")
+            temps = helium4.temperature_from_enthalpy_K(values, extrapolate=extrapolate)
+        else:
+            temps = np.asarray(check_temperatures(_values(str(temperature_K), "--temperature-K")))
+        records = [_he4_record(float(T), extrapolate) for T in temps]
+    except ValueError as exc:
+        _fail(exc)
+        return
     if plot is not None:
         from amrr.plots import helium4_ts_chart
 
-        record["plot"] = str(helium4_ts_chart(plot))
-    _emit(record, table)
+        records[0]["plot"] = str(helium4_ts_chart(plot))
+    _output(records, table, as_json)
+
+
+def _mixture_record(temperature_K: float, x3: float, extrapolate: bool) -> dict[str, Any]:
+    for name, value in (("temperature_K", temperature_K), ("x3", x3)):
+        if not np.isfinite(value):
+            raise ValueError(f"{name}={value} is not a finite number")
+    phase = str(phase_label(temperature_K, x3))
+    if phase == "two-phase" and not extrapolate:
+        xd, xc = _f(x_dilute(temperature_K)), _f(x_concentrated(temperature_K))
+        raise ValueError(
+            f"x3={x3:g} at temperature_K={temperature_K:g} is inside the two-phase region "
+            f"(x_dil={xd:.4f} < x3 < x_con={xc:.4f}): no single-phase liquid exists; "
+            "pass --extrapolate to evaluate the dilute model there anyway"
+        )
+    if phase == "concentrated":
+        c = concentrated_properties(temperature_K, x3, extrapolate=extrapolate)
+        return {
+            "phase": phase,
+            "model": "pure-3He Fermi liquid (Greywall 1983) + dissolved 4He",
+            "temperature_K": _f(c.temperature_K),
+            "x3": _f(c.x3),
+            "gibbs_J_mol": _f(c.gibbs_J_mol),
+            "entropy_J_molK": _f(c.entropy_J_molK),
+            "enthalpy_J_mol": _f(c.enthalpy_J_mol),
+            "heat_capacity_J_molK": _f(c.heat_capacity_J_molK),
+            "mu3_J_mol": _f(c.mu3_J_mol),
+            "mu4_J_mol": _finite_or_none(c.mu4_J_mol),
+            "osmotic_pressure_Pa": _f(c.osmotic_pressure_Pa),
+            "x_h_osmotic_J_mol": _f(c.x_h_osmotic_J_mol),
+            "molar_volume_m3_mol": _f(c.molar_volume_m3_mol),
+        }
+    m = mixture_properties(temperature_K, x3, extrapolate=extrapolate)
+    return {
+        "phase": phase,
+        "model": "He II quasiparticle model" + ("" if phase == "dilute" else " (extrapolated)"),
+        "temperature_K": _f(m.temperature_K),
+        "x3": _f(m.x3),
+        "gibbs_J_mol": _f(m.gibbs_J_mol),
+        "entropy_J_molK": _f(m.entropy_J_molK),
+        "enthalpy_J_mol": _f(m.enthalpy_J_mol),
+        "heat_capacity_J_molK": _f(m.heat_capacity_J_molK),
+        "mu3_J_mol": _f(m.mu3_J_mol),
+        "mu4_J_mol": _f(m.mu4_J_mol),
+        "osmotic_pressure_Pa": _f(m.osmotic_pressure_Pa),
+        "x_h_osmotic_J_mol": _f(m.x_h_osmotic_J_mol),
+        "fermi_temperature_K": _f(m.fermi_temperature_K),
+        "molar_volume_m3_mol": _f(m.molar_volume_m3_mol),
+        "effective_mass_ratio": _f(m.effective_mass_ratio),
+    }
 
 
 @props_app.command("mixture")
 def props_mixture(
-    temperature_K: float = TEMPERATURE,
+    temperature_K: str | None = typer.Option(None, "--temperature-K", help=TEMPERATURES_HELP),
     x3: float = typer.Option(..., "--x3", callback=finite, help="3He mole fraction [-]."),
+    entropy_J_molK: str | None = typer.Option(
+        None, "--entropy-J-molK", help="Inverse lookup (He II phase): the T with this s."
+    ),
+    enthalpy_J_mol: str | None = typer.Option(
+        None, "--enthalpy-J-mol", help="Inverse lookup (He II phase): the T with this h."
+    ),
     extrapolate: bool = EXTRAPOLATE,
     table: bool = TABLE,
-    json_output: bool = JSON,
+    as_json: bool = JSON,
     plot: Path | None = PLOT,
     plot_x3: str = typer.Option(
         "0.02,0.05,0.1,0.2", "--plot-x3", help="Comma-separated x3 values for --plot."
@@ -296,69 +434,31 @@ def props_mixture(
     ("concentrated"). In between the liquid separates into two phases (an error unless
     --extrapolate, which then evaluates the dilute model).
     """
-    _output_format(table, json_output)
+    given = [v is not None for v in (temperature_K, entropy_J_molK, enthalpy_J_mol)]
+    if sum(given) != 1:
+        _fail(ValueError("give exactly one of --temperature-K, --entropy-J-molK, --enthalpy-J-mol"))
     xs: list[float] = []
-    if plot is not None:
+    if plot is not None:  # checked before any work
         check_plot_path(plot)
         xs = float_list(plot_x3, "--plot-x3")
-    phase = str(phase_label(temperature_K, x3))
-    record: dict[str, Any]
-    if phase == "two-phase" and not extrapolate:
-        xd, xc = _f(x_dilute(temperature_K)), _f(x_concentrated(temperature_K))
-        _fail(
-            ValueError(
-                f"x3={x3:g} at temperature_K={temperature_K:g} is inside the two-phase region "
-                f"(x_dil={xd:.4f} < x3 < x_con={xc:.4f}): no single-phase liquid exists; "
-                "pass --extrapolate to evaluate the dilute model there anyway"
-            )
-        )
-        return
     try:
-        if phase == "concentrated":
-            c = concentrated_properties(temperature_K, x3, extrapolate=extrapolate)
-            record = {
-                "phase": phase,
-                "model": "pure-3He Fermi liquid (Greywall 1983) + dissolved 4He",
-                "temperature_K": _f(c.temperature_K),
-                "x3": _f(c.x3),
-                "gibbs_J_mol": _f(c.gibbs_J_mol),
-                "entropy_J_molK": _f(c.entropy_J_molK),
-                "enthalpy_J_mol": _f(c.enthalpy_J_mol),
-                "heat_capacity_J_molK": _f(c.heat_capacity_J_molK),
-                "mu3_J_mol": _f(c.mu3_J_mol),
-                "mu4_J_mol": _finite_or_none(c.mu4_J_mol),
-                "osmotic_pressure_Pa": _f(c.osmotic_pressure_Pa),
-                "x_h_osmotic_J_mol": _f(c.x_h_osmotic_J_mol),
-                "molar_volume_m3_mol": _f(c.molar_volume_m3_mol),
-            }
+        if entropy_J_molK is not None:
+            values = _values(entropy_J_molK, "--entropy-J-molK")
+            temperatures = [float(t) for t in mixture.temperature_from_entropy_K(values, x3)]
+        elif enthalpy_J_mol is not None:
+            values = _values(enthalpy_J_mol, "--enthalpy-J-mol")
+            temperatures = [float(t) for t in mixture.temperature_from_enthalpy_K(values, x3)]
         else:
-            m = mixture_properties(temperature_K, x3, extrapolate=extrapolate)
-            record = {
-                "phase": phase,
-                "model": "He II quasiparticle model"
-                + ("" if phase == "dilute" else " (extrapolated)"),
-                "temperature_K": _f(m.temperature_K),
-                "x3": _f(m.x3),
-                "gibbs_J_mol": _f(m.gibbs_J_mol),
-                "entropy_J_molK": _f(m.entropy_J_molK),
-                "enthalpy_J_mol": _f(m.enthalpy_J_mol),
-                "heat_capacity_J_molK": _f(m.heat_capacity_J_molK),
-                "mu3_J_mol": _f(m.mu3_J_mol),
-                "mu4_J_mol": _f(m.mu4_J_mol),
-                "osmotic_pressure_Pa": _f(m.osmotic_pressure_Pa),
-                "x_h_osmotic_J_mol": _f(m.x_h_osmotic_J_mol),
-                "fermi_temperature_K": _f(m.fermi_temperature_K),
-                "molar_volume_m3_mol": _f(m.molar_volume_m3_mol),
-                "effective_mass_ratio": _f(m.effective_mass_ratio),
-            }
+            temperatures = check_temperatures(_values(str(temperature_K), "--temperature-K"))
+        records = [_mixture_record(T, x3, extrapolate) for T in temperatures]
     except ValueError as exc:
         _fail(exc)
         return
     if plot is not None:
         from amrr.plots import mixture_ts_chart
 
-        record["plot"] = str(mixture_ts_chart(plot, xs))
-    _emit(record, table)
+        records[0]["plot"] = str(mixture_ts_chart(plot, xs))
+    _output(records, table, as_json)
 
 
 # ----------------------------------------------------------------------------- demo
@@ -412,6 +512,10 @@ def demo(out: Path = DEMO_OUT) -> None:
     typer.echo(f"\nT–S chart of GGG (ideal solid, mean field dashed): {ggg}")
     typer.echo(f"T–S chart of the mixture: {mix}")
     typer.echo("More: amrr props --help; models, sources and departures: docs/amrr/properties.md")
+
+
+# The design tool's commands live in amrr.design_cli.
+register_design_commands(app)
 
 
 def main() -> None:

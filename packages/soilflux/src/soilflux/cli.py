@@ -1,11 +1,10 @@
-"""The ``soilflux`` command line: compute, summarize, precision, demo."""
+"""The ``soilflux`` command line: compute, summarize, precision, plot, demo."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,19 @@ import typer
 
 from soilflux import __version__
 from soilflux.cli_errors import check_output, check_positive, check_time_zone
-from soilflux.conventions import for_format
-from soilflux.io import FORMATS, Format, InputError, ReadMetadata, read, read_chambers
-from soilflux.io.errors import missing_reason
+from soilflux.conventions import for_format, segment_options
+from soilflux.io import (
+    ANALYSER_FORMATS,
+    FORMATS,
+    ColumnMap,
+    Format,
+    InputError,
+    ReadMetadata,
+    assign_closures,
+    read,
+    read_chambers,
+    read_closure_table,
+)
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
 
@@ -98,6 +107,8 @@ def iter_parts(
     trim_opening: bool = False,
     progress: bool = False,
     tz: str = "UTC",
+    columns: ColumnMap | None = None,
+    closure_table_path: Path | None = None,
     metadata: list[ReadMetadata] | None = None,
     reports: list[SegmentReport] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -126,6 +137,11 @@ def iter_parts(
         Show a progress bar over the files.
     tz : str
         IANA time zone of ``.81x`` clocks.
+    columns : ColumnMap, optional
+        Column names, constants and delimiter of the input tables.
+    closure_table_path : Path, optional
+        Closure table (chamber, start, end) for analyser records
+        (:func:`soilflux.io.read_closure_table`).
     metadata, reports : list, optional
         Filled with each file's :class:`ReadMetadata` and each part's
         :class:`SegmentReport`.
@@ -154,17 +170,41 @@ def iter_parts(
         from tqdm import tqdm
 
         files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
+    closure_table = (
+        read_closure_table(closure_table_path) if closure_table_path is not None else None
+    )
     carry: pd.DataFrame | None = None
     for path in files:
-        data, meta = read(path, cast(Format, format), strict=strict, tz=tz)
+        data, meta = read(path, cast(Format, format), strict=strict, tz=tz, columns=columns)
         metadata.append(meta)
+        if meta.format in ANALYSER_FORMATS:
+            if closure_table is None:
+                raise InputError(
+                    path,
+                    None,
+                    None,
+                    "an analyser record says nothing of closures: give "
+                    "--closures (a table of chamber, start, end)",
+                )
+            data = assign_closures(data, closure_table, meta)
+            for name, option in (
+                ("temperature_c", "--temperature-c"),
+                ("pressure_kpa", "--pressure-kpa"),
+            ):
+                if name not in data.columns:
+                    raise InputError(
+                        path,
+                        None,
+                        name,
+                        f"an analyser record holds no chamber {name}: give {option}",
+                    )
         if meta.format == "generic":
             if carry is not None:
                 data = pd.concat([carry, data], ignore_index=True)
             data, carry = open_tail(data)
         if data.empty:
             continue
-        samples, closures, report = segment(data, **options)
+        samples, closures, report = segment(data, **options, **segment_options(meta.format))
         reports.append(report)
         if len(closures):
             yield samples, closures
@@ -235,7 +275,7 @@ def _deadband(text: str) -> float | Literal["auto"]:
         raise typer.BadParameter(
             f"must be a number of seconds, 'auto' or 'file', got {text!r}", param_hint="--deadband"
         ) from None
-    if not (value >= 0 and np.isfinite(value)):
+    if not value >= 0:
         raise typer.BadParameter(f"must be >= 0 s, got {text!r}", param_hint="--deadband")
     return value
 
@@ -246,13 +286,48 @@ def compute(
         list[Path],
         typer.Argument(
             metavar="FILE",
-            help="Input files (CSV/Parquet long tables, .81x, Smart Chamber .json).",
+            help="Input files (CSV/Parquet long tables, .81x, .82z, Smart Chamber .json, "
+            "analyser records).",
         ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
     format: Annotated[
-        str, typer.Option("--format", help="auto | generic | licor-81x | licor-json")
+        str,
+        typer.Option(
+            "--format",
+            help="auto | generic | licor-81x | licor-json | licor-82z, a peer's table: gasfluxes | "
+            "fluxible | goflux (their column names and defaults), or an analyser's record: "
+            "licor-78x0 | lgr-ugga | picarro-g2508 (with --closures).",
+        ),
     ] = "auto",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column map NAME=COLUMN,... (e.g. time=datetime,co2_ppm=conc) or a TOML "
+            "file; names may carry other units (pressure_hpa, volume_l, elapsed_h, "
+            "co2_dry_ppm, ...: see the guide). On top of --format's preset.",
+        ),
+    ] = None,
+    closure_table: Annotated[
+        Path | None,
+        typer.Option(
+            "--closures",
+            help="Closure table for analyser records (LI-7810/7820 .data, LGR UGGA, Picarro "
+            "G2508): CSV of chamber, start, end (or obs_length_s)[, closure_id, volume_cm3, "
+            "area_cm2, deadband_s].",
+        ),
+    ] = None,
+    pressure_kpa: Annotated[
+        float | None,
+        typer.Option("--pressure-kpa", help="Chamber air pressure where the file has none [kPa]."),
+    ] = None,
+    temperature_c: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature-c", help="Chamber air temperature where the file has none [°C]."
+        ),
+    ] = None,
     chambers: Annotated[
         Path | None,
         typer.Option(
@@ -284,17 +359,21 @@ def compute(
     ] = None,
     method: Annotated[
         str,
-        typer.Option("--method", help="auto | linear | robust | exp | hm | quadratic | hm_shared"),
+        typer.Option(
+            "--method",
+            help="auto | linear | robust | exp | hm | quadratic | hm_shared | hm_averaged",
+        ),
     ] = "auto",
     hm_fallback: Annotated[
         str,
         typer.Option(
             "--hm-fallback",
-            help="Selection rule of --method auto: robust (per closure, the kappa.max rule; "
-            "default) | pooled | shared (HM with κ shared by each chamber's closures within "
+            help="Selection rule of --method auto: averaged (per closure, the lag-aware HM "
+            "averaged over straight and curved rises; default) | robust (per closure, the "
+            "kappa.max rule) | pooled | shared (HM with κ shared by each chamber's closures within "
             "±3 h, for chambers closing every few minutes; pooled within each input file).",
         ),
-    ] = "robust",
+    ] = "averaged",
     precision_ppm: Annotated[
         float | None,
         typer.Option(
@@ -332,15 +411,21 @@ def compute(
     ] = False,
 ) -> None:
     """Compute one flux per closure and gas."""
+    from soilflux.cli_options import check_geometry_options, column_map_option
     from soilflux.options import METHODS, FluxOptions, HmFallback, Method
     from soilflux.pipeline import compute_fluxes
 
-    if method not in METHODS:
-        raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
     if format not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
-    if hm_fallback not in ("robust", "pooled", "shared"):
-        raise typer.BadParameter("must be robust, pooled or shared", param_hint="--hm-fallback")
+    column_map = column_map_option(columns, pressure_kpa=pressure_kpa, temperature_c=temperature_c)
+    check_geometry_options(volume_cm3, area_cm2)
+
+    if method not in METHODS:
+        raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
+    if hm_fallback not in ("averaged", "robust", "pooled", "shared"):
+        raise typer.BadParameter(
+            "must be averaged, robust, pooled or shared", param_hint="--hm-fallback"
+        )
     check_output(output, "-o", TABLE_SUFFIXES)
     if (volume_cm3 is None) != (area_cm2 is None):
         raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
@@ -379,6 +464,8 @@ def compute(
             trim_opening=trim_opening,
             progress=not quiet,
             tz=tz,
+            columns=column_map,
+            closure_table_path=closure_table,
             metadata=metadata,
             reports=reports,
         )
@@ -435,6 +522,15 @@ def summarize(
     unfiltered: Annotated[
         bool, typer.Option("--unfiltered", help="Aggregate every closure, flagged or not.")
     ] = False,
+    also_drop: Annotated[
+        str,
+        typer.Option(
+            "--also-drop",
+            help="Flags that also remove a closure, comma-separated (e.g. saturated,gap); "
+            "the default filter drops daylight, below_threshold, stuck_chamber, clogged, "
+            "fit_failed, short.",
+        ),
+    ] = "",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Hourly means, replicate statistics, weekly filter rates, treatment − control."""
@@ -446,16 +542,24 @@ def summarize(
         split_location,
         treatment_minus_control,
     )
-    from soilflux.qc import filtered
+    from soilflux.qc import DEFAULT_DROP, FLAGS, filtered
+    from soilflux.segment import SEGMENT_FLAGS
 
     if by not in BY_CHOICES:
         raise typer.BadParameter(f"must be one of {', '.join(BY_CHOICES)}", param_hint="--by")
+    extra = [f.strip() for f in also_drop.split(",") if f.strip()]
+    flag_names = (*FLAGS, *SEGMENT_FLAGS)
+    for flag in extra:
+        if flag not in flag_names:
+            raise typer.BadParameter(
+                f"{flag!r} is not a flag ({', '.join(flag_names)})", param_hint="--also-drop"
+            )
     check_output(output, "-o", TABLE_SUFFIXES)
     try:
         table = read_table(fluxes_path)
         _check_gas(table, gas, fluxes_path)
         mapping = read_controls(controls) if controls is not None else None
-        kept, removed = filtered(table)
+        kept, removed = filtered(table, (*DEFAULT_DROP, *extra))
         view = table if unfiltered else kept
         main = hourly_means(view, by=by, gas=gas)  # type: ignore[arg-type]
         rates = filter_rate_weekly(table, kept.index, gas=gas)
@@ -487,10 +591,6 @@ def summarize(
             typer.echo(f"wrote {path}", err=True)
 
 
-def _quiet_echo(message: str = "") -> None:
-    """Nothing: the text table's lines when --json prints the results instead."""
-
-
 def _check_gas(table: pd.DataFrame, gas: str, path: Path) -> None:
     """Refuse a --gas that the fluxes table does not have (exit 2, listing those it has)."""
     if "gas" not in table.columns or not len(table):
@@ -501,234 +601,6 @@ def _check_gas(table: pd.DataFrame, gas: str, path: Path) -> None:
             f"{path} has no fluxes of gas {gas!r} (it has: {', '.join(present)})",
             param_hint="--gas",
         )
-
-
-def _read_steady_air(
-    path: Path, *, time: str, column: str, by: str | None, phase: str | None
-) -> pd.DataFrame:
-    """One file's time, value and group columns (names matched case-insensitively)."""
-    from soilflux.precision import parse_readings
-
-    if not path.is_file():
-        raise InputError(path, None, None, missing_reason(path))
-    parquet = path.suffix.lower() in (".parquet", ".pq")
-    try:
-        header = pd.read_parquet(path).columns if parquet else pd.read_csv(path, nrows=0).columns
-    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
-        raise InputError(path, None, None, f"cannot read: {exc}") from exc
-    names = {str(c).strip().lower(): c for c in header}
-    wanted = {"time": time, "column": column}
-    if by:
-        wanted["by"] = by
-    if phase is not None:
-        wanted["phase"] = "phase"
-    found: dict[str, Any] = {}
-    for role, name in wanted.items():
-        if name.strip().lower() not in names:
-            option = {"time": "--time", "column": "--column", "by": "--by", "phase": "--phase"}
-            raise InputError(
-                path,
-                1,
-                name,
-                f"column not found (columns: {', '.join(map(str, header))}; "
-                f"choose another with {option[role]})",
-            )
-        found[role] = names[name.strip().lower()]
-    try:
-        if parquet:
-            raw = pd.read_parquet(path, columns=list(found.values()))
-        else:
-            text = {found[k]: "string" for k in ("by", "phase") if k in found}
-            raw = pd.read_csv(path, usecols=list(found.values()), dtype=text)
-    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
-        raise InputError(path, None, None, f"cannot read: {exc}") from exc
-    raw = raw.rename(columns={found[k]: wanted[k] for k in found})
-    first_line = 1 if parquet else 2
-    if phase is not None:
-        keep = raw["phase"].astype("string").str.strip().str.lower() == phase.strip().lower()
-        raw = raw[keep.fillna(False).to_numpy(dtype=bool)]
-    try:
-        parsed = parse_readings(raw, time=time, column=column, by=by, first_line=first_line)
-    except ValueError as exc:
-        raise InputError(path, None, None, str(exc)) from exc
-    if by:
-        parsed[by] = parsed[by].astype("string")
-    return parsed
-
-
-@app.command()
-def precision(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="FILE",
-            help="Steady-air records, CSV (also .gz) or Parquet, one row per reading "
-            "(e.g. the fleet calibration session).",
-        ),
-    ],
-    time: Annotated[
-        str,
-        typer.Option("--time", help="Time column: ISO 8601 (no offset = UTC) or seconds [s]."),
-    ] = "time",
-    column: Annotated[
-        str,
-        typer.Option(
-            "--column", help="Value column; its name's last part is its unit (co2_ppm → [ppm])."
-        ),
-    ] = "co2_ppm",
-    by: Annotated[
-        str,
-        typer.Option("--by", help="Sensor column, one series per value; '' for one series."),
-    ] = "chamber",
-    phase: Annotated[
-        str | None,
-        typer.Option(
-            "--phase",
-            help="Use only rows whose 'phase' column is this (e.g. open); default all rows. "
-            "The left-out periods become gaps.",
-        ),
-    ] = None,
-    tau_s: Annotated[
-        float, typer.Option("--tau-s", help="Second averaging time of the table [s].")
-    ] = 60.0,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Per-sensor table, .csv or .parquet; the Allan curves go beside it "
-            "(OUT.allan.csv).",
-        ),
-    ] = None,
-    plot: Annotated[
-        Path | None,
-        typer.Option("--plot", help="Allan-deviation plot (PNG) with the white-noise line."),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the per-sensor table as JSON records.")
-    ] = False,
-) -> None:
-    """Analyser noise per sensor from steady air: white noise, Allan deviation, drift.
-
-    σ_white [ppm] = 1.4826·MAD(Δy)/√2 per reading is the analyser precision soilflux
-    wants (--precision-ppm) and the simulator's SCD30 noise (fluxfleet sim --co2-noise-ppm).
-    A step longer than 3 median steps is a gap; nothing is taken across it.
-    """
-    from soilflux.precision import allan_table, noise_summary
-
-    if output is not None:
-        check_output(output, "-o", TABLE_SUFFIXES)
-    if plot is not None:
-        check_output(plot, "--plot", (".png",))
-    if not (np.isfinite(tau_s) and tau_s > 0):
-        raise typer.BadParameter(f"must be > 0 s, got {tau_s}", param_hint="--tau-s")
-    group = by.strip() or None
-    unit = column.rsplit("_", 1)[1] if "_" in column else "value"
-    try:
-        frames = [
-            _read_steady_air(path, time=time, column=column, by=group, phase=phase)
-            for path in inputs
-        ]
-        table = pd.concat(frames, ignore_index=True)
-        options: dict[str, Any] = {"time": time, "column": column, "by": group, "unit": unit}
-        summary = noise_summary(table, tau_s=tau_s, **options)
-        curves = allan_table(table, **options) if output is not None or plot else None
-    except (InputError, ValueError) as exc:
-        where = str(inputs[0]) if len(inputs) == 1 else ", ".join(map(str, inputs))
-        message = str(exc)
-        raise _fail(message if isinstance(exc, InputError) else f"{where}: {message}") from None
-    key = group or "series"
-    say = _quiet_echo if json_output else typer.echo
-    if json_output:
-        typer.echo(summary.to_json(orient="records", indent=2, force_ascii=False))
-    sigma_col, tau_col = f"sigma_white_{unit}", f"adev_{tau_s:g}s_{unit}"
-    header = (
-        f"{key:<14}{'n':>7}{'seg':>5}{'dt [s]':>8}{'σ_white':>9}{'± se':>7}"
-        f"{'ADEV(Δt)':>10}{'ADEV(' + format(tau_s, 'g') + ' s)':>13}{'ρ₁':>7}"
-        f"{'drift [' + unit + ' h⁻¹]':>18}"
-    )
-    say(f"{column} [{unit}], per {key}:")
-    say(header)
-    say("-" * len(header))
-    for _, row in summary.iterrows():
-        say(
-            f"{row[key]!s:<14}{row['n']:>7d}{row['n_segments']:>5d}{row['dt_s']:>8.3g}"
-            f"{row[sigma_col]:>9.3f}{row[f'sigma_white_se_{unit}']:>7.3f}"
-            f"{row[f'adev_1step_{unit}']:>10.3f}{row[tau_col]:>13.3f}"
-            f"{row['lag1_autocorr']:>7.2f}{row[f'drift_{unit}_h']:>18.3g}"
-        )
-    sigma = summary[sigma_col].to_numpy(dtype=float)
-    median = float(np.median(sigma))
-    say("")
-    say(
-        f"median σ_white over {len(summary)} sensor(s): {median:.3g} {unit} "
-        f"(range {sigma.min():.3g}–{sigma.max():.3g})"
-    )
-    if unit == "ppm":
-        say(f"suggested: soilflux compute ... --precision-ppm {median:.2g}")
-        say(f"           fluxfleet sim ... --co2-noise-ppm {median:.2g}")
-    rho = float(np.median(summary["lag1_autocorr"].to_numpy(dtype=float)))
-    if rho > 0.3:
-        typer.echo(
-            f"note: median lag-1 autocorrelation {rho:.2f}: the air itself changed (then "
-            "σ_white is still right), or the sensor filters its readings (then σ_white is "
-            "√(1 − ρ₁) of their scatter); the Allan plot (--plot) tells which: white noise "
-            "falls as τ^-1/2 up to the τ where the air's changes take over",
-            err=True,
-        )
-    suspect = summary[key][sigma > 2.0 * median].astype(str).tolist()
-    if suspect:
-        typer.echo(f"note: σ_white more than twice the median: {', '.join(suspect)}", err=True)
-    if output is not None and curves is not None:
-        write_table(summary, output)
-        write_table(curves, sibling(output, "allan"))
-        typer.echo(f"wrote {output} and {sibling(output, 'allan')}", err=True)
-    if plot is not None and curves is not None:
-        _allan_plot(plot, curves, summary, key=key, unit=unit, column=column)
-        typer.echo(f"plot: {plot}", err=True)
-
-
-def _allan_plot(
-    path: Path, curves: pd.DataFrame, summary: pd.DataFrame, *, key: str, unit: str, column: str
-) -> None:
-    """Allan deviation of every sensor, log-log, with the fleet median's white-noise line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    few = len(summary) <= 12
-    for name, part in curves.groupby(key, sort=True):
-        ax.loglog(
-            part["tau_s"],
-            part[f"adev_{unit}"],
-            "-",
-            lw=1.0,
-            alpha=0.9 if few else 0.4,
-            label=str(name) if few else None,
-        )
-    sigma = float(np.median(summary[f"sigma_white_{unit}"].to_numpy(dtype=float)))
-    dt_s = float(np.median(summary["dt_s"].to_numpy(dtype=float)))
-    tau = np.geomspace(float(curves["tau_s"].min()), float(curves["tau_s"].max()), 50)
-    ax.loglog(
-        tau,
-        sigma * np.sqrt(dt_s / tau),
-        "k--",
-        lw=1.2,
-        label=f"white noise {sigma:.3g} {unit} · (τ/{dt_s:g} s)^-1/2",
-    )
-    ax.set_xlabel("averaging time τ [s]")
-    ax.set_ylabel(f"Allan deviation of {column} [{unit}]")
-    ax.set_title(f"{len(summary)} sensor(s): median σ_white {sigma:.3g} {unit}", fontsize=10)
-    ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    ax.legend(fontsize=7, ncol=2 if few and len(summary) > 6 else 1)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def find_reference(explicit: Path | None = None) -> Path | None:
@@ -930,6 +802,12 @@ def _demo_plot(path: Path, panels: list[_Panel], synthetic: tuple[Any, Any] | No
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+# Commands kept in modules of their own register themselves on `app` when imported.
+from soilflux import cli_plot, cli_precision  # noqa: E402
+
+__all__ = ["app", "cli_plot", "cli_precision", "iter_parts", "load", "main"]
 
 
 def main() -> None:

@@ -337,7 +337,9 @@ def _process_gas(
         db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, auto)
     else:
         db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, float(opts.deadband_s))
-    win = valid & (ch.t > db[:, None]) & (ch.t <= end[:, None])
+    # the window starts after the dead band; a dead band of 0 takes the first sample too (as
+    # the shared profile does, and as peers fitting whole tables do)
+    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted

@@ -54,6 +54,17 @@ import pandas as pd
 from soilflux.io.generic import GAS_COLUMNS
 
 AUX_COLUMNS = ("h2o_mmol_mol", "temperature_c", "pressure_kpa", "lux")
+#: Flags segmentation may set on a closure (``segment_flags``; see the module docstring).
+SEGMENT_FLAGS: tuple[str, ...] = (
+    "clock_jump",
+    "out_of_order",
+    "duplicate_time",
+    "gap",
+    "missing_values",
+    "short",
+    "long",
+    "trimmed",
+)
 _NS = 1.0e9
 
 

@@ -62,16 +62,17 @@ from amrr.properties.mixture import (
     mixture_properties,
 )
 from amrr.properties.phase_diagram import T_TRICRITICAL_K, x_concentrated, x_dilute
-from amrr.properties.validity import FloatArray, Range, require
+from amrr.properties.validity import FloatArray, Range, require, temperature_range
 
-TEMPERATURE_RANGE = Range(
-    "temperature_K",
+TEMPERATURE_RANGE = temperature_range(
     0.15,
     T_TRICRITICAL_K,
     "the 3He-rich phase exists below the tricritical point 0.867 K; calibrated by phase "
     "equilibrium down to 0.2 K and validated on Chaudhry (2009) Table 11 from 0.15 K",
+    limit_high=helium3.TEMPERATURE_RANGE.limit_high,
+    limit_source="T > 0; the pure-3He data (Greywall 1983) end at 2.5 K",
 )
-X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction")
+X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction", limit_low=0.0, limit_high=1.0)
 V4_M3_MOL = 27.58e-6  #: molar volume of pure 4He at SVP, T → 0 [m³/mol] (as in .mixture)
 _X_TOLERANCE = 1e-4  # x_con(T) reproduces Table 11 to 4.2e-5; the table has 4 decimals
 V3_M3_MOL = helium3.V_SVP_CM3_MOL * 1e-6  #: molar volume of pure 3He at SVP [m³/mol]
@@ -207,7 +208,7 @@ def concentrated_properties(
     with np.errstate(divide="ignore", invalid="ignore"):
         lny = np.where(ypos, np.log(np.where(ypos, y, 1.0)), -np.inf)
     ylny = np.where(ypos, y * np.where(ypos, lny, 0.0), 0.0)
-    Tb = np.clip(T, helium3.TEMPERATURE_RANGE.low, helium3.TEMPERATURE_RANGE.high)
+    Tb = T  # the hard limits of TEMPERATURE_RANGE are helium3's: nothing is clamped
     g3 = helium3.molar_gibbs_J_mol(Tb, extrapolate=True)
     s3 = helium3.molar_entropy_J_molK(Tb, extrapolate=True)
     c3 = helium3.molar_heat_capacity_J_molK(Tb, extrapolate=True)
@@ -340,12 +341,13 @@ def calibrate(
     return trial(fit.x)
 
 
-SEPARATION_MU4_RANGE = Range(
-    "temperature_K",
+SEPARATION_MU4_RANGE = temperature_range(
     0.4,
     T_TRICRITICAL_K,
     "below 0.4 K the 4He fraction of the concentrated phase (< 5 %) makes its μ4 "
     "ill-conditioned (dμ4/dx ∝ R T/(1 − x)) and φ < 1 departs from Henry's law",
+    limit_high=T_TRICRITICAL_K,
+    limit_source="T > 0; no phase separation above the tricritical point 0.867 K",
 )
 
 
@@ -382,5 +384,5 @@ def separation_line_mu4_J_mol(
     -2.033
     """
     T = SEPARATION_MU4_RANGE.check(temperature_K, extrapolate=extrapolate)
-    xc = x_concentrated(np.clip(T, 0.0, T_TRICRITICAL_K), extrapolate=True)
+    xc = x_concentrated(T, extrapolate=True)
     return concentrated_properties(T, xc, params=params, extrapolate=True).mu4_J_mol

@@ -32,15 +32,16 @@ from scipy.integrate import cumulative_simpson
 from scipy.interpolate import BSpline, make_interp_spline
 
 from amrr.properties.constants import HBAR, K_B, M3_KG, N_A, R
-from amrr.properties.validity import FloatArray, Range
+from amrr.properties.validity import FloatArray, temperature_range
 
 V_SVP_CM3_MOL = 36.84  #: molar volume of liquid 3He at SVP, T → 0 [cm³/mol]
 
-TEMPERATURE_RANGE = Range(
-    "temperature_K",
+TEMPERATURE_RANGE = temperature_range(
     0.007,
     2.5,
     "Greywall (1983) normal-liquid 3He heat-capacity fit; superfluid below ~1 mK",
+    limit_high=2.5,
+    limit_source="T > 0; the entropy spline of Greywall's fit ends at 2.5 K",
 )
 
 # Greywall (1983) C_V/R coefficients. _A[i][j]: T^(i+1) V^(-j), T < 0.1 K.
@@ -144,7 +145,7 @@ def molar_entropy_J_molK(temperature_K: ArrayLike, *, extrapolate: bool = False)
     temperature_K : array_like
         Temperature [K], 0.007–2.5 K.
     extrapolate : bool
-        Skip the range check (the spline is clipped to 0–2.5 K).
+        Allow 0–0.007 K (the spline starts at 0 K); above 2.5 K always raises.
 
     Examples
     --------

@@ -45,17 +45,28 @@ from scipy.optimize import least_squares
 from amrr.properties import helium4
 from amrr.properties.constants import HBAR, K_B, M3_KG, N_A, R
 from amrr.properties.fermi import fermi_gas
-from amrr.properties.phase_diagram import superfluid_boundary_x3
-from amrr.properties.validity import FloatArray, Range, require
+from amrr.properties.phase_diagram import (
+    T_TRICRITICAL_K,
+    lambda_temperature_K,
+    superfluid_boundary_x3,
+)
+from amrr.properties.validity import (
+    FloatArray,
+    OutOfRangeError,
+    Range,
+    require,
+    temperature_range,
+)
 
-TEMPERATURE_RANGE = Range(
-    "temperature_K",
+TEMPERATURE_RANGE = temperature_range(
     0.15,
     1.8,
     "calibrated on Chaudhry (2009) Table 11 down to 0.15 K; 3He-roton coupling "
     "neglected, so not above 1.8 K",
+    limit_high=helium4.T_LAMBDA_K,
+    limit_source="T > 0; the 4He background is He II, which ends at T_λ = 2.1768 K",
 )
-X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction")
+X3_RANGE = Range("x3", 0.0, 1.0, "3He mole fraction", limit_low=0.0, limit_high=1.0)
 _X_MIN = 1e-12  # the Fermi part is evaluated at max(x, _X_MIN); its weight x makes it vanish
 
 
@@ -269,7 +280,7 @@ def mixture_properties(
     n3 = xs * N_A / v
     TF = HBAR**2 * (3.0 * np.pi**2 * n3) ** (2.0 / 3.0) / (2.0 * M3_KG * mr * K_B)
     fg = fermi_gas(T / TF)
-    Tb = np.clip(T, 0.1, helium4.T_LAMBDA_K)  # the 4He background's own table range
+    Tb = T  # within helium4's hard limits (0, T_λ] by TEMPERATURE_RANGE: nothing clamped
     g4 = helium4.molar_gibbs_J_mol(Tb, extrapolate=True)
     s4 = helium4.molar_entropy_J_molK(Tb, extrapolate=True)
     c4 = helium4.molar_heat_capacity_J_molK(Tb, extrapolate=True)
@@ -370,3 +381,94 @@ def calibrate(
 
     fit = least_squares(residuals, q0, x_scale="jac")
     return trial(fit.x)
+
+
+def temperature_from_enthalpy_K(
+    enthalpy_J_mol: ArrayLike,
+    x3: float,
+    *,
+    params: MixtureParameters = CHAUDHRY_TABLE11_FIT,
+) -> FloatArray:
+    """Inverse lookup: the temperature of the He II mixture with molar enthalpy h at x3 [K].
+
+    Parameters
+    ----------
+    enthalpy_J_mol : array_like
+        Molar enthalpy h [J/mol] (Chaudhry's reference state, as :func:`mixture_properties`).
+    x3 : float
+        3He mole fraction [-], fixed.
+    params : MixtureParameters
+        Model parameters.
+
+    Returns
+    -------
+    ndarray
+        T [K] with h(T, x3) equal to the input to 1e-10 relative. h increases with T at
+        fixed x3 (dh/dT = C > 0), so the root is unique; the range is the He II single-phase
+        domain at this x3 (from the dilute separation line, or 0.15 K, to 1.8 K or the λ
+        line).
+    """
+    return _invert_at_x(enthalpy_J_mol, x3, "enthalpy_J_mol", params)
+
+
+def temperature_from_entropy_K(
+    entropy_J_molK: ArrayLike,
+    x3: float,
+    *,
+    params: MixtureParameters = CHAUDHRY_TABLE11_FIT,
+) -> FloatArray:
+    """Inverse lookup: the temperature of the He II mixture with molar entropy s at x3 [K].
+
+    Parameters
+    ----------
+    entropy_J_molK : array_like
+        Molar entropy s [J/(mol K)].
+    x3 : float
+        3He mole fraction [-], fixed.
+    params : MixtureParameters
+        Model parameters.
+
+    Returns
+    -------
+    ndarray
+        T [K] with s(T, x3) equal to the input to 1e-10 relative (ds/dT = C/T > 0).
+    """
+    return _invert_at_x(entropy_J_molK, x3, "entropy_J_molK", params)
+
+
+def _temperature_window_K(x3: float) -> tuple[float, float]:
+    """He II single-phase temperatures at fixed x3 [K] (separation line / λ line bounds)."""
+    x = float(X3_RANGE.check(x3))
+    lo, hi = TEMPERATURE_RANGE.low, TEMPERATURE_RANGE.high
+    if x > float(superfluid_boundary_x3(lo)):
+        # the dilute line x_dil(T) rises with T: the lowest T where x3 is single-phase
+        a, b = lo, T_TRICRITICAL_K
+        if x > float(superfluid_boundary_x3(b)):
+            raise OutOfRangeError(f"x3={x:g} is above the tricritical composition 0.674")
+        for _ in range(80):
+            m = 0.5 * (a + b)
+            a, b = (m, b) if x > float(superfluid_boundary_x3(m)) else (a, m)
+        lo = b
+    hi = min(hi, float(lambda_temperature_K(x)) - 1e-9)
+    return lo, hi
+
+
+def _invert_at_x(value: ArrayLike, x3: float, name: str, params: MixtureParameters) -> FloatArray:
+    lo, hi = _temperature_window_K(x3)
+    grid = np.linspace(lo, hi, 2001)
+
+    def f(T: FloatArray) -> tuple[FloatArray, FloatArray]:
+        m = mixture_properties(T, x3, params=params, extrapolate=True)
+        if name == "enthalpy_J_mol":
+            return m.enthalpy_J_mol, m.heat_capacity_J_molK
+        return m.entropy_J_molK, m.heat_capacity_J_molK / T
+
+    table, _ = f(grid)
+    target = Range(
+        name, float(table[0]), float(table[-1]), f"He II at x3={x3:g}, {lo:.4g}–{hi:.4g} K"
+    ).check(value)
+    T = np.interp(target, table, grid)
+    for _ in range(8):
+        y, dy = f(T)
+        T = np.clip(T - (y - target) / dy, lo, hi)
+    return np.asarray(T, dtype=np.float64)

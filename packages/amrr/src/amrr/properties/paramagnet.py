@@ -38,7 +38,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from amrr.properties.constants import K_B, MU_B, N_A, R
-from amrr.properties.validity import FloatArray, Range
+from amrr.properties.validity import FloatArray, Range, temperature_range
+
+FIELD_RANGE = Range(
+    "field_T",
+    0.0,
+    10.0,
+    "analytic spin models, no data above 10 T",
+    limit_low=0.0,
+    limit_source="field_T is the magnitude of the applied field; give |B|",
+)
 
 Model = Literal["ideal", "mean_field", "internal_field"]
 MODELS: tuple[Model, ...] = ("ideal", "mean_field", "internal_field")
@@ -77,6 +86,9 @@ class ParamagnetParameters:
         Validity range of ``field_T`` [T].
     references : tuple of str
         Sources of the numbers above.
+    nearest_neighbours : int or None
+        Number z of nearest magnetic neighbours of an ion, for
+        :func:`exchange_internal_field_T` [-].
     """
 
     name: str
@@ -92,6 +104,7 @@ class ParamagnetParameters:
     temperature_range: Range
     field_range: Range
     references: tuple[str, ...] = field(default=())
+    nearest_neighbours: int | None = None
 
 
 GGG = ParamagnetParameters(
@@ -108,14 +121,17 @@ GGG = ParamagnetParameters(
     # < 0.01 % of the spin entropy below 2 K, so the choice does not matter there.
     debye_temperature_K=500.0,
     default_model="mean_field",
-    temperature_range=Range(
-        "temperature_K",
+    temperature_range=temperature_range(
         0.4,
         20.0,
         "GGG has spin-glass/field-induced AFM phases below ~0.4 K (Tsui, Snyder & Schiffer); "
         "above ~20 K the magnetocaloric effect is negligible and the lattice term is not T^3",
     ),
-    field_range=Range("field_T", 0.0, 10.0, "analytic spin models, no data above 10 T"),
+    field_range=FIELD_RANGE,
+    # Gd sites of the garnet: two interpenetrating networks of corner-sharing triangles
+    # (hyperkagome), 4 nearest Gd neighbours each (Tsui, Snyder & Schiffer; Ancliff et al.,
+    # arXiv:2109.05827)
+    nearest_neighbours=4,
     references=(
         "θ = -2.3 K: 'Low-temperature specific heat and thermal expansion in the frustrated "
         "garnet Gd3Ga5O12' (https://scilit.net/publications/ce0c71db3d87954bc6b1d81bb8d7de78)",
@@ -141,13 +157,12 @@ GLF = ParamagnetParameters(
     curie_weiss_K=None,
     debye_temperature_K=None,
     default_model="ideal",
-    temperature_range=Range(
-        "temperature_K",
+    temperature_range=temperature_range(
         0.3,
         20.0,
         "GLF is used down to ~0.35 K (C21_097 outlook); dipolar ordering below that",
     ),
-    field_range=Range("field_T", 0.0, 10.0, "analytic spin models, no data above 10 T"),
+    field_range=FIELD_RANGE,
     references=(
         "MCE and anisotropic Curie-Weiss θ: arXiv:2307.06111 (LiGdF4 single crystal, 2-10 K)",
         "Spin Hamiltonian, hidden frustration: arXiv:2210.09725",
@@ -342,14 +357,9 @@ def paramagnet_properties(
     if chosen not in MODELS:
         raise ValueError(f"model={chosen!r} is not one of {MODELS}")
     T = params.temperature_range.check(temperature_K, extrapolate=extrapolate)
-    B_in = params.field_range.check(
-        np.abs(np.asarray(field_T, dtype=np.float64)), extrapolate=extrapolate
-    )
+    B_in = params.field_range.check(field_T, extrapolate=extrapolate)
     T, B_abs = np.broadcast_arrays(T, B_in)
-    sign = np.broadcast_to(np.sign(np.asarray(field_T, dtype=np.float64)), T.shape)
-    sign = np.where(sign == 0.0, 1.0, sign)
-    if np.any(T <= 0.0):
-        raise ValueError("temperature_K must be > 0")
+    sign = np.ones_like(T)  # field_T is a magnitude (>= 0); M is along the field
 
     J, g = params.J, params.g
     a = g * MU_B / K_B  # [K/T]
@@ -421,3 +431,124 @@ def paramagnet_properties(
 def with_curie_weiss(params: ParamagnetParameters, curie_weiss_K: float) -> ParamagnetParameters:
     """Copy of ``params`` with another Curie–Weiss temperature θ [K]."""
     return replace(params, curie_weiss_K=curie_weiss_K)
+
+
+def exchange_internal_field_T(material: str | ParamagnetParameters = "GGG") -> float:
+    """Internal field b that gives the exchange's zero-field heat-capacity tail [T].
+
+    The leading high-temperature term of the zero-field heat capacity of a Heisenberg
+    magnet with z nearest neighbours and Curie–Weiss temperature θ is, per ion,
+    C/k_B = (3/2) θ²/(z T²) (second moment ⟨H²⟩ of the exchange energy; e.g. G. S.
+    Rushbrooke, P. J. Wood, Mol. Phys. 1, 257 (1958)). The internal-field model
+    (B_eff = √(B² + b²), Pobell ch. 9) has C/k_B = (g μB b/k_B T)² J(J + 1)/3 in the same
+    limit, so
+
+        b = (k_B |θ| / g μB) · √(9 / (2 z J(J + 1)))
+
+    (0.458 T for GGG: θ = −2.3 K, z = 4, J = 7/2, g = 2). It gives the spin heat capacity
+    and the fall of the zero-field entropy below ~1 K that the ideal and mean-field models
+    lack; it is exact only for T ≫ |θ| and an interpolation near 1 K (no measured GGG
+    table is in this library to check it against).
+
+    Parameters
+    ----------
+    material : str or ParamagnetParameters
+        Needs ``curie_weiss_K`` and ``nearest_neighbours``.
+
+    Returns
+    -------
+    float
+        b [T].
+
+    Examples
+    --------
+    >>> round(exchange_internal_field_T("GGG"), 3)
+    0.458
+    """
+    params = MATERIALS[material.upper()] if isinstance(material, str) else material
+    if params.curie_weiss_K is None or params.nearest_neighbours is None:
+        raise ValueError(f"{params.name} needs curie_weiss_K and nearest_neighbours for b")
+    J, z = params.J, params.nearest_neighbours
+    return float(
+        K_B * abs(params.curie_weiss_K) / (params.g * MU_B) * np.sqrt(9.0 / (2.0 * z * J * (J + 1)))
+    )
+
+
+@dataclass(frozen=True)
+class ModelSpread:
+    """The band spanned by the three spin models, per kg.
+
+    No published GGG S(T, B) data are in this library yet (Fisher et al. 1973, Daudin et al.
+    1982, Dai et al. 1988, Schiffer et al. 1994, Kleinhans et al. 2022 were not found as
+    data), so the spread between the ideal, the mean-field and the internal-field model
+    (b from θ, :func:`exchange_internal_field_T`) stands in for the uncertainty of every GGG
+    number; a design or cycle result should report it. The internal-field model is the one
+    with a zero-field spin heat capacity and a zero-field entropy below R ln 8.
+
+    Attributes
+    ----------
+    entropy_low_J_kgK, entropy_high_J_kgK : ndarray
+        Smaller and larger entropy of the two models [J/(kg K)].
+    dS_dB_low_J_kgKT, dS_dB_high_J_kgKT : ndarray
+        Smaller and larger ∂S/∂B [J/(kg K T)] (both ≤ 0; "low" is the stronger effect).
+    heat_capacity_low_J_kgK, heat_capacity_high_J_kgK : ndarray
+        Smaller and larger C_B [J/(kg K)].
+    """
+
+    entropy_low_J_kgK: FloatArray
+    entropy_high_J_kgK: FloatArray
+    dS_dB_low_J_kgKT: FloatArray
+    dS_dB_high_J_kgKT: FloatArray
+    heat_capacity_low_J_kgK: FloatArray
+    heat_capacity_high_J_kgK: FloatArray
+
+
+def model_spread(
+    temperature_K: ArrayLike,
+    field_T: ArrayLike,
+    material: str | ParamagnetParameters = "GGG",
+    *,
+    extrapolate: bool = False,
+) -> ModelSpread:
+    """Uncertainty band of a paramagnet's S, ∂S/∂B and C_B over the three spin models.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K].
+    field_T : array_like
+        Field magnitude |B| [T].
+    material : str or ParamagnetParameters
+        ``"GGG"`` (default) or a material with a Curie–Weiss θ.
+    extrapolate : bool
+        As in :func:`paramagnet_properties`.
+
+    Returns
+    -------
+    ModelSpread
+        Elementwise min and max of the ideal, mean-field and internal-field models
+        (units in the class).
+
+    Examples
+    --------
+    >>> b = model_spread(0.9, 1.5)
+    >>> round(float(b.dS_dB_low_J_kgKT), 1), round(float(b.dS_dB_high_J_kgKT), 1)
+    (-23.9, -9.7)
+    """
+    b = exchange_internal_field_T(material)
+    runs = [
+        paramagnet_properties(temperature_K, field_T, material, model=m, extrapolate=extrapolate,
+                              internal_field_T=b if m == "internal_field" else None)
+        for m in MODELS
+    ]  # fmt: skip
+    S = np.stack([r.entropy_J_kgK for r in runs])
+    D = np.stack([r.dS_dB_J_kgKT for r in runs])
+    C = np.stack([r.heat_capacity_J_kgK for r in runs])
+    return ModelSpread(
+        entropy_low_J_kgK=S.min(axis=0),
+        entropy_high_J_kgK=S.max(axis=0),
+        dS_dB_low_J_kgKT=D.min(axis=0),
+        dS_dB_high_J_kgKT=D.max(axis=0),
+        heat_capacity_low_J_kgK=C.min(axis=0),
+        heat_capacity_high_J_kgK=C.max(axis=0),
+    )

@@ -112,8 +112,10 @@ class EntropyTable:
             raise ValueError("entropy contains NaN or inf")
         self.unit = unit
         self.source = source
-        self.temperature_range = Range("temperature_K", float(T[0]), float(T[-1]), "table")
-        self.field_range = Range("field_T", float(B[0]), float(B[-1]), "table")
+        self.temperature_range = Range(
+            "temperature_K", float(T[0]), float(T[-1]), "table", limit_low=0.0, limit_low_open=True
+        )
+        self.field_range = Range("field_T", float(B[0]), float(B[-1]), "table", limit_low=0.0)
         self._spline = RectBivariateSpline(T, B, S, kx=3, ky=3, s=smoothing)
 
     @classmethod

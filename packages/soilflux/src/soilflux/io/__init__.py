@@ -11,29 +11,72 @@ from typing import Literal
 
 import pandas as pd
 
+from soilflux.io.analysers import (
+    ANALYSER_FORMATS,
+    detect_analyser,
+    read_licor78x0,
+    read_picarro_g2508,
+    read_ugga,
+)
 from soilflux.io.chambers import read_chambers
+from soilflux.io.closures import assign_closures, read_closure_table
+from soilflux.io.columns import ColumnMap, parse_columns_option
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
 from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
 from soilflux.io.licor81x import read_licor81x
+from soilflux.io.licor82z import read_licor82z
 from soilflux.io.licorjson import read_licorjson
+from soilflux.io.presets import PRESETS
 
-Format = Literal["auto", "generic", "licor-81x", "licor-json"]
-FORMATS: tuple[str, ...] = ("auto", "generic", "licor-81x", "licor-json")
+Format = Literal[
+    "auto",
+    "generic",
+    "licor-81x",
+    "licor-json",
+    "licor-82z",
+    "gasfluxes",
+    "fluxible",
+    "goflux",
+    "licor-78x0",
+    "lgr-ugga",
+    "picarro-g2508",
+]
+FORMATS: tuple[str, ...] = (
+    "auto",
+    "generic",
+    "licor-81x",
+    "licor-json",
+    "licor-82z",
+    "gasfluxes",
+    "fluxible",
+    "goflux",
+    *ANALYSER_FORMATS,
+)
+#: Formats read as a generic table (with a preset column map): one continuous record.
+TABLE_FORMATS: tuple[str, ...] = ("generic", *PRESETS)
 
 __all__ = [
+    "ANALYSER_FORMATS",
     "FORMATS",
+    "PRESETS",
     "SAMPLE_COLUMNS",
+    "TABLE_FORMATS",
+    "ColumnMap",
     "Format",
     "InputError",
     "ReadMetadata",
     "RowIssue",
+    "assign_closures",
     "detect_format",
     "h2o_from_rh",
+    "parse_columns_option",
     "parse_generic_table",
     "read",
     "read_chambers",
+    "read_closure_table",
     "read_generic",
     "read_licor81x",
+    "read_licor82z",
     "read_licorjson",
 ]
 
@@ -49,7 +92,8 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     str
-        ``licor-81x``, ``licor-json`` or ``generic``.
+        ``licor-81x``, ``licor-json``, an analyser format (``licor-78x0``, ``lgr-ugga``,
+        ``picarro-g2508``) or ``generic``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -57,22 +101,29 @@ def detect_format(path: str | Path) -> str:
         return "licor-81x"
     if suffix == ".json":
         return "licor-json"
+    if suffix == ".82z":
+        return "licor-82z"
     if suffix in (".parquet", ".pq"):
         return "generic"
     try:
         with path.open("rb") as handle:
-            head = handle.read(64)
+            head = handle.read(4096)
     except OSError as exc:
         raise InputError(path, None, None, f"cannot open: {exc}") from exc
     if head.startswith(b"LI-8100"):
         return "licor-81x"
     if head.lstrip().startswith(b"{"):
         return "licor-json"
-    return "generic"
+    return detect_analyser(path, head) or "generic"
 
 
 def read(
-    path: str | Path, format: Format = "auto", *, strict: bool = False, tz: str = "UTC"
+    path: str | Path,
+    format: Format = "auto",
+    *,
+    strict: bool = False,
+    tz: str = "UTC",
+    columns: ColumnMap | None = None,
 ) -> tuple[pd.DataFrame, ReadMetadata]:
     """Read any supported file.
 
@@ -80,12 +131,18 @@ def read(
     ----------
     path : str or Path
         The file.
-    format : {"auto", "generic", "licor-81x", "licor-json"}
-        ``auto`` guesses with :func:`detect_format`.
+    format : str
+        One of :data:`FORMATS`. ``auto`` guesses with :func:`detect_format`;
+        ``gasfluxes``, ``fluxible`` and ``goflux`` read a peer's table
+        (:mod:`soilflux.io.presets`); ``licor-78x0``, ``lgr-ugga`` and ``picarro-g2508``
+        an analyser's record (:mod:`soilflux.io.analysers`), which needs a closure table.
     strict : bool
-        Raise on the first unusable value instead of reporting it in the metadata.
+        Raise on the first unusable value instead of reporting it.
     tz : str
         IANA time zone of a ``.81x`` file's clock (the file does not say); UTC by default.
+    columns : ColumnMap, optional
+        Column names, constants and delimiter of a table (on top of a preset's). For the
+        instrument formats only its constants are used, where the file has no such values.
 
     Returns
     -------
@@ -98,9 +155,34 @@ def read(
         raise InputError(path, None, None, missing_reason(path))
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "generic":
-        return read_generic(path, strict=strict)
+        return read_generic(path, strict=strict, columns=columns)
+    if chosen in PRESETS:
+        preset = PRESETS[chosen].merged(columns)
+        return read_generic(path, strict=strict, columns=preset, format_name=chosen)
     if chosen == "licor-81x":
-        return read_licor81x(path, tz=tz, strict=strict)
-    if chosen == "licor-json":
-        return read_licorjson(path, strict=strict)
-    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        data, meta = read_licor81x(path, tz=tz, strict=strict)
+    elif chosen == "licor-json":
+        data, meta = read_licorjson(path, strict=strict)
+    elif chosen == "licor-82z":
+        data, meta = read_licor82z(path, tz=tz, strict=strict)
+    elif chosen == "licor-78x0":
+        data, meta = read_licor78x0(path, strict=strict)
+    elif chosen == "lgr-ugga":
+        data, meta = read_ugga(path, tz=tz, strict=strict)
+    elif chosen == "picarro-g2508":
+        data, meta = read_picarro_g2508(path, tz=tz, strict=strict)
+    else:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if columns is not None:
+        _fill_constants(data, meta, columns)
+    return data, meta
+
+
+def _fill_constants(data: pd.DataFrame, meta: ReadMetadata, columns: ColumnMap) -> None:
+    """Constants where an instrument file holds no value of the quantity."""
+    for name, value in columns.constants.items():
+        if name in data.columns and data[name].notna().any():
+            meta.notes.append(f"{name} from the file (constant {value:g} not used)")
+            continue
+        data[name] = value
+        meta.notes.append(f"{name} = {value:g} for every row (constant)")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from soilflux.io.errors import InputError, ReadMetadata
+from soilflux.io.units import check_plausible_median
 
 LOCATION_PATTERN = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 
@@ -70,6 +71,8 @@ def read_chambers(path: str | Path) -> tuple[pd.DataFrame, ReadMetadata]:
             raise InputError(
                 path, i + 2, field, f"must be a number > 0, got {raw[field].iloc[i]!r}"
             )
+        # a table in litres, m³ or m² passes the > 0 test: its median gives it away
+        check_plausible_median(values, field, str(path))
         table[field] = values
     if "location" in raw.columns:
         location = raw["location"].str.strip()

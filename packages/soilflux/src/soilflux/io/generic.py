@@ -38,7 +38,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from soilflux.io.columns import ColumnMap, sniff_delimiter
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
+from soilflux.io.units import (
+    DRY_GASES,
+    MASS_CONCENTRATIONS,
+    UNIT_ALTERNATIVES,
+    check_plausible_median,
+    gases_to_wet_mole_fractions,
+    to_canonical,
+)
 
 PHASES = ("open", "closing", "closed", "opening", "flush")
 GAS_COLUMNS = ("co2_ppm", "ch4_ppb", "n2o_ppb")
@@ -48,12 +57,21 @@ NUMERIC_INPUTS = (
     "rh_percent",
     "temperature_c",
     "pressure_kpa",
-    "pressure_hpa",
     "lux",
     "volume_cm3",
     "area_cm2",
+    "elapsed_s",
+    "deadband_s",
+    "keep",
+    *UNIT_ALTERNATIVES,
+    *DRY_GASES,
+    *MASS_CONCENTRATIONS,
 )
 TEXT_INPUTS = ("time", "chamber", "phase", "closure_id", "location")  # time first
+#: Times bounding each row's record (fluxible's ``start``/``end``): rows outside are left out.
+WINDOW_INPUTS = ("start", "end")
+#: A clock for tables that only give time since the closure started (gasfluxes' ``time``).
+ELAPSED_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 #: Columns of the sample table every reader returns (those present, in this order).
 SAMPLE_COLUMNS = (
     "time",
@@ -74,8 +92,8 @@ SAMPLE_COLUMNS = (
     "line",
 )
 _MISSING_TEXT = frozenset({"", "na", "nan", "null", "none"})
-# Plausible ranges: a value outside them is almost always a unit mistake (hPa given as kPa,
-# kelvin given as °C), so the whole column is refused when its median falls outside.
+# Valid ranges: a value outside is set to missing (and reported). The column as a whole is
+# first checked for a unit mistake (soilflux.io.units.check_plausible_median).
 _RANGES: dict[str, tuple[float, float]] = {
     "pressure_kpa": (20.0, 120.0),
     "temperature_c": (-60.0, 80.0),
@@ -85,6 +103,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "n2o_ppb": (0.0, 1.0e9),
     "h2o_mmol_mol": (0.0, 200.0),
     "lux": (0.0, 2.0e5),
+    "volume_cm3": (0.0, np.inf),
+    "area_cm2": (0.0, np.inf),
 }
 
 
@@ -151,15 +171,27 @@ def h2o_from_rh(
     return np.asarray(1000.0 * rh / 100.0 * e_s / p, dtype=np.float64)
 
 
-def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFrame, ReadMetadata]:
+def read_generic(
+    path: str | Path,
+    *,
+    strict: bool = False,
+    columns: ColumnMap | None = None,
+    format_name: str = "generic",
+) -> tuple[pd.DataFrame, ReadMetadata]:
     """Read a generic long table (CSV, optionally compressed, or Parquet).
 
     Parameters
     ----------
     path : str or Path
-        ``*.csv`` (``.gz``, ``.bz2``, ``.zip``, ``.xz`` also) or ``*.parquet``.
+        ``*.csv`` (``.gz``, ``.bz2``, ``.zip``, ``.xz`` also) or ``*.parquet``. The
+        delimiter of a text table (``,`` ``;`` or tab) is sniffed from its header line.
     strict : bool
         Raise :class:`InputError` on the first unusable value instead of reporting it.
+    columns : ColumnMap, optional
+        The file's column names → soilflux names, constants and delimiter
+        (:mod:`soilflux.io.columns`).
+    format_name : str
+        Format recorded in the metadata (a preset's name).
 
     Returns
     -------
@@ -173,16 +205,18 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
     if not path.is_file():
         raise InputError(path, None, None, missing_reason(path))
     parquet = path.suffix.lower() in (".parquet", ".pq")
+    delimiter = ","
     try:
         if parquet:
             raw = pd.read_parquet(path)
         else:
+            delimiter = (columns.delimiter if columns else None) or sniff_delimiter(path)
             # Identifiers stay text ("01" is not 1); numbers are parsed by pandas, and a
             # column holding anything unparseable comes back as text, so that each bad cell
             # is then found and reported (see _numeric).
-            header = pd.read_csv(path, nrows=0).columns
-            text = {c: "string" for c in header if str(c).strip().lower() in TEXT_INPUTS[1:]}
-            raw = pd.read_csv(path, dtype=text)
+            header = pd.read_csv(path, nrows=0, sep=delimiter).columns
+            ids = _text_columns(header, columns)
+            raw = pd.read_csv(path, sep=delimiter, dtype={c: "string" for c in ids})
     except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         # A truncated .gz ends in EOFError, a damaged one in zlib.error.
         # pandas names the line of a ragged row in its message: keep it in the error.
@@ -193,11 +227,35 @@ def read_generic(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFram
             None,
             f"cannot read as {'Parquet' if parquet else 'CSV'}: {exc}",
         ) from exc
-    return parse_generic_table(raw, source=str(path), first_line=1 if parquet else 2, strict=strict)
+    data, meta = parse_generic_table(
+        raw,
+        source=str(path),
+        first_line=1 if parquet else 2,
+        strict=strict,
+        columns=columns,
+        format_name=format_name,
+    )
+    if delimiter != ",":
+        meta.notes.append(f"fields separated by {'a tab' if delimiter == chr(9) else delimiter!r}")
+    return data, meta
+
+
+def _text_columns(header: pd.Index, columns: ColumnMap | None) -> list[str]:
+    """The file's columns that hold identifiers (kept as text)."""
+    ids = set(TEXT_INPUTS[1:])
+    if columns is not None:
+        ids |= {v.strip().lower() for k, v in columns.columns.items() if k in TEXT_INPUTS[1:]}
+    return [c for c in header if str(c).strip().lower() in ids]
 
 
 def parse_generic_table(
-    raw: pd.DataFrame, *, source: str = "<table>", first_line: int = 2, strict: bool = False
+    raw: pd.DataFrame,
+    *,
+    source: str = "<table>",
+    first_line: int = 2,
+    strict: bool = False,
+    columns: ColumnMap | None = None,
+    format_name: str = "generic",
 ) -> tuple[pd.DataFrame, ReadMetadata]:
     """Validate and convert an in-memory generic table (see the module docstring).
 
@@ -211,25 +269,24 @@ def parse_generic_table(
         Line number of ``raw``'s first row (2 for a CSV with a header line).
     strict : bool
         Raise on the first unusable value instead of reporting it.
+    columns : ColumnMap, optional
+        Column names and constants to apply first.
+    format_name : str
+        Format recorded in the metadata.
 
     Returns
     -------
     data, metadata
         As :func:`read_generic`.
     """
-    meta = ReadMetadata(path=source, format="generic")
+    meta = ReadMetadata(path=source, format=format_name)
     raw = _normalised_columns(raw, source)
-    columns = set(raw.columns)
-    for required in ("time", "chamber", "temperature_c"):
-        if required not in columns:
-            raise InputError(source, 1, required, "required column is missing")
-    if not columns & set(GAS_COLUMNS):
-        raise InputError(source, 1, "co2_ppm", f"no gas column (one of {', '.join(GAS_COLUMNS)})")
-    if not columns & {"pressure_kpa", "pressure_hpa"}:
-        raise InputError(source, 1, "pressure_kpa", "required column is missing (or pressure_hpa)")
-    if not columns & {"phase", "closure_id"}:
-        raise InputError(source, 1, "phase", "need a 'phase' or a 'closure_id' column")
-    ignored = sorted(columns - set(NUMERIC_INPUTS) - set(TEXT_INPUTS))
+    if columns is not None:
+        raw = _apply_column_map(raw, columns, source, meta)
+    _require_columns(raw, source)
+    columns_present = set(raw.columns)
+    known = set(NUMERIC_INPUTS) | set(TEXT_INPUTS) | set(WINDOW_INPUTS)
+    ignored = sorted(columns_present - known)
     if ignored:
         meta.notes.append(f"ignored columns: {', '.join(ignored)}")
 
@@ -245,66 +302,86 @@ def parse_generic_table(
                 raise issue.as_error()
             issues.append(issue)
 
-    # time: ISO 8601; an offset-less time is UTC.
-    time, bad_time, naive = _parse_time(raw["time"], source)
-    report(bad_time, "time", raw["time"], "not an ISO 8601 time; row excluded")
-    keep &= ~bad_time
-    if naive:
-        meta.notes.append(f"{naive} time value(s) without a UTC offset were read as UTC")
-    out["time"] = time
-
-    chamber = _text(raw["chamber"])
-    no_chamber = chamber.isna().to_numpy()
-    report(no_chamber, "chamber", raw["chamber"], "empty chamber; row excluded")
-    keep &= ~no_chamber
-    out["chamber"] = chamber
-    if "location" in columns:
-        out["location"] = _text(raw["location"])
-
-    if "phase" in columns:
-        phase = _text(raw["phase"]).str.lower()
-        unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
-        report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
-        out["phase"] = phase.where(~unknown)
-    if "closure_id" in columns:
-        out["closure_id"] = _text(raw["closure_id"])
-        if "phase" in columns:
-            meta.notes.append("both 'phase' and 'closure_id' present: closures from closure_id")
-
     numbers: dict[str, npt.NDArray[np.float64]] = {}
     for name in NUMERIC_INPUTS:
-        if name not in columns:
+        if name not in columns_present:
             continue
         values, bad = _numeric(raw[name])
         report(bad, name, raw[name], "not a number; set to missing")
         numbers[name] = values
+    to_canonical(numbers, meta.notes.append)
 
-    if "pressure_kpa" in numbers:
-        if "pressure_hpa" in numbers:
-            meta.notes.append("both pressure_kpa and pressure_hpa present: pressure_kpa used")
+    if "time" in columns_present:
+        # time: ISO 8601; an offset-less time is UTC.
+        time, bad_time, naive = _parse_time(raw["time"], source)
+        report(bad_time, "time", raw["time"], "not an ISO 8601 time; row excluded")
+        keep &= ~bad_time
+        if naive:
+            meta.notes.append(f"{naive} time value(s) without a UTC offset were read as UTC")
     else:
-        numbers["pressure_kpa"] = numbers["pressure_hpa"] / 10.0
-        meta.notes.append("pressure converted from hPa to kPa")
-    numbers.pop("pressure_hpa", None)
+        # Only the time since each closure started: a clock from 1970-01-01T00:00Z.
+        elapsed = numbers["elapsed_s"]
+        bad_time = ~np.isfinite(elapsed)
+        keep &= ~bad_time
+        offsets = pd.to_timedelta(np.where(bad_time, 0.0, elapsed), unit="s")
+        time = pd.Series(ELAPSED_EPOCH + offsets, dtype="datetime64[ns, UTC]")
+        meta.notes.append("no clock time: each closure starts at 1970-01-01T00:00:00Z")
+    out["time"] = time
 
-    for name, (low, high) in _RANGES.items():
-        if name not in numbers:
+    for name in WINDOW_INPUTS:
+        if name not in columns_present:
             continue
-        values = numbers[name]
-        finite = np.isfinite(values)
-        if finite.any():
-            median = float(np.median(values[finite]))
-            if not low <= median <= high:
-                raise InputError(
-                    source,
-                    None,
-                    name,
-                    f"median {median:g} outside the plausible range "
-                    f"[{low:g}, {high:g}]: wrong unit?",
-                )
-        outside = finite & ((values < low) | (values > high))
-        report(outside, name, pd.Series(values), f"outside [{low:g}, {high:g}]; set to missing")
-        values[outside] = np.nan
+        bound, bad_bound, _ = _parse_time(raw[name], source)
+        report(bad_bound, name, raw[name], "not an ISO 8601 time; row excluded")
+        keep &= ~bad_bound
+        if name == "start":
+            outside = (time < bound).to_numpy(dtype=bool, na_value=False)
+        else:
+            outside = (time > bound).to_numpy(dtype=bool, na_value=False)
+        if outside.any():
+            meta.notes.append(f"{int(outside.sum())} row(s) before their start/after their end")
+        keep &= ~outside
+    if "keep" in numbers:
+        dropped = numbers.pop("keep") == 0.0
+        if dropped.any():
+            meta.notes.append(f"{int(dropped.sum())} row(s) flagged 0 (keep) left out")
+        keep &= ~dropped
+
+    if "chamber" in columns_present:
+        chamber = _text(raw["chamber"])
+    else:
+        chamber = _text(raw["closure_id"])
+        meta.notes.append("no chamber column: each closure_id is a chamber of its own")
+    no_chamber = chamber.isna().to_numpy()
+    report(no_chamber, "chamber", chamber, "empty chamber; row excluded")
+    keep &= ~no_chamber
+    out["chamber"] = chamber
+    if "location" in columns_present:
+        out["location"] = _text(raw["location"])
+
+    if "phase" in columns_present:
+        phase = _text(raw["phase"]).str.lower()
+        unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
+        report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
+        out["phase"] = phase.where(~unknown)
+    if "closure_id" in columns_present:
+        out["closure_id"] = _text(raw["closure_id"])
+        if "phase" in columns_present:
+            meta.notes.append("both 'phase' and 'closure_id' present: closures from closure_id")
+
+    def check_ranges(names: list[str]) -> None:
+        for name in names:
+            if name not in numbers or name not in _RANGES:
+                continue
+            values = numbers[name]
+            check_plausible_median(values, name, source)
+            low, high = _RANGES[name]
+            finite = np.isfinite(values)
+            outside = finite & ((values < low) | (values > high))
+            report(outside, name, pd.Series(values), f"outside [{low:g}, {high:g}]; set to missing")
+            values[outside] = np.nan
+
+    check_ranges([n for n in _RANGES if n not in GAS_COLUMNS])
 
     if "h2o_mmol_mol" not in numbers and "rh_percent" in numbers:
         t = numbers["temperature_c"]
@@ -317,6 +394,8 @@ def parse_generic_table(
     elif "h2o_mmol_mol" in numbers and "rh_percent" in numbers:
         meta.notes.append("both h2o_mmol_mol and rh_percent present: h2o_mmol_mol used")
     numbers.pop("rh_percent", None)
+    gases_to_wet_mole_fractions(numbers, meta.notes.append)
+    check_ranges([n for n in _RANGES if n in GAS_COLUMNS])
 
     no_gas = np.logical_and.reduce([~np.isfinite(numbers[g]) for g in GAS_COLUMNS if g in numbers])
     if no_gas.any():
@@ -328,6 +407,85 @@ def parse_generic_table(
     meta.issues = issues
     data = out.loc[keep, [c for c in SAMPLE_COLUMNS if c in out.columns]].reset_index(drop=True)
     return data, meta
+
+
+def _any_of(present: set[str], names: list[str]) -> bool:
+    return bool(present & set(names))
+
+
+def _alternatives(name: str) -> list[str]:
+    """``name`` and every other-unit name that converts to it."""
+    others = [k for k, (target, _, _) in UNIT_ALTERNATIVES.items() if target == name]
+    others += [k for k, target in DRY_GASES.items() if target == name]
+    others += [k for k, (target, _, _) in MASS_CONCENTRATIONS.items() if target == name]
+    return [name, *others]
+
+
+def _require_columns(raw: pd.DataFrame, source: str) -> None:
+    """Refuse a table lacking a required quantity, saying how to map one."""
+    present = set(raw.columns)
+    listed = ", ".join(map(str, raw.columns))
+    hint = (
+        f" (the file's columns: {listed}; map one with --columns NAME=COLUMN, "
+        "or read a peer's file with --format gasfluxes|fluxible|goflux)"
+    )
+
+    def missing(field: str, what: str) -> InputError:
+        return InputError(source, 1, field, what + hint)
+
+    if "time" not in present and "elapsed_s" not in _canonical_names(present):
+        raise missing("time", "required column is missing (or elapsed_s with closure_id)")
+    if "time" not in present and "closure_id" not in present:
+        raise missing("closure_id", "a table without clock times needs a closure_id column")
+    if "chamber" not in present and "closure_id" not in present:
+        raise missing("chamber", "required column is missing")
+    if not _any_of(present, _alternatives("temperature_c")):
+        raise missing("temperature_c", "required column is missing (or --temperature-c)")
+    gases = [a for g in GAS_COLUMNS for a in _alternatives(g)]
+    if not _any_of(present, gases):
+        raise missing("co2_ppm", f"no gas column (one of {', '.join(GAS_COLUMNS)})")
+    if not _any_of(present, _alternatives("pressure_kpa")):
+        raise missing("pressure_kpa", "required column is missing (or --pressure-kpa)")
+    if not present & {"phase", "closure_id"}:
+        raise missing("phase", "need a 'phase' or a 'closure_id' column")
+
+
+def _canonical_names(present: set[str]) -> set[str]:
+    return {UNIT_ALTERNATIVES[n][0] if n in UNIT_ALTERNATIVES else n for n in present}
+
+
+def _apply_column_map(
+    raw: pd.DataFrame, columns: ColumnMap, source: str, meta: ReadMetadata
+) -> pd.DataFrame:
+    """Rename the file's columns to soilflux names and add the constants."""
+    names = list(raw.columns)
+    renames: dict[str, str] = {}
+    for target, column in columns.columns.items():
+        key = column.strip().lower()
+        if key not in names:
+            if target in columns.optional:
+                continue
+            raise InputError(
+                source,
+                1,
+                column,
+                f"column not found (mapped to {target} by {columns.name}; "
+                f"the file's columns: {', '.join(names)})",
+            )
+        renames[key] = target
+    # A column of the file already called like a mapped name gives way to the mapping.
+    shadowed = [n for n in names if n in renames.values() and n not in renames]
+    if shadowed:
+        meta.notes.append(f"columns replaced by the column map: {', '.join(shadowed)}")
+    table = raw.drop(columns=shadowed).rename(columns=renames)
+    present = set(table.columns)
+    for name, value in columns.constants.items():
+        if _any_of(present, _alternatives(name)):
+            meta.notes.append(f"{name} from the file (constant {value:g} not used)")
+            continue
+        table[name] = value
+        meta.notes.append(f"{name} = {value:g} for every row (constant)")
+    return table
 
 
 def _normalised_columns(raw: pd.DataFrame, source: str) -> pd.DataFrame:

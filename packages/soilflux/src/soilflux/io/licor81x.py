@@ -34,6 +34,8 @@ _COLUMNS = {
     "H2O": "h2o_mmol_mol",
     "CO2": "co2_ppm",
 }
+#: Trailing free-text columns a data row may leave off when empty.
+_TRAILING_TEXT = frozenset({"Annotation"})
 _KEY_VALUE = re.compile(r"^([^:\t]+):\t?(.*)$")
 
 
@@ -163,9 +165,24 @@ def _read_record(
         if name not in names:
             raise InputError(path, column_line + 1, name, "column is missing")
     width = len(names)
+    # Free-text columns at the end of the label line that the instrument leaves off a row
+    # when they are empty (LI-8100A's trailing 'Annotation'): those rows are padded. A row
+    # short of a data column is still refused.
+    optional = 0
+    while optional < width and names[width - 1 - optional] in _TRAILING_TEXT:
+        optional += 1
     for row, ln in zip(rows, row_lines, strict=True):
-        if len(row) != width:
-            raise InputError(path, ln, None, f"{len(row)} fields where the column line has {width}")
+        if len(row) == width:
+            continue
+        if width - optional <= len(row) < width:
+            row.extend([""] * (width - len(row)))
+            continue
+        short_of = [n for n in names[len(row) :] if n not in _TRAILING_TEXT]
+        missing = ", ".join(repr(n) for n in short_of)
+        detail = f" (no value for {missing})" if missing else ""
+        raise InputError(
+            path, ln, None, f"{len(row)} fields where the column line has {width}{detail}"
+        )
     table = pd.DataFrame(rows, columns=names, dtype=str) if rows else pd.DataFrame(columns=names)
     table["line"] = np.asarray(row_lines, dtype=np.int64)
     table = table[table["Type"].str.strip() == "1"].reset_index(drop=True)
@@ -203,13 +220,14 @@ def _read_record(
     out["closure_id"] = closure_id
     for source, target in wanted.items():
         values, bad = _numeric(table[source])
-        for j in np.flatnonzero(bad):
+        empty = table[source].str.strip() == ""
+        for j in np.flatnonzero(bad | empty.to_numpy()):
             issue = RowIssue(
                 str(path),
                 int(table["line"].iloc[j]),
                 target,
                 str(table[source].iloc[j]),
-                "not a number; set to missing",
+                "empty; set to missing" if empty.iloc[j] else "not a number; set to missing",
             )
             if strict:
                 raise issue.as_error()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import stat
 import tempfile
 import zlib
 from pathlib import Path
@@ -23,7 +24,8 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
     The table goes to a temporary file in the same directory, which then replaces
     ``path`` in one step: a reader never sees a half-written file, and an error leaves any
-    previous file untouched.
+    previous file untouched. The file gets the mode an ordinary write would give it: the
+    replaced file's, else 0666 less the umask.
 
     Parameters
     ----------
@@ -42,6 +44,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     if suffix not in TABLE_SUFFIXES:
         raise ValueError(f"output {path}: suffix must be one of {', '.join(TABLE_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _ordinary_mode(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -50,12 +53,36 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
+        # mkstemp makes the file private (0600); give it the mode an ordinary write would
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     return path
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def _ordinary_mode(path: Path) -> int:
+    """Mode a plain ``open(path, "w")`` leaves: the existing file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
 
 
 def sibling(path: str | Path, part: str) -> Path:
