@@ -195,6 +195,12 @@ def main() -> None:
     out = compute_fluxes(fleet.samples, fleet.closures, shared_opts)
     shared_rate = len(fleet.closures) / (time.perf_counter() - start)
     shared_share = float((out["model"] == "hm_shared").mean())
+    # the kappa.max rule, the default until 2026-12 (no κ profile): the cost of the default's
+    start = time.perf_counter()
+    compute_fluxes(
+        pool.samples, pool.closures, FluxOptions(workers=args.workers, hm_fallback="robust")
+    )
+    robust_rate = len(pool.closures) / (time.perf_counter() - start)
     load = os.getloadavg()[0]
 
     workers = opts.workers if opts.workers is not None else min(2, os.cpu_count() or 1)
@@ -212,7 +218,7 @@ def main() -> None:
         ref = exp_loop if ("exp" in name or "quadratic" in name) else lin_loop
         print(f"| soilflux {name}, 1 thread | {r:,.0f} | {r / ref:,.0f}× |")
     print(
-        f"| soilflux compute_fluxes, full pipeline (all 5 models, dead band, QC, flags) | "
+        f"| soilflux compute_fluxes, full pipeline (default: all models, hm_averaged, QC, flags) | "
         f"{pipe_rate:,.0f} | {pipe_rate / all_loop:,.0f}× (vs four-model loop); "
         f"{pipe_rate / exp_loop:,.0f}× (vs exponential loop) |"
     )
@@ -220,6 +226,11 @@ def main() -> None:
         f"| soilflux compute_fluxes, hm_fallback='shared' (chamber-shared HM, "
         f"{shared_share:.0%} of closures pooled) | {shared_rate:,.0f} | "
         f"{shared_rate / all_loop:,.0f}× (vs four-model loop) |"
+    )
+    print(
+        f"| soilflux compute_fluxes, hm_fallback='robust' (the kappa.max rule, default "
+        f"until 2026-12) | {robust_rate:,.0f} | {robust_rate / all_loop:,.0f}× (vs four-model "
+        "loop) |"
     )
     print()
     print(f"season of {done:,} closures: {season_s:.1f} s; peak resident memory {peak_mb:,.0f} MB")

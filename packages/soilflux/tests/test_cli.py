@@ -322,7 +322,9 @@ def test_sensor_lag_options_reach_the_engine(tmp_path: Path) -> None:
     one time constant with compensation, four without (methods §2, §2.1)."""
     records = tmp_path / "records.csv"
     truth = write_records(records, hours=1)
+    # the kappa.max rule: its windows start at the automatic dead band (hm_averaged's at 0 s)
     geometry = ["--volume-cm3", "5000", "--area-cm2", "300", "-q", "--deadband", "auto"]
+    geometry += ["--hm-fallback", "robust"]
 
     def run(name: str, *extra: str) -> pd.DataFrame:
         out = tmp_path / f"{name}.csv"

@@ -209,7 +209,8 @@ def test_pipeline_shared_selection_beats_the_kappa_max_rule_at_scd30_noise() -> 
 
 def test_pipeline_without_a_pool_falls_back() -> None:
     syn = _fleet(1.0, n=5)
-    auto = compute_fluxes(syn.samples, syn.closures, FluxOptions())
+    # the shared rule falls back to the kappa.max rule (not to the default "averaged")
+    auto = compute_fluxes(syn.samples, syn.closures, FluxOptions(hm_fallback="robust"))
     shared = compute_fluxes(syn.samples, syn.closures, FluxOptions(hm_fallback="shared"))
     pd.testing.assert_series_equal(shared["model"], auto["model"])
     np.testing.assert_allclose(shared["flux_umol_m2_s"], auto["flux_umol_m2_s"])

@@ -101,9 +101,10 @@ def test_fleet_closures_nonlinear_models_within_2_percent_in_median(
 
 def test_fleet_closures_selected_flux_within_2_percent_in_median(fleet: tuple) -> None:
     truth, out, _ = fleet
-    # the default, per-closure kappa.max rule (issue 3's target: 2 %); methods §5.2
+    # the default, per-closure κ-averaged HM (issue 3's target: 2 %); methods §5
     assert abs(np.nanmedian(out["flux_umol_m2_s"] / truth - 1)) < 0.02
-    assert set(out["model"]) <= {"hm", "robust", "linear"}
+    assert set(out["model"]) <= {"hm_averaged", "hm", "robust", "linear"}
+    assert (out["model"] == "hm_averaged").mean() > 0.95
 
 
 def test_pooled_fleet_closures_selected_flux_within_half_a_percent_in_median(

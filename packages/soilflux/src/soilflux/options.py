@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared"]
+Method = Literal["auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared", "hm_averaged"]
 MdfForm = Literal["christiansen", "nickerson"]
-HmFallback = Literal["pooled", "robust", "shared"]
+HmFallback = Literal["averaged", "pooled", "robust", "shared"]
 
-METHODS: tuple[str, ...] = ("auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared")
+METHODS: tuple[str, ...] = (
+    "auto",
+    "linear",
+    "robust",
+    "exp",
+    "hm",
+    "quadratic",
+    "hm_shared",
+    "hm_averaged",
+)
 
 #: Sensirion SCD30 datasheet (v1.0, 2020): CO2 repeatability ±10 ppm.  Used as the default
 #: analyser precision A_a [µmol mol⁻¹] of CO2 in the minimal detectable flux and κ_max.
@@ -44,9 +53,10 @@ class FluxOptions:
         Time skipped after the lid closes before the fit window starts [s].  ``"auto"``
         chooses it per closure (`soilflux.deadband.auto_deadband`).  A closure's own
         ``deadband_s`` (e.g. from a LI-COR file) takes precedence.
-    method : {"auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared"}
+    method : {"auto", "linear", "robust", "exp", "hm", "quadratic", "hm_shared", "hm_averaged"}
         Model whose flux becomes ``flux_umol_m2_s``.  ``"auto"`` applies the selection
-        rule of `soilflux.qc.select_model` (and `hm_fallback`).  ``"hm_shared"``: the HM
+        rule `hm_fallback`.  ``"hm_averaged"``: the lag-aware HM averaged over κ
+        (`soilflux.fit.averaged`).  ``"hm_shared"``: the HM
         curve with κ shared by the chamber's neighbouring closures (`soilflux.fit.shared`);
         closures without a pool get no flux (``fit_failed``).
     precision_ppm : float or None
@@ -95,19 +105,33 @@ class FluxOptions:
         HM is not selected when |F_HM / F_linear| exceeds it (goFlux default 2) [-].
     hm_max_relative_se : float
         HM is not selected when its flux standard error exceeds this fraction of |F_HM| [-].
-    hm_fallback : {"robust", "pooled"}
-        The selection rule of ``method="auto"``.  ``"pooled"`` (opt-in): the robust line
+    hm_fallback : {"averaged", "robust", "pooled", "shared"}
+        The selection rule of ``method="auto"``.  ``"averaged"`` (default): model
+        ``"hm_averaged"``, the posterior median of the initial slope of the analyser-lagged
+        HM curve fitted from the lid closing, averaged over a prior of straight (κ = 0,
+        probability `averaged_prior_straight`) and curved rises (κ·T up to
+        `averaged_max_kappa_span`), per closure (`soilflux.fit.averaged`); where it has no
+        fit, the robust line, else the linear fit.  ``"pooled"`` (opt-in): the robust line
         divided by the factor by which a line through an HM curve falls below its initial
         slope, at the closure's κ shrunk toward the call's pooled κ (model ``"hm_pooled"``;
         HM itself only where it is sound and κ̂·T > 2); it over-corrects where noise hides κ
         (+10.9 % median on the simulated SCD30 fleet at 3 ppm, methods §5.1), hence not the
-        default.  ``"robust"`` (default): HM where sound, else the robust line as it is
-        (gasfluxes' kappa.max rule with goFlux's g-factor), per closure.  ``"shared"``
+        default.  ``"robust"`` (the default until 2026-12): HM where sound, else the robust
+        line as it is (gasfluxes' kappa.max rule with goFlux's g-factor), per closure.  ``"shared"``
         (opt-in; for fleets of chambers closing every few minutes): model ``"hm_shared"``
         wherever the closure's chamber has at least `shared_min_closures` good closures
         within `shared_window_s` (`soilflux.fit.shared`: HM with κ fitted jointly over them,
         the analyser's lag from equilibrium, the window from the lid closing), else the
         ``"robust"`` rule.  See docs/soilflux/methods.md §5.
+    averaged_prior_straight : float
+        With ``"averaged"``: prior probability that a closure is straight (κ = 0) [-].
+    averaged_max_kappa_span : float
+        With ``"averaged"``: largest κ·T of the curved prior, T the window's length [-].
+    averaged_max_variance_ratio : float
+        With ``"averaged"``: the closure keeps the kappa.max rule when the residual variance
+        of the averaged HM (lag fixed from the lid closing) exceeds this multiple of the
+        free-lag exponential's on the main window (the record does not follow the assumed
+        lag: another analyser, no equilibrium at closing) [-].
     pooled_min_closures : int
         With ``"pooled"``: calls of fewer closures (e.g. one closure computed live) use the
         ``"robust"`` rule, since there is no pool to borrow κ from [-].
@@ -178,7 +202,10 @@ class FluxOptions:
     mdf_form: MdfForm = "christiansen"
     g_factor_limit: float = 2.0
     hm_max_relative_se: float = 0.5
-    hm_fallback: HmFallback = "robust"
+    hm_fallback: HmFallback = "averaged"
+    averaged_prior_straight: float = 0.3
+    averaged_max_kappa_span: float = 2.0
+    averaged_max_variance_ratio: float = 1.5
     pooled_min_closures: int = 20
     pooled_calibration_relative_se: float = 0.1
     shared_window_s: float = 6 * 3600.0
@@ -238,9 +265,23 @@ class FluxOptions:
             raise ValueError(
                 f"saturation_fraction must be in (0, 1), got {self.saturation_fraction!r}"
             )
-        if self.hm_fallback not in ("pooled", "robust", "shared"):
+        if self.hm_fallback not in ("averaged", "pooled", "robust", "shared"):
             raise ValueError(
-                f"hm_fallback must be 'pooled', 'robust' or 'shared', got {self.hm_fallback!r}"
+                "hm_fallback must be 'averaged', 'pooled', 'robust' or 'shared', got "
+                f"{self.hm_fallback!r}"
+            )
+        if not 0 < self.averaged_prior_straight < 1:
+            raise ValueError(
+                f"averaged_prior_straight must be in (0, 1), got {self.averaged_prior_straight!r}"
+            )
+        if not self.averaged_max_variance_ratio >= 1:
+            raise ValueError(
+                "averaged_max_variance_ratio must be >= 1, got "
+                f"{self.averaged_max_variance_ratio!r}"
+            )
+        if not (math.isfinite(self.averaged_max_kappa_span) and self.averaged_max_kappa_span > 0):
+            raise ValueError(
+                f"averaged_max_kappa_span must be > 0, got {self.averaged_max_kappa_span!r}"
             )
         if not (math.isfinite(self.shared_window_s) and self.shared_window_s > 0):
             raise ValueError(f"shared_window_s must be > 0 s, got {self.shared_window_s!r}")
@@ -293,6 +334,13 @@ class FluxOptions:
         """
         end = float(self.initial_window_s)
         return math.nextafter(end, math.inf) if self.initial_window_closed else end
+
+    @property
+    def averages_kappa(self) -> bool:
+        """Whether the call computes the κ-averaged HM (model ``"hm_averaged"``)."""
+        return self.method == "hm_averaged" or (
+            self.method == "auto" and self.hm_fallback == "averaged"
+        )
 
     @property
     def shares_kappa(self) -> bool:

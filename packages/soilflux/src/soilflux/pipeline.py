@@ -22,19 +22,20 @@ from soilflux.fit._batch import (
     Batch,
     BoolArray,
     FloatArray,
-    gaussian_aicc,
+    compact_windows,
     make_batch,
     quiet,
     safe_divide,
     safe_sqrt,
 )
+from soilflux.fit.averaged import averaged_hm_window
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
 from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
 from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
-from soilflux.fit.shared import KAPPA_GRID_S, at_kappa, kappa_profile, shared_kappa
+from soilflux.fit.shared import KAPPA_GRID_S, kappa_profile
 from soilflux.flux import (
     PRESSURE_RANGE_KPA,
     TEMPERATURE_RANGE_C,
@@ -44,25 +45,26 @@ from soilflux.flux import (
     initial_values,
 )
 from soilflux.options import FluxOptions
+from soilflux.pooling import (
+    flag_not_flushed,
+    select_pooled_hm,
+    select_shared_hm,
+)
 from soilflux.qc import (
-    FLAGS,
     LINE_MOMENTS,
     flag_bits,
     flags_to_strings,
     g_factor,
     hm_is_sound,
     kappa_max,
-    lag_calibration,
-    line_curvature_factor,
     line_slope_moments,
     mdf_christiansen,
     mdf_nickerson,
-    not_flushed,
     nrmse,
     r_squared,
     select_model,
-    shrunk_kappa,
 )
+from soilflux.qc_record import clock_step, flux_stopped
 
 #: Gas columns understood, with the gas name and the factor to µmol mol⁻¹.
 GAS_COLUMNS: dict[str, tuple[str, float]] = {
@@ -77,24 +79,9 @@ MODELS: tuple[str, ...] = ("linear", "robust", "exp", "hm", "quadratic")
 #: κ̂·T above this keep HM; the curvature-corrected line is for the others [-].
 POOLED_MAX_KAPPA_SPAN = 2.0
 
-#: Closures used for the lag calibration need κ̂·T at least this (enough curvature) [-].
-POOLED_MIN_KAPPA_SPAN = 0.3
-
 #: Per-closure numbers of the chamber-shared HM's own window, kept for the pass after all
-#: chunks (`_select_shared_hm`).
+#: chunks (`soilflux.pooling.select_shared_hm`).
 SHARED_COLUMNS: tuple[str, ...] = ("_sh_n", "_sh_sst", "_sh_range", "_sh_db")
-
-#: Flags that keep a closure out of the pools of the chamber-shared κ: the lid or the
-#: window was not a normal closure, or light bends the curve (photosynthesis).
-SHARED_POOL_EXCLUDE: tuple[str, ...] = (
-    "daylight",
-    "stuck_chamber",
-    "not_flushed",
-    "short",
-    "gap",
-    "saturated",
-    "out_of_range",
-)
 
 #: Columns of the returned frame, in order (the CLI's output contract).
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -107,6 +94,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "n",
     "deadband_s",
     "flux_umol_m2_s",
+    "flux_se_umol_m2_s",
     "model",
     "flux_linear",
     "flux_linear_se",
@@ -120,6 +108,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "flux_quadratic_se",
     "flux_hm_shared",
     "flux_hm_shared_se",
+    "flux_hm_averaged",
+    "flux_hm_averaged_se",
     "dcdt_ppm_s",
     "r2",
     "nrmse",
@@ -277,25 +267,6 @@ def _iter_chunks(
         )
 
 
-def _compact(
-    t: FloatArray, c: FloatArray, win: BoolArray
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Shift each row's window to column 0 and drop the columns no window uses."""
-    k, m = t.shape
-    any_win = win.any(axis=1)
-    first = np.where(any_win, np.argmax(win, axis=1), 0)
-    last = np.where(any_win, m - np.argmax(win[:, ::-1], axis=1), 0)
-    width = max(int((last - first).max()) if k else 0, 1)
-    idx = first[:, None] + np.arange(width)[None, :]
-    inside = idx < last[:, None]
-    idx = np.minimum(idx, m - 1)
-    return (
-        np.take_along_axis(t, idx, axis=1),
-        np.take_along_axis(c, idx, axis=1),
-        np.take_along_axis(win, idx, axis=1) & inside,
-    )
-
-
 def _row_mean(x: FloatArray, mask: BoolArray) -> FloatArray:
     ok = mask & np.isfinite(x)
     return safe_divide(np.where(ok, x, 0.0).sum(axis=1), ok.sum(axis=1).astype(np.float64))
@@ -343,7 +314,7 @@ def _process_gas(
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
-    b = make_batch(*_compact(ch.t, cdry, win))
+    b = make_batch(*compact_windows(ch.t, cdry, win))
     # sensor-lag compensation where soilflux chooses the start of the window itself: automatic
     # dead band, and no dead band of the closure's own (a LI-COR file's)
     auto_db = isinstance(opts.deadband_s, str) and opts.lag_compensation
@@ -406,21 +377,47 @@ def _process_gas(
         )
         if opts.hm_fallback == "pooled":
             # provisional: the robust line everywhere it exists, curvature-corrected after
-            # all chunks (`_select_pooled_hm`); HM only where sound and so strongly curved
-            # (κ̂·T > POOLED_MAX_KAPPA_SPAN) that a line carries little of the curve
+            # all chunks (`soilflux.pooling.select_pooled_hm`); HM only where sound and so
+            # strongly curved (κ̂·T > POOLED_MAX_KAPPA_SPAN) that a line carries little of it
             strong = sound & (np.nan_to_num(hm.kappa * curve.span) > POOLED_MAX_KAPPA_SPAN)
             model = select_model(strong, rob.ok & ~strong, lin.ok & ~strong)
         else:
             model = select_model(sound, rob.ok, lin.ok)
-    elif opts.method == "hm_shared":
-        # set after all chunks, from the chamber's pool (`_select_shared_hm`)
+    elif opts.method in ("hm_shared", "hm_averaged"):
+        # set after all chunks, from the chamber's pool (`soilflux.pooling.select_shared_hm`)
         sound = np.zeros(b.n.size, dtype=bool)
         model = np.full(b.n.size, "")
     else:
         sound = np.zeros(b.n.size, dtype=bool)
         model = np.where(slopes[opts.method][4], opts.method, "")
     k = b.n.size
-    # what the pooled-κ fallback needs (`_select_pooled_hm`, after all chunks): how the
+    out["flux_hm_averaged"] = np.full(k, np.nan)
+    out["flux_hm_averaged_se"] = np.full(k, np.nan)
+    if opts.averages_kappa:
+        avg = averaged_hm_window(
+            ch.t,
+            cdry,
+            valid & (ch.t <= end[:, None]),
+            _averaged_start_s(ch.deadband_s, opts),
+            np.where(_averaged_lagged(ch.deadband_s, opts), ch.sensor_lag_s, 0.0),
+            opts.averaged_prior_straight,
+            opts.averaged_max_kappa_span,
+        )
+        out["flux_hm_averaged"] = avg.slope * term
+        out["flux_hm_averaged_se"] = avg.slope_se * np.abs(term)
+        use = np.isfinite(avg.slope) & ~short & (avg.n >= opts.min_samples)
+        if opts.method == "auto":
+            # the model fixes the lag's transient from the lid closing; a record that does not
+            # follow it (another lag, no equilibrium at closing) fits worse than the free-lag
+            # curve of the main window: the kappa.max rule then (methods §5)
+            nf = b.n.astype(np.float64)
+            free = np.where(exp.ok, safe_divide(exp.sse, nf - 4.0), safe_divide(lin.sse, nf - 3.0))
+            own = safe_divide(avg.sse, avg.n.astype(np.float64) - 3.0)
+            floor = (1e-6 * np.nan_to_num(avg.c_range)) ** 2
+            use &= ~(own > opts.averaged_max_variance_ratio * np.nan_to_num(free) + floor)
+        model = np.where(use, "hm_averaged", model)
+        slopes["hm_averaged"] = (avg.slope, avg.slope_se, avg.sse, avg.aicc, use)
+    # what the pooled-κ fallback needs (`select_pooled_hm`, after all chunks): how the
     # robust line's slope depends on curvature, and every closure's own κ̂ for the pool
     mu = np.full((k, LINE_MOMENTS), np.nan)
     t_ref = np.full(k, np.nan)
@@ -483,6 +480,12 @@ def _process_gas(
         flux_se=dcdt_se * np.abs(term),
     )
     out["n"] = n_win
+    if opts.averages_kappa:  # the averaged HM's own window where it is selected
+        sel = model == "hm_averaged"
+        out["n"] = np.where(sel, avg.n, n_win)
+        out["deadband_s"] = np.where(sel, avg.deadband_s, db)
+        out["r2"] = np.where(sel, r_squared(sse, avg.sst), out["r2"])
+        out["nrmse"] = np.where(sel, nrmse(sse, avg.n, avg.c_range), out["nrmse"])
     out["_mu"] = mu
     out["_sound"] = sound
     out["_t_ref"] = t_ref
@@ -494,9 +497,41 @@ def _process_gas(
     out["_short"] = short
     if opts.shares_kappa:
         out.update(_shared_profile(ch, cdry, valid, end, opts))
-    out["_gap"] = (b.n >= 2) & (max_step > opts.gap_factor * interval)
+    gap = (b.n >= 2) & (max_step > opts.gap_factor * interval)
+    out["_gap"] = gap
+    # the record's clock stepped inside the window (the gas did not move across the hole)
+    step = np.zeros(k, dtype=bool)
+    r = np.flatnonzero(gap)
+    if r.size:
+        sub = Batch(t=b.t[r], c=b.c[r], w=b.w[r], mask=b.mask[r], n=b.n[r])
+        step[r] = clock_step(sub, opts.gap_factor)
+    out["_clock_step"] = step
+    # the soil's CO2 and H2O fluxes both stopped part-way through (a pot that clogged)
+    out["_stopped"] = (
+        flux_stopped(ch.t, cdry, ch.h2o, valid & (ch.t <= end[:, None]))
+        if gas == "co2" and ch.has_h2o
+        else np.zeros(k, dtype=bool)
+    )
     out["_saturated"] = saturated
     return out
+
+
+def _averaged_lagged(own_deadband_s: FloatArray, opts: FluxOptions) -> BoolArray:
+    """Closures whose ``hm_averaged`` carries the analyser's lag from the lid closing:
+    automatic dead band with `lag_compensation`, no dead band of their own."""
+    auto = isinstance(opts.deadband_s, str) and opts.lag_compensation
+    return np.asarray(~np.isfinite(own_deadband_s) & auto)
+
+
+def _averaged_start_s(own_deadband_s: FloatArray, opts: FluxOptions) -> FloatArray:
+    """Start of the ``hm_averaged`` window [s]: the closure's own dead band, else the
+    option's; with the automatic dead band 0 s (the lag is in the model), or without
+    `lag_compensation` the automatic rule's lowest dead band."""
+    if isinstance(opts.deadband_s, str):
+        default = 0.0 if opts.lag_compensation else opts.auto_deadband_range_s()[0]
+    else:
+        default = float(opts.deadband_s)
+    return np.where(np.isfinite(own_deadband_s), own_deadband_s, default)
 
 
 def _shared_profile(
@@ -515,7 +550,7 @@ def _shared_profile(
     own = np.isfinite(ch.deadband_s)
     db = np.where(own, ch.deadband_s, opts.shared_deadband_s)
     win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
-    b = make_batch(*_compact(ch.t, cdry, win))
+    b = make_batch(*compact_windows(ch.t, cdry, win))
     tau = np.where(~own & opts.lag_compensation, ch.sensor_lag_s, 0.0)
     prof = kappa_profile(b, tau, KAPPA_GRID_S, dtype=np.float32)
     c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
@@ -593,7 +628,7 @@ def compute_fluxes(
     results: dict[str, dict[str, npt.NDArray[np.generic]]] = {}
     for g in gases:
         results[g] = {c: np.full(n_closures, np.nan) for c in _NUMERIC_OUT}
-        results[g]["model"] = np.full(n_closures, "", dtype="<U9")
+        results[g]["model"] = np.full(n_closures, "", dtype="<U11")
         results[g]["_bits"] = np.zeros(n_closures, dtype=np.int64)
         results[g]["_c0"] = np.full(n_closures, np.nan)
         results[g]["_rise"] = np.full(n_closures, np.nan)
@@ -601,6 +636,7 @@ def compute_fluxes(
         for c in ("_t_ref", "_span", "_tau", "_k_hat", "_k_se", "_flux_se", "_sound"):
             results[g][c] = np.full(n_closures, np.nan)
         results[g]["_term"] = np.full(n_closures, np.nan)
+        results[g]["_stopped"] = np.zeros(n_closures)
         if opts.shares_kappa:
             for c in ("_sh_sse", "_sh_slope", "_sh_se"):
                 results[g][c] = np.full((n_closures, KAPPA_GRID_S.size), np.nan, np.float32)
@@ -632,208 +668,11 @@ def compute_fluxes(
             for fut in pending:
                 fut.result()
     if opts.method == "auto" and opts.hm_fallback == "pooled":
-        _select_pooled_hm(gases, opts, results)
-    _flag_not_flushed(closures, gases, opts, results)
+        select_pooled_hm(gases, opts, results)
+    flag_not_flushed(closures, gases, opts, results)
     if opts.shares_kappa:
-        _select_shared_hm(closures, gases, opts, results)
+        select_shared_hm(closures, gases, opts, results)
     return _assemble(closures, gases, results)
-
-
-def _start_seconds(closures: pd.DataFrame) -> FloatArray:
-    """Start of each closure [s since the epoch]; NaN where unknown."""
-    start = pd.to_datetime(closures["start"], utc=True, errors="coerce")
-    return np.where(
-        start.isna().to_numpy(),
-        np.nan,
-        start.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9,
-    )
-
-
-def _select_shared_hm(
-    closures: pd.DataFrame,
-    gases: list[str],
-    opts: FluxOptions,
-    results: dict[str, dict[str, npt.NDArray[np.generic]]],
-) -> None:
-    """``hm_shared``: κ* from each closure's pool, the flux at κ*, and its selection.
-
-    Per gas: the pool of a closure is its chamber's closures within ±`shared_window_s`/2
-    without a `SHARED_POOL_EXCLUDE` flag (`soilflux.fit.shared.shared_kappa`).  The slope
-    and its standard error at κ* are interpolated on the grid; the standard error adds the
-    uncertainty of κ* (∂F′/∂κ · SE(κ*)).  The model becomes ``"hm_shared"`` where the pool
-    exists, κ* lies inside the grid and the closure is not ``short``; the flags that depend
-    on the selected CO2 flux are re-derived there.
-    """
-    exclude = flag_bits({name: np.ones(1, bool) for name in SHARED_POOL_EXCLUDE}, 1)[0]
-    chamber = closures["chamber"].astype(object).to_numpy()
-    start_s = _start_seconds(closures)
-    grid = KAPPA_GRID_S
-    half_step = 0.5 * float(grid[1] - grid[0])
-    for g in gases:
-        res = results[g]
-
-        def col(name: str, res: dict[str, npt.NDArray[np.generic]] = res) -> FloatArray:
-            return np.asarray(res[name], dtype=np.float64)
-
-        bits = np.asarray(res["_bits"], dtype=np.int64)
-        sk = shared_kappa(
-            np.asarray(res["_sh_sse"]),
-            col("_sh_n"),
-            grid,
-            chamber,
-            start_s,
-            (bits & exclude) == 0,
-            opts.shared_window_s,
-            opts.shared_min_closures,
-        )
-        slope_grid = np.asarray(res["_sh_slope"])
-        slope = at_kappa(slope_grid, grid, sk.kappa_s)
-        d_slope = (
-            at_kappa(slope_grid, grid, sk.kappa_s + half_step)
-            - at_kappa(slope_grid, grid, sk.kappa_s - half_step)
-        ) / (2.0 * half_step)
-        se = np.sqrt(
-            at_kappa(np.asarray(res["_sh_se"]), grid, sk.kappa_s) ** 2
-            + (d_slope * np.nan_to_num(sk.kappa_se_s)) ** 2
-        )
-        term = col("_term")
-        res["flux_hm_shared"] = slope * term
-        res["flux_hm_shared_se"] = se * np.abs(term)
-        res["kappa_shared"] = sk.kappa_s
-        # not where the closure is `short` (its record was cut: no fit, as for every model)
-        short = (bits & flag_bits({"short": np.ones(1, bool)}, 1)[0]) != 0
-        n_sh = col("_sh_n")
-        use = np.isfinite(slope * term) & ~sk.at_bound & ~short & (n_sh >= opts.min_samples)
-        if not use.any():
-            continue
-        sse = at_kappa(np.asarray(res["_sh_sse"]), grid, sk.kappa_s)
-        n = n_sh
-        updates = {
-            "flux_umol_m2_s": slope * term,
-            "dcdt_ppm_s": slope,
-            "_flux_se": se * np.abs(term),
-            "n": n,
-            "deadband_s": col("_sh_db"),
-            "r2": r_squared(sse, col("_sh_sst")),
-            "nrmse": nrmse(sse, n, col("_sh_range")),
-            "aicc": gaussian_aicc(sse, n.astype(np.int64), 2),
-        }
-        for name, value in updates.items():
-            x = col(name)
-            x[use] = value[use]
-            res[name] = x
-        model = np.asarray(res["model"]).copy()
-        model[use] = "hm_shared"
-        res["model"] = model
-        if g == "co2_ppm":
-            _rederive_flux_flags(res, use, opts)
-
-
-def _rederive_flux_flags(
-    res: dict[str, npt.NDArray[np.generic]], rows: BoolArray, opts: FluxOptions
-) -> None:
-    """Re-derive the flags that depend on the selected CO2 flux on `rows` (after a late
-    selection): ``below_threshold``, ``clogged`` (not where ``stuck_chamber``), ``fit_failed``."""
-    bit = {name: np.int64(1) << i for i, name in enumerate(FLAGS)}
-    flux = np.asarray(res["flux_umol_m2_s"], dtype=np.float64)
-    se = np.asarray(res["_flux_se"], dtype=np.float64)
-    bits = np.asarray(res["_bits"], dtype=np.int64).copy()
-    stuck = (bits & bit["stuck_chamber"]) != 0
-    near_zero = (np.abs(flux) < opts.clogged_flux_umol_m2_s) | (np.abs(flux) < opts.clogged_z * se)
-    for name, value in (
-        ("below_threshold", flux < opts.flux_threshold_umol_m2_s),
-        ("clogged", near_zero & ~stuck),
-        ("fit_failed", ~np.isfinite(flux)),
-    ):
-        on = bits | bit[name]
-        off = bits & ~bit[name]
-        bits = np.where(rows, np.where(value, on, off), bits)
-    res["_bits"] = bits
-
-
-def _select_pooled_hm(
-    gases: list[str],
-    opts: FluxOptions,
-    results: dict[str, dict[str, npt.NDArray[np.generic]]],
-) -> None:
-    """The default selection: the robust line corrected for the closure's shrunk HM κ.
-
-    Per gas, over all closures of the call (docs/soilflux/methods.md §5): κᵢ* from
-    `soilflux.qc.shrunk_kappa`, the lag calibration c from `soilflux.qc.lag_calibration`
-    on closures with a precise sound HM fit, and F = F_robust / (r(κᵢ*)·(1 − cκᵢ*)) with
-    r from `soilflux.qc.line_curvature_factor`; the model becomes ``"hm_pooled"``.  Flags
-    that depend on the selected CO2 flux (``below_threshold``, ``clogged``, ``fit_failed``)
-    are re-derived for those rows.
-    """
-    for g in gases:
-        res = results[g]
-
-        def col(name: str, res: dict[str, npt.NDArray[np.generic]] = res) -> FloatArray:
-            return np.asarray(res[name], dtype=np.float64)
-
-        mu, t_ref, span, tau = col("_mu"), col("_t_ref"), col("_span"), col("_tau")
-        k_hat, k_se = col("_k_hat"), col("_k_se")
-        model = np.asarray(res["model"])
-        fb = model == "robust"
-        if not fb.any():
-            continue
-        star, _, _ = shrunk_kappa(k_hat, k_se)
-        hm, hm_se, rob = col("flux_hm"), col("flux_hm_se"), col("flux_robust")
-        precise = (
-            (col("_sound") > 0)
-            & (hm_se <= opts.pooled_calibration_relative_se * np.abs(hm))
-            & (k_hat * span >= POOLED_MIN_KAPPA_SPAN)
-        )
-        r_own = line_curvature_factor(mu, t_ref, span, np.nan_to_num(k_hat), tau)
-        c = lag_calibration(hm, rob, r_own, k_hat, precise)
-        kap = np.nan_to_num(star)
-        r = line_curvature_factor(mu, t_ref, span, kap, tau) * (1.0 - c * kap)
-        fb &= np.isfinite(r) & (r > 0)
-        for name in ("flux_umol_m2_s", "dcdt_ppm_s", "_flux_se"):
-            x = col(name)
-            x[fb] = x[fb] / r[fb]
-            res[name] = x
-        model = model.copy()
-        model[fb] = "hm_pooled"
-        res["model"] = model
-        if g == "co2_ppm":
-            _rederive_flux_flags(res, fb, opts)
-
-
-def _flag_not_flushed(
-    closures: pd.DataFrame,
-    gases: list[str],
-    opts: FluxOptions,
-    results: dict[str, dict[str, npt.NDArray[np.generic]]],
-) -> None:
-    """``not_flushed`` from each chamber's sequence of CO2 closures (`soilflux.qc.not_flushed`).
-
-    A closure that was not flushed is a lid stuck closed: it also gets ``stuck_chamber``
-    and loses ``clogged`` (its near-zero flux is the saturated chamber's, not the soil's).
-    """
-    if "co2_ppm" not in gases or not len(closures):
-        return
-    start_s = _start_seconds(closures)
-    co2 = results["co2_ppm"]
-    hit = not_flushed(
-        closures["chamber"].astype(object).to_numpy(),
-        start_s,
-        np.asarray(co2["_c0"], dtype=np.float64),
-        np.asarray(co2["_rise"], dtype=np.float64),
-        excess_ppm=opts.not_flushed_ppm,
-        window_s=opts.not_flushed_window_s,
-        step_fraction=opts.not_flushed_step_fraction,
-        min_step_ppm=opts.not_flushed_min_step_ppm,
-        min_rise_ppm=opts.stuck_co2_rise_ppm,
-        max_gap_s=opts.not_flushed_max_gap_s,
-    )
-    if not hit.any():
-        return
-    add = flag_bits({"not_flushed": hit, "stuck_chamber": hit}, hit.size)
-    clear = flag_bits({"clogged": hit}, hit.size)
-    for g in gases:
-        bits = np.asarray(results[g]["_bits"], dtype=np.int64)
-        results[g]["_bits"] = (bits | add) & ~clear
 
 
 @quiet
@@ -880,7 +719,7 @@ def _process_chunk(
             near_zero = (np.abs(flux_sel) < opts.clogged_flux_umol_m2_s) | (
                 np.abs(flux_sel) < opts.clogged_z * flux_se
             )
-            clogged = near_zero & ~stuck
+            clogged = (near_zero | np.asarray(co2["_stopped"], dtype=bool)) & ~stuck
         for g, out in per_gas.items():
             res = results[g]
             for c in _NUMERIC_OUT:
@@ -897,6 +736,7 @@ def _process_chunk(
                 res[c][rows] = np.asarray(out[c], dtype=np.float64)
             res["_flux_se"][rows] = np.asarray(out["flux_se"], dtype=np.float64)
             res["_term"][rows] = term
+            res["_stopped"][rows] = np.asarray(per_gas[g]["_stopped"], dtype=np.float64)
             if opts.shares_kappa:
                 for c in ("_sh_sse", "_sh_slope", "_sh_se", *SHARED_COLUMNS):
                     res[c][rows] = out[c]
@@ -910,6 +750,7 @@ def _process_chunk(
                 "clogged": clogged,
                 "short": np.asarray(out["_short"], dtype=bool),
                 "gap": np.asarray(out["_gap"], dtype=bool),
+                "clock_skew": np.asarray(out["_clock_step"], dtype=bool),
                 "fit_failed": ~np.isfinite(flux_sel),
                 "saturated": np.asarray(out["_saturated"], dtype=bool),
                 "out_of_range": out_of_range,
@@ -940,6 +781,7 @@ def _assemble(
     for gi, g in enumerate(gases):
         res = results[g]
         cols: dict[str, object] = {c: res[c] for c in OUTPUT_COLUMNS[6:-1]}
+        cols["flux_se_umol_m2_s"] = res["_flux_se"]
         cols["n"] = np.nan_to_num(np.asarray(res["n"], dtype=np.float64)).astype(np.int64)
         cols["flags"] = flags_to_strings(np.asarray(res["_bits"], dtype=np.int64), seg)
         cols["_order"] = np.arange(n_closures) * len(gases) + gi

@@ -38,6 +38,7 @@ FLAGS: tuple[str, ...] = (
     "saturated",
     "out_of_range",
     "not_flushed",
+    "clock_skew",
 )
 
 #: Flags `filtered` drops by default: the Carbdown fleet's own filter (night only, fluxes
@@ -49,6 +50,7 @@ DEFAULT_DROP: tuple[str, ...] = (
     "clogged",
     "fit_failed",
     "short",
+    "clock_skew",
 )
 
 

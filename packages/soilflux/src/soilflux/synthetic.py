@@ -64,6 +64,25 @@ class SyntheticClosures:
     clogged: BoolArray
 
 
+def saturation_vapour_pressure_kpa(temperature_c: FloatArray) -> FloatArray:
+    """Saturation vapour pressure over water, Magnus form (Buck 1981, e_w1 without enhancement).
+
+    e_s = 0.61121·exp(17.502·T/(240.97 + T)), within 0.1 % of Wexler's for −20…50 °C.
+
+    Parameters
+    ----------
+    temperature_c : float array
+        Air temperature [°C].
+
+    Returns
+    -------
+    float array
+        e_s [kPa].
+    """
+    t = np.asarray(temperature_c, dtype=np.float64)
+    return np.asarray(0.61121 * np.exp(17.502 * t / (240.97 + t)))
+
+
 def lagged_curve(
     t_s: FloatArray, c0_ppm: FloatArray, dcdt_ppm_s: FloatArray, a_s: FloatArray, lag_s: float
 ) -> FloatArray:
@@ -113,6 +132,8 @@ def synthetic_closures(
     start: str = "2023-07-03T00:00:00Z",
     chambers: int = 50,
     kappa_per_chamber: bool = False,
+    flux_lognormal: tuple[float, float] | None = None,
+    rh_pct: tuple[float, float] | None = None,
 ) -> SyntheticClosures:
     """Generate `n_closures` closures with known flux (model in the module docstring).
 
@@ -150,6 +171,13 @@ def synthetic_closures(
     kappa_per_chamber : bool
         Draw κ and the leak rate once per chamber (a pot's soil and a chamber's seal, which
         the chamber-shared HM of `soilflux.fit.shared` assumes) instead of per closure.
+    flux_lognormal : (float, float), optional
+        (median [µmol m⁻² s⁻¹], σ of ln F [-]): draw the true flux log-normally instead of
+        log-uniformly in `flux_umol_m2_s`.
+    rh_pct : (float, float), optional
+        Relative humidity at the lid closing drawn uniformly [%]; the initial water mole
+        fraction is then W₀ = RH·e_s(T₀)/P₀ (`saturation_vapour_pressure_kpa`) instead of
+        uniform in 8–20 mmol mol⁻¹.
 
     Returns
     -------
@@ -179,6 +207,13 @@ def synthetic_closures(
     daylight = rng.random(k) < fraction_daylight
     lo, hi = np.log(flux_umol_m2_s[0]), np.log(flux_umol_m2_s[1])
     flux = np.exp(rng.uniform(lo, hi, k))
+    # options with their own generators: the other draws stay as without them
+    if flux_lognormal is not None:
+        median, sigma = flux_lognormal
+        flux = median * np.exp(np.random.default_rng([seed, 2]).normal(0.0, sigma, k))
+    if rh_pct is not None:
+        rh = np.random.default_rng([seed, 3]).uniform(*rh_pct, k)
+        w0 = 10.0 * rh * saturation_vapour_pressure_kpa(t0) / p0
     flux = np.where(stuck | clogged, 0.0, flux)
     term = flux_term(np.full(k, volume_cm3), np.full(k, area_cm2), p0, t0, w0)
     dcdt = flux / term
@@ -322,3 +357,42 @@ def selection_error_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+#: Closure populations of the single-closure accuracy evaluation (issue 13,
+#: benchmarks/accuracy.py): fleet-like closures (3-s readings, 20-s sensor lag, 180–300 s,
+#: true flux log-normal around 1.6 µmol m⁻² s⁻¹ with σ(ln F) = 0.5, RH 40–85 %), curved
+#: (HM curvature κ uniform in 0–0.004 s⁻¹) or straight (κ = 0).
+ACCURACY_POPULATIONS: dict[str, dict[str, object]] = {
+    "curved": {"kappa_s": (0.0, 0.004)},
+    "straight": {"kappa_s": (0.0, 0.0)},
+}
+
+
+def accuracy_closures(
+    population: str, noise_ppm: float, n_closures: int, seed: int
+) -> SyntheticClosures:
+    """`n_closures` closures of one `ACCURACY_POPULATIONS` population at `noise_ppm` [µmol mol⁻¹].
+
+    Raises
+    ------
+    ValueError
+        Unknown population.
+    """
+    if population not in ACCURACY_POPULATIONS:
+        raise ValueError(
+            f"population must be one of {', '.join(ACCURACY_POPULATIONS)}, got {population!r}"
+        )
+    kappa = ACCURACY_POPULATIONS[population]["kappa_s"]
+    assert isinstance(kappa, tuple)
+    return synthetic_closures(
+        n_closures,
+        seed=seed,
+        duration_s=(180.0, 300.0),
+        interval_s=3.0,
+        kappa_s=(float(kappa[0]), float(kappa[1])),
+        lag_s=20.0,
+        noise_ppm=noise_ppm,
+        flux_lognormal=(1.6, 0.5),
+        rh_pct=(40.0, 85.0),
+    )

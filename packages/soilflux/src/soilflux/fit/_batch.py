@@ -189,3 +189,22 @@ def inv_sym3(a: FloatArray) -> tuple[FloatArray, BoolArray]:
     out[:, 1, 2] = out[:, 2, 1] = c12 * inv_det
     out[:, 2, 2] = c22 * inv_det
     return out, ok
+
+
+def compact_windows(
+    t: FloatArray, c: FloatArray, win: BoolArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Shift each row's window to column 0 and drop the columns no window uses."""
+    k, m = t.shape
+    any_win = win.any(axis=1)
+    first = np.where(any_win, np.argmax(win, axis=1), 0)
+    last = np.where(any_win, m - np.argmax(win[:, ::-1], axis=1), 0)
+    width = max(int((last - first).max()) if k else 0, 1)
+    idx = first[:, None] + np.arange(width)[None, :]
+    inside = idx < last[:, None]
+    idx = np.minimum(idx, m - 1)
+    return (
+        np.take_along_axis(t, idx, axis=1),
+        np.take_along_axis(c, idx, axis=1),
+        np.take_along_axis(win, idx, axis=1) & inside,
+    )

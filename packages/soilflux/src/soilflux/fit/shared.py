@@ -143,9 +143,16 @@ def kappa_profile(
     slope_se: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     nf = b.n.astype(np.float64)
     yc = centred(b, b.c)  # centred: better conditioned sums
+    # the lag's response τ_s(1 − e^{−t/τ_s}) is the same at every κ: computed once
+    t = np.asarray(b.t, dtype=np.float64)
+    tau_col = tau[:, None]
+    lag = np.where(tau_col > 0, tau_col * -np.expm1(-t / np.where(tau_col > 0, tau_col, 1.0)), 0.0)
     for j, kappa in enumerate(np.asarray(grid_s, dtype=np.float64)):
         far = np.abs(1.0 - kappa * tau) >= _MIN_LAG_SEPARATION
-        v = lagged_hm_basis(b.t, float(kappa), np.where(far, tau, 0.0)) * b.w
+        u = t if kappa == 0.0 else -np.expm1(-kappa * t) / kappa
+        lag_j = np.where(far[:, None], lag, 0.0) if not far.all() else lag
+        scale = np.where(far, 1.0 - kappa * tau, 1.0)[:, None]
+        v = (u - lag_j) / scale * b.w
         f, s, sxx = centred_regression(b, v, yc)
         ok = far & (b.n >= 3) & np.isfinite(f) & (sxx > 0)
         sse[:, j] = np.where(ok, s, np.nan)

@@ -1,0 +1,228 @@
+"""Accuracy of every flux estimate on single closures like the fleet's (issue 13, part 1).
+
+Closures (`soilflux.synthetic.accuracy_closures`): 3-s readings, white noise 1 or 3 ppm, a
+first-order sensor lag τ = 20 s, 180–300 s, true flux log-normal around 1.6 µmol m⁻² s⁻¹
+(σ of ln F 0.5), wet CO2 at RH 40–85 %; population "curved" (HM curvature κ uniform in
+0–0.004 s⁻¹) and "straight" (κ = 0).  For each population and noise level the table gives,
+over all seeds, the error F/F_true − 1 of
+
+* every model soilflux computes (columns ``flux_<model>``) and the default selected flux
+  (``flux_umol_m2_s``, "default"), and any other `FluxOptions` given with ``--rule``;
+* ``plain_exp30``: a plain `scipy.optimize.curve_fit` (Levenberg–Marquardt, no bounds) of
+  the LI-COR exponential C(t) = Cx + (C0 − Cx)·e^{−a t}, written as C0 + s(1 − e^{−at})/a with
+  s = a(Cx − C0) the slope at the lid closing, on the dry record after a fixed 30-s dead band
+  (what a user writes by hand);
+* ``goflux``: goFlux's ``best.flux`` rule as documented (Rheault et al. 2024; criteria
+  g.factor ≤ 2, |κ/κ_max| ≤ 1, MDF, SE_rel ≤ 5 % else the smaller of the two; MAE is left out:
+  with the SCD30's precision (10 ppm) as ``prec`` it never fires) applied to soilflux's HM and
+  linear fits;
+
+as median, mean, median absolute error [%], and the share of closures within 2 SE of the
+truth (where the estimate carries an SE).
+
+Run: ``python3 -m uv run --frozen python benchmarks/accuracy.py [--closures 1000] [--seeds 1 2 3]``
+(about a minute per 1000 closures × 4 mixes × seed on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import OptimizeWarning, curve_fit
+from soilflux.flux import dry_mole_fraction, flux_term
+from soilflux.options import FluxOptions
+from soilflux.pipeline import MODELS, compute_fluxes
+from soilflux.synthetic import ACCURACY_POPULATIONS, SyntheticClosures, accuracy_closures
+
+PLAIN_DEADBAND_S = 30.0
+
+
+def _licor_exp(t: np.ndarray, c0: float, slope: float, a: float) -> np.ndarray:
+    # C(t) = Cx + (C0 − Cx)·e^{−at} written with the initial slope s = a(Cx − C0), so that a
+    # straight record (a → 0, Cx → ∞) stays a regular fit instead of a diverging one
+    u = t if abs(a) < 1e-12 else -np.expm1(-a * t) / a
+    return c0 + slope * u
+
+
+def plain_exponential(
+    syn: SyntheticClosures, deadband_s: float = PLAIN_DEADBAND_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Initial slope [ppm s⁻¹] of a plain curve_fit of the LI-COR exponential per closure,
+    and its standard error from curve_fit's covariance."""
+    s = syn.samples
+    dry = dry_mole_fraction(s["co2_ppm"].to_numpy(), s["h2o_mmol_mol"].to_numpy(), extrapolate=True)
+    out = np.full(len(syn.closures), np.nan)
+    se = np.full(len(syn.closures), np.nan)
+    t_all = s["elapsed_s"].to_numpy()
+    ids = s["closure"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(len(syn.closures) + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        for i in range(len(syn.closures)):
+            r = order[bounds[i] : bounds[i + 1]]
+            t, c = t_all[r], dry[r]
+            w = t > deadband_s
+            t, c = t[w], c[w]
+            slope0, c00 = np.polyfit(t, c, 1)
+            try:
+                p, cov = curve_fit(_licor_exp, t, c, p0=(c00, slope0, 1e-3), maxfev=2000)
+                out[i], se[i] = p[1], np.sqrt(cov[1, 1])
+            except RuntimeError:
+                continue
+    return out, se
+
+
+def goflux_rule(res: pd.DataFrame) -> np.ndarray:
+    """goFlux ``best.flux`` (documented rule) on soilflux's HM and linear fluxes."""
+    hm = res["flux_hm"].to_numpy()
+    lm = res["flux_linear"].to_numpy()
+    hm_serel = 100 * np.abs(res["flux_hm_se"].to_numpy() / hm)
+    lm_serel = 100 * np.abs(res["flux_linear_se"].to_numpy() / lm)
+    best = hm.copy()
+    use_lm = (hm_serel > 5.0) & (hm_serel > lm_serel)
+    use_lm |= np.abs(hm / lm) > 2.0
+    use_lm |= np.abs(res["kappa"].to_numpy() / res["kappa_max"].to_numpy()) > 1.0
+    mdf = res["mdf"].to_numpy()
+    use_lm |= (np.abs(hm) < mdf) & (np.abs(lm) >= mdf)
+    use_lm |= ~np.isfinite(hm)
+    return np.where(use_lm, lm, best)
+
+
+@dataclass
+class Estimates:
+    flux: dict[str, np.ndarray]
+    se: dict[str, np.ndarray]
+    truth: np.ndarray
+
+
+def estimates(
+    syn: SyntheticClosures, rules: dict[str, FluxOptions], plain: bool = True
+) -> Estimates:
+    """Every estimate of every closure of `syn` [µmol m⁻² s⁻¹] and its SE where it has one."""
+    flux: dict[str, np.ndarray] = {}
+    se: dict[str, np.ndarray] = {}
+    base = None
+    for name, opts in rules.items():
+        res = compute_fluxes(syn.samples, syn.closures, opts)
+        flux[name] = res["flux_umol_m2_s"].to_numpy(dtype=np.float64)
+        se[name] = res["flux_se_umol_m2_s"].to_numpy(dtype=np.float64)
+        if base is None:
+            base = res
+    assert base is not None
+    for m in MODELS:
+        flux[m] = base[f"flux_{m}"].to_numpy(dtype=np.float64)
+        se[m] = base[f"flux_{m}_se"].to_numpy(dtype=np.float64)
+    flux["goflux"] = goflux_rule(base)
+    if plain:
+        term = flux_term(
+            syn.closures["volume_cm3"].to_numpy(),
+            syn.closures["area_cm2"].to_numpy(),
+            base["p0_kpa"].to_numpy(),
+            base["t0_c"].to_numpy(),
+            base["w0_mmol_mol"].to_numpy(),
+            extrapolate=True,
+        )
+        slope, slope_se = plain_exponential(syn)
+        flux["plain_exp30"] = slope * term
+        se["plain_exp30"] = slope_se * term
+    return Estimates(flux=flux, se=se, truth=syn.true_flux_umol_m2_s)
+
+
+def summary(err: np.ndarray, z: np.ndarray | None) -> dict[str, float]:
+    """Median, mean, median |error| [%], 2-SE coverage [%] and share without an estimate."""
+    ok = np.isfinite(err)
+    e = 100 * err[ok]
+    row = {
+        "median_pct": float(np.median(e)),
+        "mean_pct": float(np.mean(e)),
+        "mad_pct": float(np.median(np.abs(e))),
+        "within_2se_pct": np.nan,
+        "missing_pct": 100 * float(1 - ok.mean()),
+    }
+    if z is not None and np.isfinite(z).any():
+        zz = z[ok]
+        row["within_2se_pct"] = 100 * float(np.mean(np.abs(zz) <= 2.0))
+    return row
+
+
+def accuracy_table(
+    n_closures: int,
+    seeds: tuple[int, ...],
+    rules: dict[str, FluxOptions],
+    noises: tuple[float, ...] = (1.0, 3.0),
+    populations: tuple[str, ...] = tuple(ACCURACY_POPULATIONS),
+    plain: bool = True,
+) -> pd.DataFrame:
+    """One row per population, noise and estimate (errors of all seeds pooled)."""
+    rows = []
+    for pop in populations:
+        for noise in noises:
+            errs: dict[str, list[np.ndarray]] = {}
+            zs: dict[str, list[np.ndarray]] = {}
+            for seed in seeds:
+                syn = accuracy_closures(pop, noise, n_closures, seed)
+                est = estimates(syn, rules, plain=plain)
+                for name, f in est.flux.items():
+                    errs.setdefault(name, []).append(f / est.truth - 1)
+                    s = est.se.get(name)
+                    zs.setdefault(name, []).append(
+                        (f - est.truth) / s if s is not None else np.full(f.size, np.nan)
+                    )
+            for name in errs:
+                row = {"population": pop, "noise_ppm": noise, "estimate": name}
+                row.update(summary(np.concatenate(errs[name]), np.concatenate(zs[name])))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A GitHub table of `frame` (numbers to 2 decimals)."""
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---:" if frame[c].dtype.kind == "f" else "---" for c in frame) + "|"
+    body = [
+        "| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([head, rule, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--closures", type=int, default=1000, help="closures per mix and seed")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="NAME=HM_FALLBACK",
+        help="extra selection rules to tabulate, e.g. old=robust (FluxOptions.hm_fallback)",
+    )
+    args = p.parse_args(argv)
+    rules = {"default": FluxOptions()}
+    for spec in args.rule:
+        name, _, fallback = spec.partition("=")
+        rules[name] = replace(FluxOptions(), hm_fallback=fallback)  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    table = accuracy_table(args.closures, tuple(args.seeds), rules)
+    print(
+        f"# benchmarks/accuracy.py --closures {args.closures} --seeds "
+        f"{' '.join(map(str, args.seeds))}; {platform.node()} {platform.machine()}, "
+        f"python {platform.python_version()}, {time.perf_counter() - t0:.0f} s"
+    )
+    with pd.option_context("display.width", 160, "display.max_rows", 500):
+        for (pop, noise), part in table.groupby(["population", "noise_ppm"], sort=False):
+            print(f"\n## {pop}, {noise:g} ppm ({args.closures} closures × {len(args.seeds)} seeds)")
+            print(markdown(part.drop(columns=["population", "noise_ppm"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
