@@ -114,7 +114,7 @@ def mutated_table(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         drop = draw(st.integers(0, n_cols - 1))
         lines = [",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines]
-    delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t"]))
+    delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t", "|"]))
     text = "\n".join(line.replace(",", delimiter) for line in lines) + "\n"
     data = text.encode("utf-8", errors="surrogatepass")
     if draw(st.booleans()):

@@ -35,15 +35,6 @@ def finite(value: float | None, param: typer.CallbackParam) -> float | None:
     return value
 
 
-def check_temperatures(values: list[float], option: str = "--temperature-K") -> list[float]:
-    """Absolute temperatures, each finite and > 0 K (even with --extrapolate): else exit 2
-    naming ``option``."""
-    for value in values:
-        if not (math.isfinite(value) and value > 0):
-            raise typer.BadParameter(f"must be temperatures > 0 K, got {value}", param_hint=option)
-    return values
-
-
 def float_list(text: str, option: str) -> list[float]:
     """``"0,0.5,1"`` → ``[0.0, 0.5, 1.0]``; anything else is refused (exit 2, naming option)."""
     values: list[float] = []

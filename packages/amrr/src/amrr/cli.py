@@ -11,13 +11,7 @@ import numpy as np
 import typer
 
 from amrr import __version__
-from amrr._cli_errors import (
-    check_plot_path,
-    check_temperatures,
-    finite,
-    float_list,
-    option_named_in,
-)
+from amrr._cli_errors import check_plot_path, finite, float_list, option_named_in
 from amrr.design_cli import register as register_design_commands
 from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
@@ -212,7 +206,7 @@ def _paramagnet(
     if model is not None and model not in MODELS:
         _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
     chosen: Model | None = model  # type: ignore[assignment]
-    temperatures = check_temperatures(_values(temperature_K, "--temperature-K"))
+    temperatures = _values(temperature_K, "--temperature-K")
     fields: list[float] = []
     if plot is not None:  # checked before any work
         check_plot_path(plot)
@@ -253,9 +247,7 @@ def _paramagnet(
 def _paramagnet_command(material: str) -> None:
     def command(
         temperature_K: str = typer.Option(..., "--temperature-K", help=TEMPERATURES_HELP),
-        field_T: float = typer.Option(
-            0.0, "--field-T", callback=finite, help="Applied field |B| [T], >= 0."
-        ),
+        field_T: float = typer.Option(0.0, "--field-T", help="Applied field |B| [T], >= 0."),
         model: str | None = typer.Option(
             None, "--model", help="ideal | mean_field | internal_field (default per material)."
         ),
@@ -348,7 +340,7 @@ def props_he4(
             values = _values(enthalpy_J_mol, "--enthalpy-J-mol")
             temps = helium4.temperature_from_enthalpy_K(values, extrapolate=extrapolate)
         else:
-            temps = np.asarray(check_temperatures(_values(str(temperature_K), "--temperature-K")))
+            temps = np.asarray(_values(str(temperature_K), "--temperature-K"))
         records = [_he4_record(float(T), extrapolate) for T in temps]
     except ValueError as exc:
         _fail(exc)
@@ -412,7 +404,7 @@ def _mixture_record(temperature_K: float, x3: float, extrapolate: bool) -> dict[
 @props_app.command("mixture")
 def props_mixture(
     temperature_K: str | None = typer.Option(None, "--temperature-K", help=TEMPERATURES_HELP),
-    x3: float = typer.Option(..., "--x3", callback=finite, help="3He mole fraction [-]."),
+    x3: float = typer.Option(..., "--x3", help="3He mole fraction [-]."),
     entropy_J_molK: str | None = typer.Option(
         None, "--entropy-J-molK", help="Inverse lookup (He II phase): the T with this s."
     ),
@@ -449,7 +441,7 @@ def props_mixture(
             values = _values(enthalpy_J_mol, "--enthalpy-J-mol")
             temperatures = [float(t) for t in mixture.temperature_from_enthalpy_K(values, x3)]
         else:
-            temperatures = check_temperatures(_values(str(temperature_K), "--temperature-K"))
+            temperatures = _values(str(temperature_K), "--temperature-K")
         records = [_mixture_record(T, x3, extrapolate) for T in temperatures]
     except ValueError as exc:
         _fail(exc)
