@@ -1,7 +1,9 @@
-"""Every CLI's --help shows the units in brackets (Rich markup would swallow them)."""
+"""Every CLI's --help: units in brackets (Rich markup would swallow them), a first line
+that says what the command does, --json where results are printed."""
 
 from __future__ import annotations
 
+import click
 import pytest
 import typer
 from amrr.cli import app as amrr_app
@@ -26,3 +28,79 @@ def test_help_keeps_units_in_brackets(app: typer.Typer, args: list[str], expecte
     result = CliRunner().invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert expected in result.output
+
+
+APPS = {"soilflux": soilflux_app, "fluxfleet": fluxfleet_app, "amrr": amrr_app}
+
+
+def _leaf_commands() -> list[tuple[str, list[str], click.Command]]:
+    """Every runnable command of the three CLIs: (program, path of names, command)."""
+    found: list[tuple[str, list[str], click.Command]] = []
+
+    def walk(program: str, path: list[str], command: click.Command) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(program, [*path, name], sub)
+        else:
+            found.append((program, path, command))
+
+    for program, app in APPS.items():
+        walk(program, [], typer.main.get_command(app))
+    return found
+
+
+LEAVES = _leaf_commands()
+
+
+@pytest.mark.parametrize("program", APPS)
+def test_root_help_says_what_the_program_does(program: str) -> None:
+    result = CliRunner().invoke(APPS[program], ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    description = result.output.split("\n\n")[1].strip()
+    assert description, result.output
+    assert not description.startswith("Command-line interface"), description
+
+
+@pytest.mark.parametrize(
+    ("program", "path", "command"), LEAVES, ids=[" ".join([p, *n]) for p, n, _ in LEAVES]
+)
+def test_every_command_help_begins_with_what_it_does(
+    program: str, path: list[str], command: click.Command
+) -> None:
+    result = CliRunner().invoke(APPS[program], [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    _usage, description = result.output.split("\n\n")[:2]
+    assert description.strip()[:1].isupper(), result.output  # a sentence, not a name
+    assert "Command-line interface" not in description
+    # Arguments are named for the user (FILE), not after the Python parameter (inputs).
+    for param in command.params:
+        if isinstance(param, click.Argument) and param.nargs != 1:
+            assert param.metavar is not None, f"{param.name}: give the argument a metavar"
+
+
+#: Commands that print their results on stdout: each takes --json (machine-readable).
+PRINTS_RESULTS = [
+    ("soilflux", ["precision"]),
+    ("fluxfleet", ["sensor-lag"]),
+    ("amrr", ["props", "ggg"]),
+    ("amrr", ["props", "glf"]),
+    ("amrr", ["props", "he4"]),
+    ("amrr", ["props", "mixture"]),
+]
+
+
+@pytest.mark.parametrize(("program", "path"), PRINTS_RESULTS)
+def test_commands_that_print_results_take_json(program: str, path: list[str]) -> None:
+    result = CliRunner().invoke(APPS[program], [*path, "--help"], terminal_width=200)
+    assert "--json" in result.output
+
+
+@pytest.mark.parametrize(
+    ("program", "path", "command"), LEAVES, ids=[" ".join([p, *n]) for p, n, _ in LEAVES]
+)
+def test_a_table_option_comes_with_json(
+    program: str, path: list[str], command: click.Command
+) -> None:
+    options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    if "--table" in options:
+        assert "--json" in options

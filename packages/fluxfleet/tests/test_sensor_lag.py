@@ -219,8 +219,9 @@ def test_cli_names_the_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "samples.csv"
     synthetic_samples({"ch001": 20.0}, cycles=1).drop(columns="ph").to_csv(path, index=False)
     result = runner.invoke(app, ["sensor-lag", str(path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a file that cannot be used is bad input data (CONTRIBUTING)
     assert "missing column(s) ph" in result.output
+    assert "samples.csv" in result.output
 
 
 # --------------------------------------------------------------------------- the simulator

@@ -1,4 +1,4 @@
-"""Command-line interface of ``amrr``."""
+"""The ``amrr`` command line: property look-ups (``props``), the design tool and a demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from amrr import __version__
+from amrr._cli_errors import check_plot_path, finite, float_list, option_named_in
 from amrr.design_cli import register as register_design_commands
 from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
@@ -19,7 +20,7 @@ from amrr.properties.paramagnet import MODELS, Model, paramagnet_properties
 from amrr.properties.phase_diagram import phase_label, x_concentrated, x_dilute
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 props_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -84,7 +85,9 @@ def _emit(record: dict[str, Any], table: bool) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    # A ValueError of a property function names its argument: name the option too.
+    option = option_named_in(str(exc))
+    typer.echo(f"amrr: error: {option + ': ' if option else ''}{exc}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -204,6 +207,10 @@ def _paramagnet(
         _fail(ValueError(f"--model must be one of {', '.join(MODELS)}"))
     chosen: Model | None = model  # type: ignore[assignment]
     temperatures = _values(temperature_K, "--temperature-K")
+    fields: list[float] = []
+    if plot is not None:  # checked before any work
+        check_plot_path(plot)
+        fields = float_list(plot_fields_T, "--plot-fields-T")
     try:
         records = [
             _paramagnet_record(
@@ -224,7 +231,6 @@ def _paramagnet(
     if plot is not None:
         from amrr.plots import paramagnet_ts_chart
 
-        fields = [float(v) for v in plot_fields_T.split(",") if v.strip()]
         models: tuple[Model, ...] = (records[0]["model"],)
         out = paramagnet_ts_chart(
             plot,
@@ -246,10 +252,13 @@ def _paramagnet_command(material: str) -> None:
             None, "--model", help="ideal | mean_field | internal_field (default per material)."
         ),
         curie_weiss_K: float | None = typer.Option(
-            None, "--curie-weiss-K", help="Curie–Weiss θ [K] for mean_field."
+            None, "--curie-weiss-K", callback=finite, help="Curie–Weiss θ [K] for mean_field."
         ),
         internal_field_T: float | None = typer.Option(
-            None, "--internal-field-T", help="Internal field b [T] for internal_field."
+            None,
+            "--internal-field-T",
+            callback=finite,
+            help="Internal field b [T] for internal_field.",
         ),
         lattice: bool = typer.Option(True, "--lattice/--no-lattice", help="Debye T³ term."),
         extrapolate: bool = EXTRAPOLATE,
@@ -321,6 +330,8 @@ def props_he4(
     given = [v is not None for v in (temperature_K, entropy_J_kgK, enthalpy_J_mol)]
     if sum(given) != 1:
         _fail(ValueError("give exactly one of --temperature-K, --entropy-J-kgK, --enthalpy-J-mol"))
+    if plot is not None:
+        check_plot_path(plot)
     try:
         if entropy_J_kgK is not None:
             values = _values(entropy_J_kgK, "--entropy-J-kgK")
@@ -418,6 +429,10 @@ def props_mixture(
     given = [v is not None for v in (temperature_K, entropy_J_molK, enthalpy_J_mol)]
     if sum(given) != 1:
         _fail(ValueError("give exactly one of --temperature-K, --entropy-J-molK, --enthalpy-J-mol"))
+    xs: list[float] = []
+    if plot is not None:  # checked before any work
+        check_plot_path(plot)
+        xs = float_list(plot_x3, "--plot-x3")
     try:
         if entropy_J_molK is not None:
             values = _values(entropy_J_molK, "--entropy-J-molK")
@@ -434,7 +449,6 @@ def props_mixture(
     if plot is not None:
         from amrr.plots import mixture_ts_chart
 
-        xs = [float(v) for v in plot_x3.split(",") if v.strip()]
         records[0]["plot"] = str(mixture_ts_chart(plot, xs))
     _output(records, table, as_json)
 

@@ -23,7 +23,13 @@ def _save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)  # render with Agg explicitly: no display, no pyplot state
-    fig.savefig(out, dpi=120)
+    # Written under a temporary name, then renamed: never a half-written chart.
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".").lower() or "png")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -1,8 +1,9 @@
-"""Command-line interface of ``fluxfleet``."""
+"""The ``fluxfleet`` command line: sim, demo, sensor-lag, keys, bundle."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import socket
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
 from fluxfleet import __version__
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 keys_app = typer.Typer(
     no_args_is_help=True,
     help="Fleet signing keys (Ed25519; the chambers hold the public key).",
@@ -109,9 +111,16 @@ def sim(
     from fluxfleet.sim.runner import run_fleet
     from fluxfleet.sim.sensors import SensorSpec
 
+    if not math.isfinite(hours):
+        raise typer.BadParameter(
+            f"must be a finite number of hours, got {hours}", param_hint="--hours"
+        )
     host, port = _parse_broker(broker)
     pace = _parse_speed(speed)
     start_s = _parse_start(start)
+    # Checked before the run, which may take hours: a truth that cannot be written is
+    # refused now. Parquet only (the faults go into its metadata).
+    check_output(truth, "--truth", (".parquet",))
     cfg = FleetConfig(
         chambers=chambers,
         start_s=start_s,
@@ -121,10 +130,9 @@ def sim(
     )
     try:
         schedule = resolve_schedule(faults, chambers, cfg.duration_s, seed)
-    except FaultFileError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--faults") from None
-    if not truth.parent.exists():
-        raise typer.BadParameter(f"directory {truth.parent} does not exist", param_hint="--truth")
+    except FaultFileError as exc:  # a schedule file that cannot be used: bad input data
+        typer.echo(f"fluxfleet: error: --faults: {exc}", err=True)
+        raise typer.Exit(EXIT_DATA) from None
     try:  # the devices would just keep their samples if it is down: say so now
         socket.create_connection((host, port), timeout=3.0).close()
     except OSError as exc:
@@ -144,6 +152,15 @@ def sim(
         result = run_fleet(
             cfg, schedule, (host, port), workers=n_workers, speed=pace, progress=progress
         )
+    except KeyboardInterrupt:
+        bar.close()
+        typer.echo(
+            f"fluxfleet: interrupted after {bar.n:,} of {bar.total:,} simulated s: the workers "
+            f"are stopped and nothing is written ({truth} is written only when a run ends); "
+            "what the chambers published so far stays with the broker's subscribers",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         bar.close()
     result.write(str(truth), cfg)
@@ -176,6 +193,7 @@ def demo(
     from fluxfleet.sim.runner import run_fleet
     from fluxfleet.sim.sensors import SensorSpec
 
+    check_output(out, "--out", (".png",))
     t0 = time.monotonic()
     cfg = FleetConfig(
         chambers=chambers,
@@ -185,10 +203,11 @@ def demo(
         sensors=SensorSpec(co2_noise_ppm=co2_noise_ppm),
     )
     schedule = default_schedule(chambers, cfg.duration_s, seed)
+    injected = ", ".join(f"{f.kind} on ch{f.chamber:03d}" for f in schedule)
     typer.echo(
         f"fluxfleet demo: {chambers} virtual chambers (the real firmware controller), "
         f"{hours:g} simulated night hours from {DEFAULT_START}, faults: "
-        + ", ".join(f"{f.kind} on ch{f.chamber:03d}" for f in schedule)
+        + (injected or "none (chambers 0 and 1 are fault-free references: use 3 or more)")
     )
     exe = find_mosquitto()
     gather: Gather
@@ -248,6 +267,9 @@ def sensor_lag_cmd(
     min_amplitude_ppm: float = typer.Option(
         10.0, "--min-amplitude-ppm", min=0.0, help="Drop flushes whose CO2 changes less [ppm]."
     ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the per-device table as JSON records."
+    ),
 ) -> None:
     """Measure each device's SCD30 time constant [s] from the flushes of its cycles."""
     import numpy as np
@@ -255,27 +277,37 @@ def sensor_lag_cmd(
 
     from fluxfleet.sensor_lag import sensor_lag
 
-    if not samples.is_file():
-        raise typer.BadParameter(f"{samples} does not exist", param_hint="SAMPLES")
+    if out is not None:
+        check_output(out, "--out", (".csv",))
+    if not samples.is_file():  # an input file that cannot be used: bad data, exit 1
+        reason = "is a directory, not a file" if samples.is_dir() else "no such file"
+        typer.echo(f"fluxfleet: error: {samples}: {reason}", err=True)
+        raise typer.Exit(EXIT_DATA)
     try:
         if samples.suffix.lower() == ".csv":
             table = pd.read_csv(samples)
         else:
             table = pd.read_parquet(samples)
     except Exception as exc:  # unreadable: say which file and why
-        raise typer.BadParameter(f"cannot read {samples}: {exc}", param_hint="SAMPLES") from None
+        typer.echo(f"fluxfleet: error: {samples}: cannot read: {exc}", err=True)
+        raise typer.Exit(EXIT_DATA) from None
     try:
         result = sensor_lag(
             table, skip_s=skip_s, window_s=window_s, min_amplitude_ppm=min_amplitude_ppm
         )
     except ValueError as exc:
-        raise typer.BadParameter(f"{samples}: {exc}", param_hint="SAMPLES") from None
+        typer.echo(f"fluxfleet: error: {samples}: {exc}", err=True)
+        raise typer.Exit(EXIT_DATA) from None
+    if json_output:
+        typer.echo(result.to_json(orient="records", indent=2))
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         typer.echo(
             f"SCD30 time constant per device (flush transients {skip_s:g}-{window_s:g} s after "
-            "the lid opens; tau_s, tau_se_s [s], amplitude_ppm, residual_sd_ppm [ppm]):"
+            "the lid opens; tau_s, tau_se_s [s], amplitude_ppm, residual_sd_ppm [ppm]):",
+            err=json_output,  # with --json, stdout is the JSON alone
         )
-        typer.echo(result.round(3).to_string(index=False))
+        if not json_output:
+            typer.echo(result.round(3).to_string(index=False))
     good = result[np.isfinite(result["tau_s"]) & ~result["at_bound"]]
     if out is not None:
         tmp = out.with_name(out.name + ".tmp")
@@ -285,19 +317,21 @@ def sensor_lag_cmd(
         except OSError as exc:
             typer.echo(f"error: cannot write {out}: {exc}", err=True)
             raise typer.Exit(1) from None
-        typer.echo(f"table: {out}")
+        typer.echo(f"table: {out}", err=json_output)
     if good.empty:
         typer.echo("error: no device has a usable flush transient", err=True)
         raise typer.Exit(1)
     median = float(good["tau_s"].median())
     typer.echo(
         f"fleet median over {len(good)} device(s): tau = {median:.1f} s "
-        f"(device SE median {float(good['tau_se_s'].median()):.1f} s)"
+        f"(device SE median {float(good['tau_se_s'].median()):.1f} s)",
+        err=json_output,
     )
     typer.echo(
         f"suggested: FluxOptions(sensor_lag_s={median:.1f}) "
         "(fluxfleet.flux_options; datasheet 20 s). On the simulator the estimate at the "
-        "default 45-s skip reads 4-8 % long (docs/fleet/sensor-lag.md)."
+        "default 45-s skip reads 4-8 % long (docs/fleet/sensor-lag.md).",
+        err=json_output,
     )
 
 

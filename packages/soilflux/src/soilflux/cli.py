@@ -1,4 +1,4 @@
-"""Command-line interface of ``soilflux``."""
+"""The ``soilflux`` command line: compute, summarize, precision, plot, demo."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from soilflux import __version__
+from soilflux.cli_errors import check_output, check_positive, check_time_zone
 from soilflux.conventions import for_format, segment_options
 from soilflux.io import (
     ANALYSER_FORMATS,
@@ -32,7 +33,7 @@ from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.segment import SegmentReport, combine, open_tail, segment
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 MAX_ISSUES_SHOWN = 20
 
@@ -272,10 +273,10 @@ def _deadband(text: str) -> float | Literal["auto"]:
         value = float(text)
     except ValueError:
         raise typer.BadParameter(
-            f"must be a number of seconds, 'auto' or 'file', got {text!r}"
+            f"must be a number of seconds, 'auto' or 'file', got {text!r}", param_hint="--deadband"
         ) from None
     if not value >= 0:
-        raise typer.BadParameter(f"must be >= 0 s, got {text!r}")
+        raise typer.BadParameter(f"must be >= 0 s, got {text!r}", param_hint="--deadband")
     return value
 
 
@@ -284,8 +285,9 @@ def compute(
     inputs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="FILE",
             help="Input files (CSV/Parquet long tables, .81x, .82z, Smart Chamber .json, "
-            "analyser records)."
+            "analyser records).",
         ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Result table, .csv or .parquet.")],
@@ -424,10 +426,13 @@ def compute(
         raise typer.BadParameter(
             "must be averaged, robust, pooled or shared", param_hint="--hm-fallback"
         )
-    if output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    check_output(output, "-o", TABLE_SUFFIXES)
     if (volume_cm3 is None) != (area_cm2 is None):
         raise typer.BadParameter("give both --volume-cm3 and --area-cm2, or neither")
+    check_positive(volume_cm3, "--volume-cm3", "cm³")
+    check_positive(area_cm2, "--area-cm2", "cm²")
+    check_positive(precision_ppm, "--precision-ppm", "ppm")
+    check_time_zone(tz)
     if sensor_lag_s is not None and not (np.isfinite(sensor_lag_s) and sensor_lag_s >= 0):
         raise typer.BadParameter(f"must be >= 0 s, got {sensor_lag_s}", param_hint="--sensor-lag-s")
     lag: dict[str, Any] = {"lag_compensation": not no_lag_compensation}
@@ -485,7 +490,7 @@ def compute(
         raise _fail(str(exc)) from None
     _report_reading(metadata, reports, quiet=quiet)
     if not results:
-        raise _fail("no closures found in the input")
+        raise _fail(f"no closures found in {', '.join(map(str, inputs))}")
     fluxes = pd.concat(results, ignore_index=True)
     write_table(fluxes, output)
     if not quiet:
@@ -549,10 +554,10 @@ def summarize(
             raise typer.BadParameter(
                 f"{flag!r} is not a flag ({', '.join(flag_names)})", param_hint="--also-drop"
             )
-    if output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    check_output(output, "-o", TABLE_SUFFIXES)
     try:
         table = read_table(fluxes_path)
+        _check_gas(table, gas, fluxes_path)
         mapping = read_controls(controls) if controls is not None else None
         kept, removed = filtered(table, (*DEFAULT_DROP, *extra))
         view = table if unfiltered else kept
@@ -566,7 +571,8 @@ def summarize(
             written.append(write_table(hourly, sibling(output, "differences")))
             written.append(write_table(summary, sibling(output, "difference_summary")))
     except (InputError, ValueError, KeyError) as exc:
-        raise _fail(str(exc)) from None
+        # Errors of the table's content name no file: name it.
+        raise _fail(str(exc) if isinstance(exc, InputError) else f"{fluxes_path}: {exc}") from None
     if by in ("location", "variant") and main.empty and len(view):
         typer.echo(
             "soilflux: warning: no closure carries a location table.variant.replica: "
@@ -583,6 +589,18 @@ def summarize(
         typer.echo(f"{len(table)} fluxes, {len(kept)} kept after the quality filter", err=True)
         for path in written:
             typer.echo(f"wrote {path}", err=True)
+
+
+def _check_gas(table: pd.DataFrame, gas: str, path: Path) -> None:
+    """Refuse a --gas that the fluxes table does not have (exit 2, listing those it has)."""
+    if "gas" not in table.columns or not len(table):
+        return
+    present = sorted(set(table["gas"].dropna().astype(str)))
+    if gas not in present:
+        raise typer.BadParameter(
+            f"{path} has no fluxes of gas {gas!r} (it has: {', '.join(present)})",
+            param_hint="--gas",
+        )
 
 
 def find_reference(explicit: Path | None = None) -> Path | None:
@@ -670,6 +688,7 @@ def demo(
         typer.echo(f"  selected models: {models}")
         synthetic = (truth.true_flux_umol_m2_s, selected)
     target = plot if plot is not None else Path(tempfile.gettempdir()) / "soilflux-demo.png"
+    check_output(target, "--plot", (".png",))
     if panels or synthetic is not None:
         _demo_plot(target, panels, synthetic)
         typer.echo(f"plot: {target}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from soilflux.cli import _fail, app, load
+from soilflux.cli_errors import check_output, check_time_zone
 from soilflux.io import FORMATS, InputError
 from soilflux.io.output import read_table
 
@@ -18,7 +19,8 @@ def plot(
         Path, typer.Argument(metavar="FLUXES", help="Output of 'soilflux compute'.")
     ],
     inputs: Annotated[
-        list[Path], typer.Argument(help="The input files the fluxes were computed from.")
+        list[Path],
+        typer.Argument(metavar="FILE", help="The input files the fluxes were computed from."),
     ],
     closure: Annotated[str, typer.Option("--closure", help="closure_id of the closure to draw.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Figure, .png.")],
@@ -48,8 +50,8 @@ def plot(
     from soilflux.cli_options import column_map_option
     from soilflux.closure_plot import closure_view, draw_closure
 
-    if output.suffix.lower() != ".png":
-        raise typer.BadParameter("must end in .png", param_hint="-o")
+    check_output(output, "-o", (".png",))
+    check_time_zone(tz)
     if format not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     column_map = column_map_option(columns, pressure_kpa=pressure_kpa, temperature_c=temperature_c)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,9 @@ import pandas as pd
 import typer
 
 from soilflux.cli import _fail, app
+from soilflux.cli_errors import check_output
 from soilflux.io import InputError
+from soilflux.io.errors import missing_reason
 from soilflux.io.output import TABLE_SUFFIXES, sibling, write_table
 
 
@@ -22,11 +25,11 @@ def _read_steady_air(
     from soilflux.precision import parse_readings
 
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         header = pd.read_parquet(path).columns if parquet else pd.read_csv(path, nrows=0).columns
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     names = {str(c).strip().lower(): c for c in header}
     wanted = {"time": time, "column": column}
@@ -52,7 +55,7 @@ def _read_steady_air(
         else:
             text = {found[k]: "string" for k in ("by", "phase") if k in found}
             raw = pd.read_csv(path, usecols=list(found.values()), dtype=text)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
     raw = raw.rename(columns={found[k]: wanted[k] for k in found})
     first_line = 1 if parquet else 2
@@ -68,13 +71,18 @@ def _read_steady_air(
     return parsed
 
 
+def _quiet_echo(message: str = "") -> None:
+    """Nothing: the text table's lines when --json prints the results instead."""
+
+
 @app.command()
 def precision(
     inputs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="FILE",
             help="Steady-air records, CSV (also .gz) or Parquet, one row per reading "
-            "(e.g. the fleet calibration session)."
+            "(e.g. the fleet calibration session).",
         ),
     ],
     time: Annotated[
@@ -115,6 +123,9 @@ def precision(
         Path | None,
         typer.Option("--plot", help="Allan-deviation plot (PNG) with the white-noise line."),
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the per-sensor table as JSON records.")
+    ] = False,
 ) -> None:
     """Analyser noise per sensor from steady air: white noise, Allan deviation, drift.
 
@@ -124,8 +135,10 @@ def precision(
     """
     from soilflux.precision import allan_table, noise_summary
 
-    if output is not None and output.suffix.lower() not in TABLE_SUFFIXES:
-        raise typer.BadParameter(f"must end in {' or '.join(TABLE_SUFFIXES)}", param_hint="-o")
+    if output is not None:
+        check_output(output, "-o", TABLE_SUFFIXES)
+    if plot is not None:
+        check_output(plot, "--plot", (".png",))
     if not (np.isfinite(tau_s) and tau_s > 0):
         raise typer.BadParameter(f"must be > 0 s, got {tau_s}", param_hint="--tau-s")
     group = by.strip() or None
@@ -144,17 +157,20 @@ def precision(
         message = str(exc)
         raise _fail(message if isinstance(exc, InputError) else f"{where}: {message}") from None
     key = group or "series"
+    say = _quiet_echo if json_output else typer.echo
+    if json_output:
+        typer.echo(summary.to_json(orient="records", indent=2, force_ascii=False))
     sigma_col, tau_col = f"sigma_white_{unit}", f"adev_{tau_s:g}s_{unit}"
     header = (
         f"{key:<14}{'n':>7}{'seg':>5}{'dt [s]':>8}{'σ_white':>9}{'± se':>7}"
         f"{'ADEV(Δt)':>10}{'ADEV(' + format(tau_s, 'g') + ' s)':>13}{'ρ₁':>7}"
         f"{'drift [' + unit + ' h⁻¹]':>18}"
     )
-    typer.echo(f"{column} [{unit}], per {key}:")
-    typer.echo(header)
-    typer.echo("-" * len(header))
+    say(f"{column} [{unit}], per {key}:")
+    say(header)
+    say("-" * len(header))
     for _, row in summary.iterrows():
-        typer.echo(
+        say(
             f"{row[key]!s:<14}{row['n']:>7d}{row['n_segments']:>5d}{row['dt_s']:>8.3g}"
             f"{row[sigma_col]:>9.3f}{row[f'sigma_white_se_{unit}']:>7.3f}"
             f"{row[f'adev_1step_{unit}']:>10.3f}{row[tau_col]:>13.3f}"
@@ -162,14 +178,14 @@ def precision(
         )
     sigma = summary[sigma_col].to_numpy(dtype=float)
     median = float(np.median(sigma))
-    typer.echo("")
-    typer.echo(
+    say("")
+    say(
         f"median σ_white over {len(summary)} sensor(s): {median:.3g} {unit} "
         f"(range {sigma.min():.3g}–{sigma.max():.3g})"
     )
     if unit == "ppm":
-        typer.echo(f"suggested: soilflux compute ... --precision-ppm {median:.2g}")
-        typer.echo(f"           fluxfleet sim ... --co2-noise-ppm {median:.2g}")
+        say(f"suggested: soilflux compute ... --precision-ppm {median:.2g}")
+        say(f"           fluxfleet sim ... --co2-noise-ppm {median:.2g}")
     rho = float(np.median(summary["lag1_autocorr"].to_numpy(dtype=float)))
     if rho > 0.3:
         typer.echo(

@@ -291,9 +291,9 @@ def segment(
         origin = t - np.round(df["elapsed_s"].to_numpy() * _NS).astype(np.int64)
         start_ns = pd.Series(origin).groupby(g).median().round().astype(np.int64)
     elif "phase" in df.columns:
-        closed_t = pd.Series(
-            np.where(df["phase"].astype("string") == "closed", t, np.iinfo(np.int64).max)
-        )
+        # A missing phase (an unknown value set to missing) is not closed.
+        is_closed = (df["phase"].astype("string") == "closed").fillna(False).to_numpy(dtype=bool)
+        closed_t = pd.Series(np.where(is_closed, t, np.iinfo(np.int64).max))
         start_ns = closed_t.groupby(g).min()
         first_t = pd.Series(t).groupby(g).min()
         start_ns = start_ns.where(start_ns != np.iinfo(np.int64).max, first_t)

@@ -77,6 +77,10 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(KINDS)})")
         if self.chamber < 0:
             raise ValueError(f"chamber must be ≥ 0, got {self.chamber}")
+        if not (np.isfinite(self.start_s) and np.isfinite(self.end_s)):
+            raise ValueError(f"start and end must be finite, got {self.start_s}, {self.end_s}")
+        if self.start_s < 0:
+            raise ValueError(f"fault starts before the simulation ({self.start_s} s)")
         if self.end_s < self.start_s:
             raise ValueError(f"fault ends ({self.end_s} s) before it starts ({self.start_s} s)")
 
@@ -92,7 +96,10 @@ def default_schedule(n_chambers: int, duration_s: float, seed: int = 0) -> list[
 
     Chamber 0 and 1 are always left fault-free (reference chambers). Durations: stuck
     lids and clogging 3 h (or a quarter of the run if shorter), dropouts and I2C errors
-    20 min, WiFi outage 45 min, clock skew (+90 s) 2 h, one unplanned reboot.
+    20 min, WiFi outage 45 min, clock skew (+90 s) 2 h, one unplanned reboot. With fewer
+    spare chambers than kinds, a chamber takes its faults one after the other: the run is
+    cut into as many spans as the busiest chamber has faults, each fault inside its own span
+    and at most half of it long, so no two faults of a chamber overlap.
 
     Parameters
     ----------
@@ -123,26 +130,35 @@ def default_schedule(n_chambers: int, duration_s: float, seed: int = 0) -> list[
         ("clock_skew", min(7200.0, duration_s / 4), 90_000),
         ("reboot", 0.0, 0),
     ]
+    slots = -(-len(spec) // len(candidates))  # faults per chamber, one after the other
+    span_s = duration_s / slots
+    margin_s = 600.0 if slots == 1 else min(600.0, span_s / 10)
     faults = []
     for i, (kind, length, skew) in enumerate(spec):
         chamber = candidates[i % len(candidates)]
-        latest = max(duration_s - length - 600.0, 600.0)
-        start = float(rng.uniform(min(600.0, latest), latest))
+        offset_s = (i // len(candidates)) * span_s
+        if slots > 1:
+            length = min(length, span_s / 2)
+        latest = max(span_s - length - margin_s, margin_s)
+        start = offset_s + float(rng.uniform(min(margin_s, latest), latest))
         faults.append(Fault(kind, chamber, round(start), round(start + length), skew))
     return faults
 
 
 def _fault_from_mapping(d: dict[str, object], where: str) -> Fault:
+    # A blank cell or a short CSV row (None) is a missing field, not the text 'None'.
+    d = {k: v for k, v in d.items() if v is not None and str(v).strip() != ""}
     try:
         kind = str(d["kind"])
         chamber = int(str(d["chamber"]))
         start_h = float(str(d["start_h"]))
-        end_h = float(str(d.get("end_h", start_h)))
+        # Only a reboot is an instant; any other fault without an end would last no time.
+        end_h = float(str(d["end_h"] if kind != "reboot" else d.get("end_h", start_h)))
         skew = int(float(str(d.get("skew_ms", 0) or 0)))
         return Fault(kind, chamber, start_h * 3600.0, end_h * 3600.0, skew)
     except KeyError as exc:
         raise FaultFileError(f"{where}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: skew_ms inf
         raise FaultFileError(f"{where}: {exc}") from None
 
 
@@ -168,9 +184,13 @@ def read_schedule(path: str | Path) -> list[Fault]:
     """
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise FaultFileError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise FaultFileError(
+            f"{p}: not a UTF-8 text file (byte {exc.start}): expected a JSON or CSV schedule"
+        ) from None
     if p.suffix.lower() == ".json":
         try:
             data = json.loads(text)

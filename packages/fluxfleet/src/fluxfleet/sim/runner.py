@@ -7,8 +7,11 @@ share of the devices against the same broker. The parent gathers the truth rows.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import queue
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +65,9 @@ def _worker(
     wid: int,
     out: Any,
 ) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it (it stops the
+    # workers), so a worker neither dies half-way through a message nor prints a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         fleet = Fleet(config, faults, broker, devices=devices)
         fleet.run(
@@ -136,13 +142,15 @@ def run_fleet(
         )
         for w in range(workers)
     ]
-    for p in procs:
-        p.start()
+    with _sigint_ignored():  # a worker started now inherits it: covers its start-up
+        for p in procs:
+            p.start()
     done_s = [0.0] * workers
     rows: list[dict[str, Any]] = []
     samples = 0
     finished = 0
     errors = []
+    interrupted = False
     try:
         while finished < workers:
             try:
@@ -167,16 +175,45 @@ def run_fleet(
                 finished += 1
         if errors:
             raise RuntimeError("simulation worker failed: " + "; ".join(errors))
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.terminate()
+        _stop_workers(procs, wait_s=0.0 if interrupted else 30.0)
     wall_s = time.monotonic() - t0
     if progress is not None:
         progress(config.duration_s)
     start_ms = round(config.start_s * 1000)
     return RunResult(closures_frame(rows), faults_frame(faults, start_ms), samples, wall_s, workers)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Any:
+    """SIGINT ignored meanwhile (main thread only: elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(procs: list[Any], wait_s: float) -> None:
+    """Let the workers finish for up to ``wait_s`` [s], then stop them (SIGTERM, then
+    SIGKILL) and reap them, so none outlives the run (an interrupted run waits for none)."""
+    deadline = time.monotonic() + wait_s
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2.0)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=2.0)
 
 
 def _get(out: Any) -> tuple[str, int, Any, Any]:

@@ -238,11 +238,15 @@ def write_truth(
     table = pa.Table.from_pandas(closures, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
     tmp = p.with_name(p.name + ".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(p)
     tmp2 = faults_path.with_name(faults_path.name + ".tmp")
-    faults.to_parquet(tmp2, index=False)
-    tmp2.replace(faults_path)
+    try:
+        pq.write_table(table, tmp)
+        faults.to_parquet(tmp2, index=False)
+        tmp.replace(p)
+        tmp2.replace(faults_path)
+    finally:  # an error or Ctrl-C while writing leaves no temporary file behind
+        for leftover in (tmp, tmp2):
+            leftover.unlink(missing_ok=True)
     return p, faults_path
 
 

@@ -21,7 +21,7 @@ from soilflux.io.analysers import (
 from soilflux.io.chambers import read_chambers
 from soilflux.io.closures import assign_closures, read_closure_table
 from soilflux.io.columns import ColumnMap, parse_columns_option
-from soilflux.io.errors import InputError, ReadMetadata, RowIssue
+from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
 from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
 from soilflux.io.licor81x import read_licor81x
 from soilflux.io.licor82z import read_licor82z
@@ -152,7 +152,7 @@ def read(
         Per-file information, issues and notes.
     """
     if not Path(path).is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "generic":
         return read_generic(path, strict=strict, columns=columns)

@@ -8,6 +8,7 @@ e.g. ``9.2.B``). Column names are matched case-insensitively.
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def read_chambers(path: str | Path) -> tuple[pd.DataFrame, ReadMetadata]:
     path = Path(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise InputError(path, None, None, f"cannot read as CSV: {exc}") from exc
     raw.columns = pd.Index([str(c).strip().lower() for c in raw.columns])
     for required in ("chamber", "volume_cm3", "area_cm2"):

@@ -34,6 +34,11 @@ class InputError(ValueError):
         super().__init__(f"{where}: {what}{message}")
 
 
+def missing_reason(path: str | Path) -> str:
+    """Why ``path`` cannot be read as a file: a directory, or nothing there."""
+    return "is a directory, not a file" if Path(path).is_dir() else "no such file"
+
+
 @dataclass(frozen=True)
 class RowIssue:
     """One value that could not be used; the row is kept (or its exclusion is reported).

@@ -31,6 +31,7 @@ Unknown columns are ignored (and listed in the metadata notes).
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.io.columns import ColumnMap, sniff_delimiter
-from soilflux.io.errors import InputError, ReadMetadata, RowIssue
+from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
 from soilflux.io.units import (
     DRY_GASES,
     MASS_CONCENTRATIONS,
@@ -202,7 +203,7 @@ def read_generic(
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     parquet = path.suffix.lower() in (".parquet", ".pq")
     delimiter = ","
     try:
@@ -216,7 +217,8 @@ def read_generic(
             header = pd.read_csv(path, nrows=0, sep=delimiter).columns
             ids = _text_columns(header, columns)
             raw = pd.read_csv(path, sep=delimiter, dtype={c: "string" for c in ids})
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # A truncated .gz ends in EOFError, a damaged one in zlib.error.
         # pandas names the line of a ragged row in its message: keep it in the error.
         line = re.search(r"line (\d+)", str(exc))
         raise InputError(
@@ -534,5 +536,8 @@ def _parse_time(values: pd.Series, source: str) -> tuple[pd.Series, npt.NDArray[
     text = _text(values)
     naive = int((text.notna() & ~text.str.contains(r"(?:Z|z|[+-]\d{2}:?\d{2})$", regex=True)).sum())
     time = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    # A year such as -1 parses (at a coarser resolution) but has no nanosecond time: unusable.
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    time = time.where(time.isna() | ((time >= lo) & (time <= hi)))
     bad = time.isna().to_numpy()
     return time.astype("datetime64[ns, UTC]"), bad, naive

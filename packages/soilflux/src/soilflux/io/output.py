@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import stat
 import tempfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
 
-from soilflux.io.errors import InputError
+from soilflux.io.errors import InputError, missing_reason
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 _TIME_COLUMNS = ("start", "end", "hour", "week")
@@ -104,7 +106,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+        raise InputError(path, None, None, missing_reason(path))
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -112,8 +114,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
             header = pd.read_csv(path, nrows=0).columns
             text = {c: "string" for c in _TEXT_COLUMNS if c in header}
             frame = pd.read_csv(path, dtype=text)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+            _check_row_lengths(path, len(header))
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(path, None, None, f"cannot read: {exc}") from exc
+    _check_numbers(frame, path, first_line=1 if path.suffix.lower() in (".parquet", ".pq") else 2)
     for column in _TIME_COLUMNS:
         if column in frame.columns:
             try:
@@ -123,3 +129,42 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if "flags" in frame.columns:
         frame["flags"] = frame["flags"].astype("string").fillna("")
     return frame
+
+
+def _check_row_lengths(path: Path, n_fields: int) -> None:
+    """Refuse a CSV row with fewer or more fields than the header (a truncated or
+    hand-damaged file), which pandas would fill with missing values without a word."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != n_fields:
+                raise InputError(
+                    path,
+                    reader.line_num,
+                    None,
+                    f"{len(row)} fields where the header has {n_fields} "
+                    "(a truncated or damaged file?)",
+                )
+
+
+def _check_numbers(frame: pd.DataFrame, path: Path, first_line: int) -> None:
+    """Refuse a number column with a cell that is not a number (pandas would read the whole
+    column as text and a later mean would fail): names the line and the field. A column with
+    no number at all is taken for text and left alone."""
+    for column in frame.columns:
+        if column in _TEXT_COLUMNS or column in _TIME_COLUMNS:
+            continue
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = (values.notna() & numbers.isna()).to_numpy()
+        if bad.any() and numbers.notna().any():
+            row = int(bad.argmax())
+            raise InputError(
+                path, row + first_line, str(column), f"not a number: {values.iloc[row]!r}"
+            )
+        if bad.any():
+            continue
+        frame[column] = numbers
