@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from fluxfleet import __version__
+from fluxfleet import __version__, server_commands
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
@@ -380,6 +380,11 @@ def bundle(
         f"manifest: {manifest} (signed; checked with the chambers' own loader and Ed25519 code "
         f"against the public key {fleet_key.public_hex})"
     )
+
+
+# The server's commands live in their own module; the CLI only wires them.
+app.command("ingest")(server_commands.ingest)
+app.command("export")(server_commands.export)
 
 
 def main() -> None:
