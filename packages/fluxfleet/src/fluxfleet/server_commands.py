@@ -62,7 +62,7 @@ def ingest(
 ) -> None:
     """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
     from fluxfleet.ingest.fluxes import FluxWorker, LiveFluxes
-    from fluxfleet.ingest.mqtt import Ingestor
+    from fluxfleet.ingest.mqtt import Ingestor, topics
 
     s = _settings(
         config,
@@ -103,10 +103,13 @@ def ingest(
         + (", live fluxes on" if worker else ""),
         err=True,
     )
+    if ing.subscribed.wait(15.0):
+        typer.echo(f"subscribed: {', '.join(topics(s.group))}", err=True)
     last = [time.monotonic(), 0]
 
     def idle() -> bool:
-        if idle_exit_s is None:
+        # idle only once something arrived: a fleet that starts late is not idleness
+        if idle_exit_s is None or ing.stats.messages == 0:
             return False
         if ing.stats.messages != last[1]:
             last[:] = [time.monotonic(), ing.stats.messages]

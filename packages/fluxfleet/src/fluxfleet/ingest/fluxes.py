@@ -163,7 +163,7 @@ class FluxWorker(threading.Thread):
         self._pending = Dirty()
         self._cond = threading.Condition()
         self._busy = False
-        self._stop = False
+        self._stopping = False
         self.errors = 0
 
     def submit(self, dirty: Dirty) -> None:
@@ -177,8 +177,8 @@ class FluxWorker(threading.Thread):
     def run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._stop or bool(self._pending))
-                if self._stop and not self._pending:
+                self._cond.wait_for(lambda: self._stopping or bool(self._pending))
+                if self._stopping and not self._pending:
                     return
                 work, self._pending = self._pending, Dirty()
                 self._busy = True
@@ -204,6 +204,6 @@ class FluxWorker(threading.Thread):
     def stop(self) -> None:
         """Finish what is pending, then end the thread."""
         with self._cond:
-            self._stop = True
+            self._stopping = True
             self._cond.notify_all()
         self.join()

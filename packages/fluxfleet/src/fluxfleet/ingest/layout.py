@@ -59,7 +59,7 @@ def generic_samples(samples: pa.Table, volume_cm3: float, area_cm2: float) -> pd
     Returns
     -------
     pandas.DataFrame
-        Sorted by device and time.
+        Sorted by device and seq (the order the device took its samples).
     """
     from soilflux.io import h2o_from_rh
 
@@ -103,4 +103,6 @@ def generic_samples(samples: pa.Table, volume_cm3: float, area_cm2: float) -> pd
             "area_cm2": float(area_cm2),
         }
     )
-    return out.sort_values(["device", "time"], kind="stable").reset_index(drop=True)
+    # the device's own order (seq), as a logger writes its file: soilflux recognises a
+    # clock set right by NTP as a backward step in that order
+    return out.sort_values(["device", "seq"], kind="stable").reset_index(drop=True)
