@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         if self.store:
             return self.store
         path = (self.data_dir / "fluxfleet.duckdb").as_posix()
-        return "duckdb:///" + (("/" + path) if path.startswith("/") else path)
+        return "duckdb:///" + path  # an absolute path gives duckdb:////…
 
     @property
     def broker_address(self) -> tuple[str, int]:
