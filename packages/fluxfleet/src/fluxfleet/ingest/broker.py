@@ -8,9 +8,13 @@ broker-restart test).
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,9 +50,18 @@ class Mosquitto:
         self.workdir = workdir
         self.port = free_port()
         self.host = "127.0.0.1"
-        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        # Started as root, Mosquitto drops to the 'mosquitto' account, which must be able to
+        # reach and write its persistence directory (a test's tmp_path is root-only).
+        self.data_dir = Path(tempfile.mkdtemp(prefix="fluxfleet-mosquitto-"))
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("mosquitto")
+                os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
+            except KeyError:
+                pass
+        workdir.mkdir(parents=True, exist_ok=True)
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(render_config(config.read_text(), self.port, workdir / "data"))
+        self.conf.write_text(render_config(config.read_text(), self.port, self.data_dir))
         self.log = workdir / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -94,3 +107,4 @@ class Mosquitto:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -62,6 +62,7 @@ class IngestStats:
     closures_stored: int = 0
     batches: int = 0
     connects: int = 0
+    write_errors: int = 0
     latencies_s: list[float] = field(default_factory=list)
     """Receive-to-committed time of every message [s] (when ``keep_latencies``)."""
 
@@ -218,15 +219,23 @@ class Ingestor:
         return len(items)
 
     def _commit(self, items: list[_Item]) -> None:
-        builder = BatchBuilder(self._locations)
-        for it in items:
-            builder.add(it.topic, it.payload, it.received_ms)
-        try:
-            result = self.store.write(builder.build())
-        except Exception:
-            # nothing acknowledged: the broker delivers these again
-            self._locations = self.store.last_locations()
-            raise
+        delay_s = 0.1
+        while True:
+            builder = BatchBuilder(dict(self._locations))
+            for it in items:
+                builder.add(it.topic, it.payload, it.received_ms)
+            try:
+                result = self.store.write(builder.build())
+                break
+            except Exception:
+                # nothing acknowledged yet: keep the batch and try again (a deadlock, a
+                # database restarting); the messages stay unacknowledged meanwhile
+                self.stats.write_errors += 1
+                log.exception("store write failed; retrying in %.1f s", delay_s)
+                if self._stop.wait(delay_s):
+                    return  # stopping: unacknowledged, so the broker delivers them again
+                delay_s = min(2 * delay_s, 5.0)
+        self._locations = builder.locations
         generation = self._generation
         for it in items:
             if it.qos > 0 and it.generation == generation:

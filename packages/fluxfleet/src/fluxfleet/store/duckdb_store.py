@@ -109,8 +109,7 @@ class DuckDBStore(Store):
         with self._lock:
             self.con.execute("BEGIN TRANSACTION")
             try:
-                self._insert(sql.DELETE_FLUXES, fluxes)
-                self._insert(sql.INSERT_FLUXES, fluxes)
+                self._insert(sql.UPSERT_FLUXES, fluxes)
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")

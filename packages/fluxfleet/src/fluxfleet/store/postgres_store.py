@@ -156,9 +156,18 @@ class PostgresStore(Store):
         cur.execute("DROP TABLE stg")
         return n
 
+    def _reconnect_if_broken(self) -> None:
+        """A server restart breaks the connection: open a new one before the next write."""
+        if self.con.broken or self.con.closed:
+            self.con = psycopg.connect(self.url)
+            self.con.execute("SET TIME ZONE 'UTC'")
+            self.con.commit()
+            self._partitions.clear()
+
     def write(self, batch: Batch) -> WriteResult:
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        self._reconnect_if_broken()
         self._ensure_partitions(samples)
         with self.con.transaction():
             n_samples = self._insert("samples", sql.INSERT_SAMPLES, samples)
@@ -172,14 +181,9 @@ class PostgresStore(Store):
         if fluxes.num_rows == 0:
             return
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
+        self._reconnect_if_broken()
         with self.con.transaction():
-            cur = self.con.cursor()
-            cur.execute("CREATE TEMP TABLE stg (LIKE fluxes)")
-            with cur.copy(f"COPY stg ({sql.columns(fluxes.schema)}) FROM STDIN (FORMAT csv)") as c:
-                c.write(_to_csv(fluxes))
-            cur.execute(sql.DELETE_FLUXES)
-            cur.execute(sql.INSERT_FLUXES)
-            cur.execute("DROP TABLE stg")
+            self._insert("fluxes", sql.UPSERT_FLUXES, fluxes)
 
     # --- reads ----------------------------------------------------------------------------
     def read(

@@ -18,13 +18,15 @@ def columns(s: pa.Schema) -> str:
     return ", ".join(f'"{name}"' for name in s.names)
 
 
+# Rows go in key order: two ingestors writing the same keys then lock them in the same
+# order and wait for each other instead of deadlocking (PostgreSQL).
 INSERT_SAMPLES = (
     f"INSERT INTO samples ({columns(schema.SAMPLES)}) "
-    f"SELECT {columns(schema.SAMPLES)} FROM stg ON CONFLICT DO NOTHING"
+    f"SELECT {columns(schema.SAMPLES)} FROM stg ORDER BY device, seq ON CONFLICT DO NOTHING"
 )
 INSERT_CLOSURES = (
     f"INSERT INTO closures ({columns(schema.CLOSURES)}) "
-    f"SELECT {columns(schema.CLOSURES)} FROM stg ON CONFLICT DO NOTHING"
+    f"SELECT {columns(schema.CLOSURES)} FROM stg ORDER BY device, cyc ON CONFLICT DO NOTHING"
 )
 INSERT_LOCATIONS = (
     f"INSERT INTO device_locations ({columns(schema.DEVICE_LOCATIONS)}) "
@@ -37,7 +39,7 @@ INSERT_DEAD_LETTERS = (
 # A newer message updates what it carries; older state (a replayed meta) does not win.
 UPSERT_DEVICES = (
     f"INSERT INTO devices ({columns(schema.DEVICES)}) "
-    f"SELECT {columns(schema.DEVICES)} FROM stg "
+    f"SELECT {columns(schema.DEVICES)} FROM stg ORDER BY device "
     "ON CONFLICT (device) DO UPDATE SET "
     "last_seen = greatest(devices.last_seen, excluded.last_seen), "
     "location = coalesce(excluded.location, devices.location), "
@@ -52,9 +54,13 @@ UPSERT_DEVICES = (
     "state = coalesce(excluded.state, devices.state), "
     "state_time = coalesce(excluded.state_time, devices.state_time)"
 )
-DELETE_FLUXES = "DELETE FROM fluxes WHERE (device, cyc) IN (SELECT device, cyc FROM stg)"
-INSERT_FLUXES = (
-    f"INSERT INTO fluxes ({columns(schema.FLUXES)}) SELECT {columns(schema.FLUXES)} FROM stg"
+# A recomputed flux replaces the stored one (two ingestors may compute it at once: an
+# upsert, not delete + insert, which would collide under READ COMMITTED).
+UPSERT_FLUXES = (
+    f"INSERT INTO fluxes ({columns(schema.FLUXES)}) "
+    f"SELECT {columns(schema.FLUXES)} FROM stg ORDER BY device, cyc "
+    "ON CONFLICT (device, cyc) DO UPDATE SET "
+    + ", ".join(f'"{name}" = excluded."{name}"' for name in schema.FLUXES.names[2:])
 )
 LAST_LOCATIONS = (
     "SELECT device, location FROM ("
