@@ -50,7 +50,8 @@ def test_valid_telemetry_becomes_rows() -> None:
     assert rows[0]["location"] == "9.2.B"
     assert batch.device_locations.to_pylist()[0]["location"] == "9.2.B"
     assert batch.devices.to_pylist()[0]["boot"] == 4
-    assert b.dirty.times_ms["ch001"]  # closure samples mark the device for live fluxes
+    # closure samples mark their closure for the live fluxes (latest sample time)
+    assert b.dirty.samples == {"ch001": {2824680: 1_694_808_000_000 + 3000 * 12}}
     assert batch.dead_letters.num_rows == 0
 
 

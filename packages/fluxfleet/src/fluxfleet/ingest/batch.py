@@ -40,17 +40,28 @@ class Dirty:
     """What a batch changed that the live fluxes care about, per device."""
 
     times_ms: dict[str, list[int]] = field(default_factory=dict)
-    """Device times of new closure samples and of finished closures [ms]."""
+    """Lid-close times of closures whose ``cycle`` message arrived [ms]."""
+    samples: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Closure samples that arrived: cycle number → latest sample time [ms]. They matter
+    only for a closure already finished (a late or replayed sample): the samples of a
+    running closure are followed by its cycle message."""
 
     def add(self, device: str, t_ms: int) -> None:
         self.times_ms.setdefault(device, []).append(t_ms)
 
+    def add_sample(self, device: str, cyc: int, t_ms: int) -> None:
+        cycles = self.samples.setdefault(device, {})
+        cycles[cyc] = max(cycles.get(cyc, t_ms), t_ms)
+
     def merge(self, other: Dirty) -> None:
         for device, times in other.times_ms.items():
             self.times_ms.setdefault(device, []).extend(times)
+        for device, cycles in other.samples.items():
+            for cyc, t in cycles.items():
+                self.add_sample(device, cyc, t)
 
     def __bool__(self) -> bool:
-        return bool(self.times_ms)
+        return bool(self.times_ms) or bool(self.samples)
 
 
 def _time_ok(t: int, where: str) -> None:
@@ -189,7 +200,7 @@ class BatchBuilder:
             for key, name in _SAMPLE_KEYS:
                 cols[name].append(s[key])
             if s["ph"] in CLOSURE_PHASES:
-                self.dirty.add(device, s["ts"])
+                self.dirty.add_sample(device, s["cyc"], s["ts"])
         cols["device"].extend([device] * n)
         cols["location"].extend([d["loc"]] * n)
         cols["boot"].extend([d["boot"]] * n)

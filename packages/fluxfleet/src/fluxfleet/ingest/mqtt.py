@@ -99,6 +99,10 @@ class Ingestor:
         How long the broker keeps the session while the ingestor is away [s].
     fluxes : FluxWorker, optional
         Receives what each committed batch changed.
+    keep_latencies : bool
+        Keep each message's receive-to-commit time in :attr:`stats`.
+    on_commit : callable(payloads), optional
+        Called with the payloads of each committed batch (benchmarks).
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class Ingestor:
         session_expiry_s: int = 7 * 24 * 3600,
         fluxes: FluxWorker | None = None,
         keep_latencies: bool = False,
+        on_commit: Callable[[list[bytes]], None] | None = None,
     ) -> None:
         if not 1 <= receive_maximum <= 65535:
             raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum}")
@@ -125,6 +130,7 @@ class Ingestor:
         self.linger_s = linger_s
         self.fluxes = fluxes
         self.keep_latencies = keep_latencies
+        self.on_commit = on_commit
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         self._queue: queue.Queue[_Item] = queue.Queue()
@@ -249,6 +255,8 @@ class Ingestor:
         s.batches += 1
         if self.keep_latencies:
             s.latencies_s.extend(now - it.received_s for it in items)
+        if self.on_commit is not None:
+            self.on_commit([it.payload for it in items])
         if self.fluxes is not None:
             self.fluxes.submit(builder.dirty)
 
