@@ -52,7 +52,7 @@ class Mosquitto:
         self.host = "127.0.0.1"
         # Started as root, Mosquitto drops to the 'mosquitto' account, which must be able to
         # reach and write its persistence directory (a test's tmp_path is root-only).
-        self.data_dir = Path(tempfile.mkdtemp(prefix="fluxfleet-mosquitto-"))
+        self.data_dir = Path(tempfile.mkdtemp(prefix="fluxfleet-broker-data-"))
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam("mosquitto")
