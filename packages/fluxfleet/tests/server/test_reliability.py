@@ -192,3 +192,33 @@ def test_two_ingestors_share_one_subscription(broker: Any, postgres: Any, tmp_pa
     print(f"\nshared subscription: messages per ingestor {shares}")
     assert min(shares) > 0.2 * sum(shares)  # both took a real share
     _report("two ingestors, $share", store, truth)
+
+
+def test_device_offline_six_hours_replays_its_ring(broker: Any, tmp_path: Path) -> None:
+    store = f"duckdb:///{tmp_path}/offline.duckdb"
+    truth = tmp_path / "truth.parquet"
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"kind": "wifi_outage", "chamber": 1, "start_h": 1, "end_h": 7}]))
+    ingest = IngestProcess(
+        broker.url, store, tmp_path, "--client-id", "offline", "--idle-exit-s", "5"
+    )
+    out = subprocess.run(
+        [FLUXFLEET, "sim", "--chambers", "3", "--hours", "8", "--broker", broker.url,
+         "--truth", str(truth), "--faults", str(faults), "--seed", "4"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    print(ingest.wait().splitlines()[-1])
+    taken = truth_samples(truth)
+    with open_store(store) as st:
+        n, devices, gaps = check_samples(st)
+        per_device = st.read("samples").to_pandas().groupby("device")["seq"].count()
+    print(
+        f"\n6-h outage of ch001: taken {taken}, stored {n} ({taken - n} lost), "
+        f"0 duplicates, {gaps} seq gaps; samples per device {per_device.to_dict()}"
+    )
+    assert n == taken
+    assert gaps == 0
+    assert devices == 3
+    # the device offline for 6 of the 8 hours has as many samples as the others
+    assert per_device.max() - per_device["ch001"] <= 2
