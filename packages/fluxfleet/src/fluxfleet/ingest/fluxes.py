@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from fluxfleet.ingest.batch import Dirty
+from fluxfleet.ingest.batch import CLOSURE_PHASES, Dirty
 from fluxfleet.ingest.layout import generic_samples
 from fluxfleet.store import schema
 from fluxfleet.store.base import Store
@@ -155,6 +156,9 @@ class LiveFluxes:
                 _utc(float(close_ms.max()) + reach_ms),
                 [device],
             )
+            # soilflux segments only the closure rows (by closure_id); the others would be
+            # read, parsed and dropped (two thirds of a chamber's samples)
+            samples = samples.filter(pc.is_in(samples["phase"], pa.array(CLOSURE_PHASES)))
             if samples.num_rows == 0:
                 continue
             frames.append(generic_samples(samples, self.volume_cm3, self.area_cm2))
