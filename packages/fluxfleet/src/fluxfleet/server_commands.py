@@ -93,6 +93,9 @@ def ingest(
     try:
         ing.start()
     except OSError as exc:
+        if worker is not None:
+            worker.stop()
+        st.close()
         typer.echo(f"fluxfleet: error: cannot reach the broker at {s.broker}: {exc}", err=True)
         raise typer.Exit(1) from None
     for sig in (signal.SIGINT, signal.SIGTERM):

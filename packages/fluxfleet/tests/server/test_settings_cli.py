@@ -80,3 +80,15 @@ def test_export_empty_table_and_time_window(tmp_path: Path) -> None:
         assert r.exit_code == 0, r.output
         assert out.is_file()
     assert not list(tmp_path.glob(".*tmp"))  # nothing half-written left behind
+
+
+def test_ingest_without_a_broker_exits_1(tmp_path: Path) -> None:
+    from fluxfleet.ingest.broker import free_port
+
+    r = CliRunner().invoke(
+        app,
+        ["ingest", "--broker", f"mqtt://127.0.0.1:{free_port()}",
+         "--store", f"duckdb:///{tmp_path}/s.duckdb"],
+    )  # fmt: skip
+    assert r.exit_code == 1
+    assert "cannot reach the broker" in r.output
