@@ -4,9 +4,10 @@ The fleet computes with `fluxfleet.flux_options.FLEET_FLUX_OPTIONS`: soilflux's
 chamber-shared HM, where a closure's curvature κ is pooled over its chamber's closures
 within ±``shared_window_s``/2. A closure's flux therefore depends on its neighbours, and
 a new closure (or a late sample) changes the fluxes of the chamber's closures around it.
-So, for each device with new closure data, :class:`LiveFluxes` recomputes every closure
-with a ``cycle`` message whose pool the new data can reach, from the samples of the
-surrounding hours, with exactly the chain ``soilflux compute`` runs on an exported file
+So, for each device with new closure data, :class:`LiveFluxes` computes the finished
+closures first (from their pools' samples: the live flux), then every closure with a
+``cycle`` message whose pool the new data can reach, from the samples of the surrounding
+hours, with exactly the chain ``soilflux compute`` runs on an exported file
 (`soilflux.io.parse_generic_table` → `soilflux.segment.segment` →
 `soilflux.pipeline.compute_fluxes`), and replaces their stored fluxes. Once a closure's
 neighbourhood is complete its stored flux is the one ``soilflux compute`` gives on the
@@ -121,13 +122,22 @@ class LiveFluxes:
     def update(self, dirty: Dirty) -> int:
         """Recompute what ``dirty`` touches; return the number of fluxes stored.
 
-        All devices go through soilflux in one call (its pools are per chamber), which
-        costs far less than one call per device when a synchronised fleet finishes its
-        closures together.
+        Two passes, each with all devices in one soilflux call (its pools are per chamber;
+        one call costs far less than one per device when a synchronised fleet finishes its
+        closures together): first the closures that changed, from their own pools' samples
+        (±`shared_window_s`/2) — the live flux, soon; then their neighbours, whose pools the
+        change reaches (from twice that span). Both give what ``soilflux compute`` gives
+        once the neighbourhood is complete.
         """
-        reach_ms = self.reach_s * 1000.0
-        frames: list[pd.DataFrame] = []
-        wanted: set[tuple[str, int]] = set()
+        changed = self._changed(dirty)
+        stored = self._compute(changed, neighbours=False)
+        stored += self._compute(changed, neighbours=True)
+        self.computed += stored
+        return stored
+
+    def _changed(self, dirty: Dirty) -> dict[str, list[int]]:
+        """Lid-close times [ms] of the finished closures ``dirty`` touches, per device."""
+        out: dict[str, list[int]] = {}
         for device in sorted(set(dirty.times_ms) | set(dirty.samples)):
             times = list(dirty.times_ms.get(device, []))
             late = dirty.samples.get(device, {})
@@ -142,14 +152,26 @@ class LiveFluxes:
                     )
                 )
                 times += [known[c] for c in late if c in known]
-            if not times:
-                continue
-            targets = self.store.read(
-                "closures", _utc(min(times) - reach_ms), _utc(max(times) + reach_ms), [device]
-            )
+            if times:
+                out[device] = times
+        return out
+
+    def _compute(self, changed: dict[str, list[int]], *, neighbours: bool) -> int:
+        reach_ms = self.reach_s * 1000.0
+        frames: list[pd.DataFrame] = []
+        wanted: set[tuple[str, int]] = set()
+        for device, times in changed.items():
+            if neighbours:  # every closure whose pool reaches a changed one
+                lo, hi = min(times) - reach_ms, max(times) + reach_ms
+            else:  # the changed closures themselves
+                lo, hi = min(times), max(times) + 1
+            targets = self.store.read("closures", _utc(lo), _utc(hi), [device])
+            close_ms = targets["time_close"].cast(pa.int64()).to_numpy()
+            if not neighbours:
+                keep = np.isin(close_ms, np.asarray(times, dtype=np.int64))
+                targets, close_ms = targets.filter(pa.array(keep)), close_ms[keep]
             if targets.num_rows == 0:
                 continue
-            close_ms = targets["time_close"].cast(pa.int64()).to_numpy()
             samples = self.store.read(
                 "samples",
                 _utc(float(close_ms.min()) - reach_ms),
@@ -173,7 +195,6 @@ class LiveFluxes:
         fluxes = fluxes.assign(computed=pd.Timestamp.now(tz="UTC"))
         table = pa.Table.from_pandas(fluxes, preserve_index=False)
         self.store.write_fluxes(table.select(schema.FLUXES.names).cast(schema.FLUXES, safe=False))
-        self.computed += len(fluxes)
         return len(fluxes)
 
 
