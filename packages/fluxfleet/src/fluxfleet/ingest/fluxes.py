@@ -157,39 +157,45 @@ class LiveFluxes:
         return out
 
     def _compute(self, changed: dict[str, list[int]], *, neighbours: bool) -> int:
-        reach_ms = self.reach_s * 1000.0
-        frames: list[pd.DataFrame] = []
-        wanted: set[tuple[str, int]] = set()
-        for device, times in changed.items():
-            if neighbours:  # every closure whose pool reaches a changed one
-                lo, hi = min(times) - reach_ms, max(times) + reach_ms
-            else:  # the changed closures themselves
-                lo, hi = min(times), max(times) + 1
-            targets = self.store.read("closures", _utc(lo), _utc(hi), [device])
-            close_ms = targets["time_close"].cast(pa.int64()).to_numpy()
-            if not neighbours:
-                keep = np.isin(close_ms, np.asarray(times, dtype=np.int64))
-                targets, close_ms = targets.filter(pa.array(keep)), close_ms[keep]
-            if targets.num_rows == 0:
-                continue
-            samples = self.store.read(
-                "samples",
-                _utc(float(close_ms.min()) - reach_ms),
-                _utc(float(close_ms.max()) + reach_ms),
-                [device],
-            )
-            # soilflux segments only the closure rows (by closure_id); the others would be
-            # read, parsed and dropped (two thirds of a chamber's samples)
-            samples = samples.filter(pc.is_in(samples["phase"], pa.array(CLOSURE_PHASES)))
-            if samples.num_rows == 0:
-                continue
-            frames.append(generic_samples(samples, self.volume_cm3, self.area_cm2))
-            wanted |= {(device, int(c)) for c in targets["cyc"].to_pylist()}
-        if not frames:
+        if not changed:
             return 0
-        fluxes = soilflux_fluxes(pd.concat(frames, ignore_index=True), self.options)
+        reach_ms = self.reach_s * 1000.0
+        devices = sorted(changed)
+        # one read of all devices' closures and samples (a synchronised fleet's windows
+        # coincide; a wider window only adds closures outside every target's pool)
+        lo = min(min(t) for t in changed.values()) - (reach_ms if neighbours else 0)
+        hi = max(max(t) for t in changed.values()) + (reach_ms if neighbours else 1)
+        found = self.store.read("closures", _utc(lo), _utc(hi), devices)
+        close_ms = found["time_close"].cast(pa.int64()).to_numpy()  # [ms]
+        closures = found.select(["device", "cyc"]).to_pandas()
+        keep = np.zeros(len(closures), dtype=bool)
+        for device, times in changed.items():
+            mine = (closures["device"] == device).to_numpy()
+            if neighbours:  # every closure whose pool reaches a changed one
+                keep |= mine & (close_ms >= min(times) - reach_ms)
+                keep &= ~mine | (close_ms <= max(times) + reach_ms)
+            else:  # the changed closures themselves
+                keep |= mine & np.isin(close_ms, np.asarray(times, dtype=np.int64))
+        targets = closures[keep]
+        if targets.empty:
+            return 0
+        t_ms = close_ms[keep]
+        samples = self.store.read(
+            "samples",
+            _utc(float(t_ms.min()) - reach_ms),
+            _utc(float(t_ms.max()) + reach_ms),
+            sorted(set(targets["device"])),
+        )
+        # soilflux segments only the closure rows (by closure_id); the others would be
+        # read, parsed and dropped (two thirds of a chamber's samples)
+        samples = samples.filter(pc.is_in(samples["phase"], pa.array(CLOSURE_PHASES)))
+        if samples.num_rows == 0:
+            return 0
+        generic = generic_samples(samples, self.volume_cm3, self.area_cm2)
+        fluxes = soilflux_fluxes(generic, self.options)
+        wanted = pd.MultiIndex.from_arrays([targets["device"], targets["cyc"].astype("int64")])
         keys = pd.MultiIndex.from_arrays([fluxes["device"], fluxes["cyc"]])
-        fluxes = fluxes[keys.isin(list(wanted))]
+        fluxes = fluxes[keys.isin(wanted)]
         if fluxes.empty:
             return 0
         fluxes = fluxes.assign(computed=pd.Timestamp.now(tz="UTC"))
