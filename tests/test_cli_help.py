@@ -20,6 +20,7 @@ from typer.testing import CliRunner
         (soilflux_app, ["precision", "--help"], "[ppm]"),
         (fluxfleet_app, ["sensor-lag", "--help"], "[s]"),
         (fluxfleet_app, ["sim", "--help"], "[ppm]"),
+        (fluxfleet_app, ["ingest", "--help"], "[s]"),
         (amrr_app, ["props", "ggg", "--help"], "[T]"),
         (amrr_app, ["props", "ggg", "--help"], "[K]"),
     ],

@@ -91,9 +91,15 @@ def test_demo_falls_back_in_process_without_mosquitto(
 ) -> None:
     monkeypatch.setenv("MOSQUITTO_BIN", str(tmp_path / "no-such-mosquitto"))
     out = tmp_path / "demo.png"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--chambers", "4", "--hours", "1"])
+    store = tmp_path / "demo.duckdb"
+    result = runner.invoke(
+        app,
+        ["demo", "--out", str(out), "--chambers", "4", "--hours", "1", "--store-file", str(store)],
+    )
     assert result.exit_code == 0, result.output
     assert "falls back to an in-process link" in result.output
+    assert f"read back from the store {store}" in result.output
+    assert "dead letters 0" in result.output
     assert "per chamber" in result.output
     assert "injected faults and the soilflux quality flags" in result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -104,8 +110,12 @@ def test_demo_falls_back_in_process_without_mosquitto(
 def test_demo_through_mosquitto(mosquitto: Broker, tmp_path: Path) -> None:
     """The demo starts its own Mosquitto (the fixture only proves one is installed)."""
     out = tmp_path / "demo.png"
-    result = runner.invoke(app, ["demo", "--out", str(out)])
+    store = tmp_path / "demo.duckdb"
+    result = runner.invoke(app, ["demo", "--out", str(out), "--store-file", str(store)])
     assert result.exit_code == 0, result.output
     assert "broker: Mosquitto" in result.output
-    assert "0 rejected" in result.output
+    assert "dead letters 0" in result.output
+    m = re.search(r"samples ([\d,]+) \(the devices took ([\d,]+)\)", result.output)
+    assert m is not None, result.output
+    assert m.group(1) == m.group(2)  # every sample through the broker into the store
     assert out.exists()

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__
+from fluxfleet import __version__, server_commands
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -180,73 +180,15 @@ def demo(
     co2_noise_ppm: float = typer.Option(
         3.0, "--co2-noise-ppm", min=0.0, help="SCD30 reading noise, 1 sigma [ppm]."
     ),
+    store_file: Annotated[
+        Path | None, typer.Option("--store-file", help="The DuckDB store to write (afresh).")
+    ] = None,
 ) -> None:
-    """A quick first look: a small fleet for a few night hours, soilflux vs the truth."""
-    import pandas as pd
-
-    from fluxfleet.sim.broker import find_mosquitto, local_mosquitto
-    from fluxfleet.sim.collect import Collector, Gather
-    from fluxfleet.sim.compare import compare
-    from fluxfleet.sim.faults import default_schedule
-    from fluxfleet.sim.fleet import FleetConfig
-    from fluxfleet.sim.report import chamber_table, closure_table, fault_table, plot_run
-    from fluxfleet.sim.runner import run_fleet
-    from fluxfleet.sim.sensors import SensorSpec
+    """The platform on a small fleet: broker, ingest into DuckDB, live fluxes, summary."""
+    from fluxfleet.demo import DEMO_STORE, run_demo
 
     check_output(out, "--out", (".png",))
-    t0 = time.monotonic()
-    cfg = FleetConfig(
-        chambers=chambers,
-        start_s=_parse_start(DEFAULT_START),
-        duration_s=hours * 3600.0,
-        seed=seed,
-        sensors=SensorSpec(co2_noise_ppm=co2_noise_ppm),
-    )
-    schedule = default_schedule(chambers, cfg.duration_s, seed)
-    injected = ", ".join(f"{f.kind} on ch{f.chamber:03d}" for f in schedule)
-    typer.echo(
-        f"fluxfleet demo: {chambers} virtual chambers (the real firmware controller), "
-        f"{hours:g} simulated night hours from {DEFAULT_START}, faults: "
-        + (injected or "none (chambers 0 and 1 are fault-free references: use 3 or more)")
-    )
-    exe = find_mosquitto()
-    gather: Gather
-    if exe is not None:
-        with local_mosquitto(exe) as (host, port):
-            typer.echo(f"broker: Mosquitto ({exe}) on {host}:{port}")
-            with Collector(host, port, "fluxfleet-demo") as col:
-                result = run_fleet(cfg, schedule, (host, port), workers=2)
-                col.wait_quiet()
-            gather = col
-    else:
-        typer.echo(
-            "broker: Mosquitto is not installed (apt-get install mosquitto) - the demo falls "
-            "back to an in-process link: same firmware and protocol, no MQTT broker"
-        )
-        gather = Gather()
-        result = run_fleet(cfg, schedule, None, sink=gather)
-    samples = gather.samples()
-    typer.echo(
-        f"{result.samples:,} samples taken, {len(samples):,} received and decoded "
-        f"({gather.rejected} rejected), {len(result.closures)} closures in the truth"
-    )
-    cmp = compare(samples, gather.cycles(), result.closures)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        typer.echo("\nclosures (first 15), fluxes in µmol m⁻² s⁻¹:")
-        typer.echo(closure_table(cmp, 15).to_string(index=False))
-        typer.echo("\nper chamber (medians of valid closures):")
-        typer.echo(chamber_table(cmp).to_string(index=False))
-        typer.echo("\ninjected faults and the soilflux quality flags on their closures:")
-        typer.echo(fault_table(cmp).to_string(index=False))
-    nv = cmp.night_valid()
-    typer.echo(
-        f"\nvalid night closures without faults: {len(nv)}; soilflux within ±5 % of the "
-        f"truth: {cmp.within(0.05):.0%}, within ±10 %: {cmp.within(0.10):.0%} "
-        f"(the SCD30 model: {co2_noise_ppm:g} ppm noise, 20-s response)"
-    )
-    path = plot_run(samples, cmp, out)
-    typer.echo(f"figure: {path.resolve()}")
-    typer.echo(f"done in {time.monotonic() - t0:.1f} s")
+    run_demo(out, chambers, hours, seed, co2_noise_ppm, store_file or DEMO_STORE)
 
 
 @app.command("sensor-lag")
@@ -414,6 +356,11 @@ def bundle(
         f"manifest: {manifest} (signed; checked with the chambers' own loader and Ed25519 code "
         f"against the public key {fleet_key.public_hex})"
     )
+
+
+# The server's commands live in their own module; the CLI only wires them.
+app.command("ingest")(server_commands.ingest)
+app.command("export")(server_commands.export)
 
 
 def main() -> None:

@@ -1,0 +1,272 @@
+"""The ingestor: an MQTT v5 subscriber that commits validated batches to the store.
+
+Delivery guarantees, and how they are kept:
+
+* **Nothing lost across restarts** — a fixed client id, clean start off and a session
+  expiry interval make a persistent session: the broker keeps the subscription and queues
+  QoS 1 messages while the ingestor is down, and delivers them when it is back.
+* **Acknowledged only when stored** — paho runs with ``manual_ack=True``; a message's
+  PUBACK is sent after the transaction holding its rows committed. A crash before that
+  leaves it unacknowledged, so the broker delivers it again.
+* **Never stored twice** — samples are keyed on (device, seq), closures on (device, cyc);
+  a redelivered or replayed message adds nothing.
+* **Bounded in flight** — the CONNECT's *receive maximum* caps the unacknowledged QoS 1
+  messages the broker sends at once (paho collides packet ids past 65,535; the queue
+  here stays ≤ that cap), and a batch never waits for more than the cap.
+* **Nothing malformed stops it** — each message is validated alone
+  (:mod:`~fluxfleet.ingest.batch`); a rejected one is stored as a dead letter and
+  acknowledged like the rest.
+
+Several ingestors may share the load on a shared subscription (``$share/GROUP/…``), each
+with its own client id.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from fluxfleet.ingest.batch import KINDS, BatchBuilder
+from fluxfleet.ingest.fluxes import FluxWorker
+from fluxfleet.store.base import Store
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fluxfleet/v1/"
+
+
+def topics(group: str | None = None) -> list[str]:
+    """The subscriptions: one per device message kind, shared when ``group`` is given."""
+    share = f"$share/{group}/" if group else ""
+    return [f"{share}{PREFIX}+/{kind}" for kind in KINDS]
+
+
+@dataclass
+class IngestStats:
+    """Counters of a running ingestor (read them from any thread)."""
+
+    messages: int = 0
+    rejected: int = 0
+    samples_stored: int = 0
+    closures_stored: int = 0
+    batches: int = 0
+    connects: int = 0
+    write_errors: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    """Receive-to-committed time of every message [s] (when ``keep_latencies``)."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_ms: int
+    received_s: float  # monotonic, for latency
+    generation: int
+
+
+class Ingestor:
+    """Subscribe, batch, commit, acknowledge (module docstring).
+
+    Parameters
+    ----------
+    host, port : str, int
+        The broker.
+    store : Store
+        Where the batches go (this thread's handle).
+    client_id : str
+        Fixed id of the persistent session.
+    group : str, optional
+        Shared-subscription group (several ingestors split the messages).
+    receive_maximum : int
+        Unacknowledged QoS 1 messages the broker may send at once, 1–65,535 [-].
+    linger_s : float
+        Longest a message waits for its batch to fill [s].
+    session_expiry_s : int
+        How long the broker keeps the session while the ingestor is away [s].
+    fluxes : FluxWorker, optional
+        Receives what each committed batch changed.
+    keep_latencies : bool
+        Keep each message's receive-to-commit time in :attr:`stats`.
+    on_commit : callable(payloads), optional
+        Called with the payloads of each committed batch (benchmarks).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        store: Store,
+        *,
+        client_id: str = "fluxfleet-ingest",
+        group: str | None = None,
+        receive_maximum: int = 1000,
+        linger_s: float = 0.2,
+        session_expiry_s: int = 7 * 24 * 3600,
+        fluxes: FluxWorker | None = None,
+        keep_latencies: bool = False,
+        on_commit: Callable[[list[bytes]], None] | None = None,
+    ) -> None:
+        if not 1 <= receive_maximum <= 65535:
+            raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum}")
+        self.host = host
+        self.port = port
+        self.store = store
+        self.group = group
+        self.receive_maximum = receive_maximum
+        self.linger_s = linger_s
+        self.fluxes = fluxes
+        self.keep_latencies = keep_latencies
+        self.on_commit = on_commit
+        self.stats = IngestStats()
+        self.subscribed = threading.Event()
+        self._queue: queue.Queue[_Item] = queue.Queue()
+        self._generation = 0
+        self._stop = threading.Event()
+        self._locations = store.last_locations()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        # paho's own outgoing queue is irrelevant here (we publish nothing); its incoming
+        # window is the broker's, set by receive maximum below.
+        self.client.reconnect_delay_set(1, 5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self._props = Properties(PacketTypes.CONNECT)
+        self._props.SessionExpiryInterval = int(session_expiry_s)
+        self._props.ReceiveMaximum = int(receive_maximum)
+
+    # paho callbacks (its network thread) ---------------------------------------------------
+    def _on_connect(self, c: mqtt.Client, u: Any, flags: Any, rc: Any, props: Any) -> None:
+        if rc.is_failure:
+            log.warning("broker refused the connection: %s", rc)
+            return
+        self.stats.connects += 1
+        # retained status/meta only on a new subscription, not on every reconnect
+        opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        c.subscribe([(t, opts) for t in topics(self.group)])
+
+    def _on_subscribe(self, c: mqtt.Client, u: Any, mid: int, rcs: Any, props: Any) -> None:
+        if any(rc.is_failure for rc in rcs):
+            log.error("broker refused a subscription: %s", rcs)
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(self, c: mqtt.Client, u: Any, flags: Any, rc: Any, props: Any) -> None:
+        # packet ids of this connection mean nothing on the next: never ack them there
+        self._generation += 1
+        self.subscribed.clear()
+
+    def _on_message(self, c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = bytes(msg._topic).decode("utf-8", "replace")
+        self._queue.put(
+            _Item(
+                topic,
+                bytes(msg.payload),
+                msg.mid,
+                msg.qos,
+                int(time.time() * 1000),
+                time.monotonic(),
+                self._generation,
+            )
+        )
+
+    # the writer ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect (clean start off) and start the network thread."""
+        self.client.connect(
+            self.host, self.port, keepalive=30, clean_start=False, properties=self._props
+        )
+        self.client.loop_start()
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Commit batches until :meth:`stop` (or ``until()`` returns True)."""
+        while not self._stop.is_set() and not (until is not None and until()):
+            self.step(timeout_s=0.2)
+
+    def step(self, timeout_s: float = 0.2) -> int:
+        """Wait up to ``timeout_s`` for messages, commit one batch, acknowledge it.
+
+        Returns the number of messages committed.
+        """
+        try:
+            first = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return 0
+        items = [first]
+        deadline = time.monotonic() + self.linger_s
+        while len(items) < self.receive_maximum:
+            try:
+                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        self._commit(items)
+        return len(items)
+
+    def _commit(self, items: list[_Item]) -> None:
+        delay_s = 0.1
+        while True:
+            builder = BatchBuilder(dict(self._locations))
+            for it in items:
+                builder.add(it.topic, it.payload, it.received_ms)
+            try:
+                result = self.store.write(builder.build())
+                break
+            except Exception:
+                # nothing acknowledged yet: keep the batch and try again (a deadlock, a
+                # database restarting); the messages stay unacknowledged meanwhile
+                self.stats.write_errors += 1
+                log.exception("store write failed; retrying in %.1f s", delay_s)
+                if self._stop.wait(delay_s):
+                    return  # stopping: unacknowledged, so the broker delivers them again
+                delay_s = min(2 * delay_s, 5.0)
+        self._locations = builder.locations
+        generation = self._generation
+        for it in items:
+            if it.qos > 0 and it.generation == generation:
+                self.client.ack(it.mid, it.qos)
+        now = time.monotonic()
+        s = self.stats
+        s.messages += builder.messages
+        s.rejected += builder.rejected
+        s.samples_stored += result.samples
+        s.closures_stored += result.closures
+        s.batches += 1
+        if self.keep_latencies:
+            s.latencies_s.extend(now - it.received_s for it in items)
+        if self.on_commit is not None:
+            self.on_commit([it.payload for it in items])
+        if self.fluxes is not None:
+            self.fluxes.submit(builder.dirty)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the batch in hand."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Commit what is queued, then disconnect (the session stays at the broker)."""
+        while self.step(timeout_s=0.0):
+            pass
+        self.client.disconnect()
+        self.client.loop_stop()

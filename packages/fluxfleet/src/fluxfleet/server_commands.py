@@ -1,0 +1,190 @@
+"""The server's commands, ``fluxfleet ingest`` and ``fluxfleet export`` (wired in ``cli``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+CONFIG_HELP = "Settings file (TOML; keys as the FLUXFLEET_* variables, lower case)."
+
+
+def _settings(config: Path | None, **options: Any) -> Any:
+    from fluxfleet.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(config, **options)
+    except SettingsError as exc:
+        typer.echo(f"fluxfleet: error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _open(url: str) -> Any:
+    from fluxfleet.store import StoreError, open_store
+
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        typer.echo(f"fluxfleet: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def ingest(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="mqtt://HOST:PORT (FLUXFLEET_BROKER).")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="Fixed MQTT client id (the session).")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Shared-subscription group ($share/NAME/…).")
+    ] = None,
+    receive_maximum: Annotated[
+        int | None,
+        typer.Option("--receive-maximum", help="Unacknowledged messages in flight, at most."),
+    ] = None,
+    no_fluxes: Annotated[
+        bool, typer.Option("--no-fluxes", help="Do not compute live fluxes.")
+    ] = False,
+    idle_exit_s: Annotated[
+        float | None,
+        typer.Option("--idle-exit-s", help="Exit after this long without a message [s]."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+) -> None:
+    """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
+    from fluxfleet.ingest.fluxes import FluxWorker, LiveFluxes
+    from fluxfleet.ingest.mqtt import Ingestor, topics
+
+    s = _settings(
+        config,
+        broker=broker,
+        store=store,
+        client_id=client_id,
+        group=group,
+        receive_maximum=receive_maximum,
+        live_fluxes=False if no_fluxes else None,
+    )
+    host, port = s.broker_address
+    st = _open(s.store_url)
+    worker = None
+    if s.live_fluxes:
+        worker = FluxWorker(LiveFluxes(st.clone(), s.chamber_volume_cm3, s.chamber_area_cm2))
+        worker.start()
+    ing = Ingestor(
+        host,
+        port,
+        st,
+        client_id=s.client_id,
+        group=s.group,
+        receive_maximum=s.receive_maximum,
+        linger_s=s.linger_s,
+        session_expiry_s=s.session_expiry_s,
+        fluxes=worker,
+    )
+    try:
+        ing.start()
+    except OSError as exc:
+        if worker is not None:
+            worker.stop()
+        st.close()
+        typer.echo(f"fluxfleet: error: cannot reach the broker at {s.broker}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: ing.stop())
+    typer.echo(
+        f"ingesting {s.broker} -> {st.url} as {s.client_id!r}"
+        + (f" in group {s.group!r}" if s.group else "")
+        + (", live fluxes on" if worker else ""),
+        err=True,
+    )
+    if ing.subscribed.wait(15.0):
+        typer.echo(f"subscribed: {', '.join(topics(s.group))}", err=True)
+    last = [time.monotonic(), 0]
+
+    def idle() -> bool:
+        # idle only once something arrived: a fleet that starts late is not idleness
+        if idle_exit_s is None or ing.stats.messages == 0:
+            return False
+        if ing.stats.messages != last[1]:
+            last[:] = [time.monotonic(), ing.stats.messages]
+        return time.monotonic() - last[0] > idle_exit_s
+
+    try:
+        ing.run(until=idle)
+    finally:
+        ing.close()
+        if worker is not None:
+            worker.stop()
+        counts = st.counts()
+        st.close()
+    s_ = ing.stats
+    typer.echo(
+        f"{s_.messages:,} messages in {s_.batches:,} batches: {s_.samples_stored:,} new samples, "
+        f"{s_.closures_stored:,} new closures, {s_.rejected:,} dead letters; store now "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+        err=True,
+    )
+
+
+def _when(text: str | None, option: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected an ISO 8601 time, got {text!r}", param_hint=option
+        ) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
+def export(
+    table: Annotated[
+        str,
+        typer.Option(
+            "--table",
+            help="samples | closures | fluxes | devices | device_locations | dead_letters",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.parquet or FILE.csv.")],
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First time, ISO 8601 (UTC if no offset).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End time (excluded), ISO 8601.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+) -> None:
+    """Write a table of the store to Parquet or CSV (samples: soilflux's generic layout)."""
+    from fluxfleet.export import export_table
+    from fluxfleet.store import schema
+
+    if table not in schema.TABLES:
+        raise typer.BadParameter(f"must be one of {', '.join(schema.TABLES)}", param_hint="--table")
+    if output.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter("must end in .parquet or .csv", param_hint="-o")
+    t0, t1 = _when(start, "--from"), _when(end, "--to")
+    s = _settings(config, store=store)
+    if not output.parent.is_dir():
+        raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="-o")
+    st = _open(s.store_url)
+    started = time.monotonic()
+    try:
+        n = export_table(st, table, output, t0, t1, s.chamber_volume_cm3, s.chamber_area_cm2)
+    except OSError as exc:
+        typer.echo(f"fluxfleet: error: cannot write {output}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        st.close()
+    typer.echo(f"{n:,} {table} rows -> {output} in {time.monotonic() - started:.2f} s", err=True)

@@ -1,0 +1,48 @@
+"""The fleet's store: one interface (:class:`Store`), two backends chosen by URL.
+
+* ``duckdb:///PATH`` — the embedded default, one file (e.g. ``var/fluxfleet.duckdb``);
+* ``postgresql://USER@HOST:PORT/DB`` — for several machines and several ingestors.
+
+Tables and their units: :mod:`fluxfleet.store.schema`; schema versions:
+:mod:`fluxfleet.store.migrations`.
+"""
+
+from __future__ import annotations
+
+from fluxfleet.store.base import Batch, Store, StoreError, WriteResult
+
+__all__ = ["Batch", "Store", "StoreError", "WriteResult", "open_store"]
+
+
+def open_store(url: str, **options: object) -> Store:
+    """Open (and migrate) the store at ``url``.
+
+    Parameters
+    ----------
+    url : str
+        ``duckdb:///PATH`` (relative or absolute path; ``duckdb:///:memory:``) or
+        ``postgresql://…`` / ``postgres://…`` (a libpq URL).
+    **options
+        Backend options (PostgreSQL: ``partition_days``).
+
+    Raises
+    ------
+    StoreError
+        Unknown scheme, or the store cannot be opened (the message says why).
+    """
+    if url.startswith("duckdb://"):
+        from fluxfleet.store.duckdb_store import DuckDBStore
+
+        path = url[len("duckdb://") :]
+        if path.startswith("/") and not path.startswith("//"):
+            path = path[1:]  # duckdb:///var/x.duckdb -> var/x.duckdb (relative)
+        if path.startswith("/"):
+            path = path[1:]  # duckdb:////abs/x.duckdb -> /abs/x.duckdb
+        if not path:
+            raise StoreError(f"no file in store URL {url!r} (duckdb:///PATH)")
+        return DuckDBStore(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        from fluxfleet.store.postgres_store import PostgresStore
+
+        return PostgresStore(url, **options)  # type: ignore[arg-type]
+    raise StoreError(f"unknown store URL {url!r}: expected duckdb:///PATH or postgresql://…")

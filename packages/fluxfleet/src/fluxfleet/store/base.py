@@ -1,0 +1,105 @@
+"""The store interface: what ingest, export and the flux worker ask of a backend.
+
+A backend keeps the tables of :mod:`fluxfleet.store.schema`. Writes come in batches of
+Arrow tables and are committed in one transaction (the ingestor acknowledges a batch's
+MQTT messages only after :meth:`Store.write` returned). Samples and closures are
+idempotent: a row whose key is already stored is skipped, so redelivered messages and
+device replays never store anything twice.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from fluxfleet.store import schema
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (a clear message, no traceback for users)."""
+
+
+@dataclass
+class Batch:
+    """What one commit writes (each an Arrow table of its :mod:`schema`)."""
+
+    samples: pa.Table = field(default_factory=lambda: schema.empty(schema.SAMPLES))
+    closures: pa.Table = field(default_factory=lambda: schema.empty(schema.CLOSURES))
+    devices: pa.Table = field(default_factory=lambda: schema.empty(schema.DEVICES))
+    device_locations: pa.Table = field(
+        default_factory=lambda: schema.empty(schema.DEVICE_LOCATIONS)
+    )
+    dead_letters: pa.Table = field(default_factory=lambda: schema.empty(schema.DEAD_LETTERS))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Rows a write actually added (keys already stored are not counted)."""
+
+    samples: int
+    closures: int
+    dead_letters: int
+
+
+class Store(abc.ABC):
+    """One store, whichever backend. Use as a context manager or call :meth:`close`."""
+
+    url: str
+
+    @abc.abstractmethod
+    def write(self, batch: Batch) -> WriteResult:
+        """Commit ``batch`` in one transaction; rows whose key exists are skipped."""
+
+    @abc.abstractmethod
+    def write_fluxes(self, fluxes: pa.Table) -> None:
+        """Store fluxes (schema ``FLUXES``), replacing those of the same (device, cyc)."""
+
+    @abc.abstractmethod
+    def read(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        devices: list[str] | None = None,
+    ) -> pa.Table:
+        """Rows of ``table`` whose time column (``schema.TIME_COLUMN``) is in [start, end).
+
+        ``devices`` limits the rows to those devices (tables with a ``device`` column).
+        Rows come sorted by device and time.
+        """
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+
+    @abc.abstractmethod
+    def last_locations(self) -> dict[str, str]:
+        """Each device's latest location in ``device_locations``."""
+
+    @abc.abstractmethod
+    def migrations(self) -> list[int]:
+        """Schema versions applied, in order."""
+
+    @abc.abstractmethod
+    def clone(self) -> Store:
+        """Another handle on the same store, for another thread of this process."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_table(table: str) -> str:
+    """``table`` if the store has it, else a ValueError listing those it has."""
+    if table not in schema.TABLES:
+        raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.TABLES)}")
+    return table

@@ -1,0 +1,150 @@
+"""The embedded backend: one DuckDB file (``duckdb:///PATH``; ``duckdb:///:memory:``).
+
+DuckDB allows one writing process per file: while ``fluxfleet ingest`` holds the store,
+another process (``fluxfleet export``) cannot open it and is told so; stop the ingestor
+first, or use PostgreSQL where several processes must share the store. Threads of the
+ingesting process share it through :meth:`DuckDBStore.clone`.
+
+Batches arrive as Arrow tables that DuckDB scans directly (no row-by-row inserts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from fluxfleet.store import schema, sql
+from fluxfleet.store.base import Batch, Store, StoreError, WriteResult, check_table
+from fluxfleet.store.migrations import migrations
+
+
+def _conform(table: pa.Table, s: pa.Schema) -> pa.Table:
+    """DuckDB returns microsecond times: cast back to the store's schema."""
+    return table.select(s.names).cast(s)
+
+
+class DuckDBStore(Store):
+    """The store in one DuckDB file (or in memory)."""
+
+    def __init__(self, path: str, *, _con: Any = None) -> None:
+        self.path = path
+        self.url = f"duckdb:///{path}"
+        self._lock = threading.Lock()
+        if _con is not None:
+            self.con = _con
+            return
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            raise StoreError(
+                f"cannot open the DuckDB store {path}: {exc} "
+                "(a DuckDB file has one writing process: stop the ingestor that holds it, "
+                "or use a PostgreSQL store)"
+            ) from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMPTZ NOT NULL)"
+        )
+        done = set(self.migrations())
+        for m in migrations("duckdb"):
+            if m.version in done:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(m.sql)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name]
+                )
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def migrations(self) -> list[int]:
+        rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")
+        return [int(r[0]) for r in rows.fetchall()]
+
+    def _insert(self, statement: str, table: pa.Table) -> int:
+        if table.num_rows == 0:
+            return 0
+        self.con.register("stg", table)
+        try:
+            rows = self.con.execute(statement).fetchall()
+        finally:
+            self.con.unregister("stg")
+        return int(rows[0][0]) if rows else 0
+
+    def write(self, batch: Batch) -> WriteResult:
+        samples = sql.unique_rows(batch.samples, ["device", "seq"])
+        closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                n_samples = self._insert(sql.INSERT_SAMPLES, samples)
+                n_closures = self._insert(sql.INSERT_CLOSURES, closures)
+                self._insert(sql.UPSERT_DEVICES, batch.devices)
+                self._insert(sql.INSERT_LOCATIONS, batch.device_locations)
+                n_dead = self._insert(sql.INSERT_DEAD_LETTERS, batch.dead_letters)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        return WriteResult(n_samples, n_closures, n_dead)
+
+    def write_fluxes(self, fluxes: pa.Table) -> None:
+        if fluxes.num_rows == 0:
+            return
+        fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._insert(sql.UPSERT_FLUXES, fluxes)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def read(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        devices: list[str] | None = None,
+    ) -> pa.Table:
+        check_table(table)
+        params: list[Any] = [t for t in (start, end) if t is not None]
+        params += list(devices or [])
+        q = sql.select_sql(table, start is not None, end is not None, len(devices or []), "?")
+        with self._lock:
+            result = self.con.sql(q, params=params).to_arrow_table()
+        return _conform(result, schema.TABLES[table])
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        with self._lock:
+            for name in schema.TABLES:
+                rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()
+                out[name] = int(rows[0][0])
+        return out
+
+    def last_locations(self) -> dict[str, str]:
+        with self._lock:
+            rows = self.con.execute(sql.LAST_LOCATIONS).fetchall()
+        return {str(d): str(loc) for d, loc in rows}
+
+    def clone(self) -> DuckDBStore:
+        return DuckDBStore(self.path, _con=self.con.cursor())
+
+    def close(self) -> None:
+        self.con.close()

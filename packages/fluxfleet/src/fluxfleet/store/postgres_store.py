@@ -1,0 +1,262 @@
+"""The multi-machine backend: PostgreSQL (``postgresql://USER@HOST:PORT/DB``) via psycopg 3.
+
+Writes: each Arrow table of a batch is written as CSV by Arrow (vectorised) and sent with
+``COPY … FROM STDIN`` into a temporary staging table, then moved with
+``INSERT … SELECT … ON CONFLICT DO NOTHING`` — never row-by-row inserts — all in one
+transaction. Reads come back the same way, ``COPY (SELECT …) TO STDOUT`` parsed by Arrow.
+
+Samples are range-partitioned by time, ``partition_days`` per partition
+(``samples_YYYYMMDD``), created on demand under an advisory lock so that several ingestors
+never race; :meth:`PostgresStore.drop_partitions_before` is the retention.
+Several processes (ingestors, export, the web console) share one database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import psycopg
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pacsv  # type: ignore[import-untyped]
+from psycopg import sql as psql
+
+from fluxfleet.store import schema, sql
+from fluxfleet.store.base import Batch, Store, StoreError, WriteResult, check_table
+from fluxfleet.store.migrations import migrations
+
+_LOCK_MIGRATE = 7_340_001
+_LOCK_PARTITIONS = 7_340_002
+_DAY_MS = 86_400_000
+
+
+def _to_csv(table: pa.Table) -> bytes:
+    """``table`` as headerless CSV for COPY (binary columns as bytea hex ``\\x…``)."""
+    cols = []
+    for name in table.schema.names:
+        col = table[name]
+        if pa.types.is_binary(col.type):
+            hexed = [None if b is None else "\\x" + b.hex() for b in col.to_pylist()]
+            col = pa.array(hexed, pa.string())
+        cols.append(col)
+    out = io.BytesIO()
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    pacsv.write_csv(pa.table(cols, names=table.schema.names), out, opts)
+    return out.getvalue()
+
+
+def _select_list(s: pa.Schema) -> str:
+    """Columns of ``s`` in a form COPY TO CSV gives back unambiguously."""
+    parts = []
+    for f in s:
+        name = f'"{f.name}"'
+        if pa.types.is_timestamp(f.type):
+            parts.append(f"(extract(epoch from {name}) * 1000)::bigint")
+        elif pa.types.is_binary(f.type):
+            parts.append(f"encode({name}, 'hex')")
+        else:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+class PostgresStore(Store):
+    """The store in a PostgreSQL database."""
+
+    def __init__(self, url: str, *, partition_days: int = 1) -> None:
+        self.url = url
+        self.partition_days = int(partition_days)
+        self._partitions: set[int] = set()
+        try:
+            self.con = psycopg.connect(url)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to the PostgreSQL store {url}: {exc}") from None
+        self.con.execute("SET TIME ZONE 'UTC'")
+        self.con.commit()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.con.transaction():
+            self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_MIGRATE])
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL)"
+            )
+            done = set(self.migrations())
+            for m in migrations("postgresql"):
+                if m.version in done:
+                    continue
+                self.con.execute(m.sql.encode())
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, now())", [m.version, m.name]
+                )
+
+    def migrations(self) -> list[int]:
+        rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")
+        return [int(r[0]) for r in rows.fetchall()]
+
+    # --- partitions -----------------------------------------------------------------------
+    def _ensure_partitions(self, samples: pa.Table) -> None:
+        if samples.num_rows == 0:
+            return
+        span = _DAY_MS * self.partition_days
+        ms = pc.cast(samples["time"], pa.int64())
+        keys = set(pc.unique(pc.divide(ms, span)).to_pylist()) - self._partitions
+        if not keys:
+            return
+        with self.con.transaction():
+            self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_PARTITIONS])
+            for k in sorted(keys):
+                lo = dt.datetime.fromtimestamp(k * span / 1000, dt.UTC)
+                hi = dt.datetime.fromtimestamp((k + 1) * span / 1000, dt.UTC)
+                name = psql.Identifier(f"samples_{lo:%Y%m%d}")
+                self.con.execute(
+                    psql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} PARTITION OF samples "
+                        "FOR VALUES FROM ({}) TO ({})"
+                    ).format(name, psql.Literal(lo), psql.Literal(hi))
+                )
+        self._partitions |= keys
+
+    def partitions(self) -> list[str]:
+        """Names of the samples' partitions, oldest first."""
+        rows = self.con.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples' "
+            "ORDER BY c.relname"
+        ).fetchall()
+        self.con.commit()
+        return [str(r[0]) for r in rows]
+
+    def drop_partitions_before(self, t: dt.datetime) -> list[str]:
+        """Retention: drop the samples' partitions that end at or before ``t``."""
+        dropped = []
+        with self.con.transaction():
+            self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_PARTITIONS])
+            for name in self.partitions():
+                start = dt.datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=dt.UTC)
+                if start + dt.timedelta(days=self.partition_days) <= t:
+                    self.con.execute(psql.SQL("DROP TABLE {}").format(psql.Identifier(name)))
+                    dropped.append(name)
+        self._partitions.clear()
+        return dropped
+
+    # --- writes ---------------------------------------------------------------------------
+    def _insert(self, target: str, statement: str, table: pa.Table) -> int:
+        if table.num_rows == 0:
+            return 0
+        cur = self.con.cursor()
+        cur.execute(f"CREATE TEMP TABLE stg (LIKE {target})")
+        cols = sql.columns(table.schema)
+        with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(_to_csv(table))
+        cur.execute(statement)
+        n = max(cur.rowcount, 0)
+        cur.execute("DROP TABLE stg")
+        return n
+
+    def _reconnect_if_broken(self) -> None:
+        """A server restart breaks the connection: open a new one before the next write."""
+        if self.con.broken or self.con.closed:
+            self.con = psycopg.connect(self.url)
+            self.con.execute("SET TIME ZONE 'UTC'")
+            self.con.commit()
+            self._partitions.clear()
+
+    def write(self, batch: Batch) -> WriteResult:
+        samples = sql.unique_rows(batch.samples, ["device", "seq"])
+        closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        self._reconnect_if_broken()
+        self._ensure_partitions(samples)
+        with self.con.transaction():
+            n_samples = self._insert("samples", sql.INSERT_SAMPLES, samples)
+            n_closures = self._insert("closures", sql.INSERT_CLOSURES, closures)
+            self._insert("devices", sql.UPSERT_DEVICES, batch.devices)
+            self._insert("device_locations", sql.INSERT_LOCATIONS, batch.device_locations)
+            n_dead = self._insert("dead_letters", sql.INSERT_DEAD_LETTERS, batch.dead_letters)
+        return WriteResult(n_samples, n_closures, n_dead)
+
+    def write_fluxes(self, fluxes: pa.Table) -> None:
+        if fluxes.num_rows == 0:
+            return
+        fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
+        self._reconnect_if_broken()
+        with self.con.transaction():
+            self._insert("fluxes", sql.UPSERT_FLUXES, fluxes)
+
+    # --- reads ----------------------------------------------------------------------------
+    def read(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        devices: list[str] | None = None,
+    ) -> pa.Table:
+        check_table(table)
+        s = schema.TABLES[table]
+        params: list[Any] = [t for t in (start, end) if t is not None]
+        params += list(devices or [])
+        q = sql.select_sql(table, start is not None, end is not None, len(devices or []), "%s")
+        q = q.replace(f"SELECT {sql.columns(s)} FROM", f"SELECT {_select_list(s)} FROM", 1)
+        buf = io.BytesIO()
+        with (
+            self.con.cursor() as cur,
+            cur.copy(f"COPY ({q}) TO STDOUT (FORMAT csv)", params or None) as copy,
+        ):
+            for chunk in copy:
+                buf.write(chunk)
+        self.con.commit()
+        types = {}
+        for f in s:
+            if pa.types.is_timestamp(f.type):
+                types[f.name] = pa.int64()
+            elif pa.types.is_binary(f.type):
+                types[f.name] = pa.string()
+            else:
+                types[f.name] = f.type
+        if buf.tell() == 0:
+            return schema.empty(s)
+        buf.seek(0)
+        raw = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=s.names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+        cols = []
+        for f in s:
+            col = raw[f.name]
+            if pa.types.is_timestamp(f.type):
+                col = col.cast(pa.timestamp("ms")).cast(f.type)
+            elif pa.types.is_binary(f.type):
+                col = pa.array(
+                    [None if h is None else bytes.fromhex(h) for h in col.to_pylist()], f.type
+                )
+            cols.append(col)
+        return pa.table(cols, schema=s)
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for name in schema.TABLES:
+            row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            out[name] = int(row[0]) if row else 0
+        self.con.commit()
+        return out
+
+    def last_locations(self) -> dict[str, str]:
+        rows = self.con.execute(sql.LAST_LOCATIONS).fetchall()
+        self.con.commit()
+        return {str(d): str(loc) for d, loc in rows}
+
+    def clone(self) -> PostgresStore:
+        return PostgresStore(self.url, partition_days=self.partition_days)
+
+    def close(self) -> None:
+        self.con.close()

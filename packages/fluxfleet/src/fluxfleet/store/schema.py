@@ -1,0 +1,136 @@
+"""The store's tables as Arrow schemas: what a batch carries into either backend.
+
+Units are in the column names (``co2_ppm``, ``pressure_hpa``, ``temperature_c``); times are
+UTC instants with millisecond resolution (the devices' ``ts``).
+
+=====================  =====================================================================
+table                  one row per
+=====================  =====================================================================
+``samples``            sample, unique on (``device``, ``seq``) — the device's own counter
+``closures``           ``cycle`` message (a finished closure), unique on (``device``, ``cyc``)
+``fluxes``             closure with a computed flux, unique on (``device``, ``cyc``)
+``devices``            device: last seen, firmware, slot, boot count, location, state
+``device_locations``   change of a device's location code (its history), on (device, since)
+``dead_letters``       rejected message: topic, raw bytes, reason, time
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa  # type: ignore[import-untyped]
+
+TIME = pa.timestamp("ms", tz="UTC")
+
+SAMPLES = pa.schema(
+    [
+        ("device", pa.string()),
+        ("seq", pa.int64()),
+        ("time", TIME),
+        ("location", pa.string()),
+        ("boot", pa.int64()),
+        ("cyc", pa.int64()),
+        ("phase", pa.string()),  # the firmware's phase: open, closing, closed, extended, ...
+        ("co2_ppm", pa.float64()),  # SCD30, wet mole fraction [µmol mol⁻¹]
+        ("rh_percent", pa.float64()),  # SCD30 relative humidity [%]
+        ("scd30_temperature_c", pa.float64()),  # SCD30's own (self-heated) temperature [°C]
+        ("temperature_c", pa.float64()),  # QMP6988/BMP280 air temperature [°C]
+        ("pressure_hpa", pa.float64()),  # [hPa]
+        ("lux", pa.float64()),  # BH1750 illuminance [lx]
+        ("lid_deg", pa.int16()),  # servo angle [°]
+        ("fan_pct", pa.int16()),  # fan duty [%]
+        ("flags", pa.int16()),  # protocol FL_* bits
+        ("received", TIME),  # when the ingestor received the message (wall clock)
+    ]
+)
+
+CLOSURES = pa.schema(
+    [
+        ("device", pa.string()),
+        ("cyc", pa.int64()),
+        ("boot", pa.int64()),
+        ("location", pa.string()),
+        ("time_close", TIME),  # lid-close command
+        ("time_open", TIME),  # lid-open command (end of the closure)
+        ("closed_ms", pa.int64()),  # [ms]
+        ("extended_ms", pa.int64()),  # extension while the rise was small [ms]
+        ("n", pa.int64()),  # samples the device fitted
+        ("co2_start_ppm", pa.float64()),
+        ("co2_end_ppm", pa.float64()),
+        ("slope_ppm_s", pa.float64()),  # the device's own line fit [µmol mol⁻¹ s⁻¹]
+        ("r2", pa.float64()),
+        ("flags", pa.int16()),
+        ("received", TIME),
+    ]
+)
+
+FLUXES = pa.schema(
+    [
+        ("device", pa.string()),
+        ("cyc", pa.int64()),
+        ("location", pa.string()),
+        ("start", TIME),  # closure start as soilflux segmented it
+        ("end", TIME),
+        ("flux_umol_m2_s", pa.float64()),
+        ("flux_se_umol_m2_s", pa.float64()),  # the selected model's SE (NaN if it has none)
+        ("model", pa.string()),
+        ("flags", pa.string()),  # soilflux QC flags, comma-separated
+        ("n_fit", pa.int64()),
+        ("r2", pa.float64()),
+        ("deadband_s", pa.float64()),
+        ("computed", TIME),  # wall-clock time the flux was stored
+    ]
+)
+
+DEVICES = pa.schema(
+    [
+        ("device", pa.string()),
+        ("last_seen", TIME),  # wall clock of the last message
+        ("location", pa.string()),
+        ("firmware", pa.string()),
+        ("slot", pa.string()),
+        ("boot", pa.int64()),
+        ("reset_cause", pa.string()),
+        ("uptime_ms", pa.int64()),
+        ("skew_ms", pa.int64()),
+        ("ntp", pa.bool_()),
+        ("lost", pa.int64()),  # samples the device's ring overwrote unsent
+        ("state", pa.string()),  # online, offline, rebooting, alert
+        ("state_time", TIME),
+    ]
+)
+
+DEVICE_LOCATIONS = pa.schema([("device", pa.string()), ("location", pa.string()), ("since", TIME)])
+
+DEAD_LETTERS = pa.schema(
+    [
+        ("received", TIME),
+        ("topic", pa.string()),
+        ("payload", pa.binary()),
+        ("reason", pa.string()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "samples": SAMPLES,
+    "closures": CLOSURES,
+    "fluxes": FLUXES,
+    "devices": DEVICES,
+    "device_locations": DEVICE_LOCATIONS,
+    "dead_letters": DEAD_LETTERS,
+}
+"""Every table, by name (the names ``fluxfleet export --table`` takes)."""
+
+TIME_COLUMN = {
+    "samples": "time",
+    "closures": "time_close",
+    "fluxes": "start",
+    "devices": "last_seen",
+    "device_locations": "since",
+    "dead_letters": "received",
+}
+"""The column ``--from``/``--to`` select on, per table."""
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """An empty table of ``schema``."""
+    return schema.empty_table()

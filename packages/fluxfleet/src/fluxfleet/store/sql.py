@@ -1,0 +1,98 @@
+"""SQL shared by the backends: both speak ``INSERT … SELECT … ON CONFLICT``.
+
+Each statement reads a staging relation named ``stg`` holding one Arrow table of
+:mod:`fluxfleet.store.schema` (a registered Arrow view in DuckDB, a temporary table
+filled by COPY in PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from fluxfleet.store import schema
+
+
+def columns(s: pa.Schema) -> str:
+    """The quoted column list of schema ``s``."""
+    return ", ".join(f'"{name}"' for name in s.names)
+
+
+# Rows go in key order: two ingestors writing the same keys then lock them in the same
+# order and wait for each other instead of deadlocking (PostgreSQL).
+INSERT_SAMPLES = (
+    f"INSERT INTO samples ({columns(schema.SAMPLES)}) "
+    f"SELECT {columns(schema.SAMPLES)} FROM stg ORDER BY device, seq ON CONFLICT DO NOTHING"
+)
+INSERT_CLOSURES = (
+    f"INSERT INTO closures ({columns(schema.CLOSURES)}) "
+    f"SELECT {columns(schema.CLOSURES)} FROM stg ORDER BY device, cyc ON CONFLICT DO NOTHING"
+)
+INSERT_LOCATIONS = (
+    f"INSERT INTO device_locations ({columns(schema.DEVICE_LOCATIONS)}) "
+    f"SELECT {columns(schema.DEVICE_LOCATIONS)} FROM stg ON CONFLICT DO NOTHING"
+)
+INSERT_DEAD_LETTERS = (
+    f"INSERT INTO dead_letters ({columns(schema.DEAD_LETTERS)}) "
+    f"SELECT {columns(schema.DEAD_LETTERS)} FROM stg"
+)
+# A newer message updates what it carries; older state (a replayed meta) does not win.
+UPSERT_DEVICES = (
+    f"INSERT INTO devices ({columns(schema.DEVICES)}) "
+    f"SELECT {columns(schema.DEVICES)} FROM stg ORDER BY device "
+    "ON CONFLICT (device) DO UPDATE SET "
+    "last_seen = greatest(devices.last_seen, excluded.last_seen), "
+    "location = coalesce(excluded.location, devices.location), "
+    "firmware = coalesce(excluded.firmware, devices.firmware), "
+    "slot = coalesce(excluded.slot, devices.slot), "
+    "boot = coalesce(excluded.boot, devices.boot), "
+    "reset_cause = coalesce(excluded.reset_cause, devices.reset_cause), "
+    "uptime_ms = coalesce(excluded.uptime_ms, devices.uptime_ms), "
+    "skew_ms = coalesce(excluded.skew_ms, devices.skew_ms), "
+    "ntp = coalesce(excluded.ntp, devices.ntp), "
+    "lost = coalesce(excluded.lost, devices.lost), "
+    "state = coalesce(excluded.state, devices.state), "
+    "state_time = coalesce(excluded.state_time, devices.state_time)"
+)
+# A recomputed flux replaces the stored one (two ingestors may compute it at once: an
+# upsert, not delete + insert, which would collide under READ COMMITTED).
+UPSERT_FLUXES = (
+    f"INSERT INTO fluxes ({columns(schema.FLUXES)}) "
+    f"SELECT {columns(schema.FLUXES)} FROM stg ORDER BY device, cyc "
+    "ON CONFLICT (device, cyc) DO UPDATE SET "
+    + ", ".join(f'"{name}" = excluded."{name}"' for name in schema.FLUXES.names[2:])
+)
+LAST_LOCATIONS = (
+    "SELECT device, location FROM ("
+    "SELECT device, location, row_number() OVER (PARTITION BY device ORDER BY since DESC) AS k "
+    "FROM device_locations) t WHERE k = 1"
+)
+
+
+def unique_rows(table: pa.Table, keys: list[str]) -> pa.Table:
+    """``table`` with the first row of each key kept (one INSERT must not repeat a key)."""
+    if table.num_rows < 2:
+        return table
+    indexed = table.select(keys).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
+    first = indexed.group_by(keys, use_threads=False).aggregate([("_i", "min")])
+    rows = first["_i_min"]
+    return table.take(pc.take(rows, pc.sort_indices(rows)))
+
+
+def select_sql(table: str, has_start: bool, has_end: bool, n_devices: int, placeholder: str) -> str:
+    """SELECT of :meth:`fluxfleet.store.base.Store.read` with ``placeholder`` parameters."""
+    time_col = schema.TIME_COLUMN[table]
+    where = []
+    if has_start:
+        where.append(f'"{time_col}" >= {placeholder}')
+    if has_end:
+        where.append(f'"{time_col}" < {placeholder}')
+    if n_devices:
+        where.append(f"device IN ({', '.join([placeholder] * n_devices)})")
+    sql = f"SELECT {columns(schema.TABLES[table])} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = [f'"{time_col}"']
+    if "device" in schema.TABLES[table].names:
+        order.insert(0, "device")
+    return sql + " ORDER BY " + ", ".join(order)
