@@ -131,6 +131,31 @@ def truth_samples(truth: Path) -> int:
     return int(json.loads(meta[b"fluxfleet.run"])["samples"])
 
 
+def unplanned_resets(truth: Path) -> int:
+    """Unplanned resets (``reboot`` faults) the simulator injected (truth file metadata)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(truth).metadata
+    faults = json.loads(meta[b"fluxfleet.faults"])
+    kinds = faults["kind"] if isinstance(faults, dict) else [f["kind"] for f in faults]
+    kinds = kinds.values() if isinstance(kinds, dict) else kinds
+    return sum(1 for k in kinds if k == "reboot")
+
+
+def ram_loss_allowance(truth: Path) -> int:
+    """Samples the firmware may lose, by design, to the simulator's unplanned resets.
+
+    Each unplanned reset loses the samples still in RAM (fewer than ``ring.COMMIT_EVERY``,
+    the price of the ring's flash wear: ``fluxfleet.firmware.ring``), and their seqs are
+    never given again; a planned reboot, a broker or ingestor outage loses nothing.
+    """
+    from fluxfleet.firmware import ring
+
+    return unplanned_resets(truth) * (ring.COMMIT_EVERY - 1)
+
+
 def check_samples(st: Store) -> tuple[int, int, int]:
     """(samples, devices, gaps) — every device's seq must run 1..max without a hole."""
     s = st.read("samples")

@@ -16,7 +16,14 @@ import pandas as pd
 import pytest
 from fluxfleet.store import open_store
 
-from .conftest import FLUXFLEET, IngestProcess, check_samples, run_sim, truth_samples
+from .conftest import (
+    FLUXFLEET,
+    IngestProcess,
+    check_samples,
+    ram_loss_allowance,
+    run_sim,
+    truth_samples,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +51,11 @@ def test_sim_to_store_every_sample_once(broker: Any, store_url: str, tmp_path: P
         f"{dead} dead letters\n{log.splitlines()[-1]}"
     )
     assert devices == CHAMBERS
-    assert gaps == 0
-    assert n == taken
+    # the store loses nothing; only the firmware's own RAM loss at an unplanned reset
+    # shows, as one seq gap that never repeats a seq (see ram_loss_allowance)
+    allowed = ram_loss_allowance(truth)
+    assert 0 <= taken - n <= allowed
+    assert gaps <= allowed
     assert dead == 0
     complete = closures_truth[closures_truth["complete"]]
     want = set(zip(complete["chamber"], complete["cyc"], strict=True))

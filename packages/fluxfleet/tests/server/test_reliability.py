@@ -25,7 +25,13 @@ from fluxfleet.ingest.mqtt import Ingestor
 from fluxfleet.store import open_store
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .conftest import FLUXFLEET, IngestProcess, check_samples, truth_samples
+from .conftest import (
+    FLUXFLEET,
+    IngestProcess,
+    check_samples,
+    ram_loss_allowance,
+    truth_samples,
+)
 from .test_batch import HOSTILE, telemetry
 
 pytestmark = pytest.mark.slow
@@ -57,8 +63,11 @@ def _report(name: str, store_url: str, truth: Path) -> None:
         f"{gaps} seq gaps, {devices} devices, {counts['closures']} closures, "
         f"{counts['fluxes']} fluxes, {counts['dead_letters']} dead letters"
     )
-    assert n == taken
-    assert gaps == 0
+    # nothing lost by the store, the broker or the ingestor: only the firmware's own RAM
+    # loss at an injected unplanned reset may show (conftest.ram_loss_allowance)
+    allowed = ram_loss_allowance(truth)
+    assert 0 <= taken - n <= allowed
+    assert gaps <= allowed
     assert devices == CHAMBERS
 
 
