@@ -246,8 +246,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     on their distinct values only. Each row group's Arrow buffers are released as the
     frame is built (``self_destruct``), so memory holds about one copy of the table.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     schema = pq.read_schema(path)
     text = [
