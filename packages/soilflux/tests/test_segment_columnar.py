@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from soilflux.segment import segment
+from soilflux.segment import open_tail, segment
 
 T0 = pd.Timestamp("2026-05-01T00:00:00Z")
 
@@ -198,3 +198,22 @@ def test_same_on_a_fleet_week_slice() -> None:
         }
     ).sort_values("time", kind="stable")
     assert_same(data.reset_index(drop=True), volume_cm3=5000.0, area_cm2=300.0)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_chambers=st.integers(1, 4),
+    by_id=st.booleans(),
+    defects=st.integers(0, 8),
+    cut=st.floats(0.1, 1.0),
+    max_duration_s=st.sampled_from([60.0, 900.0]),
+)
+def test_open_tail_same_as_row_frame_version(
+    seed: int, n_chambers: int, by_id: bool, defects: int, cut: float, max_duration_s: float
+) -> None:
+    data = records(seed, n_chambers, by_id, True, defects, True)
+    data = data.iloc[: max(1, int(cut * len(data)))]  # a file ending mid-closure
+    complete, tail = open_tail(data, max_duration_s=max_duration_s)
+    expected = REFERENCE.open_tail(data, max_duration_s=max_duration_s)
+    pd.testing.assert_frame_equal(complete, expected[0], check_exact=True)
+    pd.testing.assert_frame_equal(tail, expected[1], check_exact=True)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from soilflux.segment.groups import first_valid, group_any, group_max, group_min
+
+_NEVER = np.iinfo(np.int64).max
+_NONE = np.iinfo(np.int64).min
+
 
 def combine(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join several ``(samples, closures)`` pairs, renumbering closures 0..n-1.
@@ -63,22 +68,30 @@ def open_tail(
     """
     if data.empty:
         return data, data.iloc[:0]
-    time = pd.to_datetime(data["time"], utc=True)
-    chamber = data["chamber"].astype(str)
-    by_id = "closure_id" in data.columns and data["closure_id"].notna().any()
-    last_time = time.groupby(chamber).transform("max")
+    time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
+    t = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    codes, names = pd.factorize(data["chamber"].astype(str))
+    chamber = np.asarray(codes, dtype=np.int64)
+    n = len(names)
+    last = group_max(t, chamber, n)
+    at_last = t == last[chamber]
+    by_id = "closure_id" in data.columns and bool(data["closure_id"].notna().any())
     if by_id:
-        key = data["closure_id"].astype("string").fillna("\x00none")
-        last_id = key.where(time == last_time).groupby(chamber).transform("first")
-        tail = (key == last_id) & data["closure_id"].notna()
+        ids = np.asarray(pd.factorize(data["closure_id"].astype("string"))[0], dtype=np.int64)
+        # the closure of the first row (file order) at the chamber's last time
+        last_row = first_valid(chamber, at_last, n)
+        tail = (ids == ids[last_row][chamber]) & (ids >= 0)
     else:
-        closed = (data["phase"].astype("string") == "closed").fillna(False).astype(bool)
-        not_closed_time = time.where(~closed).groupby(chamber).transform("max")
-        last_closed = closed.where(time == last_time).groupby(chamber).transform("max")
-        after = not_closed_time.isna() | (time > not_closed_time)
-        tail = after & last_closed.fillna(False).astype(bool)
-    first_tail = time.where(tail).groupby(chamber).transform("min")
-    too_long = (last_time - first_tail).dt.total_seconds() > max_duration_s
-    tail = tail & ~too_long.fillna(False).astype(bool)
-    mask = tail.to_numpy(dtype=bool)
+        closed = (data["phase"].astype("string") == "closed").fillna(False).to_numpy(dtype=bool)
+        not_closed = group_max(np.where(closed, _NONE, t), chamber, n)[chamber]
+        after = (not_closed == _NONE) | (t > not_closed)
+        tail = after & group_any(chamber, closed & at_last, n)[chamber]
+    first_tail = group_min(np.where(tail, t, _NEVER), chamber, n)
+    has = first_tail != _NEVER
+    span_s = pd.to_timedelta(last[has] - first_tail[has], unit="ns").total_seconds()
+    too_long = np.zeros(n, dtype=bool)
+    too_long[has] = np.asarray(span_s) > max_duration_s
+    mask = tail & ~too_long[chamber]
+    if not mask.any():
+        return data, data.iloc[:0]
     return data[~mask], data[mask]
