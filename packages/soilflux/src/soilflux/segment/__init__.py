@@ -254,6 +254,13 @@ CLOSURE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _take(column: pd.Series, rows: IntArray) -> pd.Series:
+    """Rows of a column by position, its dtype kept."""
+    if isinstance(column.dtype, np.dtype):
+        return pd.Series(column.to_numpy()[rows], name=column.name)
+    return column.take(rows).reset_index(drop=True)
+
+
 def _samples(
     rec: Records,
     rows: IntArray,
@@ -262,15 +269,20 @@ def _samples(
     gases: list[str],
 ) -> pd.DataFrame:
     """The engine's sample table, sorted by (closure, elapsed time), aux holes filled."""
-    order = np.lexsort((elapsed.to_numpy(dtype=np.float64), closure))
+    el = elapsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    # rows come in (chamber, time) order: closures are runs that a stable sort merges
+    order = np.argsort(closure, kind="stable")
+    c, e = closure[order], el[order]
+    if not bool(np.all((c[1:] != c[:-1]) | (e[1:] >= e[:-1]))):
+        order = np.lexsort((el, closure))
     picked = rows[order]
     aux = [c for c in AUX_COLUMNS if c in rec.frame.columns]
     columns: dict[str, object] = {
         "closure": closure[order],
-        "elapsed_s": elapsed.take(order).reset_index(drop=True),
+        "elapsed_s": _take(elapsed, order),
     }
     for name in (*gases, *aux):
-        columns[name] = rec.frame[name].take(picked).reset_index(drop=True)
+        columns[name] = _take(rec.frame[name], picked)
     samples = pd.DataFrame(columns)
     interpolate_aux(
         samples, [c for c in ("h2o_mmol_mol", "temperature_c", "pressure_kpa") if c in aux]

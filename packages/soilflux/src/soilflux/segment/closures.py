@@ -17,6 +17,7 @@ from soilflux.segment.groups import (
     BoolArray,
     FloatArray,
     IntArray,
+    factorize_as,
     ffill_within,
     first_valid,
     group_any,
@@ -84,22 +85,18 @@ class Records:
         """Arrays of a reader's frame (see :func:`soilflux.segment.segment`)."""
         time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
         t_ns = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        codes, names = pd.factorize(data["chamber"].astype(str), sort=True)
-        chamber = np.asarray(codes, dtype=np.int64)
+        chamber, names = factorize_as(data["chamber"], "str", sort=True)
         closed: BoolArray | None = None
         phase_codes: IntArray | None = None
         closed_code = -2
         if "phase" in data.columns:
-            phase = data["phase"].astype("string")
-            closed = (phase == "closed").fillna(False).to_numpy(dtype=bool)
-            p_codes, p_names = pd.factorize(phase)
-            phase_codes = np.asarray(p_codes, dtype=np.int64)
-            found = np.flatnonzero(np.asarray(p_names, dtype=object) == "closed")
+            phase_codes, p_names = factorize_as(data["phase"], "string")
+            found = np.flatnonzero(p_names == "closed")
             closed_code = int(found[0]) if found.size else -2
+            closed = phase_codes == closed_code
         id_codes: IntArray | None = None
         if by_id:
-            i_codes, _ = pd.factorize(data["closure_id"].astype("string"))
-            id_codes = np.asarray(i_codes, dtype=np.int64)
+            id_codes = factorize_as(data["closure_id"], "string")[0]
             context, inside = id_codes, id_codes >= 0
         else:
             assert closed is not None
@@ -186,7 +183,18 @@ def start_times(
         assert elapsed_col is not None
         el = elapsed_col.to_numpy(dtype=np.float64, na_value=np.nan)[rows]
         origin = t_ns - np.round(el * NS).astype(np.int64)
-        start = np.round(group_median(origin.astype(np.float64), group, n)).astype(np.int64)
+        # usually every sample of a closure gives the same origin: its median is that
+        lo, hi = group_min(origin, group, n), group_max(origin, group, n)
+        median = lo.astype(np.float64)
+        varies = lo != hi
+        if varies.any():
+            rows_v = varies[group]
+            renum = np.cumsum(varies) - 1
+            sub = group_median(
+                origin[rows_v].astype(np.float64), renum[group[rows_v]], int(varies.sum())
+            )
+            median[varies] = sub
+        start = np.round(median).astype(np.int64)
     elif rec.closed is not None:
         closed_t = np.where(rec.closed[rows], t_ns, _NEVER)
         start = group_min(closed_t, group, n)
