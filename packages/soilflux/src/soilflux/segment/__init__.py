@@ -254,10 +254,10 @@ CLOSURE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _take(column: pd.Series, rows: IntArray) -> pd.Series:
-    """Rows of a column by position, its dtype kept."""
+def _take(column: pd.Series, rows: IntArray) -> object:
+    """Rows of a column by position, its dtype kept (a numpy array where it has one)."""
     if isinstance(column.dtype, np.dtype):
-        return pd.Series(column.to_numpy()[rows], name=column.name)
+        return column.to_numpy()[rows]
     return column.take(rows).reset_index(drop=True)
 
 
@@ -283,7 +283,8 @@ def _samples(
     }
     for name in (*gases, *aux):
         columns[name] = _take(rec.frame[name], picked)
-    samples = pd.DataFrame(columns)
+    # one block per column, none copied again (the takes above made them)
+    samples = pd.DataFrame(columns, copy=False)
     interpolate_aux(
         samples, [c for c in ("h2o_mmol_mol", "temperature_c", "pressure_kpa") if c in aux]
     )
