@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from soilflux.segment import open_tail, segment
+from soilflux.segment import open_tail, open_tail_rows, segment
 
 T0 = pd.Timestamp("2026-05-01T00:00:00Z")
 
@@ -214,6 +214,98 @@ def test_open_tail_same_as_row_frame_version(
     data = records(seed, n_chambers, by_id, True, defects, True)
     data = data.iloc[: max(1, int(cut * len(data)))]  # a file ending mid-closure
     complete, tail = open_tail(data, max_duration_s=max_duration_s)
+    assert open_tail_rows(data, max_duration_s=max_duration_s).sum() == len(tail)
     expected = REFERENCE.open_tail(data, max_duration_s=max_duration_s)
     pd.testing.assert_frame_equal(complete, expected[0], check_exact=True)
     pd.testing.assert_frame_equal(tail, expected[1], check_exact=True)
+    # the CLI leaves the tail out without splitting the frame: same closures
+    if len(complete):
+        options: dict[str, Any] = {"volume_cm3": 5000.0, "area_cm2": 300.0}
+        rows = open_tail_rows(data, max_duration_s=max_duration_s)
+        samples, closures, report = segment(data, leave_out=rows, **options)
+        want = REFERENCE.segment(expected[0], **options)
+        pd.testing.assert_frame_equal(samples, want[0], check_exact=True)
+        pd.testing.assert_frame_equal(closures, want[1], check_exact=True)
+        assert dataclasses.asdict(report) == dataclasses.asdict(want[2])
+
+
+def _reference_parts(paths: list[Path], **read_options: Any) -> list[tuple[Any, Any]]:
+    """``soilflux compute``'s reading loop as it was: read, carry the open tail by
+    splitting the frame (row-frame ``open_tail``), segment with the row-frame version."""
+    from soilflux.conventions import segment_options
+    from soilflux.io import read
+
+    parts = []
+    carry = None
+    for path in paths:
+        data, meta = read(path, **read_options)
+        if meta.format == "generic":
+            if carry is not None:
+                data = pd.concat([carry, data], ignore_index=True)
+            data, carry = REFERENCE.open_tail(data)
+        if data.empty:
+            continue
+        samples, closures, _ = REFERENCE.segment(
+            data, volume_cm3=5000.0, area_cm2=300.0, **segment_options(meta.format)
+        )
+        parts.append((samples, closures))
+    if carry is not None and not carry.empty:
+        samples, closures, _ = REFERENCE.segment(carry, volume_cm3=5000.0, area_cm2=300.0)
+        parts.append((samples, closures))
+    return parts
+
+
+def _assert_parts_equal(paths: list[Path], **read_options: Any) -> None:
+    from soilflux.cli import iter_parts
+    from soilflux.options import FluxOptions
+    from soilflux.pipeline import compute_fluxes
+
+    got = list(iter_parts(paths, volume_cm3=5000.0, area_cm2=300.0, **read_options))
+    want = _reference_parts(paths, **read_options)
+    assert len(got) == len(want)
+    for (s_got, c_got), (s_want, c_want) in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(s_got, s_want, check_exact=True)
+        pd.testing.assert_frame_equal(c_got, c_want, check_exact=True)
+        pd.testing.assert_frame_equal(
+            compute_fluxes(s_got, c_got, FluxOptions()),
+            compute_fluxes(s_want, c_want, FluxOptions()),
+            check_exact=True,
+        )
+
+
+def test_fleet_files_read_and_segmented_as_before(tmp_path: Path) -> None:
+    """A simulated fleet record in two Parquet files and a CSV, closures open across the
+    file boundary: the CLI's parts (and their fluxes) are those of the row-frame path."""
+    from soilflux.synthetic import synthetic_closures
+
+    syn = synthetic_closures(400, seed=9, chambers=20)
+    s = syn.samples
+    closure = s["closure"].to_numpy()
+    start = T0 + pd.to_timedelta((closure // 20) * 600 + (closure % 20) * 12, unit="s")
+    data = pd.DataFrame(
+        {
+            "time": start + pd.to_timedelta(s["elapsed_s"].to_numpy(), unit="s"),
+            "chamber": [f"ch{i % 20:02d}" for i in closure],
+            "location": "1.1.A",
+            "phase": "closed",
+            "closure_id": (closure // 20).astype(str),
+            **{c: s[c].to_numpy() for c in s.columns if c != "closure"},
+        }
+    )
+    data = data.sort_values("time", kind="stable").reset_index(drop=True)
+    half = len(data) // 2
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    data.iloc[:half].to_parquet(paths[0], index=False, row_group_size=5000)
+    data.iloc[half:].to_parquet(paths[1], index=False)
+    _assert_parts_equal(paths)
+    csv = tmp_path / "fleet.csv"
+    data.drop(columns="closure_id").to_csv(csv, index=False)  # by phase
+    _assert_parts_equal([csv])
+
+
+@pytest.mark.reference
+def test_reference_files_read_and_segmented_as_before(reference_dir: Path) -> None:
+    flux = reference_dir / "flux"
+    for name in ("LI8150.81x", "LI8200-01S.json"):
+        _assert_parts_equal([flux / name])
+    _assert_parts_equal([flux / "fluxible_co2_conc.csv"], format="fluxible")

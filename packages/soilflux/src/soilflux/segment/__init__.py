@@ -54,9 +54,17 @@ from soilflux.segment.closures import Records, closure_groups, closure_table, st
 from soilflux.segment.groups import BoolArray, IntArray
 from soilflux.segment.repair import apply_geometry, interpolate_aux, opening
 from soilflux.segment.report import SEGMENT_FLAGS, SegmentReport
-from soilflux.segment.tail import combine, open_tail
+from soilflux.segment.tail import combine, open_tail, open_tail_rows
 
-__all__ = ["AUX_COLUMNS", "SEGMENT_FLAGS", "SegmentReport", "combine", "open_tail", "segment"]
+__all__ = [
+    "AUX_COLUMNS",
+    "SEGMENT_FLAGS",
+    "SegmentReport",
+    "combine",
+    "open_tail",
+    "open_tail_rows",
+    "segment",
+]
 
 AUX_COLUMNS = ("h2o_mmol_mol", "temperature_c", "pressure_kpa", "lux")
 
@@ -74,6 +82,7 @@ def segment(
     trim_opening: bool = False,
     opening_drop_sigmas: float = 8.0,
     opening_min_drop_ppm: float = 5.0,
+    leave_out: BoolArray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, SegmentReport]:
     """Split sample records into closures.
 
@@ -106,6 +115,9 @@ def segment(
         the closure's sample-to-sample steps [-] ...
     opening_min_drop_ppm : float
         ... and by more than this [µmol mol⁻¹ or nmol mol⁻¹, the gas column's unit].
+    leave_out : (rows,) bool, optional
+        Rows to leave out, as if ``data[~leave_out]`` were given (without copying the
+        frame): the open tail a next file continues (:func:`open_tail_rows`).
 
     Returns
     -------
@@ -130,16 +142,18 @@ def segment(
     gases = [g for g in GAS_COLUMNS if g in data.columns]
     if not gases:
         raise ValueError(f"data has no gas column ({', '.join(GAS_COLUMNS)})")
-    by_id = "closure_id" in data.columns and bool(data["closure_id"].notna().any())
+    use = np.ones(len(data), dtype=bool) if leave_out is None else ~np.asarray(leave_out, bool)
+    by_id = "closure_id" in data.columns and bool(data["closure_id"].notna().to_numpy()[use].any())
     if not by_id and "phase" not in data.columns:
         raise ValueError("data needs a 'phase' or a 'closure_id' column")
     report = SegmentReport()
-    if data.empty:
+    if not use.any():
         return _empty(gases, report)
     rec = Records.from_frame(data, gases, by_id)
 
     # --- clock jumps and arrival order, per chamber in file order
-    rows = np.argsort(rec.chamber, kind="stable")  # (chamber, arrival)
+    rows = np.flatnonzero(use)
+    rows = rows[np.argsort(rec.chamber[rows], kind="stable")]  # (chamber, arrival)
     chamber = rec.chamber[rows]
     clock = repair_clock(
         rec.t_ns[rows],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from soilflux.segment.groups import first_valid, group_any, group_max, group_min
+from soilflux.segment.groups import factorize_as, first_valid, group_any, group_max, group_min
 
 _NEVER = np.iinfo(np.int64).max
 _NONE = np.iinfo(np.int64).min
@@ -66,18 +67,38 @@ def open_tail(
     complete, tail : pandas.DataFrame
         Rows to segment now, and rows to prepend to the next file's records.
     """
-    if data.empty:
+    mask = open_tail_rows(data, max_duration_s=max_duration_s)
+    if not mask.any():
         return data, data.iloc[:0]
+    return data[~mask], data[mask]
+
+
+def open_tail_rows(data: pd.DataFrame, *, max_duration_s: float = 900.0) -> npt.NDArray[np.bool_]:
+    """The rows :func:`open_tail` carries over, as a mask (the frame is not split).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Records as the readers return them.
+    max_duration_s : float
+        Longest closure carried over [s].
+
+    Returns
+    -------
+    (rows,) bool
+        The rows of each chamber's open last closure.
+    """
+    if data.empty:
+        return np.zeros(0, dtype=bool)
     time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
     t = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    codes, names = pd.factorize(data["chamber"].astype(str))
-    chamber = np.asarray(codes, dtype=np.int64)
+    chamber, names = factorize_as(data["chamber"], "str")
     n = len(names)
     last = group_max(t, chamber, n)
     at_last = t == last[chamber]
     by_id = "closure_id" in data.columns and bool(data["closure_id"].notna().any())
     if by_id:
-        ids = np.asarray(pd.factorize(data["closure_id"].astype("string"))[0], dtype=np.int64)
+        ids = factorize_as(data["closure_id"], "string")[0]
         # the closure of the first row (file order) at the chamber's last time
         last_row = first_valid(chamber, at_last, n)
         tail = (ids == ids[last_row][chamber]) & (ids >= 0)
@@ -91,7 +112,4 @@ def open_tail(
     span_s = pd.to_timedelta(last[has] - first_tail[has], unit="ns").total_seconds()
     too_long = np.zeros(n, dtype=bool)
     too_long[has] = np.asarray(span_s) > max_duration_s
-    mask = tail & ~too_long[chamber]
-    if not mask.any():
-        return data, data.iloc[:0]
-    return data[~mask], data[mask]
+    return np.asarray(tail & ~too_long[chamber], dtype=bool)
