@@ -53,7 +53,7 @@ from soilflux.segment.arrival import repair_clock, repeated_times
 from soilflux.segment.closures import Records, closure_groups, closure_table, start_times
 from soilflux.segment.groups import BoolArray, IntArray
 from soilflux.segment.repair import apply_geometry, interpolate_aux, opening
-from soilflux.segment.report import SEGMENT_FLAGS, SegmentReport
+from soilflux.segment.report import SEGMENT_FLAGS, SegmentReport, joined_flags
 from soilflux.segment.tail import combine, open_tail, open_tail_rows
 
 __all__ = [
@@ -233,12 +233,7 @@ def segment(
             trimmed, np.fmin(np.nan_to_num(obs, nan=np.inf), end_s), obs
         )
         flag_columns["trimmed"] = trimmed
-    flags = np.full(n_groups, "", dtype=object)
-    for name, mask in flag_columns.items():
-        report.flag_counts[name] = int(mask.sum())
-        flags = np.where(mask, np.where(flags == "", name, flags + "," + name), flags)
-    report.flag_counts = {k: v for k, v in report.flag_counts.items() if v}
-    closures["segment_flags"] = pd.array(flags, dtype="string")
+    closures["segment_flags"], report.flag_counts = joined_flags(flag_columns, n_groups)
 
     # Order closures by start time; renumber 0..n-1.
     by_start = np.lexsort((table.chamber, start_ns))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 #: Flags segmentation may set on a closure (``segment_flags``; see :mod:`soilflux.segment`).
 SEGMENT_FLAGS: tuple[str, ...] = (
     "clock_jump",
@@ -70,3 +74,31 @@ class SegmentReport:
                 out.append(f"{n} {label}")
         out.extend(f"{n} closures flagged {flag}" for flag, n in sorted(self.flag_counts.items()))
         return out
+
+
+def joined_flags(
+    flags: dict[str, npt.NDArray[np.bool_]], n: int
+) -> tuple[pd.api.extensions.ExtensionArray, dict[str, int]]:
+    """Each closure's flags as one comma-separated string, and how many closures carry each.
+
+    Parameters
+    ----------
+    flags : dict of (n,) bool
+        Flag name → closures that carry it, in the order the names are joined.
+    n : int
+        Number of closures.
+
+    Returns
+    -------
+    strings : (n,) string array
+        ``"gap,short"``, or ``""`` for none.
+    counts : dict
+        Closures per flag, only the flags that occur.
+    """
+    joined = np.full(n, "", dtype=object)
+    counts: dict[str, int] = {}
+    for name, mask in flags.items():
+        counts[name] = int(mask.sum())
+        joined = np.where(mask, np.where(joined == "", name, joined + "," + name), joined)
+    strings = pd.array(joined, dtype="string")
+    return strings, {k: v for k, v in counts.items() if v}
