@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit, least_squares
-from soilflux.fit._batch import Batch, make_batch
+from soilflux.fit import Batch, make_batch
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve
 from soilflux.fit.lag import lag_basis

@@ -46,9 +46,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from soilflux.fit._batch import Batch, FloatArray, make_batch, quiet, safe_divide, safe_sqrt
-from soilflux.fit._lstsq import centred, centred_regression
-from soilflux.fit._profile import grid_minimum
+from soilflux.fit import (
+    Batch,
+    FloatArray,
+    centred,
+    centred_regression,
+    grid_minimum,
+    make_batch,
+    quiet,
+    safe_divide,
+    safe_sqrt,
+)
 
 from fluxfleet.sim.physics import FLUSH_EXCHANGE_RATE_S
 

@@ -30,7 +30,7 @@ from soilflux.io import (
     read_closure_table,
 )
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
-from soilflux.segment import SegmentReport, combine, open_tail, segment
+from soilflux.segment import SegmentReport, combine, open_tail_rows, segment
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -198,13 +198,18 @@ def iter_parts(
                         name,
                         f"an analyser record holds no chamber {name}: give {option}",
                     )
+        tail = None
         if meta.format == "generic":
             if carry is not None:
                 data = pd.concat([carry, data], ignore_index=True)
-            data, carry = open_tail(data)
-        if data.empty:
+            # the open tail is carried over and left out here, without splitting the frame
+            tail = open_tail_rows(data)
+            carry = data[tail]
+        if data.empty or (tail is not None and tail.all()):
             continue
-        samples, closures, report = segment(data, **options, **segment_options(meta.format))
+        samples, closures, report = segment(
+            data, **options, **segment_options(meta.format), leave_out=tail
+        )
         reports.append(report)
         if len(closures):
             yield samples, closures

@@ -208,7 +208,7 @@ def read_generic(
     delimiter = ","
     try:
         if parquet:
-            raw = pd.read_parquet(path)
+            raw = _read_parquet(path)
         else:
             delimiter = (columns.delimiter if columns else None) or sniff_delimiter(path)
             # Identifiers stay text ("01" is not 1); numbers are parsed by pandas, and a
@@ -238,6 +238,32 @@ def read_generic(
     if delimiter != ",":
         meta.notes.append(f"fields separated by {'a tab' if delimiter == chr(9) else delimiter!r}")
     return data, meta
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table, read one row group at a time, text columns as categories.
+
+    Identifier columns (chamber, phase, closure id, location) repeat a few values over
+    millions of rows: read as dictionaries they stay small, and every text rule below runs
+    on their distinct values only. Each row group's Arrow buffers are released as the
+    frame is built (``self_destruct``), so memory holds about one copy of the table.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    schema = pq.read_schema(path)
+    text = [
+        f.name
+        for f in schema
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        and f.name.strip().lower() != "time"
+    ]
+    file = pq.ParquetFile(path, read_dictionary=text)
+    groups = [file.read_row_group(i) for i in range(file.num_row_groups)]
+    table = pa.concat_tables(groups) if groups else schema.empty_table()
+    del groups
+    frame: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True)
+    return frame
 
 
 def _text_columns(header: pd.Index, columns: ColumnMap | None) -> list[str]:
@@ -360,7 +386,7 @@ def parse_generic_table(
         out["location"] = _text(raw["location"])
 
     if "phase" in columns_present:
-        phase = _text(raw["phase"]).str.lower()
+        phase = _text(raw["phase"], lower=True)
         unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
         report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
         out["phase"] = phase.where(~unknown)
@@ -405,7 +431,8 @@ def parse_generic_table(
         out[name] = values
     out["line"] = lines
     meta.issues = issues
-    data = out.loc[keep, [c for c in SAMPLE_COLUMNS if c in out.columns]].reset_index(drop=True)
+    columns_out = [c for c in SAMPLE_COLUMNS if c in out.columns]
+    data = out[columns_out] if keep.all() else out.loc[keep, columns_out].reset_index(drop=True)
     return data, meta
 
 
@@ -495,16 +522,22 @@ def _normalised_columns(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         if name in seen:
             raise InputError(source, 1, name, "column appears twice")
         seen.add(name)
-    renamed = raw.copy()
-    renamed.columns = pd.Index(names)
-    return renamed
+    return raw.set_axis(pd.Index(names), axis=1)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Strings with blanks and NA spellings as missing."""
-    text = values.astype("string").str.strip()
+def _text(values: pd.Series, *, lower: bool = False) -> pd.Series:
+    """Strings with blanks and NA spellings as missing (lower-cased with ``lower``).
+
+    The rules run on the column's distinct values (identifiers repeat over millions of
+    rows) and are spread back by code.
+    """
+    codes, uniques = pd.factorize(values)
+    text = pd.Series(uniques).astype("string").str.strip()
     missing = text.isna() | text.str.lower().isin(_MISSING_TEXT)
-    return text.mask(missing)
+    text = text.mask(missing)
+    if lower:
+        text = text.str.lower()
+    return pd.Series(text.array.take(codes, allow_fill=True), index=values.index)
 
 
 def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:

@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-
 from soilflux.io.generic import GAS_COLUMNS
 
 AUX_COLUMNS = ("h2o_mmol_mol", "temperature_c", "pressure_kpa", "lux")

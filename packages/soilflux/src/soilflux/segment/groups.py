@@ -1,0 +1,163 @@
+"""Per-group reductions on whole columns: numpy on integer group codes, no per-row Python.
+
+Groups are numbered ``0..n-1``; rows with a negative code belong to none. Each function
+gives what the matching pandas ``groupby`` reduction gives (same floating-point result:
+the median of an even count is ``(upper + lower) / 2`` as in pandas), so segmentation
+stays identical while running on arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def group_median(values: FloatArray, codes: npt.NDArray[np.integer], n: int) -> FloatArray:
+    """Median of ``values`` per group, NaNs ignored; NaN for a group without values.
+
+    Parameters
+    ----------
+    values : (rows,) float
+        Values [any unit].
+    codes : (rows,) int
+        Group of each row (negative: none).
+    n : int
+        Number of groups.
+
+    Returns
+    -------
+    (n,) float
+        Median per group [unit of ``values``].
+    """
+    ok = np.isfinite(values) & (codes >= 0)
+    v = values[ok]
+    g = codes[ok].astype(np.int64)
+    out = np.full(n, np.nan)
+    if not v.size:
+        return out
+    if n <= _FEW_GROUPS and bool(np.all(g[1:] >= g[:-1])):
+        # rows already grouped (chambers): a partition per group, no sort of all rows
+        bounds = np.searchsorted(g, np.arange(n + 1))
+        for i in range(n):
+            part = v[bounds[i] : bounds[i + 1]]
+            if part.size:
+                k_lo, k_hi = (part.size - 1) // 2, part.size // 2
+                p = np.partition(part, (k_lo, k_hi))
+                out[i] = (p[k_hi] + p[k_lo]) / 2.0
+        return out
+    order = np.lexsort((v, g))
+    v = v[order]
+    counts = np.bincount(g, minlength=n)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = (v[hi] + v[lo]) / 2.0
+    return out
+
+
+_FEW_GROUPS = 4096
+
+
+def first_valid(codes: IntArray, valid: BoolArray, n: int) -> IntArray:
+    """Row of the first ``valid`` row of each group (row order); -1 where none.
+
+    Parameters
+    ----------
+    codes : (rows,) int
+        Group of each row.
+    valid : (rows,) bool
+        Rows that count.
+    n : int
+        Number of groups.
+
+    Returns
+    -------
+    (n,) int
+        Row index, or -1.
+    """
+    rows = np.flatnonzero(valid & (codes >= 0))
+    out = np.full(n, -1, dtype=np.int64)
+    if rows.size:
+        groups, first = np.unique(codes[rows], return_index=True)
+        out[groups] = rows[first]
+    return out
+
+
+def group_any(codes: IntArray, mask: BoolArray, n: int) -> BoolArray:
+    """Whether any row of each group is set in ``mask``."""
+    out = np.zeros(n, dtype=bool)
+    out[codes[mask & (codes >= 0)]] = True
+    return out
+
+
+def group_min(values: IntArray, codes: IntArray, n: int) -> IntArray:
+    """Smallest int64 value per group (int64 max where the group is empty)."""
+    out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(out, codes, values)
+    return out
+
+
+def group_max(values: IntArray, codes: IntArray, n: int) -> IntArray:
+    """Largest int64 value per group (int64 min where the group is empty)."""
+    out = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(out, codes, values)
+    return out
+
+
+def factorize_as(
+    values: pd.Series, dtype: str, *, sort: bool = False
+) -> tuple[IntArray, np.ndarray]:
+    """Codes of ``values.astype(dtype)`` (-1 where missing) and the distinct values,
+    converting only the distinct values (identifiers repeat over millions of rows).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A column.
+    dtype : str
+        The type the values are compared as (``str``, ``string``).
+    sort : bool
+        Number the distinct values in sorted order.
+
+    Returns
+    -------
+    codes : (rows,) int64
+    names : (distinct,) object
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    as_type: Any = dtype
+    renamed, converted = pd.factorize(pd.Series(uniques).astype(as_type), sort=sort)
+    mapping = np.asarray(renamed, dtype=np.int64)
+    return np.asarray(mapping[codes], dtype=np.int64), np.asarray(converted, dtype=object)
+
+
+def ffill_within(codes: IntArray, same: BoolArray) -> IntArray:
+    """Forward-fill missing codes (negative) within runs of rows of one group.
+
+    Parameters
+    ----------
+    codes : (rows,) int
+        Values to fill, negative where missing.
+    same : (rows,) bool
+        The row belongs to the same group as the previous one (rows grouped together).
+
+    Returns
+    -------
+    (rows,) int
+        Codes with each missing one replaced by the last present one of its group (still
+        negative where the group has none yet).
+    """
+    n = codes.size
+    index = np.arange(n)
+    group_start = np.maximum.accumulate(np.where(~same, index, 0)) if n else index
+    last = np.maximum.accumulate(np.where(codes >= 0, index, -1)) if n else index
+    filled = np.where(last >= group_start, codes[np.maximum(last, 0)], -1)
+    return np.asarray(filled, dtype=np.int64)
