@@ -146,6 +146,7 @@ def test_a_new_loader_that_fails_at_boot_is_rejected_and_the_golden_one_takes_ov
     publish(tmp_path, www, key, "6.1.0", variant)
     b1 = boot(fl, key, www)  # the golden loader installs it (it cannot know the loader is bad)
     assert ran_version(b1) == "6.1.0"
+    b1.confirm()  # its app is healthy: from the next boot its own loader runs the update
     b2 = boot(fl, key, www)  # its loader fails: golden loader, back to the verified 6.0.0
     assert any("the loader of version 6.1.0 failed" in m for m in b2.logs), b2.logs
     assert ran_version(b2) == "6.0.0"
@@ -167,7 +168,9 @@ def test_a_failing_new_loader_without_a_fallback_slot_keeps_its_app_with_the_gol
 ):
     fl, key = flash
     publish(tmp_path, www, key, "6.1.0", "raises")
-    assert ran_version(boot(fl, key, www)) == "6.1.0"
+    b1 = boot(fl, key, www)
+    assert ran_version(b1) == "6.1.0"
+    b1.confirm()
     shutil.rmtree(fl / "slot_a")  # the previous version is gone (corrupt flash)
     b2 = boot(fl, key, www)
     assert ran_version(b2) == "6.1.0"  # never bricked: the only version runs
@@ -184,7 +187,9 @@ def test_a_new_loader_that_hangs_is_rejected_after_3_watchdog_resets(
 ):
     fl, key = flash
     publish(tmp_path, www, key, "6.1.0", "hangs")
-    assert ran_version(boot(fl, key, www)) == "6.1.0"
+    b1 = boot(fl, key, www)
+    assert ran_version(b1) == "6.1.0"
+    b1.confirm()
     for _ in range(3):
         with pytest.raises(HardReset):
             boot(fl, key, www)
@@ -195,10 +200,21 @@ def test_a_new_loader_that_hangs_is_rejected_after_3_watchdog_resets(
     assert not (fl / "loader.try").exists()
 
 
+def test_an_unconfirmed_version_never_runs_its_own_loader(flash, www, tmp_path):  # noqa: F811
+    """Its revert after 3 unconfirmed boots is decided by the golden loader, not by itself."""
+    fl, key = flash
+    publish(tmp_path, www, key, "6.1.0", "hangs")  # would hang if it ever ran
+    runs = [ran_version(boot(fl, key, www)) for _ in range(5)]  # never confirms
+    assert runs == ["6.1.0", "6.1.0", "6.1.0", "6.0.0", "6.0.0"]
+    assert "6.1.0" in state(fl)["bad"]
+
+
 def test_a_slot_that_does_not_verify_never_runs_its_loader(flash, www, tmp_path):  # noqa: F811
     fl, key = flash
     publish(tmp_path, www, key, "6.1.0", "good")
-    assert ran_version(boot(fl, key, www)) == "6.1.0"
+    b1 = boot(fl, key, www)
+    assert ran_version(b1) == "6.1.0"
+    b1.confirm()
     loader_py = fl / "slot_b" / "app" / "loader.py"
     loader_py.write_text(loader_py.read_text() + "\nraise SystemExit('unverified code ran')\n")
     b = boot(fl, key, www)  # the golden loader refuses slot b and runs 6.0.0

@@ -593,14 +593,16 @@ class Loader:
     def own_update_path(self, max_unfinished=3):
         """The active slot's version if boot.py may run that slot's own loader, else None.
 
-        Only this (golden) loader decides: the slot must verify (signature, sizes, hashes)
-        and carry ``loader.py``, ``http.py`` and ``ed25519.py``; its version must not be
-        bad. ``loader.try`` counts the boots on which that loader started and never came
+        Only this (golden) loader decides: the version must have confirmed itself (not
+        pending), the slot must verify (signature, sizes, hashes) and carry ``loader.py``,
+        ``http.py`` and ``ed25519.py``; its version must not be bad. ``loader.try`` counts the boots on which that loader started and never came
         back (a hang the watchdog reset, a hard crash): after ``max_unfinished`` of them the
         version is rejected (:meth:`reject`) and the golden loader runs instead.
         """
         slot = self.state["active"]
-        if slot is None:
+        if slot is None or self.state["pending"]:
+            # an unconfirmed version's loader never decides about its own revert: only
+            # once its app has confirmed itself does its update path take over
             return None
         try:
             m = self.verify_slot(slot)
