@@ -595,9 +595,10 @@ class Loader:
 
         Only this (golden) loader decides: the version must have confirmed itself (not
         pending), the slot must verify (signature, sizes, hashes) and carry ``loader.py``,
-        ``http.py`` and ``ed25519.py``; its version must not be bad. ``loader.try`` counts the boots on which that loader started and never came
-        back (a hang the watchdog reset, a hard crash): after ``max_unfinished`` of them the
-        version is rejected (:meth:`reject`) and the golden loader runs instead.
+        ``http.py`` and ``ed25519.py``; its version must not be bad. ``loader.try`` counts
+        the boots on which that loader started and never came back (a hang the watchdog
+        reset, a hard crash): after ``max_unfinished`` of them the version is rejected
+        (:meth:`reject`) and the golden loader runs instead.
         """
         slot = self.state["active"]
         if slot is None or self.state["pending"]:
