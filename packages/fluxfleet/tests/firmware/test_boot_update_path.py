@@ -80,7 +80,11 @@ def publish(tmp: Path, www: Path, key: keys.FleetKey, version: str, variant: str
     """The real firmware as ``version``, its loader.py changed by ``variant``."""
     src = tmp / ("src-" + version)
     shutil.copytree(keys.FIRMWARE_DIR, src, ignore=shutil.ignore_patterns("__pycache__", "boot.py"))
-    (src / "main.py").write_text(APP + f"VERSION = {version!r}\n")
+    # records which slot's module really ran (not only what the decision says)
+    (src / "main.py").write_text(
+        f"VERSION = {version!r}\n\n\ndef run(board, info):\n"
+        "    board.ran = dict(info, module_version=VERSION)\n"
+    )
     code = VARIANTS[variant]
     if variant == "good":
         code = code % (SELF_LOG % version,)
@@ -106,7 +110,10 @@ def state(fl: Path) -> dict[str, Any]:
 
 
 def ran_version(board: ServedBoard) -> str:
+    """The version that ran; for a published one, its main.py must be the one imported."""
     assert board.ran is not None, board.logs
+    if "module_version" in board.ran:  # the fixture's 6.0.0 has no VERSION
+        assert board.ran["module_version"] == board.ran["version"]
     return str(board.ran["version"])
 
 
