@@ -204,3 +204,83 @@ def test_a_failed_publish_leaves_the_previous_release_in_place(released, tmp_pat
     clock = [0]
     dev = Device(tmp_path, FakeServer(www, clock), key.public_bytes, clock)
     assert dev.boot()["version"] == "6.2.0"
+
+
+def test_min_version_from_the_cli_sets_the_floor_that_refuses_an_older_signed_bundle(
+    released, tmp_path
+) -> None:
+    """End to end: ``fluxfleet bundle --min-version`` -> signed manifest -> device loader."""
+    key, key_file, www = released
+    args = ("--key", str(key_file), "--out", str(www))
+    ok = bundle("--version", "6.0.0", *args, "--src", str(make_src(tmp_path, "s60", "6.0.0")))
+    assert ok.exit_code == 0, ok.output
+    old_envelope = (www / "manifest.json").read_bytes()  # validly signed, no floor
+    clock = [0]
+    dev = Device(tmp_path, FakeServer(www, clock), key.public_bytes, clock)
+    assert dev.boot()["version"] == "6.0.0"
+    dev.loader.confirm()
+
+    src61 = make_src(tmp_path, "s61", "6.1.0")
+    ok = bundle("--version", "6.1.0", *args, "--src", str(src61), "--min-version", "6.1.0")
+    assert ok.exit_code == 0, ok.output
+    assert "minimum version 6.1.0" in ok.output
+    body = json.loads(json.loads((www / "manifest.json").read_bytes())["body"])
+    assert body["min_version"] == "6.1.0"  # inside the signed body
+    d = dev.boot()
+    assert (d["version"], d["updated"], dev.loader.state["floor"]) == ("6.1.0", True, "6.1.0")
+    dev.loader.confirm()
+
+    (www / "manifest.json").write_bytes(old_envelope)  # the old release replayed
+    d = dev.boot()
+    assert (d["version"], d["updated"]) == ("6.1.0", False)
+    assert "older than the minimum 6.1.0" in str(d["reason"])
+    assert dev.running(d) == "6.1.0"
+
+
+def test_without_min_version_an_older_signed_bundle_is_installed(released, tmp_path) -> None:
+    """The control case of the test above: the floor is what refuses the replay."""
+    key, key_file, www = released
+    args = ("--key", str(key_file), "--out", str(www))
+    ok = bundle("--version", "6.0.0", *args, "--src", str(make_src(tmp_path, "a", "6.0.0")))
+    assert ok.exit_code == 0, ok.output
+    old_envelope = (www / "manifest.json").read_bytes()
+    clock = [0]
+    dev = Device(tmp_path, FakeServer(www, clock), key.public_bytes, clock)
+    dev.boot()
+    dev.loader.confirm()
+    ok = bundle("--version", "6.1.0", *args, "--src", str(make_src(tmp_path, "b", "6.1.0")))
+    assert ok.exit_code == 0, ok.output
+    assert "min_version" not in json.loads(json.loads((www / "manifest.json").read_bytes())["body"])
+    assert dev.boot()["version"] == "6.1.0"
+    dev.loader.confirm()
+    (www / "manifest.json").write_bytes(old_envelope)
+    d = dev.boot()
+    assert (d["version"], d["updated"]) == ("6.0.0", True)
+
+
+@pytest.mark.parametrize(
+    ("min_version", "message"),
+    [
+        ("6.3.0", "Invalid value for --min-version: '6.3.0' is above the version '6.2.0'"),
+        ("6.10", "Invalid value for --min-version: '6.10' is above the version '6.2.0'"),
+        ("../6", "Invalid value for --min-version: must not start with '.'"),
+        ("6 1", "Invalid value for --min-version: character ' ' is not allowed"),
+        ("", "Invalid value for --min-version: must be a string of 1-32 characters"),
+    ],
+)
+def test_a_bad_min_version_is_named_and_nothing_is_written(released, min_version, message) -> None:
+    _, key_file, www = released
+    result = bundle("--version", "6.2.0", "--key", str(key_file), "--out", str(www),
+                    "--min-version", min_version)  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not www.exists()
+
+
+def test_min_version_equal_to_the_version_is_accepted(released, tmp_path) -> None:
+    _, key_file, www = released
+    src = make_src(tmp_path, "s", "6.2.0")
+    result = bundle("--version", "6.2.0", "--key", str(key_file), "--out", str(www),
+                    "--src", str(src), "--min-version", "6.2.0")  # fmt: skip
+    assert result.exit_code == 0, result.output

@@ -329,6 +329,15 @@ def bundle(
         Path | None,
         typer.Option("--src", help="Firmware directory to bundle (default: this package's)."),
     ] = None,
+    min_version: Annotated[
+        str | None,
+        typer.Option(
+            "--min-version",
+            help="Oldest version a chamber that installed this bundle may install afterwards "
+            "(same characters as --version, not above it): stops the replay of an older "
+            "signed bundle.",
+        ),
+    ] = None,
 ) -> None:
     """Sign the firmware and publish it as bundle VERSION for the chambers' loader."""
     from fluxfleet.keys import FIRMWARE_DIR, ReleaseError, load_key, write_bundle
@@ -339,10 +348,18 @@ def bundle(
     except ReleaseError as exc:
         raise typer.BadParameter(str(exc), param_hint="--key") from None
     try:
-        manifest = write_bundle(out, version, fleet_key, src, created_ms=int(time.time() * 1000))
+        manifest = write_bundle(
+            out,
+            version,
+            fleet_key,
+            src,
+            created_ms=int(time.time() * 1000),
+            min_version=min_version,
+        )
     except ReleaseError as exc:
-        if exc.field == "version":
-            raise typer.BadParameter(exc.message, param_hint="--version") from None
+        if exc.field in ("version", "min_version"):
+            hint = "--" + exc.field.replace("_", "-")
+            raise typer.BadParameter(exc.message, param_hint=hint) from None
         hint = "--out" if exc.field == str(out) else "--src"
         raise typer.BadParameter(str(exc), param_hint=hint) from None
     except OSError as exc:
@@ -351,7 +368,8 @@ def bundle(
     dest = out / "bundles" / version
     files = [p for p in dest.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files)
-    typer.echo(f"bundle {version}: {len(files)} files, {size:,} bytes in {dest}")
+    floor = f"; minimum version {min_version}" if min_version is not None else ""
+    typer.echo(f"bundle {version}: {len(files)} files, {size:,} bytes in {dest}{floor}")
     typer.echo(
         f"manifest: {manifest} (signed; checked with the chambers' own loader and Ed25519 code "
         f"against the public key {fleet_key.public_hex})"

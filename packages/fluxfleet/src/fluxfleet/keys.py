@@ -15,10 +15,12 @@ unattended on pots) would give an attacker the power to sign bundles for the who
 fleet. Ed25519 verification in pure MicroPython costs about one to a few seconds per
 boot (estimated; see ``firmware/ed25519.py``) - affordable once per boot.
 
-What the signature does not cover: replay of an *older* validly signed bundle (a
-downgrade) by whoever controls the server or the network. The loader never re-installs a
-version that it reverted, and ``meta`` reports the running version so a downgrade is
-visible; TLS to the update server would close this gap but is not used yet.
+What the signature alone does not cover: replay of an *older* validly signed bundle (a
+downgrade) by whoever controls the server or the network. A manifest's ``min_version``
+(``fluxfleet bundle --min-version``) closes it from the release side: a device that
+installed it keeps the highest ``min_version`` seen as a floor and refuses any older
+bundle. Besides, the loader never re-installs a version that it reverted, and ``meta``
+reports the running version so a downgrade is visible.
 Key loss means re-provisioning every chamber with a new public key.
 """
 
@@ -144,16 +146,23 @@ def bundle_files(src: Path = FIRMWARE_DIR) -> list[Path]:
 
 
 def build_manifest(
-    version: str, src: Path = FIRMWARE_DIR, created_ms: int = 0
+    version: str, src: Path = FIRMWARE_DIR, created_ms: int = 0, min_version: str | None = None
 ) -> dict[str, object]:
-    """The manifest of bundle ``version`` made of the files under ``src``."""
+    """The manifest of bundle ``version`` made of the files under ``src``.
+
+    ``min_version`` (optional) becomes the devices' floor once they install this bundle:
+    the loader then refuses any signed bundle older than it (a replayed old release).
+    """
     files = []
     for rel in bundle_files(src):
         data = (src / rel).read_bytes()
         files.append(
             {"path": rel.as_posix(), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         )
-    return {"v": 1, "version": version, "created_ms": created_ms, "files": files}
+    m: dict[str, object] = {"v": 1, "version": version, "created_ms": created_ms, "files": files}
+    if min_version is not None:
+        m["min_version"] = min_version
+    return m
 
 
 def sign_manifest(manifest: dict[str, object], key: FleetKey) -> bytes:
@@ -174,7 +183,12 @@ def _same_files(a: Path, b: Path) -> bool:
 
 
 def write_bundle(
-    out: Path, version: str, key: FleetKey, src: Path = FIRMWARE_DIR, created_ms: int = 0
+    out: Path,
+    version: str,
+    key: FleetKey,
+    src: Path = FIRMWARE_DIR,
+    created_ms: int = 0,
+    min_version: str | None = None,
 ) -> Path:
     """Publish bundle ``version`` into the update server's directory ``out``.
 
@@ -186,7 +200,9 @@ def write_bundle(
     (:func:`write_atomic`): a device sees either the old manifest or a new one whose
     files are all there. A published version is immutable: publishing ``version`` again
     with different files raises :class:`ReleaseError` (the same files: only the
-    manifest is re-signed). Errors name the setting (``version``, ``src``) or the file.
+    manifest is re-signed). ``min_version`` goes into the signed manifest (the loader
+    checks it has the version's grammar and is not above it). Errors name the setting
+    (``version``, ``min_version``, ``src``) or the file.
     """
     if not src.is_dir():
         raise ReleaseError(str(src), "no such firmware directory")
@@ -194,17 +210,21 @@ def write_bundle(
         raise ReleaseError(str(src), "no .py files to bundle")
     if out.exists() and not out.is_dir():
         raise ReleaseError(str(out), "exists and is not a directory")
-    manifest = build_manifest(version, src, created_ms)
+    manifest = build_manifest(version, src, created_ms, min_version)
     envelope = sign_manifest(manifest, key)
     try:
         body = loader.open_envelope(envelope, key.public_bytes)  # exactly what a device does
     except loader.LoaderError as exc:
-        field = {"manifest.version": "version"}.get(exc.what, exc.what)
+        field = {"manifest.version": "version", "manifest.min_version": "min_version"}.get(
+            exc.what, exc.what
+        )
         if field.startswith("manifest.files"):
             field = f"{src} ({field})"
         raise ReleaseError(field, exc.message) from None
     if body["version"] != version:  # pragma: no cover - open_envelope returns what was signed
         raise ReleaseError("version", "signed manifest does not carry the version")
+    if body.get("min_version") != min_version:  # pragma: no cover - as above
+        raise ReleaseError("min_version", "signed manifest does not carry the minimum version")
     bundles = out / "bundles"
     bundles.mkdir(parents=True, exist_ok=True)
     dest = bundles / version

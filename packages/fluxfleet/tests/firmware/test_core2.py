@@ -12,6 +12,7 @@ import types
 from typing import Any, ClassVar
 
 import pytest
+from fluxfleet.firmware.controller import DEFAULT_SCHEDULE
 
 
 class FakeTime:
@@ -154,3 +155,52 @@ def test_the_keypad_times_out_with_nobody_touching_it(core2, monkeypatch):
     assert board.ask_location(None, 60_000) is None
     assert 60_000 <= core2.time.t <= 61_000
     assert feeds  # the watchdog was fed while waiting
+
+
+class ConnectSocket:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.timeouts: list[float] = []
+        self.closed = False
+
+    def settimeout(self, t: float) -> None:
+        self.timeouts.append(t)
+
+    def connect(self, addr: Any) -> None:
+        if self.fail:
+            raise OSError(113, "EHOSTUNREACH")
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_reconnect_resolves_the_broker_once_and_bounds_the_handshake(core2):
+    """Issue 12 #11: a reconnect blocks the loop for the TCP handshake only, at most
+    CONNECT_TIMEOUT_S (< the 3-s sample interval); DNS is asked once per boot."""
+    lookups: list[tuple[str, int]] = []
+    made: list[ConnectSocket] = []
+    fail = [False]
+
+    def getaddrinfo(host: str, port: int) -> list[Any]:
+        lookups.append((host, port))
+        return [(2, 1, 0, "", ("10.0.0.2", port))]
+
+    def socket() -> ConnectSocket:
+        made.append(ConnectSocket(fail[0]))
+        return made[-1]
+
+    core2.socket = types.SimpleNamespace(getaddrinfo=getaddrinfo, socket=socket)
+    core2.select = types.SimpleNamespace(poll=lambda: Poll(core2.time), POLLIN=1, POLLOUT=4)
+    core2.TcpTransport("broker.lan", 1883)
+    fail[0] = True
+    with pytest.raises(OSError, match="EHOSTUNREACH"):
+        core2.TcpTransport("broker.lan", 1883)
+    assert made[1].closed  # a failed handshake does not leak the socket
+    fail[0] = False
+    core2.TcpTransport("broker.lan", 1883)
+    assert lookups == [("broker.lan", 1883)]
+    assert all(s.timeouts == [core2.CONNECT_TIMEOUT_S] for s in made)
+    assert DEFAULT_SCHEDULE["sample_ms"] > core2.CONNECT_TIMEOUT_S * 1000

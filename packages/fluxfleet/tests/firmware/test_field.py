@@ -8,6 +8,7 @@ boots a new controller on the same flash.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -279,3 +280,101 @@ def test_no_reconnect_attempt_while_the_lid_is_closed(rig_factory):
     assert rig.link.connects == connects + 1
     got = sorted(s["seq"] for s in rig.link.samples())
     assert got == list(range(1, got[-1] + 1))  # nothing lost in between
+
+
+class SlowBroker:
+    """The TCP side of a broker whose CONNACK comes ``delay_ms`` after each CONNECT.
+
+    A wait for data (``wait_readable``) blocks like ``select.poll``: it advances the fake
+    clock until data arrives or the wait is over. SUBSCRIBE and QoS-1 PUBLISH are
+    acknowledged at once. ``broken`` makes the connection fail like a reset TCP link.
+    """
+
+    def __init__(self, clock: Any, delay_ms: int) -> None:
+        self.clock = clock
+        self.delay_ms = delay_ms
+        self.connack_at: int | None = None
+        self.out = b""
+        self.broken = False
+        self.connects = 0
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            raise OSError(104, "ECONNRESET")
+        data = bytes(data)
+        kind = data[0] & 0xF0
+        if kind == mqtt.CONNECT:  # a new TCP connection: nothing of the old one arrives
+            self.connects += 1
+            self.out = b""
+            self.connack_at = self.clock.ticks + self.delay_ms
+        elif kind == 0x80:  # SUBSCRIBE: pid at bytes 2-3 (remaining length < 128)
+            self.out += bytes((mqtt.SUBACK, 3, data[2], data[3], 1))
+        elif kind == mqtt.PUBLISH and (data[0] >> 1) & 3:
+            n, mult, i = 0, 1, 1
+            while True:  # remaining length, then topic, then the pid
+                b = data[i]
+                n += (b & 0x7F) * mult
+                mult *= 128
+                i += 1
+                if not b & 0x80:
+                    break
+            tl = (data[i] << 8) | data[i + 1]
+            pid = data[i + 2 + tl : i + 4 + tl]
+            self.out += bytes((mqtt.PUBACK, 2)) + pid
+
+    def _due(self) -> None:
+        if self.connack_at is not None and self.clock.ticks >= self.connack_at:
+            self.out = bytes((mqtt.CONNACK, 2, 0, 0)) + self.out
+            self.connack_at = None
+
+    def read_available(self) -> bytes:
+        if self.broken:
+            raise OSError(104, "ECONNRESET")
+        self._due()
+        out, self.out = self.out, b""
+        return out
+
+    def wait_readable(self, timeout_ms: int) -> bool:
+        self._due()
+        if self.out:
+            return True
+        until = self.clock.ticks + timeout_ms
+        if self.connack_at is not None and self.connack_at < until:
+            until = self.connack_at
+        self.clock.set_ticks(until)  # the wait blocks the loop for this long
+        self._due()
+        return bool(self.out)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_slow_connack_never_delays_a_sample(rig_factory):
+    """A broker answering CONNECT 4 s late (a busy or distant broker) while the lid is open:
+    the samples stay on their 3-s grid, at the first connect and at a reconnect."""
+    rig = rig_factory()
+    broker = SlowBroker(rig.clock, 4000)
+    link = mqtt.MqttLink(lambda host, port: broker, "broker", 1883)
+    rig.link = rig.ctl.link = link
+    taken: list[int] = []
+    read = rig.hal.co2.read
+
+    def timed_read() -> Any:
+        taken.append(rig.clock.ticks)
+        return read()
+
+    rig.hal.co2.read = timed_read  # type: ignore[method-assign]
+    rig.run_until(60_000)
+    assert rig.ctl.connected
+    assert broker.connects == 1
+    broker.broken = True  # the TCP link resets: dropped, then a reconnect with a slow CONNACK
+    rig.run_until(65_000)
+    assert not rig.ctl.connected
+    broker.broken = False
+    rig.run_until(120_000)
+    assert rig.ctl.connected
+    assert broker.connects == 2
+    assert rig.ctl.phase == "open"  # all of it while the lid was open
+    steps = [b - a for a, b in itertools.pairwise(taken)]
+    assert len(taken) >= 39
+    assert set(steps) == {3000}, steps

@@ -596,7 +596,7 @@ def test_a_rebuilt_pointer_with_two_slots_reverts_to_the_older_if_the_newer_neve
 
 
 def _publish_manifest(www: Path, src: Path, key: keys.FleetKey, version: str, **extra: str) -> None:
-    """Publish ``version`` with extra manifest fields (what ``fluxfleet bundle`` will write)."""
+    """Publish ``version`` with extra manifest fields signed in (by hand, not via the CLI)."""
     keys.write_bundle(www, version, key, src=src)  # the files
     m = keys.build_manifest(version, src)
     m.update(extra)

@@ -57,3 +57,69 @@ def test_the_firmware_runs_on_the_micropython_vm():
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ALL OK")
+
+
+@pytest.mark.service
+def test_boot_py_on_the_vm_rejects_a_new_loader_that_raises(tmp_path: Path) -> None:
+    """Defect #10 on the real VM: ``boot.py`` runs a confirmed slot's own loader, which
+    raises; the golden loader rejects that version and starts the verified previous one.
+
+    The flash is prepared under CPython by the real loader (6.0.0, then 6.1.0 - the real
+    firmware with a ``loader.py`` whose boot raises - both confirmed) and copied into the
+    VM together with the golden ``/firmware``, ``/boot.py`` and the update server's files.
+    """
+    node = shutil.which("node")
+    mjs = _micropython_mjs()
+    if node is None or mjs is None:
+        missing_service(
+            "MicroPython WebAssembly port not installed (needs node and "
+            "@micropython/micropython-webassembly-pyscript: `make setup` runs npm ci)"
+        )
+        return
+    from fluxfleet import keys
+    from fluxfleet.firmware import http as fw_http
+    from fluxfleet.firmware import loader
+
+    from .test_boot import APP, BASE, Transport
+    from .test_boot_update_path import publish
+
+    key = keys.generate_key()
+    data = tmp_path / "data"
+    www, root = data / "www", data / "root"
+    root.mkdir(parents=True)
+    src = tmp_path / "src60"
+    src.mkdir()
+    (src / "__init__.py").write_text("")
+    (src / "main.py").write_text(APP)
+    keys.write_bundle(www, "6.0.0", key, src=src)
+
+    def fetch(url: str, timeout_ms: int) -> fw_http.Response:
+        body = (www / url[len(BASE) + 1 :]).read_bytes()
+        return fw_http.Response(Transport(b""), 200, {}, body, 10**9, lambda: 0, None, 5000)
+
+    for version in ("6.0.0", "6.1.0"):
+        if version == "6.1.0":
+            publish(tmp_path, www, key, "6.1.0", "raises")
+        ld = loader.Loader(str(root), key.public_bytes, BASE, fetch, lambda: 0)
+        assert ld.boot()["version"] == version
+        ld.confirm()
+    shutil.copytree(
+        FIRMWARE_DIR, root / "firmware", ignore=shutil.ignore_patterns("__pycache__", "boot.py")
+    )
+    shutil.copy(FIRMWARE_DIR / "boot.py", root / "boot.py")
+    (data / "key.txt").write_text(key.public_hex)
+    proc = subprocess.run(
+        [
+            node,
+            str(HERE / "run.mjs"),
+            str(mjs),
+            str(FIRMWARE_DIR),
+            str(HERE / "boot_harness.py"),
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ALL OK")

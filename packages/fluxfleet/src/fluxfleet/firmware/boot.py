@@ -13,6 +13,15 @@
    app that fails to start is a controlled reset (counted by the loader's 3 tries),
    never an exception that leaves the watchdog to reset a stuck board.
 
+5. The update path itself is updatable (defect #10): the golden loader first verifies the
+   active slot; if that slot carries its own ``loader``/``http``/``ed25519`` (and that
+   version is not bad), those run the update instead of the golden copies. A slot loader
+   that fails to import, raises, or returns no decision is rejected (its version becomes
+   bad, the previous slot runs if it verifies) and the golden loader takes over at once;
+   one that hangs until the watchdog resets is rejected after 3 such boots
+   (``loader.json``'s sibling ``loader.try`` counts them). ``hal/core2`` stays the golden
+   copy: it arms the watchdog before anything on flash is read.
+
 The golden copy of the loader lives in the ``/firmware`` package on flash (installed at
 provisioning together with this file and ``/config.json``).
 """
@@ -23,14 +32,14 @@ from firmware import http, loader
 from firmware.hal import core2
 
 
-def choose(board, update):
-    """The loader's decision; ``update=False`` runs the cached version without the network."""
+def make_loader(board, loader_mod, http_mod):
+    """A ``Loader`` of module ``loader_mod`` fetching with ``http_mod`` (golden or a slot's)."""
     cfg = board.config
 
     def fetch(url, timeout_ms):
-        return http.get(board.tcp, url, timeout_ms, board.clock.ticks_ms, board.feed)
+        return http_mod.get(board.tcp, url, timeout_ms, board.clock.ticks_ms, board.feed)
 
-    ld = loader.Loader(
+    return loader_mod.Loader(
         cfg.get("flash_root", "/"),
         bytes.fromhex(cfg["fleet_key"]),
         cfg["update_url"],
@@ -39,8 +48,52 @@ def choose(board, update):
         board.wdt,
         board.log,
     )
+
+
+def forget_app(path):
+    """Drop the ``app`` package (a slot's modules) so the chosen slot imports afresh."""
+    for name in list(sys.modules):
+        if name == "app" or name.startswith("app."):
+            del sys.modules[name]
+    while path in sys.path:
+        sys.path.remove(path)
+
+
+def choose(board, update, loader_mod=loader, http_mod=http):
+    """The loader's decision; ``update=False`` runs the cached version without the network."""
+    ld = make_loader(board, loader_mod, http_mod)
     d = ld.boot(update)
+    if not isinstance(d, dict) or "slot" not in d:
+        raise ValueError("the loader returned no decision: %r" % (d,))
     board.confirm_cb = ld.confirm
+    return d
+
+
+def choose_with_own_loader(board):
+    """Run the update with the active slot's own loader when the golden loader allows it.
+
+    Returns the decision, or None when the golden loader must decide (no slot loader, or it
+    failed: then its version is rejected before returning).
+    """
+    golden = make_loader(board, loader, http)
+    ver = golden.own_update_path()
+    if ver is None:
+        return None
+    path = golden.slot_dir(golden.state["active"])
+    sys.path.insert(0, path)
+    try:
+        import app.http
+        import app.loader
+
+        d = choose(board, True, app.loader, app.http)
+        if d["slot"] is None:
+            raise ValueError("it found no runnable slot: " + str(d.get("reason")))
+    except Exception as e:  # a bad new loader never bricks: the golden copy takes over
+        forget_app(path)
+        make_loader(board, loader, http).reject(ver, repr(e))
+        return None
+    forget_app(path)
+    make_loader(board, loader, http).update_path_done()
     return d
 
 
@@ -58,7 +111,13 @@ def main():
     try:
         board.show_text("fluxfleet: joining WiFi")
         board.wait_net(15000)
-        d = choose(board, True)
+        d = None
+        try:
+            d = choose_with_own_loader(board)
+        except Exception as e:  # the golden checks themselves failed: the golden loader runs
+            board.log("own loader check failed (%r)" % (e,))
+        if d is None:
+            d = choose(board, True)
     except Exception as e:  # last resort: whatever the update path did, run the cached version
         board.log("update path failed (%r): starting the cached version" % (e,))
         try:

@@ -82,6 +82,7 @@ DEFAULT_CONFIG = {
     "max_batch": 50,
     "max_inflight": 8,
     "poll_ms": 200,
+    "connack_ms": 5000,  # a CONNECT unanswered this long is dropped (then backoff) [ms]
     "ring_slots": DEFAULT_SLOTS,
     "outq_max": 200,
     "min_first_cycle_ms": 20000,
@@ -187,6 +188,7 @@ class Controller(CycleMixin, SamplerMixin, UplinkMixin, CommandsMixin, Housekeep
 
         # link state
         self.connected = False
+        self.connecting = None  # tick the CONNECT was sent, while its CONNACK is awaited
         self.next_connect = t0
         self.backoff = cfg["reconnect_min_ms"]
         self.last_tx = t0
@@ -280,6 +282,8 @@ class Controller(CycleMixin, SamplerMixin, UplinkMixin, CommandsMixin, Housekeep
                 or (ready and len(self.inflight) < self.cfg["max_inflight"])
             ):
                 w = min(w, now + self.cfg["poll_ms"])
+        elif self.connecting is not None:
+            w = min(w, now + self.cfg["poll_ms"])
         elif self.next_connect < w and self.phase not in LID_CLOSED:
             w = self.next_connect
         if w < now:

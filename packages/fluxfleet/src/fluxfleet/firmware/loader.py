@@ -588,6 +588,80 @@ class Loader:
             self.log("slot %s cannot be reverted to: %s" % (slot, e))
             return False
 
+    # --- the update path of the active slot (boot.py, defect #10) ---------------------------
+
+    def own_update_path(self, max_unfinished=3):
+        """The active slot's version if boot.py may run that slot's own loader, else None.
+
+        Only this (golden) loader decides: the version must have confirmed itself (not
+        pending), the slot must verify (signature, sizes, hashes) and carry ``loader.py``,
+        ``http.py`` and ``ed25519.py``; its version must not be bad. ``loader.try`` counts
+        the boots on which that loader started and never came back (a hang the watchdog
+        reset, a hard crash): after ``max_unfinished`` of them the version is rejected
+        (:meth:`reject`) and the golden loader runs instead.
+        """
+        slot = self.state["active"]
+        if slot is None or self.state["pending"]:
+            # an unconfirmed version's loader never decides about its own revert: only
+            # once its app has confirmed itself does its update path take over
+            return None
+        try:
+            m = self.verify_slot(slot)
+        except Exception as e:
+            self.log("slot %s does not verify: the golden loader runs (%s)" % (slot, e))
+            return None
+        ver = m["version"]
+        if ver in self.state["bad"]:
+            return None
+        paths = [f["path"] for f in m["files"]]
+        for need in ("loader.py", "http.py", "ed25519.py"):
+            if need not in paths:
+                return None
+        n = 0
+        try:
+            t = json.loads(_read(self._p("loader.try"), self.fs))
+            if t.get("version") == ver:
+                n = int(t.get("n", 0))
+        except Exception:
+            pass
+        if n >= max_unfinished:
+            self.reject(ver, "its loader started %d times and never finished" % n)
+            return None
+        _write_atomic(
+            self._p("loader.try"), json.dumps({"version": ver, "n": n + 1}).encode(), self.fs
+        )
+        return ver
+
+    def update_path_done(self):
+        """The slot's loader came back with a decision: it is not hanging at boot."""
+        try:
+            self.fs.remove(self._p("loader.try"))
+        except OSError:
+            pass
+
+    def reject(self, ver, why):
+        """Version ``ver``'s own update path failed at boot: never use it (nor install it) again.
+
+        The version becomes bad; if it is the active slot and the previous slot verifies,
+        that one becomes active again (a release whose loader crashes is a bad release).
+        Without a verified previous slot the version keeps running, with the golden loader.
+        """
+        st = self.state
+        self.log("the loader of version %s failed (%s): the golden loader takes over" % (ver, why))
+        if ver not in st["bad"]:
+            st["bad"].append(ver)
+            st["bad"] = st["bad"][-8:]
+        if (
+            st["active"] is not None
+            and self.slot_version(st["active"]) == ver
+            and self._runnable(st["prev"])
+        ):
+            st["active"], st["prev"] = st["prev"], None
+            st["pending"] = False
+            st["tries"] = 0
+        self._save()
+        self.update_path_done()
+
     def confirm(self):
         """The running version works: make it permanent (no revert)."""
         if self.state["pending"]:

@@ -3,7 +3,9 @@
 
 Why not ``umqtt.simple``/``umqtt.robust``: simple never pings on its own and blocks in
 ``wait_msg``; robust retries forever inside ``publish`` (stalling the measurement loop) and
-does not resubscribe. This client never blocks except while waiting for CONNACK, reports
+does not resubscribe. This client never blocks (the controller sends CONNECT with
+:meth:`MqttLink.start` and polls :meth:`MqttLink.connack`; only :meth:`MqttLink.connect`
+waits for the CONNACK, for other users), reports
 PUBACKs as events (so the ring buffer advances only on real acknowledgements) and leaves
 keepalive pings and reconnects to the controller's main loop.
 
@@ -143,7 +145,8 @@ class MqttLink:
             self.close()
             raise
 
-    def connect(self, client_id, will_topic, will_payload, keepalive_s):
+    def start(self, client_id, will_topic, will_payload, keepalive_s):
+        """Open the transport and send CONNECT; :meth:`connack` says when it is accepted."""
         self.close()
         self.buf = b""
         self.t = self.factory(self.host, self.port)
@@ -151,24 +154,34 @@ class MqttLink:
         self._write(
             connect_packet(client_id, keepalive_s, will, self.user, self.password, clean=True)
         )
+
+    def connack(self):
+        """Never waits: True once the broker accepted the session, False while its CONNACK
+        has not arrived; ``OSError`` for a refusal, another packet or a closed link."""
+        if self.t is None:
+            raise OSError("MQTT link is not connected")
+        self.buf += self._read()
+        p = parse(self.buf)
+        if p is None:
+            return False
+        first, body, self.buf = p
+        if first & 0xF0 != CONNACK or len(body) != 2:
+            self.close()
+            raise OSError("expected CONNACK, got packet 0x%02x" % first)
+        if body[1] != 0:
+            self.close()
+            raise OSError("broker refused: " + _CONNACK_ERRORS.get(body[1], str(body[1])))
+        return True
+
+    def connect(self, client_id, will_topic, will_payload, keepalive_s):
+        """:meth:`start`, then wait for the CONNACK (at most ``timeout_ms``; blocks)."""
+        self.start(client_id, will_topic, will_payload, keepalive_s)
         waited = 0
-        while True:
-            p = parse(self.buf)
-            if p is not None:
-                first, body, self.buf = p
-                if first & 0xF0 != CONNACK or len(body) != 2:
-                    self.close()
-                    raise OSError("expected CONNACK, got packet 0x%02x" % first)
-                if body[1] != 0:
-                    self.close()
-                    raise OSError("broker refused: " + _CONNACK_ERRORS.get(body[1], str(body[1])))
-                return
+        while not self.connack():
             if waited >= self.timeout_ms:
                 self.close()
                 raise OSError("no CONNACK within %d ms" % self.timeout_ms)
-            if self.t.wait_readable(100):
-                self.buf += self._read()
-            else:
+            if not self.t.wait_readable(100):
                 waited += 100
 
     def _read(self):

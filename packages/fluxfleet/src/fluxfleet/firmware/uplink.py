@@ -62,6 +62,7 @@ class UplinkMixin:
         except OSError:
             pass
         self.connected = False
+        self.connecting = None
         self.inflight = []
         self.ping_out = None
         self.next_send = self.ring.sent + 1
@@ -69,6 +70,10 @@ class UplinkMixin:
         self.backoff = min(self.backoff * 2, self.cfg["reconnect_max_ms"])
 
     def _connect(self, now):
+        """Start a (re)connect. A link with ``start``/``connack`` (``mqtt.MqttLink``) only
+        opens the TCP connection and sends CONNECT here; :meth:`_connack` takes the answer
+        at the following steps, so the loop never waits for the broker (sampling and fan
+        pulses stay on time). Other links connect in one blocking call."""
         hal = self.hal
         if not hal.net_up():
             hal.net_connect()
@@ -76,13 +81,37 @@ class UplinkMixin:
             self.backoff = min(self.backoff * 2, self.cfg["reconnect_max_ms"])
             return
         will = protocol.encode("status", self._status("offline"))
+        args = (self.dev, protocol.topic(self.dev, "status"), will, self.cfg["keepalive_s"])
+        if hasattr(self.link, "start"):
+            try:
+                self.link.start(*args)
+            except OSError:
+                self._drop_link(now)
+                return
+            self.connecting = now
+            return
         try:
-            self.link.connect(
-                self.dev,
-                protocol.topic(self.dev, "status"),
-                will,
-                self.cfg["keepalive_s"],
-            )
+            self.link.connect(*args)
+        except OSError:
+            self._drop_link(now)
+            return
+        self._connected(now)
+
+    def _connack(self, now):
+        """A step of a connect in progress: never waits for the broker."""
+        try:
+            if not self.link.connack():
+                if now - self.connecting >= self.cfg["connack_ms"]:
+                    raise OSError("no CONNACK within %d ms" % self.cfg["connack_ms"])
+                return
+        except OSError:
+            self._drop_link(now)
+            return
+        self.connecting = None
+        self._connected(now)
+
+    def _connected(self, now):
+        try:
             self.subs = {}  # SUBSCRIBE pid -> topic, until its SUBACK
             for t in (protocol.topic(self.dev, "cmd"), protocol.topic(protocol.BROADCAST, "cmd")):
                 pid = self.link.subscribe(t, 1)
@@ -172,10 +201,13 @@ class UplinkMixin:
 
     def _net(self, now):
         if not self.connected:
-            # a (re)connect blocks the loop (DNS, TCP, CONNACK: up to ~15 s): never while
-            # the lid is closed, where it would skip samples and stretch the fan pulses;
-            # the samples wait in the ring, the closure is over within minutes
-            if now >= self.next_connect and self.phase not in LID_CLOSED:
+            # opening the TCP connection still blocks briefly (DNS, the SYN: bounded by the
+            # transport): never while the lid is closed, where it would delay samples and
+            # stretch the fan pulses; the samples wait in the ring, the closure is over
+            # within minutes. The CONNACK is awaited step by step (_connack), never blocking
+            if self.connecting is not None:
+                self._connack(now)
+            elif now >= self.next_connect and self.phase not in LID_CLOSED:
                 self._connect(now)
             if not self.connected:
                 return

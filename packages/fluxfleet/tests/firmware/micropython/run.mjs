@@ -1,10 +1,11 @@
 // Run the firmware's MicroPython self-check (harness.py) on the real MicroPython VM
 // (the official WebAssembly port, npm @micropython/micropython-webassembly-pyscript).
-// Usage: node run.mjs <path to micropython.mjs> <firmware dir> <harness.py>
+// Usage: node run.mjs <path to micropython.mjs> <firmware dir> <harness.py> [<data dir>]
+// (the optional data dir is copied whole, every file, to /data: a prepared flash)
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const [mjs, firmware, harness] = process.argv.slice(2);
+const [mjs, firmware, harness, data] = process.argv.slice(2);
 const { loadMicroPython } = await import(mjs);
 const out = [];
 const mp = await loadMicroPython({
@@ -25,6 +26,18 @@ function copy(src, dest) {
     }
   }
 }
+function copyAll(src, dest) {
+  mp.FS.mkdir(dest);
+  for (const name of readdirSync(src)) {
+    const p = join(src, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== "__pycache__") copyAll(p, dest + "/" + name);
+    } else {
+      mp.FS.writeFile(dest + "/" + name, readFileSync(p));
+    }
+  }
+}
+if (data) copyAll(data, "/data");
 mp.FS.mkdir("/fw");
 copy(firmware, "/fw/app");
 mp.FS.mkdir("/flash");

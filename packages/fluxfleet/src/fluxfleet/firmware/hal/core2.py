@@ -50,6 +50,7 @@ FAN_PIN = 14
 FAN_PWM_HZ = 1000
 WDT_MS = 30000
 IO_TIMEOUT_MS = 10000  # a socket write must finish within this [ms]
+CONNECT_TIMEOUT_S = 2  # TCP handshake [s]: ms on the LAN; a lost SYN waits for the next try
 SLICE_MS = 1000  # longest wait between watchdog feeds [ms]
 LOCATION_TIMEOUT_MS = 5 * 60 * 1000  # keypad idle this long [ms]: run unlabelled
 EAGAIN = 11
@@ -111,6 +112,19 @@ class Fan:
         self.pwm.duty_u16(max(0, min(100, pct)) * 65535 // 100)
 
 
+_ADDRS = {}  # type: dict  # (host, port) -> socket address, for this boot
+
+
+def resolve(host, port):
+    """The address of ``host``: DNS once per boot (the 6-hourly reboot refreshes it), so
+    a reconnect never waits for a DNS server (lwIP's lookup can block for seconds)."""
+    a = _ADDRS.get((host, port))
+    if a is None:
+        a = socket.getaddrinfo(host, port)[0][-1]
+        _ADDRS[(host, port)] = a
+    return a
+
+
 class TcpTransport:
     """mqtt/http transport on a MicroPython socket: non-blocking, every wait bounded.
 
@@ -122,10 +136,14 @@ class TcpTransport:
     """
 
     def __init__(self, host, port, feed=None, io_timeout_ms=IO_TIMEOUT_MS):
-        addr = socket.getaddrinfo(host, port)[0][-1]
+        addr = resolve(host, port)
         s = socket.socket()
-        s.settimeout(5)
-        s.connect(addr)
+        try:
+            s.settimeout(CONNECT_TIMEOUT_S)  # a reconnect blocks the loop this long at most
+            s.connect(addr)
+        except OSError:
+            s.close()
+            raise
         self._setup(s, feed, io_timeout_ms)
 
     def _setup(self, s, feed, io_timeout_ms):
