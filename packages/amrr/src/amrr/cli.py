@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from amrr import __version__
+from amrr.cycle.cli import register as register_cycle_commands
 from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
 from amrr.properties.mixture import mixture_properties
@@ -26,6 +27,7 @@ props_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(props_app, name="props")
+register_cycle_commands(app)
 
 
 def _print_version(value: bool) -> None:
