@@ -86,10 +86,7 @@ class BedCoefficients:
 
     def node_lumped(self, per_cell: FloatArray) -> FloatArray:
         """Trapezoid lumping of a per-cell quantity onto the N + 1 nodes [same unit]."""
-        out = np.zeros(per_cell.shape[0] + 1)
-        out[:-1] += 0.5 * per_cell
-        out[1:] += 0.5 * per_cell
-        return out
+        return node_lumped(per_cell)
 
     def energy_J(self, y: FloatArray) -> float:
         """Stored energy Σ C_f,i T_f,i + Σ C_s,i T_s,i of state ``y`` [J] (relative to 0)."""
@@ -161,73 +158,128 @@ class PhaseTotals:
     source_energy_J: float
 
 
+def node_lumped(per_cell: FloatArray) -> FloatArray:
+    """Trapezoid lumping of a per-cell quantity onto the N + 1 nodes [same unit]."""
+    out = np.zeros(per_cell.shape[0] + 1)
+    out[:-1] += 0.5 * per_cell
+    out[1:] += 0.5 * per_cell
+    return out
+
+
+def assemble_system(
+    fluid_capacity_J_K: FloatArray,
+    solid_capacity_node_J_K: FloatArray,
+    conductance_W_K: FloatArray,
+    solid_conduction_W_K: FloatArray,
+    capacity_rate_W_K: FloatArray,
+    direction: int,
+    inlet_temperature_K: float,
+    solid_diagonal_W_K: FloatArray | None = None,
+    solid_heat_W: FloatArray | None = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix, FloatArray, FloatArray]:
+    """M, A, b and the algebraic-row mask of the bed, M y' = A y + b (vectorised).
+
+    Parameters
+    ----------
+    fluid_capacity_J_K : ndarray, shape (N,)
+        Fluid heat capacity per cell [J/K].
+    solid_capacity_node_J_K : ndarray, shape (N + 1,)
+        Solid heat capacity per node [J/K].
+    conductance_W_K, solid_conduction_W_K : ndarray, shape (N,)
+        Fluid–solid and axial solid conductance per cell [W/K].
+    capacity_rate_W_K : ndarray, shape (N,)
+        ṁ c_f per cell [W/K] (ignored in a hold).
+    direction : int
+        +1, −1 (blow) or 0 (hold).
+    inlet_temperature_K : float
+        Inlet temperature of a blow [K].
+    solid_diagonal_W_K : ndarray, shape (N + 1,), optional
+        Extra coefficient of T_s,i in its own row [W/K] (the linearised magnetocaloric
+        term −m ∂S/∂B dB/dt).
+    solid_heat_W : ndarray, shape (N + 1,), optional
+        Heat added to each solid node [W].
+    """
+    n = fluid_capacity_J_K.shape[0]
+    size = 2 * (n + 1)
+    cf, g, k = fluid_capacity_J_K, conductance_W_K, solid_conduction_W_K
+    gn = node_lumped(g)
+    nodes = np.arange(n + 1)
+    cells = np.arange(n)
+    fr, sr = 2 * nodes, 2 * nodes + 1  # fluid / solid unknown (and row) of each node
+    m_r = [sr]
+    m_c = [sr]
+    m_v = [solid_capacity_node_J_K]
+    diag = -gn if solid_diagonal_W_K is None else solid_diagonal_W_K - gn
+    a_r = [sr, sr]
+    a_c = [fr, sr]
+    a_v = [gn, diag]
+    kk = k > 0.0
+    if kk.any():
+        left, right = 2 * cells[kk] + 1, 2 * cells[kk] + 3
+        kv = k[kk]
+        a_r += [left, left, right, right]
+        a_c += [right, left, left, right]
+        a_v += [kv, -kv, kv, -kv]
+    b = np.zeros(size)
+    if solid_heat_W is not None:
+        b[1::2] += solid_heat_W
+    if direction == 0:
+        cfn = node_lumped(cf)
+        m_r.append(fr)
+        m_c.append(fr)
+        m_v.append(cfn)
+        a_r += [fr, fr]
+        a_c += [fr, sr]
+        a_v += [-gn, gn]
+    else:
+        inlet = 0 if direction > 0 else n
+        a_r.append(np.array([2 * inlet]))
+        a_c.append(np.array([2 * inlet]))
+        a_v.append(np.array([-1.0]))
+        b[2 * inlet] = inlet_temperature_K
+        up = cells if direction > 0 else cells + 1
+        down = cells + 1 if direction > 0 else cells
+        row = 2 * down
+        w = capacity_rate_W_K
+        for node in (cells, cells + 1):
+            m_r.append(row)
+            m_c.append(2 * node)
+            m_v.append(0.5 * cf)
+            a_r += [row, row]
+            a_c += [2 * node, 2 * node + 1]
+            a_v += [-0.5 * g, 0.5 * g]
+        a_r += [row, row]
+        a_c += [2 * down, 2 * up]
+        a_v += [-w, w]
+    mass = sp.csr_matrix(
+        (np.concatenate(m_v), (np.concatenate(m_r), np.concatenate(m_c))), shape=(size, size)
+    )
+    op = sp.csr_matrix(
+        (np.concatenate(a_v), (np.concatenate(a_r), np.concatenate(a_c))), shape=(size, size)
+    )
+    mass.eliminate_zeros()
+    row_mass = np.asarray(abs(mass).sum(axis=1)).ravel()
+    return mass, op, b, (row_mass == 0.0).astype(np.float64)
+
+
 def _assemble(bed: BedCoefficients, phase: Phase) -> None:
     """Build M, A, b and the algebraic-row mask of ``phase`` (M y' = A y + b)."""
     n = bed.cells
-    size = 2 * (n + 1)
-    cf, cs = bed.fluid_capacity_J_K, bed.solid_capacity_J_K
-    g, k = bed.conductance_W_K, bed.solid_conduction_W_K
-    gn = bed.node_lumped(g)
-    m_rows: list[int] = []
-    m_cols: list[int] = []
-    m_vals: list[float] = []
-    a_rows: list[int] = []
-    a_cols: list[int] = []
-    a_vals: list[float] = []
-    b = np.zeros(size)
-
-    def put(rows: list[int], cols: list[int], vals: list[float], r: int, c: int, v: float) -> None:
-        rows.append(r)
-        cols.append(c)
-        vals.append(v)
-
-    # solid rows 2i+1: C_s,i dT_s,i/dt = G_i (T_f,i − T_s,i) + conduction + source
-    csn = bed.node_lumped(cs)
-    for i in range(n + 1):
-        r = 2 * i + 1
-        put(m_rows, m_cols, m_vals, r, r, float(csn[i]))
-        put(a_rows, a_cols, a_vals, r, 2 * i, float(gn[i]))
-        put(a_rows, a_cols, a_vals, r, r, -float(gn[i]))
-    for c in range(n):
-        if k[c] > 0.0:
-            i, j = 2 * c + 1, 2 * c + 3
-            for r, s in ((i, j), (j, i)):
-                put(a_rows, a_cols, a_vals, r, s, float(k[c]))
-                put(a_rows, a_cols, a_vals, r, r, -float(k[c]))
-    if phase.solid_heat_W is not None:
-        b[1::2] += phase.solid_heat_W
-
-    w = phase.capacity_rate_W_K
+    phase.mass, phase.operator, phase.forcing, phase.algebraic = assemble_system(
+        bed.fluid_capacity_J_K,
+        node_lumped(bed.solid_capacity_J_K),
+        bed.conductance_W_K,
+        bed.solid_conduction_W_K,
+        np.full(n, phase.capacity_rate_W_K),
+        phase.direction,
+        phase.inlet_temperature_K,
+        solid_heat_W=phase.solid_heat_W,
+    )
     if phase.direction == 0:
-        # hold: node-lumped fluid relaxes to its own solid node
-        cfn = bed.node_lumped(cf)
-        for i in range(n + 1):
-            r = 2 * i
-            if cfn[i] > 0.0:
-                put(m_rows, m_cols, m_vals, r, r, float(cfn[i]))
-            put(a_rows, a_cols, a_vals, r, r, -float(gn[i]))
-            put(a_rows, a_cols, a_vals, r, r + 1, float(gn[i]))
         phase.inlet_node = phase.outlet_node = -1
     else:
         inlet = 0 if phase.direction > 0 else n
         phase.inlet_node, phase.outlet_node = inlet, n - inlet
-        put(a_rows, a_cols, a_vals, 2 * inlet, 2 * inlet, -1.0)
-        b[2 * inlet] = phase.inlet_temperature_K
-        for c in range(n):
-            up, down = (c, c + 1) if phase.direction > 0 else (c + 1, c)
-            r = 2 * down  # the cell's row sits on its downstream fluid node
-            for node in (c, c + 1):
-                if cf[c] > 0.0:
-                    put(m_rows, m_cols, m_vals, r, 2 * node, 0.5 * float(cf[c]))
-                put(a_rows, a_cols, a_vals, r, 2 * node, -0.5 * float(g[c]))
-                put(a_rows, a_cols, a_vals, r, 2 * node + 1, 0.5 * float(g[c]))
-            put(a_rows, a_cols, a_vals, r, 2 * down, -w)
-            put(a_rows, a_cols, a_vals, r, 2 * up, w)
-    phase.mass = sp.csr_matrix((m_vals, (m_rows, m_cols)), shape=(size, size))
-    phase.operator = sp.csr_matrix((a_vals, (a_rows, a_cols)), shape=(size, size))
-    phase.forcing = b
-    row_mass = np.asarray(abs(phase.mass).sum(axis=1)).ravel()
-    phase.algebraic = (row_mass == 0.0).astype(np.float64)
 
 
 class PhaseStepper:
