@@ -379,7 +379,7 @@ class MagneticRegenerator:
             if acc is not None:
                 _, _, m_start = self._solid(y[1::2], b_start)
             for step in range(steps):
-                b_mid = b_start + b_rate * h * (step + 0.5)
+                b_mid = max(0.0, b_start + b_rate * h * (step + 0.5))
                 ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
                 ystar = np.clip(ystar, 0.05, 5.0)
                 ts, tf = ystar[1::2], ystar[0::2]
@@ -434,7 +434,7 @@ class MagneticRegenerator:
                             * ndot
                             * float(A31 * (tab.entropy(t1) + tab.entropy(t2)) + D * tab.entropy(t3))
                         )
-                    b_next = b_start + b_rate * h * (step + 1)
+                    b_next = max(0.0, b_start + b_rate * h * (step + 1))
                     _, _, m_end = self._solid(y3[1::2], b_next)
                     acc.magnetic_J += float(
                         self.solid_mass_node @ (0.5 * (m_start + m_end)) * b_rate * h

@@ -81,16 +81,28 @@ def _march(phi: _Counter, y: FloatArray, tol: float, max_cycles: int) -> tuple[F
 def _anderson(
     phi: _Counter, y: FloatArray, tol: float, max_cycles: int, depth: int
 ) -> tuple[FloatArray, float]:
-    """Anderson acceleration (type II) of y ← Φ(y), mixing parameter 1."""
+    """Anderson acceleration (type II) of y ← Φ(y), mixing parameter 1.
+
+    Safeguard: when the residual grows past twice the best seen so far, the history is
+    dropped and the iteration restarts from the best Φ(y) (plain fixed-point step)."""
     g_hist: list[FloatArray] = []
     f_hist: list[FloatArray] = []
     res = np.inf
+    best = (np.inf, y)
     while phi.calls < max_cycles:
         g = phi(y)
         f = g - y
         res = float(np.max(np.abs(f)))
         if res <= tol:
             return g, res
+        if res < best[0]:
+            best = (res, g)
+        elif res > 2.0 * best[0]:
+            g_hist.clear()
+            f_hist.clear()
+            y = best[1]
+            best = (np.inf, y)
+            continue
         g_hist.append(g)
         f_hist.append(f)
         if len(f_hist) > depth + 1:
