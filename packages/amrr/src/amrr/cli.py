@@ -12,6 +12,7 @@ import typer
 
 from amrr import __version__
 from amrr._cli_errors import check_plot_path, finite, float_list, option_named_in
+from amrr.cycle.cli import register as register_cycle_commands
 from amrr.design_cli import register as register_design_commands
 from amrr.properties import helium4, mixture
 from amrr.properties.concentrated import concentrated_properties
@@ -28,6 +29,7 @@ props_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(props_app, name="props")
+register_cycle_commands(app)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,547 @@
+"""The active magnetic regenerator: GGG in a 3He-4He mixture, field and flow scheduled.
+
+One regenerator of the symmetric pair is modelled (the other runs 180° out of phase and
+sees the same history). Per node: mixture temperature T_f and refrigerant temperature T_s.
+
+Solid (entropy form, per node of refrigerant mass m):
+
+    m [C_B(T_s, B) dT_s/dt + T_s (∂S/∂B)_T dB/dt] = G (T_f − T_s),
+
+with S(T, B), C_B and ∂S/∂B from :mod:`amrr.properties.paramagnet`, evaluated vectorised
+over all nodes once per step. Fluid (no axial conduction or dispersion yet):
+
+    n_f c_f(T_f) ∂T_f/∂t + ṅ ∂h/∂x = G' (T_s − T_f),
+
+with h(T), s(T), c(T) of the mixture at fixed x3 from :mod:`amrr.properties.mixture`,
+through cubic-spline tables (:class:`MixtureTable`, interpolation error stated there).
+
+Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed`, linearly implicit — the
+coefficients (C_B, ∂S/∂B, c_f, the secant capacity rate ṅ Δh/ΔT of each cell, the
+conductances) are frozen per step at the state extrapolated to the step's middle, which
+keeps second order in time for smooth solutions.
+
+Heat transfer: Wakao & Kaguei (1982), *Heat and Mass Transfer in Packed Beds*, Gordon and
+Breach: Nu = 2 + 1.1 Re^0.6 Pr^(1/3), Re = ρ u_D d_p/μ, a = 6(1 − ε)/d_p; optionally in
+series with a Kapitza boundary conductance h_K = a_K T³ (Pobell, *Matter and Methods at
+Low Temperatures*, 3rd ed., 2007, §4.3). The mixture's conductivity and viscosity are not
+in :mod:`amrr.properties` (no data found), so they are inputs with placeholder defaults.
+
+Boundaries: the fluid enters the hot end from the hot heat exchanger at T_H (1.6 K) and
+the cold end from the cold heat exchanger at T_C, which a heater holds there; the heater
+power at cyclic steady state is the cooling power Q_C = 2/τ ∫_hot blow ṅ [h(T_C) − h(T_out)]
+dt (two regenerators).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+from scipy.sparse.linalg import splu
+
+from amrr.cycle.bed import A31, GAMMA, D, assemble_system, node_lumped
+from amrr.cycle.march import CycleSchedule
+from amrr.cycle.steady import Method, SteadyState, cyclic_steady_state
+from amrr.properties.mixture import mixture_properties
+from amrr.properties.paramagnet import Model, exchange_internal_field_T, paramagnet_properties
+from amrr.properties.validity import FloatArray
+
+M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
+M4_KG_MOL = 4.002602e-3  # 4He molar mass [kg/mol]
+GGG_DENSITY_KG_M3 = 7080.0  # Gd3Ga5O12 X-ray density (a = 12.383 Å, Z = 8)
+
+
+@dataclass(frozen=True)
+class RegeneratorSpec:
+    """Geometry, materials and resolution of one magnetic regenerator.
+
+    Defaults are placeholders of the paper's scale (GGG, ~1 mm particles, porosity 0.38;
+    the canister size is not in the text) until the design file supplies them.
+
+    Attributes
+    ----------
+    length_m, diameter_m : float
+        Bed length and inner diameter [m].
+    porosity : float
+        Void fraction ε [-] (paper: 0.38).
+    particle_diameter_m : float
+        Particle diameter d_p [m] (paper: ~1 mm).
+    refrigerant : str
+        ``"GGG"`` or ``"GLF"``.
+    spin_model : str
+        Spin model of :func:`amrr.properties.paramagnet_properties`; the default
+        ``"internal_field"`` is the one with a zero-field heat capacity.
+    solid_density_kg_m3 : float
+        Refrigerant density [kg/m³].
+    x3 : float
+        3He mole fraction of the mixture [-].
+    fluid_conductivity_W_mK : float
+        Mixture thermal conductivity [W/(m K)] (placeholder).
+    fluid_viscosity_Pa_s : float
+        Mixture (normal-component) viscosity [Pa s] (placeholder).
+    kapitza_W_m2K4 : float or None
+        a_K of the Kapitza conductance h_K = a_K T³ [W/(m² K⁴)]; None for none.
+    cells : int
+        Cells along the bed [-].
+    """
+
+    length_m: float = 0.10
+    diameter_m: float = 0.022
+    porosity: float = 0.38
+    particle_diameter_m: float = 1.0e-3
+    refrigerant: str = "GGG"
+    spin_model: Model = "internal_field"
+    solid_density_kg_m3: float = GGG_DENSITY_KG_M3
+    x3: float = 0.10
+    fluid_conductivity_W_mK: float = 0.02
+    fluid_viscosity_Pa_s: float = 2.0e-6
+    kapitza_W_m2K4: float | None = 500.0
+    cells: int = 60
+
+    def __post_init__(self) -> None:
+        for name in ("length_m", "diameter_m", "particle_diameter_m", "solid_density_kg_m3"):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 < self.porosity < 1.0:
+            raise ValueError(f"porosity must lie in (0, 1), got {self.porosity}")
+        if not 0.0 < self.x3 < 0.6:
+            raise ValueError(f"x3 must lie in (0, 0.6), got {self.x3}")
+        if self.cells < 4:
+            raise ValueError(f"cells must be >= 4, got {self.cells}")
+
+    @property
+    def area_m2(self) -> float:
+        """Cross-section A [m²]."""
+        return float(np.pi * self.diameter_m**2 / 4.0)
+
+    @property
+    def solid_mass_kg(self) -> float:
+        """Refrigerant mass (1 − ε) A L ρ [kg]."""
+        return (1.0 - self.porosity) * self.area_m2 * self.length_m * self.solid_density_kg_m3
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Temperatures, flow and field schedule of the regenerator pair.
+
+    Attributes
+    ----------
+    hot_K : float
+        Hot heat-exchanger temperature T_H [K] (paper: ~1.6 K).
+    cold_K : float
+        Cold heat-exchanger temperature T_C [K].
+    molar_flow_mol_s : float
+        Mixture flow ṅ during a blow [mol/s] (placeholder until the pump model gives it).
+    field_T : tuple of 4 floats
+        Field [T] at the start of the hot blow (flow hot → cold), its end, the end of the
+        following hold, and the end of the cold blow; linear ramps in between and back to
+        the first value over the second hold. Default: demagnetise during the hot blow,
+        magnetise a little in the hold, magnetise during the cold blow, demagnetise a
+        little in the last hold.
+    """
+
+    hot_K: float = 1.6
+    cold_K: float = 0.9
+    molar_flow_mol_s: float = 4.0e-3
+    field_T: tuple[float, float, float, float] = (1.2, 0.0, 0.3, 1.5)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.cold_K < self.hot_K:
+            raise ValueError(f"need 0 < cold_K < hot_K, got {self.cold_K}, {self.hot_K}")
+        if not self.molar_flow_mol_s > 0.0:
+            raise ValueError(f"molar_flow_mol_s must be > 0, got {self.molar_flow_mol_s}")
+        if len(self.field_T) != 4 or min(self.field_T) < 0.0:
+            raise ValueError("field_T needs 4 values >= 0 [T]")
+
+
+@dataclass(frozen=True)
+class MixtureTable:
+    """h(T), s(T), c(T) of the mixture at fixed x3 on cubic splines.
+
+    Attributes
+    ----------
+    x3 : float
+        3He mole fraction [-].
+    low_K, high_K : float
+        Table range [K].
+    max_relative_error : float
+        Largest relative difference of h − h(low), s and c between the splines and the
+        property model at the midpoints of the table's knots [-].
+    """
+
+    x3: float
+    low_K: float
+    high_K: float
+    max_relative_error: float
+    enthalpy: CubicSpline = field(repr=False)
+    entropy: CubicSpline = field(repr=False)
+    heat_capacity: CubicSpline = field(repr=False)
+    molar_volume_m3_mol: float = 0.0
+
+    @classmethod
+    def build(
+        cls, x3: float, low_K: float = 0.3, high_K: float = 1.8, knots: int = 301
+    ) -> MixtureTable:
+        """Tabulate :func:`mixture_properties` at ``knots`` temperatures [K]."""
+        grid = np.linspace(low_K, high_K, knots)
+        p = mixture_properties(grid, x3)
+        h = CubicSpline(grid, p.enthalpy_J_mol)
+        s = CubicSpline(grid, p.entropy_J_molK)
+        c = CubicSpline(grid, p.heat_capacity_J_molK)
+        mid = 0.5 * (grid[1:] + grid[:-1])
+        q = mixture_properties(mid, x3)
+        span_h = float(np.ptp(p.enthalpy_J_mol))
+        err = max(
+            float(np.max(np.abs(h(mid) - q.enthalpy_J_mol)) / span_h),
+            float(np.max(np.abs(s(mid) / q.entropy_J_molK - 1.0))),
+            float(np.max(np.abs(c(mid) / q.heat_capacity_J_molK - 1.0))),
+        )
+        v = float(np.mean(p.molar_volume_m3_mol))
+        return cls(x3, low_K, high_K, err, h, s, c, v)
+
+
+@dataclass(frozen=True)
+class MagneticCycleResult:
+    """Cyclic-steady-state performance of the regenerator pair.
+
+    Attributes
+    ----------
+    cold_K, hot_K : float
+        T_C and T_H [K].
+    cooling_power_W : float
+        Q_C, heat lifted at the cold heat exchanger (heater load it holds) [W].
+    heat_rejected_W : float
+        Q_H, heat rejected at the hot heat exchangers [W].
+    magnetic_work_W : float
+        −2/τ ∮ m M dB over both regenerators [W].
+    cop : float
+        Q_C / (Q_H − Q_C) [-].
+    carnot_cop : float
+        T_C / (T_H − T_C) [-].
+    second_law_efficiency : float
+        COP / COP_Carnot [-].
+    energy_residual_fraction : float
+        (Q_H − Q_C − W_mag) / W_mag: first-law closure of the cycle [-].
+    entropy_generation_W_K : float
+        Net entropy the fluid carries out of the regenerators per unit time [W/K] (≥ 0).
+    solid_range_K : tuple of float
+        Lowest and highest refrigerant temperature over the cycle [K].
+    utilisation_cold, utilisation_hot : float
+        ṅ c_f P/(m C_B) at the cold/hot end temperatures and mean field [-].
+    cycles : int
+        Cycle evaluations to cyclic steady state [-].
+    residual_K : float
+        Cycle residual [K].
+    """
+
+    cold_K: float
+    hot_K: float
+    cooling_power_W: float
+    heat_rejected_W: float
+    magnetic_work_W: float
+    cop: float
+    carnot_cop: float
+    second_law_efficiency: float
+    energy_residual_fraction: float
+    entropy_generation_W_K: float
+    solid_range_K: tuple[float, float]
+    utilisation_cold: float
+    utilisation_hot: float
+    cycles: int
+    residual_K: float
+
+
+@dataclass
+class _Totals:
+    out_enthalpy_J: float = 0.0
+    out_entropy_J_K: float = 0.0
+    projection_J: float = 0.0
+    magnetic_J: float = 0.0
+    t_min: float = np.inf
+    t_max: float = -np.inf
+
+
+class MagneticRegenerator:
+    """The cycle map of one magnetic regenerator (see the module docstring).
+
+    Parameters
+    ----------
+    spec : RegeneratorSpec
+    point : OperatingPoint
+    schedule : CycleSchedule
+        Flow schedule (default the paper's 80/10/80/10 s).
+    """
+
+    def __init__(
+        self,
+        spec: RegeneratorSpec,
+        point: OperatingPoint,
+        schedule: CycleSchedule | None = None,
+        table: MixtureTable | None = None,
+    ) -> None:
+        self.spec = spec
+        self.point = point
+        self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
+        self.table = table if table is not None and table.x3 == spec.x3 else None
+        if self.table is None:
+            self.table = MixtureTable.build(spec.x3)
+        n = spec.cells
+        self.n = n
+        self.size = 2 * (n + 1)
+        dx = spec.length_m / n
+        a = spec.area_m2
+        self.solid_mass_node = node_lumped(
+            np.full(n, (1.0 - spec.porosity) * a * dx * spec.solid_density_kg_m3)
+        )
+        self.fluid_mol_cell = np.full(n, spec.porosity * a * dx / self.table.molar_volume_m3_mol)
+        self.surface_cell_m2 = 6.0 * (1.0 - spec.porosity) / spec.particle_diameter_m * a * dx
+        self.molar_mass = spec.x3 * M3_KG_MOL + (1.0 - spec.x3) * M4_KG_MOL
+        self.internal_field = (
+            exchange_internal_field_T(spec.refrigerant)
+            if spec.spin_model == "internal_field"
+            else None
+        )
+        self.cycles_run = 0
+
+    # ------------------------------------------------------------------ properties
+    def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
+        p = paramagnet_properties(
+            temperature_K,
+            field_T,
+            self.spec.refrigerant,
+            model=self.spec.spin_model,
+            internal_field_T=self.internal_field,
+            extrapolate=True,
+        )
+        per_kg = 1.0 / p.molar_mass_kg_mol
+        return (
+            np.asarray(p.heat_capacity_J_kgK),
+            np.asarray(p.dS_dB_J_kgKT),
+            np.asarray(p.magnetisation_Am2_mol) * per_kg,
+        )
+
+    def _conductance_cell(self, temperature_K: FloatArray, flowing: bool) -> FloatArray:
+        """h a A Δx per cell [W/K]: Wakao–Kaguei, in series with Kapitza if set."""
+        spec = self.spec
+        assert self.table is not None
+        k, mu, dp = (
+            spec.fluid_conductivity_W_mK,
+            spec.fluid_viscosity_Pa_s,
+            spec.particle_diameter_m,
+        )
+        rho = self.molar_mass / self.table.molar_volume_m3_mol
+        cp = self.table.heat_capacity(temperature_K) / self.molar_mass
+        if flowing:
+            u = self.point.molar_flow_mol_s * self.table.molar_volume_m3_mol / spec.area_m2
+            re = rho * u * dp / mu
+        else:
+            re = 0.0
+        pr = cp * mu / k
+        nu = 2.0 + 1.1 * re**0.6 * pr ** (1.0 / 3.0)
+        h = nu * k / dp
+        if spec.kapitza_W_m2K4 is not None:
+            hk = spec.kapitza_W_m2K4 * temperature_K**3
+            h = h * hk / (h + hk)
+        return np.asarray(h * self.surface_cell_m2)
+
+    def field_at(self, time_s: float | FloatArray) -> FloatArray:
+        """B(t) over one cycle [T] (t from the start of the hot blow)."""
+        s = self.schedule
+        b = self.point.field_T
+        knots = np.cumsum([0.0, s.blow_s, s.hold_s, s.blow_s, s.hold_s])
+        return np.asarray(np.interp(time_s, knots, [b[0], b[1], b[2], b[3], b[0]]))
+
+    # ------------------------------------------------------------------ stepping
+    def _phases(self) -> list[tuple[int, float, int, float, float, float]]:
+        """(direction, duration, steps, inlet T, field at start, field at end)."""
+        s, p, b = self.schedule, self.point, self.point.field_T
+        out = [(+1, s.blow_s, s.steps_per_blow, p.hot_K, b[0], b[1])]
+        if s.hold_s > 0:
+            out.append((0, s.hold_s, s.steps_per_hold, 0.0, b[1], b[2]))
+        out.append((-1, s.blow_s, s.steps_per_blow, p.cold_K, b[2], b[3]))
+        if s.hold_s > 0:
+            out.append((0, s.hold_s, s.steps_per_hold, 0.0, b[3], b[0]))
+        return out
+
+    def _run(self, y0: FloatArray, totals: list[_Totals] | None) -> FloatArray:
+        assert self.table is not None
+        tab = self.table
+        y = np.asarray(y0, dtype=np.float64).copy()
+        ndot = self.point.molar_flow_mol_s
+        y_prev: FloatArray | None = None
+        for k, (direction, duration, steps, t_in, b_start, b_end) in enumerate(self._phases()):
+            h = duration / steps
+            b_rate = (b_end - b_start) / duration
+            acc = totals[k] if totals is not None else None
+            flowing = direction != 0
+            out_idx = 2 * (self.n if direction > 0 else 0)
+            if acc is not None:
+                _, _, m_start = self._solid(y[1::2], b_start)
+            for step in range(steps):
+                b_mid = max(0.0, b_start + b_rate * h * (step + 0.5))
+                ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
+                ystar = np.clip(ystar, 0.05, 5.0)
+                ts, tf = ystar[1::2], ystar[0::2]
+                c_b, ds_db, _ = self._solid(ts, b_mid)
+                tf_cell = 0.5 * (tf[1:] + tf[:-1])
+                dtf = tf[1:] - tf[:-1]
+                secant = np.where(
+                    np.abs(dtf) > 1e-7,
+                    (tab.enthalpy(tf[1:]) - tab.enthalpy(tf[:-1])) / np.where(dtf == 0, 1, dtf),
+                    tab.heat_capacity(tf_cell),
+                )
+                mass, op, b, alg = assemble_system(
+                    self.fluid_mol_cell * tab.heat_capacity(tf_cell),
+                    self.solid_mass_node * np.maximum(c_b, 1e-9),
+                    self._conductance_cell(tf_cell, flowing),
+                    np.zeros(self.n),
+                    ndot * secant,
+                    direction,
+                    t_in,
+                    solid_diagonal_W_K=-self.solid_mass_node * ds_db * b_rate,
+                )
+                diff = 1.0 - alg
+                if step == 0 and flowing:
+                    # consistent inlet node: its fluid is replaced by inlet fluid at the
+                    # reversal; that enthalpy enters from the heat exchanger (an O(Δx) term)
+                    inlet = 2 * (0 if direction > 0 else self.n)
+                    if acc is not None:
+                        acc.projection_J += (
+                            0.5
+                            * float(self.fluid_mol_cell[0])
+                            * float(tab.enthalpy(t_in) - tab.enthalpy(y[inlet]))
+                        )
+                    y[inlet] = t_in
+                lu = splu((mass - (D * h) * op).tocsc())
+                f1 = (op @ y + b) * diff
+                my = mass @ y
+                y2 = lu.solve(my + (h * D) * f1 + (D * h) * b)
+                f2 = (op @ y2 + b) * diff
+                y3 = lu.solve(my + (h * A31) * (f1 + f2) + (D * h) * b)
+                if acc is not None:
+                    if flowing:
+                        t1, t2, t3 = y[out_idx], y2[out_idx], y3[out_idx]
+                        acc.out_enthalpy_J += (
+                            h
+                            * ndot
+                            * float(
+                                A31 * (tab.enthalpy(t1) + tab.enthalpy(t2)) + D * tab.enthalpy(t3)
+                            )
+                        )
+                        acc.out_entropy_J_K += (
+                            h
+                            * ndot
+                            * float(A31 * (tab.entropy(t1) + tab.entropy(t2)) + D * tab.entropy(t3))
+                        )
+                    b_next = max(0.0, b_start + b_rate * h * (step + 1))
+                    _, _, m_end = self._solid(y3[1::2], b_next)
+                    acc.magnetic_J += float(
+                        self.solid_mass_node @ (0.5 * (m_start + m_end)) * b_rate * h
+                    )
+                    m_start = m_end
+                    acc.t_min = min(acc.t_min, float(y3[1::2].min()))
+                    acc.t_max = max(acc.t_max, float(y3[1::2].max()))
+                y_prev, y = y, y3
+        self.cycles_run += 1
+        return y
+
+    def cycle(self, y0: FloatArray) -> FloatArray:
+        """The one-cycle map Φ(y0) [K]."""
+        return self._run(y0, None)
+
+    def initial_state(self) -> FloatArray:
+        """Linear profile from T_H to T_C in both phases [K]."""
+        return np.repeat(np.linspace(self.point.hot_K, self.point.cold_K, self.n + 1), 2)
+
+    def performance(self, state: SteadyState) -> MagneticCycleResult:
+        """Run one more cycle from ``state`` and evaluate the pair's performance."""
+        assert self.table is not None
+        tab = self.table
+        totals = [_Totals() for _ in self._phases()]
+        self._run(state.state_K, totals)
+        s, p = self.schedule, self.point
+        tau = s.period_s
+        ndot = p.molar_flow_mol_s
+        hot_blow, cold_blow = totals[0], totals[2 if s.hold_s > 0 else 1]
+        h_c, h_h = float(tab.enthalpy(p.cold_K)), float(tab.enthalpy(p.hot_K))
+        s_c, s_h = float(tab.entropy(p.cold_K)), float(tab.entropy(p.hot_K))
+        q_c = 2.0 / tau * (ndot * s.blow_s * h_c + cold_blow.projection_J - hot_blow.out_enthalpy_J)
+        q_h = 2.0 / tau * (cold_blow.out_enthalpy_J - ndot * s.blow_s * h_h - hot_blow.projection_J)
+        w_mag = -2.0 / tau * sum(t.magnetic_J for t in totals)
+        s_gen = (
+            2.0
+            / tau
+            * (hot_blow.out_entropy_J_K + cold_blow.out_entropy_J_K - ndot * s.blow_s * (s_c + s_h))
+        )
+        carnot = p.cold_K / (p.hot_K - p.cold_K)
+        work = q_h - q_c
+        cop = q_c / work if work != 0 else float("nan")
+        mean_b = float(np.mean(p.field_T))
+        c_f = tab.heat_capacity(np.array([p.cold_K, p.hot_K]))
+        c_b, _, _ = self._solid(np.array([p.cold_K, p.hot_K]), mean_b)
+        util = ndot * c_f * s.blow_s / (self.spec.solid_mass_kg * np.maximum(c_b, 1e-12))
+        return MagneticCycleResult(
+            cold_K=p.cold_K,
+            hot_K=p.hot_K,
+            cooling_power_W=float(q_c),
+            heat_rejected_W=float(q_h),
+            magnetic_work_W=float(w_mag),
+            cop=float(cop),
+            carnot_cop=float(carnot),
+            second_law_efficiency=float(cop / carnot),
+            energy_residual_fraction=float((work - w_mag) / w_mag) if w_mag else float("nan"),
+            entropy_generation_W_K=float(s_gen),
+            solid_range_K=(
+                min(t.t_min for t in totals),
+                max(t.t_max for t in totals),
+            ),
+            utilisation_cold=float(util[0]),
+            utilisation_hot=float(util[1]),
+            cycles=state.cycles,
+            residual_K=state.residual_K,
+        )
+
+
+def solve_cycle(
+    spec: RegeneratorSpec | None = None,
+    point: OperatingPoint | None = None,
+    schedule: CycleSchedule | None = None,
+    *,
+    method: Method = "anderson",
+    tol_K: float = 1e-7,
+    table: MixtureTable | None = None,
+    start_K: FloatArray | None = None,
+) -> tuple[MagneticCycleResult, SteadyState]:
+    """Cyclic steady state and performance of the magnetic regenerator pair.
+
+    Parameters
+    ----------
+    spec, point, schedule :
+        Regenerator, operating point and flow schedule (defaults: see the classes).
+    method : str
+        Steady-state method (:mod:`amrr.cycle.steady`).
+    tol_K : float
+        Cycle-residual tolerance [K].
+    table : MixtureTable, optional
+        Reuse a mixture table (same x3).
+    start_K : ndarray, optional
+        Starting state [K] (e.g. the steady state of a neighbouring operating point).
+    """
+    model = MagneticRegenerator(
+        spec or RegeneratorSpec(), point or OperatingPoint(), schedule, table
+    )
+    y0 = model.initial_state() if start_K is None else start_K
+    css = cyclic_steady_state(model, y0, method=method, tol_K=tol_K, max_cycles=3000)
+    return model.performance(css), css
+
+
+__all__ = [
+    "GAMMA",
+    "MagneticCycleResult",
+    "MagneticRegenerator",
+    "MixtureTable",
+    "OperatingPoint",
+    "RegeneratorSpec",
+    "solve_cycle",
+]
