@@ -117,5 +117,11 @@ def test_demo_through_mosquitto(mosquitto: Broker, tmp_path: Path) -> None:
     assert "dead letters 0" in result.output
     m = re.search(r"samples ([\d,]+) \(the devices took ([\d,]+)\)", result.output)
     assert m is not None, result.output
-    assert m.group(1) == m.group(2)  # every sample through the broker into the store
+    stored, taken = (int(g.replace(",", "")) for g in m.groups())
+    # every sample through the broker into the store, but for the firmware's documented
+    # RAM loss at each injected unplanned reset (< ring.COMMIT_EVERY samples each)
+    from fluxfleet.firmware import ring
+
+    resets = result.output.split("\n", 1)[0].count("reboot on")
+    assert 0 <= taken - stored <= resets * (ring.COMMIT_EVERY - 1)
     assert out.exists()
