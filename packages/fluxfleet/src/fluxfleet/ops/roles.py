@@ -39,9 +39,10 @@ def device_acls(dev: str) -> list[dict[str, Any]]:
 
 
 def ingest_acls() -> list[dict[str, Any]]:
-    """The ingestor: subscribe to each message kind of every device, with or without a
-    shared-subscription group (the broker checks the filter without ``$share/GROUP/``)."""
-    return [_acl("subscribePattern", f"{PREFIX}+/{kind}") for kind in KINDS]
+    """The ingestor: subscribe to each message kind of every device, alone or in any
+    shared-subscription group (Mosquitto 2.0 checks the filter with its ``$share/GROUP/``)."""
+    filters = [f"{PREFIX}+/{kind}" for kind in KINDS]
+    return [_acl("subscribePattern", f) for f in filters + [f"$share/+/{f}" for f in filters]]
 
 
 def operator_acls() -> list[dict[str, Any]]:
