@@ -82,7 +82,9 @@ class Peer:
 
     def subscribe(self, topic_filter: str) -> bool:
         """Subscribe (QoS 1); True if the broker granted it."""
-        _, mid = self.client.subscribe(topic_filter, qos=1)
+        rc, mid = self.client.subscribe(topic_filter, qos=1)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, f"SUBSCRIBE not sent: {rc}"
+        assert mid is not None
         with self.cond:
             assert self.cond.wait_for(lambda: mid in self.subacks, 10.0), "no SUBACK"
             return not self.subacks[mid][0].is_failure
