@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__, server_commands
+from fluxfleet import __version__, ops_commands, server_commands
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -361,6 +361,8 @@ def bundle(
 # The server's commands live in their own module; the CLI only wires them.
 app.command("ingest")(server_commands.ingest)
 app.command("export")(server_commands.export)
+app.command("broker")(ops_commands.broker)
+app.add_typer(ops_commands.devices_app, name="devices")
 
 
 def main() -> None:

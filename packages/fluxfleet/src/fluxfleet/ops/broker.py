@@ -113,6 +113,12 @@ def _give_to_mosquitto(path: Path) -> None:
     # permission (nobody can list it; accounts.json itself stays 0600).
     parent = path.parent
     os.chmod(parent, os.stat(parent).st_mode | 0o001)
+    for up in parent.resolve().parents:
+        if not os.stat(up).st_mode & 0o001:
+            raise BrokerSetupError(
+                f"the 'mosquitto' account cannot reach {path}: {up} is closed to other users "
+                "(choose a --data directory outside it, e.g. /var/lib/fluxfleet)"
+            )
 
 
 class Broker:
