@@ -96,6 +96,18 @@ def broker(
     b.stop()
 
 
+def sim_credentials(path: Path | None) -> dict[str, tuple[str, str]] | None:
+    """``fluxfleet sim --credentials FILE``: the devices' accounts (exit 1 naming the file)."""
+    if path is None:
+        return None
+    from fluxfleet.ops.devices import RegistryError, read_credentials
+
+    try:
+        return read_credentials(path)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _admin(data_dir: Path) -> tuple[Any, str]:
     from fluxfleet.ops.broker import BrokerSetupError, load_accounts
     from fluxfleet.ops.dynsec import Dynsec, DynsecError

@@ -9,7 +9,9 @@ the store row stays, marked retired (its data stay attributable).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 from fluxfleet.firmware.protocol import ProtocolError, check_device_id
@@ -70,3 +72,28 @@ def retire_device(ds: Dynsec, store: Store, dev: str) -> bool:
         ds.call("deleteRole", rolename=roles.device_role(dev))
     retired = store.retire_device(dev, dt.datetime.now(dt.UTC))
     return had_client or retired
+
+
+def read_credentials(path: Path) -> dict[str, tuple[str, str]]:
+    """Per-device credentials from ``path``: a JSON list of ``devices add --json`` objects
+    (or one such object, or an object of them by device id) -> {device: (user, password)}.
+
+    Raises :class:`RegistryError` naming the file and the entry.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{path}: cannot read: {exc}") from None
+    if isinstance(data, dict) and "username" in data:
+        data = [data]
+    items = list(data.values()) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise RegistryError(f"{path}: expected a JSON list of credentials")
+    out = {}
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(f), str) for f in ("device", "username", "password")
+        ):
+            raise RegistryError(f"{path}: entry {k}: needs device, username and password strings")
+        out[item["device"]] = (item["username"], item["password"])
+    return out
