@@ -182,3 +182,12 @@ def test_retired_device_is_disconnected_and_refused(
     assert c03.disconnected.wait(10.0)
     again = peers("c03")
     assert again.refused
+
+
+def test_operator_cannot_forge_device_messages(peers: Any) -> None:
+    op, _ = _watchers(peers)
+    op2 = peers("operator")
+    for kind in DEVICE_KINDS:
+        op2.publish(topic("c01", kind), b"forged-by-operator")
+    peers("c01").publish(topic("c01", "telemetry"), b"sentinel-9")
+    assert op.wait_for(b"sentinel-9") == []
