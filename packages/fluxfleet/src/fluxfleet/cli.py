@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__, server_commands
+from fluxfleet import __version__, ops_commands, server_commands
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -102,6 +102,10 @@ def sim(
     workers: int = typer.Option(
         0, "--workers", min=0, help="Worker processes (0: 2 at --speed max, else 1)."
     ),
+    credentials: Annotated[
+        Path | None,
+        typer.Option("--credentials", help="Per-device broker accounts (devices add --json)."),
+    ] = None,
 ) -> None:
     """Run a simulated greenhouse: virtual chambers running the real firmware over MQTT."""
     from tqdm import tqdm
@@ -117,6 +121,7 @@ def sim(
         )
     host, port = _parse_broker(broker)
     pace = _parse_speed(speed)
+    accounts = ops_commands.sim_credentials(credentials)
     start_s = _parse_start(start)
     # Checked before the run, which may take hours: a truth that cannot be written is
     # refused now. Parquet only (the faults go into its metadata).
@@ -150,7 +155,13 @@ def sim(
 
     try:
         result = run_fleet(
-            cfg, schedule, (host, port), workers=n_workers, speed=pace, progress=progress
+            cfg,
+            schedule,
+            (host, port),
+            workers=n_workers,
+            speed=pace,
+            progress=progress,
+            credentials=accounts,
         )
     except KeyboardInterrupt:
         bar.close()
@@ -379,6 +390,8 @@ def bundle(
 # The server's commands live in their own module; the CLI only wires them.
 app.command("ingest")(server_commands.ingest)
 app.command("export")(server_commands.export)
+app.command("broker")(ops_commands.broker)
+app.add_typer(ops_commands.devices_app, name="devices")
 
 
 def main() -> None:

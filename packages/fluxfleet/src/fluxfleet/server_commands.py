@@ -89,6 +89,8 @@ def ingest(
         linger_s=s.linger_s,
         session_expiry_s=s.session_expiry_s,
         fluxes=worker,
+        username=s.mqtt_username,
+        password=s.mqtt_password,
     )
     try:
         ing.start()

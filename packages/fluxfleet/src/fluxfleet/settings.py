@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     ``data_dir``."""
     data_dir: Path = Path("var")
     """Where the embedded store and other server files live."""
+    mqtt_username: str | None = None
+    """The ingestor's broker account (``ingest`` in ``fluxfleet broker``'s accounts.json)."""
+    mqtt_password: str | None = None
+    """Its password: from the environment or the settings file, never a command line."""
     client_id: str = "fluxfleet-ingest"
     """The ingestor's fixed MQTT client id (its persistent session)."""
     group: str | None = None

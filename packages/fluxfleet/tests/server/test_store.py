@@ -131,3 +131,23 @@ def test_duckdb_file_held_by_another_process(tmp_path: object) -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "one writing process" in out.stdout, out.stderr
+
+
+def test_device_registry(store: Store) -> None:
+    """Register, refuse a second registration, retire, re-register (issue 10's registry)."""
+    t0 = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    t1 = t0 + dt.timedelta(days=1)
+    assert store.register_device("c01", "T1.V2.R3", t0)
+    assert store.register_device("c02", None, t0)
+    assert not store.register_device("c01", "T9.V9.R9", t1)  # active: untouched
+    assert store.retire_device("c01", t1)
+    assert not store.retire_device("c01", t1)  # already retired
+    assert not store.retire_device("c99", t1)  # never registered
+    rows = {r.device: r for r in store.registry()}
+    assert rows["c01"].location == "T1.V2.R3"
+    assert rows["c01"].registered == t0
+    assert rows["c01"].retired == t1
+    assert rows["c02"].retired is None
+    assert store.register_device("c01", "T2.V1.R1", t1)  # a retired device comes back
+    (c01,) = [r for r in store.registry() if r.device == "c01"]
+    assert (c01.location, c01.registered, c01.retired) == ("T2.V1.R1", t1, None)

@@ -119,6 +119,8 @@ class Ingestor:
         fluxes: FluxWorker | None = None,
         keep_latencies: bool = False,
         on_commit: Callable[[list[bytes]], None] | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if not 1 <= receive_maximum <= 65535:
             raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum}")
@@ -145,6 +147,8 @@ class Ingestor:
         )
         # paho's own outgoing queue is irrelevant here (we publish nothing); its incoming
         # window is the broker's, set by receive maximum below.
+        if username is not None:  # the broker's ingest account (fluxfleet broker)
+            self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(1, 5)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

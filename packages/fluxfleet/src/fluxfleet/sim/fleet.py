@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import select
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +128,9 @@ class Fleet:
         every message to ``sink``.
     sink : callable(topic, payload), optional
         Receives messages in the in-process mode.
+    credentials : mapping of device id to (username, password), optional
+        Each device's broker account (``fluxfleet sim --credentials``); devices not in it
+        connect without one.
     devices : sequence of int, optional
         Run only these devices (the greenhouse and sensors are still drawn for the
         whole fleet, so a fleet split over worker processes is the same fleet).
@@ -140,6 +143,7 @@ class Fleet:
         broker: tuple[str, int] | None = None,
         sink: Callable[[str, bytes], None] | None = None,
         devices: Sequence[int] | None = None,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.config = c = config
         n = c.chambers
@@ -167,7 +171,8 @@ class Fleet:
         for i in range(n) if devices is None else devices:
             link: Any
             if broker is not None:
-                link = PahoLink(*broker)
+                user, password = (credentials or {}).get(device_id(i), (None, None))
+                link = PahoLink(*broker, user, password)
             else:
                 link = MemoryLink(sink or (lambda t, p: None))
             self.devices.append(Device(self, i, link))

@@ -254,9 +254,13 @@ class PahoLink:
 
     CONNECT_TIMEOUT_S = 10.0
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(
+        self, host: str, port: int, username: str | None = None, password: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.username = username
+        self.password = password
         self.client: mqtt.Client | None = None
         self._events: list[Event] = []
         self.connected = False
@@ -295,6 +299,8 @@ class PahoLink:
         c.max_inflight_messages_set(64)
         c.max_queued_messages_set(0)
         c.will_set(will_topic, will_payload, qos=1, retain=True)
+        if self.username is not None:  # the device's own account (fluxfleet devices add)
+            c.username_pw_set(self.username, self.password)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish

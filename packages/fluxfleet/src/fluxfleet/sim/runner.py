@@ -13,7 +13,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +64,13 @@ def _worker(
     speed: float | None,
     wid: int,
     out: Any,
+    credentials: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it (it stops the
     # workers), so a worker neither dies half-way through a message nor prints a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        fleet = Fleet(config, faults, broker, devices=devices)
+        fleet = Fleet(config, faults, broker, devices=devices, credentials=credentials)
         fleet.run(
             speed=speed,
             progress=lambda s: out.put(("progress", wid, s, None)),
@@ -90,6 +91,7 @@ def run_fleet(
     speed: float | None = None,
     progress: Callable[[float], None] | None = None,
     sink: Callable[[str, bytes], None] | None = None,
+    credentials: Mapping[str, tuple[str, str]] | None = None,
 ) -> RunResult:
     """Run the fleet to the end and return the ground truth.
 
@@ -110,6 +112,8 @@ def run_fleet(
         Called as the slowest worker advances.
     sink : callable(topic, payload), optional
         In-process mode only.
+    credentials : mapping of device id to (username, password), optional
+        Per-device broker accounts.
 
     Returns
     -------
@@ -118,7 +122,7 @@ def run_fleet(
     faults = list(faults or [])
     t0 = time.monotonic()
     if workers <= 1 or broker is None:
-        fleet = Fleet(config, faults, broker, sink)
+        fleet = Fleet(config, faults, broker, sink, credentials=credentials)
         fleet.run(speed=speed, progress=progress, progress_every_s=300.0)
         wall_s = time.monotonic() - t0
         if progress is not None:
@@ -137,7 +141,7 @@ def run_fleet(
     procs = [
         ctx.Process(
             target=_worker,
-            args=(config, faults, broker, shares[w], speed, w, out),
+            args=(config, faults, broker, shares[w], speed, w, out, credentials),
             daemon=True,
         )
         for w in range(workers)

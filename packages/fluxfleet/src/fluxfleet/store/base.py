@@ -44,6 +44,16 @@ class WriteResult:
     dead_letters: int
 
 
+@dataclass(frozen=True)
+class RegisteredDevice:
+    """A row of the device registry (times UTC)."""
+
+    device: str
+    location: str | None
+    registered: dt.datetime
+    retired: dt.datetime | None
+
+
 class Store(abc.ABC):
     """One store, whichever backend. Use as a context manager or call :meth:`close`."""
 
@@ -78,6 +88,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def last_locations(self) -> dict[str, str]:
         """Each device's latest location in ``device_locations``."""
+
+    @abc.abstractmethod
+    def register_device(self, device: str, location: str | None, registered: dt.datetime) -> bool:
+        """Add ``device`` to the registry (or re-register a retired one); False if active."""
+
+    @abc.abstractmethod
+    def retire_device(self, device: str, retired: dt.datetime) -> bool:
+        """Mark ``device`` retired; False if it is not registered or already retired."""
+
+    @abc.abstractmethod
+    def registry(self) -> list[RegisteredDevice]:
+        """Every registered device (retired ones too), by device id."""
 
     @abc.abstractmethod
     def migrations(self) -> list[int]:

@@ -18,8 +18,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.store import schema, sql
-from fluxfleet.store.base import Batch, Store, StoreError, WriteResult, check_table
+from fluxfleet.store import registry_sql, schema, sql
+from fluxfleet.store.base import (
+    Batch,
+    RegisteredDevice,
+    Store,
+    StoreError,
+    WriteResult,
+    check_table,
+)
 from fluxfleet.store.migrations import migrations
 
 
@@ -70,6 +77,25 @@ class DuckDBStore(Store):
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
+
+    def register_device(self, device: str, location: str | None, registered: dt.datetime) -> bool:
+        with self._lock:
+            row = self.con.execute(registry_sql.GET, [device]).fetchone()
+            if row is None:
+                self.con.execute(registry_sql.REGISTER, [device, location, registered])
+                return True
+            n = self.con.execute(registry_sql.REREGISTER, [location, registered, device])
+            return bool(n.fetchone()[0])
+
+    def retire_device(self, device: str, retired: dt.datetime) -> bool:
+        with self._lock:
+            n = self.con.execute(registry_sql.RETIRE, [retired, device]).fetchone()
+            return bool(n and n[0])
+
+    def registry(self) -> list[RegisteredDevice]:
+        with self._lock:
+            rows = self.con.execute(registry_sql.LIST).fetchall()
+        return [RegisteredDevice(*registry_sql.row(r)) for r in rows]
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

@@ -23,8 +23,15 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from psycopg import sql as psql
 
-from fluxfleet.store import schema, sql
-from fluxfleet.store.base import Batch, Store, StoreError, WriteResult, check_table
+from fluxfleet.store import registry_sql, schema, sql
+from fluxfleet.store.base import (
+    Batch,
+    RegisteredDevice,
+    Store,
+    StoreError,
+    WriteResult,
+    check_table,
+)
 from fluxfleet.store.migrations import migrations
 
 _LOCK_MIGRATE = 7_340_001
@@ -91,6 +98,29 @@ class PostgresStore(Store):
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (%s, %s, now())", [m.version, m.name]
                 )
+
+    def register_device(self, device: str, location: str | None, registered: dt.datetime) -> bool:
+        with self.con.transaction():
+            cur = self.con.execute(registry_sql.pg(registry_sql.GET), [device])
+            if cur.fetchone() is None:
+                self.con.execute(
+                    registry_sql.pg(registry_sql.REGISTER), [device, location, registered]
+                )
+                return True
+            cur = self.con.execute(
+                registry_sql.pg(registry_sql.REREGISTER), [location, registered, device]
+            )
+            return cur.rowcount > 0
+
+    def retire_device(self, device: str, retired: dt.datetime) -> bool:
+        with self.con.transaction():
+            cur = self.con.execute(registry_sql.pg(registry_sql.RETIRE), [retired, device])
+            return cur.rowcount > 0
+
+    def registry(self) -> list[RegisteredDevice]:
+        rows = self.con.execute(registry_sql.LIST_PG).fetchall()
+        self.con.commit()
+        return [RegisteredDevice(*registry_sql.row(r)) for r in rows]
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

@@ -1,0 +1,1 @@
+"""Fleet operations: the broker with accounts and the device registry (issue 10)."""

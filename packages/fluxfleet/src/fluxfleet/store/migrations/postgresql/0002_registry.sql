@@ -1,0 +1,8 @@
+-- The device registry: what the operators declared (fluxfleet devices add/retire), kept apart
+-- from `devices`, which holds what the devices report (a report never edits a registration).
+CREATE TABLE device_registry (
+    device TEXT PRIMARY KEY,
+    location TEXT,
+    registered TIMESTAMPTZ NOT NULL,
+    retired TIMESTAMPTZ
+);
