@@ -80,6 +80,10 @@ class Store(abc.ABC):
         """Each device's latest location in ``device_locations``."""
 
     @abc.abstractmethod
+    def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
+        """Each device's newest sample (highest seq): its (time, phase, cyc)."""
+
+    @abc.abstractmethod
     def migrations(self) -> list[int]:
         """Schema versions applied, in order."""
 
