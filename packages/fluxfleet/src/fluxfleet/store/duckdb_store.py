@@ -105,7 +105,12 @@ class DuckDBStore(Store):
             self.con.unregister("stg")
         return int(rows[0][0]) if rows else 0
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the DuckDB store {self.path} is opened read-only")
+
     def write(self, batch: Batch) -> WriteResult:
+        self._writable()
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
         with self._lock:
@@ -123,6 +128,7 @@ class DuckDBStore(Store):
         return WriteResult(n_samples, n_closures, n_dead)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
+        self._writable()
         if fluxes.num_rows == 0:
             return
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])

@@ -56,10 +56,22 @@ def _table(df: pd.DataFrame, fmt: str, name: str) -> Response:
             media_type="application/vnd.apache.parquet",
             headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
         )
-    return Response(
-        df.to_json(orient="records", date_format="iso", date_unit="ms"),
-        media_type="application/json",
-    )
+    return Response(json.dumps(_records(df)), media_type="application/json")
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` for JSON: times as ISO 8601 UTC with ms, NaN/NA as null, and floats
+    in full (Python's shortest round-trip repr; pandas' to_json rounds to 15 digits)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            text = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+            out[col] = text.where(out[col].notna(), None)
+    out = out.astype(object).where(out.notna(), None)
+    return [
+        {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +150,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
             return _table(samples, format, f"closure-{device}-{cyc}")
         body = {
             "closure": _jsonable(summary),
-            "samples": json.loads(
-                samples.to_json(orient="records", date_format="iso", date_unit="ms")
-            ),
+            "samples": _records(samples),
         }
         return JSONResponse(body)
 
