@@ -5,6 +5,8 @@ ingest`` does batch by batch), and the app over it."""
 from __future__ import annotations
 
 import datetime as dt
+import statistics
+from collections import defaultdict
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +64,26 @@ def client(store_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(store=store_url), now=lambda: NOW)
     with TestClient(app) as c:
         yield c
+
+
+def iso_ms(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def hourly_from_store_rows(
+    rows: list[dict],
+) -> dict[tuple[str, str], tuple[float, float | None, int, int]]:
+    """(hour, variant) -> (mean of replica means, sd over replicas, replicas, closures)."""
+    per_loc: dict[tuple[dt.datetime, str], list[float]] = defaultdict(list)
+    for r in rows:
+        hour = r["start"].replace(minute=0, second=0, microsecond=0)
+        per_loc[(hour, r["location"])].append(r["flux_umol_m2_s"])
+    per_var: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    for (hour, loc), fluxes in per_loc.items():
+        per_var[(iso_ms(hour), loc.rsplit(".", 1)[0])].append(fluxes)
+    out = {}
+    for key, reps in per_var.items():
+        means = [statistics.fmean(f) for f in reps]
+        sd = statistics.stdev(means) if len(means) > 1 else None
+        out[key] = (statistics.fmean(means), sd, len(means), sum(len(f) for f in reps))
+    return out

@@ -5,40 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import statistics
-from collections import defaultdict
 
 import pyarrow.parquet as pq
 import pytest
 from fluxfleet.store import open_store
 
-from .conftest import NOW, TestClient
+from .conftest import NOW, TestClient, hourly_from_store_rows, iso_ms
 
 
 def _store_fluxes(store_url: str) -> list[dict]:
     with open_store(store_url, read_only=True) as st:
         return st.read("fluxes").to_pylist()
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def _hourly(rows: list[dict]) -> dict[tuple[str, str], tuple[float, float | None, int, int]]:
-    """(hour, variant) -> (mean of replica means, sd over replicas, replicas, closures)."""
-    per_loc: dict[tuple[dt.datetime, str], list[float]] = defaultdict(list)
-    for r in rows:
-        hour = r["start"].replace(minute=0, second=0, microsecond=0)
-        per_loc[(hour, r["location"])].append(r["flux_umol_m2_s"])
-    per_var: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
-    for (hour, loc), fluxes in per_loc.items():
-        per_var[(_iso(hour), loc.rsplit(".", 1)[0])].append(fluxes)
-    out = {}
-    for key, reps in per_var.items():
-        means = [statistics.fmean(f) for f in reps]
-        sd = statistics.stdev(means) if len(means) > 1 else None
-        out[key] = (statistics.fmean(means), sd, len(means), sum(len(f) for f in reps))
-    return out
 
 
 def test_devices_are_the_stores(client: TestClient, store_url: str) -> None:
@@ -55,7 +32,7 @@ def test_devices_are_the_stores(client: TestClient, store_url: str) -> None:
         d, s = devices[r["device"]], newest[r["device"]]
         assert r["last_seen_age_s"] == pytest.approx((NOW - d["last_seen"]).total_seconds())
         assert (r["phase"], r["cyc"]) == (s["phase"], s["cyc"])
-        assert r["last_sample"] == _iso(s["time"])
+        assert r["last_sample"] == iso_ms(s["time"])
         assert (r["firmware"], r["slot"], r["location"], r["state"]) == (
             d["firmware"], d["slot"], d["location"], d["state"]
         )  # fmt: skip
@@ -70,7 +47,7 @@ def test_hourly_variant_means_are_the_stores(
     rows = _store_fluxes(store_url)
     if filtered:
         rows = [r for r in rows if not r["flags"]]
-    want = _hourly(rows)
+    want = hourly_from_store_rows(rows)
     got = client.get("/api/fluxes", params={"filtered": str(filtered).lower()}).json()
     assert {(r["hour"], r["variant"]) for r in got} == set(want)
     for r in got:
@@ -106,7 +83,7 @@ def test_location_device_and_time_filters(client: TestClient, store_url: str) ->
     t0 = min(r["start"] for r in rows).replace(minute=0, second=0, microsecond=0)
     t1 = t0 + dt.timedelta(hours=1)
     got = client.get("/api/fluxes", params={"from": t0.isoformat(), "to": t1.isoformat()}).json()
-    assert {r["hour"] for r in got} == {_iso(t0)}
+    assert {r["hour"] for r in got} == {iso_ms(t0)}
 
 
 def test_closure_level_lists_each_closure(client: TestClient, store_url: str) -> None:
