@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
 import warnings
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -90,8 +90,8 @@ def test_fleet_page_shows_the_stores_chambers(
     for i in range(rows.count()):
         row = rows.nth(i)
         d = devices[row.get_attribute("data-device")]
-        text = {c: row.locator("td." + c).inner_text() for c in
-                ("location", "state", "phase", "cyc", "firmware", "slot", "age", "last-sample")}  # fmt: skip
+        cells = ("location", "state", "phase", "cyc", "firmware", "slot", "age", "last-sample")
+        text = {c: row.locator("td." + c).inner_text() for c in cells}
         t, phase, cyc = last[d["device"]]
         assert (text["location"], text["state"], text["firmware"], text["slot"]) == (
             d["location"], d["state"], d["firmware"], d["slot"]

@@ -22,6 +22,7 @@
     const line = s.map((x, i) => (x.in_fit && c.fit_slope_ppm_s !== undefined
       ? c.fit_intercept_ppm + c.fit_slope_ppm_s * (t[i] - t0) : null));
     new uPlot({
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),  // axes in UTC
       width: Math.min(1000, window.innerWidth - 40), height: 360,
       series: [{}, { label: "CO₂ [µmol mol⁻¹]", stroke: "#999", points: { show: true } },
         { label: "fit window", stroke: "#1b7837", width: 0, points: { show: true, fill: "#1b7837" } },

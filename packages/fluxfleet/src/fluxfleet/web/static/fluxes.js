@@ -76,6 +76,7 @@
         { label: v + " +sd", stroke, dash: [4, 4], width: 1 });
     });
     const chart = new uPlot({
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),  // axes in UTC
       width: Math.min(1100, window.innerWidth - 40), height: 360, series,
       axes: [{}, { label: "flux [µmol m⁻² s⁻¹]" }],
       hooks: { ready: [(u) => u.over.addEventListener("click", () => {
