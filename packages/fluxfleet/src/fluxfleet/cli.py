@@ -16,6 +16,7 @@ import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
 from fluxfleet import __version__, ops_commands, server_commands
+from fluxfleet.web import serve as web_serve
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -392,6 +393,7 @@ app.command("ingest")(server_commands.ingest)
 app.command("export")(server_commands.export)
 app.command("broker")(ops_commands.broker)
 app.add_typer(ops_commands.devices_app, name="devices")
+app.command("serve")(web_serve.serve)
 
 
 def main() -> None:

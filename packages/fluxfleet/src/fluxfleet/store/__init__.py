@@ -23,7 +23,8 @@ def open_store(url: str, **options: object) -> Store:
         ``duckdb:///PATH`` (relative or absolute path; ``duckdb:///:memory:``) or
         ``postgresql://…`` / ``postgres://…`` (a libpq URL).
     **options
-        Backend options (PostgreSQL: ``partition_days``).
+        Backend options (PostgreSQL: ``partition_days``; DuckDB: ``read_only``, which
+        opens an already migrated file without taking its single write lock).
 
     Raises
     ------
@@ -40,9 +41,10 @@ def open_store(url: str, **options: object) -> Store:
             path = path[1:]  # duckdb:////abs/x.duckdb -> /abs/x.duckdb
         if not path:
             raise StoreError(f"no file in store URL {url!r} (duckdb:///PATH)")
-        return DuckDBStore(path)
+        return DuckDBStore(path, read_only=bool(options.get("read_only", False)))
     if url.startswith(("postgresql://", "postgres://")):
         from fluxfleet.store.postgres_store import PostgresStore
 
+        options.pop("read_only", None)  # PostgreSQL has many readers beside its writers
         return PostgresStore(url, **options)  # type: ignore[arg-type]
     raise StoreError(f"unknown store URL {url!r}: expected duckdb:///PATH or postgresql://…")

@@ -102,6 +102,10 @@ class Store(abc.ABC):
         """Every registered device (retired ones too), by device id."""
 
     @abc.abstractmethod
+    def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
+        """Each device's newest sample (highest seq): its (time, phase, cyc)."""
+
+    @abc.abstractmethod
     def migrations(self) -> list[int]:
         """Schema versions applied, in order."""
 

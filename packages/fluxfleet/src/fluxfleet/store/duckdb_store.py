@@ -38,17 +38,20 @@ def _conform(table: pa.Table, s: pa.Schema) -> pa.Table:
 class DuckDBStore(Store):
     """The store in one DuckDB file (or in memory)."""
 
-    def __init__(self, path: str, *, _con: Any = None) -> None:
+    def __init__(self, path: str, *, read_only: bool = False, _con: Any = None) -> None:
         self.path = path
+        self.read_only = read_only
         self.url = f"duckdb:///{path}"
         self._lock = threading.Lock()
         if _con is not None:
             self.con = _con
             return
-        if path != ":memory:":
+        if read_only and not Path(path).is_file():
+            raise StoreError(f"no DuckDB store at {path}")
+        if path != ":memory:" and not read_only:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(path)
+            self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open the DuckDB store {path}: {exc} "
@@ -56,7 +59,24 @@ class DuckDBStore(Store):
                 "or use a PostgreSQL store)"
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
-        self._migrate()
+        if read_only:
+            self._check_migrated()
+        else:
+            self._migrate()
+
+    def _check_migrated(self) -> None:
+        """A read-only handle cannot migrate: the file must be at this schema version."""
+        want = [m.version for m in migrations("duckdb")]
+        try:
+            have = self.migrations()
+        except duckdb.CatalogException:
+            have = []
+        if have != want:
+            self.con.close()
+            raise StoreError(
+                f"the DuckDB store {self.path} is at schema {have or 'none'}, not {want}: "
+                "open it once for writing (fluxfleet ingest) to migrate it"
+            )
 
     def _migrate(self) -> None:
         self.con.execute(
@@ -111,7 +131,12 @@ class DuckDBStore(Store):
             self.con.unregister("stg")
         return int(rows[0][0]) if rows else 0
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the DuckDB store {self.path} is opened read-only")
+
     def write(self, batch: Batch) -> WriteResult:
+        self._writable()
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
         with self._lock:
@@ -129,6 +154,7 @@ class DuckDBStore(Store):
         return WriteResult(n_samples, n_closures, n_dead)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
+        self._writable()
         if fluxes.num_rows == 0:
             return
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
@@ -169,8 +195,13 @@ class DuckDBStore(Store):
             rows = self.con.execute(sql.LAST_LOCATIONS).fetchall()
         return {str(d): str(loc) for d, loc in rows}
 
+    def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
+        with self._lock:  # through Arrow: fetchall() of a TIMESTAMPTZ needs pytz
+            rows = self.con.sql(sql.LAST_SAMPLES).to_arrow_table().to_pylist()
+        return {str(r["device"]): (r["time"], str(r["phase"]), int(r["cyc"])) for r in rows}
+
     def clone(self) -> DuckDBStore:
-        return DuckDBStore(self.path, _con=self.con.cursor())
+        return DuckDBStore(self.path, read_only=self.read_only, _con=self.con.cursor())
 
     def close(self) -> None:
         self.con.close()

@@ -285,6 +285,11 @@ class PostgresStore(Store):
         self.con.commit()
         return {str(d): str(loc) for d, loc in rows}
 
+    def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
+        rows = self.con.execute(sql.LAST_SAMPLES).fetchall()
+        self.con.commit()
+        return {str(d): (t, str(ph), int(c)) for d, t, ph, c in rows}
+
     def clone(self) -> PostgresStore:
         return PostgresStore(self.url, partition_days=self.partition_days)
 

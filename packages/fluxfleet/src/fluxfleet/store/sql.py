@@ -68,6 +68,12 @@ LAST_LOCATIONS = (
     "FROM device_locations) t WHERE k = 1"
 )
 
+LAST_SAMPLES = (
+    "SELECT s.device, s.time, s.phase, s.cyc FROM samples s JOIN "
+    "(SELECT device, max(seq) AS seq FROM samples GROUP BY device) m "
+    "ON s.device = m.device AND s.seq = m.seq"
+)
+
 
 def unique_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     """``table`` with the first row of each key kept (one INSERT must not repeat a key)."""

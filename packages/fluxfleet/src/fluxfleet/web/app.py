@@ -1,0 +1,177 @@
+"""The console's web app: thin routes over :mod:`fluxfleet.web.queries`.
+
+Each request opens the store and closes it when answered. A DuckDB store is opened
+read-only (``open_store(url, read_only=True)``): the console never takes the file's single
+write lock and never migrates it. DuckDB still lets only one *process* open a file while it
+is being written, so while ``fluxfleet ingest`` holds a DuckDB file the console answers
+503 with that reason; run both at once on a PostgreSQL store (docs/fleet/console.md).
+"""
+
+# No "from __future__ import annotations": FastAPI resolves the local Annotated aliases.
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.web import queries
+
+HERE = Path(__file__).parent
+FORMATS = ("json", "csv", "parquet")
+
+
+def _time(value: str | None, name: str) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{name}: {value!r} is not an ISO 8601 time") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _table(df: pd.DataFrame, fmt: str, name: str) -> Response:
+    """``df`` as JSON records, CSV or Parquet (the export of exactly what a page shows)."""
+    if fmt == "csv":
+        return Response(
+            df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        pq.write_table(queries.to_arrow(df), buf)
+        return Response(
+            buf.getvalue(),
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
+        )
+    return Response(json.dumps(_records(df)), media_type="application/json")
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` for JSON: times as ISO 8601 UTC with ms, NaN/NA as null, and floats
+    in full (Python's shortest round-trip repr; pandas' to_json rounds to 15 digits)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            text = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+            out[col] = text.where(out[col].notna(), None)
+    out = out.astype(object).where(out.notna(), None)
+    return [
+        {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, pd.Timestamp):
+            v = v.isoformat()
+        elif isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    return out
+
+
+def create_app(settings: Any, *, now: Any = None) -> FastAPI:
+    """The console for the store of ``settings`` (a :class:`fluxfleet.settings.Settings`).
+
+    ``now`` (a callable returning an aware datetime) is the clock of the last-seen ages;
+    default the wall clock.
+    """
+    url = settings.store_url
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
+    app = FastAPI(title="fluxfleet console", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    def store() -> Iterator[Store]:
+        try:
+            st = open_store(url, read_only=True)
+        except StoreError as exc:
+            raise HTTPException(503, str(exc)) from None
+        try:
+            yield st
+        finally:
+            st.close()
+
+    StoreDep = Annotated[Store, Depends(store)]
+    Format = Annotated[str, Query(pattern="^(json|csv|parquet)$")]
+
+    @app.exception_handler(queries.QueryError)
+    async def _bad_query(_request: Request, exc: queries.QueryError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.get("/api/devices")
+    def api_devices(st: StoreDep, format: Format = "json") -> Response:
+        return _table(queries.devices(st, clock()), format, "devices")
+
+    @app.get("/api/fluxes")
+    def api_fluxes(
+        st: StoreDep,
+        device: str | None = None,
+        location: str | None = None,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        to: str | None = None,
+        filtered: bool = False,
+        level: str = "variant",
+        format: Format = "json",
+    ) -> Response:
+        df = queries.fluxes(
+            st,
+            device=device or None,
+            location=location or None,
+            start=_time(from_, "from"),
+            end=_time(to, "to"),
+            filtered=filtered,
+            level=level,
+        )
+        return _table(df, format, f"fluxes-{level}")
+
+    @app.get("/api/closures/{device}/{cyc}")
+    def api_closure(st: StoreDep, device: str, cyc: int, format: Format = "json") -> Response:
+        try:
+            samples, summary = queries.closure(st, device, cyc)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        if format != "json":
+            return _table(samples, format, f"closure-{device}-{cyc}")
+        body = {
+            "closure": _jsonable(summary),
+            "samples": _records(samples),
+        }
+        return JSONResponse(body)
+
+    @app.get("/", response_class=HTMLResponse)
+    def fleet_page(request: Request, st: StoreDep) -> Response:
+        d = queries.devices(st, clock())
+        layout: dict[str, dict[str, list[dict[Any, Any]]]] = {}
+        for row in d.to_dict("records"):
+            layout.setdefault(row["table"] or "?", {}).setdefault(row["variant"] or "?", []).append(
+                row
+            )
+        return templates.TemplateResponse(
+            request, "fleet.html", {"devices": d.to_dict("records"), "layout": layout}
+        )
+
+    @app.get("/fluxes", response_class=HTMLResponse)
+    def fluxes_page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "fluxes.html", {})
+
+    @app.get("/closure/{device}/{cyc}", response_class=HTMLResponse)
+    def closure_page(request: Request, device: str, cyc: int) -> Response:
+        return templates.TemplateResponse(request, "closure.html", {"device": device, "cyc": cyc})
+
+    return app

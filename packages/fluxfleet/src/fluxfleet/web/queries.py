@@ -1,0 +1,199 @@
+"""What the console shows, as tables computed from the store (no web code here).
+
+Every route of :mod:`fluxfleet.web.app` returns one of these tables, as JSON for the pages
+or as CSV/Parquet for export, so an export holds exactly what a page shows. Aggregation
+happens here, on the server: the browser gets hourly means, never a raw season.
+
+Location codes are ``T.V.R`` (table, variant, replica, e.g. ``9.2.B``); a variant is
+``T.V``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from fluxfleet.store.base import Store
+
+MAX_CLOSURE_SPAN = dt.timedelta(days=2)
+"""Longest span of single closures one request may list (beyond: hourly aggregates)."""
+
+FLUX_LEVELS = ("variant", "location", "closure")
+
+
+class QueryError(ValueError):
+    """A request the console cannot answer (bad parameter: the message says which)."""
+
+
+def split_location(code: str | None) -> tuple[str, str, str]:
+    """(table, variant ``T.V``, replica) of a location code ``T.V.R``; blanks if malformed."""
+    parts = (code or "").split(".")
+    if len(parts) != 3 or not all(parts):
+        return ("", "", "")
+    return (parts[0], f"{parts[0]}.{parts[1]}", parts[2])
+
+
+def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
+    """One row per device: state, ``last_seen_age_s`` [s] at ``now``, phase, firmware, slot,
+    location split into table/variant/replica, and its newest sample's time and cycle."""
+    d = store.read("devices").to_pandas()
+    last = store.last_samples()
+    out = pd.DataFrame(
+        {
+            "device": d["device"].astype(str),
+            "state": d["state"],
+            "last_seen": d["last_seen"],
+            "last_seen_age_s": (pd.Timestamp(now) - d["last_seen"]).dt.total_seconds(),
+            "phase": [last.get(x, (None, None, None))[1] for x in d["device"]],
+            "last_sample": pd.to_datetime(
+                pd.Series([last.get(x, (None, None, None))[0] for x in d["device"]], dtype=object),
+                utc=True,
+            ),
+            "cyc": pd.array([last.get(x, (None, None, None))[2] for x in d["device"]], "Int64"),
+            "firmware": d["firmware"],
+            "slot": d["slot"],
+            "boot": d["boot"],
+            "location": d["location"],
+        }
+    )
+    split = [split_location(loc) for loc in out["location"]]
+    out["table"] = [s[0] for s in split]
+    out["variant"] = [s[1] for s in split]
+    out["replica"] = [s[2] for s in split]
+    return out.sort_values(["table", "variant", "replica", "device"], ignore_index=True)
+
+
+def _closures(
+    store: Store,
+    device: str | None,
+    location: str | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    filtered: bool,
+) -> pd.DataFrame:
+    f = store.read("fluxes", start, end, [device] if device else None).to_pandas()
+    if location:
+        # A table "9", a variant "9.2" or one location "9.2.B".
+        f = f[(f["location"] == location) | f["location"].str.startswith(location + ".")]
+    if filtered:
+        f = f[f["flags"].fillna("") == ""]
+    f = f[np.isfinite(f["flux_umol_m2_s"])]
+    split = [split_location(loc) for loc in f["location"]]
+    f = f.assign(variant=[s[1] for s in split])
+    return f.reset_index(drop=True)
+
+
+def fluxes(
+    store: Store,
+    *,
+    device: str | None = None,
+    location: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    filtered: bool = False,
+    level: str = "variant",
+) -> pd.DataFrame:
+    """Fluxes [µmol m⁻² s⁻¹] per hour, by variant or location, or single closures.
+
+    ``filtered`` keeps only closures without any soilflux QC flag. ``level``:
+
+    * ``variant`` — per hour and variant: each replica's hourly mean, then the mean and
+      sample sd (ddof 1; NaN for one replica) over the replicas (``n_replicas``);
+    * ``location`` — per hour and location: mean and sd over that hour's closures;
+    * ``closure`` — one row per closure, for a span of at most :data:`MAX_CLOSURE_SPAN`.
+    """
+    if level not in FLUX_LEVELS:
+        raise QueryError(f"level: {level!r} is not one of {', '.join(FLUX_LEVELS)}")
+    if start is not None and end is not None and end <= start:
+        raise QueryError("to: must be after from")
+    if level == "closure" and (start is None or end is None or end - start > MAX_CLOSURE_SPAN):
+        raise QueryError(
+            f"level=closure needs from and to at most {MAX_CLOSURE_SPAN.days} days apart"
+        )
+    f = _closures(store, device, location, start, end, filtered)
+    if level == "closure":
+        return f[
+            ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
+             "flux_se_umol_m2_s", "model", "flags", "r2"]
+        ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
+    f = f.assign(hour=f["start"].dt.floor("h"))
+    per_location = (
+        f.groupby(["hour", "variant", "location"])["flux_umol_m2_s"]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
+    if level == "location":
+        return per_location.rename(
+            columns={
+                "mean": "flux_mean_umol_m2_s",
+                "std": "flux_sd_umol_m2_s",
+                "count": "n_closures",
+            }
+        )
+    per_variant = per_location.groupby(["hour", "variant"]).agg(
+        flux_mean_umol_m2_s=("mean", "mean"),
+        flux_sd_umol_m2_s=("mean", "std"),
+        n_replicas=("mean", "count"),
+        n_closures=("count", "sum"),
+    )
+    return per_variant.reset_index()
+
+
+def closure(store: Store, device: str, cyc: int) -> tuple[pd.DataFrame, dict[str, object]]:
+    """One closure: its samples (``co2_ppm`` [µmol mol⁻¹], ``in_fit``) and a summary.
+
+    The summary holds the stored flux [µmol m⁻² s⁻¹], model, flags, the fit window
+    (``fit_start`` = start + deadband, ``fit_end`` = end) and the least-squares line over
+    the samples in that window (``fit_slope_ppm_s`` [µmol mol⁻¹ s⁻¹], ``fit_intercept_ppm``
+    at ``fit_start``) that the page draws. Raises KeyError when the store has no such
+    closure.
+    """
+    c = store.read("closures", devices=[device]).to_pandas()
+    c = c[c["cyc"] == cyc]
+    fx = store.read("fluxes", devices=[device]).to_pandas()
+    fx = fx[fx["cyc"] == cyc]
+    if c.empty and fx.empty:
+        raise KeyError(f"no closure {cyc} of device {device}")
+    times = [*c["time_close"], *c["time_open"], *fx["start"], *fx["end"]]
+    lo, hi = min(times) - pd.Timedelta(minutes=10), max(times) + pd.Timedelta(minutes=10)
+    s = store.read("samples", lo.to_pydatetime(), hi.to_pydatetime(), [device]).to_pandas()
+    s = s[s["cyc"] == cyc][["time", "seq", "phase", "co2_ppm"]].reset_index(drop=True)
+    summary: dict[str, object] = {"device": device, "cyc": int(cyc)}
+    if not c.empty:
+        row = c.iloc[0]
+        summary.update(
+            location=row["location"],
+            time_close=row["time_close"],
+            time_open=row["time_open"],
+            device_slope_ppm_s=float(row["slope_ppm_s"]),
+        )
+    in_fit = np.zeros(len(s), dtype=bool)
+    if not fx.empty:
+        row = fx.iloc[0]
+        fit_start = row["start"] + pd.Timedelta(seconds=float(row["deadband_s"]))
+        fit_end = row["end"]
+        in_fit = ((s["time"] >= fit_start) & (s["time"] <= fit_end)).to_numpy()
+        summary.update(
+            location=row["location"],
+            flux_umol_m2_s=float(row["flux_umol_m2_s"]),
+            flux_se_umol_m2_s=float(row["flux_se_umol_m2_s"]),
+            model=row["model"],
+            flags=row["flags"],
+            n_fit=int(row["n_fit"]),
+            fit_start=fit_start,
+            fit_end=fit_end,
+        )
+        if in_fit.sum() >= 2:
+            t = (s["time"][in_fit] - fit_start).dt.total_seconds().to_numpy()
+            slope, intercept = np.polyfit(t, s["co2_ppm"][in_fit].to_numpy(), 1)
+            summary.update(fit_slope_ppm_s=float(slope), fit_intercept_ppm=float(intercept))
+    s["in_fit"] = in_fit
+    return s, summary
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """``df`` as an Arrow table (no pandas index)."""
+    return pa.Table.from_pandas(df, preserve_index=False)

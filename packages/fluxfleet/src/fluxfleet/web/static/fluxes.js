@@ -1,0 +1,90 @@
+// Fluxes page: hourly replicate mean ± sd per variant from /api/fluxes, drawn with uPlot;
+// a click on a point or a row lists that hour's closures, each linking to its closure page.
+"use strict";
+(function () {
+  const params = new URLSearchParams(window.location.search);
+  const form = document.getElementById("query");
+  for (const [k, v] of params) {
+    const input = form.elements[k];
+    if (input && input.type === "checkbox") input.checked = v === "true";
+    else if (input) input.value = v;
+  }
+  const query = new URLSearchParams();
+  for (const k of ["location", "from", "to"]) if (params.get(k)) query.set(k, params.get(k));
+  if (params.get("filtered") === "true") query.set("filtered", "true");
+  for (const fmt of ["csv", "parquet"]) {
+    const q = new URLSearchParams(query); q.set("format", fmt);
+    document.getElementById("export-" + fmt).href = "/api/fluxes?" + q;
+  }
+  const colours = ["#1b7837", "#762a83", "#e08214", "#2166ac", "#b2182b", "#4d4d4d", "#8c510a", "#01665e"];
+  const fmt = (v) => (v === null || v === undefined ? "–" : v.toFixed(3));
+
+  function showClosures(hourIso, variant) {
+    const start = new Date(hourIso);
+    const end = new Date(start.getTime() + 3600e3);
+    const q = new URLSearchParams(query);
+    q.set("level", "closure"); q.set("from", start.toISOString()); q.set("to", end.toISOString());
+    if (variant) q.set("location", variant);
+    fetch("/api/fluxes?" + q).then((r) => r.json()).then((rows) => {
+      const div = document.getElementById("closures");
+      div.innerHTML = "<h2>Closures " + hourIso.slice(0, 13) + "h " + (variant || "") + "</h2>";
+      const ul = document.createElement("ul");
+      for (const c of rows) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = "/closure/" + encodeURIComponent(c.device) + "/" + c.cyc;
+        a.className = "closure-link";
+        a.textContent = c.device + " " + c.location + " cycle " + c.cyc + ": " + fmt(c.flux_umol_m2_s) + " µmol m⁻² s⁻¹";
+        li.appendChild(a); ul.appendChild(li);
+      }
+      div.appendChild(ul);
+    });
+  }
+
+  fetch("/api/fluxes?" + query).then((r) => r.json()).then((rows) => {
+    const tbody = document.querySelector("#fluxes tbody");
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.hour = r.hour; tr.dataset.variant = r.variant;
+      for (const [cls, v] of [["hour", r.hour.slice(0, 16).replace("T", " ")], ["variant", r.variant],
+          ["mean", fmt(r.flux_mean_umol_m2_s)], ["sd", fmt(r.flux_sd_umol_m2_s)],
+          ["replicas", String(r.n_replicas)], ["closures", String(r.n_closures)]]) {
+        const td = document.createElement("td"); td.className = cls; td.textContent = v; tr.appendChild(td);
+      }
+      tr.addEventListener("click", () => showClosures(r.hour, r.variant));
+      tbody.appendChild(tr);
+    }
+    const hours = [...new Set(rows.map((r) => r.hour))].sort();
+    const variants = [...new Set(rows.map((r) => r.variant))].sort();
+    const index = new Map(hours.map((h, i) => [h, i]));
+    const data = [hours.map((h) => Date.parse(h) / 1000)];
+    const series = [{}];
+    variants.forEach((v, k) => {
+      const mean = hours.map(() => null), lo = hours.map(() => null), hi = hours.map(() => null);
+      for (const r of rows.filter((r) => r.variant === v)) {
+        const i = index.get(r.hour);
+        mean[i] = r.flux_mean_umol_m2_s;
+        if (r.flux_sd_umol_m2_s !== null) {
+          lo[i] = r.flux_mean_umol_m2_s - r.flux_sd_umol_m2_s;
+          hi[i] = r.flux_mean_umol_m2_s + r.flux_sd_umol_m2_s;
+        }
+      }
+      const stroke = colours[k % colours.length];
+      data.push(mean, lo, hi);
+      series.push({ label: v, stroke, width: 2, points: { show: true } },
+        { label: v + " −sd", stroke, dash: [4, 4], width: 1 },
+        { label: v + " +sd", stroke, dash: [4, 4], width: 1 });
+    });
+    const chart = new uPlot({
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),  // axes in UTC
+      width: Math.min(1100, window.innerWidth - 40), height: 360, series,
+      axes: [{}, { label: "flux [µmol m⁻² s⁻¹]" }],
+      hooks: { ready: [(u) => u.over.addEventListener("click", () => {
+        const i = u.cursor.idx;
+        if (i !== null && i !== undefined) showClosures(hours[i], null);
+      })] },
+    }, data, document.getElementById("chart"));
+    window.fluxChart = chart;
+    document.body.dataset.loaded = "true";
+  });
+})();

@@ -1,0 +1,167 @@
+"""The console's API against a store filled through the real ingestion: every number it
+returns is recomputed here from the store's own rows (not with the console's code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pyarrow.parquet as pq
+import pytest
+from fluxfleet.store import open_store
+
+from .conftest import NOW, TestClient, hourly_from_store_rows, iso_ms
+
+
+def _store_fluxes(store_url: str) -> list[dict]:
+    with open_store(store_url, read_only=True) as st:
+        return st.read("fluxes").to_pylist()
+
+
+def test_devices_are_the_stores(client: TestClient, store_url: str) -> None:
+    with open_store(store_url, read_only=True) as st:
+        devices = {d["device"]: d for d in st.read("devices").to_pylist()}
+        samples = st.read("samples").to_pylist()
+    newest: dict[str, dict] = {}
+    for s in samples:
+        if s["device"] not in newest or s["seq"] > newest[s["device"]]["seq"]:
+            newest[s["device"]] = s
+    got = client.get("/api/devices").json()
+    assert sorted(r["device"] for r in got) == sorted(devices)
+    for r in got:
+        d, s = devices[r["device"]], newest[r["device"]]
+        assert r["last_seen_age_s"] == pytest.approx((NOW - d["last_seen"]).total_seconds())
+        assert (r["phase"], r["cyc"]) == (s["phase"], s["cyc"])
+        assert r["last_sample"] == iso_ms(s["time"])
+        assert (r["firmware"], r["slot"], r["location"], r["state"]) == (
+            d["firmware"], d["slot"], d["location"], d["state"]
+        )  # fmt: skip
+        table, variant, replica = d["location"].split(".")
+        assert (r["table"], r["variant"], r["replica"]) == (table, f"{table}.{variant}", replica)
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_hourly_variant_means_are_the_stores(
+    client: TestClient, store_url: str, filtered: bool
+) -> None:
+    rows = _store_fluxes(store_url)
+    if filtered:
+        rows = [r for r in rows if not r["flags"]]
+    want = hourly_from_store_rows(rows)
+    got = client.get("/api/fluxes", params={"filtered": str(filtered).lower()}).json()
+    assert {(r["hour"], r["variant"]) for r in got} == set(want)
+    for r in got:
+        mean, sd, reps, n = want[(r["hour"], r["variant"])]
+        assert r["flux_mean_umol_m2_s"] == pytest.approx(mean, rel=1e-12)
+        assert r["flux_sd_umol_m2_s"] == (None if sd is None else pytest.approx(sd, rel=1e-9))
+        assert (r["n_replicas"], r["n_closures"]) == (reps, n)
+    assert sum(r["n_closures"] for r in got) == len(rows)
+
+
+def test_filtered_drops_flagged_closures(client: TestClient, store_url: str) -> None:
+    rows = _store_fluxes(store_url)
+    flagged = sum(1 for r in rows if r["flags"])
+    assert flagged > 0, "the simulated fleet should give some QC-flagged closures"
+    n_all = sum(r["n_closures"] for r in client.get("/api/fluxes").json())
+    n_ok = sum(r["n_closures"] for r in client.get("/api/fluxes?filtered=true").json())
+    assert n_all - n_ok == flagged
+
+
+def test_location_device_and_time_filters(client: TestClient, store_url: str) -> None:
+    rows = _store_fluxes(store_url)
+    variants = sorted({r["location"].rsplit(".", 1)[0] for r in rows})
+    v = variants[-1]
+    got = client.get("/api/fluxes", params={"location": v}).json()
+    assert {r["variant"] for r in got} == {v}
+    assert sum(r["n_closures"] for r in got) == sum(
+        1 for r in rows if r["location"].startswith(v + ".")
+    )
+    dev = rows[0]["device"]
+    got = client.get("/api/fluxes", params={"device": dev, "level": "location"}).json()
+    assert {r["location"] for r in got} == {rows[0]["location"]}
+    assert sum(r["n_closures"] for r in got) == sum(1 for r in rows if r["device"] == dev)
+    t0 = min(r["start"] for r in rows).replace(minute=0, second=0, microsecond=0)
+    t1 = t0 + dt.timedelta(hours=1)
+    got = client.get("/api/fluxes", params={"from": t0.isoformat(), "to": t1.isoformat()}).json()
+    assert {r["hour"] for r in got} == {iso_ms(t0)}
+
+
+def test_closure_level_lists_each_closure(client: TestClient, store_url: str) -> None:
+    rows = _store_fluxes(store_url)
+    t0 = min(r["start"] for r in rows)
+    t1 = t0 + dt.timedelta(hours=1)
+    want = {(r["device"], r["cyc"]): r["flux_umol_m2_s"] for r in rows if t0 <= r["start"] < t1}
+    got = client.get(
+        "/api/fluxes", params={"level": "closure", "from": t0.isoformat(), "to": t1.isoformat()}
+    ).json()
+    assert {(r["device"], r["cyc"]): r["flux_umol_m2_s"] for r in got} == want
+
+
+def test_closure_is_the_stores(client: TestClient, store_url: str) -> None:
+    flux = _store_fluxes(store_url)[3]
+    with open_store(store_url, read_only=True) as st:
+        samples = [
+            s for s in st.read("samples", devices=[flux["device"]]).to_pylist()
+            if s["cyc"] == flux["cyc"]
+        ]  # fmt: skip
+    got = client.get(f"/api/closures/{flux['device']}/{flux['cyc']}").json()
+    c = got["closure"]
+    assert c["flux_umol_m2_s"] == flux["flux_umol_m2_s"]
+    assert (c["model"], c["n_fit"], c["location"]) == (
+        flux["model"],
+        flux["n_fit"],
+        flux["location"],
+    )
+    assert [s["seq"] for s in got["samples"]] == [s["seq"] for s in samples]
+    assert [s["co2_ppm"] for s in got["samples"]] == [s["co2_ppm"] for s in samples]
+    fit_start = flux["start"] + dt.timedelta(seconds=flux["deadband_s"])
+    in_fit = [s["seq"] for s in samples if fit_start <= s["time"] <= flux["end"]]
+    assert [s["seq"] for s in got["samples"] if s["in_fit"]] == in_fit
+    assert len(in_fit) == flux["n_fit"]  # the window holds the samples soilflux fitted
+    assert c["fit_start"] == fit_start.isoformat()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/devices", "/api/fluxes", "/api/fluxes?level=location&filtered=true"],
+)
+def test_csv_and_parquet_hold_what_json_shows(client: TestClient, path: str) -> None:
+    sep = "&" if "?" in path else "?"
+    shown = client.get(path).json()
+    table = pq.read_table(io.BytesIO(client.get(f"{path}{sep}format=parquet").content))
+    assert table.num_rows == len(shown)
+    assert table.column_names == list(shown[0])
+    numeric = [k for k, v in shown[0].items() if isinstance(v, float)]
+    for k in numeric:
+        assert table[k].to_pylist() == pytest.approx([r[k] for r in shown], nan_ok=True)
+    csv = client.get(f"{path}{sep}format=csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].split(",") == list(shown[0])
+    assert len(lines) == len(shown) + 1
+
+
+def test_closure_export(client: TestClient, store_url: str) -> None:
+    flux = _store_fluxes(store_url)[0]
+    path = f"/api/closures/{flux['device']}/{flux['cyc']}"
+    shown = client.get(path).json()["samples"]
+    table = pq.read_table(io.BytesIO(client.get(path + "?format=parquet").content))
+    assert table["seq"].to_pylist() == [s["seq"] for s in shown]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/api/fluxes?from=yesterday", 400, "from"),
+        ("/api/fluxes?level=season", 400, "level"),
+        ("/api/fluxes?level=closure", 400, "level=closure"),
+        ("/api/fluxes?level=closure&from=2023-09-01&to=2023-09-20", 400, "2 days"),
+        ("/api/fluxes?from=2023-09-16&to=2023-09-15", 400, "to"),
+        ("/api/closures/ch000/1", 404, "no closure"),
+        ("/api/devices?format=xlsx", 422, "format"),
+    ],
+)
+def test_bad_requests_say_why(client: TestClient, path: str, status: int, says: str) -> None:
+    r = client.get(path)
+    assert r.status_code == status
+    assert says in r.text
