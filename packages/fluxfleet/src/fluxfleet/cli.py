@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__, server_commands
+from fluxfleet import __version__, cmd_commands, server_commands
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -361,6 +361,7 @@ def bundle(
 # The server's commands live in their own module; the CLI only wires them.
 app.command("ingest")(server_commands.ingest)
 app.command("export")(server_commands.export)
+app.add_typer(cmd_commands.cmd_app, name="cmd")
 
 
 def main() -> None:

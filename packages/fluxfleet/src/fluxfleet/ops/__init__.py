@@ -1,0 +1,1 @@
+"""Fleet operations: device registry and credentials, commands and acks, alarms, rollout."""
