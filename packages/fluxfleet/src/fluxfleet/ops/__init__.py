@@ -1,1 +1,1 @@
-"""Fleet operations: device registry and credentials, commands and acks, alarms, rollout."""
+"""Fleet operations: the broker with accounts and the device registry (issue 10)."""
