@@ -21,8 +21,8 @@ from fluxfleet.store.base import Batch
 
 protocol: Any = _protocol  # MicroPython module without annotations
 
-KINDS = ("telemetry", "cycle", "status", "meta")
-"""Message kinds the ingestor subscribes to (``ack`` belongs to operations)."""
+KINDS = ("telemetry", "cycle", "status", "meta", "ack")
+"""Message kinds the ingestor subscribes to (``ack``: the command audit trail)."""
 
 TIME_RANGE_MS = (946_684_800_000, 4_102_444_800_000)
 """Device times the store accepts: 2000-01-01 to 2100-01-01 UTC [ms since the epoch]."""
@@ -158,6 +158,7 @@ class BatchBuilder:
         self._devices: dict[str, dict[str, Any]] = {}
         self._locations: list[dict[str, Any]] = []
         self._dead: list[dict[str, Any]] = []
+        self._acks: list[dict[str, Any]] = []
 
     def add(self, topic: str, payload: bytes, received_ms: int) -> bool:
         """Take one message; False (and a dead letter) if it is rejected. Never raises."""
@@ -177,6 +178,18 @@ class BatchBuilder:
             if d["ts"] >= dev.get("state_time", 0):
                 dev["state"] = d["state"]
                 dev["state_time"] = d["ts"]
+        elif kind == "ack":
+            self._acks.append(
+                {
+                    "device": device,
+                    "cmd_id": d["cmd_id"],
+                    "state": d["state"],
+                    "time": d["ts"],
+                    "boot": d["boot"],
+                    "detail": d.get("detail"),
+                    "received": received_ms,
+                }
+            )
         else:
             self._meta(device, d)
         return True
@@ -261,4 +274,5 @@ class BatchBuilder:
             devices=pa.Table.from_pylist(list(self._devices.values()), schema=schema.DEVICES),
             device_locations=pa.Table.from_pylist(self._locations, schema=schema.DEVICE_LOCATIONS),
             dead_letters=pa.Table.from_pylist(self._dead, schema=schema.DEAD_LETTERS),
+            command_acks=pa.Table.from_pylist(self._acks, schema=schema.COMMAND_ACKS),
         )

@@ -2,9 +2,9 @@
 
 A backend keeps the tables of :mod:`fluxfleet.store.schema`. Writes come in batches of
 Arrow tables and are committed in one transaction (the ingestor acknowledges a batch's
-MQTT messages only after :meth:`Store.write` returned). Samples and closures are
-idempotent: a row whose key is already stored is skipped, so redelivered messages and
-device replays never store anything twice.
+MQTT messages only after :meth:`Store.write` returned). Samples, closures, commands and
+command acks are idempotent: a row whose key is already stored is skipped, so redelivered
+messages and device replays never store anything twice.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class Batch:
         default_factory=lambda: schema.empty(schema.DEVICE_LOCATIONS)
     )
     dead_letters: pa.Table = field(default_factory=lambda: schema.empty(schema.DEAD_LETTERS))
+    commands: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMANDS))
+    command_targets: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMAND_TARGETS))
+    command_acks: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMAND_ACKS))
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class WriteResult:
     samples: int
     closures: int
     dead_letters: int
+    command_acks: int = 0
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ class DuckDBStore(Store):
         self._writable()
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
         with self._lock:
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -147,11 +148,14 @@ class DuckDBStore(Store):
                 self._insert(sql.UPSERT_DEVICES, batch.devices)
                 self._insert(sql.INSERT_LOCATIONS, batch.device_locations)
                 n_dead = self._insert(sql.INSERT_DEAD_LETTERS, batch.dead_letters)
+                self._insert(sql.INSERT_COMMANDS, batch.commands)
+                self._insert(sql.INSERT_COMMAND_TARGETS, batch.command_targets)
+                n_acks = self._insert(sql.INSERT_COMMAND_ACKS, acks)
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
-        return WriteResult(n_samples, n_closures, n_dead)
+        return WriteResult(n_samples, n_closures, n_dead, n_acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
         self._writable()

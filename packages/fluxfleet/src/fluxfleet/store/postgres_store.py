@@ -197,6 +197,7 @@ class PostgresStore(Store):
     def write(self, batch: Batch) -> WriteResult:
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
         self._reconnect_if_broken()
         self._ensure_partitions(samples)
         with self.con.transaction():
@@ -205,7 +206,10 @@ class PostgresStore(Store):
             self._insert("devices", sql.UPSERT_DEVICES, batch.devices)
             self._insert("device_locations", sql.INSERT_LOCATIONS, batch.device_locations)
             n_dead = self._insert("dead_letters", sql.INSERT_DEAD_LETTERS, batch.dead_letters)
-        return WriteResult(n_samples, n_closures, n_dead)
+            self._insert("commands", sql.INSERT_COMMANDS, batch.commands)
+            self._insert("command_targets", sql.INSERT_COMMAND_TARGETS, batch.command_targets)
+            n_acks = self._insert("command_acks", sql.INSERT_COMMAND_ACKS, acks)
+        return WriteResult(n_samples, n_closures, n_dead, n_acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
         if fluxes.num_rows == 0:

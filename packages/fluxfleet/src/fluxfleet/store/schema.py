@@ -12,6 +12,9 @@ table                  one row per
 ``devices``            device: last seen, firmware, slot, boot count, location, state
 ``device_locations``   change of a device's location code (its history), on (device, since)
 ``dead_letters``       rejected message: topic, raw bytes, reason, time
+``commands``           command sent to the fleet (who, what, expiry), on ``cmd_id``
+``command_targets``    device a command was meant for, on (``cmd_id``, ``device``)
+``command_acks``       state a device reached for a command, on (device, cmd_id, state)
 =====================  =====================================================================
 """
 
@@ -110,6 +113,34 @@ DEAD_LETTERS = pa.schema(
     ]
 )
 
+COMMANDS = pa.schema(
+    [
+        ("cmd_id", pa.string()),
+        ("cmd", pa.string()),  # frc, reboot, servo_test, set_location, set_schedule
+        ("args", pa.string()),  # the command's arguments as compact JSON
+        ("target", pa.string()),  # "all" (fleet topic) or the device ids, comma-separated
+        ("operator", pa.string()),  # who sent it (--operator or $USER)
+        ("sent", TIME),  # server wall clock at sending
+        ("expires", TIME),  # a device runs it no later than this
+        ("exec_at", TIME),  # synchronised execution time (null: at once)
+        ("payload", pa.string()),  # the exact JSON published
+    ]
+)
+
+COMMAND_TARGETS = pa.schema([("cmd_id", pa.string()), ("device", pa.string())])
+
+COMMAND_ACKS = pa.schema(
+    [
+        ("device", pa.string()),
+        ("cmd_id", pa.string()),
+        ("state", pa.string()),  # accepted, done, failed, expired
+        ("time", TIME),  # the device's clock at the ack (its ``ts``)
+        ("boot", pa.int64()),  # the device's boot count at the ack
+        ("detail", pa.string()),
+        ("received", TIME),  # when the ingestor received it (wall clock)
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "samples": SAMPLES,
     "closures": CLOSURES,
@@ -117,6 +148,9 @@ TABLES: dict[str, pa.Schema] = {
     "devices": DEVICES,
     "device_locations": DEVICE_LOCATIONS,
     "dead_letters": DEAD_LETTERS,
+    "commands": COMMANDS,
+    "command_targets": COMMAND_TARGETS,
+    "command_acks": COMMAND_ACKS,
 }
 """Every table, by name (the names ``fluxfleet export --table`` takes)."""
 
@@ -127,6 +161,9 @@ TIME_COLUMN = {
     "devices": "last_seen",
     "device_locations": "since",
     "dead_letters": "received",
+    "commands": "sent",
+    "command_targets": "",
+    "command_acks": "time",
 }
 """The column ``--from``/``--to`` select on, per table."""
 

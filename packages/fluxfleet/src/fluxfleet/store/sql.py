@@ -62,6 +62,21 @@ UPSERT_FLUXES = (
     "ON CONFLICT (device, cyc) DO UPDATE SET "
     + ", ".join(f'"{name}" = excluded."{name}"' for name in schema.FLUXES.names[2:])
 )
+INSERT_COMMANDS = (
+    f"INSERT INTO commands ({columns(schema.COMMANDS)}) "
+    f"SELECT {columns(schema.COMMANDS)} FROM stg ON CONFLICT DO NOTHING"
+)
+INSERT_COMMAND_TARGETS = (
+    f"INSERT INTO command_targets ({columns(schema.COMMAND_TARGETS)}) "
+    f"SELECT {columns(schema.COMMAND_TARGETS)} FROM stg ON CONFLICT DO NOTHING"
+)
+# One row per (device, cmd_id, state): a duplicate ack (QoS 1 redelivery, the device's
+# "duplicate cmd_id" re-ack) adds nothing; the first one received is kept.
+INSERT_COMMAND_ACKS = (
+    f"INSERT INTO command_acks ({columns(schema.COMMAND_ACKS)}) "
+    f"SELECT {columns(schema.COMMAND_ACKS)} FROM stg ORDER BY device, cmd_id, state "
+    "ON CONFLICT DO NOTHING"
+)
 LAST_LOCATIONS = (
     "SELECT device, location FROM ("
     "SELECT device, location, row_number() OVER (PARTITION BY device ORDER BY since DESC) AS k "
@@ -88,6 +103,8 @@ def unique_rows(table: pa.Table, keys: list[str]) -> pa.Table:
 def select_sql(table: str, has_start: bool, has_end: bool, n_devices: int, placeholder: str) -> str:
     """SELECT of :meth:`fluxfleet.store.base.Store.read` with ``placeholder`` parameters."""
     time_col = schema.TIME_COLUMN[table]
+    if not time_col and (has_start or has_end):
+        raise ValueError(f"table {table!r} has no time column to select a time range on")
     where = []
     if has_start:
         where.append(f'"{time_col}" >= {placeholder}')
@@ -98,7 +115,7 @@ def select_sql(table: str, has_start: bool, has_end: bool, n_devices: int, place
     sql = f"SELECT {columns(schema.TABLES[table])} FROM {table}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    order = [f'"{time_col}"']
+    order = [f'"{time_col}"'] if time_col else ['"cmd_id"']
     if "device" in schema.TABLES[table].names:
         order.insert(0, "device")
     return sql + " ORDER BY " + ", ".join(order)

@@ -1,0 +1,189 @@
+"""Fleet commands end to end: ``fluxfleet cmd`` → Mosquitto → simulated chambers running
+the real firmware → acks → ``fluxfleet ingest`` → the store's audit trail.
+
+12 chambers run at 30× real time from *now* (so the server's wall clock and the devices'
+clocks agree on what "expires" means; the simulator is always ahead of the wall clock).
+Chamber 5 loses its WiFi from 72 s to 3,300 s (simulated): it never sees the broadcast
+recalibration (sent at ~180 s), is held offline past its expiry (3,000 s; the margin
+covers the commands' start-up on a loaded machine, measured up to ~30 wall s = 900
+simulated s) and, once back, answers
+``expired`` to the re-delivery. Chamber 2 is also told to reboot, and receives that
+command a second time (a QoS 1 duplicate), which it must not run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from fluxfleet.store import open_store
+from paho.mqtt.enums import CallbackAPIVersion
+
+from .conftest import FLUXFLEET, IngestProcess
+
+pytestmark = pytest.mark.slow
+
+CHAMBERS = 12
+SPEED = 30  # simulated s per wall s
+OFFLINE = "ch005"
+OFFLINE_FROM_S, OFFLINE_TO_S = 72.0, 3300.0
+SEND_AFTER_S = 180.0  # simulated s from the start: chamber 5 is off the network by then
+EXPIRES_AT_S = 3000.0  # simulated s from the start: 4.5 cycles of 600 s after sending
+REBOOTED = "ch002"
+
+
+@pytest.fixture
+def pg_url(postgres: Any) -> str:
+    import uuid
+
+    import psycopg
+
+    name = f"c_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.dsn, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
+
+
+class Watch:
+    """A test-side subscriber: the devices' clock (latest sample time), every ack, every
+    meta (boot counts)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.lock = threading.Lock()
+        self.sim_ms = 0
+        self.acks: list[dict[str, Any]] = []
+        self.boots: dict[str, set[int]] = {}
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-watch")
+        self.c.on_message = self._on_message
+        self.c.connect(host, port)
+        self.c.subscribe([("fluxfleet/v1/+/telemetry", 1), ("fluxfleet/v1/+/ack", 1),
+                          ("fluxfleet/v1/+/meta", 1)])  # fmt: skip
+        self.c.loop_start()
+
+    def _on_message(self, c: Any, u: Any, msg: Any) -> None:
+        d = json.loads(msg.payload)
+        kind = msg.topic.rsplit("/", 1)[1]
+        with self.lock:
+            if kind == "telemetry":
+                self.sim_ms = max(self.sim_ms, d["samples"][-1]["ts"])
+            elif kind == "ack":
+                self.acks.append(d)
+            else:
+                self.boots.setdefault(d["dev"], set()).add(d["boot"])
+
+    def wait_sim(self, t_ms: int, timeout_s: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.sim_ms < t_ms:
+            assert time.monotonic() < deadline, "the simulator did not get there"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _iso(ms: float) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _cmd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FLUXFLEET, "cmd", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_fleet_recalibration_and_reboot(broker: Any, pg_url: str, tmp_path: Path) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{
+        "kind": "wifi_outage", "chamber": int(OFFLINE[2:]),
+        "start_h": OFFLINE_FROM_S / 3600, "end_h": OFFLINE_TO_S / 3600,
+    }]))  # fmt: skip
+    ingest = IngestProcess(broker.url, pg_url, tmp_path, "--client-id", "cmd-e2e",
+                           "--idle-exit-s", "10")  # fmt: skip
+    watch = Watch("127.0.0.1", broker.port)
+    start_ms = int(time.time() * 1000)
+    sim_log = (tmp_path / "sim.log").open("w")
+    sim = subprocess.Popen(
+        [FLUXFLEET, "sim", "--chambers", str(CHAMBERS), "--hours", "1.1", "--speed", str(SPEED),
+         "--start", _iso(start_ms), "--faults", str(faults), "--broker", broker.url,
+         "--truth", str(tmp_path / "truth.parquet"), "--seed", "4"],
+        stdout=sim_log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        watch.wait_sim(start_ms + int(SEND_AFTER_S * 1000))
+        with open_store(pg_url) as st:  # every chamber known to the store, 5 included
+            deadline = time.monotonic() + 60
+            while st.read("devices").num_rows < CHAMBERS:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        store_opts = ["--broker", broker.url, "--store", pg_url, "--operator", "tester"]
+        expires = _iso(start_ms + EXPIRES_AT_S * 1000)
+        frc = subprocess.Popen(
+            [FLUXFLEET, "cmd", "frc", "--all", "--ppm", "420", "--expires", expires,
+             "--wait", "300s", "--json", *store_opts],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        reboot = _cmd("reboot", REBOOTED, "--expires", expires, "--json", *store_opts)
+        assert reboot.returncode == 0, reboot.stderr
+        reboot_id = json.loads(reboot.stdout)["cmd_id"]
+        frc_out, frc_err = frc.communicate(timeout=600)
+        assert frc.returncode == 0, frc_err
+        report = json.loads(frc_out)
+        # the QoS 1 duplicate of the reboot: the device must not run it again
+        with open_store(pg_url) as st:
+            rows = st.read("commands").to_pylist()
+        payload = next(r["payload"] for r in rows if r["cmd_id"] == reboot_id)
+        watch.c.publish(f"fluxfleet/v1/{REBOOTED}/cmd", payload, qos=1).wait_for_publish(10)
+        assert sim.wait(600) == 0, (tmp_path / "sim.log").read_text()
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+        sim_log.close()
+    ingest.wait()
+    watch.close()
+
+    frc_id = report["cmd_id"]
+    others = sorted(f"ch{i:03d}" for i in range(CHAMBERS) if f"ch{i:03d}" != OFFLINE)
+    out = _cmd("status", frc_id, "--store", pg_url)
+    print(f"\nfrc --all report: {report}\n{out.stdout}{out.stderr}")
+    # what the sending command reported once every target had a final answer
+    assert report["summary"]["done"] == others
+    assert report["summary"]["expired"] == [OFFLINE]
+    assert report["summary"]["failed"] == report["summary"]["no_answer"] == []
+    assert report["resent"].get(OFFLINE, 0) >= 1
+
+    # the audit trail in the store, through `cmd status`
+    out = _cmd("status", frc_id, "--store", pg_url, "--json")
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["operator"] == "tester"
+    assert status["target"] == "all"
+    assert status["summary"]["done"] == others
+    assert status["summary"]["expired"] == [OFFLINE]
+    for dev in others:
+        assert [a["state"] for a in status["devices"][dev]] == ["accepted", "done"]
+    assert [a["state"] for a in status["devices"][OFFLINE]] == ["expired"]
+
+    with open_store(pg_url) as st:
+        acks = st.read("command_acks").to_pylist()
+        devices = {r["device"]: r for r in st.read("devices").to_pylist()}
+    keys = Counter((a["device"], a["cmd_id"], a["state"]) for a in acks)
+    assert max(keys.values()) == 1  # each ack stored once
+    sent = Counter((a["dev"], a["cmd_id"], a["state"]) for a in watch.acks)
+    assert set(sent) == set(keys)  # every ack a device sent is stored
+    # the duplicate reboot was re-acked ("not run again") but stored once
+    assert sent[(REBOOTED, reboot_id, "done")] >= 2
+    reboot_acks = [a for a in acks if a["cmd_id"] == reboot_id]
+    assert sorted(a["state"] for a in reboot_acks) == ["accepted", "done"]
+    # rebooted exactly once: boot 1 then boot 2 in its meta; no other chamber rebooted
+    assert watch.boots[REBOOTED] == {1, 2}
+    assert devices[REBOOTED]["boot"] == 2
+    for dev in [*others, OFFLINE]:
+        if dev != REBOOTED:
+            assert watch.boots[dev] == {1}, dev
