@@ -21,7 +21,7 @@ extrapolated linearly from the measured rate and bytes/row, and labelled as such
     python benchmarks/season_store.py --days 3 --backend both     # a few minutes
     python benchmarks/season_store.py                             # the full season
 
-The generated stores are deleted at the end (``--keep`` keeps them).
+The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
 """
 
 from __future__ import annotations
@@ -205,15 +205,14 @@ class PeakWatcher:
 
 def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, float, str]:
     """Run ``cmd``; wall [s], its peak RSS [MB] (wait4), the server's peak RSS [MB], stderr."""
-    err = tempfile.TemporaryFile()
-    with PeakWatcher(server_pid) as server:
+    with tempfile.TemporaryFile() as err, PeakWatcher(server_pid) as server:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err.seek(0)
-    text = err.read().decode(errors="replace")
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"season_store: {' '.join(cmd)} failed ({proc.returncode}):\n{text}")
     return wall, usage.ru_maxrss / 1024, server.peak_mb, text.strip()
@@ -238,13 +237,16 @@ class Target:
 
 
 @contextlib.contextmanager
-def duckdb_target(workdir: Path) -> Iterator[Target]:
+def duckdb_target(workdir: Path, keep: bool) -> Iterator[Target]:
     path = workdir / "season.duckdb"
     try:
         yield Target("duckdb", f"duckdb:///{path}", lambda: dir_size(path) + _wal(path), None)
     finally:
-        path.unlink(missing_ok=True)
-        Path(f"{path}.wal").unlink(missing_ok=True)
+        if keep:
+            print(f"  kept {path}")
+        else:
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 def _wal(path: Path) -> int:
@@ -378,7 +380,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="Where the DuckDB store goes.")
     ap.add_argument("--batch-minutes", type=int, default=60,
                     help="Samples of this many minutes of the fleet per Store.write.")  # fmt: skip
-    ap.add_argument("--keep", action="store_true", help="Keep the generated stores.")
+    ap.add_argument("--keep", action="store_true",
+                    help="Keep the DuckDB store (in --dir) to look at it.")  # fmt: skip
     args = ap.parse_args()
     if args.days < 1 or args.chambers < 1 or args.batch_minutes < 1:
         ap.error("--days, --chambers and --batch-minutes must be at least 1")
@@ -395,7 +398,7 @@ def main() -> None:
           f"{args.chambers} chambers = {rows:,} samples")  # fmt: skip
     results = {}
     for b in backends:
-        ctx = duckdb_target(workdir) if b == "duckdb" else postgres_target()
+        ctx = duckdb_target(workdir, keep=args.keep) if b == "duckdb" else postgres_target()
         with ctx as target:
             res = load(target, args.days, args.chambers, args.batch_minutes)
             day = min(args.days - 1, 1)
@@ -403,9 +406,6 @@ def main() -> None:
                         export_runs(target, day, workdir / "day.parquet").items()})  # fmt: skip
             res.update({f"query_{k}": v for k, v in query_run(target).items()})
             results[b] = res
-            if args.keep:
-                print(f"  kept {target.url}")
-                input("  press Enter to delete it ")
     print()
     print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "
           "loader peak RSS | server peak RSS |")  # fmt: skip
@@ -433,7 +433,7 @@ def main() -> None:
             bpr = r["size_b"] / max(r["rows"], 1)
             print(f"  {b}: load ≈ {season_rows / rate / 3600:.1f} h, "
                   f"size ≈ {season_rows * bpr / 2**30:.0f} GB (linear; not measured)")  # fmt: skip
-    if args.dir is None:
+    if args.dir is None and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
