@@ -204,18 +204,23 @@ class PeakWatcher:
 
 
 def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, float, str]:
-    """Run ``cmd``; wall [s], its peak RSS [MB] (wait4), the server's peak RSS [MB], stderr."""
-    with tempfile.TemporaryFile() as err, PeakWatcher(server_pid) as server:
+    """Run ``cmd``; wall [s], its peak RSS [MB], the server's peak RSS [MB], stderr."""
+    # Peak RSS by GNU time's own child: a child forked from this (large) loader would
+    # inherit its high-water mark in ru_maxrss.
+    with tempfile.TemporaryDirectory() as tmp, PeakWatcher(server_pid) as server:
+        stats, err = Path(tmp) / "time", Path(tmp) / "stderr"
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        with err.open("wb") as err_file:
+            proc = subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd],
+                stdout=subprocess.DEVNULL, stderr=err_file, check=False,
+            )  # fmt: skip
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode(errors="replace")
+        text = err.read_text(errors="replace")
+        maxrss_kb = float(stats.read_text().split()[-1])
     if proc.returncode != 0:
         raise SystemExit(f"season_store: {' '.join(cmd)} failed ({proc.returncode}):\n{text}")
-    return wall, usage.ru_maxrss / 1024, server.peak_mb, text.strip()
+    return wall, maxrss_kb / 1024, server.peak_mb, text.strip()
 
 
 def dir_size(path: Path) -> int:
