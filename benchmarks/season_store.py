@@ -323,7 +323,8 @@ def load(target: Target, days: int, chambers: int, batch_minutes: int) -> dict[s
                 elapsed = time.perf_counter() - t0
                 print(
                     f"  {target.name}: day {day + 1}/{days}, {rows:,} rows, "
-                    f"{elapsed:.0f} s ({(elapsed - gen_s):.0f} s writing)",
+                    f"{elapsed:.0f} s ({(elapsed - gen_s):.0f} s writing), "
+                    f"loader RSS now {rss_mb(os.getpid()):,.0f} MB",
                     flush=True,
                 )
             if target.name == "duckdb":
