@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from fluxfleet.ingest.layout import generic_samples
+from fluxfleet.ingest.layout import generic_samples_table
 from fluxfleet.store.base import Store
 
 
@@ -31,16 +30,14 @@ def export_table(
 ) -> int:
     """Write ``table`` rows in [start, end) to ``output`` (.parquet or .csv); row count."""
     data = store.read(table, start, end)
-    frame: pd.DataFrame | None = None
-    if table == "samples":
-        frame = generic_samples(data, volume_cm3, area_cm2)
-        data = pa.Table.from_pandas(frame, preserve_index=False)
+    if table == "samples":  # in Arrow throughout: Parquet never goes through pandas
+        data = generic_samples_table(data, volume_cm3, area_cm2)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         if output.suffix.lower() == ".parquet":
             pq.write_table(data, tmp)
         else:
-            frame = data.to_pandas() if frame is None else frame
+            frame = data.to_pandas()
             for name, col in frame.items():
                 if isinstance(col.dtype, pd.DatetimeTZDtype):
                     frame[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.slice(0, -4) + "Z"

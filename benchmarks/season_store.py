@@ -1,0 +1,447 @@
+"""Benchmark: a season of 50 chambers bulk-loaded into the fleet store, then exported.
+
+A season is 50 chambers × 180 days of 3-s samples (28,800 a chamber a day, 1.44 M a day,
+259 M in all). It is generated vectorised with numpy one day at a time (memory stays
+bounded by one day) in the store's samples schema (``fluxfleet.store.schema.SAMPLES``:
+device, seq, time, location, boot, cyc, phase, CO₂, RH, both temperatures, pressure, lux,
+lid, fan, flags, received) with one closures row per closure (every 10 min: closing,
+180 s closed, opening, flush, open), and written through the store's public batch API,
+``Store.write(Batch)`` — the path the ingestor uses (idempotent on (device, seq)).
+
+Per backend (DuckDB file; a real PostgreSQL server started with the tests' launcher,
+``testsupport.services.run_postgres``) it prints rows, load time, rows/s, size on disk and
+the loader's peak resident memory (and the PostgreSQL server's), then times
+``fluxfleet export --table samples --from DAY --to DAY+1 -o day.parquet`` as a user runs it
+(a subprocess, 3 runs, p50) with that process's peak RSS, and the peak RSS of a process
+running a whole-season aggregate (``count``/``avg`` per device over every sample).
+
+When fewer days than the season are loaded, the season's load time and size are
+extrapolated linearly from the measured rate and bytes/row, and labelled as such.
+
+    python benchmarks/season_store.py --days 3 --backend both     # a few minutes
+    python benchmarks/season_store.py                             # the full season
+
+The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+SAMPLE_S = 3
+SAMPLES_PER_DAY = 86_400 // SAMPLE_S
+CYCLE = 200  # samples per closure cycle (10 min)
+START = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+SEASON_DAYS = 180
+# Disk planning (bytes a sample row takes, index included, generously rounded up from
+# the measured sizes recorded in RESULTS.md) and the space left to others on a shared disk.
+BYTES_PER_ROW = {"duckdb": 60, "postgresql": 220}
+RESERVE_BYTES = 10 * 2**30
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _phases() -> np.ndarray:
+    """The phase of each sample of one 10-min cycle (firmware phase names)."""
+    ph = np.full(CYCLE, "open", dtype=object)
+    ph[0] = "closing"
+    ph[1:61] = "closed"  # 180 s
+    ph[61] = "opening"
+    ph[62:72] = "flush"
+    return ph
+
+
+PHASES = _phases()
+
+
+def day_batch(day: int, chambers: int, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    """Samples and closures of day ``day`` (0-based) of the season, all chambers."""
+    from fluxfleet.sim.truth import device_id, location_code
+    from fluxfleet.store import schema
+
+    n = SAMPLES_PER_DAY
+    day0_ms = int((START + dt.timedelta(days=day)).timestamp() * 1000)
+    k = np.arange(n, dtype=np.int64)
+    t_ms = day0_ms + k * SAMPLE_S * 1000  # same tick for every chamber
+    hour = (k * SAMPLE_S / 3600.0) % 24
+    daylight = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None)
+    pos = k % CYCLE
+    closed_s = np.where((pos >= 1) & (pos <= 61), (pos - 1) * SAMPLE_S, 0).astype(float)
+    cyc_in_day = k // CYCLE
+    cycles_per_day = n // CYCLE
+    total = n * chambers
+    # Rows interleaved by time as the fleet streams them: (time, chamber) order.
+    ch = np.tile(np.arange(chambers), n)
+    kk = np.repeat(k, chambers)
+    chamber_slope = rng.uniform(0.05, 1.2, chambers)  # [ppm s⁻¹], one per chamber and day
+    slope = chamber_slope[ch]
+    co2 = (
+        420.0
+        + np.repeat(closed_s, chambers) * slope
+        + rng.normal(0, 1.5, total)
+        - np.repeat(daylight, chambers) * 15
+    )
+    temp = 12 + 10 * np.repeat(daylight, chambers) + rng.normal(0, 0.1, total)
+    devices = np.array([device_id(i) for i in range(chambers)], dtype=object)
+    locs = np.array([location_code(i) for i in range(chambers)], dtype=object)
+    time_arr = pa.array(np.repeat(t_ms, chambers), pa.int64()).cast(schema.TIME)
+    samples = pa.table(
+        {
+            "device": pa.DictionaryArray.from_arrays(pa.array(ch, pa.int32()), devices).cast(
+                pa.string()
+            ),
+            "seq": pa.array(day * n + kk, pa.int64()),
+            "time": time_arr,
+            "location": pa.DictionaryArray.from_arrays(pa.array(ch, pa.int32()), locs).cast(
+                pa.string()
+            ),
+            "boot": pa.array(np.ones(total, np.int64)),
+            "cyc": pa.array(np.repeat(day * cycles_per_day + cyc_in_day, chambers)),
+            "phase": pa.DictionaryArray.from_arrays(
+                pa.array(np.repeat(pos, chambers).astype(np.int32)), PHASES
+            ).cast(pa.string()),
+            "co2_ppm": co2.round(1),
+            "rh_percent": (
+                70 - 20 * np.repeat(daylight, chambers) + rng.normal(0, 0.5, total)
+            ).round(1),
+            "scd30_temperature_c": (temp + 1.8).round(2),
+            "temperature_c": temp.round(2),
+            "pressure_hpa": (1013 + rng.normal(0, 0.3, total)).round(2),
+            "lux": (np.repeat(daylight, chambers) * 40_000).round(0),
+            "lid_deg": pa.array(np.where(np.repeat(closed_s, chambers) > 0, 0, 90), pa.int16()),
+            "fan_pct": pa.array(np.full(total, 40), pa.int16()),
+            "flags": pa.array(np.zeros(total), pa.int16()),
+            "received": time_arr,
+        }
+    ).cast(schema.SAMPLES)
+    # One closures row per closure: the device's own summary at its lid-open.
+    starts = np.arange(0, n, CYCLE)
+    nc = len(starts) * chambers
+    cch = np.tile(np.arange(chambers), len(starts))
+    tc = np.repeat(day0_ms + starts * SAMPLE_S * 1000, chambers)
+    cslope = chamber_slope[cch]
+    close = pa.array(tc, pa.int64()).cast(schema.TIME)
+    opened = pa.array(tc + 183_000, pa.int64()).cast(schema.TIME)
+    closures = pa.table(
+        {
+            "device": pa.array(devices[cch], pa.string()),
+            "cyc": pa.array(np.repeat(day * cycles_per_day + np.arange(len(starts)), chambers)),
+            "boot": pa.array(np.ones(nc, np.int64)),
+            "location": pa.array(locs[cch], pa.string()),
+            "time_close": close,
+            "time_open": opened,
+            "closed_ms": pa.array(np.full(nc, 180_000, np.int64)),
+            "extended_ms": pa.array(np.zeros(nc, np.int64)),
+            "n": pa.array(np.full(nc, 60, np.int64)),
+            "co2_start_ppm": np.full(nc, 420.0),
+            "co2_end_ppm": 420.0 + 177 * cslope,
+            "slope_ppm_s": cslope,
+            "r2": np.full(nc, 0.99),
+            "flags": pa.array(np.zeros(nc), pa.int16()),
+            "received": opened,
+        }
+    ).cast(schema.CLOSURES)
+    return samples, closures
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children [MB] (0 if gone)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for q in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += q.memory_info().rss
+    return total / 2**20
+
+
+class PeakWatcher:
+    """Samples a process tree's RSS every 0.2 s in a thread; ``peak_mb`` is the maximum."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid, self.peak_mb = pid, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.pid is not None:
+            self.peak_mb = max(self.peak_mb, rss_mb(self.pid))
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, float, str]:
+    """Run ``cmd``; wall [s], its peak RSS [MB], the server's peak RSS [MB], stderr."""
+    # Peak RSS by GNU time's own child: a child forked from this (large) loader would
+    # inherit its high-water mark in ru_maxrss.
+    with tempfile.TemporaryDirectory() as tmp, PeakWatcher(server_pid) as server:
+        stats, err = Path(tmp) / "time", Path(tmp) / "stderr"
+        t0 = time.perf_counter()
+        with err.open("wb") as err_file:
+            proc = subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd],
+                stdout=subprocess.DEVNULL, stderr=err_file, check=False,
+            )  # fmt: skip
+        wall = time.perf_counter() - t0
+        text = err.read_text(errors="replace")
+        maxrss_kb = float(stats.read_text().split()[-1])
+    if proc.returncode != 0:
+        raise SystemExit(f"season_store: {' '.join(cmd)} failed ({proc.returncode}):\n{text}")
+    return wall, maxrss_kb / 1024, server.peak_mb, text.strip()
+
+
+def dir_size(path: Path) -> int:
+    """Bytes under ``path`` (a file or a directory tree)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    size: callable  # type: ignore[valid-type]
+    server_pid: int | None
+
+
+@contextlib.contextmanager
+def duckdb_target(workdir: Path, keep: bool) -> Iterator[Target]:
+    path = workdir / "season.duckdb"
+    try:
+        yield Target("duckdb", f"duckdb:///{path}", lambda: dir_size(path) + _wal(path), None)
+    finally:
+        if keep:
+            print(f"  kept {path}")
+        else:
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def _wal(path: Path) -> int:
+    wal = Path(f"{path}.wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+@contextlib.contextmanager
+def postgres_target() -> Iterator[Target]:
+    sys.path.insert(0, str(REPO))
+    from testsupport.services import run_postgres  # the tests' launcher: initdb + pg_ctl
+
+    with run_postgres() as pg:
+        import psycopg
+
+        with psycopg.connect(pg.dsn) as con:
+            pid = int(con.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+            import psutil
+
+            postmaster = psutil.Process(pid).ppid()
+
+        def size() -> int:
+            with psycopg.connect(pg.dsn) as c:
+                c.execute("CHECKPOINT")
+                row = c.execute("SELECT pg_database_size(current_database())").fetchone()
+                return int(row[0])  # type: ignore[index]
+
+        yield Target("postgresql", pg.dsn, size, postmaster)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def check_disk(workdir: Path, backends: list[str], rows: int) -> None:
+    # The backends are loaded one after the other, each deleted before the next.
+    need = max(BYTES_PER_ROW[b] * rows for b in backends)
+    free = shutil.disk_usage(workdir).free
+    if need + RESERVE_BYTES > free:
+        raise SystemExit(
+            f"season_store: {rows:,} rows need about {need / 2**30:.0f} GB "
+            f"({', '.join(f'{b} ≈ {BYTES_PER_ROW[b]} B/row' for b in backends)}) plus "
+            f"{RESERVE_BYTES / 2**30:.0f} GB left to others; {workdir} has "
+            f"{free / 2**30:.0f} GB free. Load fewer --days (the season is extrapolated)."
+        )
+
+
+def load(target: Target, days: int, chambers: int, batch_minutes: int) -> dict[str, float]:
+    from fluxfleet.store import Batch, open_store
+
+    rng = np.random.default_rng(9)
+    per_batch = batch_minutes * 60 // SAMPLE_S * chambers
+    rows = 0
+    gen_s = 0.0
+    with PeakWatcher(target.server_pid) as server:
+        t0 = time.perf_counter()
+        with open_store(target.url) as store:
+            for day in range(days):
+                g0 = time.perf_counter()
+                samples, closures = day_batch(day, chambers, rng)
+                gen_s += time.perf_counter() - g0
+                c_per = max(1, closures.num_rows * per_batch // samples.num_rows)
+                for i, off in enumerate(range(0, samples.num_rows, per_batch)):
+                    batch = Batch(
+                        samples=samples.slice(off, per_batch),
+                        closures=closures.slice(i * c_per, c_per),
+                    )
+                    rows += store.write(batch).samples
+                del samples, closures
+                elapsed = time.perf_counter() - t0
+                print(
+                    f"  {target.name}: day {day + 1}/{days}, {rows:,} rows, "
+                    f"{elapsed:.0f} s ({(elapsed - gen_s):.0f} s writing), "
+                    f"loader RSS now {rss_mb(os.getpid()):,.0f} MB",
+                    flush=True,
+                )
+            if target.name == "duckdb":
+                store.con.execute("CHECKPOINT")  # type: ignore[attr-defined]
+        wall = time.perf_counter() - t0
+    loader_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "write_s": wall - gen_s,
+        "size_b": target.size(),
+        "loader_mb": loader_mb,
+        "server_mb": server.peak_mb,
+    }
+
+
+def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str, float]:
+    t0 = START + dt.timedelta(days=day)
+    t1 = t0 + dt.timedelta(days=1)
+    cli = str(Path(sys.executable).with_name("fluxfleet"))
+    cmd = [cli, "export", "--store", target.url, "--table", "samples",
+           "--from", t0.isoformat(), "--to", t1.isoformat(), "-o", str(out)]  # fmt: skip
+    walls, rss, server, last = [], [], [], ""
+    for _ in range(runs):
+        w, r, s, last = run_child(cmd, target.server_pid)
+        walls.append(w)
+        rss.append(r)
+        server.append(s)
+    out.unlink(missing_ok=True)
+    return {"p50_s": statistics.median(walls), "max_s": max(walls), "rss_mb": max(rss),
+            "server_mb": max(server), "said": last}  # type: ignore[dict-item]  # fmt: skip
+
+
+QUERY = """
+import sys
+from fluxfleet.store import open_store
+with open_store(sys.argv[1]) as st:
+    st.counts()
+    if sys.argv[1].startswith('duckdb'):
+        rows = st.con.execute(
+            "SELECT device, count(*), avg(co2_ppm) FROM samples GROUP BY device").fetchall()
+    else:
+        rows = st.con.execute(
+            "SELECT device, count(*), avg(co2_ppm) FROM samples GROUP BY device").fetchall()
+    print(len(rows))
+"""
+
+
+def query_run(target: Target) -> dict[str, float]:
+    w, r, s, _ = run_child([sys.executable, "-c", QUERY, target.url], target.server_pid)
+    return {"wall_s": w, "rss_mb": r, "server_mb": s}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--days", type=int, default=SEASON_DAYS)
+    ap.add_argument("--chambers", type=int, default=50)
+    ap.add_argument("--backend", choices=["duckdb", "postgresql", "both"], default="both")
+    ap.add_argument("--dir", type=Path, default=None, help="Where the DuckDB store goes.")
+    ap.add_argument("--batch-minutes", type=int, default=60,
+                    help="Samples of this many minutes of the fleet per Store.write.")  # fmt: skip
+    ap.add_argument("--keep", action="store_true",
+                    help="Keep the DuckDB store (in --dir) to look at it.")  # fmt: skip
+    args = ap.parse_args()
+    if args.days < 1 or args.chambers < 1 or args.batch_minutes < 1:
+        ap.error("--days, --chambers and --batch-minutes must be at least 1")
+    backends = ["duckdb", "postgresql"] if args.backend == "both" else [args.backend]
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix="season-store-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = args.days * args.chambers * SAMPLES_PER_DAY
+    check_disk(workdir, backends, rows)
+    check_disk(Path(tempfile.gettempdir()), [b for b in backends if b == "postgresql"] or
+               backends, rows)  # fmt: skip
+    season_rows = SEASON_DAYS * 50 * SAMPLES_PER_DAY
+    print(f"{platform.node()}: {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.days} days × "
+          f"{args.chambers} chambers = {rows:,} samples")  # fmt: skip
+    results = {}
+    for b in backends:
+        ctx = duckdb_target(workdir, keep=args.keep) if b == "duckdb" else postgres_target()
+        with ctx as target:
+            res = load(target, args.days, args.chambers, args.batch_minutes)
+            day = min(args.days - 1, 1)
+            res.update({f"export_{k}": v for k, v in
+                        export_runs(target, day, workdir / "day.parquet").items()})  # fmt: skip
+            res.update({f"query_{k}": v for k, v in query_run(target).items()})
+            results[b] = res
+    print()
+    print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "
+          "loader peak RSS | server peak RSS |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for b, r in results.items():
+        print(f"| {b} | {r['rows']:,} | {r['wall_s']:.0f} | {r['write_s']:.0f} | "
+              f"{r['rows'] / r['wall_s']:,.0f} | {r['size_b'] / 2**30:.2f} GB | "
+              f"{r['size_b'] / max(r['rows'], 1):.0f} | {r['loader_mb']:,.0f} MB | "
+              f"{r['server_mb']:,.0f} MB |")  # fmt: skip
+    print()
+    print("| backend | export of one day, p50 (max) of 3 | export peak RSS | server peak RSS |"
+          " season aggregate s | its peak RSS | server peak RSS |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for b, r in results.items():
+        print(f"| {b} | {r['export_p50_s']:.2f} s ({r['export_max_s']:.2f}) | "
+              f"{r['export_rss_mb']:,.0f} MB | {r['export_server_mb']:,.0f} MB | "
+              f"{r['query_wall_s']:.1f} | {r['query_rss_mb']:,.0f} MB | "
+              f"{r['query_server_mb']:,.0f} MB |")  # fmt: skip
+        print(f"  ({b} export said: {r['export_said']})")
+    if args.days * args.chambers != SEASON_DAYS * 50:
+        print()
+        print(f"EXTRAPOLATED to the season ({season_rows:,} samples) from the rates above:")
+        for b, r in results.items():
+            rate = r["rows"] / r["wall_s"]
+            bpr = r["size_b"] / max(r["rows"], 1)
+            print(f"  {b}: load ≈ {season_rows / rate / 3600:.1f} h, "
+                  f"size ≈ {season_rows * bpr / 2**30:.0f} GB (linear; not measured)")  # fmt: skip
+    if args.dir is None and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
