@@ -92,6 +92,12 @@ def _assert_same(one: BatchBuilder, many: BatchBuilder) -> None:
 @given(msgs=st.lists(messages, min_size=1, max_size=12))
 @example(msgs=[(T, json.dumps(telemetry()).encode())])
 @example(msgs=[(t, p) for t, p, _ in HOSTILE])
+@example(msgs=[(T, json.dumps(telemetry()).encode()[:-1] + b',"x":' + x + b"}") for x in (
+    b"NaN", b"1e400", b"123456789012345678901234567890", b'"\\ud800"', b'"\x7f"', b"-0",
+)])  # fmt: skip
+@example(msgs=[(T, json.dumps(telemetry()).encode().replace(b'"lux": 0.0', b'"lux": ' + x))
+               for x in (b"123456789012345678901234567890", b"18446744073709551616", b"-0",
+                         b"1e400", b"-Infinity")])  # fmt: skip
 def test_batch_verdicts_reasons_and_rows_equal_the_protocols(
     msgs: list[tuple[str, bytes]],
 ) -> None:

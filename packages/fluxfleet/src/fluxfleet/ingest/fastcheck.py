@@ -2,11 +2,18 @@
 
 The firmware's :mod:`~fluxfleet.firmware.protocol` checks a message sample by sample in
 pure Python (it must run on MicroPython); on the server that is half of the ingestor's
-time. :func:`prove_telemetry` decodes the telemetry messages of a batch exactly as the
-protocol does (strict UTF-8, then :func:`json.loads`), checks the per-message header in
-Python and the samples of all messages together as numpy columns: types, the protocol's
-ranges (:data:`~fluxfleet.firmware.protocol.READING_LIMITS` and the integer limits), the
-phases, increasing ``seq``, and the store's own limits of :mod:`~fluxfleet.ingest.batch`.
+time. :func:`prove_telemetry` decodes the telemetry messages of a batch with orjson,
+checks the per-message header in Python and the samples of all messages together as
+numpy columns: types, the protocol's ranges
+(:data:`~fluxfleet.firmware.protocol.READING_LIMITS` and the integer limits), the phases,
+increasing ``seq``, and the store's own limits of :mod:`~fluxfleet.ingest.batch`.
+
+orjson and the protocol's ``json.loads(payload.decode())`` agree on every document orjson
+accepts except one: an integer beyond 64 bits becomes a float in orjson. Such a value is
+never proven (an integer field needs an ``int``; as a float it is beyond every reading
+range; other fields are not stored), and what orjson refuses but :mod:`json` accepts (NaN,
+Infinity, 1e400, lone surrogates) is left to the protocol. Strict UTF-8, duplicate keys
+(the last wins) and whitespace are the same.
 
 It only ever *proves* validity: a message it cannot prove valid is left to the protocol's
 own validator (``None`` in the result), so every rejection and its reason come from the
@@ -16,13 +23,13 @@ it proves, the protocol accepts with the same rows.
 
 from __future__ import annotations
 
-import json
 import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import orjson
 
 from fluxfleet.firmware import protocol as _protocol
 
@@ -171,8 +178,8 @@ def prove_telemetry(
             continue
         device = parsed[0]
         try:
-            d = json.loads(bytes(payload).decode())  # what protocol.decode does
-        except Exception:
+            d = orjson.loads(payload)
+        except Exception:  # json.loads may still accept it (NaN, a lone surrogate)
             continue
         if not _header_ok(d, device, time_range_ms, int_max):
             continue
