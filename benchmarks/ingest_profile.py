@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import fleet_messages  # noqa: E402
+from ingest import fleet_messages
 
 RECEIVED_MS = 1_700_000_000_000
 
