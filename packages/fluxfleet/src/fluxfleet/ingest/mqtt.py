@@ -232,8 +232,7 @@ class Ingestor:
         delay_s = 0.1
         while True:
             builder = BatchBuilder(dict(self._locations))
-            for it in items:
-                builder.add(it.topic, it.payload, it.received_ms)
+            builder.add_many([(it.topic, it.payload, it.received_ms) for it in items])
             try:
                 result = self.store.write(builder.build())
                 break

@@ -1,0 +1,254 @@
+"""Prove whole batches of telemetry messages valid at once, column by column.
+
+The firmware's :mod:`~fluxfleet.firmware.protocol` checks a message sample by sample in
+pure Python (it must run on MicroPython); on the server that is half of the ingestor's
+time. :func:`prove_telemetry` decodes the telemetry messages of a batch with orjson,
+checks the per-message header in Python and the samples of all messages together as
+numpy columns: types, the protocol's ranges
+(:data:`~fluxfleet.firmware.protocol.READING_LIMITS` and the integer limits), the phases,
+increasing ``seq``, and the store's own limits of :mod:`~fluxfleet.ingest.batch`.
+
+orjson and the protocol's ``json.loads(payload.decode())`` agree on every document orjson
+accepts except one: an integer beyond 64 bits becomes a float in orjson. Such a value is
+never proven (an integer field needs an ``int``; as a float it is beyond every reading
+range; other fields are not stored), and what orjson refuses but :mod:`json` accepts (NaN,
+Infinity, 1e400, lone surrogates) is left to the protocol. Strict UTF-8, duplicate keys
+(the last wins) and whitespace are the same.
+
+It only ever *proves* validity: a message it cannot prove valid is left to the protocol's
+own validator (``None`` in the result), so every rejection and its reason come from the
+one definition of the protocol. ``tests/server/test_fastcheck.py`` checks that whatever
+it proves, the protocol accepts with the same rows.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fluxfleet.firmware import protocol as _protocol
+
+protocol: Any = _protocol  # MicroPython module without annotations
+
+SAMPLE_KEYS = (
+    "seq", "ts", "cyc", "ph", "co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux",
+    "lid_deg", "fan_pct", "fl",
+)  # fmt: skip
+"""The sample fields, in the order of :attr:`TelemetryRows.columns`."""
+
+_get_sample = operator.itemgetter(*SAMPLE_KEYS)
+_READINGS = ("co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux")
+_PHASES = frozenset(protocol.PHASES)
+
+
+@dataclass
+class TelemetryRows:
+    """The samples of the proven telemetry messages of a batch, as columns.
+
+    ``message[k]`` is the batch index of the k-th proven message, ``payload[k]`` its
+    decoded payload and ``device[k]`` its device; its samples are rows
+    ``starts[k]:starts[k+1]`` of the columns (``starts`` has one more entry).
+    """
+
+    message: list[int]
+    payload: list[dict[str, Any]]
+    device: list[str]
+    starts: np.ndarray
+    columns: dict[str, Any]
+    """Sample field -> int64 array (integers), float64 array with NaN for null
+    (readings) or tuple of str (``ph``)."""
+
+
+@lru_cache(maxsize=65536)
+def _topic(topic: str) -> tuple[str, str] | None:
+    try:
+        device, kind = protocol.parse_topic(topic)
+    except Exception:
+        return None
+    return device, kind
+
+
+@lru_cache(maxsize=65536)
+def _location_ok(loc: str) -> bool:
+    try:
+        protocol.check_location(loc)
+    except protocol.ProtocolError:
+        return False
+    return True
+
+
+def _header_ok(d: Any, device: str, time_range_ms: tuple[int, int], int_max: int) -> bool:
+    """The checks of the protocol's ``_header`` and the store's on a telemetry payload."""
+    if type(d) is not dict:
+        return False
+    v, ts, boot, seq = d.get("v"), d.get("ts"), d.get("boot"), d.get("seq")
+    loc = d.get("loc")
+    return (
+        type(v) is int
+        and v == protocol.SCHEMA_VERSION
+        and type(ts) is int
+        and time_range_ms[0] <= ts < time_range_ms[1]  # within [0, 2**53] too
+        and d.get("dev") == device  # a str equal to the topic's device, already checked
+        and type(boot) is int
+        and 0 <= boot <= int_max
+        and type(seq) is int
+        and 0 <= seq <= int_max
+        and type(loc) is str
+        and _location_ok(loc)
+    )
+
+
+def _ints(col: tuple[Any, ...], lo: int, hi: int, hi_open: bool = False) -> tuple[Any, Any]:
+    """(int64 array, per-row ok) of an integer column within [lo, hi] (or [lo, hi))."""
+    if set(map(type, col)) == {int}:
+        try:
+            a = np.array(col, dtype=np.int64)
+        except OverflowError:
+            a = None
+    else:
+        a = None
+    if a is None:  # a bool, float, huge integer or anything else: find the rows, slowly
+        ok = np.array([type(x) is int and -(1 << 63) <= x < (1 << 63) for x in col])
+        a = np.array([x if good else 0 for x, good in zip(col, ok, strict=True)], np.int64)
+    else:
+        ok = np.ones(len(a), dtype=bool)
+    ok &= a >= lo
+    ok &= (a < hi) if hi_open else (a <= hi)
+    return a, ok
+
+
+_NUMBER_TYPES = {int, float, type(None)}
+
+
+def _as_float(x: Any) -> float:
+    """``x`` (an int, a float or None) as a float; NaN for None, inf beyond the floats
+    (out of any reading range either way)."""
+    if x is None:
+        return np.nan
+    try:
+        return float(x)
+    except OverflowError:
+        return np.inf
+
+
+def _readings(col: tuple[Any, ...], lo: float, hi: float) -> tuple[Any, Any]:
+    """(float64 array, NaN for null; per-row ok) of a reading column within [lo, hi]."""
+    a: Any = None
+    if set(map(type, col)) <= _NUMBER_TYPES:
+        try:
+            a = np.array(col, dtype=np.float64)
+        except OverflowError:
+            a = None
+    if a is None:
+        ok = np.array([x is None or type(x) in (int, float) for x in col])
+        a = np.array([_as_float(x) if g else np.nan for x, g in zip(col, ok, strict=True)])
+    else:
+        ok = np.ones(len(a), dtype=bool)
+    null = np.isnan(a)
+    if null.any() and col.count(None) != int(null.sum()):
+        # a NaN that is not a null (the protocol refuses NaN): only the nulls pass below
+        null = np.array([x is None for x in col])
+    with np.errstate(invalid="ignore"):
+        ok &= null | ((a >= lo) & (a <= hi))
+    return a, ok
+
+
+def prove_telemetry(
+    messages: list[tuple[str, bytes]], time_range_ms: tuple[int, int], int_max: int
+) -> TelemetryRows:
+    """The telemetry messages of ``messages`` (topic, payload) proven valid, as columns.
+
+    A message is proven when the protocol would accept it (and the store's limits hold:
+    times within ``time_range_ms`` [ms since the epoch], integers within ±``int_max``);
+    anything not proven (other kinds, or any doubt) is simply absent from the result.
+    """
+    index: list[int] = []
+    payloads: list[dict[str, Any]] = []
+    devices: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    counts: list[int] = []
+    for i, (topic, payload) in enumerate(messages):
+        parsed = _topic(topic)
+        if parsed is None or parsed[1] != "telemetry":
+            continue
+        device = parsed[0]
+        try:
+            d = orjson.loads(payload)
+        except Exception:  # json.loads may still accept it (NaN, a lone surrogate)
+            continue
+        if not _header_ok(d, device, time_range_ms, int_max):
+            continue
+        samples = d.get("samples")
+        if type(samples) is not list or not 0 < len(samples) <= 500:
+            continue
+        try:  # a sample that is not an object (JSON has no other mapping) raises TypeError
+            got = list(map(_get_sample, samples))
+        except (KeyError, TypeError):
+            continue
+        if got[0][0] != d["seq"]:
+            continue
+        index.append(i)
+        payloads.append(d)
+        devices.append(device)
+        rows.extend(got)
+        counts.append(len(got))
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    n = len(rows)
+    if n == 0:
+        return TelemetryRows([], [], [], starts, {})
+    cols = dict(zip(SAMPLE_KEYS, zip(*rows, strict=True), strict=True))
+    out: dict[str, Any] = {}
+    ok = np.ones(n, dtype=bool)
+    for key, lo, hi, hi_open in (
+        ("seq", 0, int_max, False),
+        ("ts", time_range_ms[0], time_range_ms[1], True),  # within [0, 2**53] too
+        ("cyc", 0, int_max, False),
+        ("lid_deg", 0, 270, False),
+        ("fan_pct", 0, 100, False),
+        ("fl", 0, 255, False),
+    ):
+        out[key], good = _ints(cols[key], lo, hi, hi_open)
+        ok &= good
+    for key in _READINGS:
+        lo_r, hi_r = protocol.READING_LIMITS[key]
+        out[key], good = _readings(cols[key], lo_r, hi_r)
+        ok &= good
+    ph = cols["ph"]
+    try:
+        phases_ok = set(ph) <= _PHASES
+    except TypeError:  # an unhashable phase (a list, an object)
+        phases_ok = False
+    if not phases_ok:
+        ok &= np.array([type(p) is str and p in _PHASES for p in ph])
+    out["ph"] = ph
+    # sample seq increases within a message (not across messages)
+    seq = out["seq"]
+    inc = np.ones(n, dtype=bool)
+    inc[1:] = seq[1:] > seq[:-1]
+    inc[starts[:-1]] = True
+    ok &= inc
+    proven = np.logical_and.reduceat(ok, starts[:-1])
+    if proven.all():
+        return TelemetryRows(index, payloads, devices, starts, out)
+    keep = np.flatnonzero(proven)
+    row_keep = np.repeat(proven, np.diff(starts))
+    counts_kept = np.diff(starts)[keep]
+    new_starts = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(counts_kept, out=new_starts[1:])
+    cols_kept: dict[str, Any] = {
+        k: (tuple(x for x, r in zip(v, row_keep, strict=True) if r) if k == "ph" else v[row_keep])
+        for k, v in out.items()
+    }
+    return TelemetryRows(
+        [index[k] for k in keep],
+        [payloads[k] for k in keep],
+        [devices[k] for k in keep],
+        new_starts,
+        cols_kept,
+    )
