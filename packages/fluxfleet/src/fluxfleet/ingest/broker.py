@@ -71,24 +71,9 @@ class Mosquitto:
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start it and wait until it accepts connections."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"mosquitto exited with code {self.proc.returncode}: "
-                    f"{self.log.read_text(errors='replace')[-800:]}"
-                )
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not answer on {self.port}") from None
-                time.sleep(0.05)
+        self.proc = launch_mosquitto(
+            self.exe, self.conf, self.log, (self.host, self.port), timeout_s, RuntimeError
+        )
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop it cleanly (SIGTERM: it saves its persistence file)."""
@@ -108,3 +93,32 @@ class Mosquitto:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def launch_mosquitto(
+    exe: str,
+    conf: Path,
+    log: Path,
+    address: tuple[str, int],
+    timeout_s: float,
+    error: type[Exception],
+) -> subprocess.Popen[bytes]:
+    """Start ``exe -c conf`` (output appended to ``log``) and wait until ``address``
+    accepts connections; raise ``error`` with the log's tail if it exits or stays silent."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise error(
+                f"mosquitto exited with code {proc.returncode}: "
+                f"{log.read_text(errors='replace')[-800:]}"
+            )
+        try:
+            with socket.create_connection(address, timeout=0.5):
+                return proc
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise error(f"mosquitto did not answer on {address[1]}") from None
+            time.sleep(0.05)

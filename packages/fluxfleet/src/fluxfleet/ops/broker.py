@@ -20,14 +20,12 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluxfleet.ingest.broker import CONFIG
+from fluxfleet.ingest.broker import CONFIG, launch_mosquitto
 from fluxfleet.ops import roles
 from fluxfleet.ops.dynsec import Dynsec, DynsecError
 
@@ -189,26 +187,14 @@ class Broker:
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start Mosquitto and wait until it accepts connections."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.exe, "-c", str(self.workdir / "mosquitto.conf")],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise BrokerSetupError(
-                    f"mosquitto exited with code {self.proc.returncode}: "
-                    f"{self.log.read_text(errors='replace')[-800:]}"
-                )
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BrokerSetupError(f"mosquitto did not answer on {self.port}") from None
-                time.sleep(0.05)
+        self.proc = launch_mosquitto(
+            str(self.exe),
+            self.workdir / "mosquitto.conf",
+            self.log,
+            (self.host, self.port),
+            timeout_s,
+            BrokerSetupError,
+        )
 
     def admin(self) -> Dynsec:
         """A control-API connection as the admin."""
