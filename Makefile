@@ -4,7 +4,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: setup demo test lint typecheck firmware-check pytest bench fuzz clean
+.PHONY: setup demo test lint typecheck firmware-check pytest bench bench-season fuzz clean
 
 .venv/.synced: uv.lock pyproject.toml packages/*/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --root-user-action=ignore uv
@@ -55,9 +55,14 @@ fuzz: setup
 	    -m "not service" $$files || exit 1; \
 	done
 
-## bench: run every benchmark script and print its table
+## bench: run every benchmark script and print its table (BENCH=... to choose some), except
+## the season store, which loads 180 days into both backends (hours, ~60 GB): make bench-season
+BENCH ?= $(filter-out benchmarks/season_store.py,$(wildcard benchmarks/*.py))
 bench: setup
-	@for script in benchmarks/*.py; do echo "=== $$script"; $(RUN) python $$script || exit 1; done
+	@for script in $(BENCH); do echo "=== $$script"; $(RUN) python $$script || exit 1; done
+
+bench-season: setup
+	$(RUN) python benchmarks/season_store.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
