@@ -107,7 +107,7 @@ def _send(
         known = ops.known_devices(st) if all_ else []
         command = ops.build(cmd, args, None if all_ else list(devices or []),
                             _operator(operator), now, expires_ms, exec_at_ms, known)  # fmt: skip
-        follower = ops.Follower(host, port, command)
+        follower = ops.Follower(host, port, command, settings.mqtt_username, settings.mqtt_password)
         try:
             follower.start()
         except OSError as exc:

@@ -265,6 +265,7 @@ class Follower:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._ready = threading.Event()
+        self._refused: str | None = None
         self._client = _client(
             f"fluxfleet-follow-{secrets.token_hex(4)}", self.username, self.password
         )
@@ -273,6 +274,10 @@ class Follower:
         self._client.on_message = self._on_message
 
     def _on_connect(self, c: Any, u: Any, flags: Any, rc: Any, props: Any) -> None:
+        if rc.is_failure:  # e.g. "Not authorized": no operator account, or a wrong password
+            self._refused = str(rc)
+            self._ready.set()
+            return
         c.subscribe([(protocol.PREFIX + "+/ack", 1), (protocol.PREFIX + "+/status", 1)])
 
     def _on_message(self, c: Any, u: Any, msg: Any) -> None:
@@ -307,6 +312,13 @@ class Follower:
         if not self._ready.wait(timeout_s):
             self.stop()
             raise OSError(f"no subscription at the broker {self.host}:{self.port}")
+        if self._refused is not None:
+            self.stop()
+            raise OSError(
+                f"the broker refused the connection ({self._refused}): send commands with the "
+                "operator account (FLUXFLEET_MQTT_USERNAME / FLUXFLEET_MQTT_PASSWORD or "
+                "--config; see docs/fleet/operations.md)"
+            )
 
     def publish(self, timeout_s: float = 10.0) -> None:
         """Publish the command (QoS 1, never retained); wait for the broker's PUBACKs."""
