@@ -24,7 +24,8 @@ def open_store(url: str, **options: object) -> Store:
         ``postgresql://…`` / ``postgres://…`` (a libpq URL).
     **options
         Backend options (PostgreSQL: ``partition_days``; DuckDB: ``read_only``, which
-        opens an already migrated file without taking its single write lock).
+        opens an already migrated file without taking its single write lock, and
+        ``memory_limit``, DuckDB's memory cap, default ``"2GB"``).
 
     Raises
     ------
@@ -32,7 +33,7 @@ def open_store(url: str, **options: object) -> Store:
         Unknown scheme, or the store cannot be opened (the message says why).
     """
     if url.startswith("duckdb://"):
-        from fluxfleet.store.duckdb_store import DuckDBStore
+        from fluxfleet.store.duckdb_store import DEFAULT_MEMORY_LIMIT, DuckDBStore
 
         path = url[len("duckdb://") :]
         if path.startswith("/") and not path.startswith("//"):
@@ -41,10 +42,14 @@ def open_store(url: str, **options: object) -> Store:
             path = path[1:]  # duckdb:////abs/x.duckdb -> /abs/x.duckdb
         if not path:
             raise StoreError(f"no file in store URL {url!r} (duckdb:///PATH)")
-        return DuckDBStore(path, read_only=bool(options.get("read_only", False)))
+        memory_limit = str(options.get("memory_limit", DEFAULT_MEMORY_LIMIT))
+        return DuckDBStore(
+            path, read_only=bool(options.get("read_only", False)), memory_limit=memory_limit
+        )
     if url.startswith(("postgresql://", "postgres://")):
         from fluxfleet.store.postgres_store import PostgresStore
 
         options.pop("read_only", None)  # PostgreSQL has many readers beside its writers
+        options.pop("memory_limit", None)  # the server's own settings govern its memory
         return PostgresStore(url, **options)  # type: ignore[arg-type]
     raise StoreError(f"unknown store URL {url!r}: expected duckdb:///PATH or postgresql://…")

@@ -35,10 +35,26 @@ def _conform(table: pa.Table, s: pa.Schema) -> pa.Table:
     return table.select(s.names).cast(s)
 
 
-class DuckDBStore(Store):
-    """The store in one DuckDB file (or in memory)."""
+# DuckDB's buffer pool otherwise grows toward 80 % of RAM: a season-long ingestor grew by
+# 30-55 MB per day loaded (benchmarks/season_store.py, RESULTS "season store"); with a
+# limit it stays flat and larger operations spill to ``<file>.tmp``.
+DEFAULT_MEMORY_LIMIT = "2GB"
 
-    def __init__(self, path: str, *, read_only: bool = False, _con: Any = None) -> None:
+
+class DuckDBStore(Store):
+    """The store in one DuckDB file (or in memory).
+
+    ``memory_limit`` caps DuckDB's memory (a DuckDB size string, e.g. ``"2GB"``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        read_only: bool = False,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        _con: Any = None,
+    ) -> None:
         self.path = path
         self.read_only = read_only
         self.url = f"duckdb:///{path}"
@@ -51,7 +67,9 @@ class DuckDBStore(Store):
         if path != ":memory:" and not read_only:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(path, read_only=read_only)
+            self.con = duckdb.connect(
+                path, read_only=read_only, config={"memory_limit": memory_limit}
+            )
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open the DuckDB store {path}: {exc} "
