@@ -11,9 +11,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from fluxfleet.ingest.broker import free_port
 from fluxfleet.ops.broker import PLUGIN, Broker, load_accounts
-from fluxfleet.sim.broker import find_mosquitto
+from fluxfleet.sim.broker import find_mosquitto, free_port
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 

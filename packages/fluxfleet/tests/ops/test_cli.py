@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fluxfleet.ingest.broker import free_port
 from fluxfleet.ops.broker import PLUGIN, Broker
-from fluxfleet.sim.broker import find_mosquitto
+from fluxfleet.sim.broker import find_mosquitto, free_port
 
 from .conftest import Peer
 

@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fluxfleet.ingest.broker import free_port
 from fluxfleet.ops.broker import PLUGIN
-from fluxfleet.sim.broker import find_mosquitto
+from fluxfleet.sim.broker import find_mosquitto, free_port
 from fluxfleet.sim.truth import device_id
 from fluxfleet.store import open_store
 

@@ -12,8 +12,8 @@ import pytest
 from fluxfleet.cli import app
 from fluxfleet.firmware import protocol
 from fluxfleet.ingest.batch import BatchBuilder
-from fluxfleet.ingest.broker import free_port
 from fluxfleet.ops import commands as ops
+from fluxfleet.sim.broker import free_port
 from fluxfleet.store import Store, open_store
 from hypothesis import example, given
 from hypothesis import strategies as st

@@ -83,7 +83,7 @@ def test_export_empty_table_and_time_window(tmp_path: Path) -> None:
 
 
 def test_ingest_without_a_broker_exits_1(tmp_path: Path) -> None:
-    from fluxfleet.ingest.broker import free_port
+    from fluxfleet.sim.broker import free_port
 
     r = CliRunner().invoke(
         app,

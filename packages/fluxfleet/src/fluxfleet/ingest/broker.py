@@ -12,11 +12,11 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from fluxfleet.sim.broker import free_port, launch_mosquitto
 
 CONFIG = Path(__file__).resolve().parents[5] / "deploy" / "mosquitto" / "mosquitto.conf"
 """The deployed configuration (in the repository checkout)."""
@@ -31,13 +31,6 @@ def render_config(template: str, port: int, data_dir: Path) -> str:
     if n != 1:
         raise ValueError("the broker configuration must have one persistence_location line")
     return text
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Mosquitto:
@@ -93,32 +86,3 @@ class Mosquitto:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-def launch_mosquitto(
-    exe: str,
-    conf: Path,
-    log: Path,
-    address: tuple[str, int],
-    timeout_s: float,
-    error: type[Exception],
-) -> subprocess.Popen[bytes]:
-    """Start ``exe -c conf`` (output appended to ``log``) and wait until ``address``
-    accepts connections; raise ``error`` with the log's tail if it exits or stays silent."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            raise error(
-                f"mosquitto exited with code {proc.returncode}: "
-                f"{log.read_text(errors='replace')[-800:]}"
-            )
-        try:
-            with socket.create_connection(address, timeout=0.5):
-                return proc
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.terminate()
-                raise error(f"mosquitto did not answer on {address[1]}") from None
-            time.sleep(0.05)

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluxfleet.ingest.broker import CONFIG, launch_mosquitto
+from fluxfleet.ingest.broker import CONFIG
 from fluxfleet.ops import roles
 from fluxfleet.ops.dynsec import Dynsec, DynsecError
+from fluxfleet.sim.broker import launch_mosquitto
 
 PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
 ACCOUNTS = "accounts.json"

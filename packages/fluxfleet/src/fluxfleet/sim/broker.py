@@ -31,10 +31,46 @@ def find_mosquitto() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def launch_mosquitto(
+    exe: str,
+    conf: Path,
+    log: Path,
+    address: tuple[str, int],
+    timeout_s: float,
+    error: type[Exception] = RuntimeError,
+) -> subprocess.Popen[bytes]:
+    """Start ``exe -c conf`` (output appended to ``log``) and wait until ``address``
+    accepts connections; raise ``error`` with the log's tail if it exits or stays silent.
+
+    The one start-and-wait loop of the simulator's broker, the ingest tests' and demo's
+    broker (``fluxfleet.ingest.broker``) and ``fluxfleet broker``.
+    """
+    with log.open("ab") as out:
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise error(
+                f"mosquitto exited with code {proc.returncode}: "
+                f"{log.read_text(errors='replace')[-800:]}"
+            )
+        try:
+            with socket.create_connection(address, timeout=0.5):
+                return proc
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise error(
+                    f"mosquitto did not answer on port {address[1]} within {timeout_s} s"
+                ) from None
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -48,7 +84,7 @@ def local_mosquitto(exe: str, timeout_s: float = 15.0) -> Iterator[tuple[str, in
         carries the broker's log.
     """
     with tempfile.TemporaryDirectory(prefix="fluxfleet-mosquitto-") as td:
-        port = _free_port()
+        port = free_port()
         conf = Path(td) / "mosquitto.conf"
         conf.write_text(
             f"listener {port} 127.0.0.1\n"
@@ -58,31 +94,15 @@ def local_mosquitto(exe: str, timeout_s: float = 15.0) -> Iterator[tuple[str, in
             "log_dest stderr\n"
             "log_type error\n"
         )
-        log_path = Path(td) / "mosquitto.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        proc = launch_mosquitto(
+            exe, conf, Path(td) / "mosquitto.log", ("127.0.0.1", port), timeout_s
+        )
+        try:
+            yield "127.0.0.1", port
+        finally:
+            proc.terminate()
             try:
-                deadline = time.monotonic() + timeout_s
-                while True:
-                    if proc.poll() is not None:
-                        raise RuntimeError(
-                            f"mosquitto exited with code {proc.returncode}: "
-                            f"{log_path.read_text(errors='replace')[-500:]}"
-                        )
-                    try:
-                        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                            break
-                    except OSError:
-                        if time.monotonic() > deadline:
-                            raise RuntimeError(
-                                f"mosquitto did not answer on port {port} within {timeout_s} s"
-                            ) from None
-                        time.sleep(0.05)
-                yield "127.0.0.1", port
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
