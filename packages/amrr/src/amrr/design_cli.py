@@ -189,7 +189,11 @@ def sweep_command(
 
 
 DESIGN_FILE = typer.Argument(
-    ..., exists=True, dir_okay=False, help="Design TOML (see amrr/data/paper_design.toml)."
+    ...,
+    metavar="DESIGN",
+    exists=True,
+    dir_okay=False,
+    help="Design TOML (see amrr/data/paper_design.toml).",
 )
 AS_JSON = typer.Option(False, "--json", help="JSON instead of a table.")
 REPORT = typer.Option(

@@ -207,7 +207,10 @@ def demo(
 def sensor_lag_cmd(
     samples: Annotated[
         Path,
-        typer.Argument(help="Fleet samples (Parquet or CSV: chamber, cyc, ts [ms], ph, co2_ppm)."),
+        typer.Argument(
+            metavar="SAMPLES",
+            help="Fleet samples (Parquet or CSV: chamber, cyc, ts [ms], ph, co2_ppm).",
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the per-device table here (CSV).")

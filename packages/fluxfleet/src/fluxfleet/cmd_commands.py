@@ -31,7 +31,9 @@ StoreUrl = Annotated[
     typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
 ]
 Config = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
-Devices = Annotated[list[str] | None, typer.Argument(help="Device ids (or --all).")]
+Devices = Annotated[
+    list[str] | None, typer.Argument(metavar="DEV...", help="Device ids (or --all).")
+]
 All = Annotated[bool, typer.Option("--all", help="The whole fleet (fluxfleet/v1/all/cmd).")]
 At = Annotated[
     str | None,
@@ -218,8 +220,10 @@ def servo_test(
 
 
 def set_location(
-    device: Annotated[str, typer.Argument(help="Device id.")],
-    location: Annotated[str, typer.Argument(help="Location code table.variant.replica (9.2.B).")],
+    device: Annotated[str, typer.Argument(metavar="DEV", help="Device id.")],
+    location: Annotated[
+        str, typer.Argument(metavar="T.V.R", help="Location code table.variant.replica (9.2.B).")
+    ],
     expires: Expires = "30m",
     wait: Wait = None,
     operator: Operator = None,
@@ -234,9 +238,12 @@ def set_location(
 
 
 def set_schedule(
-    device: Annotated[str, typer.Argument(help="Device id.")],
+    device: Annotated[str, typer.Argument(metavar="DEV", help="Device id.")],
     pairs: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE schedule changes (e.g. period_ms=900000).")
+        list[str],
+        typer.Argument(
+            metavar="KEY=VALUE...", help="KEY=VALUE schedule changes (e.g. period_ms=900000)."
+        ),
     ],
     expires: Expires = "30m",
     wait: Wait = None,
@@ -258,7 +265,9 @@ def set_schedule(
 
 
 def status(
-    cmd_id: Annotated[str, typer.Argument(help="The command id that cmd printed.")],
+    cmd_id: Annotated[
+        str, typer.Argument(metavar="CMD_ID", help="The command id that cmd printed.")
+    ],
     store: StoreUrl = None,
     config: Config = None,
     json_output: Json = False,

@@ -127,7 +127,7 @@ def _admin(data_dir: Path) -> tuple[Any, str]:
 
 @devices_app.command("add")
 def devices_add(
-    dev: Annotated[str, typer.Argument(help="Device id (1-32 of a-z 0-9 _ -).")],
+    dev: Annotated[str, typer.Argument(metavar="DEV", help="Device id (1-32 of a-z 0-9 _ -).")],
     location: Annotated[
         str | None, typer.Option("--location", help="Where it stands, T.V.R (e.g. T1.V2.R3).")
     ] = None,
@@ -204,7 +204,7 @@ def devices_list(
 
 @devices_app.command("retire")
 def devices_retire(
-    dev: Annotated[str, typer.Argument(help="Device id.")],
+    dev: Annotated[str, typer.Argument(metavar="DEV", help="Device id.")],
     data: DataOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,

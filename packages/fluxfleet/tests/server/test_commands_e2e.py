@@ -38,6 +38,9 @@ OFFLINE_FROM_S, OFFLINE_TO_S = 72.0, 3300.0
 SEND_AFTER_S = 180.0  # simulated s from the start: chamber 5 is off the network by then
 EXPIRES_AT_S = 3000.0  # simulated s from the start: 4.5 cycles of 600 s after sending
 REBOOTED = "ch002"
+# 1.1 h left 660 simulated s (22 wall s) after chamber 5's return for the duplicate reboot
+# and its answer; a CI run once ran out of it. 1.3 h leaves 1,380 s (46 wall s).
+SIM_HOURS = 1.3
 
 
 @pytest.fixture
@@ -61,11 +64,12 @@ class Watch:
         self.sim_ms = 0
         self.acks: list[dict[str, Any]] = []
         self.boots: dict[str, set[int]] = {}
+        self.log: list[str] = []  # (simulated time) what each device said, for diagnosis
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-watch")
         self.c.on_message = self._on_message
         self.c.connect(host, port)
         self.c.subscribe([("fluxfleet/v1/+/telemetry", 1), ("fluxfleet/v1/+/ack", 1),
-                          ("fluxfleet/v1/+/meta", 1)])  # fmt: skip
+                          ("fluxfleet/v1/+/meta", 1), ("fluxfleet/v1/+/status", 1)])  # fmt: skip
         self.c.loop_start()
 
     def _on_message(self, c: Any, u: Any, msg: Any) -> None:
@@ -76,6 +80,9 @@ class Watch:
                 self.sim_ms = max(self.sim_ms, d["samples"][-1]["ts"])
             elif kind == "ack":
                 self.acks.append(d)
+                self.log.append(f"{self.sim_ms} {d['dev']} ack {d['cmd_id']} {d['state']}")
+            elif kind == "status":
+                self.log.append(f"{self.sim_ms} {d['dev']} status {d['state']} {msg.retain}")
             else:
                 self.boots.setdefault(d["dev"], set()).add(d["boot"])
 
@@ -84,6 +91,20 @@ class Watch:
         while self.sim_ms < t_ms:
             assert time.monotonic() < deadline, "the simulator did not get there"
             time.sleep(0.1)
+
+    def wait_ack(self, dev: str, cmd_id: str, state: str, count: int, timeout_s: float) -> bool:
+        """True once ``count`` acks (dev, cmd_id, state) arrived; False at ``timeout_s`` [s]."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                n = sum(
+                    1 for a in self.acks
+                    if (a["dev"], a["cmd_id"], a["state"]) == (dev, cmd_id, state)
+                )  # fmt: skip
+            if n >= count:
+                return True
+            time.sleep(0.1)
+        return False
 
     def close(self) -> None:
         self.c.disconnect()
@@ -110,9 +131,9 @@ def test_fleet_recalibration_and_reboot(broker: Any, pg_url: str, tmp_path: Path
     start_ms = int(time.time() * 1000)
     sim_log = (tmp_path / "sim.log").open("w")
     sim = subprocess.Popen(
-        [FLUXFLEET, "sim", "--chambers", str(CHAMBERS), "--hours", "1.1", "--speed", str(SPEED),
-         "--start", _iso(start_ms), "--faults", str(faults), "--broker", broker.url,
-         "--truth", str(tmp_path / "truth.parquet"), "--seed", "4"],
+        [FLUXFLEET, "sim", "--chambers", str(CHAMBERS), "--hours", str(SIM_HOURS),
+         "--speed", str(SPEED), "--start", _iso(start_ms), "--faults", str(faults),
+         "--broker", broker.url, "--truth", str(tmp_path / "truth.parquet"), "--seed", "4"],
         stdout=sim_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -139,7 +160,19 @@ def test_fleet_recalibration_and_reboot(broker: Any, pg_url: str, tmp_path: Path
         with open_store(pg_url) as st:
             rows = st.read("commands").to_pylist()
         payload = next(r["payload"] for r in rows if r["cmd_id"] == reboot_id)
-        watch.c.publish(f"fluxfleet/v1/{REBOOTED}/cmd", payload, qos=1).wait_for_publish(10)
+        dup_at_s = (watch.sim_ms - start_ms) / 1000
+        # The device's session is clean (as on the real controller): a copy published while
+        # its link is down (a keep-alive lost on a loaded machine, then a reconnect) is
+        # never delivered. So the duplicate goes out again every 10 wall s until answered;
+        # every copy is the same QoS 1 duplicate, and none may run the reboot again.
+        redone = False
+        for _ in range(12):
+            watch.c.publish(f"fluxfleet/v1/{REBOOTED}/cmd", payload, qos=1).wait_for_publish(10)
+            redone = watch.wait_ack(REBOOTED, reboot_id, "done", count=2, timeout_s=10)
+            if redone:
+                break
+        said = "\n".join(x for x in watch.log if REBOOTED in x)
+        assert redone, f"no 2nd 'done' for the duplicate reboot (sent {dup_at_s:.0f} s):\n{said}"
         assert sim.wait(600) == 0, (tmp_path / "sim.log").read_text()
     finally:
         if sim.poll() is None:

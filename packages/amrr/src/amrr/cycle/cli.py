@@ -138,7 +138,9 @@ def _cooling_points(t_cold_K: float | None, curve: str | None) -> list[float]:
     return [float(v) for v in np.linspace(lo, hi, n)]
 
 
-SPEC_ARGUMENT = typer.Argument(None, help="Cycle TOML ([regenerator], [operating], [schedule]).")
+SPEC_ARGUMENT = typer.Argument(
+    None, metavar="SPEC", help="Cycle TOML ([regenerator], [operating], [schedule])."
+)
 
 
 def cycle(
