@@ -5,9 +5,9 @@ The transport factory ``connect(host, port)`` (``connect(host, port, True)`` for
 ``https://`` URL: a TLS transport pinned to the fleet CA, see ``tls.py``) returns an
 object with ``write(bytes)``, ``read(n, timeout_ms) -> bytes`` (b"" at end of stream,
 ``OSError`` on timeout) and ``close()``. The whole request has one deadline
-(``timeout_ms``): a silent server costs at most that, never more. Waits are cut into slices of at most ``slice_ms`` (5 s) with
-``feed()`` - the watchdog - called between them, so a slow server can never starve the
-30-s hardware watchdog.
+(``timeout_ms``): a silent server costs at most that, never more. Waits are cut into
+slices of at most ``slice_ms`` (5 s) with ``feed()`` - the watchdog - called between
+them, so a slow server can never starve the 30-s hardware watchdog.
 """
 
 ETIMEDOUT = 110
