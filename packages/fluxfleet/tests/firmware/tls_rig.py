@@ -81,7 +81,8 @@ def make_certs(d: Path) -> Certs:
 @contextmanager
 def tls_broker(top: Path, certs: Certs) -> Iterator[tuple[Broker, tuple[str, str]]]:
     """``fluxfleet broker`` with a TLS listener on the fleet's server certificate, and the
-    device account of :data:`DEV` (its own role, as ``fluxfleet devices add`` makes)."""
+    device account of :data:`DEV` (its own role, as ``fluxfleet devices add`` makes).
+    ``top`` must be a directory Mosquitto's account can enter (e.g. a ``tempfile`` one)."""
     exe = find_mosquitto()
     if exe is None or not PLUGIN.is_file():
         missing_service("mosquitto with its dynamic-security plugin is not installed")

@@ -53,7 +53,7 @@ def pem_to_der(pem, what="tls.ca"):
         raise TlsError("config.json %s: one certificate only (the fleet CA)" % what)
     body = "".join(pem[i + len(BEGIN) : j].split())
     try:
-        der = binascii.a2b_base64(body)
+        der = binascii.a2b_base64(body.encode())  # bytes: micropython-lib's binascii needs them
     except Exception:  # binascii.Error (ValueError) on both interpreters
         raise TlsError("config.json %s: the certificate is not base64" % what)
     if len(der) < 64 or der[0] != 0x30:  # a DER certificate is an ASN.1 SEQUENCE
