@@ -63,6 +63,7 @@ def run_harness(
         tls_broker(Path(top), certs) as (b, account),
         https_server(www, certs.server_crt, certs.server_key) as https_port,
         https_server(www, certs.rogue_crt, certs.rogue_key) as impostor_port,
+        https_server(www, None, None) as http_port,
     ):
         args = {
             "lib": str(device_lib(work)),
@@ -77,6 +78,7 @@ def run_harness(
             "name": SERVER_NAME,
             "https_port": https_port,
             "impostor_port": impostor_port,
+            "http_port": http_port,
             "fleet_key": key.public_hex,
             "flash": str(flash),
             "repeat": repeat,

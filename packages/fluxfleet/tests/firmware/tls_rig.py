@@ -153,13 +153,15 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def https_server(root: Path, crt: Path, key: Path) -> Iterator[int]:
-    """A local HTTPS file server on ``root`` with certificate ``crt``; yields its port."""
+def https_server(root: Path, crt: Path | None, key: Path | None) -> Iterator[int]:
+    """A local HTTPS file server on ``root`` with certificate ``crt`` (plain HTTP when
+    ``crt`` is None); yields its port."""
     handler = functools.partial(_Quiet, directory=str(root))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(crt), str(key))
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if crt is not None and key is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(crt), str(key))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:

@@ -219,7 +219,8 @@ class Board:
         self.wdt = machine.WDT(timeout=WDT_MS)  # first: armed for the whole boot
         if HAVE_M5:
             M5.begin()  # powers the Grove 5 V rail through the AXP192
-        self.config = json.loads(open(config_path).read())
+        with open(config_path) as f:
+            self.config = json.loads(f.read())
         self.clock = DeviceClock()
         self.i2c = machine.SoftI2C(
             scl=machine.Pin(I2C_SCL),
