@@ -46,15 +46,21 @@ def run_harness(
     certs: Certs,
     repeat: int = 3,
     preload: Path | None = None,
+    real_bundle: bool = False,
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None, list[bytes]]:
     """Start the broker and the HTTPS servers, run the harness; (process, its RESULT, the
-    telemetry payloads the broker delivered to the ingest account)."""
+    telemetry payloads the broker delivered to the ingest account). ``real_bundle``: the
+    update is the firmware itself (26 files) instead of the loader tests' 4-file bundle."""
     from .test_loader import publish  # the bundle, signed with a fresh fleet key
 
     key = keys.generate_key()
     www = work / "www"
     www.mkdir()
-    publish(work, www, key, "7.0.0")
+    if real_bundle:
+        keys.write_bundle(www, "7.0.0", key)
+    else:
+        publish(work, www, key, "7.0.0")
+    n_files = len(json.loads(json.loads((www / "manifest.json").read_text())["body"])["files"])
     flash = work / "flash"
     flash.mkdir()
     with (
@@ -103,4 +109,5 @@ def run_harness(
         for line in proc.stdout.splitlines():
             if line.startswith("RESULT "):
                 result = json.loads(line[7:])
+                result["bundle_files"] = n_files
         return proc, result, telemetry
