@@ -203,8 +203,11 @@ check("installed over https", d["updated"] and d["version"] == "7.0.0", d)
 os.mkdir(A["flash"] + "_http")  # the same install over plain http, for comparison
 t0 = time.ticks_ms()
 d = loader.Loader(
-    A["flash"] + "_http", key, "http://%s:%d" % (host, A["http_port"]), lambda u, t: http.get(
-        lambda h, p: core2.TcpTransport(h, p), u, t, time.ticks_ms), time.ticks_ms
+    A["flash"] + "_http",
+    key,
+    "http://%s:%d" % (host, A["http_port"]),
+    lambda u, t: http.get(lambda h, p: core2.TcpTransport(h, p), u, t, time.ticks_ms),
+    time.ticks_ms,
 ).boot()
 R["http_install_ms"] = time.ticks_diff(time.ticks_ms(), t0)
 check("installed over http", d["updated"] and d["version"] == "7.0.0", d)
