@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fluxfleet import firmware, keys
-from fluxfleet.firmware import hal, loader
+from fluxfleet.firmware import hal, loader, tls
 from fluxfleet.firmware import http as fw_http
 
 BOOT_PY = Path(firmware.__file__).parent / "boot.py"
@@ -114,6 +114,7 @@ def flash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, keys.F
     monkeypatch.setitem(sys.modules, "firmware", firmware)
     monkeypatch.setitem(sys.modules, "firmware.http", fw_http)
     monkeypatch.setitem(sys.modules, "firmware.loader", loader)
+    monkeypatch.setitem(sys.modules, "firmware.tls", tls)
     monkeypatch.setitem(sys.modules, "firmware.hal", hal)
     monkeypatch.setitem(sys.modules, "firmware.hal.core2", fake_core2)
     # ``from firmware.hal import core2`` imports hal.__name__ + ".core2"
@@ -125,8 +126,10 @@ def flash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, keys.F
     return fl, key
 
 
-def run_boot(fl: Path, key: keys.FleetKey, reply: bytes, crash: bool = False) -> Board:
-    board = Board(fl, key.public_bytes, reply)
+def run_boot(
+    fl: Path, key: keys.FleetKey, reply: bytes, crash: bool = False, board: Board | None = None
+) -> Board:
+    board = board or Board(fl, key.public_bytes, reply)
     if crash:
         board.config["crash"] = "yes"
     sys.modules["firmware.hal.core2"].Board = lambda: board  # type: ignore[attr-defined]
@@ -180,3 +183,43 @@ def test_no_runnable_slot_is_safe_mode_fed_for_a_minute_then_reset(flash):
         runpy.run_path(str(BOOT_PY), run_name="boot")
     assert board.feeds >= 60
     assert any(t.startswith("no runnable firmware") for t in board.texts)
+
+
+class TlsBoard(Board):
+    """A board with a ``tls`` section whose TLS transport is refused (as ``hal.core2``'s
+    is when the server's certificate does not chain to the pinned fleet CA)."""
+
+    def __init__(self, flash: Path, key: bytes, url: str) -> None:
+        super().__init__(flash, key, b"")
+        self.config["update_url"] = url
+        self.config["tls"] = {"ca": "(the fleet CA)"}
+        self.opened: list[tuple[str, int, bool]] = []
+
+    def tcp(self, host: str, port: int, secure: bool = False) -> Transport:  # type: ignore[override]
+        self.opened.append((host, port, secure))
+        if secure:
+            raise tls.TlsError(
+                f"TLS handshake with {host}:{port} (as {host}) failed: The certificate is "
+                "not correctly signed by the trusted CA; not connecting in plaintext"
+            )
+        return Transport(b"HTTP/1.0 404 Not Found\r\n\r\n")
+
+
+def test_with_tls_configured_a_plain_update_url_is_never_fetched(flash):
+    fl, key = flash
+    board = run_boot(fl, key, b"", board=TlsBoard(fl, key.public_bytes, BASE))
+    assert board.opened == []  # not a byte in plaintext
+    assert board.ran is not None
+    assert board.ran["version"] == "6.0.0"  # the cached version runs
+    assert any("not fetching updates in plaintext" in m for m in board.logs), board.logs
+
+
+def test_a_refused_update_server_certificate_runs_the_cached_version(flash):
+    fl, key = flash
+    url = "https://updates.example/fleet"
+    board = run_boot(fl, key, b"", board=TlsBoard(fl, key.public_bytes, url))
+    assert board.opened == [("updates.example", 443, True)]  # once, over TLS, no retry
+    assert board.ran is not None
+    assert board.ran["version"] == "6.0.0"
+    (line,) = [m for m in board.logs if "TLS handshake" in m]
+    assert line.startswith("update server unavailable (TLS handshake with updates.example:443")

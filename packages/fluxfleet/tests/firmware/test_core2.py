@@ -204,3 +204,49 @@ def test_a_reconnect_resolves_the_broker_once_and_bounds_the_handshake(core2):
     assert lookups == [("broker.lan", 1883)]
     assert all(s.timeouts == [core2.CONNECT_TIMEOUT_S] for s in made)
     assert DEFAULT_SCHEDULE["sample_ms"] > core2.CONNECT_TIMEOUT_S * 1000
+
+
+def make_board(core2: Any, tmp_path: Any, config: dict[str, Any]) -> Any:
+    """A real ``Board`` on fake silicon (watchdog, I2C, WiFi, screen)."""
+    import json
+
+    machine = sys.modules["machine"]
+    machine.WDT = lambda timeout: types.SimpleNamespace(feed=lambda: None)  # type: ignore[attr-defined]
+    machine.SoftI2C = lambda **kw: object()  # type: ignore[attr-defined]
+    net = sys.modules["network"]
+    net.STA_IF = 0  # type: ignore[attr-defined]
+    net.WLAN = lambda i: types.SimpleNamespace(active=lambda on: None)  # type: ignore[attr-defined]
+    sys.modules["M5"].begin = lambda: None  # type: ignore[attr-defined]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    opened: list[Any] = []
+
+    def no_socket(*a: Any) -> Any:
+        opened.append(a)
+        raise AssertionError("a socket was opened")
+
+    core2.socket = types.SimpleNamespace(socket=no_socket, getaddrinfo=no_socket)
+    board = core2.Board(str(path))
+    board.opened = opened
+    return board
+
+
+def test_an_unusable_tls_section_does_not_stop_the_boot_and_refuses_every_tls_connection(
+    core2, tmp_path
+):
+    board = make_board(core2, tmp_path, {"tls": {"ca": "not a certificate"}})
+    assert board.tls is None
+    assert board.tls_error.startswith("config.json tls.ca: no PEM certificate")
+    with pytest.raises(OSError, match=r"config\.json tls\.ca: no PEM certificate") as e:
+        board.tcp("broker.fleet", 8883, True)
+    assert type(e.value).__name__ == "TlsError"
+    assert board.opened == []  # refused before any socket: never plaintext instead
+
+
+def test_tls_asked_for_without_a_tls_section_is_refused(core2, tmp_path):
+    board = make_board(core2, tmp_path, {})
+    assert board.tls is None
+    assert board.tls_error is None
+    with pytest.raises(OSError, match="no tls section"):
+        board.tcp("updates.fleet", 443, True)
+    assert board.opened == []

@@ -505,7 +505,7 @@ def test_any_hostile_http_reply_runs_the_cached_version(setup, tmp_path, fleet_k
     assert "running the cached version" in str(d["reason"]) or "refused" in str(d["reason"])
 
 
-@pytest.mark.parametrize("base", ["https://updates.example/fleet", "updates.example/fleet"])
+@pytest.mark.parametrize("base", ["ftp://updates.example/fleet", "updates.example/fleet"])
 def test_an_update_url_the_client_cannot_speak_runs_the_cached_version(
     setup, tmp_path, fleet_key, base
 ):
@@ -522,7 +522,7 @@ def test_an_update_url_the_client_cannot_speak_runs_the_cached_version(
     )
     d = ld.boot()
     assert (d["slot"], d["version"]) == ("a", "6.0.0")
-    assert "only http://" in str(d["reason"])
+    assert "only http:// and https://" in str(d["reason"])
 
 
 def test_an_unexpected_error_in_the_update_path_runs_the_cached_version(setup, tmp_path, fleet_key):

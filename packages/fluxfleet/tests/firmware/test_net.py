@@ -135,9 +135,11 @@ def test_slow_bytes_within_the_deadline_are_fine_and_the_rest_of_the_budget_is_k
 def test_status_line_and_url_errors():
     with pytest.raises(http.HTTPError, match="not an HTTP status line"):
         get([b"SSH-2.0-OpenSSH\r\n\r\n"])
-    with pytest.raises(http.HTTPError, match="only http://"):  # one error class for the loader
-        http.split_url("https://x/y")
+    with pytest.raises(http.HTTPError, match="only http:// and https://"):  # one error class
+        http.split_url("ftp://x/y")
     assert http.split_url("http://h/p") == ("h", 80, "/p")
+    assert http.split_url("https://h/p") == ("h", 443, "/p")
+    assert http.split_url("https://h:8443") == ("h", 8443, "/")
     assert http.split_url("http://h:81") == ("h", 81, "/")
 
 
@@ -160,7 +162,7 @@ def test_a_hostile_reply_is_an_http_error_never_a_value_or_unicode_error(reply, 
 
 
 @pytest.mark.parametrize(
-    "url", ["https://updates/fleet", "ftp://x/y", "http://h:99999/p", "http://h:x/"]
+    "url", ["httpx://updates/fleet", "ftp://x/y", "http://h:99999/p", "https://h:x/"]
 )
 def test_an_unsupported_url_is_an_http_error(url):
     with pytest.raises(http.HTTPError):

@@ -13,7 +13,11 @@
    app that fails to start is a controlled reset (counted by the loader's 3 tries),
    never an exception that leaves the watchdog to reset a stuck board.
 
-5. The update path itself is updatable (defect #10): the golden loader first verifies the
+5. With a ``tls`` section in ``config.json`` (``tls.py``) the update URL must be
+   ``https://``; the fetch verifies the server against the pinned fleet CA, and a refused
+   certificate is an update failure (the cached version runs), never a plaintext retry.
+
+6. The update path itself is updatable (defect #10): the golden loader first verifies the
    active slot; if that slot carries its own ``loader``/``http``/``ed25519`` (and that
    version is not bad), those run the update instead of the golden copies. A slot loader
    that fails to import, raises, or returns no decision is rejected (its version becomes
@@ -28,7 +32,7 @@ provisioning together with this file and ``/config.json``).
 
 import sys
 
-from firmware import http, loader
+from firmware import http, loader, tls
 from firmware.hal import core2
 
 
@@ -37,6 +41,9 @@ def make_loader(board, loader_mod, http_mod):
     cfg = board.config
 
     def fetch(url, timeout_ms):
+        # with a tls section an http:// update URL is refused (an OSError: the cached
+        # version runs, the reason is logged), never fetched in plaintext
+        tls.refuse_plaintext(url, "tls" in cfg)
         return http_mod.get(board.tcp, url, timeout_ms, board.clock.ticks_ms, board.feed)
 
     return loader_mod.Loader(

@@ -185,6 +185,7 @@ class Controller(CycleMixin, SamplerMixin, UplinkMixin, CommandsMixin, Housekeep
         self.alert = False
         self.subs = {}
         self.refused = None  # the command topic the broker refused, if any
+        self.link_error = None  # why the last (re)connect failed (a TLS refusal, ...), logged once
 
         # link state
         self.connected = False

@@ -105,6 +105,7 @@ class CycleMixin:
                         "online": self.connected,
                         "pending": self.ring.pending(),
                         "fw": self.cfg["fw"],
+                        "link_error": self.link_error,
                     }
                 )
             except Exception:

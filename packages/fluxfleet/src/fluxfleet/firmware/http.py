@@ -1,12 +1,13 @@
 # MicroPython code: undo the strictness that leaks into fluxfleet from the root mypy config.
 """A minimal streaming HTTP/1.0 GET for the loader, over an injected transport.
 
-The transport factory ``connect(host, port)`` returns an object with ``write(bytes)``,
-``read(n, timeout_ms) -> bytes`` (b"" at end of stream, ``OSError`` on timeout) and
-``close()``. The whole request has one deadline (``timeout_ms``): a silent server costs
-at most that, never more. Waits are cut into slices of at most ``slice_ms`` (5 s) with
-``feed()`` - the watchdog - called between them, so a slow server can never starve the
-30-s hardware watchdog.
+The transport factory ``connect(host, port)`` (``connect(host, port, True)`` for an
+``https://`` URL: a TLS transport pinned to the fleet CA, see ``tls.py``) returns an
+object with ``write(bytes)``, ``read(n, timeout_ms) -> bytes`` (b"" at end of stream,
+``OSError`` on timeout) and ``close()``. The whole request has one deadline
+(``timeout_ms``): a silent server costs at most that, never more. Waits are cut into
+slices of at most ``slice_ms`` (5 s) with ``feed()`` - the watchdog - called between
+them, so a slow server can never starve the 30-s hardware watchdog.
 """
 
 ETIMEDOUT = 110
@@ -22,18 +23,23 @@ class HTTPError(OSError):
 
 
 def split_url(url):
-    """(host, port, path) of an ``http://`` URL."""
-    if not isinstance(url, str) or not url.startswith("http://"):
-        raise HTTPError("only http:// URLs are supported, got %r" % (url,))
-    rest = url[7:]
+    """(host, port, path) of an ``http://`` or ``https://`` URL (ports 80 and 443)."""
+    if not isinstance(url, str):
+        raise HTTPError("only http:// and https:// URLs are supported, got %r" % (url,))
+    if url.startswith("http://"):
+        rest, port = url[7:], 80
+    elif url.startswith("https://"):
+        rest, port = url[8:], 443
+    else:
+        raise HTTPError("only http:// and https:// URLs are supported, got %r" % (url,))
     i = rest.find("/")
     hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
     if ":" in hostport:
-        host, port = hostport.rsplit(":", 1)
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        host, p = hostport.rsplit(":", 1)
+        if not p.isdigit() or not 0 < int(p) < 65536:
             raise HTTPError("bad port in %r" % (url,))
-        return host, int(port), path
-    return hostport, 80, path
+        return host, int(p), path
+    return hostport, port, path
 
 
 def _timed_out(e):
@@ -109,7 +115,8 @@ def get(connect, url, timeout_ms, ticks_ms, feed=None, slice_ms=SLICE_MS):
     """GET ``url``; headers and body must all arrive within ``timeout_ms``."""
     deadline = ticks_ms() + timeout_ms
     host, port, path = split_url(url)
-    t = connect(host, port)
+    # https: the transport does the TLS handshake with the fleet's pinned CA (hal, tls.py)
+    t = connect(host, port, True) if url.startswith("https://") else connect(host, port)
     try:
         req = "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)
         t.write(req.encode())

@@ -23,8 +23,8 @@ At every boot (``boot.py`` calls :meth:`Loader.boot`):
 The running controller calls :meth:`Loader.confirm` (through ``hal.confirm()``) after its
 first healthy chamber cycle (CO2 read, ring written) - local health, not the network. An
 unconfirmed version is reverted only to a previous slot that verifies: with none (a
-factory install) it keeps running. Any failure of the update path - a hostile reply, an
-``https://`` URL, a loader bug - runs the cached version. A lost or corrupt ``loader.json``
+factory install) it keeps running. Any failure of the update path - a hostile reply, a
+refused TLS certificate, a loader bug - runs the cached version. A lost or corrupt ``loader.json``
 is rebuilt by verifying both slots. A manifest's optional ``min_version`` raises the
 device's floor: an older signed bundle replayed later is refused. The watchdog (``wdt.feed()``) is
 fed between every chunk and step; ``boot.py`` arms it before calling the loader.

@@ -6,7 +6,7 @@ watchdog is already armed) and the loader's decision. This module never imports
 ``machine``: everything physical comes in through ``board``.
 """
 
-from . import protocol
+from . import protocol, tls
 from .controller import Controller
 from .drivers.bh1750 import BH1750
 from .drivers.bmp280 import BMP280
@@ -60,6 +60,15 @@ def setup_sensors(board):
     return co2, baro, light
 
 
+def tls_factory(board):
+    """``board.tcp`` with TLS on: every MQTT (re)connect verifies the broker."""
+
+    def connect(host, port):
+        return board.tcp(host, port, True)
+
+    return connect
+
+
 def run(board, info, max_steps=None):
     """Run the chamber forever (``max_steps`` bounds the loop for host tests)."""
     cfg = board.config
@@ -78,10 +87,16 @@ def run(board, info, max_steps=None):
                     break  # no screen: the location comes later by set_location
                 board.show_text(str(e))
     board.co2, board.baro, board.light = setup_sensors(board)
+    if "tls" in cfg:  # MQTT over TLS, the fleet CA pinned (tls.py); never plaintext then
+        factory = tls_factory(board)
+        port = cfg.get("broker_port", tls.DEFAULT_PORT)
+    else:
+        factory = board.tcp
+        port = cfg.get("broker_port", 1883)
     link = MqttLink(
-        board.tcp,
+        factory,
         cfg["broker_host"],
-        cfg.get("broker_port", 1883),
+        port,
         cfg.get("mqtt_user"),
         cfg.get("mqtt_password"),
     )

@@ -69,6 +69,18 @@ class UplinkMixin:
         self.next_connect = now + self.backoff
         self.backoff = min(self.backoff * 2, self.cfg["reconnect_max_ms"])
 
+    def _link_failed(self, now, e):
+        """A (re)connect failed: log why once per reason (a refused TLS certificate must be
+        visible on the console and the screen, not a silent retry), then back off."""
+        why = str(e) or repr(e)
+        if why != self.link_error:
+            self.link_error = why
+            log = getattr(self.hal, "log", None)
+            if log is not None:
+                log("MQTT connect failed: %s (retrying with back-off)" % why)
+        self._drop_link(now)
+        self._show()
+
     def _connect(self, now):
         """Start a (re)connect. A link with ``start``/``connack`` (``mqtt.MqttLink``) only
         opens the TCP connection and sends CONNECT here; :meth:`_connack` takes the answer
@@ -85,15 +97,15 @@ class UplinkMixin:
         if hasattr(self.link, "start"):
             try:
                 self.link.start(*args)
-            except OSError:
-                self._drop_link(now)
+            except OSError as e:
+                self._link_failed(now, e)
                 return
             self.connecting = now
             return
         try:
             self.link.connect(*args)
-        except OSError:
-            self._drop_link(now)
+        except OSError as e:
+            self._link_failed(now, e)
             return
         self._connected(now)
 
@@ -104,8 +116,8 @@ class UplinkMixin:
                 if now - self.connecting >= self.cfg["connack_ms"]:
                     raise OSError("no CONNACK within %d ms" % self.cfg["connack_ms"])
                 return
-        except OSError:
-            self._drop_link(now)
+        except OSError as e:
+            self._link_failed(now, e)
             return
         self.connecting = None
         self._connected(now)
@@ -121,6 +133,11 @@ class UplinkMixin:
             self._drop_link(now)
             return
         self.connected = True
+        if self.link_error is not None:
+            log = getattr(self.hal, "log", None)
+            if log is not None:
+                log("MQTT connected (the last failure was: %s)" % self.link_error)
+            self.link_error = None
         self.backoff = self.cfg["reconnect_min_ms"]
         self.last_tx = now
         self.next_send = self.ring.sent + 1

@@ -245,12 +245,34 @@ for bad in (
 ld = loader.Loader(
     "/flash/dev",
     FLEET_KEY,
-    "https://u",
+    "ftp://u",
     lambda url, t: http.get(lambda h, p: T([]), url, t, lambda: 0),
     lambda: 0,
 )
 d = ld.boot()
-check("https url: cached version runs", d["slot"] == "a" and "only http://" in d["reason"])
+check(
+    "ftp url: cached version runs", d["slot"] == "a" and "only http:// and https://" in d["reason"]
+)
+
+
+def no_tls_section(h, p, secure=False):  # as hal.core2.Board.tcp without a tls section
+    from app import tls
+
+    if secure:
+        raise tls.TlsError("TLS asked for but config.json has no tls section (fleet CA)")
+    return T([])
+
+
+ld = loader.Loader(
+    "/flash/dev",
+    FLEET_KEY,
+    "https://u",
+    lambda url, t: http.get(no_tls_section, url, t, lambda: 0),
+    lambda: 0,
+)
+d = ld.boot()
+check("https url without a tls section: cached version runs", d["slot"] == "a")
+check("... saying why", "update server unavailable (TLS asked for" in d["reason"])
 
 
 # --- the controller's incremental least-squares line ----------------------------------------

@@ -37,6 +37,7 @@ except ImportError:  # plain MicroPython: no screen
     HAVE_M5 = False
 
 from .. import sntp
+from .. import tls as tlsmod
 
 I2C_SDA = 32
 I2C_SCL = 33
@@ -51,6 +52,7 @@ FAN_PWM_HZ = 1000
 WDT_MS = 30000
 IO_TIMEOUT_MS = 10000  # a socket write must finish within this [ms]
 CONNECT_TIMEOUT_S = 2  # TCP handshake [s]: ms on the LAN; a lost SYN waits for the next try
+TLS_TIMEOUT_S = 5  # longest wait for one TLS handshake message [s] (the server's answer)
 SLICE_MS = 1000  # longest wait between watchdog feeds [ms]
 LOCATION_TIMEOUT_MS = 5 * 60 * 1000  # keypad idle this long [ms]: run unlabelled
 EAGAIN = 11
@@ -135,12 +137,19 @@ class TcpTransport:
     of at most :data:`SLICE_MS`.
     """
 
-    def __init__(self, host, port, feed=None, io_timeout_ms=IO_TIMEOUT_MS):
+    def __init__(self, host, port, feed=None, io_timeout_ms=IO_TIMEOUT_MS, tls=None):
         addr = resolve(host, port)
         s = socket.socket()
         try:
             s.settimeout(CONNECT_TIMEOUT_S)  # a reconnect blocks the loop this long at most
             s.connect(addr)
+            if tls is not None:  # the fleet CA pinned, verification required (tls.py)
+                import ssl
+
+                s.settimeout(TLS_TIMEOUT_S)
+                if feed is not None:
+                    feed()
+                s = tlsmod.wrap(ssl, s, tls, host, port)
         except OSError:
             s.close()
             raise
@@ -210,7 +219,8 @@ class Board:
         self.wdt = machine.WDT(timeout=WDT_MS)  # first: armed for the whole boot
         if HAVE_M5:
             M5.begin()  # powers the Grove 5 V rail through the AXP192
-        self.config = json.loads(open(config_path).read())
+        with open(config_path) as f:
+            self.config = json.loads(f.read())
         self.clock = DeviceClock()
         self.i2c = machine.SoftI2C(
             scl=machine.Pin(I2C_SCL),
@@ -222,6 +232,14 @@ class Board:
         self.fan = Fan()
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
+        # TLS (config "tls"): checked once here; a section that cannot be used refuses
+        # every TLS connection with its reason (never plaintext), it does not stop the boot
+        self.tls = self.tls_error = None
+        try:
+            self.tls = tlsmod.parse_config(self.config)
+        except tlsmod.TlsError as e:
+            self.tls_error = str(e)
+            print(self.tls_error)
         self.store = None  # set by main.py (FileStore("/data"))
         self.co2 = self.baro = self.light = None  # drivers, set by main.py
         self.confirm_cb = None
@@ -270,8 +288,15 @@ class Board:
         finally:
             s.close()
 
-    def tcp(self, host, port):
-        return TcpTransport(host, port, self.feed)
+    def tcp(self, host, port, tls=False):
+        """A transport to ``host:port``; ``tls=True``: over TLS with the fleet CA pinned."""
+        if not tls:
+            return TcpTransport(host, port, self.feed)
+        if self.tls is None:
+            raise tlsmod.TlsError(
+                self.tls_error or "TLS asked for but config.json has no tls section (fleet CA)"
+            )
+        return TcpTransport(host, port, self.feed, tls=self.tls)
 
     def reboot(self):
         machine.reset()
@@ -297,6 +322,8 @@ class Board:
         d.drawString("%s  %s" % (status.get("dev"), status.get("loc") or "NO LOCATION"), 8, 8)
         d.drawString("phase: %s" % status.get("phase"), 8, 40)
         d.drawString("online" if status.get("online") else "OFFLINE", 8, 72)
+        if not status.get("online") and status.get("link_error"):  # e.g. a refused certificate
+            d.drawString(status["link_error"][:26], 8, 136)
         d.drawString("backlog: %s" % status.get("pending"), 8, 104)
         d.drawString("fw %s" % status.get("fw"), 8, 200)
 
