@@ -53,7 +53,7 @@ def test_start_assigns_the_canaries_and_refuses_what_devices_would_refuse(
     metas = {"ch001": _meta("6.2.0", 4), "ch002": _meta("6.2.0", 2)}
     # 6.1.0 is below the minimum 6.2.0 that devices running 6.2.0 keep
     old = rollout.plan("6.1.0", ["ch001"], "10m", None, "alice", bundles)
-    with pytest.raises(rollout.RolloutError, match="minimum version 6.2.0"):
+    with pytest.raises(rollout.RolloutError, match=r"minimum version 6\.2\.0"):
         rollout.start(store, old, 1000, metas, bundles)
     assert rollout.listing(store) == []
     p = rollout.plan("6.10.0", ["ch001"], "10m", "30m", "alice", bundles)
