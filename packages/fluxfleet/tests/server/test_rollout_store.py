@@ -4,6 +4,7 @@ assignments it makes and what ``rollout status`` reads back."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,11 @@ def test_plan_checks_every_argument(bundles: firmware.BundleDir) -> None:
 def test_start_assigns_the_canaries_and_refuses_what_devices_would_refuse(
     store: Store, bundles: firmware.BundleDir
 ) -> None:
-    store.register_device("ch003", None, __import__("datetime").datetime.now())
-    metas = {"ch001": _meta("6.2.0", 4), "ch002": _meta("6.2.0", 2)}
+    now = dt.datetime.now(dt.UTC)
+    store.register_device("ch003", None, now)
+    store.register_device("ch009", None, now)
+    store.retire_device("ch009", now)  # its retained meta is still there: not in the fleet
+    metas = {"ch001": _meta("6.2.0", 4), "ch002": _meta("6.2.0", 2), "ch009": _meta("6.2.0", 1)}
     # 6.1.0 is below the minimum 6.2.0 that devices running 6.2.0 keep
     old = rollout.plan("6.1.0", ["ch001"], "10m", None, "alice", bundles)
     with pytest.raises(rollout.RolloutError, match=r"minimum version 6\.2\.0"):

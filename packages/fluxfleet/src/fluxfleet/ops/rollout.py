@@ -140,12 +140,15 @@ def start(
     """Record rollout ``p`` and assign its version to the canaries.
 
     ``metas`` are the devices' latest ``meta`` payloads (their running version and boot);
-    the rest of the fleet is the registry's active devices and those heard from.
+    the rest of the fleet is the registry's active devices and those heard from (retained
+    ``meta`` or the store's ``devices``), less the retired ones.
     """
     if active(store):
         raise RolloutError("VERSION", f"rollout {active(store)[0]} is still running")
-    fleet = {r.device for r in store.registry() if r.retired is None} | set(metas)
+    registry = store.registry()
+    fleet = {r.device for r in registry if r.retired is None} | set(metas)
     fleet |= set(store.read("devices")["device"].to_pylist())
+    fleet -= {r.device for r in registry if r.retired is not None}  # their meta stays retained
     rest = sorted(fleet - set(p.canaries))
     floors = []
     for dev in [*p.canaries, *rest]:
