@@ -48,7 +48,7 @@ def _hash(token: str, salt: bytes) -> str:
 
 def check_name(name: str) -> str:
     """``name`` if it is 1-64 of ``[A-Za-z0-9_.@-]`` starting with a letter or digit."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise TokenError(
             "NAME", f"a token name is 1-64 of A-Z a-z 0-9 _ . @ - (first a letter or digit), "
             f"got {name!r}"
@@ -107,7 +107,7 @@ def listing(store: Store) -> list[TokenInfo]:
 
 def verify(store: Store, token: str) -> str | None:
     """The name of the active token ``token``, or None (unknown, malformed or revoked)."""
-    m = _TOKEN.match(token)
+    m = _TOKEN.fullmatch(token)
     if m is None:
         return None
     rows = store.execute(
