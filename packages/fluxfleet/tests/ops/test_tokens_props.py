@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from fluxfleet.ops import tokens
 from fluxfleet.store import open_store
 from hypothesis import example, given
@@ -40,12 +41,12 @@ def test_names_are_accepted_exactly_by_their_grammar(name: str) -> None:
         and name[0].isalnum()
         and all(c.isascii() and (c.isalnum() or c in "_.@-") for c in name)
     )
-    try:
-        tokens.check_name(name)
-        assert ok, name
-    except tokens.TokenError as exc:
-        assert not ok, name
-        assert exc.option == "NAME"
+    if ok:
+        assert tokens.check_name(name) == name
+    else:
+        with pytest.raises(tokens.TokenError) as e:
+            tokens.check_name(name)
+        assert e.value.option == "NAME"
 
 
 def test_the_token_itself_opens() -> None:
