@@ -161,6 +161,28 @@ def rollout_status(
     typer.echo(rollout.dumps(view) if json_output else rollout.describe(view))
 
 
+@rollout_app.command("abort")
+def rollout_abort(
+    rollout_id: Annotated[str, typer.Argument(help="The unfinished rollout.")],
+    store: StoreUrl = None,
+    config: Config = None,
+) -> None:
+    """Mark an unfinished rollout aborted (its driver is gone); assignments stay."""
+    from fluxfleet.ops import rollout
+
+    settings = _settings(config, store=store)
+    st = _open(settings.store_url)
+    try:
+        done = rollout.abort(st, rollout_id, rollout.now_ms(), "aborted by fluxfleet rollout abort")
+    finally:
+        st.close()
+    if not done:
+        raise _fail(
+            f"ROLLOUT_ID: no unfinished rollout {rollout_id!r} (fluxfleet rollout status)", 1
+        )
+    typer.echo(f"rollout {rollout_id} aborted; the devices keep the versions assigned", err=True)
+
+
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Argument(help="Who or what uses it (e.g. console, alice).")],

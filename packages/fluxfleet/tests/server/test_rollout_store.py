@@ -77,6 +77,12 @@ def test_start_assigns_the_canaries_and_refuses_what_devices_would_refuse(
     with pytest.raises(rollout.RolloutError, match="still running"):
         rollout.start(store, again, 2000, metas, bundles)
     assert rollout.status(store, "nope") is None
+    # a driver that died (a stopped server) leaves it unfinished: abort it by hand
+    assert rollout.abort(store, p.rollout_id, 3000, "test")
+    assert not rollout.abort(store, p.rollout_id, 3001, "test")  # finished already
+    assert rollout.active(store) == []
+    assert rollout.status(store, p.rollout_id)["state"] == "aborted"  # type: ignore[index]
+    assert firmware.assignments(store) == {"ch001": "6.10.0"}  # assignments stay
 
 
 def test_a_device_confirms_a_version_after_a_new_boot_and_its_own_confirmation() -> None:

@@ -130,6 +130,18 @@ def active(store: Store) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def abort(store: Store, rollout_id: str, now: int, why: str) -> bool:
+    """Mark a rollout that is not finished ``aborted`` (its driver died: a stopped server);
+    False if there is no such unfinished rollout. Assignments stay as they are."""
+    marks = ", ".join("?" * len(ACTIVE))
+    rows = store.execute(
+        [(f"UPDATE rollouts SET state = 'aborted', detail = ?, updated_ms = ? "
+          f"WHERE rollout_id = ? AND state IN ({marks}) RETURNING rollout_id",
+          [why, now, rollout_id, *ACTIVE])]
+    )  # fmt: skip
+    return bool(rows)
+
+
 def start(
     store: Store,
     p: Plan,
