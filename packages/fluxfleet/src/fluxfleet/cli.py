@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import math
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__, cmd_commands, ops_commands, server_commands
+from fluxfleet import (
+    __version__,
+    cmd_commands,
+    ops_commands,
+    rollout_commands,
+    server_commands,
+)
 from fluxfleet.web import serve as web_serve
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
@@ -83,6 +91,38 @@ def _parse_start(start: str) -> float:
     return t.timestamp()
 
 
+def _provisioning(update_url: str | None, fleet_key: Path | None) -> Any:
+    """``--update-url`` with ``--fleet-key``: the chambers boot through the loader."""
+    from fluxfleet.firmware.http import HTTPError, split_url
+    from fluxfleet.sim.loader_boot import Provisioning
+
+    if update_url is None and fleet_key is None:
+        return None
+    if update_url is None or fleet_key is None:
+        raise typer.BadParameter(
+            "--update-url and --fleet-key go together", param_hint="--update-url"
+        )
+    try:
+        split_url(update_url.replace("{dev}", "x"))
+    except HTTPError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--update-url") from None
+    try:
+        key_hex = fleet_key.read_text().strip()
+    except OSError as exc:
+        typer.echo(f"fluxfleet: error: {fleet_key}: cannot read: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_DATA) from None
+    if not re.fullmatch(r"[0-9a-f]{64}", key_hex):
+        typer.echo(
+            f"fluxfleet: error: {fleet_key}: not a public key (64 hex digits, "
+            "as fluxfleet keys generate writes into fleet.key.pub)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_DATA)
+    flash = tempfile.mkdtemp(prefix="fluxfleet-sim-flash-")
+    atexit.register(shutil.rmtree, flash, True)  # the virtual flash lives for one run
+    return Provisioning(update_url, key_hex, flash)
+
+
 @app.command()
 def sim(
     truth: Annotated[Path, typer.Option("--truth", help="Ground-truth Parquet file to write.")],
@@ -107,6 +147,18 @@ def sim(
         Path | None,
         typer.Option("--credentials", help="Per-device broker accounts (devices add --json)."),
     ] = None,
+    update_url: Annotated[
+        str | None,
+        typer.Option(
+            "--update-url",
+            help="Boot every chamber through the real loader from this update server, "
+            "e.g. http://127.0.0.1:8080/firmware/d/{dev} ({dev}: the device id).",
+        ),
+    ] = None,
+    fleet_key: Annotated[
+        Path | None,
+        typer.Option("--fleet-key", help="The fleet's public key file (fleet.key.pub)."),
+    ] = None,
 ) -> None:
     """Run a simulated greenhouse: virtual chambers running the real firmware over MQTT."""
     from tqdm import tqdm
@@ -127,12 +179,14 @@ def sim(
     # Checked before the run, which may take hours: a truth that cannot be written is
     # refused now. Parquet only (the faults go into its metadata).
     check_output(truth, "--truth", (".parquet",))
+    provisioning = _provisioning(update_url, fleet_key)
     cfg = FleetConfig(
         chambers=chambers,
         start_s=start_s,
         duration_s=hours * 3600.0,
         seed=seed,
         sensors=SensorSpec(co2_noise_ppm=co2_noise_ppm),
+        firmware=provisioning,
     )
     try:
         schedule = resolve_schedule(faults, chambers, cfg.duration_s, seed)
@@ -398,6 +452,8 @@ app.command("broker")(ops_commands.broker)
 app.add_typer(ops_commands.devices_app, name="devices")
 app.command("serve")(web_serve.serve)
 app.add_typer(cmd_commands.cmd_app, name="cmd")
+app.add_typer(rollout_commands.rollout_app, name="rollout")
+app.add_typer(rollout_commands.tokens_app, name="tokens")
 
 
 def main() -> None:

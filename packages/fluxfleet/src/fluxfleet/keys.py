@@ -196,7 +196,9 @@ def write_bundle(
     ``parse_manifest`` and the signed envelope with its ``open_envelope`` (the
     pure-Python Ed25519 the chambers run), so a bundle the fleet would refuse is never
     published. Then the files go to a staging directory that is renamed to
-    ``out/bundles/<version>`` in one step, and ``out/manifest.json`` is replaced last
+    ``out/bundles/<version>`` in one step, the signed manifest is kept as
+    ``out/manifests/<version>.json`` (what a rollout serves to the devices it assigns
+    that version) and ``out/manifest.json`` is replaced last
     (:func:`write_atomic`): a device sees either the old manifest or a new one whose
     files are all there. A published version is immutable: publishing ``version`` again
     with different files raises :class:`ReleaseError` (the same files: only the
@@ -248,5 +250,9 @@ def write_bundle(
     finally:
         if stage.exists():
             shutil.rmtree(stage)
+    # every version's signed manifest stays servable (``fluxfleet serve --bundles``: a
+    # rollout assigns versions per device; fluxfleet.ops.firmware)
+    (out / "manifests").mkdir(exist_ok=True)
+    write_atomic(out / "manifests" / f"{version}.json", envelope)
     write_atomic(out / "manifest.json", envelope)
     return out / "manifest.json"

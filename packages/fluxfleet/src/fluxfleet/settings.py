@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     ``data_dir``."""
     data_dir: Path = Path("var")
     """Where the embedded store and other server files live."""
+    bundles: Path | None = None
+    """The update server's directory (``fluxfleet bundle --out``) that ``fluxfleet serve``
+    serves to the chambers' loader; None: no firmware is served."""
     mqtt_username: str | None = None
     """The ingestor's broker account (``ingest`` in ``fluxfleet broker``'s accounts.json)."""
     mqtt_password: str | None = None

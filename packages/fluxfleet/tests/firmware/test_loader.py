@@ -659,3 +659,30 @@ def test_a_newer_release_never_overwrites_the_fallback_while_the_running_one_is_
     dev.loader.confirm()
     d = dev.boot()
     assert (d["version"], d["slot"]) == ("6.2.0", "a")  # now it may go over 6.0.0
+
+
+def test_the_server_naming_the_previous_version_rolls_an_unconfirmed_one_back_at_once(
+    setup, tmp_path, fleet_key
+):
+    """``fluxfleet rollout``'s rollback: the canary goes back at its next boot, not after 3."""
+    dev, _, www = setup
+    publish(tmp_path, www, fleet_key, "6.0.0")
+    dev.boot()
+    dev.loader.confirm()
+    publish(tmp_path, www, fleet_key, "6.1.0")
+    d = dev.boot()
+    assert (d["version"], d["slot"], d["pending"]) == ("6.1.0", "b", True)
+    # the update server serves 6.0.0's signed manifest again (kept by fluxfleet bundle)
+    (www / "manifest.json").write_bytes((www / "manifests" / "6.0.0.json").read_bytes())
+    d = dev.boot()
+    assert (d["version"], d["slot"], d["pending"], d["reverted"]) == ("6.0.0", "a", False, True)
+    assert "rolled back to 6.0.0" in str(d["reason"])
+    d = dev.boot()
+    assert (d["version"], d["reason"]) == ("6.0.0", "up to date")
+    # a confirmed version is not rolled back this way: the old one is installed anew
+    publish(tmp_path, www, fleet_key, "6.2.0")
+    dev.boot()
+    dev.loader.confirm()
+    (www / "manifest.json").write_bytes((www / "manifests" / "6.0.0.json").read_bytes())
+    d = dev.boot()
+    assert (d["version"], d["updated"]) == ("6.0.0", True)

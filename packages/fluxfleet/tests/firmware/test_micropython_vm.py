@@ -123,3 +123,61 @@ def test_boot_py_on_the_vm_rejects_a_new_loader_that_raises(tmp_path: Path) -> N
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ALL OK")
+
+
+@pytest.mark.service
+def test_rollback_and_replay_refusal_on_the_vm(tmp_path: Path) -> None:
+    """``fluxfleet rollout``'s device side on the real VM: an unconfirmed version goes back
+    to the previous slot at once when the server names that version; a chamber whose
+    floor is 6.2.0 refuses the older, validly signed 6.1.0 (flashes prepared by CPython's
+    loader, the decisions taken by the firmware's loader and HTTP client inside the VM)."""
+    node = shutil.which("node")
+    mjs = _micropython_mjs()
+    if node is None or mjs is None:
+        missing_service(
+            "MicroPython WebAssembly port not installed (needs node and "
+            "@micropython/micropython-webassembly-pyscript: `make setup` runs npm ci)"
+        )
+        return
+    from fluxfleet import keys
+    from fluxfleet.firmware import http as fw_http
+    from fluxfleet.firmware import loader
+
+    from .test_boot import APP, BASE, Transport
+
+    key = keys.generate_key()
+    data = tmp_path / "data"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "__init__.py").write_text("")
+    (src / "main.py").write_text(APP)
+
+    def prepare(name: str, steps: list[tuple[str, str | None, bool]]) -> None:
+        www, root = data / f"www-{name}", data / name
+        root.mkdir(parents=True)
+
+        def fetch(url: str, timeout_ms: int) -> fw_http.Response:
+            body = (www / url[len(BASE) + 1 :]).read_bytes()
+            return fw_http.Response(Transport(b""), 200, {}, body, 10**9, lambda: 0, None, 5000)
+
+        for version, min_version, confirm in steps:
+            keys.write_bundle(www, version, key, src=src, min_version=min_version)
+            ld = loader.Loader(str(root), key.public_bytes, BASE, fetch, lambda: 0)
+            assert ld.boot()["version"] == version
+            if confirm:
+                ld.confirm()
+
+    prepare("rollback", [("6.0.0", None, True), ("6.1.0", None, False)])
+    www = data / "www-rollback"
+    (www / "manifest.json").write_bytes((www / "manifests" / "6.0.0.json").read_bytes())
+    prepare("replay", [("6.1.0", None, True), ("6.2.0", "6.2.0", True)])
+    www = data / "www-replay"
+    (www / "manifest.json").write_bytes((www / "manifests" / "6.1.0.json").read_bytes())
+    (data / "key.txt").write_text(key.public_hex)
+    proc = subprocess.run(
+        [node, str(HERE / "run.mjs"), str(mjs), str(FIRMWARE_DIR),
+         str(HERE / "rollback_harness.py"), str(data)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ALL OK")

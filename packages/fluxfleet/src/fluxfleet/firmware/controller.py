@@ -63,6 +63,7 @@ DEFAULT_CONFIG = {
     "fw": FW_VERSION,
     "slot": "dev",
     "boots": 0,
+    "pending": False,  # the loader runs this version unconfirmed (a new install)
     "reset": "unknown",
     "loc": None,
     "servo_move_ms": 1500,

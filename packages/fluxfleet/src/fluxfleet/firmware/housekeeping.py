@@ -14,6 +14,9 @@ class HousekeepingMixin:
                 self.hal.confirm()
             except OSError:
                 self.confirmed = False
+                return
+            if self.cfg["pending"]:  # tell the server (fluxfleet rollout waits for it)
+                self._queue("meta", self.meta(), True)
 
     def _ntp(self, now):
         if now < self.next_ntp:

@@ -21,7 +21,9 @@ At every boot (``boot.py`` calls :meth:`Loader.boot`):
    tried, and with neither the loader reports ``slot=None`` (safe mode).
 
 The running controller calls :meth:`Loader.confirm` (through ``hal.confirm()``) after its
-first healthy chamber cycle (CO2 read, ring written) - local health, not the network. An
+first healthy chamber cycle (CO2 read, ring written) - local health, not the network. A
+manifest naming the previous slot's version while the active one is unconfirmed is a
+server-ordered rollback: the previous slot runs again at once. An
 unconfirmed version is reverted only to a previous slot that verifies: with none (a
 factory install) it keeps running. Any failure of the update path - a hostile reply, a
 refused TLS certificate, a loader bug - runs the cached version. A lost or corrupt ``loader.json``
@@ -508,6 +510,21 @@ class Loader:
                 out["reason"] = "up to date"
             elif ver in st["bad"]:
                 out["reason"] = "version %s was reverted before; not installing it again" % ver
+            elif (
+                st["pending"]
+                and st["prev"] is not None
+                and ver == self.slot_version(st["prev"])
+                and self._runnable(st["prev"])
+            ):
+                # the server names the previous version while the new one has not confirmed
+                # itself: a rollback (fluxfleet rollout) - run the previous slot again now
+                # instead of after max_tries boots (it is installed and verified already)
+                st["active"], st["prev"] = st["prev"], None
+                st["pending"] = False
+                st["tries"] = 0
+                self._save()
+                out["reverted"] = True
+                out["reason"] = "rolled back to %s: the server names it again" % ver
             elif st["pending"] and self._runnable(st["prev"]):
                 # the other slot holds the last confirmed version, the only fallback: it is
                 # not overwritten until the running one confirmed itself (or was reverted)

@@ -109,6 +109,7 @@ def run(board, info, max_steps=None):
             "fw": info["version"],
             "slot": info["slot"],
             "boots": info["boots"],
+            "pending": bool(info.get("pending", False)),
             "reset": board.reset_cause(),
         },
     )

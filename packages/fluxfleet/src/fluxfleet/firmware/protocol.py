@@ -326,6 +326,8 @@ def _check_meta(d):
     if d["skew_ms"] is not None and not _is_int(d["skew_ms"]):
         raise ProtocolError("skew_ms", "expected an integer or null, got %r" % (d["skew_ms"],))
     _bool(d, "ntp", "")
+    if "conf" in d:  # optional (firmware 6.2+): the running version confirmed to the loader
+        _bool(d, "conf", "")
     _int(d, "lost", "", 0, None)
     if "sched" not in d:
         raise ProtocolError("sched", "missing")

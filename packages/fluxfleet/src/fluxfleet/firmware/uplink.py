@@ -43,6 +43,8 @@ class UplinkMixin:
         d["skew_ms"] = self.skew_ms
         d["ntp"] = self.synced
         d["lost"] = self.ring.lost
+        # confirmed to the loader: before this boot, or by this boot's first healthy cycle
+        d["conf"] = self.confirmed or not self.cfg["pending"]
         d["sched"] = dict(self.sched)
         return d
 

@@ -35,6 +35,7 @@ from fluxfleet.firmware import controller as _fw_controller
 from fluxfleet.firmware import storage as _fw_storage
 from fluxfleet.sim.faults import Fault, FaultState
 from fluxfleet.sim.hal import MemoryLink, PahoLink, SimClock, SimHAL
+from fluxfleet.sim.loader_boot import LoaderBoot, Provisioning
 from fluxfleet.sim.physics import ChamberGeometry, Greenhouse, Site
 from fluxfleet.sim.sensors import Readings, SensorBank, SensorSpec
 from fluxfleet.sim.truth import TruthRecorder, device_id, location_code
@@ -46,6 +47,8 @@ MemoryStore: Any = _fw_storage.MemoryStore
 FLUSH_FAN_PCT = 90
 """Fan duty at or above which the open chamber is flushed [%]."""
 BOOT_MS = 8000
+SAFE_MODE_MS = 60000
+"""A device with no runnable firmware shows why for a minute, then resets [ms]."""
 """Time from reset to the controller's first step (boot, loader, WiFi) [ms] (assumed)."""
 
 
@@ -66,6 +69,9 @@ class FleetConfig:
     site: Site = field(default_factory=Site)
     geometry: ChamberGeometry = field(default_factory=ChamberGeometry)
     sensors: SensorSpec = field(default_factory=SensorSpec)
+    firmware: Provisioning | None = None
+    """Boot every device through the real loader from this update server (None: run the
+    package's controller directly, as version ``FW_VERSION`` in slot ``a``)."""
 
 
 class Device:
@@ -104,7 +110,18 @@ class Device:
             "tele_batch": f.config.tele_batch,
             "max_batch": f.config.max_batch,
         }
-        self.controller = fw.Controller(self.clock, self.hal, self.link, cfg)
+        controller = fw.Controller
+        if f.loader_boot is not None:
+            got = f.loader_boot.boot(self.dev)
+            if got is None:  # safe mode: nothing runnable; the device resets in a minute
+                self.controller = None
+                f.boot_at[self.index] = now_ms + SAFE_MODE_MS
+                self.wake_ms = now_ms + SAFE_MODE_MS
+                return
+            controller, info, confirm = got
+            cfg.update(fw=info["version"], slot=info["slot"], pending=info["pending"])
+            self.hal.on_confirm = confirm
+        self.controller = controller(self.clock, self.hal, self.link, cfg)
         self.wake_ms = now_ms
 
     def crash(self) -> None:
@@ -177,6 +194,7 @@ class Fleet:
                 link = MemoryLink(sink or (lambda t, p: None))
             self.devices.append(Device(self, i, link))
         self.by_index = {d.index: d for d in self.devices}
+        self.loader_boot = LoaderBoot(c.firmware) if c.firmware is not None else None
         self.boot_at = np.full(n, -1, dtype=np.int64)
         self.samples = 0
         self._last_misc = time.monotonic()

@@ -164,6 +164,8 @@ class SimHAL:
         self.fan = SimFan(self)
         self.confirmed = False
         self.rebooted = False
+        self.on_confirm: Callable[[], None] | None = None
+        """The loader's ``confirm`` when the device booted through it (sim.loader_boot)."""
 
     def net_up(self) -> bool:
         return not self.fleet.faults.active["wifi_outage"][self.device]
@@ -182,6 +184,8 @@ class SimHAL:
 
     def confirm(self) -> None:
         self.confirmed = True
+        if self.on_confirm is not None:
+            self.on_confirm()
 
 
 # --------------------------------------------------------------------------- MQTT links

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
@@ -108,6 +110,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
         """Each device's newest sample (highest seq): its (time, phase, cyc)."""
+
+    @abc.abstractmethod
+    def execute(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple[Any, ...]]:
+        """Run SQL ``statements`` (``?`` placeholders) in one transaction; the last one's rows.
+
+        For the small operational tables whose SQL is the same on both backends (API
+        tokens, firmware assignments, rollouts: :mod:`fluxfleet.store.ops_sql`).
+        """
 
     @abc.abstractmethod
     def migrations(self) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class DuckDBStore(Store):
             self.con = duckdb.connect(
                 path, read_only=read_only, config={"memory_limit": memory_limit}
             )
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:  # IO, connection and resource-in-use errors
             raise StoreError(
                 f"cannot open the DuckDB store {path}: {exc} "
                 "(a DuckDB file has one writing process: stop the ingestor that holds it, "
@@ -134,6 +135,23 @@ class DuckDBStore(Store):
         with self._lock:
             rows = self.con.execute(registry_sql.LIST).fetchall()
         return [RegisteredDevice(*registry_sql.row(r)) for r in rows]
+
+    def execute(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            if self.read_only:  # no transaction to take: reads only (DuckDB refuses writes)
+                for statement, params in statements:
+                    rows = self.con.execute(statement, list(params)).fetchall()
+                return rows
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for statement, params in statements:
+                    rows = self.con.execute(statement, list(params)).fetchall()
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        return rows
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -128,6 +129,14 @@ class PostgresStore(Store):
         rows = self.con.execute(registry_sql.LIST_PG).fetchall()
         self.con.commit()
         return [RegisteredDevice(*registry_sql.row(r)) for r in rows]
+
+    def execute(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        with self.con.transaction():
+            for statement, params in statements:
+                cur = self.con.execute(registry_sql.pg(statement), list(params))
+                rows = cur.fetchall() if cur.description is not None else []
+        return rows
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fluxfleet.store import Store, StoreError, open_store
-from fluxfleet.web import queries
+from fluxfleet.web import actions, firmware, queries
 
 HERE = Path(__file__).parent
 FORMATS = ("json", "csv", "parquet")
@@ -174,4 +174,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     def closure_page(request: Request, device: str, cyc: int) -> Response:
         return templates.TemplateResponse(request, "closure.html", {"device": device, "cyc": cyc})
 
+    app.state.store_url = url  # the bearer-token check reads the tokens from it
+    firmware.register(app, settings)
+    actions.register(app, settings)
     return app

@@ -20,6 +20,14 @@ def serve(
         str, typer.Option("--bind", help="Address to listen on (0.0.0.0: every interface).")
     ] = "127.0.0.1",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    bundles: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundles",
+            help="Serve the firmware bundles of this directory (fluxfleet bundle --out) to "
+            "the chambers' loader under /firmware/ (FLUXFLEET_BUNDLES).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web console (fleet, fluxes, closures; CSV/Parquet export) of a store.
 
@@ -28,17 +36,30 @@ def serve(
     """
     import uvicorn
 
+    from fluxfleet.ops.firmware import BundleDir, FirmwareError
     from fluxfleet.server_commands import _settings
     from fluxfleet.store import StoreError, open_store
     from fluxfleet.web import create_app
 
-    s = _settings(config, store=store)
+    s = _settings(config, store=store, bundles=bundles)
+    if s.bundles is not None:
+        try:
+            BundleDir(s.bundles).check()
+        except FirmwareError as exc:
+            typer.echo(f"fluxfleet: error: --bundles: {exc}", err=True)
+            raise typer.Exit(1) from None
     try:  # refuse at once a store that cannot be read rather than on the first page
         open_store(s.store_url, read_only=True).close()
     except StoreError as exc:
         typer.echo(f"fluxfleet: error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"console of {s.store_url} on http://{bind}:{port}/", err=True)
+    if s.bundles is not None:
+        typer.echo(
+            f"firmware of {s.bundles} on http://{bind}:{port}/firmware/ "
+            "(a chamber's update_url: …/firmware/d/<device>)",
+            err=True,
+        )
     try:
         uvicorn.run(create_app(s), host=bind, port=port, log_level="warning")
     except OSError as exc:

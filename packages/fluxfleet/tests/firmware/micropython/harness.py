@@ -533,7 +533,9 @@ from app import main  # noqa: E402
 
 os.mkdir("/flash/data")
 board = Board()
-ctl = main.run(board, {"version": "6.1.0", "slot": "a", "boots": 1}, max_steps=4000)
+ctl = main.run(
+    board, {"version": "6.1.0", "slot": "a", "boots": 1, "pending": True}, max_steps=4000
+)
 pubs = board.broker.published
 tele = [protocol.decode("telemetry", p) for t, p in pubs if t.endswith("/telemetry")]
 samples = [x for m in tele for x in m["samples"]]
@@ -546,6 +548,7 @@ check("device closure", len(cyc) >= 1 and cyc[0]["closed_ms"] >= 180000)
 meta = [protocol.decode("meta", p) for t, p in pubs if t.endswith("/meta")]
 check("device meta", meta[-1]["skew_ms"] == 500 and meta[-1]["fw"] == "6.1.0")
 check("device confirmed", board.confirms == 1)
+check("meta says unconfirmed, then confirmed", not meta[0]["conf"] and meta[-1]["conf"])
 check("watchdog fed", board.feeds >= 4000)
 
 print("%d checks" % len(checks))
