@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fluxfleet.store import Store, StoreError, open_store
-from fluxfleet.web import queries
+from fluxfleet.web import analysis_pages, queries
 
 HERE = Path(__file__).parent
 FORMATS = ("json", "csv", "parquet")
@@ -174,4 +174,5 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     def closure_page(request: Request, device: str, cyc: int) -> Response:
         return templates.TemplateResponse(request, "closure.html", {"device": device, "cyc": cyc})
 
+    analysis_pages.register(app, templates, store, settings, _table, _time)
     return app
