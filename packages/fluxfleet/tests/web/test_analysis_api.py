@@ -117,3 +117,61 @@ def test_no_analysis_file_says_what_to_set(client: TestClient) -> None:
     assert "FLUXFLEET_ANALYSIS" in page.text
     assert 'id="no-controls"' in page.text
     assert client.get("/api/treatment").json() == []
+
+
+def _pco2_csv(path: Path, values: dict[str, float]) -> None:
+    """A soil pCO₂ table in the Carbdown layout: one reading per pot at 13:00 on the
+    store's day (2023-09-15)."""
+    lines = ["Timestamp,Column Name,Value,Month,Expid,Replica"]
+    for loc, v in values.items():
+        t, var, _rep = loc.split(".")
+        lines.append(f"2023-09-15 13:00:00,{loc}.Basalt.40,{v},9,{t}.{var}.,{loc}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+PCO2 = {"5.1.A": 2100.0, "5.1.B": 2600.0, "5.1.C": 3050.0, "5.1.D": 1800.0,
+        "5.2.A": 2900.0, "5.2.B": 0.0}  # fmt: skip
+"""5.2.B's sensor is dead (0 ppm): left out."""
+
+
+def test_pco2_pairs_and_fick_line_are_the_stores(store_url: str, tmp_path: Path) -> None:
+    _pco2_csv(tmp_path / "pco2.csv", PCO2)
+    (tmp_path / "analysis.toml").write_text('[pco2]\npath = "pco2.csv"\n')
+    app = create_app(
+        Settings(store=store_url, analysis=tmp_path / "analysis.toml"), now=lambda: NOW
+    )
+    with open_store(store_url, read_only=True) as st:
+        rows = st.read("fluxes").to_pylist()
+    per_loc: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        flags = set(filter(None, (r["flags"] or "").split(",")))
+        if r["start"].date() == dt.date(2023, 9, 15) and not flags & set(DEFAULT_DROP):
+            per_loc[r["location"]].append(r["flux_umol_m2_s"])
+    with TestClient(app) as c:
+        got = c.get("/api/pco2").json()
+        fits = c.get("/api/pco2/fits").json()
+        page = c.get("/pco2")
+    want = {loc: statistics.fmean(v) for loc, v in per_loc.items() if PCO2[loc] > 0}
+    assert {r["location"]: r["flux_umol_m2_s"] for r in got} == pytest.approx(want, rel=1e-12)
+    assert {r["location"]: r["pco2_ppm"] for r in got} == {k: PCO2[k] for k in want}
+    locs = sorted(want)
+    line = statistics.linear_regression([PCO2[k] for k in locs], [want[k] for k in locs])
+    assert len(fits) == 1
+    assert fits[0]["table"] == "5"
+    assert fits[0]["n_days"] == 5
+    assert fits[0]["slope_umol_m2_s_per_ppm"] == pytest.approx(line.slope, rel=1e-9)
+    assert fits[0]["intercept_umol_m2_s"] == pytest.approx(line.intercept, rel=1e-9)
+    assert page.status_code == 200
+    assert f"{1000 * line.slope:.3g}" in page.text
+
+
+def test_a_bad_pco2_table_names_its_line(store_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pco2.csv").write_text("Timestamp,Value,Replica\n2023-09-15,abc,5.1.A.\n")
+    (tmp_path / "analysis.toml").write_text('[pco2]\npath = "pco2.csv"\n')
+    app = create_app(
+        Settings(store=store_url, analysis=tmp_path / "analysis.toml"), now=lambda: NOW
+    )
+    with TestClient(app) as c:
+        r = c.get("/api/pco2")
+    assert r.status_code == 503
+    assert "pco2.csv:2: field 'Value'" in r.json()["detail"]

@@ -17,10 +17,13 @@ from fluxfleet.store import open_store
 
 from testsupport.services import free_port, wait_until
 
+from .test_analysis_api import PCO2, _pco2_csv
 from .test_browser import FLUXFLEET, page  # noqa: F401  (the fixture, with our console)
 from .test_calibration_api import record_81x
 
-ANALYSIS = """[controls]
+ANALYSIS = """[pco2]
+path = "pco2.csv"
+[controls]
 "5.2" = "5.1"
 [reference]
 max_gap_min = 6
@@ -36,6 +39,7 @@ def console(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     folder = tmp_path_factory.mktemp("serve-analysis")
     analysis = folder / "analysis.toml"
     analysis.write_text(ANALYSIS)
+    _pco2_csv(folder / "pco2.csv", PCO2)
     with open_store(store_url, read_only=True) as st:
         rows = [r for r in st.read("fluxes").to_pylist() if r["location"] == "5.1.A"][:6]
     (folder / "ref.81x").write_text(
@@ -117,3 +121,26 @@ def test_calibration_page_draws_the_spread_and_reference(
     bias = ref["agreement"]["bland_altman_umol_m2_s"]["bias"]
     assert page.locator("#bias").inner_text() == f"{bias:.3f}"
     assert page.locator("#pairs tbody tr").count() == 6
+
+
+def test_pco2_page_draws_each_tables_pairs_and_line(
+    page: Any,  # noqa: F811
+    console: str,
+    tmp_path: Path,
+) -> None:
+    page.goto(console + "/pco2")
+    page.wait_for_selector("body[data-loaded='true']")
+    page.screenshot(path=str(tmp_path / "pco2.png"), full_page=True)
+    pairs = _api(console, "/api/pco2")
+    fits = _api(console, "/api/pco2/fits")
+    assert page.locator(".pco2-table svg circle.pair").count() == len(pairs) == 5
+    assert page.locator(".pco2-table svg polyline.fit").count() == len(fits) == 1
+    row = page.locator("#fits tr[data-table='5']")
+    assert (
+        row.locator("td.slope").inner_text() == f"{1000 * fits[0]['slope_umol_m2_s_per_ppm']:.3g}"
+    )
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(str(path))
+    assert len(path.read_text().splitlines()) == len(pairs) + 1

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from soilflux.io import InputError
 
-from fluxfleet.web import calibration, treatment
+from fluxfleet.web import calibration, pco2, treatment
 from fluxfleet.web.analysis_config import AnalysisConfig, AnalysisConfigError, load_analysis
 
 
@@ -47,3 +47,4 @@ def register(
     app.add_exception_handler(InputError, unusable)
     treatment.register(app, templates, store, analysis, table, parse_time)
     calibration.register(app, templates, store, analysis, table, parse_time)
+    pco2.register(app, templates, store, analysis, table)
