@@ -58,6 +58,17 @@ def _svg(fig: Any) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
 
 
+def _naive(t: dt.datetime) -> pd.Timestamp:
+    """A UTC time as matplotlib's naive axis value."""
+    return pd.Timestamp(t).tz_convert("UTC").tz_localize(None)
+
+
+def _by_period(spread: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The spread's periods in time order: before, after (or session)."""
+    order = ("before", "after", "session")
+    return [(p, spread[spread["period"] == p]) for p in order if (spread["period"] == p).any()]
+
+
 def _figure(width: float = 8.0, height: float = 3.2, ncols: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
@@ -111,12 +122,14 @@ def build(
         fig, ax = _figure()
         for variant, g in daily.groupby("variant"):
             ax.errorbar(
-                g["day"].dt.tz_localize(None), g["flux_mean_umol_m2_s"],
+                (g["day"] + pd.Timedelta(hours=12)).dt.tz_localize(None),  # mid-day
+                g["flux_mean_umol_m2_s"],
                 yerr=g["flux_sd_umol_m2_s"].fillna(0), marker="o", capsize=3, label=variant,
             )  # fmt: skip
         ax.set_ylabel("flux [µmol m⁻² s⁻¹]")
         ax.set_title("Daily replicate mean ± sd per variant (quality-kept closures)")
         ax.legend(fontsize=8, ncol=4)
+        ax.set_xlim(_naive(start), _naive(end))
         fig.autofmt_xdate()
         rep.plots["variants"] = _svg(fig)
 
@@ -150,6 +163,7 @@ def build(
         ax.set_ylim(0, 100)
         ax.set_title("Share of closures removed by the quality filter, per week")
         ax.legend(fontsize=8)
+        ax.set_xlim(min(_naive(start), rates["week"].min().tz_localize(None)), _naive(end))
         fig.autofmt_xdate()
         rep.plots["quality"] = _svg(fig)
 
@@ -158,13 +172,13 @@ def build(
     if s is not None and s.end > start and s.start < end:
         rep.calibration_session = s
         spread = calibration.spread(store, s, 60.0)
-        for p, g in spread.groupby("period"):
+        for p, g in _by_period(spread):
             sd = g["co2_sd_ppm"].dropna().to_numpy(dtype=float)
             if len(sd):
                 rep.calibration_sd[str(p)] = float(np.sqrt(np.mean(sd**2)))
         if len(spread):
             fig, ax = _figure()
-            for p, g in spread.groupby("period"):
+            for p, g in _by_period(spread):
                 ax.plot(g["time"].dt.tz_localize(None), g["co2_sd_ppm"], label=str(p))
             if s.recalibration:
                 at = pd.Timestamp(s.recalibration).tz_localize(None)
