@@ -146,3 +146,42 @@ def test_match_reference_takes_the_nearest_closure_at_the_same_location() -> Non
         "a",
     )
     assert (row["flux_umol_m2_s_reference"], row["gap_s"]) == (1.9, 600.0)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["1.1.A", "1.1.B"]), st.integers(0, 600)), max_size=20),
+    st.lists(
+        st.tuples(st.sampled_from(["1.1.A", "1.1.B", "1.2.A"]), st.integers(0, 600)), max_size=20
+    ),
+    st.integers(1, 120),
+)
+def test_matches_keep_location_and_gap(
+    fleet_rows: list[tuple[str, int]], ref_rows: list[tuple[str, int]], gap_min: int
+) -> None:
+    t0 = pd.Timestamp("2023-09-16T00:00Z")
+    fleet = pd.DataFrame(
+        {
+            "location": [loc for loc, _ in fleet_rows],
+            "start": [t0 + pd.Timedelta(minutes=m) for _, m in fleet_rows],
+            "flux_umol_m2_s": np.arange(len(fleet_rows), dtype=float),
+        }
+    )
+    ref = pd.DataFrame(
+        {
+            "location": [loc for loc, _ in ref_rows],
+            "time": [t0 + pd.Timedelta(minutes=m) for _, m in ref_rows],
+            "flux_umol_m2_s": np.ones(len(ref_rows)),
+        }
+    )
+    m = match_reference(fleet, ref, max_gap_s=60.0 * gap_min)
+    for _, row in m.iterrows():
+        assert abs(row["gap_s"]) <= 60.0 * gap_min
+        # the paired closure is at the same location and none there is nearer
+        same = [mm for loc, mm in fleet_rows if loc == row["location"]]
+        t = (row["time_reference"] - t0).total_seconds() / 60
+        assert min(abs(mm - t) for mm in same) == abs(row["gap_s"]) / 60
+    # every reference observation with a closure at its location in reach is matched
+    reachable = sum(
+        any(loc == fl and abs(mm - fm) <= gap_min for fl, fm in fleet_rows) for loc, mm in ref_rows
+    )
+    assert len(m) == reachable

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from soilflux.fick import R_J_MOL_K, daily_flux_pco2, effective_diffusivity_m2_s, fick_fit
 from soilflux.io import InputError
@@ -127,3 +127,38 @@ def test_carbdown_fluxes_rise_with_soil_pco2(reference_dir: Path) -> None:
         assert len(g) > 50
         assert fit.line.slope_ci95_low > 0, (table, fit)
         assert fit.line.r2 > 0.3, (table, fit)
+
+
+codes = st.tuples(st.integers(0, 99), st.integers(0, 20), st.sampled_from("ABCDX")).map(
+    lambda t: f"{t[0]}.{t[1]}.{t[2]}"
+)
+readings = st.lists(
+    st.tuples(
+        st.datetimes(pd.Timestamp("2020-01-01"), pd.Timestamp("2030-01-01")).map(
+            lambda t: t.replace(microsecond=0)
+        ),
+        codes,
+        st.one_of(st.none(), st.floats(0, 1e5, allow_nan=False).map(lambda v: round(v, 6))),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=readings, by_column_name=st.booleans())
+def test_pco2_reader_round_trip(tmp_path: Path, rows: list, by_column_name: bool) -> None:
+    path = tmp_path / "pco2.csv"
+    header = "Timestamp,Column Name,Value" + ("" if by_column_name else ",Replica")
+    lines = [header]
+    for t, code, v in rows:
+        text = "" if v is None else repr(v)
+        line = f"{t:%Y-%m-%d %H:%M:%S},{code}.Basalt.40 x,{text}"
+        lines.append(line if by_column_name else f"{line},{code}.")
+    path.write_text("\n".join(lines) + "\n")
+    got = read_pco2_table(path)
+    assert got["location"].tolist() == [code for _, code, _ in rows]
+    assert got["time"].tolist() == [pd.Timestamp(t, tz="UTC") for t, _, _ in rows]
+    want = [np.nan if v is None else v for _, _, v in rows]
+    assert np.array_equal(got["pco2_ppm"].to_numpy(), np.array(want, dtype=float), equal_nan=True)
+    assert got["line"].tolist() == list(range(2, len(rows) + 2))
