@@ -135,3 +135,27 @@ def test_read_controls(tmp_path: Path) -> None:
     path.write_text("treatment\n9.2\n")
     with pytest.raises(InputError, match="control"):
         read_controls(path)
+
+
+def test_read_controls_toml(tmp_path: Path) -> None:
+    path = tmp_path / "analysis.toml"
+    path.write_text('[controls]\n"9.2" = "9.1"  # basalt\n"9.3" = "9.1"\n')
+    assert read_controls(path) == {"9.2": "9.1", "9.3": "9.1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[controls]\n"9.2" = "9.1"\n"9.2" = "9.0"\n', r"analysis\.toml:3: invalid TOML"),
+        ("[other]\n", "field 'controls': no \\[controls\\] table"),
+        ('controls = "9.1"\n', "field 'controls': must be a table"),
+        ('[controls]\n"9" = "9.1"\n', "field 'controls.9': '9' is not a variant"),
+        ('[controls]\n"9.2" = 3\n', "field 'controls.9.2': 3 is not a variant"),
+        ('[controls]\n"9.2" = "9.2"\n', "its own control"),
+    ],
+)
+def test_read_controls_toml_names_what_is_wrong(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "analysis.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
+        read_controls(path)

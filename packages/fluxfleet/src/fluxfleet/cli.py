@@ -24,6 +24,7 @@ from fluxfleet import (
     rollout_commands,
     server_commands,
 )
+from fluxfleet.web import report_command as web_report
 from fluxfleet.web import serve as web_serve
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
@@ -451,6 +452,7 @@ app.command("export")(server_commands.export)
 app.command("broker")(ops_commands.broker)
 app.add_typer(ops_commands.devices_app, name="devices")
 app.command("serve")(web_serve.serve)
+app.command("report")(web_report.report)
 app.add_typer(cmd_commands.cmd_app, name="cmd")
 app.add_typer(rollout_commands.rollout_app, name="rollout")
 app.add_typer(rollout_commands.tokens_app, name="tokens")

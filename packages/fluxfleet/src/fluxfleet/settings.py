@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     """Soil area of every chamber [cm²]."""
     partition_days: int = Field(1, ge=1, le=366)
     """PostgreSQL: days per range partition of the samples [d]."""
+    analysis: Path | None = None
+    """The console's analysis file (TOML): control mapping, reference-instrument files,
+    soil pCO₂ table, calibration session (docs/fleet/analysis.md)."""
 
     @field_validator("broker")
     @classmethod

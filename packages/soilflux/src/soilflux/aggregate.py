@@ -195,19 +195,36 @@ def filter_rate_weekly(
 
 
 def read_controls(path: str | Path) -> dict[str, str]:
-    """Read a control mapping CSV: columns ``treatment`` and ``control`` (``table.variant``).
+    """Read a control mapping: treatment variant → control variant (``table.variant``).
+
+    Two layouts, chosen by the suffix:
+
+    * ``.toml``: a ``[controls]`` table, one ``"treatment" = "control"`` line each::
+
+          [controls]
+          "9.1" = "9.0"   # basalt against no rock, table 9
+          "9.2" = "9.0"
+
+    * anything else: CSV with columns ``treatment`` and ``control``.
 
     Parameters
     ----------
     path : str or Path
-        The CSV file.
+        The file.
 
     Returns
     -------
     dict
         treatment variant → control variant.
+
+    Raises
+    ------
+    InputError
+        Naming the file, line (CSV) or key (TOML) of what is wrong.
     """
     path = Path(path)
+    if path.suffix.lower() == ".toml":
+        return _read_controls_toml(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -220,12 +237,71 @@ def read_controls(path: str | Path) -> dict[str, str]:
     for i, (treatment, control) in enumerate(zip(raw["treatment"], raw["control"], strict=True)):
         line = i + 2
         for field, value in (("treatment", treatment), ("control", control)):
-            parts = value.strip().split(".")
-            if len(parts) != 2 or not all(parts):
+            if not _is_variant(value.strip()):
                 raise InputError(path, line, field, f"{value!r} is not a variant table.variant")
         if treatment.strip() in mapping:
             raise InputError(path, line, "treatment", f"{treatment!r} is mapped twice")
         mapping[treatment.strip()] = control.strip()
+    return mapping
+
+
+def _is_variant(code: str) -> bool:
+    parts = code.split(".")
+    return len(parts) == 2 and all(p and not p.isspace() for p in parts)
+
+
+def _read_controls_toml(path: Path) -> dict[str, str]:
+    import tomllib
+
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, None, None, f"cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, None, f"not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        import re
+
+        found = re.search(r"at line (\d+)", str(exc))  # Python < 3.14 has no exc.lineno
+        line = int(found.group(1)) if found else None
+        raise InputError(path, line, None, f"invalid TOML: {exc}") from exc
+    return controls_from_table(document.get("controls"), path)
+
+
+def controls_from_table(table: object, path: str | Path) -> dict[str, str]:
+    """Check a parsed ``[controls]`` TOML table (treatment variant → control variant).
+
+    Parameters
+    ----------
+    table : object
+        The value of the file's ``controls`` key (a dict of str → str).
+    path : str or Path
+        The file, named in errors.
+
+    Returns
+    -------
+    dict
+        treatment variant → control variant.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the key ``controls.<treatment>`` at fault.
+    """
+    if table is None:
+        raise InputError(path, None, "controls", "no [controls] table")
+    if not isinstance(table, dict):
+        raise InputError(path, None, "controls", 'must be a table of "treatment" = "control"')
+    mapping: dict[str, str] = {}
+    for treatment, control in table.items():
+        key = f"controls.{treatment}"
+        if not _is_variant(str(treatment)):
+            raise InputError(path, None, key, f"{treatment!r} is not a variant table.variant")
+        if not isinstance(control, str) or not _is_variant(control.strip()):
+            raise InputError(path, None, key, f"{control!r} is not a variant table.variant")
+        if control.strip() == treatment:
+            raise InputError(path, None, key, "a variant cannot be its own control")
+        mapping[str(treatment)] = control.strip()
     return mapping
 
 

@@ -521,7 +521,11 @@ def summarize(
     ] = "variant",
     controls: Annotated[
         Path | None,
-        typer.Option("--controls", help="CSV treatment,control of variants (table.variant)."),
+        typer.Option(
+            "--controls",
+            help="Control mapping of variants (table.variant): CSV treatment,control, or "
+            'TOML with a [controls] table of "treatment" = "control".',
+        ),
     ] = None,
     gas: Annotated[str, typer.Option("--gas", help="Gas to aggregate.")] = "co2",
     unfiltered: Annotated[

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fluxfleet.store import Store, StoreError, open_store
-from fluxfleet.web import actions, firmware, queries
+from fluxfleet.web import actions, analysis_pages, firmware, queries
 
 HERE = Path(__file__).parent
 FORMATS = ("json", "csv", "parquet")
@@ -177,4 +177,5 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     app.state.store_url = url  # the bearer-token check reads the tokens from it
     firmware.register(app, settings)
     actions.register(app, settings)
+    analysis_pages.register(app, templates, store, settings, _table, _time)
     return app

@@ -1,0 +1,97 @@
+"""Soil pCO₂ page: daily efflux against daily soil pCO₂ per table, with the line of Fick's
+first law fitted by soilflux (:mod:`soilflux.fick`), from the soil pCO₂ table named in the
+analysis file's ``[pco2]`` (the Carbdown layout, :mod:`soilflux.io.pco2`). Fluxes are the
+store's closures kept by soilflux's default quality filter.
+"""
+
+# No "from __future__ import annotations": FastAPI resolves the local Annotated aliases.
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from soilflux.fick import daily_flux_pco2, fick_fit
+from soilflux.io.pco2 import read_pco2_table
+from soilflux.qc import DEFAULT_DROP, filtered
+
+from fluxfleet.store.base import Store
+from fluxfleet.web.analysis_config import AnalysisConfig
+
+FIT_COLUMNS = (
+    "table", "n_days", "slope_umol_m2_s_per_ppm", "slope_ci95_low_umol_m2_s_per_ppm",
+    "slope_ci95_high_umol_m2_s_per_ppm", "intercept_umol_m2_s", "r2", "zero_flux_pco2_ppm",
+)  # fmt: skip
+BY = ("location", "variant")
+
+
+def pairs(store: Store, cfg: AnalysisConfig, by: str = "location") -> pd.DataFrame:
+    """Daily mean flux [µmol m⁻² s⁻¹] and soil pCO₂ [µmol mol⁻¹] per location or variant,
+    over the days of the pCO₂ table (empty without one)."""
+    if cfg.pco2_path is None:
+        return pd.DataFrame(
+            columns=["day", "table", by, "flux_umol_m2_s", "pco2_ppm", "n_closures"]
+        )
+    pco2 = read_pco2_table(cfg.pco2_path, tz=cfg.pco2_tz)
+    ok = pco2["time"].notna()
+    start = pco2["time"][ok].min().floor("D").to_pydatetime()
+    end = pco2["time"][ok].max().floor("D").to_pydatetime() + dt.timedelta(days=1)
+    fluxes = store.read("fluxes", start, end).to_pandas()
+    kept, _ = filtered(fluxes, DEFAULT_DROP)
+    return daily_flux_pco2(kept, pco2, by=by)
+
+
+def fits(daily: pd.DataFrame) -> pd.DataFrame:
+    """Fick line per table (tables with at least 3 days × places and varying pCO₂)."""
+    rows = []
+    for table, g in daily.groupby("table", sort=True):
+        x = g["pco2_ppm"].to_numpy(dtype=np.float64)
+        if len(g) < 3 or np.ptp(x) == 0:
+            continue
+        f = fick_fit(x, g["flux_umol_m2_s"].to_numpy(dtype=np.float64))
+        rows.append(
+            (
+                str(table),
+                len(g),
+                f.line.slope,
+                f.line.slope_ci95_low,
+                f.line.slope_ci95_high,
+                f.line.intercept,
+                f.line.r2,
+                f.zero_flux_pco2_ppm,
+            )
+        )
+    return pd.DataFrame(rows, columns=list(FIT_COLUMNS))
+
+
+def register(
+    app: FastAPI,
+    templates: Jinja2Templates,
+    store: Callable[..., Any],
+    analysis: Callable[[], AnalysisConfig],
+    table: Callable[[pd.DataFrame, str, str], Response],
+) -> None:
+    """Add ``/pco2`` and ``/api/pco2[/fits]`` to ``app``."""
+    StoreDep = Annotated[Store, Depends(store)]
+    Format = Annotated[str, Query(pattern="^(json|csv|parquet)$")]
+    By = Annotated[str, Query(pattern="^(location|variant)$")]
+
+    @app.get("/api/pco2")
+    def api_pco2(st: StoreDep, by: By = "location", format: Format = "json") -> Response:
+        return table(pairs(st, analysis(), by), format, f"pco2-{by}")
+
+    @app.get("/api/pco2/fits")
+    def api_pco2_fits(st: StoreDep, by: By = "location", format: Format = "json") -> Response:
+        return table(fits(pairs(st, analysis(), by)), format, f"pco2-fits-{by}")
+
+    @app.get("/pco2", response_class=HTMLResponse)
+    def pco2_page(request: Request, st: StoreDep, by: By = "location") -> Response:
+        cfg = analysis()
+        f = fits(pairs(st, cfg, by))
+        return templates.TemplateResponse(
+            request, "pco2.html", {"cfg": cfg, "by": by, "fits": f.to_dict("records")}
+        )
