@@ -61,7 +61,7 @@ def group_median(values: FloatArray, codes: npt.NDArray[np.integer], n: int) -> 
     """
     ok = np.isfinite(values) & (codes >= 0)
     v = values[ok]
-    g = codes[ok].astype(np.int64)
+    g = codes[ok].astype(np.int64, copy=False)
     out = np.full(n, np.nan)
     if not v.size:
         return out
