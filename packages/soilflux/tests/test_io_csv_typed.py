@@ -152,3 +152,28 @@ def test_a_column_map_types_the_mapped_columns(tmp_path: Path) -> None:
     data, _ = read_generic(path, columns=columns)
     assert data["closure_id"].tolist() == ["007", "007"]  # an identifier stays text
     assert data["co2_ppm"].tolist() == [400.5, 401.5]
+
+
+def test_the_frame_read_owns_its_columns(tmp_path: Path) -> None:
+    """Columns come from Arrow's (read-only) buffers or the caller's frame without a copy
+    where possible: the frame handed back must still be writable and independent."""
+    raw = pd.DataFrame(
+        {
+            "time": pd.date_range("2026-05-01", periods=4, freq="3s", tz="UTC"),
+            "chamber": ["ch1"] * 4,
+            "co2_ppm": [400.0, 401.0, 402.0, 403.0],
+            "temperature_c": 21.0,
+            "pressure_kpa": 101.0,
+            "phase": "closed",
+        }
+    )
+    original = raw.copy(deep=True)
+    path = tmp_path / "records.csv"
+    raw.to_csv(path, index=False)
+    from_csv, _ = read_generic(path)
+    from_frame, _ = parse_generic_table(raw)
+    for data in (from_csv, from_frame):
+        for column in data.columns:
+            data.loc[0, column] = data.loc[1, column]  # raises if a column is read-only
+        assert data["co2_ppm"].iloc[0] == 401.0
+    pd.testing.assert_frame_equal(raw, original)  # the caller's frame is untouched

@@ -481,11 +481,8 @@ def parse_generic_table(
             low, high = _RANGES[name]
             finite = np.isfinite(values)
             outside = finite & ((values < low) | (values > high))
-            if outside.any():  # a new array: the values may be the input frame's own
-                report(
-                    outside, name, pd.Series(values), f"outside [{low:g}, {high:g}]; set to missing"
-                )
-                numbers[name] = np.where(outside, np.nan, values)
+            report(outside, name, pd.Series(values), f"outside [{low:g}, {high:g}]; set to missing")
+            values[outside] = np.nan
 
     check_ranges([n for n in _RANGES if n not in GAS_COLUMNS])
 
@@ -521,8 +518,15 @@ def parse_generic_table(
 
 
 def _positional(values: object) -> object:
-    """A column's values without its index (rows are matched by position)."""
-    return values.array if isinstance(values, pd.Series) else values
+    """A column's values without its index (rows are matched by position), as an array
+    the output frame owns: a column that is still a view of the input (read-only when
+    it came from Arrow) is copied."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    backing = getattr(values, "_ndarray", values)  # a datetime array's numpy values
+    if isinstance(backing, np.ndarray) and not backing.flags.writeable:
+        return values.copy()  # type: ignore[attr-defined]
+    return values
 
 
 def _any_of(present: set[str], names: list[str]) -> bool:
@@ -632,10 +636,10 @@ def _text(values: pd.Series, *, lower: bool = False) -> pd.Series:
 def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """Float values and the mask of cells that held something that is not a finite number."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # a copy: the output owns (and may write) its columns; the input's may be read-only
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         bad = np.isinf(out)
-        if bad.any():  # a new array: ``out`` may be a view of the caller's frame
-            out = np.where(bad, np.nan, out)
+        out[bad] = np.nan
         return out, bad
     text = _text(values)
     parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
