@@ -215,8 +215,12 @@ def read_generic(
             # column holding anything unparseable comes back as text, so that each bad cell
             # is then found and reported (see _numeric).
             header = pd.read_csv(path, nrows=0, sep=delimiter).columns
-            ids = _text_columns(header, columns)
-            raw = pd.read_csv(path, sep=delimiter, dtype={c: "string" for c in ids})
+            fast = _read_csv_typed(path, delimiter, header, columns)
+            if fast is not None:
+                raw = fast
+            else:
+                ids = _text_columns(header, columns)
+                raw = pd.read_csv(path, sep=delimiter, dtype={c: "string" for c in ids})
     except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         # A truncated .gz ends in EOFError, a damaged one in zlib.error.
         # pandas names the line of a ragged row in its message: keep it in the error.
@@ -264,6 +268,78 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     del groups
     frame: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True)
     return frame
+
+
+#: What pandas reads as missing in a number column (its default ``na_values``): the typed
+#: fast path below must not accept a spelling the careful path would report.
+_PANDAS_NA = (
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
+    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+)
+#: Compressions the Arrow CSV reader opens itself (others take the careful path).
+_ARROW_COMPRESSED = (".gz", ".bz2")
+
+
+def _read_csv_typed(
+    path: Path, delimiter: str, header: pd.Index, columns: ColumnMap | None
+) -> pd.DataFrame | None:
+    """The table parsed by Arrow's CSV reader with every column's type fixed, or None.
+
+    The fast path: numbers as float64, identifiers as dictionaries, times (with a UTC
+    offset) as UTC timestamps, parsed columnar on both cores. It gives up (None) on
+    anything it cannot type cleanly — a cell that is not a number, a time without an
+    offset or missing, a ragged row, another encoding — and the caller then reads the
+    file with pandas, where :func:`parse_generic_table` finds each bad cell and names its
+    line and field. A file it accepts, it reads to the same values as the careful path
+    (up to the last bit of a decimal number's rounding).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped]
+
+    compressed = path.suffix.lower() in _ARROW_COMPRESSED
+    if path.suffix.lower() in (".zip", ".xz") or (compressed and len(path.suffixes) < 2):
+        return None
+    targets = _targets(header, columns)
+    types: dict[str, object] = {}
+    for name, target in zip(map(str, header), targets, strict=True):
+        if target in NUMERIC_INPUTS:
+            types[name] = pa.float64()
+        elif target in ("time", *WINDOW_INPUTS):
+            types[name] = pa.timestamp("ns", tz="UTC")
+        else:
+            types[name] = pa.dictionary(pa.int32(), pa.string())
+    if len(set(types)) != len(types):
+        return None  # a repeated column name: the careful path says so
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=list(_PANDAS_NA),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, OSError, ValueError, EOFError, zlib.error):
+        return None
+    if table.column_names != [str(c) for c in header]:
+        return None  # e.g. a byte-order mark read into the first name
+    for name, target in zip(table.column_names, targets, strict=True):
+        if target in ("time", *WINDOW_INPUTS) and table.column(name).null_count:
+            return None  # a missing time is reported, row by row, by the careful path
+    frame: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True)
+    return frame
+
+
+def _targets(header: pd.Index, columns: ColumnMap | None) -> list[str]:
+    """The soilflux name each column of the file will be read as."""
+    renames: dict[str, str] = {}
+    if columns is not None:
+        renames = {v.strip().lower(): k for k, v in columns.columns.items()}
+    names = [str(c).strip().lower() for c in header]
+    return [renames.get(n, n if n not in renames.values() else "") for n in names]
 
 
 def _text_columns(header: pd.Index, columns: ColumnMap | None) -> list[str]:
@@ -317,7 +393,8 @@ def parse_generic_table(
         meta.notes.append(f"ignored columns: {', '.join(ignored)}")
 
     lines = np.arange(first_line, first_line + len(raw), dtype=np.int64)
-    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    # the output's columns, made into a frame once at the end without copying them again
+    out: dict[str, object] = {}
     issues: list[RowIssue] = []
     keep = np.ones(len(raw), dtype=bool)
 
@@ -431,9 +508,25 @@ def parse_generic_table(
         out[name] = values
     out["line"] = lines
     meta.issues = issues
-    columns_out = [c for c in SAMPLE_COLUMNS if c in out.columns]
-    data = out[columns_out] if keep.all() else out.loc[keep, columns_out].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {c: _positional(out[c]) for c in SAMPLE_COLUMNS if c in out},
+        index=pd.RangeIndex(len(raw)),
+        copy=False,
+    )
+    data = frame if keep.all() else frame.loc[keep].reset_index(drop=True)
     return data, meta
+
+
+def _positional(values: object) -> object:
+    """A column's values without its index (rows are matched by position), as an array
+    the output frame owns: a column that is still a view of the input (read-only when
+    it came from Arrow) is copied."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    backing = getattr(values, "_ndarray", values)  # a datetime array's numpy values
+    if isinstance(backing, np.ndarray) and not backing.flags.writeable:
+        return values.copy()  # type: ignore[attr-defined]
+    return values
 
 
 def _any_of(present: set[str], names: list[str]) -> bool:
@@ -543,6 +636,7 @@ def _text(values: pd.Series, *, lower: bool = False) -> pd.Series:
 def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """Float values and the mask of cells that held something that is not a finite number."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # a copy: the output owns (and may write) its columns; the input's may be read-only
         out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         bad = np.isinf(out)
         out[bad] = np.nan

@@ -51,7 +51,7 @@ import pandas as pd
 from soilflux.io.generic import GAS_COLUMNS
 from soilflux.segment.arrival import repair_clock, repeated_times
 from soilflux.segment.closures import Records, closure_groups, closure_table, start_times
-from soilflux.segment.groups import BoolArray, IntArray
+from soilflux.segment.groups import BoolArray, IntArray, stable_order
 from soilflux.segment.repair import apply_geometry, interpolate_aux, opening
 from soilflux.segment.report import SEGMENT_FLAGS, SegmentReport, joined_flags
 from soilflux.segment.tail import combine, open_tail, open_tail_rows
@@ -153,7 +153,7 @@ def segment(
 
     # --- clock jumps and arrival order, per chamber in file order
     rows = np.flatnonzero(use)
-    rows = rows[np.argsort(rec.chamber[rows], kind="stable")]  # (chamber, arrival)
+    rows = rows[stable_order(rec.chamber[rows], rec.n_chambers)]  # (chamber, arrival)
     chamber = rec.chamber[rows]
     clock = repair_clock(
         rec.t_ns[rows],

@@ -19,6 +19,29 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+def stable_order(codes: npt.NDArray[np.integer], n: int) -> IntArray:
+    """The stable sort order of group codes ``0..n-1`` (ties keep their row order).
+
+    numpy sorts 16-bit integers stably by radix, in one linear pass, and wider ones by
+    merge sort: codes of fewer than 2¹⁵ groups (chambers) are sorted as int16, several
+    times faster on millions of rows, in the same order.
+
+    Parameters
+    ----------
+    codes : (rows,) int
+        Group of each row, ``0 <= code < n``.
+    n : int
+        Number of groups.
+
+    Returns
+    -------
+    (rows,) int
+        Row positions in (code, row) order.
+    """
+    narrow = codes.astype(np.int16) if n <= np.iinfo(np.int16).max else codes
+    return np.argsort(narrow, kind="stable").astype(np.int64, copy=False)
+
+
 def group_median(values: FloatArray, codes: npt.NDArray[np.integer], n: int) -> FloatArray:
     """Median of ``values`` per group, NaNs ignored; NaN for a group without values.
 
@@ -38,7 +61,7 @@ def group_median(values: FloatArray, codes: npt.NDArray[np.integer], n: int) -> 
     """
     ok = np.isfinite(values) & (codes >= 0)
     v = values[ok]
-    g = codes[ok].astype(np.int64)
+    g = codes[ok].astype(np.int64, copy=False)
     out = np.full(n, np.nan)
     if not v.size:
         return out
