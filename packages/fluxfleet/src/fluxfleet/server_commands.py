@@ -23,11 +23,11 @@ def _settings(config: Path | None, **options: Any) -> Any:
         raise typer.Exit(2) from None
 
 
-def _open(url: str) -> Any:
+def _open(url: str, **options: Any) -> Any:
     from fluxfleet.store import StoreError, open_store
 
     try:
-        return open_store(url)
+        return open_store(url, **options)
     except StoreError as exc:
         typer.echo(f"fluxfleet: error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -180,7 +180,8 @@ def export(
     s = _settings(config, store=store)
     if not output.parent.is_dir():
         raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="-o")
-    st = _open(s.store_url)
+    # read-only: a DuckDB file is then neither migrated nor checkpointed on close
+    st = _open(s.store_url, read_only=True)
     started = time.monotonic()
     try:
         n = export_table(st, table, output, t0, t1, s.chamber_volume_cm3, s.chamber_area_cm2)

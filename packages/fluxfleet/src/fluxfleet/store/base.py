@@ -85,6 +85,23 @@ class Store(abc.ABC):
         Rows come sorted by device and time.
         """
 
+    def read_arrow(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """``columns`` (all if None) of the rows of ``table`` in [start, end), streamed.
+
+        Rows come in no particular order (``fluxfleet export`` sorts them). This default
+        reads the whole range at once; a backend streams it where it can.
+        """
+        data = self.read(table, start, end)
+        if columns is not None:
+            data = data.select(columns)
+        return pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
+
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Rows per table."""
