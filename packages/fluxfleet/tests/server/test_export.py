@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from pathlib import Path
 
@@ -102,14 +103,19 @@ def test_dead_letters_csv_payload_hex(store: Store, tmp_path: Path) -> None:
             "topic": ["fleet/x/telemetry"],
             "payload": pa.array([b"\x00\xffab"], pa.binary()),
             "reason": ["bad json"],
+            "last_received": pa.array([T0_MS + 5000], schema.TIME),
+            "received_count": [2],
+            "payload_sha256": [hashlib.sha256(b"\x00\xffab").hexdigest()],
         }
     )
     store.write(Batch(dead_letters=dead))
     out = tmp_path / "dead.csv"
     assert export_table(store, "dead_letters", out, None, None, 1.0, 1.0) == 1
     lines = out.read_text().splitlines()
-    assert lines[0] == "received,topic,payload,reason"
-    assert lines[1] == "2023-09-15T20:00:00.000Z,fleet/x/telemetry,00ff6162,bad json"
+    assert lines[0] == "received,topic,payload,reason,last_received,received_count,payload_sha256"
+    assert lines[1].startswith(
+        "2023-09-15T20:00:00.000Z,fleet/x/telemetry,00ff6162,bad json,2023-09-15T20:00:05.000Z,2,"
+    )
     pq_out = tmp_path / "dead.parquet"
     export_table(store, "dead_letters", pq_out, None, None, 1.0, 1.0)
     assert pq.read_table(pq_out)["payload"].to_pylist() == [b"\x00\xffab"]
