@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     """Soil area of every chamber [cm²]."""
     partition_days: int = Field(1, ge=1, le=366)
     """PostgreSQL: days per range partition of the samples [d]."""
+    retention_days: float | None = Field(None, gt=0, le=36_500)
+    """Raw samples older than this are removed by the ingestor (at start, then hourly) [d];
+    unset keeps every sample. Closures, fluxes and dead letters are kept."""
 
     @field_validator("broker")
     @classmethod

@@ -103,6 +103,15 @@ class Store(abc.ABC):
         return pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
 
     @abc.abstractmethod
+    def drop_samples_before(self, t: dt.datetime) -> int:
+        """Retention: remove raw samples older than ``t``; the rows removed.
+
+        DuckDB deletes them; PostgreSQL drops whole partitions that end at or before ``t``
+        (so up to ``partition_days`` more are kept), or deletes where the table is not
+        partitioned.
+        """
+
+    @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Rows per table."""
 

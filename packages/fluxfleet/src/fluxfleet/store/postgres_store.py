@@ -168,16 +168,38 @@ class PostgresStore(Store):
 
     def drop_partitions_before(self, t: dt.datetime) -> list[str]:
         """Retention: drop the samples' partitions that end at or before ``t``."""
+        return [name for name, _rows in self._drop_partitions_before(t)]
+
+    def _drop_partitions_before(self, t: dt.datetime) -> list[tuple[str, int]]:
         dropped = []
+        names = self.partitions()  # (it commits: not inside the transaction below)
         with self.con.transaction():
             self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_PARTITIONS])
-            for name in self.partitions():
+            for name in names:
                 start = dt.datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=dt.UTC)
                 if start + dt.timedelta(days=self.partition_days) <= t:
-                    self.con.execute(psql.SQL("DROP TABLE {}").format(psql.Identifier(name)))
-                    dropped.append(name)
+                    ident = psql.Identifier(name)
+                    row = self.con.execute(
+                        psql.SQL("SELECT count(*) FROM {}").format(ident)
+                    ).fetchone()
+                    self.con.execute(psql.SQL("DROP TABLE {}").format(ident))
+                    dropped.append((name, int(row[0]) if row else 0))
         self._partitions.clear()
         return dropped
+
+    def drop_samples_before(self, t: dt.datetime) -> int:
+        """Drop whole partitions ending at or before ``t`` (no ``DELETE``, no vacuum debt);
+        a samples table that is not partitioned gets a ``DELETE`` instead."""
+        self._reconnect_if_broken()
+        kind = self.con.execute(
+            "SELECT relkind FROM pg_class WHERE relname = 'samples' AND relkind IN ('p', 'r')"
+        ).fetchone()
+        self.con.commit()
+        if kind is not None and kind[0] == "p":
+            return sum(rows for _name, rows in self._drop_partitions_before(t))
+        with self.con.transaction():
+            cur = self.con.execute("DELETE FROM samples WHERE time < %s", [t])
+        return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
     def _insert(self, target: str, statement: str, table: pa.Table) -> int:
