@@ -43,7 +43,8 @@ firmware-check: setup
 pytest: setup
 	$(RUN) pytest
 
-## fuzz: the property tests with random seeds, FUZZ_RUNS times (CI runs them derandomised).
+## fuzz: the property tests with random seeds, FUZZ_RUNS times (CI runs them derandomised),
+## then 100,000 hostile payloads through the ingestor (not in CI: minutes).
 ## Run it before you stop; pin every failure it finds with @example in its test.
 FUZZ_RUNS ?= 5
 FUZZ_EXAMPLES ?= 1000
@@ -54,6 +55,8 @@ fuzz: setup
 	  HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -q -x \
 	    -m "not service" $$files || exit 1; \
 	done
+	@echo "=== 100,000 hostile payloads through the ingestor (a new seed; FUZZ_SEED=N repeats one)"
+	$(RUN) pytest -q -x -s packages/fluxfleet/tests/fuzz/fuzz_ingest_100k.py
 
 ## bench: run every benchmark script and print its table (BENCH=... to choose some), except
 ## the season store, which loads 180 days into both backends (hours, ~60 GB): make bench-season

@@ -125,10 +125,10 @@ def drain_ingest(host: str, port: int, n: int, store_url: str, client_id: str) -
         t0 = [0.0]
         orig = ing._commit
 
-        def timed(items: Any) -> None:
+        def timed(items: Any, *rest: Any) -> None:
             if not t0[0]:
                 t0[0] = time.perf_counter() - (time.monotonic() - items[0].received_s)
-            orig(items)
+            orig(items, *rest)
 
         ing._commit = timed  # type: ignore[method-assign]
         ing.start()

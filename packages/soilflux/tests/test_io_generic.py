@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from soilflux.humidity import saturation_vapour_pressure_kpa
 from soilflux.io import InputError, h2o_from_rh, read, read_generic
-from soilflux.io.generic import parse_generic_table, saturation_vapour_pressure_kpa
+from soilflux.io.generic import parse_generic_table
 from soilflux.io.units import PLAUSIBLE_MEDIAN
 
 HEADER = "time,chamber,co2_ppm,temperature_c,pressure_hpa,rh_percent,lux,phase\n"

@@ -3,7 +3,21 @@
 Samples go out in soilflux's generic layout (:mod:`fluxfleet.ingest.layout`), so that
 ``soilflux compute FILE --hm-fallback shared --sensor-lag-s 20`` recomputes a season
 offline; the other tables as stored. In CSV, times are ISO 8601 UTC with milliseconds
-(``2023-09-15T20:00:03.000Z``) and raw payloads hexadecimal.
+(``2023-09-15T20:00:03.000Z``), raw payloads hexadecimal and a missing number (NaN) an
+empty field.
+
+One DuckDB ``COPY (SELECT …) TO`` does the work, so that no row becomes a Python object:
+it selects, lays out and sorts the rows and writes the file with its parallel Parquet and
+CSV writers. A DuckDB store is read in place, the time range pushed down to the scan
+(rows are stored in arrival order, so a day's rows sit in a few row groups, and DuckDB's
+min/max zone maps skip the others); any other store hands its rows, already in the time
+range, to an in-memory DuckDB as Arrow batches (:meth:`fluxfleet.store.base.Store.read_arrow`).
+
+The samples' water vapour is computed in that SQL (:func:`h2o_sql`, the equation of
+:func:`soilflux.humidity.h2o_from_rh`; a test holds the two equal). Measured on a day of
+50 chambers (benchmarks/RESULTS.md, "ingest and store"): a DuckDB Python UDF calling
+soilflux was 10× slower, and a round trip through Arrow batches in Python made pyarrow
+import pandas (seconds of start-up in a command that otherwise needs none).
 """
 
 from __future__ import annotations
@@ -11,12 +25,137 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.ingest.layout import generic_samples_table
-from fluxfleet.store.base import Store
+from fluxfleet.ingest.batch import CLOSURE_PHASES
+from fluxfleet.ingest.layout import SOILFLUX_PHASE
+from fluxfleet.store import schema
+from fluxfleet.store.base import Store, check_table
+
+_NUMBER = ("DOUBLE", "FLOAT")
+# the samples' columns the layout reads (a PostgreSQL store sends no others)
+_SAMPLES_READ = [
+    "device", "seq", "time", "location", "cyc", "phase", "co2_ppm", "rh_percent",
+    "scd30_temperature_c", "temperature_c", "pressure_hpa", "lux", "lid_deg", "fan_pct", "flags",
+]  # fmt: skip
+
+
+def h2o_sql(rh_percent: str, temperature_c: str, pressure_hpa: str) -> str:
+    """SQL for the water-vapour mole fraction [mmol mol⁻¹] of soilflux's ``h2o_from_rh``.
+
+    W = 1000 · (RH/100) · e_s(T) / P with e_s = 0.61094 · exp(17.625·T / (T + 243.04)) [kPa]
+    (Alduchov & Eskridge 1996, J. Appl. Meteor. 35:601, as in
+    :func:`soilflux.humidity.saturation_vapour_pressure_kpa`), P in kPa = hPa / 10.
+    NaN where soilflux would refuse the inputs (T outside −40 to 50 °C, P ≤ 0, RH outside
+    0 to 100 %) or one is missing — as :func:`fluxfleet.ingest.layout.h2o_mmol_mol`.
+
+    Parameters
+    ----------
+    rh_percent, temperature_c, pressure_hpa : str
+        SQL expressions: relative humidity [%], temperature [°C], pressure [hPa].
+    """
+    rh, t, p = rh_percent, temperature_c, pressure_hpa
+    valid = f"{t} BETWEEN -40.0 AND 50.0 AND {p} > 0.0 AND {rh} BETWEEN 0.0 AND 100.0"
+    w = f"1000.0 * {rh} / 100.0 * (0.61094 * exp(17.625 * {t} / ({t} + 243.04))) / ({p} / 10.0)"
+    return f"CASE WHEN {valid} THEN {w} ELSE 'NaN'::DOUBLE END"
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _csv_column(name: str, sql_type: str, expr: str) -> str:
+    """A column as the CSV shows it: ISO times with ms and Z, hex payloads, NaN empty."""
+    if sql_type.startswith("TIMESTAMP"):
+        return f"strftime({expr}, '%Y-%m-%dT%H:%M:%S.%gZ') AS {_q(name)}"
+    if sql_type == "BLOB":
+        return f"lower(hex({expr})) AS {_q(name)}"
+    if sql_type in _NUMBER:
+        return f"nullif({expr}, 'NaN'::DOUBLE) AS {_q(name)}"
+    return f"{expr} AS {_q(name)}"
+
+
+def _samples_columns() -> list[tuple[str, str, str]]:
+    """(name, SQL type, expression) of each column of soilflux's generic layout."""
+    phase_case = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in SOILFLUX_PHASE.items())
+    in_closure = ", ".join(f"'{p}'" for p in CLOSURE_PHASES)
+    return [
+        ("time", "TIMESTAMPTZ", '"time"'),
+        ("chamber", "VARCHAR", "device"),
+        ("device", "VARCHAR", "device"),
+        ("seq", "BIGINT", "seq"),
+        ("location", "VARCHAR", "location"),
+        ("phase", "VARCHAR", f"CASE phase {phase_case} END"),
+        ("firmware_phase", "VARCHAR", "phase"),
+        ("closure_id", "VARCHAR", f"CASE WHEN phase IN ({in_closure}) THEN cyc::VARCHAR END"),
+        ("co2_ppm", "DOUBLE", "co2_ppm"),
+        (
+            "h2o_mmol_mol",
+            "DOUBLE",
+            h2o_sql("rh_percent", "scd30_temperature_c", "pressure_hpa"),
+        ),
+        ("rh_percent", "DOUBLE", "rh_percent"),
+        ("temperature_c", "DOUBLE", "temperature_c"),
+        ("scd30_temperature_c", "DOUBLE", "scd30_temperature_c"),
+        ("pressure_hpa", "DOUBLE", "pressure_hpa"),
+        ("lux", "DOUBLE", "lux"),
+        ("lid_deg", "SMALLINT", "lid_deg"),
+        ("fan_pct", "SMALLINT", "fan_pct"),
+        ("flags", "SMALLINT", "flags"),
+        ("volume_cm3", "DOUBLE", "$volume_cm3::DOUBLE"),
+        ("area_cm2", "DOUBLE", "$area_cm2::DOUBLE"),
+    ]
+
+
+_ARROW_SQL = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int16(): "SMALLINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.binary(): "BLOB",
+    schema.TIME: "TIMESTAMPTZ",
+}
+
+
+def _table_columns(table: str) -> list[tuple[str, str, str]]:
+    return [(f.name, _ARROW_SQL[f.type], _q(f.name)) for f in schema.TABLES[table]]
+
+
+def export_query(table: str, source: str, fmt: str, has_start: bool, has_end: bool) -> str:
+    """The SELECT that ``COPY`` writes: ``table``'s exported rows from relation ``source``.
+
+    Parameters ``$start``/``$end`` bound the time column (``schema.TIME_COLUMN``); samples
+    also take ``$volume_cm3`` and ``$area_cm2``. ``fmt`` ``csv`` formats times, payloads and
+    NaN as the module docstring says. Samples come in each device's own order (seq:
+    soilflux recognises a clock set right by NTP as a backward step in it), the other
+    tables as :meth:`fluxfleet.store.base.Store.read` gives them.
+    """
+    check_table(table)
+    cols = _samples_columns() if table == "samples" else _table_columns(table)
+    if fmt == "csv":
+        select = [_csv_column(name, t, expr) for name, t, expr in cols]
+    else:
+        select = [f"{expr} AS {_q(name)}" for name, _t, expr in cols]
+    time_col = schema.TIME_COLUMN[table]
+    where = []
+    if has_start:
+        where.append(f"{_q(time_col)} >= $start")
+    if has_end:
+        where.append(f"{_q(time_col)} < $end")
+    if table == "samples":
+        order = ["device", "seq"]
+    else:
+        order = [_q(time_col) if time_col else '"cmd_id"']
+        if "device" in schema.TABLES[table].names:
+            order.insert(0, "device")
+    q = f"SELECT {', '.join(select)} FROM {source}"
+    if where:
+        q += " WHERE " + " AND ".join(where)
+    return q + " ORDER BY " + ", ".join(order)
 
 
 def export_table(
@@ -29,22 +168,35 @@ def export_table(
     area_cm2: float,
 ) -> int:
     """Write ``table`` rows in [start, end) to ``output`` (.parquet or .csv); row count."""
-    data = store.read(table, start, end)
-    if table == "samples":  # in Arrow throughout: Parquet never goes through pandas
-        data = generic_samples_table(data, volume_cm3, area_cm2)
+    from fluxfleet.store.duckdb_store import DuckDBStore
+
+    check_table(table)
+    if schema.TIME_COLUMN[table] == "" and (start is not None or end is not None):
+        raise ValueError(f"table {table!r} has no time column to select a time range on")
+    fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
+    params: dict[str, Any] = {}
+    if table == "samples":
+        params |= {"volume_cm3": float(volume_cm3), "area_cm2": float(area_cm2)}
+    if isinstance(store, DuckDBStore):
+        con = store.con.cursor()  # the store's own file, read in place
+        source = table
+        params |= {k: t for k, t in (("start", start), ("end", end)) if t is not None}
+    else:  # its rows, already in [start, end), as Arrow batches
+        con = duckdb.connect(":memory:")
+        needed = _SAMPLES_READ if table == "samples" else None
+        con.register("stored_rows", store.read_arrow(table, start, end, needed))
+        source = "stored_rows"
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        if output.suffix.lower() == ".parquet":
-            pq.write_table(data, tmp)
-        else:
-            frame = data.to_pandas()
-            for name, col in frame.items():
-                if isinstance(col.dtype, pd.DatetimeTZDtype):
-                    frame[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.slice(0, -4) + "Z"
-                elif name == "payload":
-                    frame[name] = col.map(lambda b: b.hex() if b is not None else "")
-            frame.to_csv(tmp, index=False)
+        con.execute("SET TimeZone = 'UTC'")
+        query = export_query(table, source, fmt, "start" in params, "end" in params)
+        options = (
+            "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        )
+        quoted = str(tmp).replace("'", "''")
+        n = con.execute(f"COPY ({query}) TO '{quoted}' ({options})", params).fetchall()
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    return int(data.num_rows)
+        con.close()
+    return int(n[0][0]) if n else 0

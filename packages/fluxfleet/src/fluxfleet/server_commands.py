@@ -23,11 +23,11 @@ def _settings(config: Path | None, **options: Any) -> Any:
         raise typer.Exit(2) from None
 
 
-def _open(url: str) -> Any:
+def _open(url: str, **options: Any) -> Any:
     from fluxfleet.store import StoreError, open_store
 
     try:
-        return open_store(url)
+        return open_store(url, **options)
     except StoreError as exc:
         typer.echo(f"fluxfleet: error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -58,6 +58,14 @@ def ingest(
         float | None,
         typer.Option("--idle-exit-s", help="Exit after this long without a message [s]."),
     ] = None,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            "--retention-days",
+            help="Remove raw samples older than this, at start and hourly [d] "
+            "(FLUXFLEET_RETENTION_DAYS; unset keeps all).",
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
@@ -72,9 +80,17 @@ def ingest(
         group=group,
         receive_maximum=receive_maximum,
         live_fluxes=False if no_fluxes else None,
+        retention_days=retention_days,
     )
     host, port = s.broker_address
     st = _open(s.store_url)
+    retention = None
+    if s.retention_days is not None:
+        from fluxfleet.ingest.retention import RetentionWorker
+
+        retention = RetentionWorker(
+            st.clone(), s.retention_days, report=lambda m: typer.echo(m, err=True)
+        )
     worker = None
     if s.live_fluxes:
         worker = FluxWorker(LiveFluxes(st.clone(), s.chamber_volume_cm3, s.chamber_area_cm2))
@@ -97,6 +113,8 @@ def ingest(
     except OSError as exc:
         if worker is not None:
             worker.stop()
+        if retention is not None:
+            retention.store.close()
         st.close()
         typer.echo(f"fluxfleet: error: cannot reach the broker at {s.broker}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -110,6 +128,8 @@ def ingest(
     )
     if ing.subscribed.wait(15.0):
         typer.echo(f"subscribed: {', '.join(topics(s.group))}", err=True)
+    if retention is not None:
+        retention.start()
     last = [time.monotonic(), 0]
 
     def idle() -> bool:
@@ -126,6 +146,8 @@ def ingest(
         ing.close()
         if worker is not None:
             worker.stop()
+        if retention is not None:
+            retention.stop()
         counts = st.counts()
         st.close()
     s_ = ing.stats
@@ -180,7 +202,8 @@ def export(
     s = _settings(config, store=store)
     if not output.parent.is_dir():
         raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="-o")
-    st = _open(s.store_url)
+    # read-only: a DuckDB file is then neither migrated nor checkpointed on close
+    st = _open(s.store_url, read_only=True)
     started = time.monotonic()
     try:
         n = export_table(st, table, output, t0, t1, s.chamber_volume_cm3, s.chamber_area_cm2)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     analysis: Path | None = None
     """The console's analysis file (TOML): control mapping, reference-instrument files,
     soil pCO₂ table, calibration session (docs/fleet/analysis.md)."""
+    retention_days: float | None = Field(None, gt=0, le=36_500)
+    """Raw samples older than this are removed by the ingestor (at start, then hourly) [d];
+    unset keeps every sample. Closures, fluxes and dead letters are kept."""
 
     @field_validator("broker")
     @classmethod

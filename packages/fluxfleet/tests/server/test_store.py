@@ -151,3 +151,68 @@ def test_device_registry(store: Store) -> None:
     assert store.register_device("c01", "T2.V1.R1", t1)  # a retired device comes back
     (c01,) = [r for r in store.registry() if r.device == "c01"]
     assert (c01.location, c01.registered, c01.retired) == ("T2.V1.R1", t1, None)
+
+
+def test_dead_letters_counted_once_per_topic_and_bytes(store: Store) -> None:
+    bad = [("fluxfleet/v1/ch001/telemetry", b"{trunc"), ("fluxfleet/v1/ch002/telemetry", b"{trunc")]
+    b = BatchBuilder({})
+    for i in range(3):  # the same bad message three times in one batch, another once
+        assert not b.add(*bad[0], RECEIVED_MS + i)
+    assert not b.add(*bad[1], RECEIVED_MS)
+    batch = b.build()
+    assert batch.dead_letters.num_rows == 2
+    store.write(batch)
+    again = BatchBuilder({})
+    assert not again.add(*bad[0], RECEIVED_MS + 10_000)  # in a later batch
+    store.write(again.build())
+    rows = {(r["topic"], r["payload"]): r for r in store.read("dead_letters").to_pylist()}
+    assert len(rows) == 2
+    first = rows[bad[0]]
+    assert first["received_count"] == 4
+    assert first["received"].timestamp() * 1000 == RECEIVED_MS
+    assert first["last_received"].timestamp() * 1000 == RECEIVED_MS + 10_000
+    assert rows[bad[1]]["received_count"] == 1
+
+
+def test_dead_letter_migration_merges_repeats(store_url: str) -> None:
+    """A store written before 0006 (repeats as separate rows) is merged on upgrade."""
+    backend = "duckdb" if store_url.startswith("duckdb") else "postgresql"
+    before = [m for m in migrations(backend) if m.version < 6]
+    if backend == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(store_url[len("duckdb:///") :])
+        for m in before:
+            con.execute(m.sql)
+        con.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+            " applied TIMESTAMPTZ NOT NULL)"
+        )
+        ins = "INSERT INTO dead_letters VALUES (to_timestamp(?), ?, ?::BLOB, ?)"
+    else:
+        import psycopg
+
+        con = psycopg.connect(store_url, autocommit=True)
+        for m in before:
+            con.execute(m.sql.encode())
+        con.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied TIMESTAMPTZ NOT NULL)"
+        )
+        ins = "INSERT INTO dead_letters VALUES (to_timestamp(%s), %s, %s, %s)"
+    for m in before:
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (" + ("?, ?" if backend == "duckdb" else
+            "%s, %s") + ", now())", [m.version, m.name],
+        )  # fmt: skip
+    for t in (100, 50, 200):
+        con.execute(ins, [t, "fluxfleet/v1/ch001/telemetry", b"\x00bad", f"reason {t}"])
+    con.execute(ins, [70, "fluxfleet/v1/ch001/meta", b"\x00bad", "other topic"])
+    con.close()
+    with open_store(store_url) as st:
+        rows = sorted(st.read("dead_letters").to_pylist(), key=lambda r: r["topic"])
+    assert [r["received_count"] for r in rows] == [1, 3]
+    merged = rows[1]
+    assert merged["received"].timestamp() == 50
+    assert merged["last_received"].timestamp() == 200
+    assert merged["reason"] == "reason 50"  # the first one's

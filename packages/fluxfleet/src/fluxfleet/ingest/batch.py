@@ -10,6 +10,7 @@ payload can raise out of :meth:`BatchBuilder.add`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,7 @@ class BatchBuilder:
         self._closures: list[dict[str, Any]] = []
         self._devices: dict[str, dict[str, Any]] = {}
         self._locations: list[dict[str, Any]] = []
-        self._dead: list[dict[str, Any]] = []
+        self._dead: dict[tuple[str, bytes], dict[str, Any]] = {}
         self._acks: list[dict[str, Any]] = []
 
     def add(self, topic: str, payload: bytes, received_ms: int) -> bool:
@@ -273,11 +274,19 @@ class BatchBuilder:
         return table
 
     def reject(self, topic: str, payload: bytes, received_ms: int, reason: str) -> None:
-        """Store a message as a dead letter."""
+        """Store a message as a dead letter (the same topic and bytes again: counted)."""
         self.rejected += 1
-        self._dead.append(
-            {"received": received_ms, "topic": topic, "payload": payload, "reason": reason}
-        )
+        key = (topic, payload)
+        row = self._dead.get(key)
+        if row is not None:
+            row["received_count"] += 1
+            row["last_received"] = max(row["last_received"], received_ms)
+            return
+        self._dead[key] = {
+            "received": received_ms, "topic": topic, "payload": payload, "reason": reason,
+            "last_received": received_ms, "received_count": 1,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        }  # fmt: skip
 
     def _location(self, device: str, loc: str | None, ts: int) -> None:
         if loc is not None and self.locations.get(device) != loc:
@@ -358,6 +367,8 @@ class BatchBuilder:
             closures=pa.Table.from_pylist(self._closures, schema=schema.CLOSURES),
             devices=pa.Table.from_pylist(list(self._devices.values()), schema=schema.DEVICES),
             device_locations=pa.Table.from_pylist(self._locations, schema=schema.DEVICE_LOCATIONS),
-            dead_letters=pa.Table.from_pylist(self._dead, schema=schema.DEAD_LETTERS),
+            dead_letters=pa.Table.from_pylist(
+                list(self._dead.values()), schema=schema.DEAD_LETTERS
+            ),
             command_acks=pa.Table.from_pylist(self._acks, schema=schema.COMMAND_ACKS),
         )

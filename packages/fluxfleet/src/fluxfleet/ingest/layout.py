@@ -29,12 +29,16 @@ soilflux segments exactly the closures the chambers ran. Columns (units in the n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from fluxfleet.ingest.batch import CLOSURE_PHASES
+
+if TYPE_CHECKING:  # pandas takes seconds to import: ``fluxfleet export`` never needs it
+    import pandas as pd
 
 SOILFLUX_PHASE = {
     "open": "open",
@@ -47,11 +51,55 @@ SOILFLUX_PHASE = {
 """Firmware phase → soilflux's generic phase vocabulary."""
 
 
+def h2o_mmol_mol(
+    rh_percent: np.ndarray, scd30_temperature_c: np.ndarray, pressure_hpa: np.ndarray
+) -> np.ndarray:
+    """Water vapour of the samples where its inputs are valid, NaN elsewhere.
+
+    W = 1000 · RH/100 · e_s(T_SCD30) / P (:func:`soilflux.humidity.h2o_from_rh`), with the
+    SCD30's RH referred to its own temperature. NaN where an input is missing (NaN), the
+    temperature is outside e_s's validity range (−40 to 50 °C), the RH outside 0 to 100 %
+    or the pressure is not > 0 (where soilflux would refuse them).
+
+    Parameters
+    ----------
+    rh_percent : numpy.ndarray
+        SCD30 relative humidity [%].
+    scd30_temperature_c : numpy.ndarray
+        SCD30 temperature [°C].
+    pressure_hpa : numpy.ndarray
+        Air pressure [hPa].
+
+    Returns
+    -------
+    numpy.ndarray
+        Water-vapour mole fraction [mmol mol⁻¹].
+    """
+    from soilflux.humidity import h2o_from_rh
+
+    rh = np.asarray(rh_percent, dtype=np.float64)
+    t_scd = np.asarray(scd30_temperature_c, dtype=np.float64)
+    p_kpa = np.asarray(pressure_hpa, dtype=np.float64) / 10.0
+    ok = (
+        np.isfinite(rh)
+        & (rh >= 0.0)
+        & (rh <= 100.0)
+        & np.isfinite(t_scd)
+        & (t_scd >= -40.0)
+        & (t_scd <= 50.0)
+        & np.isfinite(p_kpa)
+        & (p_kpa > 0.0)
+    )
+    h2o = np.full(rh.shape, np.nan)
+    h2o[ok] = h2o_from_rh(rh[ok], t_scd[ok], p_kpa[ok])
+    return h2o
+
+
 def generic_samples_table(samples: pa.Table, volume_cm3: float, area_cm2: float) -> pa.Table:
     """Store samples (schema ``SAMPLES``) → soilflux's generic layout as an Arrow table.
 
-    Column by column in Arrow and numpy (no pandas frame): ``fluxfleet export`` writes a
-    day of a 50-chamber fleet (1.44 M rows) from it directly.
+    Column by column in Arrow and numpy (no pandas frame). ``fluxfleet export`` writes the
+    same layout in SQL (:mod:`fluxfleet.export`; the tests hold the two equal).
 
     Parameters
     ----------
@@ -66,8 +114,6 @@ def generic_samples_table(samples: pa.Table, volume_cm3: float, area_cm2: float)
         The columns of the module docstring, sorted by device and seq (the order the
         device took its samples).
     """
-    from soilflux.io import h2o_from_rh
-
     # the device's own order (seq), as a logger writes its file: soilflux recognises a
     # clock set right by NTP as a backward step in that order
     order = pc.sort_indices(samples, [("device", "ascending"), ("seq", "ascending")]).to_numpy()
@@ -79,18 +125,7 @@ def generic_samples_table(samples: pa.Table, volume_cm3: float, area_cm2: float)
     def floats(name: str) -> np.ndarray:
         return pc.fill_null(s[name].cast(pa.float64()), np.nan).to_numpy()
 
-    rh, t_scd = floats("rh_percent"), floats("scd30_temperature_c")
-    p_kpa = floats("pressure_hpa") / 10.0
-    ok = (
-        np.isfinite(rh)
-        & np.isfinite(t_scd)
-        & (t_scd >= -40.0)
-        & (t_scd <= 50.0)
-        & np.isfinite(p_kpa)
-        & (p_kpa > 0.0)
-    )
-    h2o = np.full(n, np.nan)
-    h2o[ok] = h2o_from_rh(rh[ok], t_scd[ok], p_kpa[ok])
+    h2o = h2o_mmol_mol(floats("rh_percent"), floats("scd30_temperature_c"), floats("pressure_hpa"))
     phase = s["phase"]
     in_closure = pc.fill_null(pc.is_in(phase, pa.array(CLOSURE_PHASES)), False)
     closure_id = pc.if_else(in_closure, s["cyc"].cast(pa.string()), pa.scalar(None, pa.string()))

@@ -11,8 +11,14 @@ Delivery guarantees, and how they are kept:
 * **Never stored twice** — samples are keyed on (device, seq), closures on (device, cyc);
   a redelivered or replayed message adds nothing.
 * **Bounded in flight** — the CONNECT's *receive maximum* caps the unacknowledged QoS 1
-  messages the broker sends at once (paho collides packet ids past 65,535; the queue
-  here stays ≤ that cap), and a batch never waits for more than the cap.
+  messages the broker sends at once (paho collides packet ids past 65,535), and the
+  queue here holds at most that many: Mosquitto 2.0.11 overruns the cap once PUBACKs
+  flow, and a full queue then stops paho reading the socket (TCP holds the broker back).
+* **Pipelined** — a batch holds at most half the receive maximum, and a writer thread
+  commits (and then acknowledges) batch N while this thread validates batch N+1 and the
+  broker, with half its window still free, keeps sending: with a full-window batch the
+  broker stopped at the cap during every commit and the drain ran serially. At most one
+  batch waits for the writer (a queue of one), so in flight stays ≤ the receive maximum.
 * **Nothing malformed stops it** — each message is validated alone
   (:mod:`~fluxfleet.ingest.batch`); a rejected one is stored as a dead letter and
   acknowledged like the rest.
@@ -135,10 +141,19 @@ class Ingestor:
         self.on_commit = on_commit
         self.stats = IngestStats()
         self.subscribed = threading.Event()
-        self._queue: queue.Queue[_Item] = queue.Queue()
+        # Bounded here too: Mosquitto 2.0.11 sends past the receive maximum once PUBACKs
+        # flow (eclipse-mosquitto/mosquitto#2301; tests/server/test_pipeline.py shows it).
+        # A full queue stops paho's network thread, so TCP holds the broker back.
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=receive_maximum)
+        self._closing = threading.Event()
         self._generation = 0
         self._stop = threading.Event()
         self._locations = store.last_locations()
+        # half the window: the broker keeps sending the next batch during a commit
+        self.batch_max = max(1, receive_maximum // 2)
+        self._to_writer: queue.Queue[tuple[list[_Item], BatchBuilder] | None] = queue.Queue(1)
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -184,17 +199,21 @@ class Ingestor:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = bytes(msg._topic).decode("utf-8", "replace")
-        self._queue.put(
-            _Item(
-                topic,
-                bytes(msg.payload),
-                msg.mid,
-                msg.qos,
-                int(time.time() * 1000),
-                time.monotonic(),
-                self._generation,
-            )
+        item = _Item(
+            topic,
+            bytes(msg.payload),
+            msg.mid,
+            msg.qos,
+            int(time.time() * 1000),
+            time.monotonic(),
+            self._generation,
         )
+        while not self._closing.is_set():  # closing: left unacknowledged, delivered again
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     # the writer ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -210,9 +229,11 @@ class Ingestor:
             self.step(timeout_s=0.2)
 
     def step(self, timeout_s: float = 0.2) -> int:
-        """Wait up to ``timeout_s`` for messages, commit one batch, acknowledge it.
+        """Wait up to ``timeout_s`` for messages, validate a batch, hand it to the writer.
 
-        Returns the number of messages committed.
+        The writer thread commits it and then acknowledges its messages; this returns once
+        the writer has taken the batch before (at most one batch waits for it). Returns
+        the number of messages handed over.
         """
         try:
             first = self._queue.get(timeout=timeout_s)
@@ -220,21 +241,51 @@ class Ingestor:
             return 0
         items = [first]
         deadline = time.monotonic() + self.linger_s
-        while len(items) < self.receive_maximum:
+        while len(items) < self.batch_max:
             try:
                 items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
-        self._commit(items)
+        # validated here, against the locations of the batches before it (committed or not)
+        builder = BatchBuilder(dict(self._locations))
+        builder.add_many([(it.topic, it.payload, it.received_ms) for it in items])
+        self._locations = builder.locations
+        self._hand_over((items, builder))
         return len(items)
 
-    def _commit(self, items: list[_Item]) -> None:
-        delay_s = 0.1
+    def _hand_over(self, job: tuple[list[_Item], BatchBuilder] | None) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="ingest-writer", daemon=True
+            )
+            self._writer.start()
         while True:
-            builder = BatchBuilder(dict(self._locations))
-            builder.add_many([(it.topic, it.payload, it.received_ms) for it in items])
+            self._raise_writer_error()
             try:
-                result = self.store.write(builder.build())
+                self._to_writer.put(job, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            raise RuntimeError("the ingest writer thread failed") from self._writer_error
+
+    def _write_loop(self) -> None:
+        try:
+            while (job := self._to_writer.get()) is not None:
+                self._commit(*job)
+        except BaseException as exc:  # handed to the receiving thread, which raises it
+            self._writer_error = exc
+            log.exception("the ingest writer thread failed")
+
+    def _commit(self, items: list[_Item], builder: BatchBuilder) -> None:
+        """Write one validated batch (retrying), then acknowledge its messages."""
+        delay_s = 0.1
+        batch = builder.build()
+        while True:
+            try:
+                result = self.store.write(batch)
                 break
             except Exception:
                 # nothing acknowledged yet: keep the batch and try again (a deadlock, a
@@ -244,7 +295,6 @@ class Ingestor:
                 if self._stop.wait(delay_s):
                     return  # stopping: unacknowledged, so the broker delivers them again
                 delay_s = min(2 * delay_s, 5.0)
-        self._locations = builder.locations
         generation = self._generation
         for it in items:
             if it.qos > 0 and it.generation == generation:
@@ -269,7 +319,16 @@ class Ingestor:
 
     def close(self) -> None:
         """Commit what is queued, then disconnect (the session stays at the broker)."""
-        while self.step(timeout_s=0.0):
-            pass
-        self.client.disconnect()
-        self.client.loop_stop()
+        try:
+            while self.step(timeout_s=0.0):
+                pass
+        finally:
+            self._closing.set()  # a message still arriving is left to the next session
+            if self._writer is not None:
+                if self._writer.is_alive():
+                    self._to_writer.put(None)  # after the batches before it
+                self._writer.join()
+                self._writer = None
+            self.client.disconnect()
+            self.client.loop_stop()
+        self._raise_writer_error()

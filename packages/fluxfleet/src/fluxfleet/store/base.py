@@ -87,6 +87,32 @@ class Store(abc.ABC):
         Rows come sorted by device and time.
         """
 
+    def read_arrow(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """``columns`` (all if None) of the rows of ``table`` in [start, end), streamed.
+
+        Rows come in no particular order (``fluxfleet export`` sorts them). This default
+        reads the whole range at once; a backend streams it where it can.
+        """
+        data = self.read(table, start, end)
+        if columns is not None:
+            data = data.select(columns)
+        return pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
+
+    @abc.abstractmethod
+    def drop_samples_before(self, t: dt.datetime) -> int:
+        """Retention: remove raw samples older than ``t``; the rows removed.
+
+        DuckDB deletes them; PostgreSQL drops whole partitions that end at or before ``t``
+        (so up to ``partition_days`` more are kept), or deletes where the table is not
+        partitioned.
+        """
+
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Rows per table."""

@@ -222,6 +222,14 @@ class DuckDBStore(Store):
             result = self.con.sql(q, params=params).to_arrow_table()
         return _conform(result, schema.TABLES[table])
 
+    def drop_samples_before(self, t: dt.datetime) -> int:
+        """Delete the samples older than ``t`` (DuckDB reuses the freed blocks for new
+        rows; the file itself does not shrink)."""
+        self._writable()
+        with self._lock:
+            row = self.con.execute("DELETE FROM samples WHERE time < ?", [t]).fetchone()
+        return int(row[0]) if row else 0
+
     def counts(self) -> dict[str, int]:
         out = {}
         with self._lock:

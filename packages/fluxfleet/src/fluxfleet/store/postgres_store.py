@@ -177,16 +177,38 @@ class PostgresStore(Store):
 
     def drop_partitions_before(self, t: dt.datetime) -> list[str]:
         """Retention: drop the samples' partitions that end at or before ``t``."""
+        return [name for name, _rows in self._drop_partitions_before(t)]
+
+    def _drop_partitions_before(self, t: dt.datetime) -> list[tuple[str, int]]:
         dropped = []
+        names = self.partitions()  # (it commits: not inside the transaction below)
         with self.con.transaction():
             self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_PARTITIONS])
-            for name in self.partitions():
+            for name in names:
                 start = dt.datetime.strptime(name[-8:], "%Y%m%d").replace(tzinfo=dt.UTC)
                 if start + dt.timedelta(days=self.partition_days) <= t:
-                    self.con.execute(psql.SQL("DROP TABLE {}").format(psql.Identifier(name)))
-                    dropped.append(name)
+                    ident = psql.Identifier(name)
+                    row = self.con.execute(
+                        psql.SQL("SELECT count(*) FROM {}").format(ident)
+                    ).fetchone()
+                    self.con.execute(psql.SQL("DROP TABLE {}").format(ident))
+                    dropped.append((name, int(row[0]) if row else 0))
         self._partitions.clear()
         return dropped
+
+    def drop_samples_before(self, t: dt.datetime) -> int:
+        """Drop whole partitions ending at or before ``t`` (no ``DELETE``, no vacuum debt);
+        a samples table that is not partitioned gets a ``DELETE`` instead."""
+        self._reconnect_if_broken()
+        kind = self.con.execute(
+            "SELECT relkind FROM pg_class WHERE relname = 'samples' AND relkind IN ('p', 'r')"
+        ).fetchone()
+        self.con.commit()
+        if kind is not None and kind[0] == "p":
+            return sum(rows for _name, rows in self._drop_partitions_before(t))
+        with self.con.transaction():
+            cur = self.con.execute("DELETE FROM samples WHERE time < %s", [t])
+        return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
     def _insert(self, target: str, statement: str, table: pa.Table) -> int:
@@ -244,11 +266,43 @@ class PostgresStore(Store):
         devices: list[str] | None = None,
     ) -> pa.Table:
         check_table(table)
+        return self._copy_out(table, start, end, devices, schema.TABLES[table], ordered=True)
+
+    def read_arrow(
+        self,
+        table: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """Only ``columns``, unsorted (``fluxfleet export`` sorts in DuckDB).
+
+        Through the same ``COPY … TO STDOUT (FORMAT csv)`` parsed by Arrow as :meth:`read`:
+        on a day of 50 chambers it took 3.7 CPU-s against 5.5 for the ADBC PostgreSQL
+        driver's Arrow stream, and 0.9 GB against 1.35 (benchmarks/RESULTS.md).
+        """
+        check_table(table)
         s = schema.TABLES[table]
+        want = pa.schema([s.field(c) for c in columns]) if columns else s
+        data = self._copy_out(table, start, end, None, want, ordered=False)
+        return pa.RecordBatchReader.from_batches(want, data.to_batches())
+
+    def _copy_out(
+        self,
+        table: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        devices: list[str] | None,
+        s: pa.Schema,
+        ordered: bool,
+    ) -> pa.Table:
         params: list[Any] = [t for t in (start, end) if t is not None]
         params += list(devices or [])
         q = sql.select_sql(table, start is not None, end is not None, len(devices or []), "%s")
-        q = q.replace(f"SELECT {sql.columns(s)} FROM", f"SELECT {_select_list(s)} FROM", 1)
+        full = schema.TABLES[table]
+        q = q.replace(f"SELECT {sql.columns(full)} FROM", f"SELECT {_select_list(s)} FROM", 1)
+        if not ordered:
+            q = q.rsplit(" ORDER BY ", 1)[0]
         buf = io.BytesIO()
         with (
             self.con.cursor() as cur,

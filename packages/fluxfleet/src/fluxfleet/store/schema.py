@@ -11,7 +11,8 @@ table                  one row per
 ``fluxes``             closure with a computed flux, unique on (``device``, ``cyc``)
 ``devices``            device: last seen, firmware, slot, boot count, location, state
 ``device_locations``   change of a device's location code (its history), on (device, since)
-``dead_letters``       rejected message: topic, raw bytes, reason, time
+``dead_letters``       rejected message: topic, raw bytes, reason, first and last time and
+                       count, unique on (``topic``, ``payload_sha256``)
 ``commands``           command sent to the fleet (who, what, expiry), on ``cmd_id``
 ``command_targets``    device a command was meant for, on (``cmd_id``, ``device``)
 ``command_acks``       state a device reached for a command, on (device, cmd_id, state)
@@ -106,10 +107,13 @@ DEVICE_LOCATIONS = pa.schema([("device", pa.string()), ("location", pa.string())
 
 DEAD_LETTERS = pa.schema(
     [
-        ("received", TIME),
+        ("received", TIME),  # first received
         ("topic", pa.string()),
         ("payload", pa.binary()),
         ("reason", pa.string()),
+        ("last_received", TIME),
+        ("received_count", pa.int64()),  # messages with this topic and payload [-]
+        ("payload_sha256", pa.string()),  # hex SHA-256 of payload (with topic, the key)
     ]
 )
 

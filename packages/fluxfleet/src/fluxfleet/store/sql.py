@@ -32,9 +32,14 @@ INSERT_LOCATIONS = (
     f"INSERT INTO device_locations ({columns(schema.DEVICE_LOCATIONS)}) "
     f"SELECT {columns(schema.DEVICE_LOCATIONS)} FROM stg ON CONFLICT DO NOTHING"
 )
+# The same topic and raw bytes again count on the stored row (a batch holds each once).
 INSERT_DEAD_LETTERS = (
     f"INSERT INTO dead_letters ({columns(schema.DEAD_LETTERS)}) "
-    f"SELECT {columns(schema.DEAD_LETTERS)} FROM stg"
+    f"SELECT {columns(schema.DEAD_LETTERS)} FROM stg ORDER BY topic, payload_sha256 "
+    "ON CONFLICT (topic, payload_sha256) DO UPDATE SET "
+    "received_count = dead_letters.received_count + excluded.received_count, "
+    "received = least(dead_letters.received, excluded.received), "
+    "last_received = greatest(dead_letters.last_received, excluded.last_received)"
 )
 # A newer message updates what it carries; older state (a replayed meta) does not win.
 UPSERT_DEVICES = (

@@ -11,6 +11,7 @@ from typing import Literal
 
 import pandas as pd
 
+from soilflux.humidity import h2o_from_rh
 from soilflux.io.analysers import (
     ANALYSER_FORMATS,
     detect_analyser,
@@ -22,7 +23,7 @@ from soilflux.io.chambers import read_chambers
 from soilflux.io.closures import assign_closures, read_closure_table
 from soilflux.io.columns import ColumnMap, parse_columns_option
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
-from soilflux.io.generic import SAMPLE_COLUMNS, h2o_from_rh, parse_generic_table, read_generic
+from soilflux.io.generic import SAMPLE_COLUMNS, parse_generic_table, read_generic
 from soilflux.io.licor81x import read_licor81x
 from soilflux.io.licor82z import read_licor82z
 from soilflux.io.licorjson import read_licorjson
