@@ -204,6 +204,10 @@ class DuckDBStore(Store):
             result = self.con.sql(q, params=params).to_arrow_table()
         return _conform(result, schema.TABLES[table])
 
+    def select(self, statement: str, params: list[object] | None = None) -> pa.Table:
+        with self._lock:
+            return self.con.sql(statement, params=params or None).to_arrow_table()
+
     def counts(self) -> dict[str, int]:
         out = {}
         with self._lock:
