@@ -46,7 +46,7 @@
       section.querySelector(".export-" + fmt).href = "/api/quality?" + e;
     }
     return fetch("/api/quality?" + q).then((r) => r.json()).then((rows) => {
-      const tbody = section.querySelector("tbody");
+      const tbody = section.querySelector("table.rows tbody");
       for (const r of rows) {
         const tr = document.createElement("tr");
         tr.dataset.week = r.week;
