@@ -158,11 +158,14 @@ def test_live_page_shows_new_samples_and_fits_as_they_are_stored(
         pg_page.wait_for_selector(f"{panel} .seq:text-is('{seq}')", timeout=30_000)
         shown = _shown(pg_page, d)
         assert (shown["cyc"], shown["phase"], shown["co2"]) == (str(cyc), phase, f"{co2:.1f}")
+    # the charts redraw every 0.5 s: each new closure's fitted line is drawn over the
+    # samples soilflux fitted
+    with open_store(pg_url) as st:
+        n_fit = {(r["device"], r["cyc"]): r["n_fit"] for r in st.read("fluxes").to_pylist()}
     for d, cyc in new_fluxes:
         pg_page.wait_for_selector(
-            f".live-device[data-device='{d}'] .fits li[data-cyc='{cyc}']", timeout=30_000
+            f".live-device[data-device='{d}'] .fits li[data-cyc='{cyc}'][data-points='{n_fit[(d, cyc)]}']"
         )
-    pg_page.wait_for_timeout(600)  # one redraw tick of the charts
     pg_page.screenshot(path=str(tmp_path / "live-after.png"), full_page=True)
     assert pg_page.locator(".live-device canvas").count() == len(devices)
 

@@ -17,22 +17,29 @@
   if (!devices.length) { status.textContent = "no chamber chosen"; return; }
 
   function draw(p) {
-    // merge the sample times and the fit ends on one x axis
-    const pts = p.t.map((t, i) => [t, p.co2[i], null]);
-    for (const f of p.fits.values()) {
+    // the samples, and each fitted line evaluated at the samples inside its fit window
+    // (null elsewhere, so that two closures' lines are not joined)
+    const line = p.t.map(() => null);
+    for (const [cyc, f] of p.fits) {
       const a = Date.parse(f.fit_start) / 1000, b = Date.parse(f.fit_end) / 1000;
-      pts.push([a, null, f.fit_start_co2_ppm], [b, null, f.fit_end_co2_ppm]);
+      if (p.t.length && b < p.t[0]) {  // scrolled out of the window
+        p.fits.delete(cyc);
+        const li = p.el.querySelector(".fits li[data-cyc='" + cyc + "']");
+        if (li) li.remove();
+        continue;
+      }
+      let n = 0;
+      p.t.forEach((t, i) => { if (t >= a && t <= b) { line[i] = f.fit_start_co2_ppm + f.fit_slope_ppm_s * (t - a); n++; } });
+      const li = p.el.querySelector(".fits li[data-cyc='" + cyc + "']");
+      if (li) li.dataset.points = String(n);  // samples the drawn line spans
     }
-    pts.sort((x, y) => x[0] - y[0]);
-    const t0 = p.t.length ? p.t[p.t.length - 1] - 1200 : 0;
-    const kept = pts.filter((x) => x[0] >= t0);
-    const data = [kept.map((x) => x[0]), kept.map((x) => x[1]), kept.map((x) => x[2])];
+    const data = [p.t.slice(), p.co2.slice(), line];
     if (!p.plot) {
       p.plot = new uPlot({
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
         width: Math.min(900, window.innerWidth - 60), height: 220,
         series: [{}, { label: "CO₂ [µmol mol⁻¹]", stroke: "#1b7837", spanGaps: true, points: { show: false } },
-          { label: "fitted line", stroke: "#b2182b", width: 2, spanGaps: false }],
+          { label: "fitted line", stroke: "#b2182b", width: 3, spanGaps: false }],
         axes: [{}, { label: "CO₂ [µmol mol⁻¹]" }],
       }, data, p.el.querySelector(".chart"));
     } else {

@@ -68,7 +68,7 @@
         width: Math.min(900, window.innerWidth - 60), height: 220,
         series: [{}, ...keys.map((k, i) => ({ label: String(k), stroke: colours[i % colours.length], points: { show: true } }))],
         axes: [{}, { label: "filtered [%]" }],
-        scales: { y: { range: [0, 100] } },
+        scales: { x: { time: true, range: (u, lo, hi) => [lo - 4 * 86400, hi + 4 * 86400] }, y: { range: [0, 100] } },
       }, [x, ...ys], section.querySelector(".chart"));
     });
   }
