@@ -163,9 +163,8 @@ def test_live_page_shows_new_samples_and_fits_as_they_are_stored(
     with open_store(pg_url) as st:
         n_fit = {(r["device"], r["cyc"]): r["n_fit"] for r in st.read("fluxes").to_pylist()}
     for d, cyc in new_fluxes:
-        pg_page.wait_for_selector(
-            f".live-device[data-device='{d}'] .fits li[data-cyc='{cyc}'][data-points='{n_fit[(d, cyc)]}']"
-        )
+        fit = f".fits li[data-cyc='{cyc}'][data-points='{n_fit[(d, cyc)]}']"
+        pg_page.wait_for_selector(f".live-device[data-device='{d}'] {fit}")
     pg_page.screenshot(path=str(tmp_path / "live-after.png"), full_page=True)
     assert pg_page.locator(".live-device canvas").count() == len(devices)
 
