@@ -171,3 +171,20 @@ def test_bad_requests_say_why(client: TestClient, path: str, status: int, says: 
     r = client.get(path)
     assert r.status_code == status
     assert says in r.text
+
+
+def test_offline_is_derived_from_the_last_samples_age(store_url: str) -> None:
+    from fluxfleet.settings import Settings
+    from fluxfleet.web import create_app
+    from fluxfleet.web.queries import OFFLINE_AFTER_S
+
+    with open_store(store_url, read_only=True) as st:
+        last = {d: t for d, (t, _, _) in st.last_samples().items()}
+    now = max(last.values()) + dt.timedelta(seconds=30)
+    with TestClient(create_app(Settings(store=store_url), now=lambda: now)) as c:
+        got = c.get("/api/devices").json()
+    for r in got:
+        age = (now - last[r["device"]]).total_seconds()
+        assert r["last_sample_age_s"] == pytest.approx(age)
+        assert r["link"] == ("online" if age <= OFFLINE_AFTER_S else "offline")
+    assert {r["link"] for r in got} >= {"online"}

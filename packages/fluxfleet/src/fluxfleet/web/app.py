@@ -108,7 +108,13 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
                 row
             )
         return templates.TemplateResponse(
-            request, "fleet.html", {"devices": d.to_dict("records"), "layout": layout}
+            request,
+            "fleet.html",
+            {
+                "devices": d.to_dict("records"),
+                "layout": layout,
+                "offline_after_s": queries.OFFLINE_AFTER_S,
+            },
         )
 
     @app.get("/fluxes", response_class=HTMLResponse)

@@ -23,6 +23,11 @@ MAX_CLOSURE_SPAN = dt.timedelta(days=2)
 
 FLUX_LEVELS = ("variant", "location", "closure")
 
+OFFLINE_AFTER_S = 120.0
+"""A chamber whose newest sample is older than this is shown offline [s]: it samples every
+3 s and streams each sample at once, so two minutes of silence is a lost link, a dead
+device or an ingestor that stopped (the device's own ``state`` may still say online)."""
+
 
 class QueryError(ValueError):
     """A request the console cannot answer (bad parameter: the message says which)."""
@@ -38,7 +43,9 @@ def split_location(code: str | None) -> tuple[str, str, str]:
 
 def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
     """One row per device: state, ``last_seen_age_s`` [s] at ``now``, phase, firmware, slot,
-    location split into table/variant/replica, and its newest sample's time and cycle."""
+    location split into table/variant/replica, and its newest sample's time and cycle;
+    ``last_sample_age_s`` [s], that sample's age at ``now``, and ``link``, ``online`` or
+    ``offline`` derived from it (:data:`OFFLINE_AFTER_S`; offline without any sample)."""
     d = store.read("devices").to_pandas()
     last = store.last_samples()
     out = pd.DataFrame(
@@ -59,6 +66,10 @@ def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
             "location": d["location"],
         }
     )
+    age = (pd.Timestamp(now) - out["last_sample"]).dt.total_seconds()
+    out.insert(out.columns.get_loc("cyc") + 1, "last_sample_age_s", age)
+    link = np.where(age.to_numpy(dtype=float) <= OFFLINE_AFTER_S, "online", "offline")
+    out.insert(1, "link", link)
     split = [split_location(loc) for loc in out["location"]]
     out["table"] = [s[0] for s in split]
     out["variant"] = [s[1] for s in split]
