@@ -67,7 +67,7 @@ def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
         }
     )
     age = (pd.Timestamp(now) - out["last_sample"]).dt.total_seconds()
-    out.insert(out.columns.get_loc("cyc") + 1, "last_sample_age_s", age)
+    out.insert(list(out.columns).index("cyc") + 1, "last_sample_age_s", age)
     link = np.where(age.to_numpy(dtype=float) <= OFFLINE_AFTER_S, "online", "offline")
     out.insert(1, "link", link)
     split = [split_location(loc) for loc in out["location"]]
