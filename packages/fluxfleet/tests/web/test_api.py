@@ -188,3 +188,48 @@ def test_offline_is_derived_from_the_last_samples_age(store_url: str) -> None:
         assert r["last_sample_age_s"] == pytest.approx(age)
         assert r["link"] == ("online" if age <= OFFLINE_AFTER_S else "offline")
     assert {r["link"] for r in got} >= {"online"}
+
+
+def test_night_only_leaves_out_daylight_closures(store_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The simulated night has no daylight closure: mark three in a copy of the store."""
+    import shutil
+
+    import pyarrow as pa
+    from fluxfleet.settings import Settings
+    from fluxfleet.web import create_app
+
+    copy = tmp_path / "day.duckdb"
+    shutil.copy(store_path, copy)
+    url = f"duckdb:///{copy}"
+    with open_store(url) as st:
+        f = st.read("fluxes")
+        flags = f["flags"].to_pylist()
+        day = [i for i, x in enumerate(f["flux_umol_m2_s"].to_pylist()) if x == x][:3]
+        for i in day:
+            flags[i] = ",".join(x for x in [flags[i], "daylight"] if x)
+        st.write_fluxes(f.set_column(f.schema.get_field_index("flags"), "flags", pa.array(flags)))
+    rows = [r for r in _store_fluxes(url) if "daylight" not in (r["flags"] or "").split(",")]
+    assert len(rows) == len(_store_fluxes(url)) - 3
+    want = hourly_from_store_rows(rows)
+    with TestClient(create_app(Settings(store=url), now=lambda: NOW)) as c:
+        got = c.get("/api/fluxes", params={"night": "true"}).json()
+    assert {(r["hour"], r["variant"]): r["n_closures"] for r in got} == {
+        k: v[3] for k, v in want.items()
+    }
+
+
+def test_daily_bins(client: TestClient, store_url: str) -> None:
+    rows = _store_fluxes(store_url)
+    by_day: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        day = iso_ms(r["start"].replace(hour=0, minute=0, second=0, microsecond=0))
+        by_day.setdefault((day, r["location"]), []).append(r["flux_umol_m2_s"])
+    got = client.get("/api/fluxes", params={"bin": "day", "level": "location"}).json()
+    assert {(r["day"], r["location"]): r["n_closures"] for r in got} == {
+        k: len(v) for k, v in by_day.items()
+    }
+    for r in got:
+        assert r["flux_mean_umol_m2_s"] == pytest.approx(
+            sum(by_day[(r["day"], r["location"])]) / r["n_closures"], rel=1e-12
+        )
+    assert client.get("/api/fluxes", params={"bin": "week"}).status_code == 400

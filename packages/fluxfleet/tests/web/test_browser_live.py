@@ -209,3 +209,28 @@ def test_quality_page_shows_the_stores_shares_and_flagged_closures(
     link.click()
     page.wait_for_selector("body[data-loaded='true']")
     assert page.locator("#chart canvas").count() == 1
+
+
+def test_fluxes_page_by_location_per_day_night_only(
+    page: Any, console: str, store_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    query = "level=location&bin=day&night=true"
+    with urllib.request.urlopen(f"{console}/api/fluxes?{query}") as r:
+        want = {(x["day"], x["location"]): x for x in json.load(r)}
+    page.goto(f"{console}/fluxes?{query}")
+    page.wait_for_selector("body[data-loaded='true']")
+    page.screenshot(path=str(tmp_path / "fluxes-location-day.png"), full_page=True)
+    rows = page.locator("#fluxes tbody tr")
+    assert rows.count() == len(want) > 0
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        x = want[(row.get_attribute("data-hour"), row.get_attribute("data-variant"))]
+        assert row.locator("td.mean").inner_text() == f"{x['flux_mean_umol_m2_s']:.3f}"
+        assert row.locator("td.closures").inner_text() == str(x["n_closures"])
+    assert page.locator("select[name='level']").input_value() == "location"
+    rows.nth(0).click()  # that day's closures of that location
+    links = page.locator("a.closure-link")
+    links.first.wait_for()
+    assert links.count() == int(rows.nth(0).locator("td.closures").inner_text())

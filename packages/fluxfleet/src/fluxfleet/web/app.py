@@ -72,6 +72,8 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
         to: str | None = None,
         filtered: bool = False,
         level: str = "variant",
+        night: bool = False,
+        bin: str = "hour",
         format: Format = "json",
     ) -> Response:
         df = queries.fluxes(
@@ -82,6 +84,8 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
             end=_time(to, "to"),
             filtered=filtered,
             level=level,
+            night=night,
+            bin=bin,
         )
         return _table(df, format, f"fluxes-{level}")
 

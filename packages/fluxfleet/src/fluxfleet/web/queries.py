@@ -22,6 +22,7 @@ MAX_CLOSURE_SPAN = dt.timedelta(days=2)
 """Longest span of single closures one request may list (beyond: hourly aggregates)."""
 
 FLUX_LEVELS = ("variant", "location", "closure")
+FLUX_BINS = ("hour", "day")
 
 OFFLINE_AFTER_S = 120.0
 """A chamber whose newest sample is older than this is shown offline [s]: it samples every
@@ -84,8 +85,12 @@ def _closures(
     start: dt.datetime | None,
     end: dt.datetime | None,
     filtered: bool,
+    night: bool = False,
 ) -> pd.DataFrame:
     f = store.read("fluxes", start, end, [device] if device else None).to_pandas()
+    if night:
+        # soilflux flags a closure in daylight (lux above its night threshold, seed: 10 lx)
+        f = f[~(("," + f["flags"].fillna("") + ",").str.contains(",daylight,", regex=False))]
     if location:
         # A table "9", a variant "9.2" or one location "9.2.B".
         f = f[(f["location"] == location) | f["location"].str.startswith(location + ".")]
@@ -106,16 +111,22 @@ def fluxes(
     end: dt.datetime | None = None,
     filtered: bool = False,
     level: str = "variant",
+    night: bool = False,
+    bin: str = "hour",
 ) -> pd.DataFrame:
-    """Fluxes [µmol m⁻² s⁻¹] per hour, by variant or location, or single closures.
+    """Fluxes [µmol m⁻² s⁻¹] per hour (or day), by variant or location, or single closures.
 
-    ``filtered`` keeps only closures without any soilflux QC flag. ``level``:
+    ``filtered`` keeps only closures without any soilflux QC flag; ``night`` only those
+    without soilflux's ``daylight`` flag. ``bin`` is ``hour`` or ``day`` (UTC): the first
+    column is named after it. ``level``:
 
     * ``variant`` — per hour and variant: each replica's hourly mean, then the mean and
       sample sd (ddof 1; NaN for one replica) over the replicas (``n_replicas``);
     * ``location`` — per hour and location: mean and sd over that hour's closures;
     * ``closure`` — one row per closure, for a span of at most :data:`MAX_CLOSURE_SPAN`.
     """
+    if bin not in FLUX_BINS:
+        raise QueryError(f"bin: {bin!r} is not one of {', '.join(FLUX_BINS)}")
     if level not in FLUX_LEVELS:
         raise QueryError(f"level: {level!r} is not one of {', '.join(FLUX_LEVELS)}")
     if start is not None and end is not None and end <= start:
@@ -124,15 +135,15 @@ def fluxes(
         raise QueryError(
             f"level=closure needs from and to at most {MAX_CLOSURE_SPAN.days} days apart"
         )
-    f = _closures(store, device, location, start, end, filtered)
+    f = _closures(store, device, location, start, end, filtered, night)
     if level == "closure":
         return f[
             ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
              "flux_se_umol_m2_s", "model", "flags", "r2"]
         ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
-    f = f.assign(hour=f["start"].dt.floor("h"))
+    f = f.assign(**{bin: f["start"].dt.floor("h" if bin == "hour" else "D")})
     per_location = (
-        f.groupby(["hour", "variant", "location"])["flux_umol_m2_s"]
+        f.groupby([bin, "variant", "location"])["flux_umol_m2_s"]
         .agg(["mean", "std", "count"])
         .reset_index()
     )
@@ -144,7 +155,7 @@ def fluxes(
                 "count": "n_closures",
             }
         )
-    per_variant = per_location.groupby(["hour", "variant"]).agg(
+    per_variant = per_location.groupby([bin, "variant"]).agg(
         flux_mean_umol_m2_s=("mean", "mean"),
         flux_sd_umol_m2_s=("mean", "std"),
         n_replicas=("mean", "count"),
