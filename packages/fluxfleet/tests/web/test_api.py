@@ -233,3 +233,28 @@ def test_daily_bins(client: TestClient, store_url: str) -> None:
             sum(by_day[(r["day"], r["location"])]) / r["n_closures"], rel=1e-12
         )
     assert client.get("/api/fluxes", params={"bin": "week"}).status_code == 400
+
+
+def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    from fluxfleet.store import schema
+    from fluxfleet.web import queries
+
+    # the 3-hour test store: per hour
+    assert client.get("/api/fluxes?bin=auto").json() == client.get("/api/fluxes").json()
+    # 20 days of one closure a day: per day
+    t0 = dt.datetime(2024, 5, 1, 3, tzinfo=dt.UTC)
+    starts = [t0 + dt.timedelta(days=i) for i in range(20)]
+    rows = {
+        "device": ["ch000"] * 20, "cyc": list(range(20)), "location": ["5.1.A"] * 20,
+        "start": starts, "end": [t + dt.timedelta(minutes=3) for t in starts],
+        "flux_umol_m2_s": [float(i) for i in range(20)], "flux_se_umol_m2_s": [0.1] * 20,
+        "model": ["robust"] * 20, "flags": [""] * 20, "n_fit": [50] * 20, "r2": [0.99] * 20,
+        "deadband_s": [20.0] * 20, "computed": starts,
+    }  # fmt: skip
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as st:
+        st.write_fluxes(pa.table(rows).cast(schema.FLUXES))
+        got = queries.fluxes(st, bin="auto")
+    assert got.columns[0] == "day"
+    assert len(got) == 20
+    assert got["flux_mean_umol_m2_s"].tolist() == [float(i) for i in range(20)]

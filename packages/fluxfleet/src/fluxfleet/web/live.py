@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fluxfleet.store import Store, StoreError, open_store
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMAT_PATTERN, parse_time, records, table_response
+from fluxfleet.web.queries import newest_samples
 
 WINDOW = dt.timedelta(minutes=20)
 """How much of each chamber's recent CO2 the page shows: the running closure and the
@@ -88,7 +89,7 @@ def fit_lines(store: Store, devices: list[str], since: dt.datetime) -> pd.DataFr
 
 def window_start(store: Store, devices: list[str]) -> dt.datetime | None:
     """Start of the shown window: :data:`WINDOW` before the newest sample of ``devices``."""
-    last = store.last_samples()
+    last = newest_samples(store)
     times = [last[d][0] for d in devices if d in last]
     return (max(times) - WINDOW) if times else None
 

@@ -22,12 +22,20 @@ MAX_CLOSURE_SPAN = dt.timedelta(days=2)
 """Longest span of single closures one request may list (beyond: hourly aggregates)."""
 
 FLUX_LEVELS = ("variant", "location", "closure")
-FLUX_BINS = ("hour", "day")
+FLUX_BINS = ("hour", "day", "auto")
+AUTO_DAILY_AFTER = dt.timedelta(days=14)
+"""``bin=auto`` aggregates per day when the closures span more than this, else per hour."""
 
 OFFLINE_AFTER_S = 120.0
 """A chamber whose newest sample is older than this is shown offline [s]: it samples every
 3 s and streams each sample at once, so two minutes of silence is a lost link, a dead
 device or an ingestor that stopped (the device's own ``state`` may still say online)."""
+
+
+NEWEST_LOOKBACK = dt.timedelta(days=2)
+"""How far before the fleet's last message :func:`newest_samples` looks for each device's
+newest sample: a bounded read instead of a scan of the whole season. A device silent for
+longer shows no newest sample (and is offline)."""
 
 
 class QueryError(ValueError):
@@ -42,13 +50,35 @@ def split_location(code: str | None) -> tuple[str, str, str]:
     return (parts[0], f"{parts[0]}.{parts[1]}", parts[2])
 
 
+_NEWEST = (
+    "SELECT s.device AS device, s.time AS time, s.phase AS phase, s.cyc AS cyc "
+    "FROM samples s JOIN (SELECT device, max(seq) AS seq FROM samples WHERE time >= ? "
+    "GROUP BY device) m ON s.device = m.device AND s.seq = m.seq WHERE s.time >= ?"
+)
+
+
+def newest_samples(store: Store) -> dict[str, tuple[dt.datetime, str, int]]:
+    """Each device's newest sample (highest seq) — its (time, phase, cyc) — among the
+    samples of the :data:`NEWEST_LOOKBACK` before the newest ``devices.last_seen``."""
+    seen = store.read("devices")["last_seen"].to_pylist()
+    seen = [t for t in seen if t is not None]
+    if not seen:
+        return {}
+    since = max(seen) - NEWEST_LOOKBACK
+    rows = store.select(_NEWEST, [since, since]).to_pylist()
+    return {
+        str(r["device"]): (pd.Timestamp(r["time"]).to_pydatetime(), str(r["phase"]), int(r["cyc"]))
+        for r in rows
+    }
+
+
 def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
     """One row per device: state, ``last_seen_age_s`` [s] at ``now``, phase, firmware, slot,
     location split into table/variant/replica, and its newest sample's time and cycle;
     ``last_sample_age_s`` [s], that sample's age at ``now``, and ``link``, ``online`` or
     ``offline`` derived from it (:data:`OFFLINE_AFTER_S`; offline without any sample)."""
     d = store.read("devices").to_pandas()
-    last = store.last_samples()
+    last = newest_samples(store)
     out = pd.DataFrame(
         {
             "device": d["device"].astype(str),
@@ -117,8 +147,9 @@ def fluxes(
     """Fluxes [µmol m⁻² s⁻¹] per hour (or day), by variant or location, or single closures.
 
     ``filtered`` keeps only closures without any soilflux QC flag; ``night`` only those
-    without soilflux's ``daylight`` flag. ``bin`` is ``hour`` or ``day`` (UTC): the first
-    column is named after it. ``level``:
+    without soilflux's ``daylight`` flag. ``bin`` is ``hour`` or ``day`` (UTC), or ``auto``
+    (day if the closures span more than :data:`AUTO_DAILY_AFTER`): the first column is
+    named after the bin used. ``level``:
 
     * ``variant`` — per hour and variant: each replica's hourly mean, then the mean and
       sample sd (ddof 1; NaN for one replica) over the replicas (``n_replicas``);
@@ -141,6 +172,9 @@ def fluxes(
             ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
              "flux_se_umol_m2_s", "model", "flags", "r2"]
         ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
+    if bin == "auto":
+        span = f["start"].max() - f["start"].min() if len(f) else pd.Timedelta(0)
+        bin = "day" if span > AUTO_DAILY_AFTER else "hour"
     f = f.assign(**{bin: f["start"].dt.floor("h" if bin == "hour" else "D")})
     per_location = (
         f.groupby([bin, "variant", "location"])["flux_umol_m2_s"]

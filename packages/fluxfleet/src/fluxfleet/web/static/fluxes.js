@@ -13,9 +13,10 @@
   for (const k of ["location", "from", "to"]) if (params.get(k)) query.set(k, params.get(k));
   for (const k of ["filtered", "night"]) if (params.get(k) === "true") query.set(k, "true");
   const level = params.get("level") === "location" ? "location" : "variant";
-  const bin = params.get("bin") === "day" ? "day" : "hour";
+  // per hour unless asked, or unless a season is shown (auto: per day beyond 14 days)
+  let bin = ["hour", "day"].includes(params.get("bin")) ? params.get("bin") : "auto";
   if (level !== "variant") query.set("level", level);
-  if (bin !== "hour") query.set("bin", bin);
+  query.set("bin", bin);
   for (const fmt of ["csv", "parquet"]) {
     const q = new URLSearchParams(query); q.set("format", fmt);
     document.getElementById("export-" + fmt).href = "/api/fluxes?" + q;
@@ -47,6 +48,7 @@
   }
 
   fetch("/api/fluxes?" + query).then((r) => r.json()).then((rows) => {
+    if (bin === "auto") bin = rows.length && "day" in rows[0] ? "day" : "hour";
     const tbody = document.querySelector("#fluxes tbody");
     for (const r of rows) {
       const tr = document.createElement("tr");
