@@ -144,6 +144,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20, help="requests per route (default 20)")
     ap.add_argument("--page-runs", type=int, default=5, help="loads per page (default 5)")
     ap.add_argument("--keep", action="store_true", help="keep the store file")
+    ap.add_argument(
+        "--store-file", type=Path, help="use this store made by an earlier --keep run as it is"
+    )
     args = ap.parse_args()
     if args.days < 1 or args.chambers < 4 or args.runs < 2 or args.page_runs < 1:
         ap.error("--days >= 1, --chambers >= 4, --runs >= 2, --page-runs >= 1")
@@ -153,9 +156,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="web-bench-"))
     path = work / "season.duckdb"
     t0 = time.perf_counter()
-    counts = make_store(path, args.days, args.chambers)
+    if args.store_file:
+        from fluxfleet.store import open_store
+
+        path, args.keep = args.store_file, True
+        with open_store(f"duckdb:///{path}", read_only=True) as st:
+            counts = st.counts()
+    else:
+        counts = make_store(path, args.days, args.chambers)
     print(
-        f"store: {args.chambers} chambers × {args.days} days: {counts['samples']:,} samples, "
+        f"store: {counts['devices']} chambers: {counts['samples']:,} samples, "
         f"{counts['fluxes']:,} fluxes, {path.stat().st_size / 2**20:.0f} MB, "
         f"made in {time.perf_counter() - t0:.0f} s"
     )
@@ -173,7 +183,7 @@ def main() -> None:
             what="fluxfleet serve",
             proc=serve,
         )
-        run(base, args, work, run_chromium)
+        run(base, f"duckdb:///{path}", args, work, run_chromium)
     finally:
         serve.terminate()
         serve.wait(30)
@@ -183,10 +193,12 @@ def main() -> None:
             path.unlink(missing_ok=True)
 
 
-def run(base: str, args: argparse.Namespace, work: Path, run_chromium: Any) -> None:
+def run(
+    base: str, base_store: str, args: argparse.Namespace, work: Path, run_chromium: Any
+) -> None:
     from fluxfleet.store import open_store
 
-    with open_store(f"duckdb:///{work / 'season.duckdb'}", read_only=True) as st:
+    with open_store(base_store, read_only=True) as st:
         last = st.last_samples()
     t_end = max(t for t, _, _ in last.values())
     day = (t_end - dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -268,7 +280,7 @@ def run(base: str, args: argparse.Namespace, work: Path, run_chromium: Any) -> N
         browser.close()
     print(
         f"\n{platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {json.dumps(vars(args))}"
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {json.dumps(vars(args), default=str)}"
     )
 
 

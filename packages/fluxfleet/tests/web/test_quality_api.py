@@ -1,6 +1,7 @@
 """The Quality page's API: weekly shares of filtered closures (fleet, per table, per flag)
 and the flagged closures, recomputed here from the store's rows; the SQL is run on both
-backends (the same fluxes copied into a PostgreSQL database give the same tables)."""
+backends (the same fluxes copied into a PostgreSQL database give the same tables, and so
+do the Fluxes page's SQL aggregations)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fluxfleet.store import open_store
+from fluxfleet.web import queries
 from fluxfleet.web.quality import MAX_CLOSURES, filtered_share, flagged_closures
 
 from .conftest import TestClient, iso_ms
@@ -137,6 +139,12 @@ def test_postgresql_gives_the_same_tables(store_url: str, postgres: Any) -> None
             for level in ("week", "table", "flag"):
                 a, b = filtered_share(duck, level), filtered_share(pg, level)
                 pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=level)
+            # the Fluxes page's SQL aggregation too
+            for kw in ({}, {"level": "location", "bin": "day"}, {"filtered": True, "night": True}):
+                pd.testing.assert_frame_equal(
+                    queries.fluxes(duck, **kw), queries.fluxes(pg, **kw), check_dtype=False,
+                    rtol=1e-12, obj=str(kw),
+                )  # fmt: skip
             week = filtered_share(duck, "flag")["week"].iloc[0].to_pydatetime()
             a_rows, a_n = flagged_closures(duck, week)
             b_rows, b_n = flagged_closures(pg, week)

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from fluxfleet.store.base import Store
+from fluxfleet.web import flux_sql
 
 MAX_CLOSURE_SPAN = dt.timedelta(days=2)
 """Longest span of single closures one request may list (beyond: hourly aggregates)."""
@@ -155,6 +156,9 @@ def fluxes(
       sample sd (ddof 1; NaN for one replica) over the replicas (``n_replicas``);
     * ``location`` — per hour and location: mean and sd over that hour's closures;
     * ``closure`` — one row per closure, for a span of at most :data:`MAX_CLOSURE_SPAN`.
+
+    The hour/day levels are counted by the store in SQL (:mod:`fluxfleet.web.flux_sql`);
+    closures without a finite flux, or whose location is not ``T.V.R``, are left out.
     """
     if bin not in FLUX_BINS:
         raise QueryError(f"bin: {bin!r} is not one of {', '.join(FLUX_BINS)}")
@@ -166,36 +170,17 @@ def fluxes(
         raise QueryError(
             f"level=closure needs from and to at most {MAX_CLOSURE_SPAN.days} days apart"
         )
+    if level != "closure":
+        clause, params = flux_sql.where(device, location, start, end, filtered, night)
+        if bin == "auto":
+            long = flux_sql.span(store, clause, params) > AUTO_DAILY_AFTER
+            bin = "day" if long else "hour"
+        return flux_sql.aggregate(store, level, bin, clause, params)
     f = _closures(store, device, location, start, end, filtered, night)
-    if level == "closure":
-        return f[
-            ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
-             "flux_se_umol_m2_s", "model", "flags", "r2"]
-        ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
-    if bin == "auto":
-        span = f["start"].max() - f["start"].min() if len(f) else pd.Timedelta(0)
-        bin = "day" if span > AUTO_DAILY_AFTER else "hour"
-    f = f.assign(**{bin: f["start"].dt.floor("h" if bin == "hour" else "D")})
-    per_location = (
-        f.groupby([bin, "variant", "location"])["flux_umol_m2_s"]
-        .agg(["mean", "std", "count"])
-        .reset_index()
-    )
-    if level == "location":
-        return per_location.rename(
-            columns={
-                "mean": "flux_mean_umol_m2_s",
-                "std": "flux_sd_umol_m2_s",
-                "count": "n_closures",
-            }
-        )
-    per_variant = per_location.groupby([bin, "variant"]).agg(
-        flux_mean_umol_m2_s=("mean", "mean"),
-        flux_sd_umol_m2_s=("mean", "std"),
-        n_replicas=("mean", "count"),
-        n_closures=("count", "sum"),
-    )
-    return per_variant.reset_index()
+    return f[
+        ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
+         "flux_se_umol_m2_s", "model", "flags", "r2"]
+    ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
 
 
 def closure(store: Store, device: str, cyc: int) -> tuple[pd.DataFrame, dict[str, object]]:
