@@ -5,6 +5,7 @@ ingest`` does batch by batch), and the app over it."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
 import warnings
 from collections import defaultdict
@@ -15,6 +16,7 @@ import pytest
 from fluxfleet.ingest.batch import BatchBuilder
 from fluxfleet.ingest.fluxes import LiveFluxes
 from fluxfleet.settings import DEFAULT_AREA_CM2, DEFAULT_VOLUME_CM3, Settings
+from fluxfleet.sim.faults import default_schedule
 from fluxfleet.sim.fleet import FleetConfig
 from fluxfleet.sim.runner import run_fleet
 from fluxfleet.store import open_store
@@ -36,10 +38,12 @@ BATCH_MESSAGES = 500
 
 @pytest.fixture(scope="session")
 def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DuckDB store holding 6 simulated chambers' 3 night hours, with live fluxes."""
+    """A DuckDB store holding 6 simulated chambers' 3 night hours, with live fluxes; the
+    simulator's default faults (stuck lids, clogging, dropouts, …) give QC flags."""
     messages: list[tuple[str, bytes]] = []
     cfg = FleetConfig(chambers=CHAMBERS, start_s=START_S, duration_s=HOURS * 3600.0, seed=3)
-    run_fleet(cfg, [], None, sink=lambda t, p: messages.append((t, p)))
+    faults = default_schedule(CHAMBERS, HOURS * 3600.0, seed=3)
+    run_fleet(cfg, faults, None, sink=lambda t, p: messages.append((t, p)))
     path = tmp_path_factory.mktemp("console") / "fleet.duckdb"
     with open_store(f"duckdb:///{path}") as st:
         live = LiveFluxes(st, DEFAULT_VOLUME_CM3, DEFAULT_AREA_CM2)
@@ -73,9 +77,13 @@ def iso_ms(t: dt.datetime) -> str:
 def hourly_from_store_rows(
     rows: list[dict],
 ) -> dict[tuple[str, str], tuple[float, float | None, int, int]]:
-    """(hour, variant) -> (mean of replica means, sd over replicas, replicas, closures)."""
+    """(hour, variant) -> (mean of replica means, sd over replicas, replicas, closures).
+
+    Closures without a finite flux are left out, as the console leaves them out."""
     per_loc: dict[tuple[dt.datetime, str], list[float]] = defaultdict(list)
     for r in rows:
+        if r["flux_umol_m2_s"] is None or not math.isfinite(r["flux_umol_m2_s"]):
+            continue
         hour = r["start"].replace(minute=0, second=0, microsecond=0)
         per_loc[(hour, r["location"])].append(r["flux_umol_m2_s"])
     per_var: dict[tuple[str, str], list[list[float]]] = defaultdict(list)

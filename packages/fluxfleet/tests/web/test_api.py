@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,8 +15,13 @@ from .conftest import NOW, TestClient, hourly_from_store_rows, iso_ms
 
 
 def _store_fluxes(store_url: str) -> list[dict]:
+    """The store's fluxes that the Fluxes page counts: those with a finite flux (a faulty
+    closure, e.g. during a sensor dropout, may have none)."""
     with open_store(store_url, read_only=True) as st:
-        return st.read("fluxes").to_pylist()
+        rows = st.read("fluxes").to_pylist()
+    return [
+        r for r in rows if r["flux_umol_m2_s"] is not None and math.isfinite(r["flux_umol_m2_s"])
+    ]
 
 
 def test_devices_are_the_stores(client: TestClient, store_url: str) -> None:
@@ -165,3 +171,90 @@ def test_bad_requests_say_why(client: TestClient, path: str, status: int, says: 
     r = client.get(path)
     assert r.status_code == status
     assert says in r.text
+
+
+def test_offline_is_derived_from_the_last_samples_age(store_url: str) -> None:
+    from fluxfleet.settings import Settings
+    from fluxfleet.web import create_app
+    from fluxfleet.web.queries import OFFLINE_AFTER_S
+
+    with open_store(store_url, read_only=True) as st:
+        last = {d: t for d, (t, _, _) in st.last_samples().items()}
+    now = max(last.values()) + dt.timedelta(seconds=30)
+    with TestClient(create_app(Settings(store=store_url), now=lambda: now)) as c:
+        got = c.get("/api/devices").json()
+    for r in got:
+        age = (now - last[r["device"]]).total_seconds()
+        assert r["last_sample_age_s"] == pytest.approx(age)
+        assert r["link"] == ("online" if age <= OFFLINE_AFTER_S else "offline")
+    assert {r["link"] for r in got} >= {"online"}
+
+
+def test_night_only_leaves_out_daylight_closures(store_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The simulated night has no daylight closure: mark three in a copy of the store."""
+    import shutil
+
+    import pyarrow as pa
+    from fluxfleet.settings import Settings
+    from fluxfleet.web import create_app
+
+    copy = tmp_path / "day.duckdb"
+    shutil.copy(store_path, copy)
+    url = f"duckdb:///{copy}"
+    with open_store(url) as st:
+        f = st.read("fluxes")
+        flags = f["flags"].to_pylist()
+        day = [i for i, x in enumerate(f["flux_umol_m2_s"].to_pylist()) if x == x][:3]
+        for i in day:
+            flags[i] = ",".join(x for x in [flags[i], "daylight"] if x)
+        st.write_fluxes(f.set_column(f.schema.get_field_index("flags"), "flags", pa.array(flags)))
+    rows = [r for r in _store_fluxes(url) if "daylight" not in (r["flags"] or "").split(",")]
+    assert len(rows) == len(_store_fluxes(url)) - 3
+    want = hourly_from_store_rows(rows)
+    with TestClient(create_app(Settings(store=url), now=lambda: NOW)) as c:
+        got = c.get("/api/fluxes", params={"night": "true"}).json()
+    assert {(r["hour"], r["variant"]): r["n_closures"] for r in got} == {
+        k: v[3] for k, v in want.items()
+    }
+
+
+def test_daily_bins(client: TestClient, store_url: str) -> None:
+    rows = _store_fluxes(store_url)
+    by_day: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        day = iso_ms(r["start"].replace(hour=0, minute=0, second=0, microsecond=0))
+        by_day.setdefault((day, r["location"]), []).append(r["flux_umol_m2_s"])
+    got = client.get("/api/fluxes", params={"bin": "day", "level": "location"}).json()
+    assert {(r["day"], r["location"]): r["n_closures"] for r in got} == {
+        k: len(v) for k, v in by_day.items()
+    }
+    for r in got:
+        assert r["flux_mean_umol_m2_s"] == pytest.approx(
+            sum(by_day[(r["day"], r["location"])]) / r["n_closures"], rel=1e-12
+        )
+    assert client.get("/api/fluxes", params={"bin": "week"}).status_code == 400
+
+
+def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    from fluxfleet.store import schema
+    from fluxfleet.web import queries
+
+    # the 3-hour test store: per hour
+    assert client.get("/api/fluxes?bin=auto").json() == client.get("/api/fluxes").json()
+    # 20 days of one closure a day: per day
+    t0 = dt.datetime(2024, 5, 1, 3, tzinfo=dt.UTC)
+    starts = [t0 + dt.timedelta(days=i) for i in range(20)]
+    rows = {
+        "device": ["ch000"] * 20, "cyc": list(range(20)), "location": ["5.1.A"] * 20,
+        "start": starts, "end": [t + dt.timedelta(minutes=3) for t in starts],
+        "flux_umol_m2_s": [float(i) for i in range(20)], "flux_se_umol_m2_s": [0.1] * 20,
+        "model": ["robust"] * 20, "flags": [""] * 20, "n_fit": [50] * 20, "r2": [0.99] * 20,
+        "deadband_s": [20.0] * 20, "computed": starts,
+    }  # fmt: skip
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as st:
+        st.write_fluxes(pa.table(rows).cast(schema.FLUXES))
+        got = queries.fluxes(st, bin="auto")
+    assert got.columns[0] == "day"
+    assert len(got) == 20
+    assert got["flux_mean_umol_m2_s"].tolist() == [float(i) for i in range(20)]

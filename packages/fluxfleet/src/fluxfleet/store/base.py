@@ -146,6 +146,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def select(self, statement: str, params: list[object] | None = None) -> pa.Table:
+        """Rows of one read-only ``SELECT`` (aggregations for the console and reports).
+
+        ``statement`` is SQL that both backends speak (PostgreSQL and DuckDB share
+        ``date_trunc``, ``split_part``, ``string_to_array``, ``unnest``, ``FILTER``) with
+        ``?`` as the only placeholder (never a literal ``?`` in the text). Times come back
+        as UTC instants.
+        """
+
+    @abc.abstractmethod
     def migrations(self) -> list[int]:
         """Schema versions applied, in order."""
 

@@ -230,6 +230,10 @@ class DuckDBStore(Store):
             row = self.con.execute("DELETE FROM samples WHERE time < ?", [t]).fetchone()
         return int(row[0]) if row else 0
 
+    def select(self, statement: str, params: list[object] | None = None) -> pa.Table:
+        with self._lock:
+            return self.con.sql(statement, params=params or None).to_arrow_table()
+
     def counts(self) -> dict[str, int]:
         out = {}
         with self._lock:

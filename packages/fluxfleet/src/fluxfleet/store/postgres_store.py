@@ -346,6 +346,16 @@ class PostgresStore(Store):
             cols.append(col)
         return pa.table(cols, schema=s)
 
+    def select(self, statement: str, params: list[object] | None = None) -> pa.Table:
+        # psycopg takes %s: a literal % is doubled, then each ? becomes a placeholder.
+        q = statement.replace("%", "%%").replace("?", "%s")
+        with self.con.cursor() as cur:
+            cur.execute(q, params or None)
+            names = [c.name for c in cur.description or []]
+            rows = cur.fetchall()
+        self.con.commit()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
     def counts(self) -> dict[str, int]:
         out = {}
         for name in schema.TABLES:

@@ -10,79 +10,24 @@ is being written, so while ``fluxfleet ingest`` holds a DuckDB file the console 
 # No "from __future__ import annotations": FastAPI resolves the local Annotated aliases.
 
 import datetime as dt
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fluxfleet.store import Store, StoreError, open_store
-from fluxfleet.web import actions, analysis_pages, firmware, queries
+from fluxfleet.web import actions, analysis_pages, firmware, live, quality, queries
+from fluxfleet.web.console import Console
+from fluxfleet.web.formats import FORMATS, jsonable, parse_time, records, table_response
 
 HERE = Path(__file__).parent
-FORMATS = ("json", "csv", "parquet")
-
-
-def _time(value: str | None, name: str) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{name}: {value!r} is not an ISO 8601 time") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
-def _table(df: pd.DataFrame, fmt: str, name: str) -> Response:
-    """``df`` as JSON records, CSV or Parquet (the export of exactly what a page shows)."""
-    if fmt == "csv":
-        return Response(
-            df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    if fmt == "parquet":
-        buf = io.BytesIO()
-        pq.write_table(queries.to_arrow(df), buf)
-        return Response(
-            buf.getvalue(),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
-        )
-    return Response(json.dumps(_records(df)), media_type="application/json")
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of ``df`` for JSON: times as ISO 8601 UTC with ms, NaN/NA as null, and floats
-    in full (Python's shortest round-trip repr; pandas' to_json rounds to 15 digits)."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            text = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
-            out[col] = text.where(out[col].notna(), None)
-    out = out.astype(object).where(out.notna(), None)
-    return [
-        {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in out.to_dict("records")
-    ]
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, pd.Timestamp):
-            v = v.isoformat()
-        elif isinstance(v, float) and v != v:
-            v = None
-        out[k] = v
-    return out
+__all__ = ["FORMATS", "create_app"]
+# The names the routes below (and routes written before formats.py) use.
+_table, _records, _jsonable, _time = table_response, records, jsonable, parse_time
 
 
 def create_app(settings: Any, *, now: Any = None) -> FastAPI:
@@ -127,6 +72,8 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
         to: str | None = None,
         filtered: bool = False,
         level: str = "variant",
+        night: bool = False,
+        bin: str = "hour",
         format: Format = "json",
     ) -> Response:
         df = queries.fluxes(
@@ -137,6 +84,8 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
             end=_time(to, "to"),
             filtered=filtered,
             level=level,
+            night=night,
+            bin=bin,
         )
         return _table(df, format, f"fluxes-{level}")
 
@@ -163,7 +112,13 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
                 row
             )
         return templates.TemplateResponse(
-            request, "fleet.html", {"devices": d.to_dict("records"), "layout": layout}
+            request,
+            "fleet.html",
+            {
+                "devices": d.to_dict("records"),
+                "layout": layout,
+                "offline_after_s": queries.OFFLINE_AFTER_S,
+            },
         )
 
     @app.get("/fluxes", response_class=HTMLResponse)
@@ -178,4 +133,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     firmware.register(app, settings)
     actions.register(app, settings)
     analysis_pages.register(app, templates, store, settings, _table, _time)
+    console = Console(url, Depends(store), templates, clock)
+    live.register(app, console)
+    quality.register(app, console)
     return app

@@ -17,11 +17,26 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from fluxfleet.store.base import Store
+from fluxfleet.web import flux_sql
 
 MAX_CLOSURE_SPAN = dt.timedelta(days=2)
 """Longest span of single closures one request may list (beyond: hourly aggregates)."""
 
 FLUX_LEVELS = ("variant", "location", "closure")
+FLUX_BINS = ("hour", "day", "auto")
+AUTO_DAILY_AFTER = dt.timedelta(days=14)
+"""``bin=auto`` aggregates per day when the closures span more than this, else per hour."""
+
+OFFLINE_AFTER_S = 120.0
+"""A chamber whose newest sample is older than this is shown offline [s]: it samples every
+3 s and streams each sample at once, so two minutes of silence is a lost link, a dead
+device or an ingestor that stopped (the device's own ``state`` may still say online)."""
+
+
+NEWEST_LOOKBACK = dt.timedelta(days=2)
+"""How far before the fleet's last message :func:`newest_samples` looks for each device's
+newest sample: a bounded read instead of a scan of the whole season. A device silent for
+longer shows no newest sample (and is offline)."""
 
 
 class QueryError(ValueError):
@@ -36,11 +51,35 @@ def split_location(code: str | None) -> tuple[str, str, str]:
     return (parts[0], f"{parts[0]}.{parts[1]}", parts[2])
 
 
+_NEWEST = (
+    "SELECT s.device AS device, s.time AS time, s.phase AS phase, s.cyc AS cyc "
+    "FROM samples s JOIN (SELECT device, max(seq) AS seq FROM samples WHERE time >= ? "
+    "GROUP BY device) m ON s.device = m.device AND s.seq = m.seq WHERE s.time >= ?"
+)
+
+
+def newest_samples(store: Store) -> dict[str, tuple[dt.datetime, str, int]]:
+    """Each device's newest sample (highest seq) — its (time, phase, cyc) — among the
+    samples of the :data:`NEWEST_LOOKBACK` before the newest ``devices.last_seen``."""
+    seen = store.read("devices")["last_seen"].to_pylist()
+    seen = [t for t in seen if t is not None]
+    if not seen:
+        return {}
+    since = max(seen) - NEWEST_LOOKBACK
+    rows = store.select(_NEWEST, [since, since]).to_pylist()
+    return {
+        str(r["device"]): (pd.Timestamp(r["time"]).to_pydatetime(), str(r["phase"]), int(r["cyc"]))
+        for r in rows
+    }
+
+
 def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
     """One row per device: state, ``last_seen_age_s`` [s] at ``now``, phase, firmware, slot,
-    location split into table/variant/replica, and its newest sample's time and cycle."""
+    location split into table/variant/replica, and its newest sample's time and cycle;
+    ``last_sample_age_s`` [s], that sample's age at ``now``, and ``link``, ``online`` or
+    ``offline`` derived from it (:data:`OFFLINE_AFTER_S`; offline without any sample)."""
     d = store.read("devices").to_pandas()
-    last = store.last_samples()
+    last = newest_samples(store)
     out = pd.DataFrame(
         {
             "device": d["device"].astype(str),
@@ -59,6 +98,10 @@ def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
             "location": d["location"],
         }
     )
+    age = (pd.Timestamp(now) - out["last_sample"]).dt.total_seconds()
+    out.insert(list(out.columns).index("cyc") + 1, "last_sample_age_s", age)
+    link = np.where(age.to_numpy(dtype=float) <= OFFLINE_AFTER_S, "online", "offline")
+    out.insert(1, "link", link)
     split = [split_location(loc) for loc in out["location"]]
     out["table"] = [s[0] for s in split]
     out["variant"] = [s[1] for s in split]
@@ -73,8 +116,12 @@ def _closures(
     start: dt.datetime | None,
     end: dt.datetime | None,
     filtered: bool,
+    night: bool = False,
 ) -> pd.DataFrame:
     f = store.read("fluxes", start, end, [device] if device else None).to_pandas()
+    if night:
+        # soilflux flags a closure in daylight (lux above its night threshold, seed: 10 lx)
+        f = f[~(("," + f["flags"].fillna("") + ",").str.contains(",daylight,", regex=False))]
     if location:
         # A table "9", a variant "9.2" or one location "9.2.B".
         f = f[(f["location"] == location) | f["location"].str.startswith(location + ".")]
@@ -95,16 +142,26 @@ def fluxes(
     end: dt.datetime | None = None,
     filtered: bool = False,
     level: str = "variant",
+    night: bool = False,
+    bin: str = "hour",
 ) -> pd.DataFrame:
-    """Fluxes [µmol m⁻² s⁻¹] per hour, by variant or location, or single closures.
+    """Fluxes [µmol m⁻² s⁻¹] per hour (or day), by variant or location, or single closures.
 
-    ``filtered`` keeps only closures without any soilflux QC flag. ``level``:
+    ``filtered`` keeps only closures without any soilflux QC flag; ``night`` only those
+    without soilflux's ``daylight`` flag. ``bin`` is ``hour`` or ``day`` (UTC), or ``auto``
+    (day if the closures span more than :data:`AUTO_DAILY_AFTER`): the first column is
+    named after the bin used. ``level``:
 
     * ``variant`` — per hour and variant: each replica's hourly mean, then the mean and
       sample sd (ddof 1; NaN for one replica) over the replicas (``n_replicas``);
     * ``location`` — per hour and location: mean and sd over that hour's closures;
     * ``closure`` — one row per closure, for a span of at most :data:`MAX_CLOSURE_SPAN`.
+
+    The hour/day levels are counted by the store in SQL (:mod:`fluxfleet.web.flux_sql`);
+    closures without a finite flux, or whose location is not ``T.V.R``, are left out.
     """
+    if bin not in FLUX_BINS:
+        raise QueryError(f"bin: {bin!r} is not one of {', '.join(FLUX_BINS)}")
     if level not in FLUX_LEVELS:
         raise QueryError(f"level: {level!r} is not one of {', '.join(FLUX_LEVELS)}")
     if start is not None and end is not None and end <= start:
@@ -113,33 +170,17 @@ def fluxes(
         raise QueryError(
             f"level=closure needs from and to at most {MAX_CLOSURE_SPAN.days} days apart"
         )
-    f = _closures(store, device, location, start, end, filtered)
-    if level == "closure":
-        return f[
-            ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
-             "flux_se_umol_m2_s", "model", "flags", "r2"]
-        ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
-    f = f.assign(hour=f["start"].dt.floor("h"))
-    per_location = (
-        f.groupby(["hour", "variant", "location"])["flux_umol_m2_s"]
-        .agg(["mean", "std", "count"])
-        .reset_index()
-    )
-    if level == "location":
-        return per_location.rename(
-            columns={
-                "mean": "flux_mean_umol_m2_s",
-                "std": "flux_sd_umol_m2_s",
-                "count": "n_closures",
-            }
-        )
-    per_variant = per_location.groupby(["hour", "variant"]).agg(
-        flux_mean_umol_m2_s=("mean", "mean"),
-        flux_sd_umol_m2_s=("mean", "std"),
-        n_replicas=("mean", "count"),
-        n_closures=("count", "sum"),
-    )
-    return per_variant.reset_index()
+    if level != "closure":
+        clause, params = flux_sql.where(device, location, start, end, filtered, night)
+        if bin == "auto":
+            long = flux_sql.span(store, clause, params) > AUTO_DAILY_AFTER
+            bin = "day" if long else "hour"
+        return flux_sql.aggregate(store, level, bin, clause, params)
+    f = _closures(store, device, location, start, end, filtered, night)
+    return f[
+        ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
+         "flux_se_umol_m2_s", "model", "flags", "r2"]
+    ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
 
 
 def closure(store: Store, device: str, cyc: int) -> tuple[pd.DataFrame, dict[str, object]]:

@@ -11,7 +11,12 @@
   }
   const query = new URLSearchParams();
   for (const k of ["location", "from", "to"]) if (params.get(k)) query.set(k, params.get(k));
-  if (params.get("filtered") === "true") query.set("filtered", "true");
+  for (const k of ["filtered", "night"]) if (params.get(k) === "true") query.set(k, "true");
+  const level = params.get("level") === "location" ? "location" : "variant";
+  // per hour unless asked, or unless a season is shown (auto: per day beyond 14 days)
+  let bin = ["hour", "day"].includes(params.get("bin")) ? params.get("bin") : "auto";
+  if (level !== "variant") query.set("level", level);
+  query.set("bin", bin);
   for (const fmt of ["csv", "parquet"]) {
     const q = new URLSearchParams(query); q.set("format", fmt);
     document.getElementById("export-" + fmt).href = "/api/fluxes?" + q;
@@ -21,8 +26,9 @@
 
   function showClosures(hourIso, variant) {
     const start = new Date(hourIso);
-    const end = new Date(start.getTime() + 3600e3);
+    const end = new Date(start.getTime() + (bin === "day" ? 86400e3 : 3600e3));
     const q = new URLSearchParams(query);
+    q.delete("bin");
     q.set("level", "closure"); q.set("from", start.toISOString()); q.set("to", end.toISOString());
     if (variant) q.set("location", variant);
     fetch("/api/fluxes?" + q).then((r) => r.json()).then((rows) => {
@@ -42,27 +48,28 @@
   }
 
   fetch("/api/fluxes?" + query).then((r) => r.json()).then((rows) => {
+    if (bin === "auto") bin = rows.length && "day" in rows[0] ? "day" : "hour";
     const tbody = document.querySelector("#fluxes tbody");
     for (const r of rows) {
       const tr = document.createElement("tr");
-      tr.dataset.hour = r.hour; tr.dataset.variant = r.variant;
-      for (const [cls, v] of [["hour", r.hour.slice(0, 16).replace("T", " ")], ["variant", r.variant],
+      tr.dataset.hour = r[bin]; tr.dataset.variant = r[level];
+      for (const [cls, v] of [["hour", r[bin].slice(0, bin === "day" ? 10 : 16).replace("T", " ")], ["variant", r[level]],
           ["mean", fmt(r.flux_mean_umol_m2_s)], ["sd", fmt(r.flux_sd_umol_m2_s)],
-          ["replicas", String(r.n_replicas)], ["closures", String(r.n_closures)]]) {
+          ["replicas", r.n_replicas === undefined ? "–" : String(r.n_replicas)], ["closures", String(r.n_closures)]]) {
         const td = document.createElement("td"); td.className = cls; td.textContent = v; tr.appendChild(td);
       }
-      tr.addEventListener("click", () => showClosures(r.hour, r.variant));
+      tr.addEventListener("click", () => showClosures(r[bin], r[level]));
       tbody.appendChild(tr);
     }
-    const hours = [...new Set(rows.map((r) => r.hour))].sort();
-    const variants = [...new Set(rows.map((r) => r.variant))].sort();
+    const hours = [...new Set(rows.map((r) => r[bin]))].sort();
+    const variants = [...new Set(rows.map((r) => r[level]))].sort();
     const index = new Map(hours.map((h, i) => [h, i]));
     const data = [hours.map((h) => Date.parse(h) / 1000)];
     const series = [{}];
     variants.forEach((v, k) => {
       const mean = hours.map(() => null), lo = hours.map(() => null), hi = hours.map(() => null);
-      for (const r of rows.filter((r) => r.variant === v)) {
-        const i = index.get(r.hour);
+      for (const r of rows.filter((r) => r[level] === v)) {
+        const i = index.get(r[bin]);
         mean[i] = r.flux_mean_umol_m2_s;
         if (r.flux_sd_umol_m2_s !== null) {
           lo[i] = r.flux_mean_umol_m2_s - r.flux_sd_umol_m2_s;
