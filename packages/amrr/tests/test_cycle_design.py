@@ -206,3 +206,17 @@ def test_cli_cycle_design_bad_input(tmp_path, args, code, message):
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_model_band_leaves_out_runs_that_did_not_converge(at_900_mK):
+    from dataclasses import replace
+
+    from amrr.cycle.from_design import ModelBand
+
+    point, _ = at_900_mK
+    lower = replace(point, net_cooling_W=point.net_cooling_W - 1e-4)
+    stuck = replace(point, net_cooling_W=1.0, converged=False)
+    band = ModelBand({"internal_field": point, "mean_field": lower, "ideal": stuck})
+    assert band.converged_models == ["internal_field", "mean_field"]
+    assert band.net_cooling_range_W == (lower.net_cooling_W, point.net_cooling_W)
+    assert all(math.isnan(v) for v in ModelBand({"ideal": stuck}).net_cooling_range_W)

@@ -150,10 +150,15 @@ REPORT_OPTION = typer.Option(
 )
 
 
-def _clean(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
-    }
+def _clean(value: Any) -> Any:
+    """JSON-ready: non-finite floats become null, in nested dicts and lists too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
 
 
 def _print_table(records: list[dict[str, Any]]) -> None:
@@ -266,6 +271,13 @@ def cycle(
                     lo, hi = mb.net_cooling_range_W
                     record["net_cooling_band_W"] = [lo, hi]
                     record["band_models"] = mb.converged_models
+                    record["net_cooling_by_model_W"] = {
+                        m: p.net_cooling_W for m, p in mb.points.items()
+                    }
+                    record["energy_residual_by_model"] = {
+                        m: p.cycle.energy_residual_fraction for m, p in mb.points.items()
+                    }
+                    record["converged_by_model"] = {m: p.converged for m, p in mb.points.items()}
             else:
                 op = replace(point, cold_K=t)
                 result_t, css = solve_cycle(spec, op, schedule, table=table, start_K=start)
@@ -312,8 +324,9 @@ def cycle(
         return
     _print_table(records)
     if dc is not None:
-        r0 = records[0]
         c = dc.design["cycle"]
+        # the design tool quotes its cooling at the load temperature: compare there
+        r0 = min(records, key=lambda r: abs(r["cold_K"] - c["load_temperature_K"]))
         loads = r0["suspension_heat_W"] + r0["radiation_heat_W"] + r0["other_parasitics_W"]
         typer.echo(
             f"design tool (eqs. 1-3, T_out = {c['cold_outlet_temperature_K']:g} K):"

@@ -310,7 +310,7 @@ def model_band(
     table: MixtureTable | None = None,
     models: tuple[Model, ...] = MODELS,
     tol_K: float = 1e-7,
-    max_cycles: int = 400,
+    max_cycles: int = 3000,
 ) -> ModelBand:
     """Run the design's cycle once per spin model at T_C = ``cold_K`` [K].
 
