@@ -169,3 +169,39 @@ def test_cli_regenerator_test_bad_input(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("direction", [-1, 0, 1])
+def test_band_storage_and_matvec_match_the_sparse_assembly(direction):
+    from amrr.cycle.bed import BANDWIDTH, assemble_system, assemble_triplets, banded, matvec
+
+    rng = np.random.default_rng(7)
+    n = 9
+    args = (
+        rng.uniform(0.0, 2.0, n),
+        rng.uniform(0.5, 2.0, n + 1),
+        rng.uniform(0.5, 2.0, n),
+        rng.uniform(0.0, 1.0, n),
+        rng.uniform(0.5, 2.0, n),
+        direction,
+        1.3,
+        rng.uniform(-1.0, 1.0, n + 1),
+        rng.uniform(0.0, 1.0, n + 1),
+    )
+    mass, op, b, alg = assemble_system(*args)
+    mass_t, op_t, b_t, alg_t = assemble_triplets(*args)
+    size = 2 * (n + 1)
+    y = rng.uniform(0.5, 1.5, size)
+    assert np.allclose(matvec(op_t, y), op @ y, rtol=1e-14, atol=1e-14)
+    assert np.allclose(matvec(mass_t, y), mass @ y, rtol=1e-14, atol=1e-14)
+    assert np.array_equal(b, b_t)
+    assert np.array_equal(alg, alg_t)
+    dense = (mass - 0.3 * op).toarray()
+    band = banded(mass_t, size) + banded(op_t, size, -0.3)
+    rebuilt = np.zeros((size, size))
+    for k in range(2 * BANDWIDTH + 1):
+        for j in range(size):
+            i = k - BANDWIDTH + j
+            if 0 <= i < size:
+                rebuilt[i, j] = band[k, j]
+    assert np.allclose(rebuilt, dense, rtol=1e-14, atol=1e-14)

@@ -38,6 +38,8 @@ from scipy.sparse.linalg import splu
 
 from amrr.properties.validity import FloatArray
 
+Triplets = tuple[np.ndarray, np.ndarray, np.ndarray]  # (rows, cols, values) of a matrix
+
 # TR-BDF2 as an ESDIRK tableau: c = (0, γ, 1), a21 = a22 = d, a31 = a32 = √2/4, a33 = d.
 GAMMA = 2.0 - np.sqrt(2.0)
 D = GAMMA / 2.0
@@ -166,7 +168,7 @@ def node_lumped(per_cell: FloatArray) -> FloatArray:
     return out
 
 
-def assemble_system(
+def assemble_triplets(
     fluid_capacity_J_K: FloatArray,
     solid_capacity_node_J_K: FloatArray,
     conductance_W_K: FloatArray,
@@ -176,8 +178,10 @@ def assemble_system(
     inlet_temperature_K: float,
     solid_diagonal_W_K: FloatArray | None = None,
     solid_heat_W: FloatArray | None = None,
-) -> tuple[sp.csr_matrix, sp.csr_matrix, FloatArray, FloatArray]:
-    """M, A, b and the algebraic-row mask of the bed, M y' = A y + b (vectorised).
+) -> tuple[Triplets, Triplets, FloatArray, FloatArray]:
+    """M, A (as (rows, cols, values) triplets), b and the algebraic-row mask of the bed,
+    M y' = A y + b (vectorised; no sparse-matrix objects, which cost more than the
+    arithmetic at these sizes).
 
     Parameters
     ----------
@@ -251,15 +255,65 @@ def assemble_system(
         a_r += [row, row]
         a_c += [2 * down, 2 * up]
         a_v += [-w, w]
-    mass = sp.csr_matrix(
-        (np.concatenate(m_v), (np.concatenate(m_r), np.concatenate(m_c))), shape=(size, size)
+    mass_t = (np.concatenate(m_r), np.concatenate(m_c), np.concatenate(m_v))
+    op_t = (np.concatenate(a_r), np.concatenate(a_c), np.concatenate(a_v))
+    row_mass = np.bincount(mass_t[0], weights=np.abs(mass_t[2]), minlength=size)
+    return mass_t, op_t, b, (row_mass == 0.0).astype(np.float64)
+
+
+def assemble_system(
+    fluid_capacity_J_K: FloatArray,
+    solid_capacity_node_J_K: FloatArray,
+    conductance_W_K: FloatArray,
+    solid_conduction_W_K: FloatArray,
+    capacity_rate_W_K: FloatArray,
+    direction: int,
+    inlet_temperature_K: float,
+    solid_diagonal_W_K: FloatArray | None = None,
+    solid_heat_W: FloatArray | None = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix, FloatArray, FloatArray]:
+    """M, A, b and the algebraic-row mask of the bed, M y' = A y + b, as sparse matrices
+    (arguments and units as :func:`assemble_triplets`)."""
+    mass_t, op_t, b, alg = assemble_triplets(
+        fluid_capacity_J_K,
+        solid_capacity_node_J_K,
+        conductance_W_K,
+        solid_conduction_W_K,
+        capacity_rate_W_K,
+        direction,
+        inlet_temperature_K,
+        solid_diagonal_W_K,
+        solid_heat_W,
     )
-    op = sp.csr_matrix(
-        (np.concatenate(a_v), (np.concatenate(a_r), np.concatenate(a_c))), shape=(size, size)
-    )
+    size = b.shape[0]
+    mass = sp.csr_matrix((mass_t[2], (mass_t[0], mass_t[1])), shape=(size, size))
+    op = sp.csr_matrix((op_t[2], (op_t[0], op_t[1])), shape=(size, size))
     mass.eliminate_zeros()
-    row_mass = np.asarray(abs(mass).sum(axis=1)).ravel()
-    return mass, op, b, (row_mass == 0.0).astype(np.float64)
+    return mass, op, b, alg
+
+
+BANDWIDTH = 3  # lower = upper bandwidth of M and A with interleaved (T_f, T_s) unknowns
+
+
+def banded(triplets: Triplets, size: int, scale: float = 1.0) -> FloatArray:
+    """``scale`` × the matrix of ``triplets`` in LAPACK band storage, shape (7, size), for
+    :func:`scipy.linalg.solve_banded` with (l, u) = (3, 3); duplicates are summed."""
+    rows, cols, vals = triplets
+    band = BANDWIDTH + rows - cols
+    if band.size and (band.min() < 0 or band.max() > 2 * BANDWIDTH):
+        raise ValueError("matrix entry outside the band")
+    flat = np.bincount(
+        band * size + cols, weights=scale * vals, minlength=(2 * BANDWIDTH + 1) * size
+    )
+    return np.asarray(flat.reshape(2 * BANDWIDTH + 1, size), dtype=np.float64)
+
+
+def matvec(triplets: Triplets, y: FloatArray) -> FloatArray:
+    """The product of the matrix of ``triplets`` with ``y`` (duplicates summed)."""
+    rows, cols, vals = triplets
+    return np.asarray(
+        np.bincount(rows, weights=vals * y[cols], minlength=y.shape[0]), dtype=np.float64
+    )
 
 
 def _assemble(bed: BedCoefficients, phase: Phase) -> None:

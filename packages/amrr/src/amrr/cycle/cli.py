@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import tomllib
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -141,67 +142,213 @@ def _cooling_points(t_cold_K: float | None, curve: str | None) -> list[float]:
 SPEC_ARGUMENT = typer.Argument(
     None, metavar="SPEC", help="Cycle TOML ([regenerator], [operating], [schedule])."
 )
+DESIGN_OPTION = typer.Option(
+    None,
+    "--design",
+    help="An `amrr design` TOML: geometry, field, pump flow and parasitics from the design tool.",
+)
+REPORT_OPTION = typer.Option(
+    None, "--report", help="Write cycle.html (T–t maps, cooling curve) into this directory."
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: non-finite floats become null, in nested dicts and lists too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _print_table(records: list[dict[str, Any]]) -> None:
+    net = all("net_cooling_W" in r for r in records)
+    typer.echo(
+        f"{'T_C [K]':>8} {'Q_C [mW]':>9} "
+        + (f"{'net [mW]':>9} " if net else "")
+        + f"{'Q_H [mW]':>9} {'W [mW]':>8} {'COP':>6} "
+        f"{'Carnot':>7} {'eta_II':>7} {'T_out [K]':>9} {'1st-law res':>11} {'cycles':>6}"
+    )
+    for r in records:
+        typer.echo(
+            f"{r['cold_K']:8.3f} {r['cooling_power_W'] * 1e3:9.4f} "
+            + (f"{r['net_cooling_W'] * 1e3:9.4f} " if net else "")
+            + f"{r['heat_rejected_W'] * 1e3:9.4f} {r['magnetic_work_W'] * 1e3:8.4f} "
+            f"{r['cop']:6.3f} {r['carnot_cop']:7.3f} {r['second_law_efficiency']:7.3f} "
+            f"{r['cold_outlet_mean_K']:9.4f} "
+            f"{r['energy_residual_fraction']:11.2e} {r['cycles']:6d}"
+            + ("" if r.get("converged", True) else "  (not converged)")
+        )
 
 
 def cycle(
     spec_file: Path | None = SPEC_ARGUMENT,
     default: bool = typer.Option(False, "--default", help="Use the built-in default design."),
+    design_file: Path | None = DESIGN_OPTION,
     t_cold_K: float | None = typer.Option(None, "--t-cold-K", help="Cold end T_C [K]."),
     cooling_curve: str | None = typer.Option(
         None, "--cooling-curve", help="T_C range START:STOP:N [K]."
     ),
+    cells: int | None = typer.Option(None, "--cells", help="Cells along each bed [-]."),
+    steps: int | None = typer.Option(None, "--steps", help="Time steps per blow [-]."),
+    band: bool = typer.Option(
+        False, "--band", help="With --design: also run each GGG spin model (the model band)."
+    ),
+    report_dir: Path | None = REPORT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Cyclic steady state of the magnetic regenerator pair: cooling power at the cold heat
-    exchanger, COP and second-law efficiency against Carnot, one line per T_C."""
-    if (spec_file is None) == (not default):
-        _fail("give a SPEC.toml file or --default (not both)")
+    exchanger, COP and second-law efficiency against Carnot, one line per T_C. With
+    --design, the net cooling after the design's parasitic loads beside the design tool's
+    estimate."""
+    from amrr.cycle.report import CYCLE_REPORT_NAME, TemperatureMap
+    from amrr.design_cli import _check_output_dir
+
+    if sum((spec_file is not None, default, design_file is not None)) != 1:
+        _fail("give exactly one of SPEC.toml, --default or --design FILE")
+    if band and design_file is None:
+        _fail("--band needs --design")
+    for name, count in (("--cells", cells), ("--steps", steps)):
+        if count is not None and not 4 <= count <= 2000:
+            _fail(f"{name} {count}: must lie within 4–2000")
+    if report_dir is not None:
+        _check_output_dir("--report", report_dir)
     spec, point, schedule = RegeneratorSpec(), OperatingPoint(), CycleSchedule(80.0, 10.0, 80, 10)
+    dc = None
+    source = "built-in default"
     if spec_file is not None:
+        source = str(spec_file)
         try:
             built = load_cycle_spec(spec_file)
         except ValueError as exc:
             _fail(str(exc), code=1)
         spec, point, schedule = built["regenerator"], built["operating"], built["schedule"]
+    if design_file is not None:
+        from amrr.cycle.from_design import cycle_from_design
+        from amrr.design import DesignFileError, evaluate, load_design
+
+        source = str(design_file)
+        try:
+            design = load_design(design_file)
+            result = evaluate(design, sensitivities=report_dir is not None)
+            dc = cycle_from_design(design, result=result)
+        except DesignFileError as exc:
+            _fail(str(exc), code=1)
+        except ValueError as exc:
+            _fail(f"{design_file}: the design cannot be evaluated: {exc}", code=1)
+        assert dc is not None
+        spec, point, schedule = dc.spec, dc.point, dc.schedule
+    if cells is not None:
+        spec = replace(spec, cells=cells)
+    if steps is not None:
+        hold = max(1, round(steps * schedule.hold_s / schedule.blow_s))
+        schedule = replace(schedule, steps_per_blow=steps, steps_per_hold=hold)
+    if dc is not None:
+        dc = replace(dc, spec=spec, schedule=schedule)
     temps = _cooling_points(t_cold_K, cooling_curve)
+    if dc is not None and t_cold_K is None and cooling_curve is None:
+        temps = [point.cold_K]  # the design's load temperature
     for t in temps:
         if not 0.3 <= t < point.hot_K:
             _fail(f"T_C {t:g} K: must lie within 0.3 K and T_H = {point.hot_K:g} K")
+    from tqdm import tqdm
+
     table = MixtureTable.build(spec.x3)
     records: list[dict[str, Any]] = []
+    states: list[Any] = []
+    bands: dict[float, dict[str, dict[str, Any]]] = {}
     start = None
-    for t in temps:
-        op = replace(point, cold_K=t)
+    for t in tqdm(temps, desc="amrr cycle", unit="T_C", disable=None, file=sys.stderr):
         try:
-            result, css = solve_cycle(spec, op, schedule, table=table, start_K=start)
+            if dc is not None:
+                from amrr.cycle.from_design import design_cooling, model_band
+
+                cooled, css = design_cooling(dc, t, table=table, start_K=start)
+                record = dict[str, Any](cooled.record())
+                if band:
+                    mb = model_band(dc, t, table=table)
+                    bands[t] = {m: p.record() for m, p in mb.points.items()}
+                    lo, hi = mb.net_cooling_range_W
+                    record["net_cooling_band_W"] = [lo, hi]
+                    record["band_models"] = mb.converged_models
+                    record["net_cooling_by_model_W"] = {
+                        m: p.net_cooling_W for m, p in mb.points.items()
+                    }
+                    record["energy_residual_by_model"] = {
+                        m: p.cycle.energy_residual_fraction for m, p in mb.points.items()
+                    }
+                    record["converged_by_model"] = {m: p.converged for m, p in mb.points.items()}
+            else:
+                op = replace(point, cold_K=t)
+                result_t, css = solve_cycle(spec, op, schedule, table=table, start_K=start)
+                record = asdict(result_t)
+                record["solid_range_K"] = list(result_t.solid_range_K)
+                record["converged"] = css.converged
         except ValueError as exc:
             _fail(f"T_C {t:g} K: {exc}", code=1)
         start = css.state_K  # warm start for the next T_C
-        record = asdict(result)
-        record["solid_range_K"] = list(result.solid_range_K)
-        record["converged"] = css.converged
+        states.append(css.state_K)
         records.append(record)
+    report_path = None
+    if report_dir is not None:
+        from amrr.cycle.magnetic import MagneticRegenerator
+        from amrr.cycle.report import render_cycle_html, write_text_atomic
+
+        chosen = sorted({0, len(temps) - 1})
+        maps = []
+        for k in chosen:
+            model = MagneticRegenerator(spec, replace(point, cold_K=temps[k]), schedule, table)
+            times, tf, ts = model.temperature_map(states[k])
+            position = np.linspace(0.0, spec.length_m, spec.cells + 1)
+            maps.append(TemperatureMap(temps[k], times, position, tf, ts))
+        design_link = None
+        try:
+            if dc is not None and design_file is not None:
+                from amrr.report import write_report
+
+                design_link = write_report(
+                    dc.result, report_dir, source, design_file.read_text("utf-8")
+                ).name
+            text = render_cycle_html(
+                [_clean(r) for r in records], maps, source, band=bands, design_report=design_link
+            )
+            report_path = write_text_atomic(report_dir / CYCLE_REPORT_NAME, text)
+        except OSError as exc:
+            _fail(f"--report {report_dir}: cannot write the report: {exc}", code=2)
     if as_json:
-        clean = [
-            {
-                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in r.items()
-            }
-            for r in records
-        ]
-        typer.echo(json.dumps(clean if len(clean) > 1 else clean[0], indent=2, allow_nan=False))
+        clean = [_clean(r) for r in records]
+        out: Any = clean if len(clean) > 1 else clean[0]
+        if report_path is not None:
+            out = {"results": out, "report": str(report_path)}
+        typer.echo(json.dumps(out, indent=2, allow_nan=False))
         return
-    typer.echo(
-        f"{'T_C [K]':>8} {'Q_C [mW]':>9} {'Q_H [mW]':>9} {'W [mW]':>8} {'COP':>6} "
-        f"{'Carnot':>7} {'eta_II':>7} {'1st-law res':>11} {'cycles':>6}"
-    )
-    for r in records:
+    _print_table(records)
+    if dc is not None:
+        c = dc.design["cycle"]
+        # the design tool quotes its cooling at the load temperature: compare there
+        r0 = min(records, key=lambda r: abs(r["cold_K"] - c["load_temperature_K"]))
+        loads = r0["suspension_heat_W"] + r0["radiation_heat_W"] + r0["other_parasitics_W"]
         typer.echo(
-            f"{r['cold_K']:8.3f} {r['cooling_power_W'] * 1e3:9.4f} "
-            f"{r['heat_rejected_W'] * 1e3:9.4f} {r['magnetic_work_W'] * 1e3:8.4f} "
-            f"{r['cop']:6.3f} {r['carnot_cop']:7.3f} {r['second_law_efficiency']:7.3f} "
-            f"{r['energy_residual_fraction']:11.2e} {r['cycles']:6d}"
+            f"design tool (eqs. 1-3, T_out = {c['cold_outlet_temperature_K']:g} K):"
+            f" gross {r0['design_tool_gross_cooling_W'] * 1e3:.4f} mW,"
+            f" net {r0['design_tool_net_cooling_W'] * 1e3:.4f} mW at"
+            f" {c['load_temperature_K']:g} K"
         )
+        typer.echo(
+            f"parasitics at T_C = {r0['cold_K']:g} K: {loads * 1e3:.4f} mW; outlet shortfall"
+            f" 2 n [h(T_out) - h(T_c,design)]/tau = {r0['outlet_shortfall_W'] * 1e3:.4f} mW"
+        )
+        for r in records:
+            if "net_cooling_band_W" in r:
+                lo, hi = r["net_cooling_band_W"]
+                typer.echo(
+                    f"GGG model band at {r['cold_K']:.3f} K: net {lo * 1e3:.4f} … {hi * 1e3:.4f} mW"
+                    f" over {', '.join(r['band_models']) or 'no converged model'}"
+                )
+    if report_path is not None:
+        typer.echo(f"report: {report_path}")
 
 
 def register(app: typer.Typer) -> None:

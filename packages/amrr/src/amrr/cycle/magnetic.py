@@ -15,7 +15,8 @@ over all nodes once per step. Fluid (no axial conduction or dispersion yet):
 with h(T), s(T), c(T) of the mixture at fixed x3 from :mod:`amrr.properties.mixture`,
 through cubic-spline tables (:class:`MixtureTable`, interpolation error stated there).
 
-Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed`, linearly implicit — the
+Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed` (solved in LAPACK band
+storage: the interleaved unknowns give bandwidth 3), linearly implicit — the
 coefficients (C_B, ∂S/∂B, c_f, the secant capacity rate ṅ Δh/ΔT of each cell, the
 conductances) are frozen per step at the state extrapolated to the step's middle, which
 keeps second order in time for smooth solutions.
@@ -38,10 +39,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.sparse.linalg import splu
+from scipy.linalg import solve_banded
 
-from amrr.cycle.bed import A31, GAMMA, D, assemble_system, node_lumped
+from amrr.cycle.bed import (
+    A31,
+    BANDWIDTH,
+    GAMMA,
+    D,
+    assemble_triplets,
+    banded,
+    matvec,
+    node_lumped,
+)
 from amrr.cycle.march import CycleSchedule
+from amrr.cycle.packed_bed import ergun_pressure_gradient_Pa_m
 from amrr.cycle.steady import Method, SteadyState, cyclic_steady_state
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import Model, exchange_internal_field_T, paramagnet_properties
@@ -222,11 +233,19 @@ class MagneticCycleResult:
     second_law_efficiency : float
         COP / COP_Carnot [-].
     energy_residual_fraction : float
-        (Q_H − Q_C − W_mag) / W_mag: first-law closure of the cycle [-].
+        (Q_H − Q_C − W_mag − W_visc) / W_mag: first-law closure of the cycle [-].
     entropy_generation_W_K : float
         Net entropy the fluid carries out of the regenerators per unit time [W/K] (≥ 0).
     solid_range_K : tuple of float
         Lowest and highest refrigerant temperature over the cycle [K].
+    cold_outlet_mean_K : float
+        Enthalpy-mean temperature of the mixture leaving the cold end during the hot blow
+        (entering the cold heat exchanger) [K].
+    pressure_drop_Pa : float
+        Ergun pressure drop across one regenerator during a blow [Pa].
+    viscous_heat_W : float
+        Cycle-average heat the flow dissipates in both regenerators, 2 · Δp V̇ · 2P/τ [W]
+        (included in the bed as a heat source, and in the first-law balance).
     utilisation_cold, utilisation_hot : float
         ṅ c_f P/(m C_B) at the cold/hot end temperatures and mean field [-].
     cycles : int
@@ -246,6 +265,9 @@ class MagneticCycleResult:
     energy_residual_fraction: float
     entropy_generation_W_K: float
     solid_range_K: tuple[float, float]
+    cold_outlet_mean_K: float
+    pressure_drop_Pa: float
+    viscous_heat_W: float
     utilisation_cold: float
     utilisation_hot: float
     cycles: int
@@ -258,6 +280,7 @@ class _Totals:
     out_entropy_J_K: float = 0.0
     projection_J: float = 0.0
     magnetic_J: float = 0.0
+    viscous_J: float = 0.0
     t_min: float = np.inf
     t_max: float = -np.inf
 
@@ -271,6 +294,11 @@ class MagneticRegenerator:
     point : OperatingPoint
     schedule : CycleSchedule
         Flow schedule (default the paper's 80/10/80/10 s).
+    table : MixtureTable, optional
+        Mixture table to reuse (same x3).
+    coefficient_iterations : int
+        Extra solves per step with the coefficients re-evaluated at the step's midpoint
+        state (Picard); 0 = linearly implicit (coefficients at the extrapolated midpoint).
     """
 
     def __init__(
@@ -279,7 +307,11 @@ class MagneticRegenerator:
         point: OperatingPoint,
         schedule: CycleSchedule | None = None,
         table: MixtureTable | None = None,
+        coefficient_iterations: int = 0,
     ) -> None:
+        if coefficient_iterations < 0:
+            raise ValueError("coefficient_iterations must be >= 0")
+        self.coefficient_iterations = coefficient_iterations
         self.spec = spec
         self.point = point
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
@@ -303,6 +335,20 @@ class MagneticRegenerator:
             else None
         )
         self.cycles_run = 0
+        # Ergun: one pressure drop per blow (constant molar volume and flow), its work
+        # Δp V̇ dissipated as heat spread evenly along the bed
+        volume_flow = point.molar_flow_mol_s * self.table.molar_volume_m3_mol
+        self.pressure_drop_Pa = spec.length_m * float(
+            ergun_pressure_gradient_Pa_m(
+                volume_flow / a,
+                self.molar_mass / self.table.molar_volume_m3_mol,
+                spec.fluid_viscosity_Pa_s,
+                spec.porosity,
+                spec.particle_diameter_m,
+            )
+        )
+        self.viscous_heat_blow_W = self.pressure_drop_Pa * volume_flow
+        self.viscous_heat_node_W = node_lumped(np.full(n, self.viscous_heat_blow_W / n))
 
     # ------------------------------------------------------------------ properties
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
@@ -364,7 +410,64 @@ class MagneticRegenerator:
             out.append((0, s.hold_s, s.steps_per_hold, 0.0, b[3], b[0]))
         return out
 
-    def _run(self, y0: FloatArray, totals: list[_Totals] | None) -> FloatArray:
+    def _step(
+        self,
+        ystar: FloatArray,
+        y: FloatArray,
+        h: float,
+        b_mid: float,
+        b_rate: float,
+        phase: int,
+    ) -> tuple[FloatArray, FloatArray]:
+        """One TR-BDF2 step of length ``h`` [s] from ``y`` [K], the coefficients frozen at
+        ``ystar`` [K] and the field ``b_mid`` [T]; returns the stage and end states [K]."""
+        assert self.table is not None
+        tab = self.table
+        direction, _, _, t_in, _, _ = self._phases()[phase]
+        flowing = direction != 0
+        ts, tf = ystar[1::2], ystar[0::2]
+        c_b, ds_db, _ = self._solid(ts, b_mid)
+        tf_cell = 0.5 * (tf[1:] + tf[:-1])
+        dtf = tf[1:] - tf[:-1]
+        secant = np.where(
+            np.abs(dtf) > 1e-7,
+            (tab.enthalpy(tf[1:]) - tab.enthalpy(tf[:-1])) / np.where(dtf == 0, 1, dtf),
+            tab.heat_capacity(tf_cell),
+        )
+        mass, op, b, alg = assemble_triplets(
+            self.fluid_mol_cell * tab.heat_capacity(tf_cell),
+            self.solid_mass_node * np.maximum(c_b, 1e-9),
+            self._conductance_cell(tf_cell, flowing),
+            np.zeros(self.n),
+            self.point.molar_flow_mol_s * secant,
+            direction,
+            t_in,
+            solid_diagonal_W_K=-self.solid_mass_node * ds_db * b_rate,
+            solid_heat_W=self.viscous_heat_node_W if flowing else None,
+        )
+        diff = 1.0 - alg
+        # M − γ/2 h A in band storage; LAPACK gbsv per stage (bandwidth 3: O(N) each)
+        lhs = banded(mass, self.size) + banded(op, self.size, -D * h)
+        bands = (BANDWIDTH, BANDWIDTH)
+        f1 = (matvec(op, y) + b) * diff
+        my = matvec(mass, y)
+        y2: FloatArray = solve_banded(
+            bands, lhs, my + (h * D) * f1 + (D * h) * b, check_finite=False
+        )
+        f2 = (matvec(op, y2) + b) * diff
+        y3: FloatArray = solve_banded(
+            bands, lhs, my + (h * A31) * (f1 + f2) + (D * h) * b, check_finite=False
+        )
+        return y2, y3
+
+    def _run(
+        self,
+        y0: FloatArray,
+        totals: list[_Totals] | None,
+        history: list[FloatArray] | None = None,
+    ) -> FloatArray:
+        """March one cycle from ``y0`` [K]; fill ``totals`` (one per phase) and append the
+        state after every step to ``history`` when given."""
         assert self.table is not None
         tab = self.table
         y = np.asarray(y0, dtype=np.float64).copy()
@@ -381,27 +484,6 @@ class MagneticRegenerator:
             for step in range(steps):
                 b_mid = max(0.0, b_start + b_rate * h * (step + 0.5))
                 ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
-                ystar = np.clip(ystar, 0.05, 5.0)
-                ts, tf = ystar[1::2], ystar[0::2]
-                c_b, ds_db, _ = self._solid(ts, b_mid)
-                tf_cell = 0.5 * (tf[1:] + tf[:-1])
-                dtf = tf[1:] - tf[:-1]
-                secant = np.where(
-                    np.abs(dtf) > 1e-7,
-                    (tab.enthalpy(tf[1:]) - tab.enthalpy(tf[:-1])) / np.where(dtf == 0, 1, dtf),
-                    tab.heat_capacity(tf_cell),
-                )
-                mass, op, b, alg = assemble_system(
-                    self.fluid_mol_cell * tab.heat_capacity(tf_cell),
-                    self.solid_mass_node * np.maximum(c_b, 1e-9),
-                    self._conductance_cell(tf_cell, flowing),
-                    np.zeros(self.n),
-                    ndot * secant,
-                    direction,
-                    t_in,
-                    solid_diagonal_W_K=-self.solid_mass_node * ds_db * b_rate,
-                )
-                diff = 1.0 - alg
                 if step == 0 and flowing:
                     # consistent inlet node: its fluid is replaced by inlet fluid at the
                     # reversal; that enthalpy enters from the heat exchanger (an O(Δx) term)
@@ -412,13 +494,12 @@ class MagneticRegenerator:
                             * float(self.fluid_mol_cell[0])
                             * float(tab.enthalpy(t_in) - tab.enthalpy(y[inlet]))
                         )
+                    ystar = ystar.copy()  # coefficients from the state before the reset
                     y[inlet] = t_in
-                lu = splu((mass - (D * h) * op).tocsc())
-                f1 = (op @ y + b) * diff
-                my = mass @ y
-                y2 = lu.solve(my + (h * D) * f1 + (D * h) * b)
-                f2 = (op @ y2 + b) * diff
-                y3 = lu.solve(my + (h * A31) * (f1 + f2) + (D * h) * b)
+                for _ in range(1 + self.coefficient_iterations):
+                    y2, y3 = self._step(np.clip(ystar, 0.05, 5.0), y, h, b_mid, b_rate, k)
+                    # Picard: coefficients again at the step's midpoint state
+                    ystar = 0.5 * (y + y3)
                 if acc is not None:
                     if flowing:
                         t1, t2, t3 = y[out_idx], y2[out_idx], y3[out_idx]
@@ -440,15 +521,37 @@ class MagneticRegenerator:
                         self.solid_mass_node @ (0.5 * (m_start + m_end)) * b_rate * h
                     )
                     m_start = m_end
+                    if flowing:
+                        acc.viscous_J += self.viscous_heat_blow_W * h
                     acc.t_min = min(acc.t_min, float(y3[1::2].min()))
                     acc.t_max = max(acc.t_max, float(y3[1::2].max()))
                 y_prev, y = y, y3
+                if history is not None:
+                    history.append(y)
         self.cycles_run += 1
         return y
 
     def cycle(self, y0: FloatArray) -> FloatArray:
         """The one-cycle map Φ(y0) [K]."""
         return self._run(y0, None)
+
+    def step_times_s(self) -> FloatArray:
+        """Time at the end of every step of one cycle, from the start of the hot blow [s]."""
+        out: list[FloatArray] = []
+        start = 0.0
+        for _, duration, steps, _, _, _ in self._phases():
+            out.append(start + duration * np.arange(1, steps + 1) / steps)
+            start += duration
+        return np.concatenate(out)
+
+    def temperature_map(self, state_K: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """One cycle from ``state_K`` recorded: times [s], shape (steps + 1,), and the fluid
+        and solid temperatures [K], shape (steps + 1, N + 1), node 0 at the hot end."""
+        history: list[FloatArray] = [np.asarray(state_K, dtype=np.float64)]
+        self._run(state_K, None, history)
+        states = np.stack(history)
+        times = np.concatenate([[0.0], self.step_times_s()])
+        return times, states[:, 0::2], states[:, 1::2]
 
     def initial_state(self) -> FloatArray:
         """Linear profile from T_H to T_C in both phases [K]."""
@@ -469,6 +572,10 @@ class MagneticRegenerator:
         q_c = 2.0 / tau * (ndot * s.blow_s * h_c + cold_blow.projection_J - hot_blow.out_enthalpy_J)
         q_h = 2.0 / tau * (cold_blow.out_enthalpy_J - ndot * s.blow_s * h_h - hot_blow.projection_J)
         w_mag = -2.0 / tau * sum(t.magnetic_J for t in totals)
+        w_visc = 2.0 / tau * sum(t.viscous_J for t in totals)
+        h_out = hot_blow.out_enthalpy_J / (ndot * s.blow_s)
+        grid = np.linspace(tab.low_K, tab.high_K, 3001)
+        t_out = float(np.interp(h_out, tab.enthalpy(grid), grid))
         s_gen = (
             2.0
             / tau
@@ -490,12 +597,17 @@ class MagneticRegenerator:
             cop=float(cop),
             carnot_cop=float(carnot),
             second_law_efficiency=float(cop / carnot),
-            energy_residual_fraction=float((work - w_mag) / w_mag) if w_mag else float("nan"),
+            energy_residual_fraction=(
+                float((work - w_mag - w_visc) / w_mag) if w_mag else float("nan")
+            ),
             entropy_generation_W_K=float(s_gen),
             solid_range_K=(
                 min(t.t_min for t in totals),
                 max(t.t_max for t in totals),
             ),
+            cold_outlet_mean_K=t_out,
+            pressure_drop_Pa=self.pressure_drop_Pa,
+            viscous_heat_W=float(w_visc),
             utilisation_cold=float(util[0]),
             utilisation_hot=float(util[1]),
             cycles=state.cycles,
@@ -512,6 +624,7 @@ def solve_cycle(
     tol_K: float = 1e-7,
     table: MixtureTable | None = None,
     start_K: FloatArray | None = None,
+    max_cycles: int = 3000,
 ) -> tuple[MagneticCycleResult, SteadyState]:
     """Cyclic steady state and performance of the magnetic regenerator pair.
 
@@ -527,12 +640,14 @@ def solve_cycle(
         Reuse a mixture table (same x3).
     start_K : ndarray, optional
         Starting state [K] (e.g. the steady state of a neighbouring operating point).
+    max_cycles : int
+        Budget of cycle evaluations [-]; the result says whether it converged.
     """
     model = MagneticRegenerator(
         spec or RegeneratorSpec(), point or OperatingPoint(), schedule, table
     )
     y0 = model.initial_state() if start_K is None else start_K
-    css = cyclic_steady_state(model, y0, method=method, tol_K=tol_K, max_cycles=3000)
+    css = cyclic_steady_state(model, y0, method=method, tol_K=tol_K, max_cycles=max_cycles)
     return model.performance(css), css
 
 

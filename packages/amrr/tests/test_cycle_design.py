@@ -1,0 +1,222 @@
+"""amrr.cycle.from_design, packed_bed and report: the cycle run from an `amrr design` file."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from amrr.cli import app
+from amrr.cycle.from_design import cycle_from_design, design_cooling
+from amrr.cycle.magnetic import MixtureTable
+from amrr.cycle.packed_bed import ergun_pressure_gradient_Pa_m
+from amrr.design import default_design, evaluate, paper_design_text
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+# coarse grid: the comparison's sign and its explanation hold on it (finer grids in the docs)
+GRID = {"cells": 10, "steps_per_blow": 20, "steps_per_hold": 3}
+
+
+@pytest.fixture(scope="module")
+def paper():
+    design = default_design()
+    return cycle_from_design(design, result=evaluate(design, sensitivities=False), **GRID)
+
+
+@pytest.fixture(scope="module")
+def at_900_mK(paper):
+    return design_cooling(paper, table=MixtureTable.build(paper.spec.x3))
+
+
+# ----------------------------------------------------------------------------- Ergun
+
+
+def test_ergun_viscous_limit_is_blake_kozeny():
+    # at creeping flow the inertial term is negligible: 150 μ (1 − ε)² u / (ε³ d²)
+    mu, eps, d, u = 2e-6, 0.38, 1e-3, 1e-9
+    expected = 150 * mu * (1 - eps) ** 2 * u / (eps**3 * d**2)
+    assert float(ergun_pressure_gradient_Pa_m(u, 145.0, mu, eps, d)) == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_ergun_both_terms_by_hand():
+    # ρ = 1000, μ = 1e-3, ε = 0.4, d = 2 mm, u = 0.01 m/s:
+    # 150·1e-3·0.36·0.01/(0.064·4e-6) = 2109.375; 1.75·1000·0.6·1e-4/(0.064·2e-3) = 820.3125
+    assert float(ergun_pressure_gradient_Pa_m(0.01, 1000.0, 1e-3, 0.4, 2e-3)) == pytest.approx(
+        2109.375 + 820.3125
+    )
+
+
+def test_ergun_refuses_turbulent_flow_and_bad_porosity():
+    with pytest.raises(ValueError, match="Ergun"):
+        ergun_pressure_gradient_Pa_m(10.0, 1000.0, 1e-3, 0.4, 2e-3)
+    with pytest.raises(ValueError, match="porosity"):
+        ergun_pressure_gradient_Pa_m(0.01, 1000.0, 1e-3, 0.9, 2e-3)
+
+
+@given(
+    u=st.floats(1e-7, 1e-4),
+    factor=st.floats(1.01, 10.0),
+    eps=st.floats(0.25, 0.75),
+)
+def test_ergun_grows_with_velocity_and_falls_with_porosity(u, factor, eps):
+    grad = ergun_pressure_gradient_Pa_m(np.array([u, u * factor]), 145.0, 2e-6, eps, 1e-3)
+    assert grad[1] > grad[0] > 0.0
+    looser = ergun_pressure_gradient_Pa_m(u, 145.0, 2e-6, min(0.8, eps + 0.05), 1e-3)
+    assert looser < grad[0]
+
+
+# ----------------------------------------------------------------------------- coupling
+
+
+def test_the_cycle_takes_its_inputs_from_the_design_tool(paper):
+    d, r = paper.design, paper.result
+    assert paper.spec.length_m == r.regenerator.length_m
+    assert paper.spec.diameter_m == d["regenerator"]["inner_diameter_m"]
+    assert paper.spec.porosity == d["regenerator"]["porosity"]
+    assert paper.spec.x3 == d["cycle"]["x3"]
+    assert paper.point.molar_flow_mol_s == pytest.approx(
+        r.pump.moles_per_blow_mol / d["cycle"]["blow_time_s"]
+    )
+    high, low = d["regenerator"]["high_field_T"], d["regenerator"]["low_field_T"]
+    assert paper.point.field_T == (high, low, low, high)
+    assert paper.point.cold_K == d["cycle"]["load_temperature_K"]
+    assert paper.schedule.blow_s == d["cycle"]["blow_time_s"]
+    assert paper.schedule.hold_s == d["cycle"]["hold_time_s"]
+
+
+def test_parasitics_at_the_design_cold_end_are_the_design_tools(paper):
+    # same functions, same parts: at the design's cold outlet temperature the loads match
+    b = paper.result.budget
+    loads = paper.parasitic_loads(paper.design["cycle"]["cold_outlet_temperature_K"])
+    assert loads.suspension_W == pytest.approx(b.suspension_heat_W, rel=1e-12)
+    assert loads.radiation_W == pytest.approx(b.radiation_heat_W, rel=1e-12)
+    assert loads.other_W == b.other_parasitics_W
+    # Kevlar conducts less to a warmer cold end
+    assert paper.parasitic_loads(1.2).suspension_W < loads.suspension_W
+
+
+def test_paper_design_at_900_mK_against_the_design_tool(at_900_mK):
+    point, css = at_900_mK
+    c = point.cycle
+    assert css.converged
+    # net = gross − the design's parasitic loads at T_C
+    assert point.net_cooling_W == pytest.approx(c.cooling_power_W - point.parasitics.total_W)
+    # the design tool's estimate assumes the mixture leaves the bed at 0.75 K; the cycle
+    # finds a warmer outlet, and that alone accounts for the difference in gross cooling
+    assert c.cold_outlet_mean_K > 0.75
+    assert c.cooling_power_W < point.design_gross_cooling_W
+    gap = point.design_gross_cooling_W - c.cooling_power_W
+    assert gap == pytest.approx(point.outlet_shortfall_W, rel=0.05)
+    # Ergun: creeping flow, Δp of a few hundredths of a pascal, nW of dissipation
+    assert 0.0 < c.pressure_drop_Pa < 1.0
+    assert 0.0 < c.viscous_heat_W < 1e-6
+    assert c.entropy_generation_W_K > 0.0
+
+
+def test_temperature_map_spans_one_cycle(paper, at_900_mK):
+    from amrr.cycle.magnetic import MagneticRegenerator
+
+    _, css = at_900_mK
+    model = MagneticRegenerator(paper.spec, paper.point, paper.schedule)
+    times, tf, ts = model.temperature_map(css.state_K)
+    steps = 2 * (GRID["steps_per_blow"] + GRID["steps_per_hold"])
+    assert times.shape == (steps + 1,)
+    assert times[0] == 0.0
+    assert times[-1] == pytest.approx(paper.schedule.period_s)
+    assert tf.shape == ts.shape == (steps + 1, paper.spec.cells + 1)
+    # cyclic steady state: the map ends where it starts
+    assert np.max(np.abs(ts[-1] - ts[0])) < 1e-5
+    # the hot blow's inlet node holds the hot heat exchanger's temperature
+    assert np.allclose(tf[1 : GRID["steps_per_blow"], 0], paper.point.hot_K)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+runner = CliRunner()
+
+
+def test_cli_cycle_from_the_design_file_with_a_report(tmp_path):
+    design = tmp_path / "paper.toml"
+    design.write_text(paper_design_text(), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "cycle",
+            "--design",
+            str(design),
+            "--cells",
+            "8",
+            "--steps",
+            "16",
+            "--json",
+            "--report",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    r = record["results"]
+    assert r["cold_K"] == 0.9
+    assert r["design_tool_net_cooling_W"] == pytest.approx(640.04e-6, rel=1e-3)
+    assert r["net_cooling_W"] == pytest.approx(
+        r["gross_cooling_W"]
+        - r["suspension_heat_W"]
+        - r["radiation_heat_W"]
+        - r["other_parasitics_W"]
+    )
+    assert math.isfinite(r["outlet_shortfall_W"])
+    page = (out / "cycle.html").read_text(encoding="utf-8")
+    assert "Temperature–time map" in page
+    assert 'href="report.html"' in page
+    assert (out / "report.html").exists()
+    assert not list(out.glob(".*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--design", "{bad}"], 1, "porosity"),
+        (["--design", "{missing}"], 1, "cannot read"),
+        (["--default", "--design", "{good}"], 2, "exactly one"),
+        (["--default", "--band"], 2, "--band needs --design"),
+        (["--design", "{good}", "--cells", "2"], 2, "--cells"),
+        (["--design", "{good}", "--report", "{file}/sub"], 2, "--report"),
+    ],
+)
+def test_cli_cycle_design_bad_input(tmp_path, args, code, message):
+    good = tmp_path / "good.toml"
+    good.write_text("[cycle]\nx3 = 0.1\n", encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[regenerator]\nporosity = 0.95\n", encoding="utf-8")
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    names = {
+        "{good}": str(good),
+        "{bad}": str(bad),
+        "{missing}": str(tmp_path / "nope.toml"),
+        "{file}/sub": str(afile / "sub"),
+    }
+    result = runner.invoke(app, ["cycle", *[names.get(a, a) for a in args]])
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_model_band_leaves_out_runs_that_did_not_converge(at_900_mK):
+    from dataclasses import replace
+
+    from amrr.cycle.from_design import ModelBand
+
+    point, _ = at_900_mK
+    lower = replace(point, net_cooling_W=point.net_cooling_W - 1e-4)
+    stuck = replace(point, net_cooling_W=1.0, converged=False)
+    band = ModelBand({"internal_field": point, "mean_field": lower, "ideal": stuck})
+    assert band.converged_models == ["internal_field", "mean_field"]
+    assert band.net_cooling_range_W == (lower.net_cooling_W, point.net_cooling_W)
+    assert all(math.isnan(v) for v in ModelBand({"ideal": stuck}).net_cooling_range_W)
