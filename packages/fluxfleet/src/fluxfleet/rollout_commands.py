@@ -55,7 +55,9 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 @rollout_app.command("start")
 def rollout_start(
-    version: Annotated[str, typer.Argument(help="The published version to roll out.")],
+    version: Annotated[
+        str, typer.Argument(metavar="VERSION", help="The published version to roll out.")
+    ],
     canary: Annotated[
         list[str],
         typer.Option("--canary", help="Canary device(s), first to get it (repeat, or DEV,DEV)."),
@@ -140,7 +142,7 @@ def rollout_start(
 @rollout_app.command("status")
 def rollout_status(
     rollout_id: Annotated[
-        str | None, typer.Argument(help="The rollout (default: the newest).")
+        str | None, typer.Argument(metavar="ROLLOUT_ID", help="The rollout (default: the newest).")
     ] = None,
     store: StoreUrl = None,
     config: Config = None,
@@ -163,7 +165,9 @@ def rollout_status(
 
 @rollout_app.command("abort")
 def rollout_abort(
-    rollout_id: Annotated[str, typer.Argument(help="The unfinished rollout.")],
+    rollout_id: Annotated[
+        str, typer.Argument(metavar="ROLLOUT_ID", help="The unfinished rollout.")
+    ],
     store: StoreUrl = None,
     config: Config = None,
 ) -> None:
@@ -185,7 +189,9 @@ def rollout_abort(
 
 @tokens_app.command("create")
 def tokens_create(
-    name: Annotated[str, typer.Argument(help="Who or what uses it (e.g. console, alice).")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Who or what uses it (e.g. console, alice).")
+    ],
     store: StoreUrl = None,
     config: Config = None,
     json_output: Json = False,
@@ -257,7 +263,7 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    name: Annotated[str, typer.Argument(help="The token to revoke.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The token to revoke.")],
     store: StoreUrl = None,
     config: Config = None,
 ) -> None:
