@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
-from fluxfleet import __version__, cmd_commands, ops_commands, server_commands
+from fluxfleet import __version__, alarm_commands, cmd_commands, ops_commands, server_commands
 from fluxfleet.web import serve as web_serve
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
@@ -395,6 +395,7 @@ app.command("broker")(ops_commands.broker)
 app.add_typer(ops_commands.devices_app, name="devices")
 app.command("serve")(web_serve.serve)
 app.add_typer(cmd_commands.cmd_app, name="cmd")
+app.add_typer(alarm_commands.alarms_app, name="alarms")
 
 
 def main() -> None:

@@ -1,0 +1,222 @@
+"""The alarm evaluator: read the store, run the rules, debounce, write alarms, notify.
+
+Each :meth:`AlarmEvaluator.evaluate` reads the last ``lookback_s`` of samples and fluxes
+and the ``devices`` table (whose ``state`` is the devices' retained ``status``, last will
+included, as the ingestor stored it), runs every rule of :mod:`fluxfleet.ops.alarm_rules`,
+advances :mod:`fluxfleet.ops.alarm_state`, and applies the events to the store (raise /
+repeat / clear). Raises and clears go to the log and, when given, to a notifier (the
+webhook's non-blocking :meth:`~fluxfleet.ops.webhook.WebhookSender.submit`).
+
+The evaluation's clock (``now``) is the server's wall clock (``clock="wall"``, a real
+fleet), or the fleet's own clock (``clock="data"``: the median over devices of each
+device's newest sample time), for replays and for a simulator running faster than real
+time. :class:`AlarmWorker` runs :meth:`evaluate` every ``interval_s`` in a thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fluxfleet.ops import alarm_rules as rules
+from fluxfleet.ops.alarm_state import Event, Hold, Key, Track, advance
+from fluxfleet.store.base import Store
+
+log = logging.getLogger(__name__)
+
+CLOCKS = ("wall", "data")
+
+
+def conditions(
+    samples: pd.DataFrame,
+    fluxes: pd.DataFrame,
+    devices: pd.DataFrame,
+    last_sample: pd.DataFrame,
+    causes: dict[tuple[str, int], str],
+    now: pd.Timestamp,
+    cfg: rules.AlarmConfig,
+) -> pd.DataFrame:
+    """Every rule's conditions at ``now`` (rows of :data:`~fluxfleet.ops.alarm_rules.COLUMNS`)."""
+    parts = [
+        rules.device_offline(devices, last_sample, now, cfg),
+        rules.stuck_chamber(fluxes, cfg),
+        rules.clogged_pot(fluxes, cfg),
+        rules.implausible_value(samples, cfg),
+        rules.sensor_error(samples, cfg),
+        rules.clock_skew(samples, cfg),
+        rules.reboot_storm(rules.boots(samples), causes, now, cfg),
+        rules.calibration_drift(samples, cfg),
+        rules.incomplete_data(samples, now, cfg),
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=rules.COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _utc(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+class AlarmEvaluator:
+    """Evaluate the fleet's alarms against ``store`` (module docstring).
+
+    Parameters
+    ----------
+    store : Store
+        Read for the data, written for the alarms.
+    config : AlarmConfig, optional
+        The rules' thresholds.
+    holds : dict, optional
+        Debounce per kind (default :data:`fluxfleet.ops.alarm_state.DEFAULT_HOLDS`).
+    clock : str
+        ``wall`` or ``data`` (module docstring).
+    lookback_s : float
+        Span of samples and fluxes read per evaluation [s].
+    notify : callable, optional
+        Called with a JSON-able dict for each raise and clear; must not block.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: rules.AlarmConfig | None = None,
+        holds: dict[str, Hold] | None = None,
+        clock: str = "wall",
+        lookback_s: float = 3 * 3600.0,
+        notify: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+        self.store = store
+        self.config = config or rules.AlarmConfig()
+        self.holds = holds
+        self.clock = clock
+        self.lookback_s = lookback_s
+        self.notify = notify
+        self.tracks: dict[Key, Track] = {}
+        self.causes: dict[tuple[str, int], str] = {}
+        self.evaluations = 0
+        self.ids: dict[Key, int] = {}
+        self._load_open()
+
+    def _load_open(self) -> None:
+        """Open alarms in the store are open tracks (a restarted evaluator goes on)."""
+        a = self.store.read("alarms").to_pandas()
+        for r in a[a["cleared"].isna()].itertuples():
+            key = (str(r.device), str(r.kind))
+            self.tracks[key] = Track(None, None, True)
+            self.ids[key] = int(r.id)
+
+    def now(self) -> dt.datetime | None:
+        """The evaluation time (None: ``data`` clock and no sample yet)."""
+        if self.clock == "wall":
+            return dt.datetime.now(dt.UTC)
+        last = self.store.last_samples()
+        if not last:
+            return None
+        ms = np.median([t.timestamp() * 1000.0 for t, _, _ in last.values()])
+        return _utc(float(ms) / 1000.0)
+
+    def evaluate(self, now: dt.datetime | None = None) -> list[Event]:
+        """One evaluation at ``now`` (default :meth:`now`); the events applied."""
+        now = now if now is not None else self.now()
+        if now is None:
+            return []
+        start = now - dt.timedelta(seconds=self.lookback_s)
+        samples = self.store.read("samples", start=start).to_pandas()
+        fluxes = self.store.read("fluxes", start=start).to_pandas()
+        devices = self.store.read("devices").to_pandas()
+        for r in devices.itertuples():  # the reset cause each boot reported (meta)
+            if r.reset_cause is not None and not pd.isna(r.boot):
+                self.causes[(str(r.device), int(r.boot))] = str(r.reset_cause)
+        last = self._last_sample(samples, devices)
+        ts = pd.Timestamp(now)
+        cond = conditions(samples, fluxes, devices, last, self.causes, ts, self.config)
+        self.tracks, events = advance(self.tracks, cond, now.timestamp(), self.holds)
+        for e in events:
+            self._apply(e)
+        self.evaluations += 1
+        return events
+
+    def _last_sample(self, samples: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
+        """Each device's newest sample on the evaluation's clock: its sample time for the
+        ``data`` clock, the server's receipt of its last message for the ``wall`` clock."""
+        if self.clock == "wall":
+            return devices[["device", "last_seen"]].rename(columns={"last_seen": "time"})
+        last = self.store.last_samples()
+        return pd.DataFrame(
+            {
+                "device": list(last),
+                "time": pd.to_datetime([t for t, _, _ in last.values()], utc=True),
+            }
+        )
+
+    def _apply(self, e: Event) -> None:
+        key = (e.device, e.kind)
+        when = _utc(e.time_s)
+        if e.action == "clear":
+            alarm_id = self.store.clear_alarm(e.device, e.kind, when)
+            self.ids.pop(key, None)
+        else:
+            severity = rules.SEVERITY[e.kind]
+            value = e.value if np.isfinite(e.value) else None
+            alarm_id, _new = self.store.raise_alarm(
+                e.device, e.kind, severity, when, value, e.detail
+            )
+            self.ids[key] = alarm_id
+        if e.action == "repeat":
+            return
+        note = {
+            "event": e.action,
+            "id": alarm_id,
+            "device": e.device,
+            "kind": e.kind,
+            "severity": rules.SEVERITY[e.kind],
+            "time": when.isoformat().replace("+00:00", "Z"),
+            "value": e.value if np.isfinite(e.value) else None,
+            "detail": e.detail,
+        }
+        log.warning("alarm %s: #%s %s %s %s", e.action, alarm_id, e.device, e.kind, e.detail)
+        if self.notify is not None:
+            self.notify(note)
+
+
+class AlarmWorker:
+    """Run an :class:`AlarmEvaluator` every ``interval_s`` [s] in a thread, until :meth:`stop`.
+
+    An evaluation that fails (the store unreachable for a moment) is logged and retried at
+    the next interval; it never stops the process it runs in (``fluxfleet ingest``).
+    """
+
+    def __init__(self, evaluator: AlarmEvaluator, interval_s: float = 60.0) -> None:
+        self.evaluator = evaluator
+        self.interval_s = interval_s
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alarms", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                self.evaluator.evaluate()
+            except Exception as exc:
+                self.errors += 1
+                log.error("alarm evaluation failed: %s", exc)
+            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - t0)))
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
