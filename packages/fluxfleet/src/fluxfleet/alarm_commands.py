@@ -50,6 +50,45 @@ def _duration_s(text: str, option: str) -> float:
         raise typer.BadParameter(exc.message, param_hint=option) from None
 
 
+class _IngestAlarms:
+    """``fluxfleet ingest --alarms``: the evaluator's thread and its webhook, stopped
+    together (the ingestor never waits for either)."""
+
+    def __init__(self, worker: Any, sender: Any) -> None:
+        self.worker = worker
+        self.sender = sender
+
+    def stop(self) -> None:
+        self.worker.stop()
+        if self.sender is not None:
+            self.sender.close()
+
+
+def check_webhook(webhook: str | None) -> None:
+    """``--webhook``: an http(s) URL, else exit 2 naming the option."""
+    from fluxfleet.ops.webhook import check_url
+
+    if webhook is not None:
+        try:
+            check_url(webhook)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--webhook") from None
+
+
+def alarm_worker(store: Any, webhook: str | None) -> _IngestAlarms:
+    """Start the alarm evaluator in a thread of ``fluxfleet ingest`` (wall clock, every
+    minute, default thresholds) on its own handle of ``store``."""
+    from fluxfleet.ops.alarm_runner import AlarmEvaluator, AlarmWorker
+    from fluxfleet.ops.webhook import WebhookSender
+
+    check_webhook(webhook)
+    sender = WebhookSender(webhook) if webhook is not None else None
+    evaluator = AlarmEvaluator(store.clone(), notify=sender.submit if sender else None)
+    worker = AlarmWorker(evaluator, 60.0)
+    worker.start()
+    return _IngestAlarms(worker, sender)
+
+
 @alarms_app.command("list")
 def alarms_list(
     open_only: Annotated[bool, typer.Option("--open", help="Only alarms not yet cleared.")] = False,
@@ -151,7 +190,7 @@ def alarms_watch(
     """Evaluate the fleet's alarms from the store every --interval until stopped."""
     from fluxfleet.ops.alarm_rules import AlarmConfig
     from fluxfleet.ops.alarm_runner import CLOCKS, AlarmEvaluator, AlarmWorker
-    from fluxfleet.ops.webhook import WebhookSender, check_url
+    from fluxfleet.ops.webhook import WebhookSender
 
     interval_s = _duration_s(interval, "--interval")
     offline_s = _duration_s(offline_after, "--offline-after")
@@ -162,11 +201,7 @@ def alarms_watch(
         raise typer.BadParameter(
             "must cover the completeness hour and its lag (at least 65m)", param_hint="--lookback"
         )
-    if webhook is not None:
-        try:
-            check_url(webhook)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--webhook") from None
+    check_webhook(webhook)
     s = _settings(config, store=store)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = AlarmConfig(
@@ -209,4 +244,4 @@ def alarms_watch(
             f"webhook: {w.delivered} delivered, {w.failed} failed, {w.dropped} dropped", err=True
         )
     st.close()
-    typer.echo(f"stopped after {evaluator.evaluations} evaluations", err=True)
+    typer.echo(f"stopped: {evaluator.summary()}", err=True)

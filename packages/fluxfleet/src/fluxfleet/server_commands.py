@@ -58,9 +58,17 @@ def ingest(
         float | None,
         typer.Option("--idle-exit-s", help="Exit after this long without a message [s]."),
     ] = None,
+    alarms: Annotated[
+        bool,
+        typer.Option("--alarms", help="Also evaluate alarms every minute (docs/fleet/alarms.md)."),
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="With --alarms: POST raises and clears here.")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
+    from fluxfleet.alarm_commands import alarm_worker, check_webhook
     from fluxfleet.ingest.fluxes import FluxWorker, LiveFluxes
     from fluxfleet.ingest.mqtt import Ingestor, topics
 
@@ -74,7 +82,11 @@ def ingest(
         live_fluxes=False if no_fluxes else None,
     )
     host, port = s.broker_address
+    if webhook is not None and not alarms:
+        raise typer.BadParameter("needs --alarms", param_hint="--webhook")
+    check_webhook(webhook)
     st = _open(s.store_url)
+    alarm_thread = alarm_worker(st, webhook) if alarms else None
     worker = None
     if s.live_fluxes:
         worker = FluxWorker(LiveFluxes(st.clone(), s.chamber_volume_cm3, s.chamber_area_cm2))
@@ -97,6 +109,8 @@ def ingest(
     except OSError as exc:
         if worker is not None:
             worker.stop()
+        if alarm_thread is not None:
+            alarm_thread.stop()
         st.close()
         typer.echo(f"fluxfleet: error: cannot reach the broker at {s.broker}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -105,7 +119,8 @@ def ingest(
     typer.echo(
         f"ingesting {s.broker} -> {st.url} as {s.client_id!r}"
         + (f" in group {s.group!r}" if s.group else "")
-        + (", live fluxes on" if worker else ""),
+        + (", live fluxes on" if worker else "")
+        + (", alarms on" if alarm_thread else ""),
         err=True,
     )
     if ing.subscribed.wait(15.0):
@@ -126,6 +141,8 @@ def ingest(
         ing.close()
         if worker is not None:
             worker.stop()
+        if alarm_thread is not None:
+            alarm_thread.stop()
         counts = st.counts()
         st.close()
     s_ = ing.stats

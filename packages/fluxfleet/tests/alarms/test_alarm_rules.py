@@ -194,28 +194,36 @@ def stepped(step_s: float, at: int, back_at: int | None = None, n: int = 300) ->
 
 
 def test_clock_step_raises_and_the_step_back_clears() -> None:
-    assert one(rules.clock_skew(stepped(90.0, 100), CFG))["value"] == pytest.approx(90.0)
-    assert one(rules.clock_skew(stepped(90.0, 100), CFG))["active"]
-    assert not one(rules.clock_skew(stepped(90.0, 100, back_at=200), CFG))["active"]
-    assert not one(rules.clock_skew(stepped(4.9, 100), CFG))["active"]
-    assert one(rules.clock_skew(stepped(-6.0, 100), CFG))["active"]
+    assert one(rules.clock_skew(stepped(90.0, 150), CFG))["value"] == pytest.approx(90.0)
+    assert one(rules.clock_skew(stepped(90.0, 150), CFG))["active"]
+    assert not one(rules.clock_skew(stepped(90.0, 150, back_at=250), CFG))["active"]
+    assert not one(rules.clock_skew(stepped(4.9, 150), CFG))["active"]
+    assert one(rules.clock_skew(stepped(-6.0, 150), CFG))["active"]
 
 
 def test_clock_skew_ignores_the_boot_sync_and_earlier_boots() -> None:
     # the first NTP sync of a boot steps the clock by its RTC error: not counted
-    s = stepped(30.0, 50)
-    s.loc[s.index[:50], "flags"] = protocol.FL_NOT_SYNCED
+    s = stepped(30.0, 150)
+    s.loc[s.index[:150], "flags"] = protocol.FL_NOT_SYNCED
     assert not one(rules.clock_skew(s, CFG))["active"]
     # a step in an earlier boot is not the current boot's skew
-    old = stepped(90.0, 100)
-    new = samples(n=50, boot=2, seq0=400, start=T0 + pd.Timedelta("2h"))
+    old = stepped(90.0, 150)
+    new = samples(n=150, boot=2, seq0=400, start=T0 + pd.Timedelta("2h"))
     assert not one(rules.clock_skew(pd.concat([old, new]), CFG))["active"]
     # never synced in its boot: not judged
     assert rules.clock_skew(samples(flags=protocol.FL_NOT_SYNCED), CFG).empty
 
 
+def test_the_reboot_pause_at_a_boot_start_is_not_a_step() -> None:
+    """The first messages of a boot carry the old boot's last samples, then the pause of
+    the reboot (8 s with seq + 1): within boot_settle_samples, not judged."""
+    s = stepped(9.0, 30)
+    assert not one(rules.clock_skew(s, CFG))["active"]
+    assert one(rules.clock_skew(s, AlarmConfig(boot_settle_samples=0)))["active"]
+
+
 def test_clock_step_across_lost_samples_is_not_a_step() -> None:
-    s = samples(n=300).drop(index=range(100, 110))  # 10 samples lost (30 s), seq says so
+    s = samples(n=300).drop(index=range(150, 160))  # 10 samples lost (30 s), seq says so
     assert one(rules.clock_skew(s, CFG))["value"] == pytest.approx(0.0)
 
 

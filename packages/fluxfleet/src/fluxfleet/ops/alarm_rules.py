@@ -116,6 +116,11 @@ class AlarmConfig:
     skew_max_s: float = 5.0
     skew_step_min_s: float = 1.0
     """Steps of the sample clock smaller than this are sampling jitter [s]."""
+    boot_settle_samples: int = 100
+    """Samples of a boot not judged for clock steps [-]: the store labels a sample with
+    the boot of the message that carried it, so the first messages of a boot carry the
+    ring's last samples of the boot before and the reboot's pause (the firmware's
+    ``max_batch``, 5 min of samples)."""
     max_unplanned_boots: int = 0
     """A reboot storm is more than this many unplanned boots per ``reboot_window_s`` [-]."""
     reboot_window_s: float = 3600.0
@@ -356,8 +361,9 @@ def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
     """``clock_skew``: the net step of the device clock over its synced samples (module
     docstring) exceeds ``skew_max_s`` [s].
 
-    Only the device's latest boot is judged (a reboot restarts the clock's story: until
-    its NTP sync its samples are flagged not synced and are not judged).
+    Only the device's latest boot is judged, from its ``boot_settle_samples``-th sample on
+    (a reboot restarts the clock's story: until its NTP sync its samples are flagged not
+    synced and are not judged; a clock step in a boot's first minutes is not seen).
 
     Parameters
     ----------
@@ -369,7 +375,7 @@ def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
         return _frame(rows)
     s = samples.assign(_t=_ms(samples["time"])).sort_values(["device", "seq"])
     for dev, g in s.groupby("device", sort=True):
-        g = g[g["boot"] == g["boot"].max()]
+        g = g[g["boot"] == g["boot"].max()].iloc[cfg.boot_settle_samples :]
         synced = (g["flags"].fillna(0).astype(np.int64).to_numpy() & protocol.FL_NOT_SYNCED) == 0
         t, seq = g["_t"].to_numpy(), g["seq"].to_numpy()
         steps = clock_steps_s(t, seq, cfg.sample_ms)

@@ -65,6 +65,51 @@ def _utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+class SampleWindow:
+    """The last ``lookback_s`` of samples, read from the store incrementally.
+
+    Each :meth:`update` reads only the samples timed in the last ``recent_s`` (what a
+    device's telemetry and the ingestor can still be bringing in) and keeps the older
+    ones it had; every ``full_every_s`` of wall time it reads the whole window again, which
+    brings in the backlog a device sends after an outage, timed in the past. The rules
+    then see the same table a full read would give, but for a backlog older than
+    ``recent_s`` until the next full read.
+
+    Parameters
+    ----------
+    store : Store
+    lookback_s, recent_s : float
+        Span kept, span re-read at each update [s].
+    full_every_s : float
+        Wall time between full reads [s].
+    """
+
+    def __init__(
+        self, store: Store, lookback_s: float, recent_s: float = 900.0, full_every_s: float = 300.0
+    ) -> None:
+        self.store = store
+        self.lookback = dt.timedelta(seconds=lookback_s)
+        self.recent = dt.timedelta(seconds=min(recent_s, lookback_s))
+        self.full_every_s = full_every_s
+        self.frame: pd.DataFrame | None = None
+        self._full_at = -np.inf
+        self.full_reads = 0
+
+    def update(self, now: dt.datetime) -> pd.DataFrame:
+        """The samples timed from ``now − lookback_s`` on."""
+        start = now - self.lookback
+        if self.frame is None or time.monotonic() - self._full_at >= self.full_every_s:
+            self.frame = self.store.read("samples", start=start).to_pandas()
+            self._full_at = time.monotonic()
+            self.full_reads += 1
+            return self.frame
+        cut = pd.Timestamp(now - self.recent)
+        new = self.store.read("samples", start=now - self.recent).to_pandas()
+        old = self.frame[(self.frame["time"] >= pd.Timestamp(start)) & (self.frame["time"] < cut)]
+        self.frame = pd.concat([old, new], ignore_index=True) if len(old) else new
+        return self.frame
+
+
 class AlarmEvaluator:
     """Evaluate the fleet's alarms against ``store`` (module docstring).
 
@@ -104,7 +149,11 @@ class AlarmEvaluator:
         self.tracks: dict[Key, Track] = {}
         self.causes: dict[tuple[str, int], str] = {}
         self.evaluations = 0
+        self.times_s: list[float] = []  # each evaluation's time [epoch s]
+        self.durations_s: list[float] = []  # wall time each took [s]
         self.ids: dict[Key, int] = {}
+        self.window = SampleWindow(store, lookback_s)
+        self._last: dict[str, tuple[dt.datetime, str, int]] = {}
         self._load_open()
 
     def _load_open(self) -> None:
@@ -119,7 +168,7 @@ class AlarmEvaluator:
         """The evaluation time (None: ``data`` clock and no sample yet)."""
         if self.clock == "wall":
             return dt.datetime.now(dt.UTC)
-        last = self.store.last_samples()
+        self._last = last = self.store.last_samples()
         if not last:
             return None
         ms = np.median([t.timestamp() * 1000.0 for t, _, _ in last.values()])
@@ -127,11 +176,15 @@ class AlarmEvaluator:
 
     def evaluate(self, now: dt.datetime | None = None) -> list[Event]:
         """One evaluation at ``now`` (default :meth:`now`); the events applied."""
-        now = now if now is not None else self.now()
+        t0 = time.monotonic()
+        if now is None:
+            now = self.now()
+        else:
+            self._last = {}
         if now is None:
             return []
         start = now - dt.timedelta(seconds=self.lookback_s)
-        samples = self.store.read("samples", start=start).to_pandas()
+        samples = self.window.update(now)
         fluxes = self.store.read("fluxes", start=start).to_pandas()
         devices = self.store.read("devices").to_pandas()
         for r in devices.itertuples():  # the reset cause each boot reported (meta)
@@ -144,7 +197,26 @@ class AlarmEvaluator:
         for e in events:
             self._apply(e)
         self.evaluations += 1
+        self.times_s.append(now.timestamp())
+        self.durations_s.append(time.monotonic() - t0)
         return events
+
+    def summary(self) -> str:
+        """Evaluations made, their wall time and the evaluation clock's step between them."""
+        if not self.times_s:
+            return "no evaluation"
+        took = np.asarray(self.durations_s)
+        step = np.diff(self.times_s)
+        text = (
+            f"{self.evaluations} evaluations, each {np.median(took):.2f} s wall "
+            f"(median; max {took.max():.2f} s)"
+        )
+        if len(step):
+            text += (
+                f"; {self.clock} clock step between evaluations {np.median(step):.0f} s "
+                f"(median; 90th percentile {np.percentile(step, 90):.0f} s, max {step.max():.0f} s)"
+            )
+        return text
 
     def _last_sample(self, samples: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
         """Each device's newest sample on the evaluation's clock: its sample time for the
