@@ -201,24 +201,30 @@ def test_clock_step_raises_and_the_step_back_clears() -> None:
     assert one(rules.clock_skew(stepped(-6.0, 150), CFG))["active"]
 
 
-def test_clock_skew_ignores_the_boot_sync_and_earlier_boots() -> None:
-    # the first NTP sync of a boot steps the clock by its RTC error: not counted
+def test_clock_skew_ignores_the_first_sync_but_carries_across_reboots() -> None:
+    # the first NTP sync steps the clock by its RTC error: not counted
     s = stepped(30.0, 150)
     s.loc[s.index[:150], "flags"] = protocol.FL_NOT_SYNCED
     assert not one(rules.clock_skew(s, CFG))["active"]
-    # a step in an earlier boot is not the current boot's skew
+    # a clock still 90 s off after a reboot is still off (the pause, 12 s, is not a step)
     old = stepped(90.0, 150)
-    new = samples(n=150, boot=2, seq0=400, start=T0 + pd.Timedelta("2h"))
+    new = samples(n=150, boot=2, seq0=301, start=old["time"].iloc[-1] + pd.Timedelta("12s"))
+    assert one(rules.clock_skew(pd.concat([old, new]), CFG))["value"] == pytest.approx(90.0)
+    # and set right by NTP in the new boot, it clears
+    new.loc[new.index[120:], "time"] -= pd.Timedelta("90s")
     assert not one(rules.clock_skew(pd.concat([old, new]), CFG))["active"]
-    # never synced in its boot: not judged
+    # never synced: not judged
     assert rules.clock_skew(samples(flags=protocol.FL_NOT_SYNCED), CFG).empty
 
 
 def test_the_reboot_pause_at_a_boot_start_is_not_a_step() -> None:
     """The first messages of a boot carry the old boot's last samples, then the pause of
-    the reboot (8 s with seq + 1): within boot_settle_samples, not judged."""
-    s = stepped(9.0, 30)
-    assert not one(rules.clock_skew(s, CFG))["active"]
+    the reboot (9 s with seq + 1): within boot_settle_samples of the new boot, not judged."""
+    old = samples(n=100)
+    new = samples(n=150, boot=2, seq0=101, start=old["time"].iloc[-1] + pd.Timedelta("12s"))
+    new.loc[new.index[:20], "time"] -= pd.Timedelta("9s")  # the old boot's, sent after it
+    s = pd.concat([old, new])
+    assert one(rules.clock_skew(s, CFG))["value"] == 0.0
     assert one(rules.clock_skew(s, AlarmConfig(boot_settle_samples=0)))["active"]
 
 
@@ -320,6 +326,9 @@ def test_completeness_of_the_last_hour() -> None:
     r = one(rules.incomplete_data(gap, now, CFG))  # 10 of 60 minutes missing: 83 %
     assert r["active"]
     assert r["value"] == pytest.approx(50 / 60, abs=0.01)
+    # a device whose data stopped 30 min ago (offline) is judged on what it delivered
+    stopped = full[full["time"] < now - pd.Timedelta("30min")]
+    assert not one(rules.incomplete_data(stopped, now, CFG))["active"]
     # a device that joined 20 min ago is not judged
     assert rules.incomplete_data(full[full["time"] > now - pd.Timedelta("20min")], now, CFG).empty
 
@@ -330,6 +339,7 @@ def test_completeness_is_the_fraction_of_expected_samples(n: int) -> None:
     lag = pd.Timedelta(seconds=CFG.completeness_lag_s)
     early = samples(n=1, start=now - pd.Timedelta("3h"))
     hour = samples(n=n, start=now - lag - pd.Timedelta("1h"), every_s=3600 / max(n, 1), seq0=2)
-    r = one(rules.incomplete_data(pd.concat([early, hour]), now, CFG))
+    newest = samples(n=1, start=now, seq0=5000)
+    r = one(rules.incomplete_data(pd.concat([early, hour, newest]), now, CFG))
     assert r["value"] == pytest.approx(n / 1200)
     assert r["active"] is (n / 1200 < 0.9)

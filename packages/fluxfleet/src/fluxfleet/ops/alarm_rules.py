@@ -358,12 +358,15 @@ def clock_steps_s(time_ms: np.ndarray, seq: np.ndarray, sample_ms: float) -> np.
 
 
 def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
-    """``clock_skew``: the net step of the device clock over its synced samples (module
-    docstring) exceeds ``skew_max_s`` [s].
+    """``clock_skew``: the net step of the device clock (module docstring) over its
+    samples exceeds ``skew_max_s`` [s].
 
-    Only the device's latest boot is judged, from its ``boot_settle_samples``-th sample on
-    (a reboot restarts the clock's story: until its NTP sync its samples are flagged not
-    synced and are not judged; a clock step in a boot's first minutes is not seen).
+    Steps are summed over the whole window, across reboots (a clock still wrong after a
+    reboot stays wrong), but for steps to or between samples marked not synced, and for
+    steps within the first ``boot_settle_samples`` samples of a boot that began in the
+    window: there lie the reboot's pause (the store labels a sample with the boot of the
+    message that carried it, so a boot's first messages carry the last samples of the
+    boot before, then the pause) and the boot's first NTP sync.
 
     Parameters
     ----------
@@ -375,14 +378,15 @@ def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
         return _frame(rows)
     s = samples.assign(_t=_ms(samples["time"])).sort_values(["device", "seq"])
     for dev, g in s.groupby("device", sort=True):
-        g = g[g["boot"] == g["boot"].max()].iloc[cfg.boot_settle_samples :]
         synced = (g["flags"].fillna(0).astype(np.int64).to_numpy() & protocol.FL_NOT_SYNCED) == 0
-        t, seq = g["_t"].to_numpy(), g["seq"].to_numpy()
-        steps = clock_steps_s(t, seq, cfg.sample_ms)
-        both = synced[1:] & synced[:-1]
-        if not synced.any():
-            continue  # never synced in this boot: nothing to judge
-        big = both & (np.abs(steps) >= cfg.skew_step_min_s)
+        if len(g) < 2 or not synced.any():
+            continue  # nothing to judge
+        boot = g["boot"].to_numpy()
+        position = g.groupby("boot").cumcount().to_numpy()
+        settling = (boot > boot.min()) & (position < cfg.boot_settle_samples)
+        steps = clock_steps_s(g["_t"].to_numpy(), g["seq"].to_numpy(), cfg.sample_ms)
+        counted = synced[1:] & synced[:-1] & ~settling[1:]
+        big = counted & (np.abs(steps) >= cfg.skew_step_min_s)
         skew = float(steps[big].sum())
         active = abs(skew) > cfg.skew_max_s
         rows.append(
@@ -391,7 +395,7 @@ def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
                 "kind": "clock_skew",
                 "active": active,
                 "value": skew,
-                "detail": f"clock stepped {skew:+.1f} s since its last sync" if active else "",
+                "detail": f"clock stepped {skew:+.1f} s and was not set right" if active else "",
             }
         )
     return _frame(rows)
@@ -507,11 +511,14 @@ def calibration_drift(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
 
 def incomplete_data(samples: pd.DataFrame, now: pd.Timestamp, cfg: AlarmConfig) -> pd.DataFrame:
     """``incomplete_data``: fewer than ``completeness_min`` of the expected samples
-    (3600 s / ``sample_ms``) in the hour ending ``completeness_lag_s`` before ``now``.
+    (3600 s / ``sample_ms``) in the hour ending ``completeness_lag_s`` before ``now``, or
+    before the device's newest sample if that is earlier.
 
-    Devices whose first sample in ``samples`` is after that hour began are not judged
-    (a device that just joined). Samples are counted by their own time, so a backlog sent
-    after an outage completes its hour again.
+    So a device whose data are late (an outage: ``device_offline`` tells that) is judged
+    on the hour it has delivered, and this alarm tells holes in the data. Devices whose
+    first sample in ``samples`` is after that hour began are not judged (a device that just
+    joined). Samples are counted by their own time, so a backlog sent after an outage
+    completes its hour again.
 
     Parameters
     ----------
@@ -523,12 +530,12 @@ def incomplete_data(samples: pd.DataFrame, now: pd.Timestamp, cfg: AlarmConfig) 
     rows: list[dict[str, Any]] = []
     if samples.empty:
         return _frame(rows)
-    end = _now_ms(now) - cfg.completeness_lag_s * 1000.0
-    start = end - 3600_000.0
     expected = 3600_000.0 / cfg.sample_ms
     t = _ms(samples["time"])
     frame = pd.DataFrame({"device": samples["device"].to_numpy(), "t": t})
     for dev, g in frame.groupby("device", sort=True):
+        end = min(_now_ms(now), float(g["t"].max())) - cfg.completeness_lag_s * 1000.0
+        start = end - 3600_000.0
         if not (g["t"].min() <= start):
             continue
         n = int(((g["t"] >= start) & (g["t"] < end)).sum())

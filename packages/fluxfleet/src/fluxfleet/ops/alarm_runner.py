@@ -93,21 +93,43 @@ class SampleWindow:
         self.full_every_s = full_every_s
         self.frame: pd.DataFrame | None = None
         self._full_at = -np.inf
+        self._now = dt.datetime.min.replace(tzinfo=dt.UTC)
         self.full_reads = 0
 
-    def update(self, now: dt.datetime) -> pd.DataFrame:
-        """The samples timed from ``now − lookback_s`` on."""
-        start = now - self.lookback
-        if self.frame is None or time.monotonic() - self._full_at >= self.full_every_s:
-            self.frame = self.store.read("samples", start=start).to_pandas()
-            self._full_at = time.monotonic()
-            self.full_reads += 1
-            return self.frame
-        cut = pd.Timestamp(now - self.recent)
-        new = self.store.read("samples", start=now - self.recent).to_pandas()
-        old = self.frame[(self.frame["time"] >= pd.Timestamp(start)) & (self.frame["time"] < cut)]
-        self.frame = pd.concat([old, new], ignore_index=True) if len(old) else new
+    def due(self) -> bool:
+        """True when the next update must read the whole window."""
+        return self.frame is None or time.monotonic() - self._full_at >= self.full_every_s
+
+    def full(self, now: dt.datetime) -> pd.DataFrame:
+        """Read the whole window ending at ``now``."""
+        self.frame = self.store.read("samples", start=now - self.lookback).to_pandas()
+        self._full_at = time.monotonic()
+        self.full_reads += 1
+        self._now = now
         return self.frame
+
+    def recent_rows(self) -> pd.DataFrame:
+        """The samples timed from ``recent_s`` before the previous update's time on (an
+        incremental read: nothing is skipped however far the clock moved since)."""
+        return self.store.read("samples", start=self._now - self.recent).to_pandas()
+
+    def merge(self, new: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
+        """The window at ``now``: the rows kept from before :meth:`recent_rows`' start,
+        and ``new`` (its result)."""
+        assert self.frame is not None
+        since = pd.Timestamp(self._now - self.recent)
+        start = pd.Timestamp(now - self.lookback)
+        old = self.frame[(self.frame["time"] >= start) & (self.frame["time"] < since)]
+        new = new[new["time"] >= start]
+        self.frame = pd.concat([old, new], ignore_index=True) if len(old) else new
+        self._now = now
+        return self.frame
+
+    def update(self, now: dt.datetime) -> pd.DataFrame:
+        """The samples timed from ``now − lookback_s`` on (a full read when due)."""
+        if self.due():
+            return self.full(now)
+        return self.merge(self.recent_rows(), now)
 
 
 class AlarmEvaluator:
@@ -153,7 +175,7 @@ class AlarmEvaluator:
         self.durations_s: list[float] = []  # wall time each took [s]
         self.ids: dict[Key, int] = {}
         self.window = SampleWindow(store, lookback_s)
-        self._last: dict[str, tuple[dt.datetime, str, int]] = {}
+        self._newest: dict[str, float] = {}  # each device's newest sample [epoch s]
         self._load_open()
 
     def _load_open(self) -> None:
@@ -168,29 +190,50 @@ class AlarmEvaluator:
         """The evaluation time (None: ``data`` clock and no sample yet)."""
         if self.clock == "wall":
             return dt.datetime.now(dt.UTC)
-        self._last = last = self.store.last_samples()
-        if not last:
+        self._set_newest(self.store.last_samples())
+        return self._data_now()
+
+    def _set_newest(self, last: dict[str, tuple[dt.datetime, str, int]]) -> None:
+        self._newest = {dev: t.timestamp() for dev, (t, _, _) in last.items()}
+
+    def _data_now(self) -> dt.datetime | None:
+        """The fleet's clock: the median over devices of each one's newest sample time."""
+        if not self._newest:
             return None
-        ms = np.median([t.timestamp() * 1000.0 for t, _, _ in last.values()])
-        return _utc(float(ms) / 1000.0)
+        return _utc(float(np.median(list(self._newest.values()))))
+
+    def _samples(self, now: dt.datetime | None) -> tuple[dt.datetime | None, pd.DataFrame]:
+        """This evaluation's time and sample window. On the data clock, between full reads,
+        the devices' newest samples come from the incremental read itself (the store's
+        ``last_samples`` scans the whole table)."""
+        if now is not None:
+            self._newest = {}
+            return now, self.window.update(now)
+        if self.clock == "wall" or self.window.due():
+            now = self.now()
+            return now, (self.window.full(now) if now is not None else pd.DataFrame())
+        new = self.window.recent_rows()
+        if len(new):
+            newest = new.groupby("device")["time"].max()
+            for dev, t in newest.items():
+                self._newest[str(dev)] = max(self._newest.get(str(dev), 0.0), t.timestamp())
+        now = self._data_now()
+        assert now is not None  # a full read found samples before
+        return now, self.window.merge(new, now)
 
     def evaluate(self, now: dt.datetime | None = None) -> list[Event]:
         """One evaluation at ``now`` (default :meth:`now`); the events applied."""
         t0 = time.monotonic()
-        if now is None:
-            now = self.now()
-        else:
-            self._last = {}
+        now, samples = self._samples(now)
         if now is None:
             return []
         start = now - dt.timedelta(seconds=self.lookback_s)
-        samples = self.window.update(now)
         fluxes = self.store.read("fluxes", start=start).to_pandas()
         devices = self.store.read("devices").to_pandas()
         for r in devices.itertuples():  # the reset cause each boot reported (meta)
             if r.reset_cause is not None and not pd.isna(r.boot):
                 self.causes[(str(r.device), int(r.boot))] = str(r.reset_cause)
-        last = self._last_sample(samples, devices)
+        last = self._last_sample(devices)
         ts = pd.Timestamp(now)
         cond = conditions(samples, fluxes, devices, last, self.causes, ts, self.config)
         self.tracks, events = advance(self.tracks, cond, now.timestamp(), self.holds)
@@ -218,18 +261,15 @@ class AlarmEvaluator:
             )
         return text
 
-    def _last_sample(self, samples: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
+    def _last_sample(self, devices: pd.DataFrame) -> pd.DataFrame:
         """Each device's newest sample on the evaluation's clock: its sample time for the
         ``data`` clock, the server's receipt of its last message for the ``wall`` clock."""
         if self.clock == "wall":
             return devices[["device", "last_seen"]].rename(columns={"last_seen": "time"})
-        last = self.store.last_samples()
-        return pd.DataFrame(
-            {
-                "device": list(last),
-                "time": pd.to_datetime([t for t, _, _ in last.values()], utc=True),
-            }
-        )
+        if not self._newest:  # an explicit ``now``: ask the store
+            self._set_newest(self.store.last_samples())
+        times = pd.to_datetime(list(self._newest.values()), unit="s", utc=True)
+        return pd.DataFrame({"device": list(self._newest), "time": times})
 
     def _apply(self, e: Event) -> None:
         key = (e.device, e.kind)
