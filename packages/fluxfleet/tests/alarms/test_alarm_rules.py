@@ -8,7 +8,7 @@ import pytest
 from fluxfleet.firmware import protocol
 from fluxfleet.ops import alarm_rules as rules
 from fluxfleet.ops.alarm_rules import AlarmConfig
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 T0 = pd.Timestamp("2023-09-15T20:00:00Z")
@@ -114,6 +114,13 @@ def test_flagged_closures_in_a_row_before_raising() -> None:
     assert rules.stuck_chamber(f, cfg).empty  # two of three: undecided, no row
     f = fluxes("d", ["stuck_chamber"] * 3)
     assert one(rules.stuck_chamber(f, cfg), "d")["active"]
+
+
+def test_clogged_judges_night_closures_only() -> None:
+    f = fluxes("c", ["clogged", "daylight,clogged", "daylight"])
+    r = one(rules.clogged_pot(f, CFG), "c")  # the night closure decides
+    assert r["active"]
+    assert rules.clogged_pot(fluxes("d", ["daylight,clogged"]), CFG).empty
 
 
 def test_clogged_from_the_clogged_flag_only() -> None:
@@ -245,6 +252,35 @@ def test_clock_steps_sum_to_the_net_offset(steps: list[float], gap: int) -> None
     out = rules.clock_steps_s(t, seq, 3000.0)
     assert out.sum() == pytest.approx(sum(steps), abs=1e-6)
     np.testing.assert_allclose(out, steps, atol=1e-6)
+
+
+@given(st.integers(1, 598), st.integers(1, 598))
+@example(1, 301)
+def test_clock_skew_is_the_same_read_in_pieces(cut1: int, cut2: int) -> None:
+    """Evaluated over a table at once or over its pieces (overlapping, as the evaluator's
+    windows are), the net step is the same: +90 s, a reboot, -90 s."""
+    old = stepped(90.0, 150)
+    new = samples(n=300, boot=2, seq0=301, start=old["time"].iloc[-1] + pd.Timedelta("12s"))
+    new.loc[new.index[:20], "time"] -= pd.Timedelta("9s")
+    new.loc[new.index[200:], "time"] -= pd.Timedelta("90s")
+    s = pd.concat([old, new], ignore_index=True)
+    whole = rules.clock_skew_update({}, s, CFG)[0]
+    a, b = sorted((cut1, cut2))
+    tracks, _ = rules.clock_skew_update({}, s.iloc[:a], CFG)
+    tracks, _ = rules.clock_skew_update(tracks, s.iloc[max(0, a - 50) : b], CFG)
+    tracks, end = rules.clock_skew_update(tracks, s.iloc[b:], CFG)
+    assert tracks["d1"].skew_s == pytest.approx(whole["d1"].skew_s)
+    assert whole["d1"].skew_s == pytest.approx(0.0)
+    assert one(end)["active"] is False
+
+
+def test_clock_skew_carries_a_step_out_of_the_window() -> None:
+    """A step judged once stays counted when its samples leave the window."""
+    s = stepped(90.0, 150)
+    tracks, _ = rules.clock_skew_update({}, s, CFG)
+    later = samples(n=100, seq0=301, start=s["time"].iloc[-1] + pd.Timedelta("3s"))
+    tracks, out = rules.clock_skew_update(tracks, later, CFG)
+    assert one(out)["value"] == pytest.approx(90.0)
 
 
 def test_clock_steps_refuse_a_bad_interval() -> None:

@@ -126,6 +126,9 @@ def test_every_fault_raises_and_clears_its_alarm(broker: Any, pg_url: str, tmp_p
     with open_store(pg_url) as st:
         seqs = st.read("samples").select(["device", "seq", "boot"]).to_pandas()
         alarms = st.read("alarms").to_pandas()
+        # kept beside the test's logs, to look into a failure
+        pq.write_table(st.read("fluxes"), tmp_path / "fluxes.parquet")
+        pq.write_table(st.read("alarms"), tmp_path / "alarms.parquet")
     # ingestion was never held up by the alarms or their webhook: every device's seq runs
     # without a hole, but for the firmware's documented RAM loss at an unplanned reset
     assert seqs["device"].nunique() == CHAMBERS

@@ -14,7 +14,8 @@ kind                   condition                                    ``value``
                        for ``offline_after_s``                      sample [s]
 ``stuck_chamber``      soilflux's ``stuck_chamber`` flag on the      flagged closures in a
                        device's last ``flagged_closures`` closures   row at the end [-]
-``clogged_pot``        soilflux's ``clogged`` flag, likewise         likewise [-]
+``clogged_pot``        soilflux's ``clogged`` flag, likewise, on     likewise [-]
+                       night closures
 ``implausible_value``  ≥ ``bad_fraction`` of the samples of the      fraction [-]
                        last ``window_s`` outside CO2 350–10,000 ppm,
                        pressure 900–1,100 hPa, or RH ≥ 99 %
@@ -205,11 +206,16 @@ def device_offline(
     return _frame(rows)
 
 
-def _flagged(fluxes: pd.DataFrame, flag: str, kind: str, cfg: AlarmConfig) -> pd.DataFrame:
+def _flagged(
+    fluxes: pd.DataFrame, flag: str, kind: str, cfg: AlarmConfig, night_only: bool = False
+) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     if fluxes.empty:
         return _frame(rows)
     f = fluxes.sort_values(["device", "start"])
+    if night_only:  # soilflux flags a closure with more than night_lux ``daylight``
+        day = f["flags"].fillna("").str.split(",").apply(lambda names: "daylight" in names)
+        f = f[~day.to_numpy(dtype=bool)]
     for dev, g in f.groupby("device", sort=True):
         has = g["flags"].fillna("").str.split(",").apply(lambda names: flag in names)
         flags = has.to_numpy(dtype=bool)[::-1]
@@ -248,8 +254,14 @@ def stuck_chamber(fluxes: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
 
 
 def clogged_pot(fluxes: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
-    """``clogged_pot``: soilflux flags ``clogged`` on the device's latest closures."""
-    return _flagged(fluxes, "clogged", "clogged_pot", cfg)
+    """``clogged_pot``: soilflux flags ``clogged`` on the device's latest night closures.
+
+    Closures flagged ``daylight`` are left out: by day photosynthesis in the chamber can
+    cancel the soil's efflux, and a healthy pot's net flux near zero is flagged ``clogged``
+    (measured: 8 such alarms over a simulated day on 6 healthy chambers). The alarm then
+    holds (or waits) through the day.
+    """
+    return _flagged(fluxes, "clogged", "clogged_pot", cfg, night_only=True)
 
 
 def implausible_value(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
@@ -357,48 +369,110 @@ def clock_steps_s(time_ms: np.ndarray, seq: np.ndarray, sample_ms: float) -> np.
     return (np.diff(t) - np.diff(s) * sample_ms) / 1000.0
 
 
-def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
-    """``clock_skew``: the net step of the device clock (module docstring) over its
-    samples exceeds ``skew_max_s`` [s].
+@dataclass(frozen=True)
+class ClockTrack:
+    """What :func:`clock_skew_update` carries from one evaluation to the next for a device:
+    its last sample judged and the clock's net step so far."""
 
-    Steps are summed over the whole window, across reboots (a clock still wrong after a
-    reboot stays wrong), but for steps to or between samples marked not synced, and for
-    steps within the first ``boot_settle_samples`` samples of a boot that began in the
-    window: there lie the reboot's pause (the store labels a sample with the boot of the
-    message that carried it, so a boot's first messages carry the last samples of the
-    boot before, then the pause) and the boot's first NTP sync.
+    seq: int
+    time_ms: float
+    synced: bool
+    boot: int
+    in_boot: int  # samples seen with this boot label [-]
+    first_boot: bool  # the boot the evaluator first saw: its start is unknown
+    skew_s: float  # net step of the clock [s]
+
+
+def clock_skew_update(
+    tracks: dict[str, ClockTrack], samples: pd.DataFrame, cfg: AlarmConfig
+) -> tuple[dict[str, ClockTrack], pd.DataFrame]:
+    """``clock_skew``: the net step of the device clock (module docstring) exceeds
+    ``skew_max_s`` [s], carried from evaluation to evaluation in ``tracks``.
+
+    Each device's samples newer (by ``seq``) than its track are judged in ``seq`` order;
+    the step from the track's sample to the first new one counts too, so the net step is
+    the same whether the samples come in one table or many. Steps are summed across
+    reboots (a clock still wrong after a reboot stays wrong), but for steps to or between
+    samples marked not synced, and for steps within the first ``boot_settle_samples``
+    samples of a boot that began while watched: there lie the reboot's pause (the store
+    labels a sample with the boot of the message that carried it, so a boot's first
+    messages carry the last samples of the boot before, then the pause) and the boot's
+    first NTP sync.
 
     Parameters
     ----------
+    tracks : dict
+        Device → :class:`ClockTrack` from the previous evaluation (not modified).
     samples : DataFrame
         ``samples`` table (``device``, ``seq``, ``boot``, ``time``, ``flags``).
+
+    Returns
+    -------
+    (dict, DataFrame)
+        The tracks after, and one condition row per device that has ever been synced.
     """
+    out = dict(tracks)
     rows: list[dict[str, Any]] = []
-    if samples.empty:
-        return _frame(rows)
-    s = samples.assign(_t=_ms(samples["time"])).sort_values(["device", "seq"])
-    for dev, g in s.groupby("device", sort=True):
-        synced = (g["flags"].fillna(0).astype(np.int64).to_numpy() & protocol.FL_NOT_SYNCED) == 0
-        if len(g) < 2 or not synced.any():
-            continue  # nothing to judge
-        boot = g["boot"].to_numpy()
-        position = g.groupby("boot").cumcount().to_numpy()
-        settling = (boot > boot.min()) & (position < cfg.boot_settle_samples)
-        steps = clock_steps_s(g["_t"].to_numpy(), g["seq"].to_numpy(), cfg.sample_ms)
-        counted = synced[1:] & synced[:-1] & ~settling[1:]
-        big = counted & (np.abs(steps) >= cfg.skew_step_min_s)
-        skew = float(steps[big].sum())
-        active = abs(skew) > cfg.skew_max_s
+    if len(samples):
+        s = samples.assign(_t=_ms(samples["time"])).sort_values(["device", "seq"])
+        for dev, g in s.groupby("device", sort=True):
+            tr = out.get(str(dev))
+            if tr is not None:
+                g = g[g["seq"] > tr.seq]
+            if g.empty:
+                continue
+            fl = g["flags"].fillna(0).astype(np.int64).to_numpy()
+            synced = (fl & protocol.FL_NOT_SYNCED) == 0
+            boot = g["boot"].to_numpy(dtype=np.int64)
+            seq = g["seq"].to_numpy(dtype=np.int64)
+            t = g["_t"].to_numpy()
+            # each sample's position in its boot label, and whether that boot is the first
+            # the evaluator saw (its start, and so its pause, may lie before it)
+            if tr is None:
+                first_boot = boot == boot.min()
+            else:
+                first_boot = boot == tr.boot if tr.first_boot else np.zeros(len(boot), bool)
+            run = pd.Series(boot).ne(pd.Series(boot).shift()).cumsum().to_numpy()
+            position = pd.Series(np.ones(len(boot))).groupby(run).cumsum().to_numpy() - 1
+            if tr is not None:
+                same = boot == tr.boot
+                head = run == run[0]
+                position = np.where(head & same, position + tr.in_boot, position)
+                seq = np.concatenate([[tr.seq], seq])
+                t = np.concatenate([[tr.time_ms], t])
+                synced = np.concatenate([[tr.synced], synced])
+            settling = ~first_boot & (position < cfg.boot_settle_samples)
+            steps = clock_steps_s(t, seq, cfg.sample_ms) if len(seq) > 1 else np.zeros(0)
+            counted = synced[1:] & synced[:-1] & ~settling[len(settling) - len(steps) :]
+            big = counted & (np.abs(steps) >= cfg.skew_step_min_s)
+            skew = (tr.skew_s if tr is not None else 0.0) + float(steps[big].sum())
+            ever_synced = bool(synced.any()) or tr is not None
+            out[str(dev)] = ClockTrack(
+                int(seq[-1]), float(t[-1]), bool(synced[-1]), int(boot[-1]),
+                int(position[-1]) + 1, bool(first_boot[-1]), skew,
+            )  # fmt: skip
+            if not ever_synced:
+                out.pop(str(dev))
+                continue
+    for dev, tr in sorted(out.items()):
+        active = abs(tr.skew_s) > cfg.skew_max_s
         rows.append(
             {
                 "device": dev,
                 "kind": "clock_skew",
                 "active": active,
-                "value": skew,
-                "detail": f"clock stepped {skew:+.1f} s and was not set right" if active else "",
+                "value": tr.skew_s,
+                "detail": f"clock stepped {tr.skew_s:+.1f} s and was not set right"
+                if active
+                else "",
             }
         )
-    return _frame(rows)
+    return out, _frame(rows)
+
+
+def clock_skew(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
+    """:func:`clock_skew_update` of ``samples`` alone (no earlier evaluation)."""
+    return clock_skew_update({}, samples, cfg)[1]
 
 
 def boots(samples: pd.DataFrame) -> pd.DataFrame:

@@ -42,23 +42,26 @@ def conditions(
     causes: dict[tuple[str, int], str],
     now: pd.Timestamp,
     cfg: rules.AlarmConfig,
-) -> pd.DataFrame:
-    """Every rule's conditions at ``now`` (rows of :data:`~fluxfleet.ops.alarm_rules.COLUMNS`)."""
+    clocks: dict[str, rules.ClockTrack] | None = None,
+) -> tuple[pd.DataFrame, dict[str, rules.ClockTrack]]:
+    """Every rule's conditions at ``now`` (rows of :data:`~fluxfleet.ops.alarm_rules.COLUMNS`),
+    and the clock tracks after (:func:`~fluxfleet.ops.alarm_rules.clock_skew_update`)."""
+    clocks, skew = rules.clock_skew_update(clocks or {}, samples, cfg)
     parts = [
         rules.device_offline(devices, last_sample, now, cfg),
         rules.stuck_chamber(fluxes, cfg),
         rules.clogged_pot(fluxes, cfg),
         rules.implausible_value(samples, cfg),
         rules.sensor_error(samples, cfg),
-        rules.clock_skew(samples, cfg),
+        skew,
         rules.reboot_storm(rules.boots(samples), causes, now, cfg),
         rules.calibration_drift(samples, cfg),
         rules.incomplete_data(samples, now, cfg),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=rules.COLUMNS)
-    return pd.concat(parts, ignore_index=True)
+        return pd.DataFrame(columns=rules.COLUMNS), clocks
+    return pd.concat(parts, ignore_index=True), clocks
 
 
 def _utc(seconds: float) -> dt.datetime:
@@ -170,6 +173,7 @@ class AlarmEvaluator:
         self.notify = notify
         self.tracks: dict[Key, Track] = {}
         self.causes: dict[tuple[str, int], str] = {}
+        self.clocks: dict[str, rules.ClockTrack] = {}  # clock_skew's running steps
         self.evaluations = 0
         self.times_s: list[float] = []  # each evaluation's time [epoch s]
         self.durations_s: list[float] = []  # wall time each took [s]
@@ -235,7 +239,9 @@ class AlarmEvaluator:
                 self.causes[(str(r.device), int(r.boot))] = str(r.reset_cause)
         last = self._last_sample(devices)
         ts = pd.Timestamp(now)
-        cond = conditions(samples, fluxes, devices, last, self.causes, ts, self.config)
+        cond, self.clocks = conditions(
+            samples, fluxes, devices, last, self.causes, ts, self.config, self.clocks
+        )
         self.tracks, events = advance(self.tracks, cond, now.timestamp(), self.holds)
         for e in events:
             self._apply(e)
