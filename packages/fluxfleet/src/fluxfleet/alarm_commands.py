@@ -75,16 +75,16 @@ def check_webhook(webhook: str | None) -> None:
             raise typer.BadParameter(str(exc), param_hint="--webhook") from None
 
 
-def alarm_worker(store: Any, webhook: str | None) -> _IngestAlarms:
+def alarm_worker(store: Any, webhook: str | None, interval_s: float = 60.0) -> _IngestAlarms:
     """Start the alarm evaluator in a thread of ``fluxfleet ingest`` (wall clock, every
-    minute, default thresholds) on its own handle of ``store``."""
+    ``interval_s`` [s], default thresholds) on its own handle of ``store``."""
     from fluxfleet.ops.alarm_runner import AlarmEvaluator, AlarmWorker
     from fluxfleet.ops.webhook import WebhookSender
 
     check_webhook(webhook)
     sender = WebhookSender(webhook) if webhook is not None else None
     evaluator = AlarmEvaluator(store.clone(), notify=sender.submit if sender else None)
-    worker = AlarmWorker(evaluator, 60.0)
+    worker = AlarmWorker(evaluator, interval_s)
     worker.start()
     return _IngestAlarms(worker, sender)
 

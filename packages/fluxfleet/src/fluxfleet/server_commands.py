@@ -65,10 +65,13 @@ def ingest(
     webhook: Annotated[
         str | None, typer.Option("--webhook", help="With --alarms: POST raises and clears here.")
     ] = None,
+    alarm_interval: Annotated[
+        str, typer.Option("--alarm-interval", help="With --alarms: time between evaluations.")
+    ] = "60s",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
-    from fluxfleet.alarm_commands import alarm_worker, check_webhook
+    from fluxfleet.alarm_commands import _duration_s, alarm_worker, check_webhook
     from fluxfleet.ingest.fluxes import FluxWorker, LiveFluxes
     from fluxfleet.ingest.mqtt import Ingestor, topics
 
@@ -85,8 +88,9 @@ def ingest(
     if webhook is not None and not alarms:
         raise typer.BadParameter("needs --alarms", param_hint="--webhook")
     check_webhook(webhook)
+    alarm_interval_s = _duration_s(alarm_interval, "--alarm-interval")
     st = _open(s.store_url)
-    alarm_thread = alarm_worker(st, webhook) if alarms else None
+    alarm_thread = alarm_worker(st, webhook, alarm_interval_s) if alarms else None
     worker = None
     if s.live_fluxes:
         worker = FluxWorker(LiveFluxes(st.clone(), s.chamber_volume_cm3, s.chamber_area_cm2))

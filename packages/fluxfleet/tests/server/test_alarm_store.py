@@ -53,6 +53,17 @@ def test_one_open_alarm_per_device_and_kind(store: Store) -> None:
     assert store.read("alarms").schema == schema.ALARMS
 
 
+def test_times_in_microseconds_are_stored_to_the_millisecond(store: Store) -> None:
+    """The wall clock has microseconds; the store keeps milliseconds (and reads back)."""
+    t = dt.datetime(2026, 12, 7, 2, 0, 0, 123456, tzinfo=dt.UTC)
+    a, _ = store.raise_alarm("d1", "device_offline", "critical", t, 1.0, "")
+    store.clear_alarm("d1", "device_offline", t)
+    store.ack_alarm(a, t, "ana")
+    row = store.read("alarms").to_pylist()[0]
+    want = t.replace(microsecond=123000)
+    assert (row["raised"], row["cleared"], row["acked"]) == (want, want, want)
+
+
 def test_ack_keeps_the_first(store: Store) -> None:
     a, _ = store.raise_alarm("d1", "clock_skew", "minor", at(0), 90.0, "")
     assert store.ack_alarm(a, at(10), "ana") == "acked"

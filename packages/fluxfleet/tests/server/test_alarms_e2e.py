@@ -35,7 +35,7 @@ from fluxfleet.store import open_store
 
 from testsupport.webhook import Receiver
 
-from .conftest import FLUXFLEET, IngestProcess
+from .conftest import FLUXFLEET, IngestProcess, run_sim
 
 pytestmark = pytest.mark.slow
 
@@ -245,3 +245,28 @@ def test_alarms_within_two_cycles(run: Run) -> None:
     for kind, dev, r, c in delays(run.faults, run.alarms):
         assert 0 <= r <= 2 * CYCLE_S, f"{kind} on {dev}: raised after {r} s"
         assert c <= 2 * CYCLE_S + CLEAR_EXTRA_S.get(kind, 0), f"{kind} on {dev}: cleared {c} s"
+
+
+def test_ingest_runs_the_alarms_on_a_duckdb_store(broker: Any, tmp_path: Any) -> None:
+    """``fluxfleet ingest --alarms``: the evaluator in the ingestor's process (a DuckDB file
+    has one writing process), on the wall clock. Three chambers simulate the last 6 minutes
+    (as fast as they can), ch002's I2C bus failing throughout; the ingestor then stays up
+    90 s, past the sensor alarm's 60-s hold: ch002 gets its ``sensor_error``, nothing else."""
+    import datetime as dt
+
+    url = f"duckdb:///{tmp_path}/fleet.duckdb"
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"kind": "i2c_error", "chamber": 2, "start_h": 0, "end_h": 0.1}]))
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=6)
+    ingest = IngestProcess(broker.url, url, tmp_path, "--client-id", "alarms-ingest",
+                           "--idle-exit-s", "90", "--alarms", "--alarm-interval", "1s")  # fmt: skip
+    run_sim(broker.url, tmp_path / "truth.parquet", 3, 0.1, "--faults", str(faults),
+            "--start", start.isoformat(), "--speed", "max", "--seed", "1")  # fmt: skip
+    log = ingest.wait()
+    assert "alarms on" in log
+    out = subprocess.run([FLUXFLEET, "alarms", "list", "--json", "--store", url],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    alarms = json.loads(out.stdout)
+    assert [(a["device"], a["kind"]) for a in alarms] == [("ch002", "sensor_error")], log
+    assert "I2C error" in alarms[0]["detail"]
+    assert "alarm raise" in log

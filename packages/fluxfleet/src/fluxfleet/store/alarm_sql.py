@@ -8,6 +8,8 @@ the next raise is a new row.
 
 from __future__ import annotations
 
+import datetime as dt
+
 OPEN_ID = "SELECT id FROM alarms WHERE device = ? AND kind = ? AND cleared IS NULL"
 INSERT = (
     "INSERT INTO alarms (device, kind, severity, raised, last_seen, repeats, value, detail) "
@@ -31,3 +33,8 @@ CLEAR = (
 )
 ACK = "UPDATE alarms SET acked = ?, acked_by = ? WHERE id = ? AND acked IS NULL RETURNING id"
 EXISTS = "SELECT id FROM alarms WHERE id = ?"
+
+
+def ms(t: dt.datetime) -> dt.datetime:
+    """``t`` to the millisecond below (the store's time resolution)."""
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)

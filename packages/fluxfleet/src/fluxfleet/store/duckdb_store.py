@@ -144,6 +144,7 @@ class DuckDBStore(Store):
         value: float | None,
         detail: str,
     ) -> tuple[int, bool]:
+        time = alarm_sql.ms(time)
         self._writable()
         with self._lock:
             self.con.execute("BEGIN TRANSACTION")
@@ -165,12 +166,14 @@ class DuckDBStore(Store):
         return alarm_id, new
 
     def clear_alarm(self, device: str, kind: str, time: dt.datetime) -> int | None:
+        time = alarm_sql.ms(time)
         self._writable()
         with self._lock:
             row = self.con.execute(alarm_sql.CLEAR, [time, device, kind]).fetchone()
         return None if row is None else int(row[0])
 
     def ack_alarm(self, alarm_id: int, time: dt.datetime, by: str) -> str:
+        time = alarm_sql.ms(time)
         self._writable()
         with self._lock:
             if self.con.execute(alarm_sql.EXISTS, [alarm_id]).fetchone() is None:

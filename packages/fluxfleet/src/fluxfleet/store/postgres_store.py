@@ -139,6 +139,7 @@ class PostgresStore(Store):
         value: float | None,
         detail: str,
     ) -> tuple[int, bool]:
+        time = alarm_sql.ms(time)
         with self.con.transaction():
             args = [device, kind, severity, time, time, value, detail]
             row = self.con.execute(alarm_sql.UPSERT_PG, args).fetchone()
@@ -146,11 +147,13 @@ class PostgresStore(Store):
         return int(row[0]), bool(row[1])
 
     def clear_alarm(self, device: str, kind: str, time: dt.datetime) -> int | None:
+        time = alarm_sql.ms(time)
         with self.con.transaction():
             row = self.con.execute(pg(alarm_sql.CLEAR), [time, device, kind]).fetchone()
         return None if row is None else int(row[0])
 
     def ack_alarm(self, alarm_id: int, time: dt.datetime, by: str) -> str:
+        time = alarm_sql.ms(time)
         with self.con.transaction():
             if self.con.execute(pg(alarm_sql.EXISTS), [alarm_id]).fetchone() is None:
                 return "unknown"
