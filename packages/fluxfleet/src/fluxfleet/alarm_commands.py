@@ -221,9 +221,11 @@ def alarms_watch(
             if sender is not None:
                 sender.close()
             st.close()
-        typer.echo(f"{len(events)} event(s): " + ", ".join(
-            f"{e.action} {e.device} {e.kind}" for e in events if e.action != "repeat"
-        ), err=True)  # fmt: skip
+        changes = [f"{e.action} {e.device} {e.kind}" for e in events if e.action != "repeat"]
+        typer.echo(
+            f"{len(changes)} raised or cleared" + (f": {', '.join(changes)}" if changes else ""),
+            err=True,
+        )
         return
     worker = AlarmWorker(evaluator, interval_s)
     done = threading.Event()
