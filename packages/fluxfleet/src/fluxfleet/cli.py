@@ -19,6 +19,7 @@ from soilflux.cli_errors import EXIT_DATA, EXIT_INTERRUPTED, check_output
 
 from fluxfleet import (
     __version__,
+    alarm_commands,
     cmd_commands,
     ops_commands,
     rollout_commands,
@@ -460,6 +461,7 @@ app.command("report")(web_report.report)
 app.add_typer(cmd_commands.cmd_app, name="cmd")
 app.add_typer(rollout_commands.rollout_app, name="rollout")
 app.add_typer(rollout_commands.tokens_app, name="tokens")
+app.add_typer(alarm_commands.alarms_app, name="alarms")
 
 
 def main() -> None:

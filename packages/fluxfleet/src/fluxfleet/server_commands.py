@@ -66,9 +66,20 @@ def ingest(
             "(FLUXFLEET_RETENTION_DAYS; unset keeps all).",
         ),
     ] = None,
+    alarms: Annotated[
+        bool,
+        typer.Option("--alarms", help="Also evaluate alarms every minute (docs/fleet/alarms.md)."),
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="With --alarms: POST raises and clears here.")
+    ] = None,
+    alarm_interval: Annotated[
+        str, typer.Option("--alarm-interval", help="With --alarms: time between evaluations.")
+    ] = "60s",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Receive the fleet's messages from MQTT into the store (and compute live fluxes)."""
+    from fluxfleet.alarm_commands import _duration_s, alarm_worker, check_webhook
     from fluxfleet.ingest.fluxes import FluxWorker, LiveFluxes
     from fluxfleet.ingest.mqtt import Ingestor, topics
 
@@ -83,6 +94,10 @@ def ingest(
         retention_days=retention_days,
     )
     host, port = s.broker_address
+    if webhook is not None and not alarms:
+        raise typer.BadParameter("needs --alarms", param_hint="--webhook")
+    check_webhook(webhook)
+    alarm_interval_s = _duration_s(alarm_interval, "--alarm-interval")
     st = _open(s.store_url)
     retention = None
     if s.retention_days is not None:
@@ -91,6 +106,7 @@ def ingest(
         retention = RetentionWorker(
             st.clone(), s.retention_days, report=lambda m: typer.echo(m, err=True)
         )
+    alarm_thread = alarm_worker(st, webhook, alarm_interval_s) if alarms else None
     worker = None
     if s.live_fluxes:
         worker = FluxWorker(LiveFluxes(st.clone(), s.chamber_volume_cm3, s.chamber_area_cm2))
@@ -115,6 +131,8 @@ def ingest(
             worker.stop()
         if retention is not None:
             retention.store.close()
+        if alarm_thread is not None:
+            alarm_thread.stop()
         st.close()
         typer.echo(f"fluxfleet: error: cannot reach the broker at {s.broker}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -123,7 +141,8 @@ def ingest(
     typer.echo(
         f"ingesting {s.broker} -> {st.url} as {s.client_id!r}"
         + (f" in group {s.group!r}" if s.group else "")
-        + (", live fluxes on" if worker else ""),
+        + (", live fluxes on" if worker else "")
+        + (", alarms on" if alarm_thread else ""),
         err=True,
     )
     if ing.subscribed.wait(15.0):
@@ -148,6 +167,8 @@ def ingest(
             worker.stop()
         if retention is not None:
             retention.stop()
+        if alarm_thread is not None:
+            alarm_thread.stop()
         counts = st.counts()
         st.close()
     s_ = ing.stats

@@ -156,6 +156,32 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def raise_alarm(
+        self,
+        device: str,
+        kind: str,
+        severity: str,
+        time: dt.datetime,
+        value: float | None,
+        detail: str,
+    ) -> tuple[int, bool]:
+        """Open an alarm on (``device``, ``kind``) at ``time``, or repeat the open one.
+
+        A repeat updates the open alarm (``last_seen``, ``repeats`` + 1, ``value``,
+        ``detail``); there is never more than one open alarm per (device, kind).
+        Returns (its id, True if it was opened now).
+        """
+
+    @abc.abstractmethod
+    def clear_alarm(self, device: str, kind: str, time: dt.datetime) -> int | None:
+        """Clear the open alarm on (``device``, ``kind``) at ``time``; its id, None if none."""
+
+    @abc.abstractmethod
+    def ack_alarm(self, alarm_id: int, time: dt.datetime, by: str) -> str:
+        """Acknowledge alarm ``alarm_id``: ``"acked"``, ``"already"`` (the first ack is
+        kept) or ``"unknown"`` (no such alarm)."""
+
+    @abc.abstractmethod
     def migrations(self) -> list[int]:
         """Schema versions applied, in order."""
 

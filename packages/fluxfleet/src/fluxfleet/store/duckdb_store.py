@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.store import registry_sql, schema, sql
+from fluxfleet.store import alarm_sql, registry_sql, schema, sql
 from fluxfleet.store.base import (
     Batch,
     RegisteredDevice,
@@ -152,6 +152,52 @@ class DuckDBStore(Store):
                 self.con.execute("ROLLBACK")
                 raise
         return rows
+
+    def raise_alarm(
+        self,
+        device: str,
+        kind: str,
+        severity: str,
+        time: dt.datetime,
+        value: float | None,
+        detail: str,
+    ) -> tuple[int, bool]:
+        time = alarm_sql.ms(time)
+        self._writable()
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                row = self.con.execute(alarm_sql.OPEN_ID, [device, kind]).fetchone()
+                if row is None:
+                    args = [device, kind, severity, time, time, value, detail]
+                    alarm_id, new = (
+                        int(self.con.execute(alarm_sql.INSERT, args).fetchone()[0]),
+                        True,
+                    )
+                else:
+                    alarm_id, new = int(row[0]), False
+                    self.con.execute(alarm_sql.REPEAT, [time, value, detail, alarm_id])
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        return alarm_id, new
+
+    def clear_alarm(self, device: str, kind: str, time: dt.datetime) -> int | None:
+        time = alarm_sql.ms(time)
+        self._writable()
+        with self._lock:
+            row = self.con.execute(alarm_sql.CLEAR, [time, device, kind]).fetchone()
+        return None if row is None else int(row[0])
+
+    def ack_alarm(self, alarm_id: int, time: dt.datetime, by: str) -> str:
+        time = alarm_sql.ms(time)
+        self._writable()
+        with self._lock:
+            if self.con.execute(alarm_sql.EXISTS, [alarm_id]).fetchone() is None:
+                return "unknown"
+            row = self.con.execute(alarm_sql.ACK, [time, by, alarm_id]).fetchone()
+        return "already" if row is None else "acked"
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

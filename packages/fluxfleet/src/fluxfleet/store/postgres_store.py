@@ -24,7 +24,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from psycopg import sql as psql
 
-from fluxfleet.store import registry_sql, schema, sql
+from fluxfleet.store import alarm_sql, registry_sql, schema, sql
 from fluxfleet.store.base import (
     Batch,
     RegisteredDevice,
@@ -34,6 +34,7 @@ from fluxfleet.store.base import (
     check_table,
 )
 from fluxfleet.store.migrations import migrations
+from fluxfleet.store.registry_sql import pg
 
 _LOCK_MIGRATE = 7_340_001
 _LOCK_PARTITIONS = 7_340_002
@@ -137,6 +138,36 @@ class PostgresStore(Store):
                 cur = self.con.execute(registry_sql.pg(statement), list(params))
                 rows = cur.fetchall() if cur.description is not None else []
         return rows
+
+    def raise_alarm(
+        self,
+        device: str,
+        kind: str,
+        severity: str,
+        time: dt.datetime,
+        value: float | None,
+        detail: str,
+    ) -> tuple[int, bool]:
+        time = alarm_sql.ms(time)
+        with self.con.transaction():
+            args = [device, kind, severity, time, time, value, detail]
+            row = self.con.execute(alarm_sql.UPSERT_PG, args).fetchone()
+        assert row is not None
+        return int(row[0]), bool(row[1])
+
+    def clear_alarm(self, device: str, kind: str, time: dt.datetime) -> int | None:
+        time = alarm_sql.ms(time)
+        with self.con.transaction():
+            row = self.con.execute(pg(alarm_sql.CLEAR), [time, device, kind]).fetchone()
+        return None if row is None else int(row[0])
+
+    def ack_alarm(self, alarm_id: int, time: dt.datetime, by: str) -> str:
+        time = alarm_sql.ms(time)
+        with self.con.transaction():
+            if self.con.execute(pg(alarm_sql.EXISTS), [alarm_id]).fetchone() is None:
+                return "unknown"
+            row = self.con.execute(pg(alarm_sql.ACK), [time, by, alarm_id]).fetchone()
+        return "already" if row is None else "acked"
 
     def migrations(self) -> list[int]:
         rows = self.con.execute("SELECT version FROM schema_migrations ORDER BY version")

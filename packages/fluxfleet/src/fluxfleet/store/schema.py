@@ -16,6 +16,7 @@ table                  one row per
 ``commands``           command sent to the fleet (who, what, expiry), on ``cmd_id``
 ``command_targets``    device a command was meant for, on (``cmd_id``, ``device``)
 ``command_acks``       state a device reached for a command, on (device, cmd_id, state)
+``alarms``             alarm raised on a device (one open per device and kind), on ``id``
 =====================  =====================================================================
 """
 
@@ -145,6 +146,23 @@ COMMAND_ACKS = pa.schema(
     ]
 )
 
+ALARMS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("device", pa.string()),
+        ("kind", pa.string()),  # fluxfleet.ops.alarm_rules.KINDS
+        ("severity", pa.string()),  # critical, major, minor
+        ("raised", TIME),  # evaluation time at which it was raised
+        ("last_seen", TIME),  # latest evaluation that found the condition (a repeat)
+        ("cleared", TIME),  # null while open
+        ("repeats", pa.int64()),  # evaluations that found it, the raising one included
+        ("value", pa.float64()),  # the rule's measure (unit in fluxfleet.ops.alarm_rules)
+        ("detail", pa.string()),
+        ("acked", TIME),  # when an operator acknowledged it (null: not yet)
+        ("acked_by", pa.string()),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "samples": SAMPLES,
     "closures": CLOSURES,
@@ -155,6 +173,7 @@ TABLES: dict[str, pa.Schema] = {
     "commands": COMMANDS,
     "command_targets": COMMAND_TARGETS,
     "command_acks": COMMAND_ACKS,
+    "alarms": ALARMS,
 }
 """Every table, by name (the names ``fluxfleet export --table`` takes)."""
 
@@ -168,6 +187,7 @@ TIME_COLUMN = {
     "commands": "sent",
     "command_targets": "",
     "command_acks": "time",
+    "alarms": "raised",
 }
 """The column ``--from``/``--to`` select on, per table."""
 
