@@ -172,10 +172,23 @@ def test_post_rollouts_starts_one_driven_by_the_server(env: dict[str, Any]) -> N
     assert json.loads(json.dumps(c.get("/api/rollouts").json()))[0]["rollout_id"] == rid
 
 
-def test_alarm_ack_says_clearly_when_the_store_has_no_alarms(env: dict[str, Any]) -> None:
-    r = env["client"].post("/api/alarms/1/ack", headers=_auth(env))
-    assert r.status_code == 501
-    assert "no alarms" in r.text
+def test_alarm_ack_through_the_api(env: dict[str, Any]) -> None:
+    import datetime as dt
+
+    with open_store(env["url"]) as st:
+        t = dt.datetime(2026, 5, 1, 3, tzinfo=dt.UTC)
+        alarm_id, new = st.raise_alarm("ch001", "offline", "warning", t, None, "no sample")
+        assert new
+    c = env["client"]
+    r = c.post(f"/api/alarms/{alarm_id}/ack", headers=_auth(env))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"alarm_id": alarm_id, "result": "acked"}
+    again = c.post(f"/api/alarms/{alarm_id}/ack", headers=_auth(env))
+    assert again.json()["result"] == "already"  # the first ack is kept
+    with open_store(env["url"]) as st:
+        row = next(a for a in st.read("alarms").to_pylist() if a["id"] == alarm_id)
+    assert row["acked_by"] == "token:alice"
+    assert c.post("/api/alarms/999/ack", headers=_auth(env)).status_code == 404
 
 
 def test_tokens_are_stored_hashed_and_revocation_is_final(tmp_path: Path) -> None:
