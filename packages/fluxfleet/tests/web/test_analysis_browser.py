@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,8 @@ from typing import Any
 import pytest
 from fluxfleet.store import open_store
 
-from testsupport.services import free_port, wait_until
-
 from .test_analysis_api import PCO2, _pco2_csv
-from .test_browser import FLUXFLEET, page  # noqa: F401  (the fixture, with our console)
+from .test_browser import page, serving  # noqa: F401  (the fixture, with our console)
 from .test_calibration_api import record_81x
 
 ANALYSIS = """[pco2]
@@ -48,26 +45,9 @@ def console(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             for i, r in enumerate(rows)
         )
     )
-    port = free_port()
-    log = (folder / "serve.log").open("wb")
     env = {**os.environ, "FLUXFLEET_ANALYSIS": str(analysis)}
-    proc = subprocess.Popen(
-        [FLUXFLEET, "serve", "--store", store_url, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        with urllib.request.urlopen(base + "/api/devices", timeout=2) as r:
-            return bool(r.status == 200)
-
-    try:
-        wait_until(answers, timeout_s=60, what="fluxfleet serve", proc=proc)
+    with serving(store_url, folder / "serve.log", env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def _api(console: str, path: str) -> Any:

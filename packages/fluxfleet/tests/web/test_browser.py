@@ -5,6 +5,7 @@ the console's own. Screenshots are left in the test's tmp dir."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import subprocess
 import sys
@@ -25,14 +26,15 @@ from .conftest import hourly_from_store_rows
 FLUXFLEET = str(Path(sys.executable).parent / "fluxfleet")
 
 
-@pytest.fixture(scope="module")
-def console(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``fluxfleet serve`` on a free local port; its base URL."""
+@contextlib.contextmanager
+def serving(store_url: str, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``fluxfleet serve --store store_url`` on a free local port until the block ends; its
+    base URL once it answers. Its output goes to ``log_path``."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("wb")
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [FLUXFLEET, "serve", "--store", store_url, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
@@ -47,6 +49,13 @@ def console(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def console(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``fluxfleet serve`` on a free local port; its base URL."""
+    with serving(store_url, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ host other than the console. Screenshots stay in the test's tmp dir."""
 
 from __future__ import annotations
 
-import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -25,10 +24,8 @@ from fluxfleet.sim.fleet import FleetConfig
 from fluxfleet.sim.runner import run_fleet
 from fluxfleet.store import Store, open_store
 
-from testsupport.services import free_port, wait_until
-
 from . import test_browser
-from .test_browser import FLUXFLEET
+from .test_browser import serving
 
 console = test_browser.console  # the same fixtures: serve on the session store, a page
 page = test_browser.page  # that fails on any non-local request
@@ -75,25 +72,8 @@ def pg_console(
             LiveFluxes(st, DEFAULT_VOLUME_CM3, DEFAULT_AREA_CM2),
             fleet_hour[: len(fleet_hour) * 2 // 3],
         )
-    port = free_port()
-    log = (tmp_path_factory.mktemp("serve-pg") / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [FLUXFLEET, "serve", "--store", pg_url, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        with urllib.request.urlopen(base + "/api/devices", timeout=2) as r:
-            return bool(r.status == 200)
-
-    try:
-        wait_until(answers, timeout_s=60, what="fluxfleet serve", proc=proc)
+    with serving(pg_url, tmp_path_factory.mktemp("serve-pg") / "serve.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 @pytest.fixture
