@@ -20,7 +20,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fluxfleet.store import Store, StoreError, open_store
-from fluxfleet.web import actions, analysis_pages, firmware, live, quality, queries
+from fluxfleet.web import (
+    actions,
+    alarms_page,
+    analysis_pages,
+    command_panel,
+    firmware,
+    live,
+    quality,
+    queries,
+)
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMATS, jsonable, parse_time, records, table_response
 
@@ -136,4 +145,6 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     console = Console(url, Depends(store), templates, clock)
     live.register(app, console)
     quality.register(app, console)
+    alarms_page.register(app, console)
+    command_panel.register(app, console)
     return app
