@@ -6,7 +6,7 @@ Every route that changes state (POST, PUT, PATCH, DELETE) depends on
 bearer one): 401 with ``WWW-Authenticate: Bearer``; a token that is unknown, malformed or
 revoked: 403. The token's name becomes ``request.state.token_name`` (the operator of a
 command or a rollout). Read-only views stay open: ``fluxfleet serve`` listens on
-localhost unless ``--bind`` says otherwise (docs/fleet/security.md).
+localhost unless ``--bind`` says otherwise (docs/fleet/console.md; tokens: docs/fleet/rollout.md).
 """
 
 # No "from __future__ import annotations": FastAPI resolves the annotations at run time.
