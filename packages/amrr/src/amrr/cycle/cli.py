@@ -196,6 +196,12 @@ def cycle(
     band: bool = typer.Option(
         False, "--band", help="With --design: also run each GGG spin model (the model band)."
     ),
+    hold_swing_fraction: float | None = typer.Option(
+        None,
+        "--hold-swing-fraction",
+        help="With --design: share of the field swing made in each no-flow process, 0–1 "
+        "(default 0: the field moves only during the blows).",
+    ),
     report_dir: Path | None = REPORT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
@@ -210,6 +216,11 @@ def cycle(
         _fail("give exactly one of SPEC.toml, --default or --design FILE")
     if band and design_file is None:
         _fail("--band needs --design")
+    if hold_swing_fraction is not None:
+        if design_file is None:
+            _fail("--hold-swing-fraction needs --design")
+        if not 0.0 <= hold_swing_fraction <= 1.0:
+            _fail(f"--hold-swing-fraction {hold_swing_fraction!r}: must lie within 0–1")
     for name, count in (("--cells", cells), ("--steps", steps)):
         if count is not None and not 4 <= count <= 2000:
             _fail(f"{name} {count}: must lie within 4–2000")
@@ -233,7 +244,9 @@ def cycle(
         try:
             design = load_design(design_file)
             result = evaluate(design, sensitivities=report_dir is not None)
-            dc = cycle_from_design(design, result=result)
+            dc = cycle_from_design(
+                design, result=result, hold_swing_fraction=hold_swing_fraction or 0.0
+            )
         except DesignFileError as exc:
             _fail(str(exc), code=1)
         except ValueError as exc:

@@ -8,10 +8,17 @@ outputs to :mod:`amrr.cycle.magnetic`:
   the file; bed length = the design tool's regenerator length;
 - flow: the superfluid magnetic pump's displacement per blow (``amrr.pump``) over the blow
   time, ṅ = n_blow / P [mol/s];
-- field: the regenerator's swing, high → low during the hot blow (the mixture flows from
-  the hot heat exchanger to the cold one), held low in the next hold, low → high during the
-  return blow, held high in the last hold — the design file gives no field in the holds, so
-  it is held constant there [assumption];
+- field: the regenerator's swing ΔB = high − low. The paper (C21_097, "AMRR System
+  Operation") demagnetises the regenerator during the hot blow (the mixture flows from the
+  hot heat exchanger to the cold one), magnetises it during the return blow, and "during the
+  no-flow processes, the regenerators change field to adjust their cold-end temperatures";
+  it gives no number for that share. ``hold_swing_fraction`` f puts f ΔB in each hold:
+  high − f ΔB → low during the hot blow, low → low + f ΔB in the next hold (adiabatic
+  magnetisation), → high during the return blow, high → high − f ΔB in the last hold
+  (adiabatic demagnetisation before the next hot blow). f = 0 (default): the field moves
+  only during the blows [assumption]; f = 1: a Brayton cycle (blows at constant field).
+  With f = 0 field and flow are in quadrature: each bed node sweeps the same temperature
+  range in both blows, so the pair pumps almost no heat (docs/amrr/cycle.md);
 - temperatures: T_H = ``cycle.hot_temperature_K``, the cold heat exchanger's outlet at
   T_C = ``cycle.load_temperature_K`` (the temperature the cooling is quoted at);
 - parasitic heat at the cold end from :mod:`amrr.budget` (suspension conduction, radiation,
@@ -129,6 +136,7 @@ def cycle_from_design(
     steps_per_blow: int = 80,
     steps_per_hold: int = 10,
     spin_model: Model = "internal_field",
+    hold_swing_fraction: float = 0.0,
 ) -> DesignCycle:
     """Cycle-model inputs for a validated design (see the module docstring).
 
@@ -145,7 +153,12 @@ def cycle_from_design(
         ``mean_field`` and ``ideal`` models have no spin heat capacity at B = 0, where the
         design's field ends each blow, so they leave the bed's temperature undetermined
         there (see docs/amrr/cycle.md); they are kept for the model band.
+    hold_swing_fraction : float
+        Share f of the field swing made in each no-flow process [-], 0 ≤ f ≤ 1 (see the
+        module docstring). Raises ValueError outside that range.
     """
+    if not 0.0 <= hold_swing_fraction <= 1.0:
+        raise ValueError(f"hold_swing_fraction must lie within 0–1, got {hold_swing_fraction!r}")
     res = evaluate(design, sensitivities=False) if result is None else result
     c, rf, rg = design["cycle"], design["refrigerant"], design["regenerator"]
     spec = RegeneratorSpec(
@@ -160,11 +173,12 @@ def cycle_from_design(
         cells=cells,
     )
     high, low = rg["high_field_T"], rg["low_field_T"]
+    step = hold_swing_fraction * (high - low)
     point = OperatingPoint(
         hot_K=c["hot_temperature_K"],
         cold_K=c["load_temperature_K"],
         molar_flow_mol_s=res.pump.moles_per_blow_mol / c["blow_time_s"],
-        field_T=(high, low, low, high),
+        field_T=(high - step, low, low + step, high),
     )
     schedule = CycleSchedule(c["blow_time_s"], c["hold_time_s"], steps_per_blow, steps_per_hold)
     return DesignCycle(design, res, spec, point, schedule)
