@@ -10,29 +10,20 @@ import math
 import os
 import signal
 import threading
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fluxfleet.server_commands import CONFIG_HELP, _open, _settings
+from fluxfleet.server_commands import ConfigFile as ConfigOpt
+from fluxfleet.server_commands import StoreUrl as StoreOpt
+from fluxfleet.server_commands import _open, _settings
+from fluxfleet.server_commands import fail as _fail
 
 alarms_app = typer.Typer(
     no_args_is_help=True,
     help="Fleet alarms: evaluate them continuously, list them, acknowledge them.",
     rich_markup_mode=None,
 )
-
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"fluxfleet: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _iso(t: Any) -> str | None:

@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fluxfleet.server_commands import CONFIG_HELP
+from fluxfleet.server_commands import ConfigFile as Config
+from fluxfleet.server_commands import StoreUrl
+from fluxfleet.server_commands import fail as _fail
 
 cmd_app = typer.Typer(
     no_args_is_help=True,
@@ -26,11 +28,6 @@ cmd_app = typer.Typer(
 Broker = Annotated[
     str | None, typer.Option("--broker", help="mqtt://HOST:PORT (FLUXFLEET_BROKER).")
 ]
-StoreUrl = Annotated[
-    str | None,
-    typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
-]
-Config = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 Devices = Annotated[
     list[str] | None, typer.Argument(metavar="DEV...", help="Device ids (or --all).")
 ]
@@ -55,11 +52,6 @@ Wait = Annotated[
 ]
 Operator = Annotated[str | None, typer.Option("--operator", help="Who sends it (default: $USER).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"fluxfleet: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _operator(name: str | None) -> str:

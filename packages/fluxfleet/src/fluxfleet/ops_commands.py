@@ -10,7 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from fluxfleet.server_commands import CONFIG_HELP, _open, _settings
+from fluxfleet.server_commands import ConfigFile as ConfigOpt
+from fluxfleet.server_commands import StoreUrl as StoreOpt
+from fluxfleet.server_commands import _open, _settings
+from fluxfleet.server_commands import fail as _fail
 
 devices_app = typer.Typer(
     no_args_is_help=True,
@@ -22,16 +25,6 @@ DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="The broker's data directory (FLUXFLEET_DATA_DIR; default var)."),
 ]
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"fluxfleet: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def broker(

@@ -15,7 +15,9 @@ import typer
 from typer.core import TyperGroup
 
 from fluxfleet.cmd_commands import _operator
-from fluxfleet.server_commands import CONFIG_HELP, _open, _settings
+from fluxfleet.server_commands import ConfigFile as Config
+from fluxfleet.server_commands import StoreUrl, _open, _settings
+from fluxfleet.server_commands import fail as _fail
 
 
 class _StartByDefault(TyperGroup):
@@ -40,17 +42,7 @@ tokens_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-StoreUrl = Annotated[
-    str | None,
-    typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
-]
-Config = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 Json = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"fluxfleet: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @rollout_app.command("start")

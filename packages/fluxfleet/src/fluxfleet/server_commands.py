@@ -11,6 +11,19 @@ from typing import Annotated, Any
 import typer
 
 CONFIG_HELP = "Settings file (TOML; keys as the FLUXFLEET_* variables, lower case)."
+# The options and the error exit shared by the fleet's store commands (alarms, devices,
+# rollout, tokens, cmd): one definition, so their help and messages stay the same.
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store", help="duckdb:///PATH or postgresql://… (FLUXFLEET_STORE)."),
+]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``fluxfleet: error: message`` on stderr; the Exit to raise (1 data, 2 usage)."""
+    typer.echo(f"fluxfleet: error: {message}", err=True)
+    return typer.Exit(code)
 
 
 def _settings(config: Path | None, **options: Any) -> Any:
