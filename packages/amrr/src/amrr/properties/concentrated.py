@@ -36,6 +36,12 @@ concentrated column (s, h, g, μ4, v) is used; it is the validation (``docs/amrr
 properties.md``). Pure 3He is independent data (Greywall 1983), so the model is exact at
 x = 1 by construction.
 
+Line match (default, :func:`line_match_J_mol`): the four constants leave μ4 of the two
+phase models 0.67 J/mol apart on the lines at 0.2 K (ill-conditioned ln(1 − x_con));
+Δg = a(T) y + b(T) y², splined through the mismatch, makes them agree to ≤ 0.0024 J/mol
+over 0.2–0.6 K and tapers off to T_t, where the mismatch is the dilute model's own error.
+:data:`PHASE_EQUILIBRIUM_FIT_CONSTANTS` is the model without it.
+
 Not modelled: the 3He effective-mass change with 4He content (scaling the Fermi-liquid
 entropy with T_F ∝ (x/v)^{2/3} was tried and follows Table 11 less well near T_t,
 measured in the docs); critical behaviour at the tricritical point; the normal (He I)
@@ -47,10 +53,12 @@ which the docs measure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares
 
 from amrr.properties import helium3
@@ -61,7 +69,12 @@ from amrr.properties.mixture import (
     PhaseProperties,
     mixture_properties,
 )
-from amrr.properties.phase_diagram import T_TRICRITICAL_K, x_concentrated, x_dilute
+from amrr.properties.phase_diagram import (
+    T_TRICRITICAL_K,
+    X_TRICRITICAL,
+    x_concentrated,
+    x_dilute,
+)
 from amrr.properties.validity import FloatArray, Range, require, temperature_range
 
 TEMPERATURE_RANGE = temperature_range(
@@ -98,6 +111,10 @@ class ConcentratedParameters:
         a2 of the R a2 T² correction in A(T) [1/K].
     phi : float
         φ, the 4He mixing-entropy factor (1 = ideal solute) [-].
+    match_line_to : MixtureParameters or None
+        If given, A(T) carries the line match δ(T) (:func:`line_match_J_mol`): μ4 then
+        equals this dilute model's μ4 on the published separation lines. None: the four
+        constants alone.
     source : str
         How the numbers were obtained.
     """
@@ -107,23 +124,37 @@ class ConcentratedParameters:
     a2_per_K: float
     phi: float
     source: str = field(default="")
+    match_line_to: MixtureParameters | None = field(default=None)
 
     def fitted(self) -> tuple[float, float, float, float]:
         """The calibrated numbers (E [K], ln c, a2 [1/K], φ)."""
         return (self.binding_K, self.ln_c, self.a2_per_K, self.phi)
 
 
-PHASE_EQUILIBRIUM_FIT = ConcentratedParameters(
+PHASE_EQUILIBRIUM_FIT_CONSTANTS = ConcentratedParameters(
     binding_K=0.3325679,
     ln_c=1.287189,
     a2_per_K=0.8150644,
     phi=0.6694892,
     source=(
         "calibrate(): phase equilibrium with the dilute model CHAUDHRY_TABLE11_FIT on "
-        "Chaudhry's published separation lines, T = 0.20-0.867 K"
+        "Chaudhry's published separation lines, T = 0.20-0.867 K; no line match"
     ),
 )
-"""Default parameters: :func:`calibrate` on phase equilibrium with the dilute model."""
+"""The four calibrated constants alone (μ4 on the lines off the dilute model's by up to
+0.67 J/mol at 0.2 K, ≤ 0.051 J/mol above 0.4 K): kept to measure what the line match does."""
+
+PHASE_EQUILIBRIUM_FIT = replace(
+    PHASE_EQUILIBRIUM_FIT_CONSTANTS,
+    match_line_to=CHAUDHRY_TABLE11_FIT,
+    source=(
+        "calibrate(): phase equilibrium with the dilute model CHAUDHRY_TABLE11_FIT on "
+        "Chaudhry's published separation lines, T = 0.20-0.867 K, plus the line match of "
+        "μ4 to that model"
+    ),
+)
+"""Default parameters: :func:`calibrate` on phase equilibrium with the dilute model, with
+the line match δ(T) so that the two phase models' μ4 agree on the separation lines."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +188,89 @@ def check_domain(
                 "the concentrated phase-separation line)",
             )
     return np.asarray(T, dtype=np.float64), np.asarray(x, dtype=np.float64)
+
+
+#: k of the line match's y² part, 1/(x_t (1 − x_t)): it makes the match leave g, s and h
+#: unchanged at the tricritical point (see :func:`line_match_J_mol`).
+LINE_MATCH_K = 1.0 / (X_TRICRITICAL * (1.0 - X_TRICRITICAL))
+#: The line match is full up to this temperature [K] and tapers to zero at T_t (0.867 K).
+LINE_MATCH_FULL_BELOW_K = 0.6
+
+
+def _taper(T: FloatArray) -> FloatArray:
+    """1 below :data:`LINE_MATCH_FULL_BELOW_K`, cosine to 0 at T_t [-]."""
+    u = np.clip((T - LINE_MATCH_FULL_BELOW_K) / (T_TRICRITICAL_K - LINE_MATCH_FULL_BELOW_K), 0, 1)
+    return np.asarray(0.5 * (1.0 + np.cos(np.pi * u)), dtype=np.float64)
+
+
+@lru_cache(maxsize=8)
+def _line_match_splines(constants: ConcentratedParameters) -> tuple[CubicSpline, CubicSpline]:
+    """Natural cubic splines a(T), b(T) [J/mol] of the line match for the constants-only
+    model ``constants``, through :data:`CALIBRATION_TEMPERATURES_K`."""
+    assert constants.match_line_to is not None
+    T = np.asarray(CALIBRATION_TEMPERATURES_K, dtype=np.float64)
+    r = coexistence_residuals(
+        T, params=replace(constants, match_line_to=None), dilute=constants.match_line_to
+    )
+    delta = -r.mu4_J_mol * _taper(T)
+    yc = 1.0 - x_concentrated(T)
+    b = LINE_MATCH_K * delta
+    a = delta - b * yc * (2.0 - yc)
+    # natural: second derivative 0 at both ends, so the linear continuation keeps C continuous
+    return CubicSpline(T, a, bc_type="natural"), CubicSpline(T, b, bc_type="natural")
+
+
+def _continued(sp: CubicSpline, T: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A natural spline, continued linearly outside its knots: value, d/dT, d²/dT²."""
+    lo, hi = float(sp.x[0]), float(sp.x[-1])
+    Tc = np.clip(T, lo, hi)
+    d1 = sp(Tc, 1)
+    return sp(Tc) + d1 * (T - Tc), d1, np.where((lo <= T) & (hi >= T), sp(Tc, 2), 0.0)
+
+
+def line_match_J_mol(
+    temperature_K: ArrayLike, params: ConcentratedParameters = PHASE_EQUILIBRIUM_FIT
+) -> tuple[tuple[FloatArray, FloatArray, FloatArray], tuple[FloatArray, FloatArray, FloatArray]]:
+    """The line match Δg = a(T) y + b(T) y² added to the concentrated model's g.
+
+    Why: with the four constants alone, μ4 of this model at Chaudhry's x_con(T) and of the
+    dilute model at x_dil(T) differ by up to 0.67 J/mol at 0.2 K (μ4 ∝ φ R T ln(1 − x_con)
+    with 1 − x_con = 0.002, ill-conditioned) and by 0.051 J/mol at the tricritical point.
+    The match removes that mismatch δ(T) = μ4_dil − μ4_con on the lines up to 0.6 K and
+    tapers off (cosine) to zero at T_t: above 0.8 K the mismatch is the dilute model's own
+    μ4 error (+2.9 % of Table 11 at T_t; its ∂μ4/∂x does not flatten towards the
+    tricritical point while Chaudhry's x_dil(T) bends sharply there), and following it
+    gave C < 0 in this phase near 0.84 K. Δμ4 = a + b y (2 − y), Δμ3 = −b y²,
+    Δs = −(a′ y + b′ y²), ΔC = −T (a″ y + b″ y²), so μ4 on the line moves by
+    a + b y_c (2 − y_c) = δ (y_c = 1 − x_con). The split b = k δ, a = δ − b y_c (2 − y_c),
+    k = 1/(x_t (1 − x_t)), is chosen because any shift of μ4 on the line must change g or s
+    there (Gibbs–Duhem along the line): a pure A(T) shift (b = 0) changes s by −y_c δ′ and
+    imports the slope of the dilute model's μ4 error, +10 % in s and +21 % in h at T_t
+    against Table 11; with this split g and s on the line are unchanged at T_t, where y_c
+    = 1 − x_t, up to the y_c′ term. At low T (y_c → 0) it reduces to the A(T) shift.
+
+    a and b are natural cubic splines through their values at
+    :data:`CALIBRATION_TEMPERATURES_K` (0.20–0.867 K every 0.01 K), continued linearly
+    outside (second derivative 0 at the ends, so C stays continuous).
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperature [K].
+    params : ConcentratedParameters
+        Model constants; the match is zero if ``params.match_line_to`` is None.
+
+    Returns
+    -------
+    tuple
+        (a, da/dT, d²a/dT²) and (b, db/dT, d²b/dT²) [J/mol, J/(mol K), J/(mol K²)].
+    """
+    T = np.asarray(temperature_K, dtype=np.float64)
+    if params.match_line_to is None:
+        zero = np.zeros_like(T)
+        return (zero, zero, zero), (zero, zero, zero)
+    sa, sb = _line_match_splines(replace(params, source=""))
+    return _continued(sa, T), _continued(sb, T)
 
 
 def _standard_mu4(
@@ -213,13 +327,15 @@ def concentrated_properties(
     s3 = helium3.molar_entropy_J_molK(Tb, extrapolate=True)
     c3 = helium3.molar_heat_capacity_J_molK(Tb, extrapolate=True)
     A, dA, d2A = _standard_mu4(T, p)
+    (a, da, d2a), (b, db, d2b) = line_match_J_mol(T, p)
     phiR = p.phi * R
-    g = x * g3 + y * A + phiR * T * ylny
-    s = x * s3 - y * dA - phiR * ylny
-    c = x * c3 - y * T * d2A
-    mu3 = g3 - phiR * T * y
+    y2 = y * y
+    g = x * g3 + y * A + phiR * T * ylny + a * y + b * y2
+    s = x * s3 - y * dA - phiR * ylny - da * y - db * y2
+    c = x * c3 - y * T * d2A - T * (d2a * y + d2b * y2)
+    mu3 = g3 - phiR * T * y - b * y2
     with np.errstate(invalid="ignore"):
-        mu4 = A + phiR * T * (lny + x)
+        mu4 = A + phiR * T * (lny + x) + a + b * y * (2.0 - y)
         x_h_os = np.where(ypos, g + T * s - y * mu4, g + T * s)
     return ConcentratedProperties(
         temperature_K=T,
@@ -290,6 +406,7 @@ def calibrate(
     *,
     dilute: MixtureParameters = CHAUDHRY_TABLE11_FIT,
     start: ConcentratedParameters | None = None,
+    match_line: bool = True,
 ) -> ConcentratedParameters:
     """Fix E, ln c, a2 and φ by phase equilibrium with the dilute model.
 
@@ -307,6 +424,9 @@ def calibrate(
     start : ConcentratedParameters, optional
         Starting point; default E = 0.71 K, ln c = ln 1.13, a2 = 0, φ = 1 (the
         Edwards–Ifft–Sarwinski low-temperature solubility, ideal solute).
+    match_line : bool
+        Return the constants with the line match to ``dilute`` (:func:`line_match_J_mol`)
+        switched on (the default model) or off.
 
     Returns
     -------
@@ -338,7 +458,7 @@ def calibrate(
         )
 
     fit = least_squares(residuals, q0, x_scale="jac", xtol=1e-14, ftol=1e-14, gtol=1e-14)
-    return trial(fit.x)
+    return replace(trial(fit.x), match_line_to=dilute if match_line else None)
 
 
 SEPARATION_MU4_RANGE = temperature_range(
@@ -362,7 +482,8 @@ def separation_line_mu4_J_mol(
     In phase equilibrium μ4 is the same in both phases, so μ4 on the dilute separation line
     can be taken from the concentrated model at x_con(T). Near the tricritical point this
     is closer to Chaudhry (2009) Table 11 than the dilute model's own μ4 (measured:
-    0.4 % against 2.9 % at 0.867 K; ≤ 1.9 % over 0.4–0.867 K, ``docs/amrr/properties.md``).
+    0.35 % against 2.9 % at 0.867 K; ≤ 1.43 % over 0.4–0.867 K, ``docs/amrr/properties.md``).
+    Below 0.6 K the line match makes it equal to the dilute model's μ4.
 
     Parameters
     ----------
