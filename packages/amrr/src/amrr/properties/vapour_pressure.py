@@ -8,10 +8,13 @@ the vapour pressure p [Pa] of helium::
 4He, 1.25–2.1768 K and 2.1768–5.0 K: the coefficients as given by Donnelly & Barenghi
 (1998), chapter 17 (pages.uoregon.edu/rjd/vapor18.htm), the same numbers in the Lancaster
 ULT helium module. 3He, 0.65–3.2 K: ITS-90 Table 3, typed in from the ITS-90 text; no second
-copy was found in the stores to cross-check the digits, so the tests check what can be
-checked: p monotone in T, the normal boiling point (3.19–3.20 K at 101.325 kPa; measured
-3.1968 K) and the low-temperature latent heat R T² d ln p/dT. p(T) is the root of the
-T90(p) equation (Newton on ln p).
+copy of the digits was found, so they are cross-checked against the independent 1962 3He
+scale (Sherman, Sydoriak & Roberts, J. Res. NBS 68A, 579 (1964)): at equal pressure
+T90 − T62 rises smoothly and monotonically from +2.9 mK at 0.66 K to +6.4 mK at 3.19 K
+(the T62 scale's own error; a change of 1e-2 in any coefficient, or 1e-3 in most, breaks
+that), plus p monotone in T, the normal boiling point (3.19–3.20 K at 101.325 kPa;
+measured 3.1968 K) and the low-temperature latent heat R T² d ln p/dT. p(T) is the root of
+the T90(p) equation (Newton on ln p).
 
 Below 1.25 K the 4He pressure comes from D&B's recommended B-spline of p(T) (their Table
 17.2, 0.5–5.1 K), which the test compares with the ITS-90 equation where both hold.
