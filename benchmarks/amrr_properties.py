@@ -16,9 +16,16 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from amrr.properties import fountain_pressure_Pa, helium4_svp, mixture_properties
+from amrr.properties import (
+    concentrated_properties,
+    fountain_pressure_Pa,
+    helium4_svp,
+    mixture_properties,
+)
+from amrr.properties.concentrated import PHASE_EQUILIBRIUM_FIT_CONSTANTS
 from amrr.properties.paramagnet import paramagnet_properties
-from amrr.properties.phase_diagram import superfluid_boundary_x3, x_dilute
+from amrr.properties.phase_diagram import superfluid_boundary_x3, x_concentrated, x_dilute
+from amrr.properties.vapour_pressure import helium3_vapour_pressure_Pa
 from amrr.properties.tabulated import EntropyTable
 
 
@@ -29,6 +36,8 @@ def families(n: int, rng: np.random.Generator) -> list[tuple[str, Callable[[], o
     T_mix = rng.uniform(0.15, 1.8, n)
     x_mix = rng.uniform(0.0, 1.0, n) * superfluid_boundary_x3(T_mix)
     T_sep = rng.uniform(0.15, 0.867, n)
+    x_con = x_concentrated(T_sep) + rng.uniform(0.0, 1.0, n) * (1.0 - x_concentrated(T_sep))
+    T_vp3 = rng.uniform(0.65, 3.2, n)
     grid_T = np.linspace(0.5, 2.5, 41)
     grid_B = np.linspace(0.0, 2.0, 41)
     S = paramagnet_properties(grid_T[:, None], grid_B, "GGG", model="ideal").entropy_J_kgK
@@ -47,6 +56,11 @@ def families(n: int, rng: np.random.Generator) -> list[tuple[str, Callable[[], o
         ("He II fountain pressure", lambda: fountain_pressure_Pa(T_he, 0.9)),
         ("mixture phase-separation line x_dil", lambda: x_dilute(T_sep)),
         ("3He-4He mixture (g, s, h, C, mu3, mu4, pi)", lambda: mixture_properties(T_mix, x_mix)),
+        ("concentrated phase, line match (default)",
+         lambda: concentrated_properties(T_sep, x_con)),
+        ("concentrated phase, four constants only",
+         lambda: concentrated_properties(T_sep, x_con, params=PHASE_EQUILIBRIUM_FIT_CONSTANTS)),
+        ("3He vapour pressure ITS-90 (Newton on ln p)", lambda: helium3_vapour_pressure_Pa(T_vp3)),
     ]  # fmt: skip
 
 

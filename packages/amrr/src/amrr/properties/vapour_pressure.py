@@ -66,19 +66,26 @@ def _t90(p: FloatArray, coef: tuple[float, ...]) -> tuple[FloatArray, FloatArray
     """T90(p) [K] and dT90/d ln p [K] of the ITS-90 equation with ``coef`` (A0..A9, B, C)."""
     A, B, C = coef[:10], coef[10], coef[11]
     u = (np.log(p) - B) / C
-    T = np.full_like(u, A[0])
+    # Horner for the polynomial in u and its u-derivative
+    T = np.full_like(u, A[9])
     dT = np.zeros_like(u)
-    for i in range(1, 10):
-        T = T + A[i] * u**i
-        dT = dT + i * A[i] * u ** (i - 1) / C
-    return T, dT
+    for a in A[8::-1]:
+        dT = dT * u + T
+        T = T * u + a
+    return T, dT / C
 
 
 def _invert(T: FloatArray, coef: tuple[float, ...], p0: FloatArray) -> FloatArray:
+    """p [Pa] with T90(p) = T: Newton on ln p from ``p0``, until the step is < 1e-13."""
     lnp = np.log(p0)
     for _ in range(30):
         t, dt = _t90(np.exp(lnp), coef)
-        lnp = lnp - (t - T) / dt
+        step = (t - T) / dt
+        lnp = lnp - step
+        # NaN steps compare False: points where this equation diverges (the other 4He
+        # range, discarded by the caller) do not hold the loop, only unconverged ones do
+        if not bool(np.any(np.abs(step) > 1e-13)):
+            break
     return np.asarray(np.exp(lnp), dtype=np.float64)
 
 
