@@ -25,8 +25,8 @@ from amrr.properties import (
 from amrr.properties.concentrated import PHASE_EQUILIBRIUM_FIT_CONSTANTS
 from amrr.properties.paramagnet import paramagnet_properties
 from amrr.properties.phase_diagram import superfluid_boundary_x3, x_concentrated, x_dilute
-from amrr.properties.vapour_pressure import helium3_vapour_pressure_Pa
 from amrr.properties.tabulated import EntropyTable
+from amrr.properties.vapour_pressure import helium3_vapour_pressure_Pa
 
 
 def families(n: int, rng: np.random.Generator) -> list[tuple[str, Callable[[], object]]]:
