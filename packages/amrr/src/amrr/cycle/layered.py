@@ -91,7 +91,8 @@ class LayeredRegenerator(MagneticRegenerator):
     layers : sequence of Layer
         Sections, hot end first.
     cells : int
-        Cells over the whole length [-].
+        Cells over the whole length, shared out in proportion to the layer lengths (at
+        least 2 per layer; the total may differ by a few) [-].
     point, schedule, solid, fluid, field_of_time :
         As :class:`~amrr.cycle.magnetic.MagneticRegenerator`; ``solid`` describes the
         magnetocaloric layers, ``fluid`` the heat-transfer fluid (k and μ from
@@ -118,6 +119,13 @@ class LayeredRegenerator(MagneticRegenerator):
         if not mce:
             raise ValueError("a layered regenerator needs a magnetocaloric layer")
         length = float(sum(layer.length_m for layer in layers))
+        # cells per layer in proportion to its length (at least 2), so that every layer
+        # boundary is a node: no layer is lengthened or shortened by the grid
+        counts = [max(2, round(cells * layer.length_m / length)) for layer in layers]
+        index = np.repeat(np.arange(len(layers)), counts)
+        dx = np.concatenate(
+            [np.full(k, layer.length_m / k) for k, layer in zip(counts, layers, strict=True)]
+        )
         ref = mce[0]
         spec = RegeneratorSpec(
             length_m=length,
@@ -128,18 +136,15 @@ class LayeredRegenerator(MagneticRegenerator):
             fluid_conductivity_W_mK=fluid_conductivity_W_mK,
             fluid_viscosity_Pa_s=fluid_viscosity_Pa_s,
             kapitza_W_m2K4=None,
-            cells=cells,
+            cells=int(sum(counts)),
             viscous_heating=False,
         )
         super().__init__(
             spec, point, schedule, solid=solid, fluid=fluid, field_of_time=field_of_time
         )
         self.layers = tuple(layers)
-        dx = length / cells
-        centres = (np.arange(cells) + 0.5) * dx
-        edges = np.cumsum([layer.length_m for layer in layers])
-        index = np.minimum(np.searchsorted(edges, centres), len(layers) - 1)
         self.layer_of_cell = index
+        self.cell_length_m = dx
 
         def per_cell(values: Sequence[float]) -> FloatArray:
             return np.asarray(values, dtype=np.float64)[index]
