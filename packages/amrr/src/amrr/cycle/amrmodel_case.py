@@ -29,16 +29,18 @@ What differs, and why (each is a limitation of our solver today or a simplificat
 - **Flow waveform**: a block wave (constant flow over each 0.25 s blow, same displaced
   volume) where AMRmodel drives a sine; our solver's blows have constant flow. AMRmodel's
   code carries the block wave as its commented alternative.
-- **Bed only**: AMRmodel's domain also holds glass-sphere buffer sections and void volumes
-  between the bed and the heat exchangers (dead volume); here the Gd bed sits directly
-  between the heat exchangers at T_H and T_C.
+- **Domain**: AMRmodel's whole domain is modelled (:meth:`AMRmodelCase.layers`: voids and
+  glass-sphere buffers on both sides of the bed, :mod:`amrr.cycle.layered`); the buffers
+  are essential — the fluid displaced per blow is three times the bed's pore volume, and
+  the bed alone (``bed_only=True``) is flushed and lifts no heat. Heat leaks through the
+  walls (AMRmodel's CL) are off, as in its debug call.
 - **Field**: uniform along the bed (the table varies by < 1 % over ±11.5 mm), the
   magnet's rotation in phase with the flow as in AMRmodel (flow cold → hot while the
   field peaks); demagnetisation as AMRmodel does it — one factor
   1 − μ0 N ρ σ(T̄, B_max)/B_max on the whole schedule — but with σ at the mean of T_H and
   T_C, where AMRmodel updates it every cycle from each node's cycle-mean temperature.
-- **Heat transfer**: Wakao & Kaguei without AMRmodel's Engelbrecht degradation factor
-  (Bi = Nu k_f/(2 k_s) ≈ 0.06 for Gd, k_s = 10.5 W/(m K): a ~1 % effect).
+- **Heat transfer**: Wakao & Kaguei with the Engelbrecht degradation factor in every packed
+  layer, as AMRmodel's ``beHeff_I``, but with a constant c_s per layer (Gd: 300 J/(kg K)).
 
 AMRmodel's README publishes no result for this case (the debug call itself lacks two of
 ``runActive``'s fifteen arguments, ``caseNum`` and ``CMCE``, and does not run as written);
