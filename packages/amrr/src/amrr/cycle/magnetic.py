@@ -35,6 +35,7 @@ dt (two regenerators).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,10 +53,11 @@ from amrr.cycle.bed import (
     node_lumped,
 )
 from amrr.cycle.march import CycleSchedule
+from amrr.cycle.media import FluidTable, MagnetocaloricSolid, ParamagnetSolid
 from amrr.cycle.packed_bed import ergun_pressure_gradient_Pa_m
 from amrr.cycle.steady import Method, SteadyState, cyclic_steady_state
 from amrr.properties.mixture import mixture_properties
-from amrr.properties.paramagnet import Model, exchange_internal_field_T, paramagnet_properties
+from amrr.properties.paramagnet import Model, exchange_internal_field_T
 from amrr.properties.validity import FloatArray
 
 M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
@@ -95,6 +97,8 @@ class RegeneratorSpec:
         a_K of the Kapitza conductance h_K = a_K T³ [W/(m² K⁴)]; None for none.
     cells : int
         Cells along the bed [-].
+    viscous_heating : bool
+        Dissipate the Ergun pressure-drop work Δp V̇ in the bed (True) or leave it out.
     """
 
     length_m: float = 0.10
@@ -109,6 +113,7 @@ class RegeneratorSpec:
     fluid_viscosity_Pa_s: float = 2.0e-6
     kapitza_W_m2K4: float | None = 500.0
     cells: int = 60
+    viscous_heating: bool = True
 
     def __post_init__(self) -> None:
         for name in ("length_m", "diameter_m", "particle_diameter_m", "solid_density_kg_m3"):
@@ -211,6 +216,11 @@ class MixtureTable:
         v = float(np.mean(p.molar_volume_m3_mol))
         return cls(x3, low_K, high_K, err, h, s, c, v)
 
+    @property
+    def molar_mass_kg_mol(self) -> float:
+        """Mean molar mass x3 M3 + (1 − x3) M4 [kg/mol]."""
+        return self.x3 * M3_KG_MOL + (1.0 - self.x3) * M4_KG_MOL
+
 
 @dataclass(frozen=True)
 class MagneticCycleResult:
@@ -299,6 +309,14 @@ class MagneticRegenerator:
     coefficient_iterations : int
         Extra solves per step with the coefficients re-evaluated at the step's midpoint
         state (Picard); 0 = linearly implicit (coefficients at the extrapolated midpoint).
+    solid : MagnetocaloricSolid, optional
+        Refrigerant model (:mod:`amrr.cycle.media`); default the spec's GGG/GLF spin model.
+    fluid : FluidTable, optional
+        Heat-transfer fluid (:mod:`amrr.cycle.media`); default the mixture at the spec's x3
+        (``table``). Its conductivity and viscosity are the spec's.
+    field_of_time : callable, optional
+        B(t) [T] over one cycle, t [s] from the start of the hot blow, in place of the
+        piecewise-linear ``point.field_T`` schedule.
     """
 
     def __init__(
@@ -308,6 +326,9 @@ class MagneticRegenerator:
         schedule: CycleSchedule | None = None,
         table: MixtureTable | None = None,
         coefficient_iterations: int = 0,
+        solid: MagnetocaloricSolid | None = None,
+        fluid: FluidTable | None = None,
+        field_of_time: Callable[[float], float] | None = None,
     ) -> None:
         if coefficient_iterations < 0:
             raise ValueError("coefficient_iterations must be >= 0")
@@ -315,9 +336,17 @@ class MagneticRegenerator:
         self.spec = spec
         self.point = point
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
-        self.table = table if table is not None and table.x3 == spec.x3 else None
-        if self.table is None:
-            self.table = MixtureTable.build(spec.x3)
+        self.field_of_time = field_of_time
+        self.table: FluidTable | None
+        if fluid is not None:
+            self.table = fluid
+            # coefficients are evaluated on the fluid's table range
+            self.clip_K = (fluid.low_K, fluid.high_K)
+        else:
+            self.table = table if table is not None and table.x3 == spec.x3 else None
+            if self.table is None:
+                self.table = MixtureTable.build(spec.x3)
+            self.clip_K = (0.05, 5.0)
         n = spec.cells
         self.n = n
         self.size = 2 * (n + 1)
@@ -327,12 +356,17 @@ class MagneticRegenerator:
             np.full(n, (1.0 - spec.porosity) * a * dx * spec.solid_density_kg_m3)
         )
         self.fluid_mol_cell = np.full(n, spec.porosity * a * dx / self.table.molar_volume_m3_mol)
-        self.surface_cell_m2 = 6.0 * (1.0 - spec.porosity) / spec.particle_diameter_m * a * dx
-        self.molar_mass = spec.x3 * M3_KG_MOL + (1.0 - spec.x3) * M4_KG_MOL
+        self.surface_cell_m2 = np.full(
+            n, 6.0 * (1.0 - spec.porosity) / spec.particle_diameter_m * a * dx
+        )
+        self.molar_mass = self.table.molar_mass_kg_mol
         self.internal_field = (
             exchange_internal_field_T(spec.refrigerant)
-            if spec.spin_model == "internal_field"
+            if spec.spin_model == "internal_field" and solid is None
             else None
+        )
+        self.solid: MagnetocaloricSolid = solid or ParamagnetSolid(
+            spec.refrigerant, spec.spin_model, self.internal_field
         )
         self.cycles_run = 0
         # Ergun: one pressure drop per blow (constant molar volume and flow), its work
@@ -347,25 +381,15 @@ class MagneticRegenerator:
                 spec.particle_diameter_m,
             )
         )
-        self.viscous_heat_blow_W = self.pressure_drop_Pa * volume_flow
+        self.viscous_heat_blow_W = (
+            self.pressure_drop_Pa * volume_flow if spec.viscous_heating else 0.0
+        )
         self.viscous_heat_node_W = node_lumped(np.full(n, self.viscous_heat_blow_W / n))
 
     # ------------------------------------------------------------------ properties
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
-        p = paramagnet_properties(
-            temperature_K,
-            field_T,
-            self.spec.refrigerant,
-            model=self.spec.spin_model,
-            internal_field_T=self.internal_field,
-            extrapolate=True,
-        )
-        per_kg = 1.0 / p.molar_mass_kg_mol
-        return (
-            np.asarray(p.heat_capacity_J_kgK),
-            np.asarray(p.dS_dB_J_kgKT),
-            np.asarray(p.magnetisation_Am2_mol) * per_kg,
-        )
+        p = self.solid(temperature_K, field_T)
+        return p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg
 
     def _conductance_cell(self, temperature_K: FloatArray, flowing: bool) -> FloatArray:
         """h a A Δx per cell [W/K]: Wakao–Kaguei, in series with Kapitza if set."""
@@ -393,6 +417,10 @@ class MagneticRegenerator:
 
     def field_at(self, time_s: float | FloatArray) -> FloatArray:
         """B(t) over one cycle [T] (t from the start of the hot blow)."""
+        if self.field_of_time is not None:
+            times = np.asarray(time_s, dtype=np.float64)
+            values = [self.field_of_time(float(t)) for t in times.ravel()]
+            return np.asarray(values, dtype=np.float64).reshape(times.shape)
         s = self.schedule
         b = self.point.field_T
         knots = np.cumsum([0.0, s.blow_s, s.hold_s, s.blow_s, s.hold_s])
@@ -473,9 +501,13 @@ class MagneticRegenerator:
         y = np.asarray(y0, dtype=np.float64).copy()
         ndot = self.point.molar_flow_mol_s
         y_prev: FloatArray | None = None
+        field_fn = self.field_of_time
+        phase_start_s = 0.0
         for k, (direction, duration, steps, t_in, b_start, b_end) in enumerate(self._phases()):
             h = duration / steps
             b_rate = (b_end - b_start) / duration
+            if field_fn is not None:
+                b_start = field_fn(phase_start_s)
             acc = totals[k] if totals is not None else None
             flowing = direction != 0
             out_idx = 2 * (self.n if direction > 0 else 0)
@@ -483,6 +515,13 @@ class MagneticRegenerator:
                 _, _, m_start = self._solid(y[1::2], b_start)
             for step in range(steps):
                 b_mid = max(0.0, b_start + b_rate * h * (step + 0.5))
+                b_next = max(0.0, b_start + b_rate * h * (step + 1))
+                if field_fn is not None:
+                    # B(t) given: the step's secant rate and its midpoint value
+                    t0 = phase_start_s + h * step
+                    b_now, b_next = field_fn(t0), field_fn(t0 + h)
+                    b_rate = (b_next - b_now) / h
+                    b_mid = field_fn(t0 + 0.5 * h)
                 ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
                 if step == 0 and flowing:
                     # consistent inlet node: its fluid is replaced by inlet fluid at the
@@ -491,13 +530,13 @@ class MagneticRegenerator:
                     if acc is not None:
                         acc.projection_J += (
                             0.5
-                            * float(self.fluid_mol_cell[0])
+                            * float(self.fluid_mol_cell[0 if direction > 0 else -1])
                             * float(tab.enthalpy(t_in) - tab.enthalpy(y[inlet]))
                         )
                     ystar = ystar.copy()  # coefficients from the state before the reset
                     y[inlet] = t_in
                 for _ in range(1 + self.coefficient_iterations):
-                    y2, y3 = self._step(np.clip(ystar, 0.05, 5.0), y, h, b_mid, b_rate, k)
+                    y2, y3 = self._step(np.clip(ystar, *self.clip_K), y, h, b_mid, b_rate, k)
                     # Picard: coefficients again at the step's midpoint state
                     ystar = 0.5 * (y + y3)
                 if acc is not None:
@@ -515,7 +554,6 @@ class MagneticRegenerator:
                             * ndot
                             * float(A31 * (tab.entropy(t1) + tab.entropy(t2)) + D * tab.entropy(t3))
                         )
-                    b_next = max(0.0, b_start + b_rate * h * (step + 1))
                     _, _, m_end = self._solid(y3[1::2], b_next)
                     acc.magnetic_J += float(
                         self.solid_mass_node @ (0.5 * (m_start + m_end)) * b_rate * h
@@ -528,6 +566,7 @@ class MagneticRegenerator:
                 y_prev, y = y, y3
                 if history is not None:
                     history.append(y)
+            phase_start_s += duration
         self.cycles_run += 1
         return y
 

@@ -4,6 +4,8 @@ Modules, one physical concept each:
 
 - :mod:`~amrr.properties.paramagnet` — GGG and GLF: Brillouin, mean-field and
   internal-field spin models plus the lattice term.
+- :mod:`~amrr.properties.gadolinium` — mean-field gadolinium (Weiss–Brillouin, Debye, electrons)
+  for room-temperature regenerators and AMRmodel's Gd case.
 - :mod:`~amrr.properties.tabulated` — a user's measured S(T, B) table, interpolated
   thermodynamically consistently.
 - :mod:`~amrr.properties.refrigerant` — one interface (``Refrigerant``) over a spin model

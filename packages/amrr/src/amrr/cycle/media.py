@@ -1,0 +1,225 @@
+"""The two media of a magnetic regenerator, as interfaces the cycle solver calls.
+
+- :class:`MagnetocaloricSolid`: per kg of refrigerant at (T [K], B [T]), vectorised over
+  the nodes, C_B [J/(kg K)], (∂s/∂B)_T [J/(kg K T)] and σ [A m²/kg] — what the solid's
+  equation m [C_B dT/dt + T ∂s/∂B dB/dt] = G (T_f − T_s) and the magnetic work
+  ∮ m σ dB need. Implementations: :class:`ParamagnetSolid` (GGG, GLF of
+  :mod:`amrr.properties.paramagnet`, the sub-kelvin default) and
+  :class:`FerromagnetSolid` (mean-field gadolinium of :mod:`amrr.properties.gadolinium`).
+- :class:`FluidTable`: per mole of heat-transfer fluid, h(T) [J/mol], s(T) [J/(mol K)] and
+  c(T) [J/(mol K)] on cubic splines, with the molar volume [m³/mol], molar mass [kg/mol]
+  and table range [K]. Implementations: :class:`~amrr.cycle.magnetic.MixtureTable` (the
+  ³He-⁴He mixture) and :func:`constant_property_liquid` (a liquid of constant c_p and ρ,
+  e.g. water; per "mole" of any chosen molar mass — the solver's results do not depend
+  on it, only on ρ and c_p).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from amrr.properties.gadolinium import GADOLINIUM, MeanFieldFerromagnet, ferromagnet_properties
+from amrr.properties.paramagnet import Model, paramagnet_properties
+from amrr.properties.validity import FloatArray
+
+
+@dataclass(frozen=True)
+class SolidState:
+    """What the cycle needs of the refrigerant at one step, per kg.
+
+    Attributes
+    ----------
+    heat_capacity_J_kgK : ndarray
+        C_B [J/(kg K)].
+    dS_dB_J_kgKT : ndarray
+        (∂s/∂B)_T [J/(kg K T)].
+    magnetisation_Am2_kg : ndarray
+        σ [A m²/kg].
+    """
+
+    heat_capacity_J_kgK: FloatArray
+    dS_dB_J_kgKT: FloatArray
+    magnetisation_Am2_kg: FloatArray
+
+
+class MagnetocaloricSolid(Protocol):
+    """A refrigerant the cycle can step: state at (T [K], B [T]), outside the validity
+    range by extrapolation (the cycle's transients may overshoot it briefly)."""
+
+    def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState: ...
+
+
+@dataclass(frozen=True)
+class ParamagnetSolid:
+    """GGG or GLF through :func:`amrr.properties.paramagnet_properties`.
+
+    Attributes
+    ----------
+    refrigerant : str
+        ``"GGG"`` or ``"GLF"``.
+    spin_model : str
+        Spin model.
+    internal_field_T : float or None
+        Internal field b [T] of the ``internal_field`` model.
+    """
+
+    refrigerant: str
+    spin_model: Model
+    internal_field_T: float | None = None
+
+    def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
+        """State at (T [K], B [T])."""
+        p = paramagnet_properties(
+            temperature_K,
+            field_T,
+            self.refrigerant,
+            model=self.spin_model,
+            internal_field_T=self.internal_field_T,
+            extrapolate=True,
+        )
+        return SolidState(
+            np.asarray(p.heat_capacity_J_kgK),
+            np.asarray(p.dS_dB_J_kgKT),
+            np.asarray(p.magnetisation_Am2_mol) / p.molar_mass_kg_mol,
+        )
+
+
+@dataclass(frozen=True)
+class FerromagnetSolid:
+    """A mean-field ferromagnet (default gadolinium) through
+    :func:`amrr.properties.gadolinium.ferromagnet_properties`.
+
+    Attributes
+    ----------
+    params : MeanFieldFerromagnet
+        Material parameters.
+    """
+
+    params: MeanFieldFerromagnet = GADOLINIUM
+
+    def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
+        """State at (T [K], B [T])."""
+        p = ferromagnet_properties(temperature_K, field_T, self.params, extrapolate=True)
+        return SolidState(p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg)
+
+
+class FluidTable(Protocol):
+    """Molar h, s, c of a heat-transfer fluid on cubic splines (module docstring)."""
+
+    @property
+    def low_K(self) -> float: ...
+    @property
+    def high_K(self) -> float: ...
+    @property
+    def molar_volume_m3_mol(self) -> float: ...
+    @property
+    def molar_mass_kg_mol(self) -> float: ...
+    @property
+    def enthalpy(self) -> CubicSpline: ...
+    @property
+    def entropy(self) -> CubicSpline: ...
+    @property
+    def heat_capacity(self) -> CubicSpline: ...
+
+
+@dataclass(frozen=True)
+class LiquidTable:
+    """h, s, c of a liquid at fixed pressure on cubic splines (a :class:`FluidTable`).
+
+    Attributes
+    ----------
+    name : str
+        Label.
+    low_K, high_K : float
+        Table range [K].
+    molar_volume_m3_mol, molar_mass_kg_mol : float
+        [m³/mol], [kg/mol].
+    conductivity_W_mK, viscosity_Pa_s : float
+        Thermal conductivity [W/(m K)] and dynamic viscosity [Pa s] (for the heat-transfer
+        and pressure-drop correlations; the regenerator takes them from its spec).
+    """
+
+    name: str
+    low_K: float
+    high_K: float
+    molar_volume_m3_mol: float
+    molar_mass_kg_mol: float
+    conductivity_W_mK: float
+    viscosity_Pa_s: float
+    enthalpy: CubicSpline = field(repr=False)
+    entropy: CubicSpline = field(repr=False)
+    heat_capacity: CubicSpline = field(repr=False)
+
+
+def constant_property_liquid(
+    name: str,
+    heat_capacity_J_kgK: float,
+    density_kg_m3: float,
+    conductivity_W_mK: float,
+    viscosity_Pa_s: float,
+    low_K: float,
+    high_K: float,
+    molar_mass_kg_mol: float = 18.015e-3,
+    knots: int = 201,
+) -> LiquidTable:
+    """An incompressible liquid of constant c_p and ρ: h = M c_p (T − T_low) [J/mol],
+    s = M c_p ln(T/T_low) [J/(mol K)], c = M c_p [J/(mol K)], on ``knots`` knots over
+    [low_K, high_K] (the spline of ln T is exact to < 1e-10 relative at 201 knots over
+    250–350 K).
+
+    Parameters
+    ----------
+    name : str
+        Label.
+    heat_capacity_J_kgK, density_kg_m3 : float
+        c_p [J/(kg K)], ρ [kg/m³].
+    conductivity_W_mK, viscosity_Pa_s : float
+        k [W/(m K)], μ [Pa s].
+    low_K, high_K : float
+        Range [K].
+    molar_mass_kg_mol : float
+        Mass of the solver's "mole" [kg/mol] (default water's).
+    knots : int
+        Spline knots [-].
+    """
+    for label, value in (
+        ("heat_capacity_J_kgK", heat_capacity_J_kgK),
+        ("density_kg_m3", density_kg_m3),
+        ("conductivity_W_mK", conductivity_W_mK),
+        ("viscosity_Pa_s", viscosity_Pa_s),
+        ("molar_mass_kg_mol", molar_mass_kg_mol),
+        ("low_K", low_K),
+    ):
+        if not value > 0.0:
+            raise ValueError(f"{label} must be > 0, got {value}")
+    if not high_K > low_K:
+        raise ValueError(f"need high_K > low_K, got {low_K}, {high_K}")
+    grid = np.linspace(low_K, high_K, knots)
+    c_mol = molar_mass_kg_mol * heat_capacity_J_kgK
+    return LiquidTable(
+        name=name,
+        low_K=low_K,
+        high_K=high_K,
+        molar_volume_m3_mol=molar_mass_kg_mol / density_kg_m3,
+        molar_mass_kg_mol=molar_mass_kg_mol,
+        conductivity_W_mK=conductivity_W_mK,
+        viscosity_Pa_s=viscosity_Pa_s,
+        enthalpy=CubicSpline(grid, c_mol * (grid - low_K)),
+        entropy=CubicSpline(grid, c_mol * np.log(grid / low_K)),
+        heat_capacity=CubicSpline(grid, np.full_like(grid, c_mol)),
+    )
+
+
+__all__ = [
+    "FerromagnetSolid",
+    "FluidTable",
+    "LiquidTable",
+    "MagnetocaloricSolid",
+    "ParamagnetSolid",
+    "SolidState",
+    "constant_property_liquid",
+]
