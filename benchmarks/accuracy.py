@@ -22,6 +22,10 @@ truth (where the estimate carries an SE).
 
 Run: ``python3 -m uv run --frozen python benchmarks/accuracy.py [--closures 1000] [--seeds 1 2 3]``
 (about a minute per 1000 closures × 4 mixes × seed on this machine).
+
+``--se-variants R`` instead tabulates the 2-SE coverage of the default flux under standard
+errors that carry the averaged HM's selection and shrinkage (`se_variant_coverage`, R
+bootstrap replicates per closure; methods §5.0).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
+from soilflux.fit._batch import compact_windows, make_batch
+from soilflux.fit.averaged import AVERAGED_KAPPA_GRID_S, REFINE, averaged_hm_window, refine_profile
+from soilflux.fit.shared import kappa_profile
 from soilflux.flux import dry_mole_fraction, flux_term
 from soilflux.options import FluxOptions
 from soilflux.pipeline import MODELS, compute_fluxes
@@ -183,6 +190,140 @@ def accuracy_table(
     return pd.DataFrame(rows)
 
 
+def _padded_dry(syn: SyntheticClosures) -> tuple[np.ndarray, np.ndarray]:
+    """(closures × samples) times [s] and dry CO2 [µmol mol⁻¹] of the closures, NaN-padded."""
+    s = syn.samples.sort_values(["closure", "elapsed_s"], kind="stable")
+    closure = s["closure"].to_numpy()
+    counts = np.bincount(closure)
+    col = np.arange(len(s)) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    shape = (counts.size, int(counts.max()))
+    t, c, h = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    t[closure, col] = s["elapsed_s"].to_numpy()
+    c[closure, col] = s["co2_ppm"].to_numpy()
+    h[closure, col] = s["h2o_mmol_mol"].to_numpy()
+    t = np.where(t >= 0, t, np.nan)
+    return t, dry_mole_fraction(np.where(np.isfinite(t), c, np.nan), h, extrapolate=True)
+
+
+def _fit_at(
+    t: np.ndarray, y: np.ndarray, ok: np.ndarray, kappa: np.ndarray, tau: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """C₀, F′, SSE and the basis v of y = C₀ + F′·v_κ(t) at each closure's own κ [s⁻¹]
+    (`soilflux.fit.shared.lagged_hm_basis`, vectorised over κ)."""
+    kap = kappa[:, None]
+    u = np.where(kap > 0, -np.expm1(-kap * t) / np.where(kap > 0, kap, 1.0), t)
+    v = (u - tau * -np.expm1(-t / tau)) / (1.0 - kap * tau)
+    n = ok.sum(axis=1)
+    vm = np.where(ok, v, 0.0).sum(axis=1) / n
+    ym = np.where(ok, y, 0.0).sum(axis=1) / n
+    vc = np.where(ok, v - vm[:, None], 0.0)
+    yc = np.where(ok, y - ym[:, None], 0.0)
+    f = (vc * yc).sum(axis=1) / (vc * vc).sum(axis=1)
+    r = np.where(ok, yc - f[:, None] * vc, 0.0)
+    return ym - f * vm, f, (r * r).sum(axis=1), v
+
+
+def _posterior(
+    t: np.ndarray, y: np.ndarray, ok: np.ndarray, opts: FluxOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The averaged HM's refined κ grid [s⁻¹], posterior weights (closures × grid) and the
+    maximum-likelihood κ̂ of each closure (as `soilflux.fit.averaged.averaged_hm`)."""
+    k = t.shape[0]
+    b = make_batch(*compact_windows(t, y, ok))
+    span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
+    grid = AVERAGED_KAPPA_GRID_S
+    prof = kappa_profile(b, np.full(k, opts.sensor_lag_s), grid)
+    sse = refine_profile(np.asarray(prof.sse), grid, REFINE)
+    step = float(grid[1]) / REFINE
+    x = np.arange(sse.shape[1]) * step
+    slab = (x[None, :] > 0) & (
+        x[None, :] <= (opts.averaged_max_kappa_span / span)[:, None] + step / 2
+    )
+    prior = np.where(slab, (1 - opts.averaged_prior_straight) / slab.sum(axis=1)[:, None], 0.0)
+    prior[:, 0] = opts.averaged_prior_straight
+    usable = (prior > 0) & np.isfinite(sse)
+    s_min = np.where(usable, sse, np.inf).min(axis=1)
+    sigma2 = s_min / (b.n - 3)
+    w = np.where(usable, prior * np.exp(-(sse - s_min[:, None]) / (2 * sigma2[:, None])), 0.0)
+    w /= w.sum(axis=1, keepdims=True)
+    return x, w, x[np.argmin(np.where(usable, sse, np.inf), axis=1)]
+
+
+def _averaged_slope(t: np.ndarray, y: np.ndarray, ok: np.ndarray, opts: FluxOptions) -> np.ndarray:
+    """The default's ``hm_averaged`` slope [µmol mol⁻¹ s⁻¹] of padded dry records (window
+    from the lid closing, the option's sensor lag in the model)."""
+    k = t.shape[0]
+    fit = averaged_hm_window(
+        t,
+        y,
+        ok,
+        np.zeros(k),
+        np.full(k, opts.sensor_lag_s),
+        opts.averaged_prior_straight,
+        opts.averaged_max_kappa_span,
+    )
+    return np.asarray(fit.slope)
+
+
+def se_variant_coverage(
+    population: str, noise_ppm: float, n_closures: int, seeds: tuple[int, ...], replicates: int
+) -> dict[str, float]:
+    """Share [%] of the default's ``hm_averaged`` fluxes within 2 SE of the truth, per SE:
+
+    * ``posterior``: the reported SE (posterior SD about the posterior median, methods §5.0);
+    * ``boot_fit``: SD of the averaged HM re-run on `replicates` parametric bootstrap records
+      from its own fit (κ at the posterior median; Gaussian noise of the free fit's σ̂);
+    * ``boot_free``: RMS of (re-estimate − generating slope) from the free-κ (maximum
+      likelihood) fit: the estimator's variance plus its shrinkage bias under κ̂;
+    * ``boot_posterior``: as ``boot_free``, the generating κ drawn from the posterior;
+    * ``max_posterior_free``: the larger of ``posterior`` and ``boot_free``.
+    """
+    opts = FluxOptions(workers=1)
+    tau = opts.sensor_lag_s
+    rng = np.random.default_rng(12345)
+    z: dict[str, list[np.ndarray]] = {}
+    for seed in seeds:
+        syn = accuracy_closures(population, noise_ppm, n_closures, seed)
+        res = compute_fluxes(syn.samples, syn.closures, opts)
+        sel = res["model"].to_numpy() == "hm_averaged"
+        flux = res["flux_umol_m2_s"].to_numpy()
+        term = np.abs(flux / res["dcdt_ppm_s"].to_numpy())
+        t, y = _padded_dry(syn)
+        ok = np.isfinite(t) & np.isfinite(y)
+        again = _averaged_slope(t, y, ok, opts)
+        if not np.allclose(again[sel], res["dcdt_ppm_s"].to_numpy()[sel], rtol=1e-9):
+            raise RuntimeError("the re-run averaged HM does not reproduce the pipeline's")
+        x, w, k_ml = _posterior(t, y, ok, opts)
+        cw = np.cumsum(w, axis=1)
+        k_med = x[np.minimum((cw < 0.5).sum(axis=1), x.size - 1)]
+        fits = {
+            "boot_fit": _fit_at(t, y, ok, k_med, tau),
+            "boot_free": _fit_at(t, y, ok, k_ml, tau),
+        }
+        sigma = np.sqrt(fits["boot_free"][2] / (ok.sum(axis=1) - 3))
+        draws: dict[str, list[np.ndarray]] = {name: [] for name in (*fits, "boot_posterior")}
+        for _ in range(replicates):
+            noise = rng.normal(size=t.shape) * sigma[:, None]
+            u = rng.random(t.shape[0])
+            post = _fit_at(t, y, ok, x[np.minimum((cw < u[:, None]).sum(axis=1), x.size - 1)], tau)
+            for name, (c0, f, _, v) in (*fits.items(), ("boot_posterior", post)):
+                record = np.where(ok, c0[:, None] + f[:, None] * v + noise, np.nan)
+                again = _averaged_slope(t, record, ok, opts)
+                draws[name].append(again if name == "boot_fit" else again - f)
+        se = {
+            "posterior": res["flux_se_umol_m2_s"].to_numpy(),
+            "boot_fit": np.std(np.array(draws["boot_fit"]), axis=0, ddof=1) * term,
+            "boot_free": np.sqrt(np.mean(np.array(draws["boot_free"]) ** 2, axis=0)) * term,
+            "boot_posterior": np.sqrt(np.mean(np.array(draws["boot_posterior"]) ** 2, axis=0))
+            * term,
+        }
+        se["max_posterior_free"] = np.maximum(se["posterior"], se["boot_free"])
+        err = flux - syn.true_flux_umol_m2_s
+        for name, value in se.items():
+            z.setdefault(name, []).append(err[sel] / value[sel])
+    return {name: 100 * float(np.mean(np.abs(np.concatenate(v)) <= 2)) for name, v in z.items()}
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """A GitHub table of `frame` (numbers to 2 decimals)."""
     head = "| " + " | ".join(frame.columns) + " |"
@@ -205,7 +346,30 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=HM_FALLBACK",
         help="extra selection rules to tabulate, e.g. old=robust (FluxOptions.hm_fallback)",
     )
+    p.add_argument(
+        "--se-variants",
+        type=int,
+        default=0,
+        metavar="R",
+        help="tabulate the 2-SE coverage of other SEs instead (R bootstrap replicates)",
+    )
     args = p.parse_args(argv)
+    if args.se_variants:
+        t0 = time.perf_counter()
+        rows = []
+        for pop in ACCURACY_POPULATIONS:
+            for noise in (1.0, 3.0):
+                cover = se_variant_coverage(
+                    pop, noise, args.closures, tuple(args.seeds), args.se_variants
+                )
+                rows.append({"population": pop, "noise_ppm": noise, **cover})
+        print(
+            f"# benchmarks/accuracy.py --se-variants {args.se_variants} --closures "
+            f"{args.closures} --seeds {' '.join(map(str, args.seeds))}: % within 2 SE; "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+        print(markdown(pd.DataFrame(rows)))
+        return 0
     rules = {"default": FluxOptions()}
     for spec in args.rule:
         name, _, fallback = spec.partition("=")

@@ -317,6 +317,25 @@ def test_a_series_of_files_is_one_record(tmp_path: Path) -> None:
     assert (b["n"] == a["n"]).all()
 
 
+def test_a_bad_later_file_fails_the_run_with_its_name(tmp_path: Path) -> None:
+    """The files after the first are read ahead on a thread: a bad one still fails the run
+    (exit 1, its name and line in the message) and nothing is written."""
+    good = tmp_path / "day1.csv"
+    write_records(good, hours=1)
+    bad = tmp_path / "day2.csv"
+    lines = good.read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[lines[0].split(",").index("co2_ppm")] = "lots"
+    bad.write_text("\n".join([lines[0], *lines[1:5], ",".join(fields), *lines[6:]]) + "\n")
+    out = tmp_path / "fluxes.csv"
+    geometry = ["--volume-cm3", "5000", "--area-cm2", "300", "-q", "--strict"]
+    result = runner.invoke(app, ["compute", str(good), str(bad), "-o", str(out), *geometry])
+    assert result.exit_code == 1, result.output
+    assert "day2.csv" in result.output
+    assert "day2.csv:6: field 'co2_ppm'" in result.output
+    assert not out.exists()
+
+
 def test_sensor_lag_options_reach_the_engine(tmp_path: Path) -> None:
     """--sensor-lag-s and --no-lag-compensation set the automatic dead band's lower end:
     one time constant with compensation, four without (methods §2, §2.1)."""

@@ -30,6 +30,7 @@ from soilflux.io import (
     read_closure_table,
 )
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
+from soilflux.read_ahead import read_ahead
 from soilflux.segment import SegmentReport, combine, open_tail_rows, segment
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
@@ -218,6 +219,15 @@ def iter_parts(
         reports.append(report)
         if len(closures):
             yield samples, closures
+
+
+def _parts_with_format(
+    inputs: list[Path], metadata: list[ReadMetadata], **kwargs: Any
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, str]]:
+    """:func:`iter_parts`, each part with the format of the file it came from (taken when
+    the part is made: a reader ahead of its consumer has appended later files' metadata)."""
+    for samples, closures in iter_parts(inputs, metadata=metadata, **kwargs):
+        yield samples, closures, metadata[-1].format
 
 
 def load(inputs: list[Path], **kwargs: Any) -> Loaded:
@@ -459,7 +469,7 @@ def compute(
         results: list[pd.DataFrame] = []
         n_closures = 0
         compute_s = 0.0
-        parts = iter_parts(
+        parts = _parts_with_format(
             inputs,
             format=format,
             chambers=chambers,
@@ -474,8 +484,9 @@ def compute(
             metadata=metadata,
             reports=reports,
         )
-        # One part (file) at a time: memory holds one file and its results, not the season.
-        for samples, closures in parts:
+        # One part (file) at a time: memory holds one file and its results, not the season;
+        # the next file is read and segmented on a second thread meanwhile
+        for samples, closures, file_format in read_ahead(parts):
             # An explicit dead band or window replaces the files' own (SoilFluxPro's Recompute).
             if not file_deadband:
                 closures["deadband_s"] = np.nan
@@ -484,8 +495,7 @@ def compute(
             started = time.perf_counter()
             # A bar per part only where the part is long (several chunks of closures).
             bar = not quiet and len(closures) > options.chunk_closures
-            # metadata[-1] is the file this part came from (iter_parts reads before it yields)
-            part_options = for_format(options, metadata[-1].format)
+            part_options = for_format(options, file_format)
             results.append(
                 _part_fluxes(compute_fluxes, samples, closures, part_options, n_closures, bar)
             )

@@ -97,30 +97,34 @@ def refine_profile(values: FloatArray, grid_s: FloatArray, factor: int) -> Float
     g = grid_s.size
     if g < 3 or factor < 1:
         raise ValueError(f"need a grid of >= 3 points and factor >= 1, got {g}, {factor}")
-    m, used = _refine_matrix(g, factor)
+    idx, weight = _refine_stencil(g, factor)
     bad = ~np.isfinite(v)
-    out = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) @ m
+    clean = np.where(bad, 0.0, v) if bad.any() else v
+    # three points per refined value, gathered (a dense (G × refined) product in BLAS cost
+    # more: OpenBLAS spreads so small a product over threads that spin on a shared machine)
+    out = clean[:, idx[0]] * weight[0]
+    out += clean[:, idx[1]] * weight[1]
+    out += clean[:, idx[2]] * weight[2]
     if bad.any():  # a refined point is undefined where one of its parabola's points is
-        out[(bad.astype(np.float64) @ used) > 0] = np.nan
-    return np.asarray(out)
+        used = weight != 0
+        undefined = (bad[:, idx[0]] & used[0]) | (bad[:, idx[1]] & used[1])
+        undefined |= bad[:, idx[2]] & used[2]
+        out[undefined] = np.nan
+    return np.asarray(out, dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=8)
-def _refine_matrix(g: int, factor: int) -> tuple[FloatArray, FloatArray]:
-    """(G, (G − 1)·factor + 1) weights of the local parabolas of `refine_profile`, and 1.0
-    where a weight is used (float, so that both products run in BLAS)."""
+def _refine_stencil(g: int, factor: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Grid indices (3, (G − 1)·factor + 1) of the local parabola of each refined point of
+    `refine_profile`, and their weights (Lagrange, through grid points j − 1, j, j + 1)."""
     x = np.arange((g - 1) * factor + 1) / factor  # in grid steps
     j = np.clip(np.rint(x).astype(np.int64), 1, g - 2)  # centre of the parabola
     u = x - j
-    m = np.zeros((g, x.size))
-    cols = np.arange(x.size)
-    np.add.at(m, (j - 1, cols), 0.5 * u * (u - 1.0))
-    np.add.at(m, (j, cols), 1.0 - u**2)
-    np.add.at(m, (j + 1, cols), 0.5 * u * (u + 1.0))
-    used = (m != 0).astype(np.float64)
-    m.setflags(write=False)
-    used.setflags(write=False)
-    return m, used
+    idx = np.stack([j - 1, j, j + 1])
+    weight = np.stack([0.5 * u * (u - 1.0), 1.0 - u**2, 0.5 * u * (u + 1.0)])
+    idx.setflags(write=False)
+    weight.setflags(write=False)
+    return idx, weight
 
 
 @quiet
