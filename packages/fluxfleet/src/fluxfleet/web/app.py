@@ -24,6 +24,7 @@ from fluxfleet.web import (
     actions,
     alarms_page,
     analysis_pages,
+    closure_models,
     command_panel,
     firmware,
     live,
@@ -144,6 +145,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     analysis_pages.register(app, templates, store, settings, _table, _time)
     console = Console(url, Depends(store), templates, clock)
     live.register(app, console)
+    closure_models.register(app, console, settings)
     quality.register(app, console)
     alarms_page.register(app, console)
     command_panel.register(app, console)
