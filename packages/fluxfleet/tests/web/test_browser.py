@@ -6,8 +6,8 @@ the console's own. Screenshots are left in the test's tmp dir."""
 from __future__ import annotations
 
 import contextlib
-import json
 import datetime as dt
+import json
 import subprocess
 import sys
 import urllib.request

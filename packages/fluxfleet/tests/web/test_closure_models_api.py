@@ -53,12 +53,14 @@ def test_every_model_has_a_flux_and_a_curve_through_the_samples(
     assert {"linear", "robust", "exp", "hm", "quadratic", r["model"]} <= set(names)
     grid = np.asarray(got["curve_elapsed_s"])
     assert len(grid) == CURVE_POINTS
-    assert grid[0] == 0.0 and grid[-1] == got["fit_end_s"]
+    assert grid[0] == 0.0
+    assert grid[-1] == got["fit_end_s"]
     t = np.array([s["elapsed_s"] for s in got["samples"] if s["in_fit"]])
     c = np.array([s["co2_dry_ppm"] for s in got["samples"] if s["in_fit"]])
     assert len(t) >= r["n_fit"] - 1  # the window's samples (soilflux also counts t = 0)
     for m in got["models"]:
-        assert m["flux_umol_m2_s"] is not None and m["flux_se_umol_m2_s"] > 0, m["model"]
+        assert m["flux_umol_m2_s"] is not None, m["model"]
+        assert m["flux_se_umol_m2_s"] > 0, m["model"]
         assert m["co2_dry_ppm"] is not None, m["model"]
         curve = np.asarray(m["co2_dry_ppm"], dtype=float)
         assert curve.shape == grid.shape
