@@ -267,9 +267,7 @@ def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> Non
     assert got["flux_mean_umol_m2_s"].tolist() == [float(i) for i in range(20)]
 
 
-def test_newest_samples_finds_a_device_silent_before_the_recent_span(
-    store_path, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_newest_samples_finds_a_device_silent_before_the_recent_span(store_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The two-step read (recent span, then the lookback for the devices not found) gives
     the store's own newest sample of every device, also of one silent for an hour."""
     import shutil
