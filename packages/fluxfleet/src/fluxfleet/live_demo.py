@@ -12,8 +12,10 @@ SIGTERM stops everything: the simulator, ingestor, workers, web server and broke
 
 A DuckDB file has one writing process, so the console shares the ingestor's store in this
 process (:func:`fluxfleet.web.store_access.share`) instead of opening the file itself. The
-console's clock is the simulation's (``speed`` simulated seconds per wall second): the
-ages and the live window follow the chambers' own time.
+simulation starts at the wall clock's current minute: the store stamps each message with
+its (wall-clock) arrival, and the console finds the chambers' newest samples within two
+days of that; running ``speed`` times faster, the chambers' clock then runs ahead of the
+wall clock (the ages shown are the wall clock's). The alarms run on the fleet's own clock.
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ import typer
 
 log = logging.getLogger(__name__)
 
-DEMO_START = dt.datetime(2023, 9, 15, 20, 0, tzinfo=dt.UTC)
-"""Simulated start: a September night in the greenhouse (the seed's season)."""
-
 FAULT_CHAMBERS = {"i2c_error": 2, "servo_stuck_open": 3}
 """The chambers of the injected faults (chambers 0 and 1 stay fault-free references)."""
 
@@ -52,29 +51,12 @@ def demo_faults(duration_s: float) -> list[Any]:
     ]
 
 
-class SimClock:
-    """The simulation's clock in wall time: ``start`` + ``speed`` × the wall time elapsed
-    since :meth:`begin` (before it: ``start``)."""
-
-    def __init__(self, start: dt.datetime, speed: float) -> None:
-        self.start, self.speed = start, speed
-        self._t0: float | None = None
-
-    def begin(self) -> None:
-        self._t0 = time.monotonic()
-
-    def __call__(self) -> dt.datetime:
-        if self._t0 is None:
-            return self.start
-        return self.start + dt.timedelta(seconds=self.speed * (time.monotonic() - self._t0))
-
-
 class _Simulator(threading.Thread):
     """Steps the fleet in real time × ``speed`` until stopped or ``duration_s`` ends."""
 
-    def __init__(self, fleet: Any, speed: float, clock: SimClock) -> None:
+    def __init__(self, fleet: Any, speed: float) -> None:
         super().__init__(name="fluxfleet-sim", daemon=True)
-        self.fleet, self.speed, self.clock = fleet, speed, clock
+        self.fleet, self.speed = fleet, speed
         self.stopping = threading.Event()
         self.error: BaseException | None = None
 
@@ -82,7 +64,6 @@ class _Simulator(threading.Thread):
         f = self.fleet
         try:
             f.start()
-            self.clock.begin()
             t0_wall, t0_ms = time.monotonic(), f.now_ms
             while f.now_ms < f.end_ms and not self.stopping.is_set():
                 f.step()
@@ -194,7 +175,7 @@ def run_live_demo(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     duration_s = hours * 3600.0
-    clock = SimClock(DEMO_START, speed)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     store_path = workdir / "fleet.duckdb"
     with _stack() as stack:
         store = open_store(f"duckdb:///{store_path}")
@@ -241,24 +222,26 @@ def run_live_demo(
 
         share(store)
         stack.callback(unshare, store)
-        web = _WebServer(create_app(settings, now=clock), "127.0.0.1", port)
+        web = _WebServer(create_app(settings), "127.0.0.1", port)
         web.start()
         stack.callback(web.stop)
         if not web.wait_started(30):
-            raise RuntimeError(f"the console could not listen on 127.0.0.1:{port}")
+            raise RuntimeError(
+                f"the console could not listen on 127.0.0.1:{port} (in use? choose --port)"
+            )
         bound = web.server.servers[0].sockets[0].getsockname()[1] if port == 0 else port
 
         cfg = FleetConfig(
-            chambers=chambers, start_s=DEMO_START.timestamp(), duration_s=duration_s, seed=seed
+            chambers=chambers, start_s=start.timestamp(), duration_s=duration_s, seed=seed
         )
         faults = demo_faults(duration_s)
         fleet = Fleet(cfg, faults, broker, link.sink if link else None)
-        sim = _Simulator(fleet, speed, clock)
+        sim = _Simulator(fleet, speed)
         sim.start()
         stack.callback(sim.stop)
         say(
             f"greenhouse: {chambers} simulated chambers (the real firmware controller) from "
-            f"{DEMO_START:%Y-%m-%d %H:%M} UTC at {speed:g}x real time; injected faults: "
+            f"{start:%Y-%m-%d %H:%M} UTC (now) at {speed:g}x real time; injected faults: "
             + ", ".join(f"{f.kind} on ch{f.chamber:03d}" for f in faults)
         )
         say(f"console: http://127.0.0.1:{bound}/  (Fleet, Live, Fluxes, Alarms; Ctrl-C stops)")

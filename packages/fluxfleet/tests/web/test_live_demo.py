@@ -132,9 +132,20 @@ def test_demo_shows_the_fleet_live_and_stops_cleanly(
             assert row.count() == 1, page.locator("#alarms").inner_text()
             assert row.locator("td.kind").inner_text() == "sensor_error"
             page.screenshot(path=str(tmp_path / "demo-alarms.png"), full_page=True)
-            # the fleet page lists every chamber
+            # the fleet page: every chamber, each with its newest sample's phase and cycle;
+            # the fault-free reference chambers online
             page.goto(base + "/")
-            assert page.locator("#devices tbody tr").count() == 8
+            rows = page.locator("#devices tbody tr")
+            assert rows.count() == 8
+            phases = {"open", "closing", "closed", "extended", "opening", "flush"}
+            for i in range(rows.count()):
+                row = rows.nth(i)
+                assert row.locator("td.phase").inner_text() in phases
+                assert row.locator("td.cyc").inner_text().isdigit()
+            for ref in ("ch000", "ch001"):
+                row = page.locator(f"#devices tbody tr[data-device='{ref}']")
+                assert row.locator("td.link").inner_text() == "online"
+            page.screenshot(path=str(tmp_path / "demo-fleet.png"), full_page=True)
         finally:
             context.close()
             browser.close()
