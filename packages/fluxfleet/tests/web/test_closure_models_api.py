@@ -109,3 +109,51 @@ def test_unknown_closure(client: TestClient, path: str, status: int, says: str) 
     got = client.get(path)
     assert got.status_code == status
     assert says in got.text
+
+
+def test_on_postgresql_the_selected_flux_is_the_stored_one(postgres) -> None:  # type: ignore[no-untyped-def]
+    """The same on a PostgreSQL store (the multi-machine deployment), filled through the
+    same ingestion path: the keyed reads and the recomputation give the stored fluxes."""
+    import uuid
+
+    import psycopg
+    from fluxfleet.ingest.batch import BatchBuilder
+    from fluxfleet.ingest.fluxes import LiveFluxes
+    from fluxfleet.settings import DEFAULT_AREA_CM2, DEFAULT_VOLUME_CM3
+    from fluxfleet.sim.fleet import FleetConfig
+    from fluxfleet.sim.runner import run_fleet
+    from fluxfleet.web.closure_models import closure_models
+    from fluxfleet.web.queries import closure
+
+    name = f"models_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.dsn, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    url = f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
+    start_s = 1_694_808_000.0
+    messages: list[tuple[str, bytes]] = []
+    run_fleet(
+        FleetConfig(chambers=2, start_s=start_s, duration_s=7200.0, seed=9),
+        [],
+        None,
+        sink=lambda t, p: messages.append((t, p)),
+    )
+    with open_store(url) as st:
+        live = LiveFluxes(st, DEFAULT_VOLUME_CM3, DEFAULT_AREA_CM2)
+        for i in range(0, len(messages), 500):
+            b = BatchBuilder(st.last_locations())
+            for k, (topic, payload) in enumerate(messages[i : i + 500]):
+                b.add(topic, payload, int((start_s + 7200) * 1000) + i + k)
+            st.write(b.build())
+            live.update(b.dirty)
+        rows = [r for r in st.read("fluxes").to_pylist() if _finite(r["flux_umol_m2_s"])]
+        assert len(rows) >= 16
+        for r in rows[::4]:
+            got = closure_models(st, r["device"], r["cyc"], DEFAULT_VOLUME_CM3, DEFAULT_AREA_CM2)
+            assert (got["selected_model"], got["flux_umol_m2_s"]) == (
+                r["model"],
+                r["flux_umol_m2_s"],
+            )
+            assert got["flux_se_umol_m2_s"] == r["flux_se_umol_m2_s"]
+            _, summary = closure(st, r["device"], r["cyc"])
+            assert summary["flux_umol_m2_s"] == r["flux_umol_m2_s"]
+            assert summary["n_fit"] == r["n_fit"]
