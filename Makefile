@@ -4,7 +4,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: setup demo test lint typecheck firmware-check pytest bench bench-season fuzz clean
+.PHONY: setup demo demo-batch test lint typecheck firmware-check pytest bench bench-season fuzz clean
 
 .venv/.synced: uv.lock pyproject.toml packages/*/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --root-user-action=ignore uv
@@ -19,8 +19,14 @@ node_modules/.installed: package.json package-lock.json
 
 setup: .venv/.synced node_modules/.installed
 
-## demo: a first look at both systems (each package's `demo` command, where it has one)
+## demo: the fleet platform live in its web console: Mosquitto, a simulated greenhouse with
+## injected faults, ingestion with live fluxes and alarms, and the console; open the printed
+## address; Ctrl-C stops everything (fluxfleet live-demo --help for its options)
 demo: setup
+	@$(RUN) fluxfleet live-demo
+
+## demo-batch: each package's batch `demo` command (soilflux, fluxfleet, amrr), one after another
+demo-batch: setup
 	@for pkg in soilflux fluxfleet amrr; do \
 	  echo "=== $$pkg"; \
 	  if $(RUN) $$pkg demo --help >/dev/null 2>&1; then $(RUN) $$pkg demo || exit 1; \

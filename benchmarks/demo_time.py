@@ -1,4 +1,4 @@
-"""Wall-clock time of ``make demo``: each package's ``demo`` command as a user runs it.
+"""Wall-clock time of ``make demo-batch``: each package's ``demo`` command as a user runs it.
 
 Run: ``python3 -m uv run --frozen python benchmarks/demo_time.py [--repeat R]``
 

@@ -218,6 +218,7 @@ def run(
         ("/api/fluxes?level=closure (1 h)", f"/api/fluxes?level=closure&from={d0}&to={h1}"),
         ("/api/fluxes?level=closure (1 day)", f"/api/fluxes?level=closure&from={d0}&to={d1}"),
         ("/api/closures/{device}/{cyc}", f"/api/closures/{dev}/{cyc}"),
+        ("/api/closures/{device}/{cyc}/models", f"/api/closures/{dev}/{cyc}/models"),
         ("/api/live/samples (4 chambers)", f"/api/live/samples?{live}"),
         ("/api/live/fits (4 chambers)", f"/api/live/fits?{live}"),
         ("/api/quality (week)", "/api/quality"),
@@ -245,6 +246,7 @@ def run(
         ("Fluxes /fluxes (season, hourly)", "/fluxes", "body[data-loaded='true']"),
         ("Fluxes /fluxes?bin=day", "/fluxes?bin=day", "body[data-loaded='true']"),
         ("closure /closure/{device}/{cyc}", f"/closure/{dev}/{cyc}", "body[data-loaded='true']"),
+        ("closure, every model", f"/closure/{dev}/{cyc}", "body[data-models-loaded='true']"),
         ("Live /live (4 chambers)", f"/live?{live}", "body[data-loaded='true']"),
         ("Quality /quality", "/quality", "body[data-loaded='true']"),
     ]

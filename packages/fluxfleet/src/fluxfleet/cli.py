@@ -21,6 +21,7 @@ from fluxfleet import (
     __version__,
     alarm_commands,
     cmd_commands,
+    live_demo,
     ops_commands,
     rollout_commands,
     server_commands,
@@ -457,6 +458,7 @@ app.command("export")(server_commands.export)
 app.command("broker")(ops_commands.broker)
 app.add_typer(ops_commands.devices_app, name="devices")
 app.command("serve")(web_serve.serve)
+app.command("live-demo")(live_demo.live_demo)
 app.command("report")(web_report.report)
 app.add_typer(cmd_commands.cmd_app, name="cmd")
 app.add_typer(rollout_commands.rollout_app, name="rollout")

@@ -265,3 +265,22 @@ def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> Non
     assert got.columns[0] == "day"
     assert len(got) == 20
     assert got["flux_mean_umol_m2_s"].tolist() == [float(i) for i in range(20)]
+
+
+def test_newest_samples_finds_a_device_silent_before_the_recent_span(store_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The two-step read (recent span, then the lookback for the devices not found) gives
+    the store's own newest sample of every device, also of one silent for an hour."""
+    import shutil
+
+    from fluxfleet.web.queries import NEWEST_RECENT, newest_samples
+
+    copy = tmp_path / "silent.duckdb"
+    shutil.copy(store_path, copy)
+    with open_store(f"duckdb:///{copy}") as st:
+        last = st.last_samples()
+        quiet = sorted(last)[0]
+        cut = max(t for t, _, _ in last.values()) - NEWEST_RECENT - dt.timedelta(hours=1)
+        st.select("DELETE FROM samples WHERE device = ? AND time > ?", [quiet, cut])
+        want = st.last_samples()
+        assert want[quiet][0] <= cut < last[quiet][0]
+        assert newest_samples(st) == want

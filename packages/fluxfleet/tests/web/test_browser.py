@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import subprocess
 import sys
 import urllib.request
@@ -198,3 +199,39 @@ def test_fluxes_export_downloads_what_the_page_shows(
     lines = path.read_text().splitlines()
     assert len(lines) == shown + 1
     assert lines[0].startswith("hour,variant,flux_mean_umol_m2_s")
+
+
+def test_closure_view_draws_every_model(
+    page: Any, console: str, store_url: str, tmp_path: Path
+) -> None:
+    """The closure view: samples, fit window, every model's curve, the selected one marked,
+    each with its flux and SE; the selected flux is the store's."""
+    with open_store(store_url, read_only=True) as st:
+        fluxes = st.read("fluxes").to_pylist()
+    stored = next(f for f in fluxes if f["model"] == "hm_shared" and not f["flags"])
+    page.goto(f"{console}/closure/{stored['device']}/{stored['cyc']}")
+    page.wait_for_selector("body[data-models-loaded='true']")
+    page.screenshot(path=str(tmp_path / "closure-models.png"), full_page=True)
+    with urllib.request.urlopen(
+        f"{console}/api/closures/{stored['device']}/{stored['cyc']}/models", timeout=30
+    ) as r:
+        api = json.load(r)
+    rows = page.locator("#models tbody tr")
+    assert rows.count() == len(api["models"]) >= 6
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        m = next(m for m in api["models"] if m["model"] == row.get_attribute("data-model"))
+        assert row.locator("td.flux").inner_text() == f"{m['flux_umol_m2_s']:.4f}"
+        assert row.locator("td.se").inner_text() == f"{m['flux_se_umol_m2_s']:.4f}"
+    selected = page.locator("#models tbody tr.selected")
+    assert selected.count() == 1
+    assert selected.get_attribute("data-model") == stored["model"]
+    assert selected.locator("td.flux").inner_text() == f"{stored['flux_umol_m2_s']:.4f}"
+    status = page.locator("#models-status")
+    assert float(status.get_attribute("data-selected-flux")) == stored["flux_umol_m2_s"]
+    chart = page.locator("#models-chart svg")
+    assert chart.locator("polyline.curve").count() == len(api["models"])
+    assert chart.locator(f"polyline.selected.model-{stored['model']}").count() == 1
+    assert chart.locator("polygon.fit-window").count() == 1
+    n_fit = sum(1 for s in api["samples"] if s["in_fit"])
+    assert chart.locator("circle.in-fit").count() == n_fit > 0

@@ -166,3 +166,24 @@ def test_feed_sends_each_new_sample_and_flux_once(half_store, messages) -> None:
     assert stored_new - fits <= set()
     assert fits.isdisjoint(fitted_before)
     assert feed.poll(st) == []  # nothing is sent twice
+
+
+def test_feed_on_a_store_without_data_yet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A page opened before the chambers' first samples (the live demo's first seconds):
+    the stream polls an empty store, then one with samples but no flux yet, without error."""
+    with open_store(f"duckdb:///{tmp_path / 'empty.duckdb'}") as st:
+        after = dt.datetime.fromtimestamp(START_S, dt.UTC)
+        feed = LiveFeed(["ch000"], after, {"ch000": 5})
+        assert feed.poll(st) == []
+        out: list[tuple[str, bytes]] = []
+        cfg = FleetConfig(chambers=1, start_s=START_S, duration_s=120.0, seed=5)
+        run_fleet(cfg, [], None, sink=lambda t, p: out.append((t, p)))
+        b = BatchBuilder(st.last_locations())
+        for k, (topic, payload) in enumerate(out):
+            b.add(topic, payload, int(START_S * 1000) + 200_000 + k)
+        st.write(b.build())
+        events = feed.poll(st)
+        assert {e for e, _ in events} == {"sample"}
+        assert sorted(d["seq"] for _, d in events) == sorted(
+            r["seq"] for r in st.read("samples").to_pylist() if r["seq"] > 5
+        )

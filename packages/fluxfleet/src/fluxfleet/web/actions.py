@@ -19,8 +19,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from fluxfleet.ops import commands as ops
-from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.store import Store, StoreError
 from fluxfleet.web.auth import AUTH
+from fluxfleet.web.store_access import open_console_store
 
 CMD_NAMES = {"frc", "reboot", "servo_test", "set_location", "set_schedule"}
 
@@ -43,7 +44,7 @@ class DeviceRequest(BaseModel):
 
 def _open(url: str) -> Store:
     try:
-        return open_store(url)
+        return open_console_store(url)
     except StoreError as exc:
         raise HTTPException(503, str(exc)) from None
 

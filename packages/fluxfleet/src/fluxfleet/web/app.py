@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.store import Store, StoreError
 from fluxfleet.web import (
     actions,
     alarms_page,
     analysis_pages,
+    closure_models,
     command_panel,
     firmware,
     live,
@@ -32,6 +33,7 @@ from fluxfleet.web import (
 )
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMATS, jsonable, parse_time, records, table_response
+from fluxfleet.web.store_access import open_console_store
 
 HERE = Path(__file__).parent
 __all__ = ["FORMATS", "create_app"]
@@ -53,7 +55,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
 
     def store() -> Iterator[Store]:
         try:
-            st = open_store(url, read_only=True)
+            st = open_console_store(url, read_only=True)
         except StoreError as exc:
             raise HTTPException(503, str(exc)) from None
         try:
@@ -144,6 +146,7 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
     analysis_pages.register(app, templates, store, settings, _table, _time)
     console = Console(url, Depends(store), templates, clock)
     live.register(app, console)
+    closure_models.register(app, console, settings)
     quality.register(app, console)
     alarms_page.register(app, console)
     command_panel.register(app, console)

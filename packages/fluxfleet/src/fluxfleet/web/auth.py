@@ -14,7 +14,8 @@ localhost unless ``--bind`` says otherwise (docs/fleet/console.md; tokens: docs/
 from fastapi import Depends, HTTPException, Request
 
 from fluxfleet.ops import tokens
-from fluxfleet.store import StoreError, open_store
+from fluxfleet.store import StoreError
+from fluxfleet.web.store_access import open_console_store
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -32,7 +33,7 @@ def require_token(request: Request) -> str:
         )
     url = request.app.state.store_url
     try:
-        st = open_store(url, read_only=True)
+        st = open_console_store(url, read_only=True)
     except StoreError as exc:
         raise HTTPException(503, str(exc)) from None
     try:

@@ -23,9 +23,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from fluxfleet.ops.commands import FINAL_STATES, command_status
-from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.store import Store, StoreError
 from fluxfleet.web.console import Console
 from fluxfleet.web.live import KEEPALIVE_S, sse
+from fluxfleet.web.store_access import open_console_store
 
 PANEL_COMMANDS = ("frc", "reboot", "servo_test")
 """The commands the panel offers (the others stay with ``fluxfleet cmd``)."""
@@ -57,7 +58,7 @@ def register(app: FastAPI, console: Console) -> None:
         ends once every target is in a final state."""
 
         def read() -> dict[str, Any] | None:
-            st = open_store(console.store_url, read_only=True)
+            st = open_console_store(console.store_url, read_only=True)
             try:
                 return command_status(st, cmd_id)
             finally:

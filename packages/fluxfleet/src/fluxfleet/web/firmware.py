@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from fluxfleet.firmware import protocol as _protocol
 from fluxfleet.ops import firmware, rollout
-from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.store import Store, StoreError
 from fluxfleet.web.auth import AUTH
+from fluxfleet.web.store_access import open_console_store
 
 protocol: Any = _protocol
 log = logging.getLogger("fluxfleet.rollout")
@@ -35,7 +36,7 @@ class RolloutRequest(BaseModel):
 
 def _open(url: str, read_only: bool) -> Store:
     try:
-        return open_store(url, read_only=read_only)
+        return open_console_store(url, read_only=read_only)
     except StoreError as exc:
         raise HTTPException(503, str(exc)) from None
 

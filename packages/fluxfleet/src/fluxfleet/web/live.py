@@ -27,10 +27,11 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from fluxfleet.store import Store, StoreError, open_store
+from fluxfleet.store import Store, StoreError
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMAT_PATTERN, parse_time, records, table_response
 from fluxfleet.web.queries import newest_samples
+from fluxfleet.web.store_access import open_console_store
 
 WINDOW = dt.timedelta(minutes=20)
 """How much of each chamber's recent CO2 the page shows: the running closure and the
@@ -129,7 +130,8 @@ class LiveFeed:
         since = self._since()
         s = samples_since(store, self.devices, since)
         seen = pd.Series({d: q for d, (q, _) in self.newest.items()}, dtype="float64")
-        limit = s["device"].map(seen)
+        # float: on no samples pandas keeps the (string) dtype of the empty device column
+        limit = s["device"].map(seen).astype("float64")
         new = s[(s["seq"] > limit) | (limit.isna() & (s["time"] > self.after))]
         events: list[tuple[str, dict[str, Any]]] = [("sample", r) for r in records(new)]
         for device, g in s.groupby("device"):
@@ -140,7 +142,8 @@ class LiveFeed:
                 self.newest[str(device)] = (seq, t)
         fits = fit_lines(store, self.devices, since - WINDOW)
         keys = list(zip(fits["device"], fits["cyc"], strict=True))
-        fresh = fits[[k not in self.fitted for k in keys]]
+        # a boolean array: an empty *list* would select no columns instead of no rows
+        fresh = fits[np.array([k not in self.fitted for k in keys], dtype=bool)]
         self.fitted.update(zip(fresh["device"], fresh["cyc"], strict=True))
         events += [("fit", r) for r in records(fresh)]
         return events
@@ -202,7 +205,7 @@ def register(app: FastAPI, console: Console) -> None:
         keep = not console.store_url.startswith("duckdb")
 
         def poll(held: Store | None) -> tuple[Store | None, list[tuple[str, Any]]]:
-            st = held or open_store(console.store_url, read_only=True)
+            st = held or open_console_store(console.store_url, read_only=True)
             kept = False
             try:
                 out = feed.poll(st)

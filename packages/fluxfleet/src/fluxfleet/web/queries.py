@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from fluxfleet.store import schema
 from fluxfleet.store.base import Store
 from fluxfleet.web import flux_sql
 
@@ -51,26 +52,46 @@ def split_location(code: str | None) -> tuple[str, str, str]:
     return (parts[0], f"{parts[0]}.{parts[1]}", parts[2])
 
 
-_NEWEST = (
-    "SELECT s.device AS device, s.time AS time, s.phase AS phase, s.cyc AS cyc "
-    "FROM samples s JOIN (SELECT device, max(seq) AS seq FROM samples WHERE time >= ? "
-    "GROUP BY device) m ON s.device = m.device AND s.seq = m.seq WHERE s.time >= ?"
-)
+NEWEST_RECENT = dt.timedelta(minutes=15)
+""":func:`newest_samples` first reads only this span before the fleet's last message (a
+chamber streams every minute: a healthy fleet is all there), then the full
+:data:`NEWEST_LOOKBACK` for the devices it did not find."""
 
 
-def newest_samples(store: Store) -> dict[str, tuple[dt.datetime, str, int]]:
-    """Each device's newest sample (highest seq) — its (time, phase, cyc) — among the
-    samples of the :data:`NEWEST_LOOKBACK` before the newest ``devices.last_seen``."""
-    seen = store.read("devices")["last_seen"].to_pylist()
-    seen = [t for t in seen if t is not None]
-    if not seen:
-        return {}
-    since = max(seen) - NEWEST_LOOKBACK
-    rows = store.select(_NEWEST, [since, since]).to_pylist()
+def _newest(
+    store: Store, since: dt.datetime, devices: list[str] | None
+) -> dict[str, tuple[dt.datetime, str, int]]:
+    """Each device's sample with the highest seq among those timed from ``since`` on."""
+    only = f" AND device IN ({', '.join('?' for _ in devices)})" if devices else ""
+    sql = (
+        "SELECT s.device AS device, s.time AS time, s.phase AS phase, s.cyc AS cyc "
+        f"FROM samples s JOIN (SELECT device, max(seq) AS seq FROM samples WHERE time >= ?{only} "
+        "GROUP BY device) m ON s.device = m.device AND s.seq = m.seq WHERE s.time >= ?"
+    )
+    rows = store.select(sql, [since, *(devices or []), since]).to_pylist()
     return {
         str(r["device"]): (pd.Timestamp(r["time"]).to_pydatetime(), str(r["phase"]), int(r["cyc"]))
         for r in rows
     }
+
+
+def newest_samples(store: Store) -> dict[str, tuple[dt.datetime, str, int]]:
+    """Each device's newest sample (highest seq) — its (time, phase, cyc) — among the
+    samples of the :data:`NEWEST_LOOKBACK` before the newest ``devices.last_seen``.
+
+    Read in two steps (:data:`NEWEST_RECENT`, then the whole lookback for the devices not
+    found): a device's seq grows with its sample time, so a device with a sample in the
+    recent span has its newest sample there."""
+    d = store.read("devices")
+    seen = [t for t in d["last_seen"].to_pylist() if t is not None]
+    if not seen:
+        return {}
+    last = max(seen)
+    out = _newest(store, last - NEWEST_RECENT, None)
+    missing = sorted({str(x) for x in d["device"].to_pylist()} - set(out))
+    if missing:
+        out.update(_newest(store, last - NEWEST_LOOKBACK, missing))
+    return out
 
 
 def devices(store: Store, now: dt.datetime) -> pd.DataFrame:
@@ -183,6 +204,15 @@ def fluxes(
     ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
 
 
+def closure_rows(store: Store, table: str, device: str, cyc: int) -> pd.DataFrame:
+    """The rows of ``table`` (``closures`` or ``fluxes``) of one closure, in the store's
+    schema: one keyed read instead of the device's whole season."""
+    columns = schema.TABLES[table]
+    names = ", ".join(f'"{n}"' for n in columns.names)
+    rows = store.select(f"SELECT {names} FROM {table} WHERE device = ? AND cyc = ?", [device, cyc])
+    return rows.cast(columns).to_pandas()
+
+
 def closure(store: Store, device: str, cyc: int) -> tuple[pd.DataFrame, dict[str, object]]:
     """One closure: its samples (``co2_ppm`` [µmol mol⁻¹], ``in_fit``) and a summary.
 
@@ -192,10 +222,8 @@ def closure(store: Store, device: str, cyc: int) -> tuple[pd.DataFrame, dict[str
     at ``fit_start``) that the page draws. Raises KeyError when the store has no such
     closure.
     """
-    c = store.read("closures", devices=[device]).to_pandas()
-    c = c[c["cyc"] == cyc]
-    fx = store.read("fluxes", devices=[device]).to_pandas()
-    fx = fx[fx["cyc"] == cyc]
+    c = closure_rows(store, "closures", device, cyc)
+    fx = closure_rows(store, "fluxes", device, cyc)
     if c.empty and fx.empty:
         raise KeyError(f"no closure {cyc} of device {device}")
     times = [*c["time_close"], *c["time_open"], *fx["start"], *fx["end"]]
