@@ -37,7 +37,9 @@ from testsupport.webhook import Receiver
 
 from .conftest import FLUXFLEET, IngestProcess, run_sim
 
-pytestmark = pytest.mark.slow
+# the chain's wall time grows with the machine's load (the evaluator catches up after the
+# simulator): the module fixture may take longer than the default 600 s
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 CHAMBERS = 10
 HOURS = 24.0

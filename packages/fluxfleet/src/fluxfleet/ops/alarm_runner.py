@@ -207,6 +207,8 @@ class AlarmEvaluator:
         self.window = SampleWindow(store, lookback_s)
         self.evaluated_to: pd.Timestamp | None = None  # data clock: last instant judged
         self.progress_at = time.monotonic()  # wall time of the last instant judged
+        self.read_s: list[float] = []  # data clock: wall time of each catch-up's reads [s]
+        self.interrupt = threading.Event()  # set: a catch-up stops after its instant
         self._load_open()
 
     def _load_open(self) -> None:
@@ -298,6 +300,7 @@ class AlarmEvaluator:
         if not todo:
             return []
         devices = self._devices()
+        self.read_s.append(time.monotonic() - t0)
         known = clock.Knowledge(samples)
         samples = known.samples  # sorted by device and time
         flux_start = pd.to_datetime(fluxes["start"], utc=True)
@@ -306,6 +309,8 @@ class AlarmEvaluator:
         if self.evaluated_to is not None:  # what the clock tracks saw at the last instant
             before = known.mask(self.evaluated_to, self.lookback_s)
         for t in todo:
+            if self.interrupt.is_set():
+                break
             mask = known.mask(t, self.lookback_s)
             s = samples[mask]
             new = s if before is None else samples[mask & ~before]
@@ -338,6 +343,8 @@ class AlarmEvaluator:
                 f"; {self.clock} clock step between evaluations {np.median(step):.0f} s "
                 f"(median; 90th percentile {np.percentile(step, 90):.0f} s, max {step.max():.0f} s)"
             )
+        if self.read_s:
+            text += f"; reads {np.median(self.read_s):.2f} s wall per catch-up (median)"
         if self.behind_s:
             behind = np.asarray(self.behind_s)
             text += (
@@ -405,5 +412,6 @@ class AlarmWorker:
 
     def stop(self, timeout_s: float = 60.0) -> None:
         self._stop.set()
+        self.evaluator.interrupt.set()  # a long catch-up stops after its current instant
         if self._thread.is_alive():
             self._thread.join(timeout_s)
