@@ -154,3 +154,27 @@ def test_a_last_will_counts_from_its_own_time() -> None:
     )
     assert clock.devices_at(d, s(900))["state"].eq("offline").tolist() == [True, False]
     assert clock.devices_at(d, s(300))["state"].eq("offline").tolist() == [False, False]
+
+
+def test_a_flux_without_its_closure_never_counts_as_ended() -> None:
+    c = closures([("a", 1, 600, 601)])
+    f = fluxes([("a", 1), ("b", 7)])
+    ends = clock.closure_ends(f, c)
+    assert ends[0] == s(600).value
+    assert ends[1] == np.iinfo(np.int64).max
+    assert clock.fluxes_at(f, c.iloc[0:0], s(10**6)).empty
+
+
+def test_newest_window_per_device_is_the_rules_newest_window() -> None:
+    """Knowledge.newest keeps what alarm_rules.newest_window keeps, for the known rows."""
+    from fluxfleet.ops.alarm_rules import newest_window
+
+    grid = list(np.arange(0.0, 1200.0, 3.0))
+    a = samples("a", grid, [x + 1 for x in grid])
+    b = samples("b", grid[:100], [x + 1 for x in grid[:100]])  # stops at 297 s
+    known = clock.Knowledge(pd.concat([b, a], ignore_index=True))
+    mask = known.mask(s(900), 3600.0)
+    got = known.samples[known.newest(mask, 300.0)]
+    want = newest_window(known.samples[mask], 300.0)
+    assert got.equals(want)
+    assert got.groupby("device")["time"].min().to_dict() == {"a": s(603), "b": s(0)}

@@ -184,6 +184,23 @@ class Knowledge:
         return mask & (self.time_ns > per_row - int(window_s * 1e9))
 
 
+def closure_ends(fluxes: pd.DataFrame, closures: pd.DataFrame) -> np.ndarray:
+    """For each ``fluxes`` row, the end (``time_open``) of its closure [epoch ns]; the
+    largest int64 where its closure is not among ``closures`` (never "ended")."""
+    never = np.iinfo(np.int64).max
+    if fluxes.empty or closures.empty:
+        return np.full(len(fluxes), never, dtype=np.int64)
+    ends = pd.Series(
+        _ns(closures["time_open"].fillna(pd.Timestamp.max.tz_localize("UTC"))),
+        index=pd.MultiIndex.from_arrays([closures["device"], closures["cyc"].astype("int64")]),
+    )
+    ends = ends[~ends.index.duplicated(keep="last")]
+    key = pd.MultiIndex.from_arrays([fluxes["device"], fluxes["cyc"].astype("int64")])
+    at = ends.index.get_indexer(key)
+    values = ends.to_numpy(dtype=np.int64)
+    return np.where(at >= 0, values[np.maximum(at, 0)], never)
+
+
 def fluxes_at(fluxes: pd.DataFrame, closures: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
     """The stored fluxes of the closures that ended (lid opened) by ``t``.
 
@@ -194,12 +211,7 @@ def fluxes_at(fluxes: pd.DataFrame, closures: pd.DataFrame, t: pd.Timestamp) -> 
     closures : DataFrame
         ``closures`` table rows (``device``, ``cyc``, ``time_open``) covering them.
     """
-    if fluxes.empty or closures.empty:
-        return fluxes.iloc[0:0]
-    ended = closures[pd.to_datetime(closures["time_open"], utc=True) <= t]
-    key = pd.MultiIndex.from_arrays([fluxes["device"], fluxes["cyc"].astype("int64")])
-    done = pd.MultiIndex.from_arrays([ended["device"], ended["cyc"].astype("int64")])
-    return fluxes[key.isin(done)]
+    return fluxes[closure_ends(fluxes, closures) <= t.value]
 
 
 def devices_at(devices: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:

@@ -303,7 +303,8 @@ class AlarmEvaluator:
         self.read_s.append(time.monotonic() - t0)
         known = clock.Knowledge(samples)
         samples = known.samples  # sorted by device and time
-        flux_start = pd.to_datetime(fluxes["start"], utc=True)
+        flux_start = pd.to_datetime(fluxes["start"], utc=True).to_numpy(dtype="datetime64[ns]")
+        flux_end = clock.closure_ends(fluxes, closures)  # its closure's end [epoch ns]
         events: list[Event] = []
         before = None
         if self.evaluated_to is not None:  # what the clock tracks saw at the last instant
@@ -315,7 +316,8 @@ class AlarmEvaluator:
             s = samples[mask]
             new = s if before is None else samples[mask & ~before]
             recent = samples[known.newest(mask, self.config.window_s)]
-            fl = clock.fluxes_at(fluxes[(flux_start >= t - lookback).to_numpy()], closures, t)
+            since = np.datetime64((t - lookback).value, "ns")
+            fl = fluxes[(flux_start >= since) & (flux_end <= t.value)]
             newest_at = s.groupby("device")["time"].max().reset_index()
             at = clock.devices_at(devices, t)
             events += self._judge(t, s, new, fl, at, newest_at, recent)
