@@ -91,6 +91,10 @@ PLANNED_RESETS = ("hard",)
 """Reset causes of a planned reboot (the firmware's 6-h reboot and ``cmd reboot`` call
 ``machine.reset()``, which the board reports as ``hard``)."""
 
+ENCLOSED_PHASES = ("closing", "closed", "extended", "flush")
+"""Firmware phases whose CO2 is the chamber's own air (by day the plants draw it below
+the greenhouse's; the flush replaces it over its first minute)."""
+
 AMBIENT_PHASES = ("open", "flush")
 """Firmware phases whose CO2 is the greenhouse air (calibration drift is read there)."""
 
@@ -294,25 +298,33 @@ def implausible_value(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
 
     CO2 outside [``co2_min_ppm``, ``co2_max_ppm``] [ppm], pressure outside
     [``pressure_min_hpa``, ``pressure_max_hpa``] [hPa], RH ≥ ``rh_max_percent`` [%];
-    a missing reading is not judged here (``sensor_error`` is).
+    a missing reading is not judged here (``sensor_error`` is). CO2 below
+    ``co2_min_ppm`` is plausible in a closed (or still flushing) chamber by day
+    (lux > ``night_lux``): the plants' photosynthesis draws the enclosed air down
+    (measured: healthy simulated chambers at 330–350 ppm in midday closures, 50–55 % of a
+    5-min window); the range is for the greenhouse's air.
 
     Parameters
     ----------
     samples : DataFrame
         ``samples`` table (``device``, ``time``, ``co2_ppm``, ``pressure_hpa``,
-        ``rh_percent``).
+        ``rh_percent``; ``phase`` and ``lux`` when present).
     """
     w = newest_window(samples, cfg.window_s)
     rows: list[dict[str, Any]] = []
     if w.empty:
         return _frame(rows)
     co2 = w["co2_ppm"].astype(float)
+    low = co2 < cfg.co2_min_ppm
+    if "phase" in w and "lux" in w:
+        by_day = w["lux"].astype(float) > cfg.night_lux
+        low &= ~(w["phase"].isin(ENCLOSED_PHASES) & by_day)
     p = w["pressure_hpa"].astype(float)
     rh = w["rh_percent"].astype(float)
     bad = pd.DataFrame(
         {
             "device": w["device"].to_numpy(),
-            "CO2": ((co2 < cfg.co2_min_ppm) | (co2 > cfg.co2_max_ppm)).to_numpy(),
+            "CO2": (low | (co2 > cfg.co2_max_ppm)).to_numpy(),
             "pressure": ((p < cfg.pressure_min_hpa) | (p > cfg.pressure_max_hpa)).to_numpy(),
             "RH": (rh >= cfg.rh_max_percent).to_numpy(),
         }
