@@ -178,3 +178,25 @@ def test_newest_window_per_device_is_the_rules_newest_window() -> None:
     want = newest_window(known.samples[mask], 300.0)
     assert got.equals(want)
     assert got.groupby("device")["time"].min().to_dict() == {"a": s(603), "b": s(0)}
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--step", "0s", "--clock", "data"], "--step"),
+        (["--idle-exit", "30s"], "--idle-exit"),  # the wall clock never idles
+    ],
+)
+def test_watch_refuses_bad_data_clock_options(tmp_path: object, args: list[str], hint: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fluxfleet = str(Path(sys.executable).parent / "fluxfleet")
+    store = f"duckdb:///{tmp_path}/fleet.duckdb"
+    done = subprocess.run(
+        [fluxfleet, "alarms", "watch", "--store", store, *args], capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert hint in done.stderr
+    assert "Traceback" not in done.stderr
