@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import threading
+import time
 from typing import Annotated, Any
 
 import typer
@@ -174,7 +175,20 @@ def alarms_watch(
     lookback: Annotated[
         str, typer.Option("--lookback", help="Data read per evaluation (at least 1h).")
     ] = "3h",
-    once: Annotated[bool, typer.Option("--once", help="Evaluate once and exit.")] = False,
+    step: Annotated[
+        str,
+        typer.Option("--step", help="Data clock: data time between evaluation instants."),
+    ] = "60s",
+    idle_exit: Annotated[
+        str | None,
+        typer.Option(
+            "--idle-exit",
+            help="Data clock: exit once no new instant could be judged for this long (wall).",
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Evaluate once (data clock: up to now) and exit.")
+    ] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -186,8 +200,14 @@ def alarms_watch(
     interval_s = _duration_s(interval, "--interval")
     offline_s = _duration_s(offline_after, "--offline-after")
     lookback_s = _duration_s(lookback, "--lookback")
+    step_s = _duration_s(step, "--step")
+    idle_s = _duration_s(idle_exit, "--idle-exit") if idle_exit is not None else None
     if clock not in CLOCKS:
         raise typer.BadParameter(f"expected 'wall' or 'data', got {clock!r}", param_hint="--clock")
+    if not step_s > 0:
+        raise typer.BadParameter("must be positive", param_hint="--step")
+    if idle_s is not None and clock != "data":
+        raise typer.BadParameter("needs --clock data", param_hint="--idle-exit")
     if lookback_s < 3600 + 300:
         raise typer.BadParameter(
             "must cover the completeness hour and its lag (at least 65m)", param_hint="--lookback"
@@ -203,7 +223,12 @@ def alarms_watch(
     st = _open(s.store_url)
     sender = WebhookSender(webhook) if webhook is not None else None
     evaluator = AlarmEvaluator(
-        st, cfg, clock=clock, lookback_s=lookback_s, notify=sender.submit if sender else None
+        st,
+        cfg,
+        clock=clock,
+        lookback_s=lookback_s,
+        notify=sender.submit if sender else None,
+        step_s=step_s,
     )
     if once:
         try:
@@ -222,13 +247,18 @@ def alarms_watch(
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    every = f"every {interval_s:g} s" if clock == "wall" else f"at every {step_s:g} s of data"
     typer.echo(
-        f"watching {st.url}: alarms every {interval_s:g} s on the {clock} clock"
+        f"watching {st.url}: alarms {every} on the {clock} clock"
         + (f", webhook {webhook}" if webhook else ""),
         err=True,
     )
     worker.start()
-    done.wait()
+    while not done.wait(min(interval_s, 1.0)):
+        idle = time.monotonic() - evaluator.progress_at
+        if idle_s is not None and evaluator.evaluations and idle >= idle_s:
+            typer.echo(f"no new instant for {idle_s:g} s: exiting", err=True)
+            break
     worker.stop()
     if sender is not None:
         sender.close()

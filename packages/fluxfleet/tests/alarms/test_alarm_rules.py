@@ -170,6 +170,18 @@ def test_implausible_judges_the_newest_window_by_fraction() -> None:
     assert r["value"] == pytest.approx(0.4)
 
 
+def test_low_co2_in_a_closed_chamber_by_day_is_plausible() -> None:
+    """Photosynthesis draws a closed chamber's air below 350 ppm by day (a healthy
+    simulated chamber at midday); the same reading in the open, or at night, is not."""
+    for phase in ("closed", "flush"):
+        day = samples(co2=330.0, lux=39_000.0, phase=phase)
+        assert not one(rules.implausible_value(day, CFG))["active"]
+    assert one(rules.implausible_value(samples(co2=330.0, lux=39_000.0), CFG))["active"]
+    assert one(rules.implausible_value(samples(co2=330.0, phase="closed"), CFG))["active"]
+    high = samples(co2=20_000.0, lux=39_000.0, phase="closed")
+    assert one(rules.implausible_value(high, CFG))["active"]
+
+
 @pytest.mark.parametrize(
     "flag",
     [

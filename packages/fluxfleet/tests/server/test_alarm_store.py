@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,25 +102,31 @@ def _samples(device: str, start: dt.datetime, n: int, flags: int = 0) -> pa.Tabl
 
 
 def test_evaluator_raises_repeats_and_clears_in_the_store(store_url: str) -> None:
-    """Two devices, one whose CO2 sensor stops: the evaluator (data clock) raises
-    sensor_error after its hold, repeats it, and clears it when the sensor is back; a
-    restarted evaluator goes on with the open alarm; ``alarms list``/``ack`` show it."""
+    """Two devices, one whose CO2 sensor stops: the evaluator (data clock, an instant every
+    60 s of data time) raises sensor_error after its hold, repeats it, and clears it when
+    the sensor is back, at the instants the data say, however the data arrive; a restarted
+    evaluator goes on with the open alarm; ``alarms list``/``ack`` show it."""
+
+    def changes(events: list[Any]) -> list[tuple[str, str, str, float]]:
+        return [(e.action, e.device, e.kind, e.time_s - T0.timestamp())
+                for e in events if e.action != "repeat"]  # fmt: skip
+
     with open_store(store_url) as st:
         st.write(
             Batch(samples=pa.concat_tables([_samples("ok", T0, 400), _samples("bad", T0, 400)]))
         )
         ev = AlarmEvaluator(st, clock="data", lookback_s=7200.0)
         assert ev.evaluate() == []  # all fine
-        bad = _samples("bad", T0, 600, flags=1).slice(400)  # from seq 401 on: CO2 missing
-        st.write(Batch(samples=pa.concat_tables([_samples("ok", T0, 600).slice(400), bad])))
-        events = ev.evaluate()  # the condition holds now; sensor_error's hold is 60 s
-        assert [e.action for e in events] == []
-        ok = _samples("ok", T0, 640).slice(600)
-        st.write(
-            Batch(samples=pa.concat_tables([ok, _samples("bad", T0, 640, flags=1).slice(600)]))
-        )
+        # a fresh evaluator judges the newest instant the data cover: 1197 s − 30 s settle
+        assert ev.evaluated_to == pd.Timestamp(at(1140))
+        # from seq 401 (1200 s) to 640 (1917 s): CO2 missing
+        bad = _samples("bad", T0, 640, flags=1).slice(400)
+        st.write(Batch(samples=pa.concat_tables([_samples("ok", T0, 640).slice(400), bad])))
+        # the 300-s window is half bad from 1350 s (first instant 1380 s), held 60 s
         events = ev.evaluate()
-        assert [(e.action, e.device, e.kind) for e in events] == [("raise", "bad", "sensor_error")]
+        assert changes(events) == [("raise", "bad", "sensor_error", 1440.0)]
+        assert [e.action for e in events if e.time_s > at(1440).timestamp()] == ["repeat"] * 7
+        assert ev.evaluate() == []  # no new data, no new instant
         ev2 = AlarmEvaluator(st, clock="data", lookback_s=7200.0)  # a restart
         st.write(
             Batch(
@@ -133,17 +140,18 @@ def test_evaluator_raises_repeats_and_clears_in_the_store(store_url: str) -> Non
                 samples=pa.concat_tables([_samples(d, T0, 900).slice(660) for d in ("ok", "bad")])
             )
         )
-        assert [e.action for e in ev2.evaluate()] == []  # good now; clear holds 120 s
+        # under half bad from 2067 s (instant 2100 s), clear held 120 s
+        assert changes(ev2.evaluate()) == [("clear", "bad", "sensor_error", 2220.0)]
         st.write(
             Batch(
                 samples=pa.concat_tables([_samples(d, T0, 960).slice(900) for d in ("ok", "bad")])
             )
         )
-        assert [(e.action, e.device) for e in ev2.evaluate()] == [("clear", "bad")]
+        assert changes(ev2.evaluate()) == []
         rows = st.read("alarms").to_pylist()
     assert len(rows) == 1
-    assert rows[0]["repeats"] == 2
-    assert rows[0]["cleared"] is not None
+    assert rows[0]["repeats"] == 11  # the instants 1440 s to 2040 s
+    assert (rows[0]["raised"], rows[0]["cleared"]) == (at(1440), at(2220))
     if store_url.startswith("duckdb"):
         return  # the CLI below opens the store from another process: PostgreSQL shows it
     out = subprocess.run([FLUXFLEET, "alarms", "list", "--json", "--store", store_url],

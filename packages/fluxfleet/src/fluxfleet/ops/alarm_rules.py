@@ -42,6 +42,7 @@ drift between syncs is not a step and is not seen; it is bounded by the hourly N
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,10 @@ SENSOR_FLAGS = (
 PLANNED_RESETS = ("hard",)
 """Reset causes of a planned reboot (the firmware's 6-h reboot and ``cmd reboot`` call
 ``machine.reset()``, which the board reports as ``hard``)."""
+
+ENCLOSED_PHASES = ("closing", "closed", "extended", "flush")
+"""Firmware phases whose CO2 is the chamber's own air (by day the plants draw it below
+the greenhouse's; the flush replaces it over its first minute)."""
 
 AMBIENT_PHASES = ("open", "flush")
 """Firmware phases whose CO2 is the greenhouse air (calibration drift is read there)."""
@@ -141,10 +146,18 @@ class AlarmConfig:
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    out["active"] = out["active"].astype(bool)
-    out["value"] = out["value"].astype(float)
-    return out
+    # column by column: a frame from a list of dicts costs more than the rule (evaluated
+    # every instant of the data clock)
+    return pd.DataFrame(
+        {
+            "device": [r["device"] for r in rows],
+            "kind": [r["kind"] for r in rows],
+            "active": np.array([bool(r["active"]) for r in rows], dtype=bool),
+            "value": np.array([r["value"] for r in rows], dtype=float),
+            "detail": [r["detail"] for r in rows],
+        },
+        columns=COLUMNS,
+    )
 
 
 def _ms(series: pd.Series) -> np.ndarray:
@@ -206,6 +219,21 @@ def device_offline(
     return _frame(rows)
 
 
+def _has_flag(flags: pd.Series, flag: str) -> np.ndarray:
+    """Whether each comma-separated soilflux ``flags`` text names ``flag``."""
+    names = flags.fillna("").astype(str)
+    return names.str.contains(rf"(?:^|,){re.escape(flag)}(?:,|$)", regex=True).to_numpy(bool)
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of equal ``keys`` (sorted: one run per key)."""
+    n = len(keys)
+    if n == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist()
+    return list(zip(starts, [*starts[1:], n], strict=True))
+
+
 def _flagged(
     fluxes: pd.DataFrame, flag: str, kind: str, cfg: AlarmConfig, night_only: bool = False
 ) -> pd.DataFrame:
@@ -214,11 +242,12 @@ def _flagged(
         return _frame(rows)
     f = fluxes.sort_values(["device", "start"])
     if night_only:  # soilflux flags a closure with more than night_lux ``daylight``
-        day = f["flags"].fillna("").str.split(",").apply(lambda names: "daylight" in names)
-        f = f[~day.to_numpy(dtype=bool)]
-    for dev, g in f.groupby("device", sort=True):
-        has = g["flags"].fillna("").str.split(",").apply(lambda names: flag in names)
-        flags = has.to_numpy(dtype=bool)[::-1]
+        f = f[~_has_flag(f["flags"], "daylight")]
+    has = _has_flag(f["flags"], flag)
+    device = f["device"].to_numpy()
+    for lo, hi in _runs(device):
+        dev = device[lo]
+        flags = has[lo:hi][::-1]
         run = int(np.argmin(flags)) if not flags.all() else len(flags)
         if run >= cfg.flagged_closures:
             active = True
@@ -269,34 +298,43 @@ def implausible_value(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
 
     CO2 outside [``co2_min_ppm``, ``co2_max_ppm``] [ppm], pressure outside
     [``pressure_min_hpa``, ``pressure_max_hpa``] [hPa], RH ≥ ``rh_max_percent`` [%];
-    a missing reading is not judged here (``sensor_error`` is).
+    a missing reading is not judged here (``sensor_error`` is). CO2 below
+    ``co2_min_ppm`` is plausible in a closed (or still flushing) chamber by day
+    (lux > ``night_lux``): the plants' photosynthesis draws the enclosed air down
+    (measured: healthy simulated chambers at 330–350 ppm in midday closures, 50–55 % of a
+    5-min window); the range is for the greenhouse's air.
 
     Parameters
     ----------
     samples : DataFrame
         ``samples`` table (``device``, ``time``, ``co2_ppm``, ``pressure_hpa``,
-        ``rh_percent``).
+        ``rh_percent``; ``phase`` and ``lux`` when present).
     """
     w = newest_window(samples, cfg.window_s)
     rows: list[dict[str, Any]] = []
     if w.empty:
         return _frame(rows)
     co2 = w["co2_ppm"].astype(float)
+    low = co2 < cfg.co2_min_ppm
+    if "phase" in w and "lux" in w:
+        by_day = w["lux"].astype(float) > cfg.night_lux
+        low &= ~(w["phase"].isin(ENCLOSED_PHASES) & by_day)
     p = w["pressure_hpa"].astype(float)
     rh = w["rh_percent"].astype(float)
     bad = pd.DataFrame(
         {
             "device": w["device"].to_numpy(),
-            "CO2": ((co2 < cfg.co2_min_ppm) | (co2 > cfg.co2_max_ppm)).to_numpy(),
+            "CO2": (low | (co2 > cfg.co2_max_ppm)).to_numpy(),
             "pressure": ((p < cfg.pressure_min_hpa) | (p > cfg.pressure_max_hpa)).to_numpy(),
             "RH": (rh >= cfg.rh_max_percent).to_numpy(),
         }
     )
     bad["any"] = bad[["CO2", "pressure", "RH"]].any(axis=1)
-    for dev, g in bad.groupby("device", sort=True):
-        frac = float(g["any"].mean())
+    means = bad.groupby("device", sort=True).mean()
+    for dev, m in zip(means.index, means.to_dict("records"), strict=True):
+        frac = float(m["any"])
         active = frac >= cfg.bad_fraction
-        what = [name for name in ("CO2", "pressure", "RH") if g[name].mean() >= cfg.bad_fraction]
+        what = [name for name in ("CO2", "pressure", "RH") if m[name] >= cfg.bad_fraction]
         detail = f"{', '.join(what) or 'values'} implausible in {frac:.0%} of samples"
         rows.append(
             {
@@ -329,12 +367,14 @@ def sensor_error(samples: pd.DataFrame, cfg: AlarmConfig) -> pd.DataFrame:
         "light missing": protocol.FL_LIGHT_MISSING,
         "I2C error": protocol.FL_I2C_ERROR,
     }
-    frame = pd.DataFrame({"device": w["device"].to_numpy(), "fl": fl})
-    for dev, g in frame.groupby("device", sort=True):
-        bits = g["fl"].to_numpy()
-        frac = float(((bits & SENSOR_FLAGS) != 0).mean())
+    frame = pd.DataFrame({n: (fl & b) != 0 for n, b in names.items()})
+    frame["any"] = (fl & SENSOR_FLAGS) != 0
+    frame["device"] = w["device"].to_numpy()
+    means = frame.groupby("device", sort=True).mean()
+    for dev, m in zip(means.index, means.to_dict("records"), strict=True):
+        frac = float(m["any"])
         active = frac >= cfg.bad_fraction
-        seen = [n for n, b in names.items() if ((bits & b) != 0).mean() >= cfg.bad_fraction]
+        seen = [n for n in names if m[n] >= cfg.bad_fraction]
         rows.append(
             {
                 "device": dev,
@@ -414,26 +454,34 @@ def clock_skew_update(
     out = dict(tracks)
     rows: list[dict[str, Any]] = []
     if len(samples):
-        s = samples.assign(_t=_ms(samples["time"])).sort_values(["device", "seq"])
-        for dev, g in s.groupby("device", sort=True):
-            tr = out.get(str(dev))
-            if tr is not None:
-                g = g[g["seq"] > tr.seq]
-            if g.empty:
+        s = samples.sort_values(["device", "seq"])
+        # numpy per device (this runs at every instant of the data clock)
+        all_dev = s["device"].astype(str).to_numpy()
+        all_t = _ms(s["time"])
+        all_fl = s["flags"].fillna(0).astype(np.int64).to_numpy()
+        all_boot = s["boot"].to_numpy(dtype=np.int64)
+        all_seq = s["seq"].to_numpy(dtype=np.int64)
+        for lo, hi in _runs(all_dev):
+            dev = all_dev[lo]
+            tr = out.get(dev)
+            keep = slice(lo, hi) if tr is None else np.flatnonzero(all_seq[lo:hi] > tr.seq) + lo
+            seq = all_seq[keep]
+            if not len(seq):
                 continue
-            fl = g["flags"].fillna(0).astype(np.int64).to_numpy()
+            fl = all_fl[keep]
             synced = (fl & protocol.FL_NOT_SYNCED) == 0
-            boot = g["boot"].to_numpy(dtype=np.int64)
-            seq = g["seq"].to_numpy(dtype=np.int64)
-            t = g["_t"].to_numpy()
+            boot = all_boot[keep]
+            t = all_t[keep]
             # each sample's position in its boot label, and whether that boot is the first
             # the evaluator saw (its start, and so its pause, may lie before it)
             if tr is None:
                 first_boot = boot == boot.min()
             else:
                 first_boot = boot == tr.boot if tr.first_boot else np.zeros(len(boot), bool)
-            run = pd.Series(boot).ne(pd.Series(boot).shift()).cumsum().to_numpy()
-            position = pd.Series(np.ones(len(boot))).groupby(run).cumsum().to_numpy() - 1
+            new_run = np.r_[True, boot[1:] != boot[:-1]]
+            run = np.cumsum(new_run)
+            run_start = np.flatnonzero(new_run)
+            position = np.arange(len(boot)) - run_start[run - 1]
             if tr is not None:
                 same = boot == tr.boot
                 head = run == run[0]
@@ -512,11 +560,12 @@ def reboot_storm(
         return _frame(rows)
     since = _now_ms(now) - cfg.reboot_window_s * 1000.0
     b = boot_table.assign(_t=_ms(boot_table["first"])).sort_values(["device", "boot"])
-    for dev, g in b.groupby("device", sort=True):
-        later = g.iloc[1:]
-        recent = later[later["_t"] >= since]
+    per: dict[str, list[tuple[int, float]]] = {}
+    for dev, k, t in zip(b["device"], b["boot"], b["_t"], strict=True):
+        per.setdefault(str(dev), []).append((int(k), float(t)))
+    for dev, seen in per.items():
         unplanned = [
-            int(k) for k in recent["boot"] if causes.get((str(dev), int(k))) not in PLANNED_RESETS
+            k for k, t in seen[1:] if t >= since and causes.get((dev, k)) not in PLANNED_RESETS
         ]
         n = len(unplanned)
         active = n > cfg.max_unplanned_boots
@@ -606,13 +655,16 @@ def incomplete_data(samples: pd.DataFrame, now: pd.Timestamp, cfg: AlarmConfig) 
         return _frame(rows)
     expected = 3600_000.0 / cfg.sample_ms
     t = _ms(samples["time"])
-    frame = pd.DataFrame({"device": samples["device"].to_numpy(), "t": t})
-    for dev, g in frame.groupby("device", sort=True):
-        end = min(_now_ms(now), float(g["t"].max())) - cfg.completeness_lag_s * 1000.0
-        start = end - 3600_000.0
-        if not (g["t"].min() <= start):
-            continue
-        n = int(((g["t"] >= start) & (g["t"] < end)).sum())
+    device = samples["device"].to_numpy()
+    by = pd.Series(t).groupby(device, sort=True)
+    first, newest = by.min(), by.max()
+    end = newest.clip(upper=_now_ms(now)) - cfg.completeness_lag_s * 1000.0
+    start = end - 3600_000.0
+    row_end = end.reindex(device).to_numpy()
+    inside = (t >= row_end - 3600_000.0) & (t < row_end)
+    counts = pd.Series(inside).groupby(device, sort=True).sum()
+    for dev in first.index[(first <= start).to_numpy()]:
+        n = int(counts[dev])
         frac = n / expected
         active = frac < cfg.completeness_min
         rows.append(
