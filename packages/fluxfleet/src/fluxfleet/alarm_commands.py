@@ -17,7 +17,7 @@ import typer
 
 from fluxfleet.server_commands import ConfigFile as ConfigOpt
 from fluxfleet.server_commands import StoreUrl as StoreOpt
-from fluxfleet.server_commands import _open, _settings
+from fluxfleet.server_commands import _open, _settings, _when
 from fluxfleet.server_commands import fail as _fail
 
 alarms_app = typer.Typer(
@@ -186,6 +186,14 @@ def alarms_watch(
             help="Data clock: exit once no new instant could be judged for this long (wall).",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Data clock: judge every instant from this data time (ISO 8601) on, "
+            "instead of from the newest one.",
+        ),
+    ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Evaluate once (data clock: up to now) and exit.")
     ] = False,
@@ -193,6 +201,8 @@ def alarms_watch(
     config: ConfigOpt = None,
 ) -> None:
     """Evaluate the fleet's alarms from the store every --interval until stopped."""
+    import pandas as pd
+
     from fluxfleet.ops.alarm_rules import AlarmConfig
     from fluxfleet.ops.alarm_runner import CLOCKS, AlarmEvaluator, AlarmWorker
     from fluxfleet.ops.webhook import WebhookSender
@@ -208,6 +218,9 @@ def alarms_watch(
         raise typer.BadParameter("must be positive", param_hint="--step")
     if idle_s is not None and clock != "data":
         raise typer.BadParameter("needs --clock data", param_hint="--idle-exit")
+    start = _when(since, "--from")
+    if start is not None and clock != "data":
+        raise typer.BadParameter("needs --clock data", param_hint="--from")
     if lookback_s < 3600 + 300:
         raise typer.BadParameter(
             "must cover the completeness hour and its lag (at least 65m)", param_hint="--lookback"
@@ -229,6 +242,7 @@ def alarms_watch(
         lookback_s=lookback_s,
         notify=sender.submit if sender else None,
         step_s=step_s,
+        start=None if start is None else pd.Timestamp(start),
     )
     if once:
         try:

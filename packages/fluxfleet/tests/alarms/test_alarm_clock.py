@@ -185,6 +185,8 @@ def test_newest_window_per_device_is_the_rules_newest_window() -> None:
     [
         (["--step", "0s", "--clock", "data"], "--step"),
         (["--idle-exit", "30s"], "--idle-exit"),  # the wall clock never idles
+        (["--from", "2023-09-15T20:00:00Z"], "--from"),  # a start is a data time
+        (["--clock", "data", "--from", "yesterday"], "--from"),
     ],
 )
 def test_watch_refuses_bad_data_clock_options(tmp_path: object, args: list[str], hint: str) -> None:

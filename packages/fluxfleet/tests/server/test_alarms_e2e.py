@@ -136,7 +136,7 @@ def run(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
         watch_log = (tmp_path / "watch.log").open("w")
         watch = subprocess.Popen(
             [FLUXFLEET, "alarms", "watch", "--store", pg_url, "--clock", "data",
-             "--interval", "1s", "--step", "60s", "--idle-exit", "30s",
+             "--interval", "1s", "--step", "60s", "--idle-exit", "30s", "--from", START,
              "--webhook", receiver.url],
             stdout=watch_log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -186,6 +186,7 @@ class AlarmEvaluator:
         notify: Callable[[dict[str, Any]], Any] | None = None,
         step_s: float = 60.0,
         settle_s: float = 30.0,
+        start: pd.Timestamp | None = None,
     ) -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
@@ -209,6 +210,10 @@ class AlarmEvaluator:
         self.ids: dict[Key, int] = {}
         self.window = SampleWindow(store, lookback_s)
         self.evaluated_to: pd.Timestamp | None = None  # data clock: last instant judged
+        if start is not None:  # judge from this data time on, not from the newest instant
+            if clock != "data":
+                raise ValueError("start needs the data clock")
+            self.evaluated_to = pd.Timestamp(start) - pd.Timedelta(seconds=step_s)
         self.progress_at = time.monotonic()  # wall time of the last instant judged
         self.read_s: list[float] = []  # data clock: wall time of each catch-up's reads [s]
         self.interrupt = threading.Event()  # set: a catch-up stops after its instant
