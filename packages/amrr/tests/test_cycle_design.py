@@ -307,7 +307,11 @@ def test_cli_cycle_prints_the_paper_comparison_and_the_dominant_loss(tmp_path):
     assert "hold swing fraction 0.1111" in result.stdout
     assert "dominant loss at 0.9 K" in result.stdout
     assert "regenerator outlet shortfall" in result.stdout
+    assert "axial conduction off (--axial-conduction)" in result.stdout
     # the option overrides the file's key
-    override = runner.invoke(app, [*args, "--t-cold-K", "0.9", "--hold-swing-fraction", "0.5"])
+    override = runner.invoke(
+        app, [*args, "--t-cold-K", "0.9", "--hold-swing-fraction", "0.5", "--axial-conduction"]
+    )
     assert override.exit_code == 0, override.output
     assert "hold swing fraction 0.5" in override.stdout
+    assert "axial conduction on:" in override.stdout

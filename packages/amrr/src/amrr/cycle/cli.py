@@ -212,6 +212,21 @@ def _print_paper_comparison(dc: Any, records: list[dict[str, Any]]) -> None:
         f"dominant loss at {r0['cold_K']:g} K against the design tool's gross"
         f" {r0['design_tool_gross_cooling_W'] * 1e6:.0f} µW: {name}, {losses[name] * 1e6:.0f} µW"
     )
+    from amrr.cycle.axial import zehner_schlunder_conductivity_W_mK
+
+    s = dc.spec
+    k_e0 = float(
+        zehner_schlunder_conductivity_W_mK(
+            s.porosity, s.fluid_conductivity_W_mK, s.solid_conductivity_W_mK
+        )
+    )
+    leak = k_e0 * s.area_m2 * (dc.point.hot_K - r0["cold_K"]) / s.length_m
+    typer.echo(
+        f"axial conduction {'on' if s.axial_conduction else 'off (--axial-conduction)'}:"
+        f" the bed's stagnant conductivity {k_e0:.3g} W/(m K) (placeholders: mixture"
+        f" {s.fluid_conductivity_W_mK:g}, GGG {s.solid_conductivity_W_mK:g} W/(m K)) carries"
+        f" k A (T_H - T_C)/L = {leak * 1e6:.0f} µW down a linear profile"
+    )
     diode = dc.design["magnet"]["diode_forward_voltage_V"]
     volts = dc.hold_ramp_voltage_V
     if volts > diode:
@@ -241,6 +256,12 @@ def cycle(
         help="With --design: share of the field swing made in each no-flow process, 0–1 "
         "(default: the design file's cycle.hold_swing_fraction; the paper's design: 1/9, "
         "one constant ramp rate).",
+    ),
+    axial_conduction: bool = typer.Option(
+        False,
+        "--axial-conduction/--no-axial-conduction",
+        help="Axial conduction along the beds (stagnant Zehner–Schlünder + Wakao–Kaguei "
+        "dispersion; placeholder conductivities of the mixture and GGG). Default off.",
     ),
     workers: int | None = typer.Option(
         None,
@@ -300,6 +321,8 @@ def cycle(
         spec, point, schedule = dc.spec, dc.point, dc.schedule
     if cells is not None:
         spec = replace(spec, cells=cells)
+    if axial_conduction:
+        spec = replace(spec, axial_conduction=True)
     if steps is not None:
         hold = max(1, round(steps * schedule.hold_s / schedule.blow_s))
         schedule = replace(schedule, steps_per_blow=steps, steps_per_hold=hold)
