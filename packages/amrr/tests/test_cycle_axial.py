@@ -122,6 +122,10 @@ def test_the_regenerator_conducts_k_e0_a_over_dx_between_nodes(paper):
     )
     dx = spec.length_m / spec.cells
     assert np.allclose(model.stagnant_conductance_W_K, k_e0 * spec.area_m2 / dx)
+    # dispersion per unit molar heat capacity: 0.5 ṅ d_p/A · A/Δx
+    assert model.dispersion_W_K_per_J_molK == pytest.approx(
+        0.5 * paper.point.molar_flow_mol_s * spec.particle_diameter_m / dx
+    )
     off = MagneticRegenerator(paper.spec, paper.point, paper.schedule)
     assert not off.stagnant_conductance_W_K.any()
     assert off.dispersion_W_K_per_J_molK == 0.0

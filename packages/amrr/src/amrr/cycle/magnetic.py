@@ -45,7 +45,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.linalg import solve_banded
 
-from amrr.cycle.axial import zehner_schlunder_conductivity_W_mK
+from amrr.cycle.axial import dispersion_conductivity_W_mK, zehner_schlunder_conductivity_W_mK
 from amrr.cycle.bed import (
     A31,
     BANDWIDTH,
@@ -378,8 +378,15 @@ class MagneticRegenerator:
                 )
             )
             self.stagnant_conductance_W_K = np.full(n, k_e0 * a / dx)
+        # k_disp A/Δx = (k_disp per unit c) · c(T) · A/Δx, k_disp from cycle.axial
         self.dispersion_W_K_per_J_molK = (
-            0.5 * point.molar_flow_mol_s * spec.particle_diameter_m / dx
+            float(
+                dispersion_conductivity_W_mK(
+                    point.molar_flow_mol_s, 1.0, spec.particle_diameter_m, a
+                )
+            )
+            * a
+            / dx
             if spec.axial_conduction
             else 0.0
         )
