@@ -27,16 +27,34 @@ def test_zehner_schlunder_is_the_fluid_when_both_phases_conduct_alike():
 @given(
     st.floats(0.2, 0.8),
     st.floats(1e-3, 1.0),
-    st.floats(1e-2, 1e4),
+    st.floats(2.0, 1e4),
 )
 @example(0.38, 0.02, 50.0)
-@example(0.4, 1.0, 1.25 * 1.5 ** (10 / 9))  # κ = B, the removable singularity
+@example(0.2, 1.0, 1.25 * 4.0 ** (10 / 9))  # κ = B, the removable singularity
 def test_zehner_schlunder_lies_between_the_wiener_bounds(eps, kf, kappa):
+    # An empirical fit: for κ ≥ 2 it lies between the series and parallel bounds; near
+    # κ = 1 it exceeds the parallel bound by up to ~1e-4 relative (make fuzz: 1.2e-4 at
+    # ε = 0.8, κ = 0.97), where both bounds and the fit are within 3 % of k_f anyway.
     ks = kappa * kf
     k = float(zehner_schlunder_conductivity_W_mK(eps, kf, ks))
     series = 1.0 / (eps / kf + (1.0 - eps) / ks)
     parallel = eps * kf + (1.0 - eps) * ks
     assert series * (1 - 1e-9) <= k <= parallel * (1 + 1e-9)
+
+
+def test_zehner_schlunder_bridges_its_singularity_smoothly():
+    # make fuzz found κ = 1 within 10⁻³ of B = 1.000535 (ε = 0.54992): the bridge must still
+    # give k_f there, and both sides of B must join
+    assert float(zehner_schlunder_conductivity_W_mK(0.54992, 1.0, 1.0)) == pytest.approx(
+        1.0, abs=1e-6
+    )
+    eps = 0.4
+    b = 1.25 * 1.5 ** (10 / 9)
+    k = zehner_schlunder_conductivity_W_mK(eps, 1.0, b * np.linspace(0.997, 1.003, 13))
+    steps = np.diff(k)
+    assert np.all(steps > 0)
+    # no jump where the bridge hands over to the formula (at 1 ± 10⁻³)
+    assert np.max(steps) < 1.05 * np.min(steps)
 
 
 def test_zehner_schlunder_grows_with_the_solid_but_only_logarithmically():
@@ -72,6 +90,7 @@ def test_dispersion_is_half_of_rho_cp_u_dp():
 @given(st.lists(st.floats(1e-3, 1e3), min_size=2, max_size=40), st.floats(0.3, 1.6))
 @example([1.0, 1.0, 1.0, 1.0], 0.9)
 @example([3.0, 6.0], 1.6 - 1e-16)
+@example([1.0, 0.0625, 864.0, 0.0625], 1.0)  # found by make fuzz: round-off of the solve
 def test_the_conduction_network_of_a_bar_with_fixed_end_temperatures(conductances, cold_K):
     # A bar between T_H (node 0) and T_C (node N) at steady state: the same heat flows
     # through every cell, so T_i = T_H − (T_H − T_C) Σ_{c<i} 1/K_c / Σ 1/K_c — linear for a
@@ -92,7 +111,9 @@ def test_the_conduction_network_of_a_bar_with_fixed_end_temperatures(conductance
     t_inner = np.linalg.solve(solid[inner, inner], rhs)
     resistance = np.concatenate([[0.0], np.cumsum(1.0 / k)])
     expected = hot_K - (hot_K - cold_K) * resistance / resistance[-1]
-    assert np.allclose(t_inner, expected[1:-1], rtol=0, atol=1e-12)
+    # round-off of the tridiagonal solve grows with the conductance ratio and n²
+    tol = 1e-14 * n**2 * float(k.max() / k.min())
+    assert np.allclose(t_inner, expected[1:-1], rtol=0, atol=max(tol, 1e-12))
     # and the end rows give the heat through the bar, (T_H − T_C)/Σ 1/K_c [W]
     t = np.concatenate([[hot_K], t_inner, [cold_K]])
     q = (hot_K - cold_K) / resistance[-1]

@@ -40,7 +40,7 @@ def zehner_schlunder_conductivity_W_mK(
 
     Zehner & Schlünder (1970), see the module docstring. Valid for porosity 0.2–0.8 (the
     correlation's spheres data span 0.26–0.6) and any κ = k_s/k_f > 0; within 10⁻³ of the
-    removable singularity κ = B the value is the mean of both sides (error O(10⁻⁶)).
+    removable singularity κ = B it is interpolated linearly between both sides (O(10⁻⁶)).
 
     Parameters
     ----------
@@ -58,11 +58,11 @@ def zehner_schlunder_conductivity_W_mK(
     b = 1.25 * ((1.0 - porosity) / porosity) ** (10.0 / 9.0)
     kappa = ks / kf
     near = np.abs(kappa / b - 1.0) < _NEAR_B
-    # at κ = B the bracket and 1 − B/κ vanish together: the mean of the two sides at
-    # B (1 ± δ) is the value to O(δ²) without the cancellation
-    bridged = 0.5 * (
-        _ratio(b * (1.0 + _NEAR_B), b, porosity) + _ratio(b * (1.0 - _NEAR_B), b, porosity)
-    )
+    # at κ = B the bracket and 1 − B/κ vanish together: interpolate linearly between the
+    # two sides at B (1 ± δ), exact to O(δ²), without the cancellation
+    lo = _ratio(b * (1.0 - _NEAR_B), b, porosity)
+    hi = _ratio(b * (1.0 + _NEAR_B), b, porosity)
+    bridged = lo + (kappa / b - (1.0 - _NEAR_B)) / (2.0 * _NEAR_B) * (hi - lo)
     safe = np.where(near, 2.0 * b, kappa)
     return np.asarray(kf * np.where(near, bridged, _ratio(safe, b, porosity)))
 
