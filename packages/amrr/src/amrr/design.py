@@ -103,6 +103,13 @@ SCHEMA: tuple[Param, ...] = (
     _p("cycle", "blow_time_s", 1.0, 3600.0, "duration of one flow process"),
     _p("cycle", "hold_time_s", 0.0, 3600.0, "duration of one no-flow process"),
     _p("cycle", "x3", 1e-4, 0.4, "3He mole fraction of the mixture"),
+    _p(
+        "cycle",
+        "hold_swing_fraction",
+        0.0,
+        1.0,
+        "share of the regenerator field swing made in each no-flow process (cycle model)",
+    ),
     Param("refrigerant", "material", kind=str, choices=("GGG",), help="paramagnetic refrigerant"),
     Param(
         "refrigerant",

@@ -12,13 +12,15 @@ outputs to :mod:`amrr.cycle.magnetic`:
   Operation") demagnetises the regenerator during the hot blow (the mixture flows from the
   hot heat exchanger to the cold one), magnetises it during the return blow, and "during the
   no-flow processes, the regenerators change field to adjust their cold-end temperatures";
-  it gives no number for that share. ``hold_swing_fraction`` f puts f ΔB in each hold:
+  it gives no number for that share. ``hold_swing_fraction`` f (the design file's
+  ``cycle.hold_swing_fraction``, 0–1) puts f ΔB in each hold:
   high − f ΔB → low during the hot blow, low → low + f ΔB in the next hold (adiabatic
   magnetisation), → high during the return blow, high → high − f ΔB in the last hold
-  (adiabatic demagnetisation before the next hot blow). f = 0 (default): the field moves
-  only during the blows [assumption]; f = 1: a Brayton cycle (blows at constant field).
-  With f = 0 field and flow are in quadrature: each bed node sweeps the same temperature
-  range in both blows, so the pair pumps almost no heat (docs/amrr/cycle.md);
+  (adiabatic demagnetisation before the next hot blow). The shipped paper design uses
+  f = hold/(blow + hold) = 1/9: one constant ramp rate all cycle long [assumption]; f = 0
+  moves the field only during the blows, f = 1 is a Brayton cycle (blows at constant
+  field). With f = 0 field and flow are in quadrature: each bed node sweeps the same
+  temperature range in both blows, so the pair pumps almost no heat (docs/amrr/cycle.md);
 - temperatures: T_H = ``cycle.hot_temperature_K``, the cold heat exchanger's outlet at
   T_C = ``cycle.load_temperature_K`` (the temperature the cooling is quoted at);
 - parasitic heat at the cold end from :mod:`amrr.budget` (suspension conduction, radiation,
@@ -51,6 +53,9 @@ from amrr.cycle.steady import Method, SteadyState
 from amrr.design import Design, DesignResult, evaluate
 from amrr.properties.paramagnet import MODELS, Model
 from amrr.properties.validity import FloatArray
+
+PAPER_COOLING_W = (600e-6, 1e-3)
+"""The paper's first-law estimate of the cooling power at 900 mK, 600 µW–1 mW [W]."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ class DesignCycle:
         T_H, T_C = load temperature, pump flow, field schedule.
     schedule : CycleSchedule
         Blow and hold times of the design, with the time grid.
+    hold_swing_fraction : float
+        Share f of the field swing made in each no-flow process [-].
     """
 
     design: Design
@@ -100,6 +107,23 @@ class DesignCycle:
     spec: RegeneratorSpec
     point: OperatingPoint
     schedule: CycleSchedule
+    hold_swing_fraction: float = 0.0
+
+    @property
+    def hold_ramp_voltage_V(self) -> float:
+        """Magnet voltage L ΔI/Δt of the fastest field ramp of the schedule [V].
+
+        ΔI = I ΔB/B_centre for the field moved in a phase (f ΔB in a hold, (1 − f) ΔB in a
+        blow), I and B_centre the design's current and centre field, L its inductance;
+        above the protection diodes' forward voltage they would shunt the ramp.
+        """
+        m, s = self.result.magnet, self.schedule
+        b = self.point.field_T
+        amps_per_T = m.current_A / m.centre_field_T
+        rates = [abs(b[0] - b[1]) / s.blow_s, abs(b[3] - b[2]) / s.blow_s]
+        if s.hold_s > 0:
+            rates += [abs(b[2] - b[1]) / s.hold_s, abs(b[3] - b[0]) / s.hold_s]
+        return m.inductance_H * amps_per_T * max(rates)
 
     def parasitic_loads(self, cold_K: float) -> ParasiticLoads:
         """The design's parasitic heat at a cold-end temperature ``cold_K`` [K] → [W].
@@ -136,7 +160,7 @@ def cycle_from_design(
     steps_per_blow: int = 80,
     steps_per_hold: int = 10,
     spin_model: Model = "internal_field",
-    hold_swing_fraction: float = 0.0,
+    hold_swing_fraction: float | None = None,
 ) -> DesignCycle:
     """Cycle-model inputs for a validated design (see the module docstring).
 
@@ -153,14 +177,17 @@ def cycle_from_design(
         ``mean_field`` and ``ideal`` models have no spin heat capacity at B = 0, where the
         design's field ends each blow, so they leave the bed's temperature undetermined
         there (see docs/amrr/cycle.md); they are kept for the model band.
-    hold_swing_fraction : float
+    hold_swing_fraction : float, optional
         Share f of the field swing made in each no-flow process [-], 0 ≤ f ≤ 1 (see the
-        module docstring). Raises ValueError outside that range.
+        module docstring); default the design's ``cycle.hold_swing_fraction``. Raises
+        ValueError outside that range.
     """
+    c, rf, rg = design["cycle"], design["refrigerant"], design["regenerator"]
+    if hold_swing_fraction is None:
+        hold_swing_fraction = float(c["hold_swing_fraction"])
     if not 0.0 <= hold_swing_fraction <= 1.0:
         raise ValueError(f"hold_swing_fraction must lie within 0–1, got {hold_swing_fraction!r}")
     res = evaluate(design, sensitivities=False) if result is None else result
-    c, rf, rg = design["cycle"], design["refrigerant"], design["regenerator"]
     spec = RegeneratorSpec(
         length_m=res.regenerator.length_m,
         diameter_m=rg["inner_diameter_m"],
@@ -181,7 +208,7 @@ def cycle_from_design(
         field_T=(high - step, low, low + step, high),
     )
     schedule = CycleSchedule(c["blow_time_s"], c["hold_time_s"], steps_per_blow, steps_per_hold)
-    return DesignCycle(design, res, spec, point, schedule)
+    return DesignCycle(design, res, spec, point, schedule, hold_swing_fraction)
 
 
 @dataclass(frozen=True)
@@ -217,9 +244,31 @@ class DesignCoolingPoint:
     outlet_shortfall_W: float
     converged: bool
 
-    def record(self) -> dict[str, float | bool | list[float] | int]:
+    @property
+    def losses_W(self) -> dict[str, float]:
+        """What separates this point's net cooling from the design tool's gross estimate [W].
+
+        ``outlet_shortfall`` (the regenerator: the mixture leaves the bed at the cycle's
+        T_out, not the design's outlet temperature), then the parasitic loads at T_C. At the
+        design's load temperature, design gross − these = net, up to the cycle's O(Δx)
+        inlet term.
+        """
+        return {
+            "outlet_shortfall": self.outlet_shortfall_W,
+            "suspension": self.parasitics.suspension_W,
+            "radiation": self.parasitics.radiation_W,
+            "other_parasitics": self.parasitics.other_W,
+        }
+
+    @property
+    def dominant_loss(self) -> str:
+        """The largest entry of :attr:`losses_W`."""
+        losses = self.losses_W
+        return max(losses, key=lambda k: losses[k])
+
+    def record(self) -> dict[str, float | bool | list[float] | int | str]:
         """Flat numbers with the units in the keys (JSON-ready)."""
-        out: dict[str, float | bool | list[float] | int] = {
+        out: dict[str, float | bool | list[float] | int | str] = {
             k: v for k, v in vars(self.cycle).items() if k != "solid_range_K"
         }
         out["solid_range_K"] = list(self.cycle.solid_range_K)
@@ -233,6 +282,7 @@ class DesignCoolingPoint:
                 "design_tool_gross_cooling_W": self.design_gross_cooling_W,
                 "design_tool_net_cooling_W": self.design_net_cooling_W,
                 "outlet_shortfall_W": self.outlet_shortfall_W,
+                "dominant_loss": self.dominant_loss,
                 "converged": self.converged,
             }
         )
@@ -342,6 +392,7 @@ def model_band(
 
 
 __all__ = [
+    "PAPER_COOLING_W",
     "DesignCoolingPoint",
     "DesignCycle",
     "ModelBand",

@@ -8,12 +8,16 @@ Solid (entropy form, per node of refrigerant mass m):
     m [C_B(T_s, B) dT_s/dt + T_s (∂S/∂B)_T dB/dt] = G (T_f − T_s),
 
 with S(T, B), C_B and ∂S/∂B from :mod:`amrr.properties.paramagnet`, evaluated vectorised
-over all nodes once per step. Fluid (no axial conduction or dispersion yet):
+over all nodes once per step. Fluid:
 
     n_f c_f(T_f) ∂T_f/∂t + ṅ ∂h/∂x = G' (T_s − T_f),
 
 with h(T), s(T), c(T) of the mixture at fixed x3 from :mod:`amrr.properties.mixture`,
 through cubic-spline tables (:class:`MixtureTable`, interpolation error stated there).
+Axial conduction (optional, ``RegeneratorSpec.axial_conduction``): the bed's stagnant
+conductivity (Zehner–Schlünder, both phases) and the flow's thermal dispersion
+(Wakao–Kaguei) as one conductance between neighbouring solid nodes (:mod:`amrr.cycle.axial`);
+the bed's ends are adiabatic to it.
 
 Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed` (solved in LAPACK band
 storage: the interleaved unknowns give bandwidth 3), linearly implicit — the
@@ -42,6 +46,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.linalg import solve_banded
 
+from amrr.cycle.axial import dispersion_conductivity_W_mK, zehner_schlunder_conductivity_W_mK
 from amrr.cycle.bed import (
     A31,
     BANDWIDTH,
@@ -95,6 +100,12 @@ class RegeneratorSpec:
         Mixture (normal-component) viscosity [Pa s] (placeholder).
     kapitza_W_m2K4 : float or None
         a_K of the Kapitza conductance h_K = a_K T³ [W/(m² K⁴)]; None for none.
+    solid_conductivity_W_mK : float
+        Thermal conductivity of the refrigerant's particles [W/(m K)] (placeholder: no
+        sub-kelvin data for GGG in :mod:`amrr.properties`).
+    axial_conduction : bool
+        Axial conduction along the bed: stagnant (Zehner–Schlünder, both phases) plus
+        thermal dispersion during the blows (Wakao–Kaguei), :mod:`amrr.cycle.axial`.
     cells : int
         Cells along the bed [-].
     viscous_heating : bool
@@ -112,11 +123,20 @@ class RegeneratorSpec:
     fluid_conductivity_W_mK: float = 0.02
     fluid_viscosity_Pa_s: float = 2.0e-6
     kapitza_W_m2K4: float | None = 500.0
+    solid_conductivity_W_mK: float = 1.0
+    axial_conduction: bool = False
     cells: int = 60
     viscous_heating: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("length_m", "diameter_m", "particle_diameter_m", "solid_density_kg_m3"):
+        for name in (
+            "length_m",
+            "diameter_m",
+            "particle_diameter_m",
+            "solid_density_kg_m3",
+            "fluid_conductivity_W_mK",
+            "solid_conductivity_W_mK",
+        ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 < self.porosity < 1.0:
@@ -385,6 +405,27 @@ class MagneticRegenerator:
             self.pressure_drop_Pa * volume_flow if spec.viscous_heating else 0.0
         )
         self.viscous_heat_node_W = node_lumped(np.full(n, self.viscous_heat_blow_W / n))
+        # axial conduction: stagnant k_e0 A/Δx per cell, dispersion added per blow step
+        self.stagnant_conductance_W_K = np.zeros(n)
+        if spec.axial_conduction:
+            k_e0 = float(
+                zehner_schlunder_conductivity_W_mK(
+                    spec.porosity, spec.fluid_conductivity_W_mK, spec.solid_conductivity_W_mK
+                )
+            )
+            self.stagnant_conductance_W_K = np.full(n, k_e0 * a / dx)
+        # k_disp A/Δx = (k_disp per unit c) · c(T) · A/Δx, k_disp from cycle.axial
+        self.dispersion_W_K_per_J_molK = (
+            float(
+                dispersion_conductivity_W_mK(
+                    point.molar_flow_mol_s, 1.0, spec.particle_diameter_m, a
+                )
+            )
+            * a
+            / dx
+            if spec.axial_conduction
+            else 0.0
+        )
 
     # ------------------------------------------------------------------ properties
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
@@ -462,11 +503,15 @@ class MagneticRegenerator:
             (tab.enthalpy(tf[1:]) - tab.enthalpy(tf[:-1])) / np.where(dtf == 0, 1, dtf),
             tab.heat_capacity(tf_cell),
         )
+        c_cell = tab.heat_capacity(tf_cell)
+        axial = self.stagnant_conductance_W_K
+        if flowing and self.dispersion_W_K_per_J_molK:
+            axial = axial + self.dispersion_W_K_per_J_molK * c_cell
         mass, op, b, alg = assemble_triplets(
-            self.fluid_mol_cell * tab.heat_capacity(tf_cell),
+            self.fluid_mol_cell * c_cell,
             self.solid_mass_node * np.maximum(c_b, 1e-9),
             self._conductance_cell(tf_cell, flowing),
-            np.zeros(self.n),
+            axial,
             self.point.molar_flow_mol_s * secant,
             direction,
             t_in,
