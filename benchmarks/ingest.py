@@ -86,7 +86,8 @@ def publish(host: str, port: int, messages: list[tuple[str, bytes]]) -> None:
 
 
 def drain_bare(host: str, port: int, n: int) -> float:
-    """A paho subscriber that only decodes JSON drains ``n`` queued messages; seconds."""
+    """A paho subscriber that only decodes JSON drains ``n`` queued messages; seconds.
+    Paho's defaults (no receive maximum: the broker's ``max_inflight_messages``)."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
@@ -270,6 +271,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a reduced run (under two minutes)")
     ap.add_argument("--chambers", type=int, default=50, help="chambers of the latency runs")
+    ap.add_argument("--drain-only", action="store_true", help="only the drain rates (for A/B runs)")
     args = ap.parse_args()
     q = args.quick
     backlog_chambers, backlog_hours = (50, 1.5) if q else (50, 6.0)
@@ -300,18 +302,22 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from testsupport.services import run_postgres  # the tests' PostgreSQL launcher
 
-    rows: list[tuple[str, float]] = []
+    rows: list[tuple[str, float, float, float]] = []  # name, wall s, CPU s, load
+
+    def timed(name: str, drain: Any, *a: Any) -> None:
+        load, cpu = os.getloadavg()[0], time.process_time()
+        wall = drain(*a)
+        rows.append((name, wall, time.process_time() - cpu, load))
+
     with tempfile.TemporaryDirectory() as td, Mosquitto(exe, Path(td) / "broker") as broker:
         host, port = broker.host, broker.port
         make_session(host, port, "bench-bare")
         publish(host, port, backlog)
-        rows.append(("bare paho + json.loads", drain_bare(host, port, n)))
+        timed("bare paho + json.loads", drain_bare, host, port, n)
         make_session(host, port, "bench-duckdb")
         publish(host, port, backlog)
         url = f"duckdb:///{td}/bench.duckdb"
-        rows.append(
-            ("fluxfleet ingest -> DuckDB", drain_ingest(host, port, n, url, "bench-duckdb"))
-        )
+        timed("fluxfleet ingest -> DuckDB", drain_ingest, host, port, n, url, "bench-duckdb")
         try:
             pg_ctx = run_postgres()
             pg = pg_ctx.__enter__()
@@ -322,18 +328,30 @@ def main() -> None:
             try:
                 make_session(host, port, "bench-pg")
                 publish(host, port, backlog)
-                rows.append(
-                    (
-                        "fluxfleet ingest -> PostgreSQL",
-                        drain_ingest(host, port, n, pg.dsn, "bench-pg"),
-                    )
+                timed(
+                    "fluxfleet ingest -> PostgreSQL",
+                    drain_ingest,
+                    host,
+                    port,
+                    n,
+                    pg.dsn,
+                    "bench-pg",
                 )
             finally:
                 pg_ctx.__exit__(None, None, None)
-        print(f"\n| consumer (drain of {n:,} queued QoS 1 messages) | s | messages/s | samples/s |")
-        print("|---|---:|---:|---:|")
-        for name, s in rows:
-            print(f"| {name} | {s:.2f} | {n / s:,.0f} | {n_samples / s:,.0f} |")
+        print(
+            f"\n| consumer (drain of {n:,} queued QoS 1 messages) | s | messages/s | samples/s "
+            "| CPU s (process, incl. open/close) | load (1 min) | ingest/bare |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, s, cpu, load in rows:
+            print(
+                f"| {name} | {s:.2f} | {n / s:,.0f} | {n_samples / s:,.0f} | {cpu:.2f} "
+                f"| {load:.1f} | {rows[0][1] / s:.2f} |"
+            )
+        if args.drain_only:
+            print(f"ingest/bare ratio: {rows[0][1] / rows[1][1]:.2f}")
+            return
         lat = np.array(
             live_latency(host, port, f"duckdb:///{td}/live.duckdb", args.chambers, live_s)
         )

@@ -1,7 +1,7 @@
 """Where the ingestor's writer spends its CPU, in-process (no broker): the backlog of
 ``benchmarks/ingest.py --quick`` (50 chambers × 1.5 h) in batches of 1,000 messages.
 
-    python benchmarks/ingest_profile.py            # CPU-time table, per-message vs batch path
+    python benchmarks/ingest_profile.py            # CPU-time table: per message, orjson, Arrow
     python benchmarks/ingest_profile.py --profile  # plus cProfile's top functions
 
 CPU time (``time.process_time``, best of 3), not wall time: the machine is shared.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import sys
 import tempfile
@@ -66,6 +67,21 @@ def main() -> None:
             out.append(bb.build())
         return out
 
+    def per_batch_orjson() -> list[Any]:
+        """The batch path without Arrow's reader: every telemetry message through orjson."""
+        from fluxfleet.ingest import fastcheck
+        from fluxfleet.ingest.proven import TelemetryRows
+
+        arrow = fastcheck.prove_columnar
+        fastcheck.prove_columnar = lambda msgs, *a: (  # type: ignore[assignment]
+            TelemetryRows.empty(),
+            [i for i, (t, _) in enumerate(msgs) if t.endswith("/telemetry")],
+        )
+        try:
+            return per_batch()
+        finally:
+            fastcheck.prove_columnar = arrow
+
     built = per_batch()
     with tempfile.TemporaryDirectory() as td, open_store(f"duckdb:///{td}/p.duckdb") as st:
         write_s = cpu_s(lambda: [st.write(b) for b in built], repeat=1)
@@ -75,16 +91,26 @@ def main() -> None:
          cpu_s(lambda: [json.loads(p.decode()) for _, p in msgs])),
         ("orjson.loads(payload)", cpu_s(lambda: [orjson.loads(p) for _, p in msgs])),
         ("decode + validate + build, per message (protocol)", cpu_s(per_message)),
-        ("decode + validate + build, per batch (fastcheck)", cpu_s(per_batch)),
+        ("decode + validate + build, per batch, orjson (fastcheck alone)",
+         cpu_s(per_batch_orjson)),
+        ("decode + validate + build, per batch, Arrow's JSON reader (arrowcheck)",
+         cpu_s(per_batch)),
         ("store.write, DuckDB (first write of these rows)", write_s),
     ]  # fmt: skip
-    print(f"# {n:,} messages in {len(batches)} batches; CPU s (best of 3)\n")
+    print(
+        f"# {n:,} messages in {len(batches)} batches; CPU s (best of 3); "
+        f"load {os.getloadavg()[0]:.1f}\n"
+    )
     print("| step | CPU s | µs/message |")
     print("|---|---:|---:|")
     for name, s in rows:
         print(f"| {name} | {s:.3f} | {1e6 * s / n:.0f} |")
     if args.profile:
-        for name, f in (("per message", per_message), ("per batch", per_batch)):
+        for name, f in (
+            ("per message", per_message),
+            ("per batch, orjson", per_batch_orjson),
+            ("per batch, Arrow", per_batch),
+        ):
             prof = cProfile.Profile()
             prof.runcall(f)
             print(f"\n## cProfile, {name}")

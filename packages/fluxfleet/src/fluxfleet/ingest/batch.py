@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from fluxfleet.firmware import protocol as _protocol
 from fluxfleet.ingest.fastcheck import TelemetryRows, prove_telemetry
@@ -33,7 +34,7 @@ TIME_RANGE_MS = (946_684_800_000, 4_102_444_800_000)
 
 _INT_MAX = (1 << 62) - 1
 CLOSURE_PHASES = ("closing", "closed", "extended")
-_CLOSING = frozenset(CLOSURE_PHASES)
+_CLOSING_ARROW = pa.array(CLOSURE_PHASES, pa.string())
 
 
 class Rejected(ValueError):
@@ -218,11 +219,11 @@ class BatchBuilder:
                 continue
             self.messages += 1
             accepted += 1
-            device, d = rows.device[k], rows.payload[k]
+            device = rows.device[k]
             dev = self._devices.setdefault(device, {"device": device})
             dev["last_seen"] = max(dev.get("last_seen", 0), received_ms)
-            dev["boot"] = d["boot"]
-            self._location(device, d["loc"], d["ts"])
+            dev["boot"] = int(rows.boot[k])
+            self._location(device, rows.loc[k], int(rows.ts[k]))
             dev["location"] = self.locations[device]
             received[k] = received_ms
         if rows.message:
@@ -233,30 +234,32 @@ class BatchBuilder:
         """The samples table of proven telemetry (plus ``_order``); marks closures dirty."""
         counts = np.diff(rows.starts)
         c = rows.columns
-        per_row = {
-            "device": np.repeat(np.array(rows.device, dtype=object), counts),
-            "location": np.repeat(np.array([d["loc"] for d in rows.payload], object), counts),
-            "boot": np.repeat(np.array([d["boot"] for d in rows.payload], np.int64), counts),
+        message_of_row = pa.array(np.repeat(np.arange(len(counts)), counts))
+        per_row = {  # strings taken from one per message: no Python string per row
+            "device": pa.array(rows.device, pa.string()).take(message_of_row),
+            "location": pa.array(rows.loc, pa.string()).take(message_of_row),
+            "boot": np.repeat(rows.boot, counts),
             "received": np.repeat(received, counts),
             "_order": np.repeat(np.array(rows.message, np.int64) + first, counts),
         }
         arrays: dict[str, Any] = {}
         for key, name in _SAMPLE_KEYS:
             if key == "ph":
-                arrays[name] = pa.array(c[key], type=pa.string())
+                arrays[name] = c[key]  # already an Arrow string array
             elif key in ("co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux"):
                 arrays[name] = pa.array(c[key], type=pa.float64(), mask=np.isnan(c[key]))
             else:
                 arrays[name] = pa.array(c[key]).cast(schema.SAMPLES.field(name).type)
-        for name in ("device", "location"):
-            arrays[name] = pa.array(per_row[name], type=pa.string())
+        arrays["device"], arrays["location"] = per_row["device"], per_row["location"]
         for name in ("boot", "received"):
             arrays[name] = pa.array(per_row[name]).cast(schema.SAMPLES.field(name).type)
         table = pa.table(
             {name: arrays[name] for name in schema.SAMPLES.names}
             | {"_order": pa.array(per_row["_order"])}
         )
-        closing = np.fromiter((p in _CLOSING for p in c["ph"]), bool, len(c["ph"]))
+        closing = pc.fill_null(pc.is_in(c["ph"], _CLOSING_ARROW), False).to_numpy(
+            zero_copy_only=False
+        )
         if closing.any():  # latest closure-sample time per (device, cyc), vectorised
             _, device_no = np.unique(np.array(rows.device, object), return_inverse=True)
             dev_row = np.repeat(device_no, counts)[closing]
@@ -267,7 +270,7 @@ class BatchBuilder:
             new[1:] = (dev_row[1:] != dev_row[:-1]) | (cyc[1:] != cyc[:-1])
             heads = np.flatnonzero(new)
             latest = np.maximum.reduceat(ts, heads)
-            names = np.array(rows.device, object)[np.repeat(np.arange(len(counts)), counts)]
+            names = np.array(rows.device, object)[message_of_row.to_numpy()]
             names = names[closing][order][heads]
             for device, cy, t in zip(names, cyc[heads], latest, strict=True):
                 self.dirty.add_sample(str(device), int(cy), int(t))
@@ -359,8 +362,9 @@ class BatchBuilder:
         if self._fast:
             slow = samples.append_column("_order", pa.array(self._order, pa.int64()))
             merged = pa.concat_tables([slow, *self._fast])
-            if samples.num_rows and self._fast:  # rows in the order their messages came
-                merged = merged.take(np.argsort(merged["_order"].to_numpy(), kind="stable"))
+            order = merged["_order"].to_numpy()
+            if (np.diff(order) < 0).any():  # rows in the order their messages came
+                merged = merged.take(np.argsort(order, kind="stable"))
             samples = merged.drop_columns(["_order"])
         return Batch(
             samples=samples,

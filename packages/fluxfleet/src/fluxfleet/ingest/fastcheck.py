@@ -1,22 +1,26 @@
 """Prove whole batches of telemetry messages valid at once, column by column.
 
 The firmware's :mod:`~fluxfleet.firmware.protocol` checks a message sample by sample in
-pure Python (it must run on MicroPython); on the server that is half of the ingestor's
-time. :func:`prove_telemetry` decodes the telemetry messages of a batch with orjson,
-checks the per-message header in Python and the samples of all messages together as
-numpy columns: types, the protocol's ranges
-(:data:`~fluxfleet.firmware.protocol.READING_LIMITS` and the integer limits), the phases,
-increasing ``seq``, and the store's own limits of :mod:`~fluxfleet.ingest.batch`.
+pure Python (it must run on MicroPython); on the server that was half of the ingestor's
+time. :func:`prove_telemetry` first hands the batch's telemetry to Arrow's JSON reader
+(:mod:`~fluxfleet.ingest.arrowcheck`: parsed straight into columns, outside the GIL);
+whatever that does not prove is decoded here with orjson, the per-message header checked
+in Python and the samples of all messages together as numpy columns: types, the
+protocol's ranges (:data:`~fluxfleet.firmware.protocol.READING_LIMITS` and the integer
+limits), the phases, increasing ``seq``, and the store's own limits of
+:mod:`~fluxfleet.ingest.batch`.
 
 orjson and the protocol's ``json.loads(payload.decode())`` agree on every document orjson
 accepts except one: an integer beyond 64 bits becomes a float in orjson. Such a value is
 never proven (an integer field needs an ``int``; as a float it is beyond every reading
 range; other fields are not stored), and what orjson refuses but :mod:`json` accepts (NaN,
 Infinity, 1e400, lone surrogates) is left to the protocol. Strict UTF-8, duplicate keys
-(the last wins) and whitespace are the same.
+(the last wins) and whitespace are the same. Nesting differs: orjson reads 1,024 levels,
+``json`` stops at its recursion limit (about 990 levels), so a payload with more than
+:data:`~fluxfleet.ingest.proven.MAX_OPEN` brackets is left to the protocol.
 
 It only ever *proves* validity: a message it cannot prove valid is left to the protocol's
-own validator (``None`` in the result), so every rejection and its reason come from the
+own validator (absent from the result), so every rejection and its reason come from the
 one definition of the protocol. ``tests/server/test_fastcheck.py`` checks that whatever
 it proves, the protocol accepts with the same rows.
 """
@@ -24,62 +28,28 @@ it proves, the protocol accepts with the same rows.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.firmware import protocol as _protocol
+from fluxfleet.ingest.arrowcheck import prove_columnar
+from fluxfleet.ingest.proven import (
+    MAX_OPEN,
+    READINGS,
+    SAMPLE_KEYS,
+    TelemetryRows,
+    location_ok,
+    merge,
+    protocol,
+    telemetry_device,
+)
 
-protocol: Any = _protocol  # MicroPython module without annotations
-
-SAMPLE_KEYS = (
-    "seq", "ts", "cyc", "ph", "co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux",
-    "lid_deg", "fan_pct", "fl",
-)  # fmt: skip
-"""The sample fields, in the order of :attr:`TelemetryRows.columns`."""
+__all__ = ["SAMPLE_KEYS", "TelemetryRows", "prove_telemetry"]
 
 _get_sample = operator.itemgetter(*SAMPLE_KEYS)
-_READINGS = ("co2_ppm", "rh_pct", "t_c", "ta_c", "p_hpa", "lux")
 _PHASES = frozenset(protocol.PHASES)
-
-
-@dataclass
-class TelemetryRows:
-    """The samples of the proven telemetry messages of a batch, as columns.
-
-    ``message[k]`` is the batch index of the k-th proven message, ``payload[k]`` its
-    decoded payload and ``device[k]`` its device; its samples are rows
-    ``starts[k]:starts[k+1]`` of the columns (``starts`` has one more entry).
-    """
-
-    message: list[int]
-    payload: list[dict[str, Any]]
-    device: list[str]
-    starts: np.ndarray
-    columns: dict[str, Any]
-    """Sample field -> int64 array (integers), float64 array with NaN for null
-    (readings) or tuple of str (``ph``)."""
-
-
-@lru_cache(maxsize=65536)
-def _topic(topic: str) -> tuple[str, str] | None:
-    try:
-        device, kind = protocol.parse_topic(topic)
-    except Exception:
-        return None
-    return device, kind
-
-
-@lru_cache(maxsize=65536)
-def _location_ok(loc: str) -> bool:
-    try:
-        protocol.check_location(loc)
-    except protocol.ProtocolError:
-        return False
-    return True
 
 
 def _header_ok(d: Any, device: str, time_range_ms: tuple[int, int], int_max: int) -> bool:
@@ -99,7 +69,7 @@ def _header_ok(d: Any, device: str, time_range_ms: tuple[int, int], int_max: int
         and type(seq) is int
         and 0 <= seq <= int_max
         and type(loc) is str
-        and _location_ok(loc)
+        and location_ok(loc)
     )
 
 
@@ -166,17 +136,31 @@ def prove_telemetry(
     A message is proven when the protocol would accept it (and the store's limits hold:
     times within ``time_range_ms`` [ms since the epoch], integers within ±``int_max``);
     anything not proven (other kinds, or any doubt) is simply absent from the result.
+    Arrow's JSON reader takes the batch first; orjson what it leaves.
     """
+    columnar, left = prove_columnar(messages, time_range_ms, int_max)
+    if not left:
+        return columnar
+    return merge(columnar, _prove_dicts(messages, left, time_range_ms, int_max))
+
+
+def _prove_dicts(
+    messages: list[tuple[str, bytes]],
+    which: list[int],
+    time_range_ms: tuple[int, int],
+    int_max: int,
+) -> TelemetryRows:
+    """:func:`prove_telemetry` of the messages ``which`` (batch indices) through orjson."""
     index: list[int] = []
     payloads: list[dict[str, Any]] = []
     devices: list[str] = []
     rows: list[tuple[Any, ...]] = []
     counts: list[int] = []
-    for i, (topic, payload) in enumerate(messages):
-        parsed = _topic(topic)
-        if parsed is None or parsed[1] != "telemetry":
-            continue
-        device = parsed[0]
+    for i in which:
+        topic, payload = messages[i]
+        device = telemetry_device(topic)
+        if device is None or payload.count(b"[") + payload.count(b"{") > MAX_OPEN:
+            continue  # not telemetry, or nested deeper than json may read: the protocol's
         try:
             d = orjson.loads(payload)
         except Exception:  # json.loads may still accept it (NaN, a lone surrogate)
@@ -201,7 +185,7 @@ def prove_telemetry(
     np.cumsum(counts, out=starts[1:])
     n = len(rows)
     if n == 0:
-        return TelemetryRows([], [], [], starts, {})
+        return TelemetryRows.empty()
     cols = dict(zip(SAMPLE_KEYS, zip(*rows, strict=True), strict=True))
     out: dict[str, Any] = {}
     ok = np.ones(n, dtype=bool)
@@ -215,7 +199,7 @@ def prove_telemetry(
     ):
         out[key], good = _ints(cols[key], lo, hi, hi_open)
         ok &= good
-    for key in _READINGS:
+    for key in READINGS:
         lo_r, hi_r = protocol.READING_LIMITS[key]
         out[key], good = _readings(cols[key], lo_r, hi_r)
         ok &= good
@@ -225,8 +209,10 @@ def prove_telemetry(
     except TypeError:  # an unhashable phase (a list, an object)
         phases_ok = False
     if not phases_ok:
-        ok &= np.array([type(p) is str and p in _PHASES for p in ph])
-    out["ph"] = ph
+        ph_ok = [type(p) is str and p in _PHASES for p in ph]
+        ok &= np.array(ph_ok)
+        ph = tuple(p if good else None for p, good in zip(ph, ph_ok, strict=True))
+    out["ph"] = pa.array(ph, type=pa.string())
     # sample seq increases within a message (not across messages)
     seq = out["seq"]
     inc = np.ones(n, dtype=bool)
@@ -234,21 +220,12 @@ def prove_telemetry(
     inc[starts[:-1]] = True
     ok &= inc
     proven = np.logical_and.reduceat(ok, starts[:-1])
-    if proven.all():
-        return TelemetryRows(index, payloads, devices, starts, out)
-    keep = np.flatnonzero(proven)
-    row_keep = np.repeat(proven, np.diff(starts))
-    counts_kept = np.diff(starts)[keep]
-    new_starts = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(counts_kept, out=new_starts[1:])
-    cols_kept: dict[str, Any] = {
-        k: (tuple(x for x, r in zip(v, row_keep, strict=True) if r) if k == "ph" else v[row_keep])
-        for k, v in out.items()
-    }
     return TelemetryRows(
-        [index[k] for k in keep],
-        [payloads[k] for k in keep],
-        [devices[k] for k in keep],
-        new_starts,
-        cols_kept,
-    )
+        index,
+        devices,
+        np.array([d["boot"] for d in payloads], np.int64),
+        [d["loc"] for d in payloads],
+        np.array([d["ts"] for d in payloads], np.int64),
+        starts,
+        out,
+    ).take(proven)
