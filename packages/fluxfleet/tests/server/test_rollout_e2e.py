@@ -230,10 +230,15 @@ def test_rollout_canaries_fleet_rollback_and_replay(
             sim.send_signal(signal.SIGINT)
             try:
                 sim.wait(60)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # slow to stop on a loaded machine
                 sim.kill()
+                sim.wait()  # reaped: no ResourceWarning for a child still running
         serve.terminate()
-        serve.wait(30)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
         serve_log.close()
         sim_log.close()
         metas.close()
