@@ -526,6 +526,38 @@ def query_run(target: Target) -> dict[str, float]:
     return {"wall_s": w, "rss_mb": r, "server_mb": s}
 
 
+PRUNING = """
+import sys, time, datetime as dt
+from fluxfleet.store import open_store
+t0 = dt.datetime.fromisoformat(sys.argv[2])
+t1 = t0 + dt.timedelta(days=1)
+day = "SELECT count(*), sum(co2_ppm) FROM samples WHERE time >= {p} AND time < {p}"
+every = "SELECT count(*), sum(co2_ppm) FROM samples WHERE co2_ppm > -1"
+with open_store(sys.argv[1], read_only=True) as st:
+    p = "?" if sys.argv[1].startswith("duckdb") else "%s"
+    for name, q, args in (("day", day.format(p=p), [t0, t1]), ("every row", every, [])):
+        c = st.con.cursor() if p == "?" else st.con
+        w = time.perf_counter()
+        n = c.execute(q, args).fetchone()[0]
+        print(f"{name}: {n:,} rows counted in {time.perf_counter() - w:.2f} s")
+    if p == "%s":
+        plan = st.con.execute("EXPLAIN (COSTS OFF) " + day.format(p=p), [t0, t1]).fetchall()
+        scans = [r[0].strip() for r in plan if "Scan" in r[0]]
+        print("plan scans: " + "; ".join(scans))
+"""
+
+
+def pruning_run(target: Target, day: int) -> str:
+    """How the day's rows are found: a day's count against a count over every row, and
+    (PostgreSQL) the plan's scans, which list the partitions it reads."""
+    t0 = (START + dt.timedelta(days=day)).isoformat()
+    out = subprocess.run(
+        [sys.executable, "-c", PRUNING, target.url, t0],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=SEASON_DAYS)
@@ -569,6 +601,8 @@ def main() -> None:
             res.update({f"export_{k}": v for k, v in
                         export_runs(target, day, workdir / "day.parquet").items()})  # fmt: skip
             res.update({f"query_{k}": v for k, v in query_run(target).items()})
+            print(f"  {b} pruning (day {day + 1}):\n    " +
+                  pruning_run(target, day).replace("\n", "\n    "), flush=True)  # fmt: skip
             results[b] = res
     print()
     print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "
