@@ -558,6 +558,48 @@ def pruning_run(target: Target, day: int) -> str:
     return out.stdout.strip()
 
 
+def serve_run(target: Target, day: int) -> str:
+    """``fluxfleet serve`` on the store: wall of its first answers (one closure's samples
+    mid-day ``day``, then the fleet page) and the server process's peak RSS."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    cli = str(Path(sys.executable).with_name("fluxfleet"))
+    cyc = day * (SAMPLES_PER_DAY // CYCLE) + SAMPLES_PER_DAY // CYCLE // 2
+    paths = [f"/api/closures/ch000/{cyc}", "/"]
+    proc = subprocess.Popen(
+        [cli, "serve", "--store", target.url, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = []
+    try:
+        with PeakWatcher(proc.pid) as peak:
+            deadline = time.monotonic() + 120
+            while True:  # up when it accepts a connection
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        return "serve did not start"
+                    time.sleep(0.2)
+            for path in paths:
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120) as r:
+                    size = len(r.read())
+                    out.append(
+                        f"GET {path} {r.status} {size:,} B in {time.perf_counter() - t0:.2f} s"
+                    )
+        out.append(f"serve peak RSS {peak.peak_mb:,.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return "; ".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=SEASON_DAYS)
@@ -603,6 +645,7 @@ def main() -> None:
             res.update({f"query_{k}": v for k, v in query_run(target).items()})
             print(f"  {b} pruning (day {day + 1}):\n    " +
                   pruning_run(target, day).replace("\n", "\n    "), flush=True)  # fmt: skip
+            print(f"  {b} serve: {serve_run(target, day)}", flush=True)
             results[b] = res
     print()
     print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "
