@@ -5,21 +5,27 @@ A season is 50 chambers × 180 days of 3-s samples (28,800 a chamber a day, 1.44
 bounded by one day) in the store's samples schema (``fluxfleet.store.schema.SAMPLES``:
 device, seq, time, location, boot, cyc, phase, CO₂, RH, both temperatures, pressure, lux,
 lid, fan, flags, received) with one closures row per closure (every 10 min: closing,
-180 s closed, opening, flush, open), and written through the store's public batch API,
-``Store.write(Batch)`` — the path the ingestor uses (idempotent on (device, seq)).
+180 s closed, opening, flush, open). ``--path bulk`` (the default; the issue allows a bulk
+load) appends each day in one statement into the store ``open_store`` made (DuckDB:
+``INSERT … SELECT`` from Arrow, primary key kept, ``memory_limit`` from ``--memory-limit``;
+PostgreSQL: ``COPY`` into a bare day table, then ``ATTACH PARTITION``, see
+:func:`load_bulk_postgres`); ``--path write`` goes through ``Store.write(Batch)``, the
+ingestor's path (idempotent on (device, seq)), in batches of ``--batch-minutes``.
 
 Per backend (DuckDB file; a real PostgreSQL server started with the tests' launcher,
 ``testsupport.services.run_postgres``) it prints rows, load time, rows/s, size on disk and
 the loader's peak resident memory (and the PostgreSQL server's), then times
 ``fluxfleet export --table samples --from DAY --to DAY+1 -o day.parquet`` as a user runs it
 (a subprocess, 3 runs, p50) with that process's peak RSS, and the peak RSS of a process
-running a whole-season aggregate (``count``/``avg`` per device over every sample).
+running a whole-season aggregate (``count``/``avg`` per device over every sample), how
+the day's rows are found (a day's count against every row's; PostgreSQL's plan) and
+``fluxfleet serve``'s first answers with its peak RSS.
 
 When fewer days than the season are loaded, the season's load time and size are
 extrapolated linearly from the measured rate and bytes/row, and labelled as such.
 
     python benchmarks/season_store.py --days 3 --backend both     # a few minutes
-    python benchmarks/season_store.py                             # the full season
+    python benchmarks/season_store.py --backend duckdb            # the full season: ≈ 40 min
 
 The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
 """
