@@ -5,21 +5,27 @@ A season is 50 chambers × 180 days of 3-s samples (28,800 a chamber a day, 1.44
 bounded by one day) in the store's samples schema (``fluxfleet.store.schema.SAMPLES``:
 device, seq, time, location, boot, cyc, phase, CO₂, RH, both temperatures, pressure, lux,
 lid, fan, flags, received) with one closures row per closure (every 10 min: closing,
-180 s closed, opening, flush, open), and written through the store's public batch API,
-``Store.write(Batch)`` — the path the ingestor uses (idempotent on (device, seq)).
+180 s closed, opening, flush, open). ``--path bulk`` (the default; the issue allows a bulk
+load) appends each day in one statement into the store ``open_store`` made (DuckDB:
+``INSERT … SELECT`` from Arrow, primary key kept, ``memory_limit`` from ``--memory-limit``;
+PostgreSQL: ``COPY`` into a bare day table, then ``ATTACH PARTITION``, see
+:func:`load_bulk_postgres`); ``--path write`` goes through ``Store.write(Batch)``, the
+ingestor's path (idempotent on (device, seq)), in batches of ``--batch-minutes``.
 
 Per backend (DuckDB file; a real PostgreSQL server started with the tests' launcher,
 ``testsupport.services.run_postgres``) it prints rows, load time, rows/s, size on disk and
 the loader's peak resident memory (and the PostgreSQL server's), then times
 ``fluxfleet export --table samples --from DAY --to DAY+1 -o day.parquet`` as a user runs it
 (a subprocess, 3 runs, p50) with that process's peak RSS, and the peak RSS of a process
-running a whole-season aggregate (``count``/``avg`` per device over every sample).
+running a whole-season aggregate (``count``/``avg`` per device over every sample), how
+the day's rows are found (a day's count against every row's; PostgreSQL's plan) and
+``fluxfleet serve``'s first answers with its peak RSS.
 
 When fewer days than the season are loaded, the season's load time and size are
 extrapolated linearly from the measured rate and bytes/row, and labelled as such.
 
     python benchmarks/season_store.py --days 3 --backend both     # a few minutes
-    python benchmarks/season_store.py                             # the full season
+    python benchmarks/season_store.py --backend duckdb            # the full season: ≈ 40 min
 
 The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
 """
@@ -204,7 +210,10 @@ class PeakWatcher:
 
 
 def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, float, str]:
-    """Run ``cmd``; wall [s], its peak RSS [MB], the server's peak RSS [MB], stderr."""
+    """Run ``cmd``; wall [s], its peak RSS [MB], the server's peak RSS [MB], stderr.
+
+    The stderr text ends with the child's CPU time (user + sys) and the load average.
+    """
     # Peak RSS by GNU time's own child: a child forked from this (large) loader would
     # inherit its high-water mark in ru_maxrss.
     with tempfile.TemporaryDirectory() as tmp, PeakWatcher(server_pid) as server:
@@ -212,12 +221,13 @@ def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, flo
         t0 = time.perf_counter()
         with err.open("wb") as err_file:
             proc = subprocess.run(
-                ["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd],
+                ["/usr/bin/time", "-f", "%M %U %S", "-o", str(stats), *cmd],
                 stdout=subprocess.DEVNULL, stderr=err_file, check=False,
             )  # fmt: skip
         wall = time.perf_counter() - t0
         text = err.read_text(errors="replace")
-        maxrss_kb = float(stats.read_text().split()[-1])
+        maxrss_kb, user_s, sys_s = (float(x) for x in stats.read_text().split()[-3:])
+        text += f" [CPU {user_s + sys_s:.2f} s, load {os.getloadavg()[0]:.1f}]"
     if proc.returncode != 0:
         raise SystemExit(f"season_store: {' '.join(cmd)} failed ({proc.returncode}):\n{text}")
     return wall, maxrss_kb / 1024, server.peak_mb, text.strip()
@@ -341,6 +351,149 @@ def load(target: Target, days: int, chambers: int, batch_minutes: int) -> dict[s
     }
 
 
+def load_bulk_duckdb(target: Target, days: int, chambers: int, memory_limit: str) -> dict:
+    """Bulk path: each generated day appended in one ``INSERT … SELECT`` from Arrow.
+
+    The store is opened (and so migrated) by ``open_store`` like any other, so the file
+    holds exactly the schema the migrations create, the (device, seq) primary key
+    included; the key's ART index is built as rows go in (a duplicate would fail the
+    append). What the bulk path leaves out is only ``Store.write``'s per-batch work:
+    ``ON CONFLICT DO NOTHING``, the de-duplication of each batch and the small commits.
+    DuckDB's ``memory_limit`` (the store URL's query) bounds its buffer pool, the index's
+    blocks included (``duckdb_memory()`` tag ``ART_INDEX``).
+    """
+    from fluxfleet.store import open_store
+
+    rng = np.random.default_rng(9)
+    rows = 0
+    gen_s = 0.0
+    t0 = time.perf_counter()
+    with open_store(f"{target.url}?memory_limit={memory_limit}") as store:
+        con = store.con  # type: ignore[attr-defined]
+        for day in range(days):
+            g0 = time.perf_counter()
+            samples, closures = day_batch(day, chambers, rng)
+            gen_s += time.perf_counter() - g0
+            con.execute("BEGIN TRANSACTION")
+            for name, table in (("samples", samples), ("closures", closures)):
+                con.register("stg", table)
+                con.execute(f"INSERT INTO {name} SELECT * FROM stg")
+                con.unregister("stg")
+            con.execute("COMMIT")
+            rows += samples.num_rows
+            del samples, closures
+            if day % 10 == 9 or day == days - 1:
+                elapsed = time.perf_counter() - t0
+                mem = con.execute(
+                    "SELECT tag, memory_usage_bytes FROM duckdb_memory() "
+                    "WHERE tag IN ('BASE_TABLE', 'ART_INDEX')"
+                ).fetchall()
+                print(
+                    f"  {target.name} (bulk): day {day + 1}/{days}, {rows:,} rows, "
+                    f"{elapsed:.0f} s ({(elapsed - gen_s):.0f} s writing), "
+                    f"loader RSS now {rss_mb(os.getpid()):,.0f} MB, DuckDB "
+                    + ", ".join(f"{t} {b / 2**20:,.0f} MB" for t, b in mem),
+                    flush=True,
+                )
+        con.execute("CHECKPOINT")
+    wall = time.perf_counter() - t0
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "write_s": wall - gen_s,
+        "cpu_s": sum(os.times()[:2]),
+        "size_b": target.size(),
+        "loader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "server_mb": 0.0,
+    }
+
+
+def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
+    r"""Bulk path: each day COPYed into a bare table, indexed, then attached as its partition.
+
+    The store's migrations own the schema (``open_store`` creates and migrates it). A day's
+    partition is made ``LIKE samples`` without its index, filled by one ``COPY … FROM
+    STDIN`` (CSV written by Arrow, as ``Store.write`` sends it), given a ``CHECK`` on its
+    time range, then ``ATTACH``ed under the store's own name (``samples_YYYYMMDD``, the
+    same bounds ``Store.write`` creates): PostgreSQL builds the partition's primary-key
+    index in one sorted pass instead of row by row, and the ``CHECK`` spares the attach
+    its validation scan (dropped afterwards). The result is what the store makes itself:
+    the same partitions, the same index; ``\d+ samples`` lists them.
+    """
+    import psycopg
+    from fluxfleet.store import open_store
+    from fluxfleet.store.postgres_store import _to_csv
+    from psycopg import sql as psql
+
+    rng = np.random.default_rng(9)
+    rows = 0
+    gen_s = copy_s = index_s = 0.0
+    t0 = time.perf_counter()
+    with (
+        PeakWatcher(target.server_pid) as server,
+        open_store(target.url),  # creates and migrates the schema
+        psycopg.connect(target.url, autocommit=True) as con,
+    ):
+        con.execute("SET TIME ZONE 'UTC'")
+        con.execute("SET maintenance_work_mem = '512MB'")
+        for day in range(days):
+            g0 = time.perf_counter()
+            samples, closures = day_batch(day, chambers, rng)
+            gen_s += time.perf_counter() - g0
+            lo = START + dt.timedelta(days=day)
+            hi = lo + dt.timedelta(days=1)
+            part = psql.Identifier(f"samples_{lo:%Y%m%d}")
+            c0 = time.perf_counter()
+            with con.transaction():
+                con.execute(psql.SQL("CREATE TABLE {} (LIKE samples)").format(part))
+                cols = ", ".join(samples.schema.names)
+                with con.cursor().copy(
+                    psql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(part, psql.SQL(cols))
+                ) as copy:
+                    copy.write(_to_csv(samples))
+                with con.cursor().copy(
+                    f"COPY closures ({', '.join(closures.schema.names)}) FROM STDIN (FORMAT csv)"
+                ) as copy:
+                    copy.write(_to_csv(closures))
+            i0 = time.perf_counter()
+            copy_s += i0 - c0
+            bounds = (psql.Literal(lo), psql.Literal(hi))
+            with con.transaction():
+                con.execute(
+                    psql.SQL("ALTER TABLE {} ADD CONSTRAINT bulk_range "
+                             "CHECK (time >= {} AND time < {})").format(part, *bounds)
+                )  # fmt: skip
+                con.execute(
+                    psql.SQL("ALTER TABLE samples ATTACH PARTITION {} "
+                             "FOR VALUES FROM ({}) TO ({})").format(part, *bounds)
+                )  # fmt: skip
+                con.execute(psql.SQL("ALTER TABLE {} DROP CONSTRAINT bulk_range").format(part))
+            index_s += time.perf_counter() - i0
+            rows += samples.num_rows
+            del samples, closures
+            elapsed = time.perf_counter() - t0
+            print(
+                f"  {target.name} (bulk): day {day + 1}/{days}, {rows:,} rows, {elapsed:.0f} s "
+                f"(COPY {copy_s:.0f} s, index+attach {index_s:.0f} s), "
+                f"free disk {shutil.disk_usage(tempfile.gettempdir()).free / 2**30:.1f} GB",
+                flush=True,
+            )
+            if shutil.disk_usage(tempfile.gettempdir()).free < RESERVE_BYTES + 2 * 2**30:
+                print(f"  stopping after day {day + 1}: the disk's reserve is reached")
+                break
+        con.execute("ANALYZE samples")
+    wall = time.perf_counter() - t0
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "write_s": wall - gen_s,
+        "cpu_s": sum(os.times()[:2]),
+        "size_b": target.size(),
+        "loader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "server_mb": server.peak_mb,
+    }
+
+
 def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str, float]:
     t0 = START + dt.timedelta(days=day)
     t1 = t0 + dt.timedelta(days=1)
@@ -350,6 +503,7 @@ def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str,
     walls, rss, server, last = [], [], [], ""
     for _ in range(runs):
         w, r, s, last = run_child(cmd, target.server_pid)
+        print(f"  {target.name} export: {w:.2f} s wall, {r:,.0f} MB; {last}", flush=True)
         walls.append(w)
         rss.append(r)
         server.append(s)
@@ -378,6 +532,80 @@ def query_run(target: Target) -> dict[str, float]:
     return {"wall_s": w, "rss_mb": r, "server_mb": s}
 
 
+PRUNING = """
+import sys, time, datetime as dt
+from fluxfleet.store import open_store
+t0 = dt.datetime.fromisoformat(sys.argv[2])
+t1 = t0 + dt.timedelta(days=1)
+day = "SELECT count(*), sum(co2_ppm) FROM samples WHERE time >= {p} AND time < {p}"
+every = "SELECT count(*), sum(co2_ppm) FROM samples WHERE co2_ppm > -1"
+with open_store(sys.argv[1], read_only=True) as st:
+    p = "?" if sys.argv[1].startswith("duckdb") else "%s"
+    for name, q, args in (("day", day.format(p=p), [t0, t1]), ("every row", every, [])):
+        c = st.con.cursor() if p == "?" else st.con
+        w = time.perf_counter()
+        n = c.execute(q, args).fetchone()[0]
+        print(f"{name}: {n:,} rows counted in {time.perf_counter() - w:.2f} s")
+    if p == "%s":
+        plan = st.con.execute("EXPLAIN (COSTS OFF) " + day.format(p=p), [t0, t1]).fetchall()
+        scans = [r[0].strip() for r in plan if "Scan" in r[0]]
+        print("plan scans: " + "; ".join(scans))
+"""
+
+
+def pruning_run(target: Target, day: int) -> str:
+    """How the day's rows are found: a day's count against a count over every row, and
+    (PostgreSQL) the plan's scans, which list the partitions it reads."""
+    t0 = (START + dt.timedelta(days=day)).isoformat()
+    out = subprocess.run(
+        [sys.executable, "-c", PRUNING, target.url, t0],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+def serve_run(target: Target, day: int) -> str:
+    """``fluxfleet serve`` on the store: wall of its first answers (one closure's samples
+    mid-day ``day``, then the fleet page) and the server process's peak RSS."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    cli = str(Path(sys.executable).with_name("fluxfleet"))
+    cyc = day * (SAMPLES_PER_DAY // CYCLE) + SAMPLES_PER_DAY // CYCLE // 2
+    paths = [f"/api/closures/ch000/{cyc}", "/"]
+    proc = subprocess.Popen(
+        [cli, "serve", "--store", target.url, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = []
+    try:
+        with PeakWatcher(proc.pid) as peak:
+            deadline = time.monotonic() + 120
+            while True:  # up when it accepts a connection
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        return "serve did not start"
+                    time.sleep(0.2)
+            for path in paths:
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120) as r:
+                    size = len(r.read())
+                    out.append(
+                        f"GET {path} {r.status} {size:,} B in {time.perf_counter() - t0:.2f} s"
+                    )
+        out.append(f"serve peak RSS {peak.peak_mb:,.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return "; ".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=SEASON_DAYS)
@@ -386,6 +614,11 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="Where the DuckDB store goes.")
     ap.add_argument("--batch-minutes", type=int, default=60,
                     help="Samples of this many minutes of the fleet per Store.write.")  # fmt: skip
+    ap.add_argument("--path", choices=["bulk", "write"], default="bulk",
+                    help="bulk: DuckDB appends a day at a time, PostgreSQL COPYs into the "
+                    "partitions; write: Store.write batches (the ingestor's path).")  # fmt: skip
+    ap.add_argument("--memory-limit", default="3GB",
+                    help="DuckDB memory_limit of the bulk loader (URL query).")  # fmt: skip
     ap.add_argument("--keep", action="store_true",
                     help="Keep the DuckDB store (in --dir) to look at it.")  # fmt: skip
     args = ap.parse_args()
@@ -406,11 +639,19 @@ def main() -> None:
     for b in backends:
         ctx = duckdb_target(workdir, keep=args.keep) if b == "duckdb" else postgres_target()
         with ctx as target:
-            res = load(target, args.days, args.chambers, args.batch_minutes)
+            if args.path == "bulk" and b == "duckdb":
+                res = load_bulk_duckdb(target, args.days, args.chambers, args.memory_limit)
+            elif args.path == "bulk":
+                res = load_bulk_postgres(target, args.days, args.chambers)
+            else:
+                res = load(target, args.days, args.chambers, args.batch_minutes)
             day = min(args.days - 1, 1)
             res.update({f"export_{k}": v for k, v in
                         export_runs(target, day, workdir / "day.parquet").items()})  # fmt: skip
             res.update({f"query_{k}": v for k, v in query_run(target).items()})
+            print(f"  {b} pruning (day {day + 1}):\n    " +
+                  pruning_run(target, day).replace("\n", "\n    "), flush=True)  # fmt: skip
+            print(f"  {b} serve: {serve_run(target, day)}", flush=True)
             results[b] = res
     print()
     print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "

@@ -28,12 +28,23 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.ingest.batch import CLOSURE_PHASES
-from fluxfleet.ingest.layout import SOILFLUX_PHASE
-from fluxfleet.store import schema
+from fluxfleet.store import tables
 from fluxfleet.store.base import Store, check_table
+
+# The firmware phases the layout maps (fluxfleet.ingest.layout.SOILFLUX_PHASE) and those
+# inside a closure (fluxfleet.ingest.batch.CLOSURE_PHASES), restated so that exporting a
+# DuckDB store imports no numpy or pyarrow (the ingest modules do; ≈ 0.3 CPU-s of process
+# start). tests/server/test_export.py holds them equal to the originals.
+SOILFLUX_PHASE = {
+    "open": "open",
+    "closing": "closing",
+    "closed": "closed",
+    "extended": "closed",
+    "opening": "opening",
+    "flush": "flush",
+}
+CLOSURE_PHASES = ("closing", "closed", "extended")
 
 _NUMBER = ("DOUBLE", "FLOAT")
 # the samples' columns the layout reads (a PostgreSQL store sends no others)
@@ -110,25 +121,27 @@ def _samples_columns() -> list[tuple[str, str, str]]:
     ]
 
 
-_ARROW_SQL = {
-    pa.string(): "VARCHAR",
-    pa.int64(): "BIGINT",
-    pa.int16(): "SMALLINT",
-    pa.float64(): "DOUBLE",
-    pa.bool_(): "BOOLEAN",
-    pa.binary(): "BLOB",
-    schema.TIME: "TIMESTAMPTZ",
-}
-
-
 def _table_columns(table: str) -> list[tuple[str, str, str]]:
-    return [(f.name, _ARROW_SQL[f.type], _q(f.name)) for f in schema.TABLES[table]]
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    from fluxfleet.store import schema
+
+    arrow_sql = {
+        pa.string(): "VARCHAR",
+        pa.int64(): "BIGINT",
+        pa.int16(): "SMALLINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.binary(): "BLOB",
+        schema.TIME: "TIMESTAMPTZ",
+    }
+    return [(f.name, arrow_sql[f.type], _q(f.name)) for f in schema.TABLES[table]]
 
 
 def export_query(table: str, source: str, fmt: str, has_start: bool, has_end: bool) -> str:
     """The SELECT that ``COPY`` writes: ``table``'s exported rows from relation ``source``.
 
-    Parameters ``$start``/``$end`` bound the time column (``schema.TIME_COLUMN``); samples
+    Parameters ``$start``/``$end`` bound the time column (``tables.TIME_COLUMN``); samples
     also take ``$volume_cm3`` and ``$area_cm2``. ``fmt`` ``csv`` formats times, payloads and
     NaN as the module docstring says. Samples come in each device's own order (seq:
     soilflux recognises a clock set right by NTP as a backward step in it), the other
@@ -140,7 +153,7 @@ def export_query(table: str, source: str, fmt: str, has_start: bool, has_end: bo
         select = [_csv_column(name, t, expr) for name, t, expr in cols]
     else:
         select = [f"{expr} AS {_q(name)}" for name, _t, expr in cols]
-    time_col = schema.TIME_COLUMN[table]
+    time_col = tables.TIME_COLUMN[table]
     where = []
     if has_start:
         where.append(f"{_q(time_col)} >= $start")
@@ -150,7 +163,7 @@ def export_query(table: str, source: str, fmt: str, has_start: bool, has_end: bo
         order = ["device", "seq"]
     else:
         order = [_q(time_col) if time_col else '"cmd_id"']
-        if "device" in schema.TABLES[table].names:
+        if "device" in [name for name, _t, _e in cols]:
             order.insert(0, "device")
     q = f"SELECT {', '.join(select)} FROM {source}"
     if where:
@@ -171,7 +184,7 @@ def export_table(
     from fluxfleet.store.duckdb_store import DuckDBStore
 
     check_table(table)
-    if schema.TIME_COLUMN[table] == "" and (start is not None or end is not None):
+    if tables.TIME_COLUMN[table] == "" and (start is not None or end is not None):
         raise ValueError(f"table {table!r} has no time column to select a time range on")
     fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
     params: dict[str, Any] = {}

@@ -226,10 +226,10 @@ def export(
 ) -> None:
     """Write a table of the store to Parquet or CSV (samples: soilflux's generic layout)."""
     from fluxfleet.export import export_table
-    from fluxfleet.store import schema
+    from fluxfleet.store import tables
 
-    if table not in schema.TABLES:
-        raise typer.BadParameter(f"must be one of {', '.join(schema.TABLES)}", param_hint="--table")
+    if table not in tables.NAMES:
+        raise typer.BadParameter(f"must be one of {', '.join(tables.NAMES)}", param_hint="--table")
     if output.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter("must end in .parquet or .csv", param_hint="-o")
     t0, t1 = _when(start, "--from"), _when(end, "--to")

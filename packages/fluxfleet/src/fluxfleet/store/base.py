@@ -13,11 +13,18 @@ import abc
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
+from fluxfleet.store import tables
 
-from fluxfleet.store import schema
+if TYPE_CHECKING:  # Arrow only when a table is made: a command that opens a store and
+    import pyarrow as pa  # type: ignore[import-untyped]  # reads in DuckDB needs none
+
+
+def _empty(name: str) -> pa.Table:
+    from fluxfleet.store import schema
+
+    return schema.empty(getattr(schema, name))
 
 
 class StoreError(RuntimeError):
@@ -28,16 +35,14 @@ class StoreError(RuntimeError):
 class Batch:
     """What one commit writes (each an Arrow table of its :mod:`schema`)."""
 
-    samples: pa.Table = field(default_factory=lambda: schema.empty(schema.SAMPLES))
-    closures: pa.Table = field(default_factory=lambda: schema.empty(schema.CLOSURES))
-    devices: pa.Table = field(default_factory=lambda: schema.empty(schema.DEVICES))
-    device_locations: pa.Table = field(
-        default_factory=lambda: schema.empty(schema.DEVICE_LOCATIONS)
-    )
-    dead_letters: pa.Table = field(default_factory=lambda: schema.empty(schema.DEAD_LETTERS))
-    commands: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMANDS))
-    command_targets: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMAND_TARGETS))
-    command_acks: pa.Table = field(default_factory=lambda: schema.empty(schema.COMMAND_ACKS))
+    samples: pa.Table = field(default_factory=lambda: _empty("SAMPLES"))
+    closures: pa.Table = field(default_factory=lambda: _empty("CLOSURES"))
+    devices: pa.Table = field(default_factory=lambda: _empty("DEVICES"))
+    device_locations: pa.Table = field(default_factory=lambda: _empty("DEVICE_LOCATIONS"))
+    dead_letters: pa.Table = field(default_factory=lambda: _empty("DEAD_LETTERS"))
+    commands: pa.Table = field(default_factory=lambda: _empty("COMMANDS"))
+    command_targets: pa.Table = field(default_factory=lambda: _empty("COMMAND_TARGETS"))
+    command_acks: pa.Table = field(default_factory=lambda: _empty("COMMAND_ACKS"))
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class Store(abc.ABC):
         Rows come in no particular order (``fluxfleet export`` sorts them). This default
         reads the whole range at once; a backend streams it where it can.
         """
+        import pyarrow as pa
+
         data = self.read(table, start, end)
         if columns is not None:
             data = data.select(columns)
@@ -202,6 +209,6 @@ class Store(abc.ABC):
 
 def check_table(table: str) -> str:
     """``table`` if the store has it, else a ValueError listing those it has."""
-    if table not in schema.TABLES:
-        raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.TABLES)}")
+    if table not in tables.NAMES:
+        raise ValueError(f"unknown table {table!r}; one of {', '.join(tables.NAMES)}")
     return table

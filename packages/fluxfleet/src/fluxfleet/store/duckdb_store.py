@@ -14,12 +14,11 @@ import datetime as dt
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
 
-from fluxfleet.store import alarm_sql, registry_sql, schema, sql
+from fluxfleet.store import alarm_sql, registry_sql, tables
 from fluxfleet.store.base import (
     Batch,
     RegisteredDevice,
@@ -29,6 +28,9 @@ from fluxfleet.store.base import (
     check_table,
 )
 from fluxfleet.store.migrations import migrations
+
+if TYPE_CHECKING:  # Arrow (and numpy) load with the first method that makes a table:
+    import pyarrow as pa  # type: ignore[import-untyped]  # a read-only export needs none
 
 
 def _conform(table: pa.Table, s: pa.Schema) -> pa.Table:
@@ -218,6 +220,8 @@ class DuckDBStore(Store):
             raise StoreError(f"the DuckDB store {self.path} is opened read-only")
 
     def write(self, batch: Batch) -> WriteResult:
+        from fluxfleet.store import sql
+
         self._writable()
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
@@ -240,6 +244,8 @@ class DuckDBStore(Store):
         return WriteResult(n_samples, n_closures, n_dead, n_acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
+        from fluxfleet.store import schema, sql
+
         self._writable()
         if fluxes.num_rows == 0:
             return
@@ -260,6 +266,8 @@ class DuckDBStore(Store):
         end: dt.datetime | None = None,
         devices: list[str] | None = None,
     ) -> pa.Table:
+        from fluxfleet.store import schema, sql
+
         check_table(table)
         params: list[Any] = [t for t in (start, end) if t is not None]
         params += list(devices or [])
@@ -283,17 +291,21 @@ class DuckDBStore(Store):
     def counts(self) -> dict[str, int]:
         out = {}
         with self._lock:
-            for name in schema.TABLES:
+            for name in tables.NAMES:
                 rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()
                 out[name] = int(rows[0][0])
         return out
 
     def last_locations(self) -> dict[str, str]:
+        from fluxfleet.store import sql
+
         with self._lock:
             rows = self.con.execute(sql.LAST_LOCATIONS).fetchall()
         return {str(d): str(loc) for d, loc in rows}
 
     def last_samples(self) -> dict[str, tuple[dt.datetime, str, int]]:
+        from fluxfleet.store import sql
+
         with self._lock:  # through Arrow: fetchall() of a TIMESTAMPTZ needs pytz
             rows = self.con.sql(sql.LAST_SAMPLES).to_arrow_table().to_pylist()
         return {str(r["device"]): (r["time"], str(r["phase"]), int(r["cyc"])) for r in rows}

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from fluxfleet.store.tables import TIME_COLUMN as TIME_COLUMN  # the column --from/--to select on
+
 TIME = pa.timestamp("ms", tz="UTC")
 
 SAMPLES = pa.schema(
@@ -176,20 +178,6 @@ TABLES: dict[str, pa.Schema] = {
     "alarms": ALARMS,
 }
 """Every table, by name (the names ``fluxfleet export --table`` takes)."""
-
-TIME_COLUMN = {
-    "samples": "time",
-    "closures": "time_close",
-    "fluxes": "start",
-    "devices": "last_seen",
-    "device_locations": "since",
-    "dead_letters": "received",
-    "commands": "sent",
-    "command_targets": "",
-    "command_acks": "time",
-    "alarms": "raised",
-}
-"""The column ``--from``/``--to`` select on, per table."""
 
 
 def empty(schema: pa.Schema) -> pa.Table:
