@@ -9,16 +9,23 @@ covers the commands' start-up on a loaded machine, measured up to ~30 wall s = 9
 simulated s) and, once back, answers
 ``expired`` to the re-delivery. Chamber 2 is also told to reboot, and receives that
 command a second time (a QoS 1 duplicate), which it must not run again.
+
+Everything runs on accounts, as deployed: ``fluxfleet broker``'s Mosquitto with dynamic
+security, each chamber on the credentials ``fluxfleet devices add`` made for it, ingestion
+on the ``ingest`` account, the commands and the test's own watcher on ``operator``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +62,58 @@ def pg_url(postgres: Any) -> str:
     return f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
 
 
+class Accounts:
+    """``fluxfleet broker`` (Mosquitto with dynamic security) with every chamber registered
+    (``fluxfleet devices add``): its URL, the chambers' credentials file, and config files
+    holding the ingest and operator accounts (a password never on a command line)."""
+
+    def __init__(self, broker: Any, tmp_path: Path, pg_url: str) -> None:
+        from fluxfleet.ops.broker import load_accounts
+        from fluxfleet.ops.devices import add_device
+        from fluxfleet.sim.truth import device_id
+
+        self.host, self.port = broker.host, broker.port
+        self.url = f"mqtt://{broker.host}:{broker.port}"
+        with broker.admin() as ds, open_store(pg_url) as st:
+            creds = [add_device(ds, st, device_id(i), None, self.url) for i in range(CHAMBERS)]
+        self.credentials = tmp_path / "credentials.json"
+        self.credentials.write_text(json.dumps(creds))
+        accounts = load_accounts(broker.data_dir)["accounts"]
+        self.operator = accounts["operator"]
+        self.config: dict[str, Path] = {}
+        for role in ("ingest", "operator"):
+            path = tmp_path / f"{role}.toml"
+            path.write_text(
+                f'mqtt_username = "{accounts[role]["username"]}"\n'
+                f'mqtt_password = "{accounts[role]["password"]}"\n'
+            )
+            path.chmod(0o600)
+            self.config[role] = path
+
+
+@pytest.fixture
+def accounts(pg_url: str, tmp_path: Path) -> Iterator[Accounts]:
+    from fluxfleet.ops.broker import PLUGIN, Broker
+    from fluxfleet.sim.broker import find_mosquitto, free_port
+
+    from testsupport.services import missing_service
+
+    exe = find_mosquitto()
+    if exe is None or not PLUGIN.is_file():
+        missing_service("mosquitto with its dynamic-security plugin is not installed")
+    data = Path(tempfile.mkdtemp(prefix="fluxfleet-cmd-"))  # short: a socket path inside
+    try:
+        with Broker(data, port=free_port(), exe=str(exe)) as broker:
+            yield Accounts(broker, tmp_path, pg_url)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 class Watch:
     """A test-side subscriber: the devices' clock (latest sample time), every ack, every
     meta (boot counts)."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, username: str, password: str) -> None:
         self.lock = threading.Lock()
         self.sim_ms = 0
         self.acks: list[dict[str, Any]] = []
@@ -67,6 +121,7 @@ class Watch:
         self.log: list[str] = []  # (simulated time) what each device said, for diagnosis
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-watch")
         self.c.on_message = self._on_message
+        self.c.username_pw_set(username, password)
         self.c.connect(host, port)
         self.c.subscribe([("fluxfleet/v1/+/telemetry", 1), ("fluxfleet/v1/+/ack", 1),
                           ("fluxfleet/v1/+/meta", 1), ("fluxfleet/v1/+/status", 1)])  # fmt: skip
@@ -119,21 +174,24 @@ def _cmd(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([FLUXFLEET, "cmd", *args], capture_output=True, text=True, timeout=600)
 
 
-def test_fleet_recalibration_and_reboot(broker: Any, pg_url: str, tmp_path: Path) -> None:
+def test_fleet_recalibration_and_reboot(accounts: Accounts, pg_url: str, tmp_path: Path) -> None:
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps([{
         "kind": "wifi_outage", "chamber": int(OFFLINE[2:]),
         "start_h": OFFLINE_FROM_S / 3600, "end_h": OFFLINE_TO_S / 3600,
     }]))  # fmt: skip
-    ingest = IngestProcess(broker.url, pg_url, tmp_path, "--client-id", "cmd-e2e",
-                           "--idle-exit-s", "10")  # fmt: skip
-    watch = Watch("127.0.0.1", broker.port)
+    ingest = IngestProcess(accounts.url, pg_url, tmp_path, "--client-id", "cmd-e2e",
+                           "--idle-exit-s", "10", "--config",
+                           str(accounts.config["ingest"]))  # fmt: skip
+    op = accounts.operator
+    watch = Watch(accounts.host, accounts.port, op["username"], op["password"])
     start_ms = int(time.time() * 1000)
     sim_log = (tmp_path / "sim.log").open("w")
     sim = subprocess.Popen(
         [FLUXFLEET, "sim", "--chambers", str(CHAMBERS), "--hours", str(SIM_HOURS),
          "--speed", str(SPEED), "--start", _iso(start_ms), "--faults", str(faults),
-         "--broker", broker.url, "--truth", str(tmp_path / "truth.parquet"), "--seed", "4"],
+         "--broker", accounts.url, "--truth", str(tmp_path / "truth.parquet"), "--seed", "4",
+         "--credentials", str(accounts.credentials)],
         stdout=sim_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -143,7 +201,8 @@ def test_fleet_recalibration_and_reboot(broker: Any, pg_url: str, tmp_path: Path
             while st.read("devices").num_rows < CHAMBERS:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
-        store_opts = ["--broker", broker.url, "--store", pg_url, "--operator", "tester"]
+        store_opts = ["--broker", accounts.url, "--store", pg_url, "--operator", "tester",
+                      "--config", str(accounts.config["operator"])]  # fmt: skip
         expires = _iso(start_ms + EXPIRES_AT_S * 1000)
         frc = subprocess.Popen(
             [FLUXFLEET, "cmd", "frc", "--all", "--ppm", "420", "--expires", expires,
