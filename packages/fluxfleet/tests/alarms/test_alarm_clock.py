@@ -202,3 +202,23 @@ def test_watch_refuses_bad_data_clock_options(tmp_path: object, args: list[str],
     assert done.returncode == 2, done.stderr
     assert hint in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_device_replaying_its_backlog_is_delivering_a_silent_one_is_not() -> None:
+    """b is cut off from 300 s to 1200 s, then replays its backlog slower than real time
+    (received from 1200 s on, 0.6 s of receipt per 1 s of data); d falls silent at 300 s.
+    At 1500 s
+    b's newest known sample is old in data time, but b was heard from within the last
+    300 s of the fleet's receipts: on the air. d was not."""
+    grid = list(np.arange(0.0, 1800.0, 3.0))
+    a = samples("a", grid, [x + 1 for x in grid])
+    b = samples("b", grid, [x + 1 if x < 300 else 1200.0 + 0.6 * (x - 300) for x in grid])
+    c = samples("c", grid, [x + 1 for x in grid])
+    d = samples("d", grid[:100], [x + 1 for x in grid[:100]])
+    known = clock.Knowledge(pd.concat([a, b, c, d], ignore_index=True))
+    mask = known.mask(s(1500), 3600.0)
+    newest = known.samples[mask].groupby("device")["time"].max()
+    assert newest["b"] < s(1500 - 300)  # stale in data time...
+    assert known.delivering(mask, s(1500), 300.0) == {"a", "b", "c"}  # ...but on the air
+    during = known.mask(s(900), 3600.0)  # inside b's outage: nothing from b yet
+    assert known.delivering(during, s(900), 300.0) == {"a", "c"}

@@ -172,6 +172,18 @@ class Knowledge:
             return inside
         return inside & (self.received_ns <= when)
 
+    def delivering(self, mask: np.ndarray, t: pd.Timestamp, within_s: float) -> set[str]:
+        """Devices that delivered a sample of ``mask`` (whatever its time) since the fleet's
+        data reached ``t`` − ``within_s`` [s]: on the air, if perhaps still replaying a
+        backlog. Receipt is compared with receipt, so this needs no conversion between the
+        data clock and the ingestor's (a simulator at 300× replays a ring in wall seconds
+        that are hours of data time; on a real fleet it is "heard from within ``within_s``")."""
+        since = self.reached(t - pd.Timedelta(seconds=within_s))
+        if since is None or not len(mask):
+            return set()
+        heard = mask & (self.received_ns >= since)
+        return set(self.samples["device"].to_numpy()[heard].tolist())
+
     def newest(self, mask: np.ndarray, window_s: float) -> np.ndarray:
         """Rows of ``mask`` within ``window_s`` [s] of their device's newest row in
         ``mask`` (what :func:`~fluxfleet.ops.alarm_rules.newest_window` keeps, without

@@ -338,6 +338,10 @@ class AlarmEvaluator:
             since = np.datetime64((t - lookback).value, "ns")
             fl = fluxes[(flux_start >= since) & (flux_end <= t.value)]
             newest_at = s.groupby("device")["time"].max().reset_index()
+            # a device replaying its ring after an outage is on the air, not offline: its
+            # newest known sample may be old in data time while it is still catching up
+            talking = known.delivering(mask, t, self.config.offline_after_s)
+            newest_at.loc[newest_at["device"].isin(talking), "time"] = t
             at = clock.devices_at(devices, t)
             events += self._judge(t, s, new, fl, at, newest_at, recent)
             self.behind_s.append((w - t).total_seconds())
