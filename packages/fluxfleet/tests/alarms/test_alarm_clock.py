@@ -156,6 +156,18 @@ def test_a_last_will_counts_from_its_own_time() -> None:
     assert clock.devices_at(d, s(300))["state"].eq("offline").tolist() == [False, False]
 
 
+def test_a_last_will_counts_only_once_received_by_the_fleets_data() -> None:
+    """The will's own time is its device's connection (set then: 600 s); the broker sends
+    it when the link dies, received at 5000 s (``last_seen``). An instant judged late, at
+    which the fleet's data had reached only 3000 s (receipt), must not see it."""
+    d = pd.DataFrame(
+        {"device": ["a"], "state": ["offline"], "state_time": [s(600)], "last_seen": [s(5000)]}
+    )
+    assert clock.devices_at(d, s(3000), s(3001).value)["state"].isna().all()
+    assert clock.devices_at(d, s(5100), s(5101).value)["state"].eq("offline").all()
+    assert clock.devices_at(d, s(3000))["state"].eq("offline").all()  # no receipt: as before
+
+
 def test_a_flux_without_its_closure_never_counts_as_ended() -> None:
     c = closures([("a", 1, 600, 601)])
     f = fluxes([("a", 1), ("b", 7)])

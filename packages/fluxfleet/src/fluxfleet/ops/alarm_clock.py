@@ -226,14 +226,23 @@ def fluxes_at(fluxes: pd.DataFrame, closures: pd.DataFrame, t: pd.Timestamp) -> 
     return fluxes[closure_ends(fluxes, closures) <= t.value]
 
 
-def devices_at(devices: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+def devices_at(
+    devices: pd.DataFrame, t: pd.Timestamp, reached_ns: int | None = None
+) -> pd.DataFrame:
     """The ``devices`` table as of ``t``: a retained ``offline`` status (the last will)
-    counts only from its own time (``state_time``, the device's clock) on; before that the
-    state is unknown (None) — the sample-age rule judges those instants."""
+    counts only from its own time (``state_time``, the device's clock) on, and only once
+    it was received by the time the fleet's data reached ``t`` (``reached_ns``, epoch ns,
+    :meth:`Knowledge.reached`; the will is the device's last message, so ``last_seen`` is
+    its receipt). A will carries the time its device *connected* (it is set then), so
+    its own time alone would put an outage hours early. Otherwise the state is unknown
+    (None) and the sample-age rule judges those instants."""
     if devices.empty:
         return devices
     out = devices.copy()
     when = pd.to_datetime(out["state_time"], utc=True)
     later = when.isna() | (when > t)
+    if reached_ns is not None and "last_seen" in out:
+        seen = pd.to_datetime(out["last_seen"], utc=True)
+        later |= seen.isna() | (_ns(seen) > reached_ns)
     out.loc[later.to_numpy(), "state"] = None
     return out

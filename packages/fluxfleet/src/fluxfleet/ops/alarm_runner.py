@@ -342,7 +342,7 @@ class AlarmEvaluator:
             # newest known sample may be old in data time while it is still catching up
             talking = known.delivering(mask, t, self.config.offline_after_s)
             newest_at.loc[newest_at["device"].isin(talking), "time"] = t
-            at = clock.devices_at(devices, t)
+            at = clock.devices_at(devices, t, known.reached(t))
             events += self._judge(t, s, new, fl, at, newest_at, recent)
             self.behind_s.append((w - t).total_seconds())
             self.evaluated_to = t
