@@ -233,6 +233,21 @@ def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, flo
     return wall, maxrss_kb / 1024, server.peak_mb, text.strip()
 
 
+def load_result(
+    rows: int, wall: float, gen_s: float, target: Target, server_mb: float, **extra: float
+) -> dict[str, float]:
+    """One load's figures, as every loader reports them."""
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "write_s": wall - gen_s,
+        **extra,
+        "size_b": target.size(),
+        "loader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "server_mb": server_mb,
+    }
+
+
 def dir_size(path: Path) -> int:
     """Bytes under ``path`` (a file or a directory tree)."""
     if path.is_file():
@@ -340,15 +355,7 @@ def load(target: Target, days: int, chambers: int, batch_minutes: int) -> dict[s
             if target.name == "duckdb":
                 store.con.execute("CHECKPOINT")  # type: ignore[attr-defined]
         wall = time.perf_counter() - t0
-    loader_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
-        "rows": rows,
-        "wall_s": wall,
-        "write_s": wall - gen_s,
-        "size_b": target.size(),
-        "loader_mb": loader_mb,
-        "server_mb": server.peak_mb,
-    }
+    return load_result(rows, wall, gen_s, target, server.peak_mb)
 
 
 def load_bulk_duckdb(target: Target, days: int, chambers: int, memory_limit: str) -> dict:
@@ -397,15 +404,7 @@ def load_bulk_duckdb(target: Target, days: int, chambers: int, memory_limit: str
                 )
         con.execute("CHECKPOINT")
     wall = time.perf_counter() - t0
-    return {
-        "rows": rows,
-        "wall_s": wall,
-        "write_s": wall - gen_s,
-        "cpu_s": sum(os.times()[:2]),
-        "size_b": target.size(),
-        "loader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "server_mb": 0.0,
-    }
+    return load_result(rows, wall, gen_s, target, 0.0, cpu_s=sum(os.times()[:2]))
 
 
 def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
@@ -483,15 +482,7 @@ def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
                 break
         con.execute("ANALYZE samples")
     wall = time.perf_counter() - t0
-    return {
-        "rows": rows,
-        "wall_s": wall,
-        "write_s": wall - gen_s,
-        "cpu_s": sum(os.times()[:2]),
-        "size_b": target.size(),
-        "loader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "server_mb": server.peak_mb,
-    }
+    return load_result(rows, wall, gen_s, target, server.peak_mb, cpu_s=sum(os.times()[:2]))
 
 
 def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str, float]:

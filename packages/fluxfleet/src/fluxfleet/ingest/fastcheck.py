@@ -36,6 +36,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from fluxfleet.ingest.arrowcheck import prove_columnar
 from fluxfleet.ingest.proven import (
+    INT_LIMITS,
     MAX_OPEN,
     READINGS,
     SAMPLE_KEYS,
@@ -193,9 +194,7 @@ def _prove_dicts(
         ("seq", 0, int_max, False),
         ("ts", time_range_ms[0], time_range_ms[1], True),  # within [0, 2**53] too
         ("cyc", 0, int_max, False),
-        ("lid_deg", 0, 270, False),
-        ("fan_pct", 0, 100, False),
-        ("fl", 0, 255, False),
+        *((k, lo_k, hi_k, False) for k, lo_k, hi_k in INT_LIMITS),
     ):
         out[key], good = _ints(cols[key], lo, hi, hi_open)
         ok &= good
