@@ -35,7 +35,7 @@ from amrr.budget import (
     size_suspension,
 )
 from amrr.magnet import MagnetDesign, Wire, design_magnet, max_axial_gradient_T_m
-from amrr.properties.mixture import mixture_properties
+from amrr.properties.mixture import mixture_properties, superfluid_boundary_x3
 from amrr.properties.paramagnet import MATERIALS, Model, paramagnet_properties
 from amrr.properties.refrigerant import AnalyticRefrigerant, Refrigerant
 from amrr.pump import PumpDisplacement, PumpSpec, pump_displacement
@@ -98,8 +98,8 @@ def _p(section: str, key: str, low: float, high: float, help: str, kind: type = 
 
 SCHEMA: tuple[Param, ...] = (
     _p("cycle", "hot_temperature_K", 0.8, 1.8, "hot heat exchanger temperature"),
-    _p("cycle", "cold_outlet_temperature_K", 0.4, 1.5, "regenerator outlet (target) temperature"),
-    _p("cycle", "load_temperature_K", 0.4, 1.7, "mixture temperature leaving the CHX"),
+    _p("cycle", "cold_outlet_temperature_K", 0.3, 1.5, "regenerator outlet (target) temperature"),
+    _p("cycle", "load_temperature_K", 0.3, 1.7, "mixture temperature leaving the CHX"),
     _p("cycle", "blow_time_s", 1.0, 3600.0, "duration of one flow process"),
     _p("cycle", "hold_time_s", 0.0, 3600.0, "duration of one no-flow process"),
     _p("cycle", "x3", 1e-4, 0.4, "3He mole fraction of the mixture"),
@@ -110,13 +110,26 @@ SCHEMA: tuple[Param, ...] = (
         1.0,
         "share of the regenerator field swing made in each no-flow process (cycle model)",
     ),
-    Param("refrigerant", "material", kind=str, choices=("GGG",), help="paramagnetic refrigerant"),
+    Param(
+        "refrigerant",
+        "material",
+        kind=str,
+        choices=("GGG", "GLF"),
+        help="paramagnetic refrigerant of the regenerators (the pump beds stay GGG)",
+    ),
     Param(
         "refrigerant",
         "model",
         kind=str,
-        choices=("ideal", "mean_field"),
-        help="spin model of amrr.properties.paramagnet",
+        choices=("ideal", "mean_field", "internal_field"),
+        help="spin model of amrr.properties.paramagnet for the design equations",
+    ),
+    _p(
+        "refrigerant",
+        "internal_field_T",
+        0.0,
+        2.0,
+        "internal field b of the internal_field spin model (the cycle model's refrigerant)",
     ),
     _p("refrigerant", "density_kg_m3", 1000.0, 20000.0, "density of the solid refrigerant"),
     _p("regenerator", "inner_diameter_m", 1e-3, 0.3, "canister inner diameter"),
@@ -259,7 +272,32 @@ def check_consistency(design: Design, source: str = "<design>", text: str | None
         Naming the keys and the relation they break.
     """
     c, r, m, p, s = (design[k] for k in ("cycle", "regenerator", "magnet", "pump", "suspension"))
+    rf = design["refrigerant"]
+    material = MATERIALS[rf["material"]]
+    coldest = min(c["cold_outlet_temperature_K"], c["load_temperature_K"])
+    x3_limit = float(superfluid_boundary_x3(np.asarray(coldest)))
     rules = [
+        (
+            rf["model"] != "mean_field" or material.curie_weiss_K is not None,
+            "refrigerant",
+            "model",
+            f"{material.name} has no verified Curie–Weiss θ, so no mean_field model: "
+            "use ideal or internal_field (with refrigerant.internal_field_T)",
+        ),
+        (
+            coldest >= material.temperature_range.low,
+            "cycle",
+            "cold_outlet_temperature_K",
+            f"{material.name}'s spin models hold down to {material.temperature_range.low:g} K "
+            f"({material.temperature_range.source})",
+        ),
+        (
+            c["x3"] <= x3_limit,
+            "cycle",
+            "x3",
+            f"x3 = {c['x3']:g} phase-separates at {coldest:g} K: the dilute phase holds at "
+            f"most x3 = {x3_limit:.4f} there (choose a smaller x3 or a warmer cold end)",
+        ),
         (
             c["cold_outlet_temperature_K"] < c["load_temperature_K"] < c["hot_temperature_K"],
             "cycle",
@@ -438,10 +476,30 @@ class DesignResult:
 
 
 def refrigerant_of(design: Design, model: str | None = None) -> Refrigerant:
-    """The refrigerant the design names (``model`` overrides its spin model)."""
+    """The regenerators' refrigerant the design names (``model`` overrides its spin model;
+    ``internal_field`` takes the design's ``refrigerant.internal_field_T``)."""
     ref = design["refrigerant"]
     chosen = cast(Model, model or ref["model"])
-    return cast(Refrigerant, AnalyticRefrigerant(ref["material"], model=chosen))
+    b = float(ref["internal_field_T"]) if chosen == "internal_field" else None
+    return cast(Refrigerant, AnalyticRefrigerant(ref["material"], model=chosen, internal_field_T=b))
+
+
+def band_models(design: Design) -> tuple[Model, ...]:
+    """The spin models the design's refrigerant has (the model band): all three for GGG;
+    no mean field for a material without a verified Curie–Weiss θ (GLF)."""
+    material = MATERIALS[design["refrigerant"]["material"]]
+    models: tuple[Model, ...] = ("ideal", "mean_field", "internal_field")
+    return tuple(m for m in models if m != "mean_field" or material.curie_weiss_K is not None)
+
+
+def pump_refrigerant_of(design: Design) -> Refrigerant:
+    """The pump beds' refrigerant: always GGG at the hot end (the paper's superfluid
+    magnetic pump); the design's spin model when the regenerators are GGG too, else GGG's
+    documented default."""
+    ref = design["refrigerant"]
+    if ref["material"] == "GGG":
+        return refrigerant_of(design)
+    return cast(Refrigerant, AnalyticRefrigerant("GGG"))
 
 
 def evaluate(design: Design, *, sensitivities: bool = True) -> DesignResult:
@@ -473,12 +531,12 @@ def evaluate(design: Design, *, sensitivities: bool = True) -> DesignResult:
         )
     )
     ggg = refrigerant_of(design)
-    other_model = "ideal" if rf["model"] != "ideal" else "mean_field"
+    other_model = next(m for m in band_models(design) if m != rf["model"])
     x3 = c["x3"]
 
     pump = pump_displacement(
         PumpSpec(pm["ggg_mass_kg"], pm["temperature_K"], pm["low_field_T"], pm["high_field_T"], x3),
-        ggg,
+        pump_refrigerant_of(design),
     )
     spec = RegeneratorSpec(
         inner_diameter_m=rg["inner_diameter_m"],
@@ -531,7 +589,11 @@ def evaluate(design: Design, *, sensitivities: bool = True) -> DesignResult:
     t_mid = 0.5 * (c["hot_temperature_K"] + c["cold_outlet_temperature_K"])
     magnetisation = float(
         paramagnet_properties(
-            t_mid, rg["high_field_T"], params, model=rf["model"]
+            t_mid,
+            rg["high_field_T"],
+            params,
+            model=rf["model"],
+            internal_field_T=rf["internal_field_T"] if rf["model"] == "internal_field" else None,
         ).magnetisation_Am2_mol
     )
     swing_current = mg["current_A"] * rg["high_field_T"] / magnet.centre_field_T

@@ -23,10 +23,10 @@ from amrr.design import (
 
 _SHOWN = (
     ("regenerator_length_m", "regenerator length", 1e3, "mm"),
-    ("regenerator_length_other_model_m", "  with the other GGG model", 1e3, "mm"),
-    ("regenerator_ggg_mass_kg", "GGG mass per regenerator", 1e3, "g"),
+    ("regenerator_length_other_model_m", "  with the other spin model", 1e3, "mm"),
+    ("regenerator_ggg_mass_kg", "refrigerant mass per regenerator", 1e3, "g"),
     ("regenerator_porosity", "porosity", 1.0, "-"),
-    ("regenerator_fill_fraction", "GGG fill fraction", 1.0, "-"),
+    ("regenerator_fill_fraction", "refrigerant fill fraction", 1.0, "-"),
     ("magnet_turns", "magnet turns", 1.0, "-"),
     ("magnet_layers", "magnet layers", 1.0, "-"),
     ("magnet_turns_per_layer", "turns per layer", 1.0, "-"),

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from amrr.design import DesignResult, assumptions, refrigerant_of
+from amrr.design import DesignResult, assumptions, pump_refrigerant_of, refrigerant_of
 
 
 def _png(fig: Figure) -> str:
@@ -47,7 +47,7 @@ def field_map_figure(result: DesignResult) -> Figure:
         np.array([0, 0, 1, 1, 0]) * reg_r * 1e3,
         "w--",
         lw=1,
-        label="GGG bed",
+        label=f"{result.design['refrigerant']['material']} bed",
     )
     ax1.set_xlabel("z [mm]")
     ax1.set_ylabel("r [mm]")
@@ -66,10 +66,13 @@ def field_map_figure(result: DesignResult) -> Figure:
 
 
 def ts_chart_figure(result: DesignResult) -> Figure:
-    """The cycle on GGG's T–S chart: regenerator isotherms and the pump bed's field ramp."""
+    """The cycle on the refrigerant's T–S chart: regenerator isotherms and the pump bed's
+    field ramp (the pump's GGG, on its own entropy, when the regenerators are GLF)."""
     d = result.design
     ggg = refrigerant_of(d)
-    T = np.linspace(0.6, 2.0, 200)
+    pump_ggg = pump_refrigerant_of(d)
+    t_low = min(0.6, 0.9 * d["cycle"]["cold_outlet_temperature_K"])
+    T = np.linspace(t_low, 2.0, 200)
     reg = result.regenerator.spec
     pump = result.pump.spec
     fig = Figure(figsize=(7.0, 4.8))
@@ -88,10 +91,11 @@ def ts_chart_figure(result: DesignResult) -> Figure:
         )
         if k == 0:
             ax.plot([], [], "k-", lw=0.8, label="regenerator slices, cold blow")
-    sp = ggg(
+    sp = pump_ggg(
         np.array([pump.temperature_K] * 2), np.array([pump.low_field_T, pump.high_field_T])
     ).entropy_J_kgK
-    ax.plot(sp, [pump.temperature_K] * 2, "r-", lw=2.5, label="pump bed, magnetising")
+    pump_label = "pump bed, magnetising" + ("" if pump_ggg == ggg else f" ({pump_ggg.name})")
+    ax.plot(sp, [pump.temperature_K] * 2, "r-", lw=2.5, label=pump_label)
     ax.set_xlabel("S [J/(kg K)]")
     ax.set_ylabel("T [K]")
     ax.set_title(f"{ggg.name}: the cycle of the design model")
@@ -113,7 +117,9 @@ def profile_figure(result: DesignResult) -> Figure:
     width = (x[1] - x[0]) * 0.8 if len(x) > 1 else 1.0
     ax2.bar(x, r.node_heat_J * 1e3, width=width, color="C1", alpha=0.4, label="Σ_j Q_ij")
     ax2.set_ylabel("heat into the slice per blow [mJ]")
-    ax.set_title(f"Regenerator: ℓ = {r.length_m * 1e3:.1f} mm, GGG {r.ggg_mass_kg * 1e3:.0f} g")
+    material = result.design["refrigerant"]["material"]
+    mass_g = r.ggg_mass_kg * 1e3
+    ax.set_title(f"Regenerator: ℓ = {r.length_m * 1e3:.1f} mm, {material} {mass_g:.0f} g")
     fig.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -142,7 +148,7 @@ def render_html(result: DesignResult, source: str, design_text: str | None = Non
     """The whole report as one HTML string (no external assets)."""
     figures = [
         ("Magnet field map", field_map_figure(result)),
-        ("Cycle on GGG's T–S chart", ts_chart_figure(result)),
+        ("Cycle on the refrigerant's T–S chart", ts_chart_figure(result)),
         ("Regenerator temperature profile", profile_figure(result)),
     ]
     if result.sensitivities:

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 import typer
 
-from amrr.cycle.magnetic import MixtureTable, OperatingPoint, RegeneratorSpec
+from amrr.cycle.magnetic import (
+    MixtureTable,
+    OperatingPoint,
+    RegeneratorSpec,
+    single_phase_floor_K,
+)
 from amrr.cycle.march import CycleSchedule
 from amrr.cycle.passive import (
     NTU_RANGE,
@@ -23,6 +28,7 @@ from amrr.cycle.passive import (
     small_utilisation_limit,
 )
 from amrr.cycle.steady import METHODS
+from amrr.properties.paramagnet import MATERIALS
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -224,7 +230,8 @@ def _print_paper_comparison(dc: Any, records: list[dict[str, Any]]) -> None:
     typer.echo(
         f"axial conduction {'on' if s.axial_conduction else 'off (--axial-conduction)'}:"
         f" the bed's stagnant conductivity {k_e0:.3g} W/(m K) (placeholders: mixture"
-        f" {s.fluid_conductivity_W_mK:g}, GGG {s.solid_conductivity_W_mK:g} W/(m K)) carries"
+        f" {s.fluid_conductivity_W_mK:g}, {s.refrigerant} {s.solid_conductivity_W_mK:g} W/(m K))"
+        " carries"
         f" k A (T_H - T_C)/L = {leak * 1e6:.0f} µW down a linear profile"
     )
     diode = dc.design["magnet"]["diode_forward_voltage_V"]
@@ -248,7 +255,9 @@ def cycle(
     cells: int | None = typer.Option(None, "--cells", help="Cells along each bed [-]."),
     steps: int | None = typer.Option(None, "--steps", help="Time steps per blow [-]."),
     band: bool = typer.Option(
-        False, "--band", help="With --design: also run each GGG spin model (the model band)."
+        False,
+        "--band",
+        help="With --design: also run each spin model of the refrigerant (the model band).",
     ),
     hold_swing_fraction: float | None = typer.Option(
         None,
@@ -261,7 +270,7 @@ def cycle(
         False,
         "--axial-conduction/--no-axial-conduction",
         help="Axial conduction along the beds (stagnant Zehner–Schlünder + Wakao–Kaguei "
-        "dispersion; placeholder conductivities of the mixture and GGG). Default off.",
+        "dispersion; placeholder conductivities of the mixture and the refrigerant). Default off.",
     ),
     workers: int | None = typer.Option(
         None,
@@ -333,9 +342,16 @@ def cycle(
         # the design's regenerator outlet and load temperatures: 750 and 900 mK in the paper
         c = dc.design["cycle"]
         temps = sorted({c["cold_outlet_temperature_K"], c["load_temperature_K"]})
+    # the refrigerant's spin models and the single-phase mixture set the coldest T_C
+    material = MATERIALS[spec.refrigerant]
+    floor = max(material.temperature_range.low, single_phase_floor_K(spec.x3))
     for t in temps:
-        if not 0.3 <= t < point.hot_K:
-            _fail(f"T_C {t:g} K: must lie within 0.3 K and T_H = {point.hot_K:g} K")
+        if not floor <= t < point.hot_K:
+            _fail(
+                f"T_C {t:g} K: must lie within {floor:g} K ({material.name}'s spin models hold "
+                f"down to {material.temperature_range.low:g} K; x3 = {spec.x3:g} phase-separates "
+                f"below {single_phase_floor_K(spec.x3):g} K) and T_H = {point.hot_K:g} K"
+            )
     from tqdm import tqdm
 
     from amrr.cycle.curve import CurveJob, default_workers
@@ -416,7 +432,8 @@ def cycle(
             if "net_cooling_band_W" in r:
                 lo, hi = r["net_cooling_band_W"]
                 typer.echo(
-                    f"GGG model band at {r['cold_K']:.3f} K: net {lo * 1e3:.4f} … {hi * 1e3:.4f} mW"
+                    f"spin-model band at {r['cold_K']:.3f} K:"
+                    f" net {lo * 1e3:.4f} … {hi * 1e3:.4f} mW"
                     f" over {', '.join(r['band_models']) or 'no converged model'}"
                 )
     if report_path is not None:

@@ -50,8 +50,8 @@ from amrr.cycle.magnetic import (
 )
 from amrr.cycle.march import CycleSchedule
 from amrr.cycle.steady import Method, SteadyState
-from amrr.design import Design, DesignResult, evaluate
-from amrr.properties.paramagnet import MODELS, Model
+from amrr.design import Design, DesignResult, band_models, evaluate
+from amrr.properties.paramagnet import Model
 from amrr.properties.validity import FloatArray
 
 PAPER_COOLING_W = (600e-6, 1e-3)
@@ -195,6 +195,7 @@ def cycle_from_design(
         particle_diameter_m=rg["particle_diameter_m"],
         refrigerant=rf["material"],
         spin_model=spin_model,
+        internal_field_T=float(rf["internal_field_T"]),
         solid_density_kg_m3=rf["density_kg_m3"],
         x3=c["x3"],
         cells=cells,
@@ -372,18 +373,19 @@ def model_band(
     cold_K: float | None = None,
     *,
     table: MixtureTable | None = None,
-    models: tuple[Model, ...] = MODELS,
+    models: tuple[Model, ...] | None = None,
     tol_K: float = 1e-7,
     max_cycles: int = 3000,
 ) -> ModelBand:
     """Run the design's cycle once per spin model at T_C = ``cold_K`` [K].
 
+    ``models`` defaults to every spin model the refrigerant has (:func:`~amrr.design.band_models`).
     A model that does not reach cyclic steady state within ``max_cycles`` is kept with
     ``converged = False`` and left out of the range.
     """
     tab = table if table is not None else MixtureTable.build(dc.spec.x3)
     points: dict[str, DesignCoolingPoint] = {}
-    for model in models:
+    for model in band_models(dc.design) if models is None else models:
         variant = replace(dc, spec=replace(dc.spec, spin_model=model))
         points[model], _ = design_cooling(
             variant, cold_K, table=tab, tol_K=tol_K, max_cycles=max_cycles

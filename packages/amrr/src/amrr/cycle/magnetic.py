@@ -63,6 +63,7 @@ from amrr.cycle.packed_bed import ergun_pressure_gradient_Pa_m
 from amrr.cycle.steady import Method, SteadyState, cyclic_steady_state
 from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import Model, exchange_internal_field_T
+from amrr.properties.phase_diagram import superfluid_boundary_x3
 from amrr.properties.validity import FloatArray
 
 M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
@@ -90,6 +91,10 @@ class RegeneratorSpec:
     spin_model : str
         Spin model of :func:`amrr.properties.paramagnet_properties`; the default
         ``"internal_field"`` is the one with a zero-field heat capacity.
+    internal_field_T : float or None
+        Internal field b [T] of the ``internal_field`` model; None: derived from the
+        material's Curie–Weiss θ (:func:`~amrr.properties.paramagnet.exchange_internal_field_T`,
+        0.458 T for GGG; GLF has no verified θ and needs it given).
     solid_density_kg_m3 : float
         Refrigerant density [kg/m³].
     x3 : float
@@ -118,6 +123,7 @@ class RegeneratorSpec:
     particle_diameter_m: float = 1.0e-3
     refrigerant: str = "GGG"
     spin_model: Model = "internal_field"
+    internal_field_T: float | None = None
     solid_density_kg_m3: float = GGG_DENSITY_KG_M3
     x3: float = 0.10
     fluid_conductivity_W_mK: float = 0.02
@@ -145,6 +151,8 @@ class RegeneratorSpec:
             raise ValueError(f"x3 must lie in (0, 0.6), got {self.x3}")
         if self.cells < 4:
             raise ValueError(f"cells must be >= 4, got {self.cells}")
+        if self.internal_field_T is not None and not 0.0 <= self.internal_field_T <= 10.0:
+            raise ValueError(f"internal_field_T must lie in [0, 10] T, got {self.internal_field_T}")
 
     @property
     def area_m2(self) -> float:
@@ -191,6 +199,23 @@ class OperatingPoint:
             raise ValueError("field_T needs 4 values >= 0 [T]")
 
 
+TABLE_SPACING_K = 0.005
+"""Knot spacing of :class:`MixtureTable` [K]."""
+
+
+def single_phase_floor_K(x3: float) -> float:
+    """Lowest temperature of the mixture table for 3He fraction ``x3`` [K].
+
+    The 5-mK knot at or just above the temperature where ``x3`` meets the dilute
+    phase-separation line x_dil(T) (:func:`~amrr.properties.phase_diagram.superfluid_boundary_x3`),
+    never below 0.15 K (the mixture model's range): x3 = 0.10 phase-separates at 0.231 K, so
+    its table starts at 0.235 K.
+    """
+    grid = np.arange(0.15, 1.0, TABLE_SPACING_K)
+    single = grid[superfluid_boundary_x3(grid) >= x3]
+    return float(single[0]) if single.size else float(grid[-1])
+
+
 @dataclass(frozen=True)
 class MixtureTable:
     """h(T), s(T), c(T) of the mixture at fixed x3 on cubic splines.
@@ -217,10 +242,21 @@ class MixtureTable:
 
     @classmethod
     def build(
-        cls, x3: float, low_K: float = 0.3, high_K: float = 1.8, knots: int = 301
+        cls,
+        x3: float,
+        low_K: float | None = None,
+        high_K: float = 1.8,
+        knots: int | None = None,
     ) -> MixtureTable:
-        """Tabulate :func:`mixture_properties` at ``knots`` temperatures [K]."""
-        grid = np.linspace(low_K, high_K, knots)
+        """Tabulate :func:`mixture_properties` at ``knots`` temperatures [K].
+
+        ``low_K`` defaults to :func:`single_phase_floor_K` (x3): the table reaches down to
+        where the mixture phase-separates, so a cold end below 0.4 K (GLF) is tabulated, not
+        extrapolated. ``knots`` defaults to one every 5 mK.
+        """
+        low = single_phase_floor_K(x3) if low_K is None else low_K
+        n = knots if knots is not None else round((high_K - low) / TABLE_SPACING_K) + 1
+        grid = np.linspace(low, high_K, n)
         p = mixture_properties(grid, x3)
         h = CubicSpline(grid, p.enthalpy_J_mol)
         s = CubicSpline(grid, p.entropy_J_molK)
@@ -234,7 +270,7 @@ class MixtureTable:
             float(np.max(np.abs(c(mid) / q.heat_capacity_J_molK - 1.0))),
         )
         v = float(np.mean(p.molar_volume_m3_mol))
-        return cls(x3, low_K, high_K, err, h, s, c, v)
+        return cls(x3, low, high_K, err, h, s, c, v)
 
     @property
     def molar_mass_kg_mol(self) -> float:
@@ -381,7 +417,11 @@ class MagneticRegenerator:
         )
         self.molar_mass = self.table.molar_mass_kg_mol
         self.internal_field = (
-            exchange_internal_field_T(spec.refrigerant)
+            (
+                spec.internal_field_T
+                if spec.internal_field_T is not None
+                else exchange_internal_field_T(spec.refrigerant)
+            )
             if spec.spin_model == "internal_field" and solid is None
             else None
         )

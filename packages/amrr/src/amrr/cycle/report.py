@@ -102,7 +102,7 @@ def cooling_curve_figure(
         bt = sorted(band)
         lo = [band[k][0] * 1e3 for k in bt]
         hi = [band[k][1] * 1e3 for k in bt]
-        ax.fill_between(bt, lo, hi, color="C2", alpha=0.25, label="net, GGG model band")
+        ax.fill_between(bt, lo, hi, color="C2", alpha=0.25, label="net, spin-model band")
         ax.errorbar(bt, 0.5 * (np.array(lo) + hi), yerr=0.5 * (np.array(hi) - lo), fmt="none")
     for r in records[:1]:
         if "design_tool_net_cooling_W" in r:
@@ -163,7 +163,7 @@ def render_cycle_html(
                     f"<td>{_fmt(p.get('converged'))}</td></tr>"
                 )
         band_html = (
-            "<h2>GGG spin-model band</h2><p>The cycle run once per spin model (ideal, mean "
+            "<h2>Spin-model band</h2><p>The cycle run once per spin model (ideal, mean "
             "field, internal field: the members of <code>model_spread()</code>). Models that "
             "did not reach cyclic steady state are listed and left out of the band.</p>"
             "<table><tr><th>T_C [K]</th><th>model</th><th>net_cooling_W</th>"
