@@ -17,8 +17,8 @@ from amrr.design import (
     pump_refrigerant_of,
     refrigerant_of,
 )
-from amrr.properties.mixture import superfluid_boundary_x3
 from amrr.properties.paramagnet import exchange_internal_field_T
+from amrr.properties.phase_diagram import superfluid_boundary_x3
 from typer.testing import CliRunner
 
 GRID = {"cells": 12, "steps_per_blow": 24, "steps_per_hold": 3}

@@ -35,8 +35,9 @@ from amrr.budget import (
     size_suspension,
 )
 from amrr.magnet import MagnetDesign, Wire, design_magnet, max_axial_gradient_T_m
-from amrr.properties.mixture import mixture_properties, superfluid_boundary_x3
+from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MATERIALS, Model, paramagnet_properties
+from amrr.properties.phase_diagram import superfluid_boundary_x3
 from amrr.properties.refrigerant import AnalyticRefrigerant, Refrigerant
 from amrr.pump import PumpDisplacement, PumpSpec, pump_displacement
 from amrr.regenerator import (
