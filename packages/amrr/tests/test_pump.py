@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from amrr.properties import AnalyticRefrigerant, helium4_svp, mixture_properties
-from amrr.pump import PumpSpec, pump_displacement
+from amrr.pump import PumpSpec, linear_ramp_flow, pump_displacement
 
 
 def test_displacement_is_the_entropy_balance():
@@ -40,3 +41,39 @@ def test_bad_pump_inputs():
         PumpSpec(0.0)
     with pytest.raises(ValueError, match="high_field_T"):
         PumpSpec(0.1, high_field_T=0.0)
+
+
+@pytest.mark.parametrize("model", ["mean_field", "ideal", "internal_field"])
+def test_linear_ramp_moves_the_blows_moles_with_no_flow_at_zero_field(model):
+    ref = AnalyticRefrigerant(
+        "GGG", model=model, internal_field_T=0.458 if model == "internal_field" else None
+    )
+    spec = PumpSpec(0.1, 1.6, 0.0, 1.5, 0.10)
+    flow = linear_ramp_flow(spec, 80.0, ref, points=801)
+    # ∫ ṅ dt = m ΔS / s_mix, the reversible displacement, to the trapezoid's error
+    assert flow.moles_per_blow_mol == pytest.approx(
+        pump_displacement(spec, ref).moles_per_blow_mol, rel=1e-4
+    )
+    # S is even in B: ∂S/∂B = 0 at zero field, so the ramp starts with no flow
+    assert flow.molar_flow_mol_s[0] == pytest.approx(0.0, abs=1e-12)
+    assert flow.peak_to_mean > 1.0
+    assert flow.flow_at(40.0) == pytest.approx(
+        float(np.interp(40.0, flow.time_s, flow.molar_flow_mol_s))
+    )
+
+
+def test_linear_ramp_flow_by_hand_at_one_instant():
+    # ṅ(t) = m |∂S/∂B|(T, B(t)) Ḃ / s_mix at t = 20 s of an 80-s 0 → 1.5 T ramp
+    ref = AnalyticRefrigerant("GGG")
+    spec = PumpSpec(0.2, 1.5, 0.0, 1.5, 0.05)
+    flow = linear_ramp_flow(spec, 80.0, ref, points=81)
+    b, rate = 0.375, 1.5 / 80.0
+    dsdb = abs(float(ref(np.array([1.5]), np.array([b])).dS_dB_J_kgKT[0]))
+    s_mix = float(mixture_properties(1.5, 0.05).entropy_J_molK)
+    assert flow.molar_flow_mol_s[20] == pytest.approx(0.2 * dsdb * rate / s_mix, rel=1e-12)
+
+
+@pytest.mark.parametrize(("blow_s", "points", "match"), [(0.0, 10, "blow_s"), (80.0, 2, "points")])
+def test_linear_ramp_bad_inputs(blow_s, points, match):
+    with pytest.raises(ValueError, match=match):
+        linear_ramp_flow(PumpSpec(0.1), blow_s, points=points)
