@@ -287,7 +287,10 @@ def _write(
             "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
         )
         quoted = str(tmp).replace("'", "''")
-        n = con.execute(f"COPY ({query}) TO '{quoted}' ({options})", params).fetchall()
+        try:
+            n = con.execute(f"COPY ({query}) TO '{quoted}' ({options})", params).fetchall()
+        except duckdb.IOException as exc:  # the file could not be made or written
+            raise OSError(str(exc).strip().splitlines()[0]) from None
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)

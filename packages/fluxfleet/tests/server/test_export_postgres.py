@@ -267,6 +267,15 @@ def test_cli_bad_times(pg_url: str, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_cli_output_that_cannot_be_written(stores: tuple[str, str], backend: str) -> None:
+    """A directory where no file can be made (/proc): exit 1 naming the file, no traceback."""
+    url = stores[0] if backend == "duckdb" else stores[1]
+    code, text = _export(url, "--table", "closures", "-o", "/proc/closures.parquet")
+    assert code == 1, text
+    assert "fluxfleet: error: cannot write /proc/closures.parquet" in text
+
+
 def test_cli_exports_a_day(stores: tuple[str, str], tmp_path: Path) -> None:
     _duck, pg_url = stores
     out = tmp_path / "day.parquet"
