@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,21 +83,28 @@ def _fill(url: str, batch: Batch) -> None:
         st.write_fluxes(_fluxes(batch.closures))
 
 
-@pytest.fixture
-def pg_url(postgres: object) -> str:
+def _new_database(postgres: Any) -> str:
     """A fresh database on the test server (migrated by the first ``open_store``)."""
     import psycopg
 
     name = f"x_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.dsn, autocommit=True) as con:  # type: ignore[attr-defined]
+    with psycopg.connect(postgres.dsn, autocommit=True) as con:
         con.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{name}"  # type: ignore[attr-defined]
+    return f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
 
 
 @pytest.fixture
-def stores(fleet_batch: Batch, pg_url: str, tmp_path: Path) -> tuple[str, str]:
-    """(DuckDB URL, PostgreSQL URL), both holding the same rows."""
-    duck_url = f"duckdb:///{tmp_path / 'fleet.duckdb'}"
+def pg_url(postgres: Any) -> str:
+    return _new_database(postgres)
+
+
+@pytest.fixture(scope="module")
+def stores(
+    fleet_batch: Batch, postgres: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """(DuckDB URL, PostgreSQL URL), both holding the same rows (the tests only read)."""
+    duck_url = f"duckdb:///{tmp_path_factory.mktemp('export') / 'fleet.duckdb'}"
+    pg_url = _new_database(postgres)
     _fill(duck_url, fleet_batch)
     _fill(pg_url, fleet_batch)
     return duck_url, pg_url
