@@ -16,15 +16,18 @@ Per backend (DuckDB file; a real PostgreSQL server started with the tests' launc
 ``testsupport.services.run_postgres``) it prints rows, load time, rows/s, size on disk and
 the loader's peak resident memory (and the PostgreSQL server's), then times
 ``fluxfleet export --table samples --from DAY --to DAY+1 -o day.parquet`` as a user runs it
-(a subprocess, 3 runs, p50) with that process's peak RSS, and the peak RSS of a process
-running a whole-season aggregate (``count``/``avg`` per device over every sample), how
-the day's rows are found (a day's count against every row's; PostgreSQL's plan) and
-``fluxfleet serve``'s first answers with its peak RSS.
+(a subprocess, 3 runs, p50) with that process's peak RSS and CPU time (user + sys) and,
+for PostgreSQL, the server's CPU time during it (its backends included); unless
+``--export-only``, also the peak RSS of a process running a whole-season aggregate
+(``count``/``avg`` per device over every sample), how the day's rows are found (a day's
+count against every row's; PostgreSQL's plan) and ``fluxfleet serve``'s first answers
+with its peak RSS.
 
 When fewer days than the season are loaded, the season's load time and size are
 extrapolated linearly from the measured rate and bytes/row, and labelled as such.
 
     python benchmarks/season_store.py --days 3 --backend both     # a few minutes
+    python benchmarks/season_store.py --days 3 --backend postgresql --export-only
     python benchmarks/season_store.py --backend duckdb            # the full season: ≈ 40 min
 
 The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
@@ -209,15 +212,49 @@ class PeakWatcher:
         self._thread.join()
 
 
-def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, float, str]:
-    """Run ``cmd``; wall [s], its peak RSS [MB], the server's peak RSS [MB], stderr.
+def server_cpu_s(pid: int | None) -> float:
+    """CPU time [s] (user + sys) of a server process tree so far: the process, its live
+    children, and the children it has reaped (a PostgreSQL backend that served one client
+    ends with it; the postmaster's ``children_*`` times then hold its CPU)."""
+    import psutil
 
-    The stderr text ends with the child's CPU time (user + sys) and the load average.
+    if pid is None:
+        return 0.0
+    try:
+        p = psutil.Process(pid)
+        own = p.cpu_times()
+        total = own.user + own.system + own.children_user + own.children_system
+        kids = p.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    for q in kids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = q.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+@dataclass
+class ChildRun:
+    wall_s: float
+    rss_mb: float  # the child's peak
+    server_mb: float  # the server's peak (PostgreSQL)
+    text: str  # the child's stderr, then its CPU, the server's and the load
+    cpu_s: float  # the child's user + sys
+    server_cpu_s: float  # the server's user + sys during the run (PostgreSQL)
+
+
+def run_child(cmd: list[str], server_pid: int | None) -> ChildRun:
+    """Run ``cmd``: wall, CPU and peak RSS of it, and of the server (``server_pid``'s tree).
+
+    The stderr text ends with the child's CPU time (user + sys), the server's CPU time
+    during the run (PostgreSQL) and the load average.
     """
     # Peak RSS by GNU time's own child: a child forked from this (large) loader would
     # inherit its high-water mark in ru_maxrss.
     with tempfile.TemporaryDirectory() as tmp, PeakWatcher(server_pid) as server:
         stats, err = Path(tmp) / "time", Path(tmp) / "stderr"
+        server_cpu0 = server_cpu_s(server_pid)
         t0 = time.perf_counter()
         with err.open("wb") as err_file:
             proc = subprocess.run(
@@ -225,12 +262,17 @@ def run_child(cmd: list[str], server_pid: int | None) -> tuple[float, float, flo
                 stdout=subprocess.DEVNULL, stderr=err_file, check=False,
             )  # fmt: skip
         wall = time.perf_counter() - t0
+        server_cpu = server_cpu_s(server_pid) - server_cpu0
         text = err.read_text(errors="replace")
         maxrss_kb, user_s, sys_s = (float(x) for x in stats.read_text().split()[-3:])
-        text += f" [CPU {user_s + sys_s:.2f} s, load {os.getloadavg()[0]:.1f}]"
+        text += f" [CPU {user_s + sys_s:.2f} s"
+        text += f", server CPU {server_cpu:.2f} s" if server_pid is not None else ""
+        text += f", load {os.getloadavg()[0]:.1f}]"
     if proc.returncode != 0:
         raise SystemExit(f"season_store: {' '.join(cmd)} failed ({proc.returncode}):\n{text}")
-    return wall, maxrss_kb / 1024, server.peak_mb, text.strip()
+    return ChildRun(
+        wall, maxrss_kb / 1024, server.peak_mb, text.strip(), user_s + sys_s, server_cpu
+    )
 
 
 def load_result(
@@ -491,16 +533,20 @@ def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str,
     cli = str(Path(sys.executable).with_name("fluxfleet"))
     cmd = [cli, "export", "--store", target.url, "--table", "samples",
            "--from", t0.isoformat(), "--to", t1.isoformat(), "-o", str(out)]  # fmt: skip
-    walls, rss, server, last = [], [], [], ""
+    done = []
     for _ in range(runs):
-        w, r, s, last = run_child(cmd, target.server_pid)
-        print(f"  {target.name} export: {w:.2f} s wall, {r:,.0f} MB; {last}", flush=True)
-        walls.append(w)
-        rss.append(r)
-        server.append(s)
+        r = run_child(cmd, target.server_pid)
+        print(f"  {target.name} export: {r.wall_s:.2f} s wall, {r.rss_mb:,.0f} MB; {r.text}",
+              flush=True)  # fmt: skip
+        done.append(r)
     out.unlink(missing_ok=True)
-    return {"p50_s": statistics.median(walls), "max_s": max(walls), "rss_mb": max(rss),
-            "server_mb": max(server), "said": last}  # type: ignore[dict-item]  # fmt: skip
+    return {"p50_s": statistics.median(r.wall_s for r in done),
+            "max_s": max(r.wall_s for r in done),
+            "cpu_p50_s": statistics.median(r.cpu_s for r in done),
+            "server_cpu_p50_s": statistics.median(r.server_cpu_s for r in done),
+            "rss_mb": max(r.rss_mb for r in done),
+            "server_mb": max(r.server_mb for r in done),
+            "said": done[-1].text}  # type: ignore[dict-item]  # fmt: skip
 
 
 QUERY = """
@@ -519,8 +565,8 @@ with open_store(sys.argv[1]) as st:
 
 
 def query_run(target: Target) -> dict[str, float]:
-    w, r, s, _ = run_child([sys.executable, "-c", QUERY, target.url], target.server_pid)
-    return {"wall_s": w, "rss_mb": r, "server_mb": s}
+    r = run_child([sys.executable, "-c", QUERY, target.url], target.server_pid)
+    return {"wall_s": r.wall_s, "rss_mb": r.rss_mb, "server_mb": r.server_mb}
 
 
 PRUNING = """
@@ -610,6 +656,9 @@ def main() -> None:
                     "partitions; write: Store.write batches (the ingestor's path).")  # fmt: skip
     ap.add_argument("--memory-limit", default="3GB",
                     help="DuckDB memory_limit of the bulk loader (URL query).")  # fmt: skip
+    ap.add_argument("--export-only", action="store_true",
+                    help="After the load, time the one-day export only (no aggregate, "
+                    "pruning or serve runs).")  # fmt: skip
     ap.add_argument("--keep", action="store_true",
                     help="Keep the DuckDB store (in --dir) to look at it.")  # fmt: skip
     args = ap.parse_args()
@@ -639,10 +688,13 @@ def main() -> None:
             day = min(args.days - 1, 1)
             res.update({f"export_{k}": v for k, v in
                         export_runs(target, day, workdir / "day.parquet").items()})  # fmt: skip
-            res.update({f"query_{k}": v for k, v in query_run(target).items()})
-            print(f"  {b} pruning (day {day + 1}):\n    " +
-                  pruning_run(target, day).replace("\n", "\n    "), flush=True)  # fmt: skip
-            print(f"  {b} serve: {serve_run(target, day)}", flush=True)
+            if args.export_only:
+                res.update({f"query_{k}": float("nan") for k in ("wall_s", "rss_mb", "server_mb")})
+            else:
+                res.update({f"query_{k}": v for k, v in query_run(target).items()})
+                print(f"  {b} pruning (day {day + 1}):\n    " +
+                      pruning_run(target, day).replace("\n", "\n    "), flush=True)  # fmt: skip
+                print(f"  {b} serve: {serve_run(target, day)}", flush=True)
             results[b] = res
     print()
     print("| backend | rows | load s | write s | rows/s | size on disk | B/row | "
@@ -654,11 +706,14 @@ def main() -> None:
               f"{r['size_b'] / max(r['rows'], 1):.0f} | {r['loader_mb']:,.0f} MB | "
               f"{r['server_mb']:,.0f} MB |")  # fmt: skip
     print()
-    print("| backend | export of one day, p50 (max) of 3 | export peak RSS | server peak RSS |"
+    print("| backend | export of one day, p50 (max) of 3 | its CPU s, p50 | server CPU s, p50 |"
+          " export peak RSS | server peak RSS |"
           " season aggregate s | its peak RSS | server peak RSS |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for b, r in results.items():
+        server_cpu = f"{r['export_server_cpu_p50_s']:.2f}" if b == "postgresql" else "—"
         print(f"| {b} | {r['export_p50_s']:.2f} s ({r['export_max_s']:.2f}) | "
+              f"{r['export_cpu_p50_s']:.2f} | {server_cpu} | "
               f"{r['export_rss_mb']:,.0f} MB | {r['export_server_mb']:,.0f} MB | "
               f"{r['query_wall_s']:.1f} | {r['query_rss_mb']:,.0f} MB | "
               f"{r['query_server_mb']:,.0f} MB |")  # fmt: skip

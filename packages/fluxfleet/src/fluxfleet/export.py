@@ -10,8 +10,10 @@ One DuckDB ``COPY (SELECT …) TO`` does the work, so that no row becomes a Pyth
 it selects, lays out and sorts the rows and writes the file with its parallel Parquet and
 CSV writers. A DuckDB store is read in place, the time range pushed down to the scan
 (rows are stored in arrival order, so a day's rows sit in a few row groups, and DuckDB's
-min/max zone maps skip the others); any other store hands its rows, already in the time
-range, to an in-memory DuckDB as Arrow batches (:meth:`fluxfleet.store.base.Store.read_arrow`).
+min/max zone maps skip the others); a PostgreSQL store streams its rows, already in the
+time range, from the server's binary ``COPY`` into an in-memory DuckDB as Arrow
+(:mod:`fluxfleet.export_postgres`: the ADBC driver, no row in Python); any other store
+hands them over as Arrow batches (:meth:`fluxfleet.store.base.Store.read_arrow`).
 
 The samples' water vapour is computed in that SQL (:func:`h2o_sql`, the equation of
 :func:`soilflux.humidity.h2o_from_rh`; a test holds the two equal). Measured on a day of
@@ -30,7 +32,7 @@ from typing import Any
 import duckdb
 
 from fluxfleet.store import tables
-from fluxfleet.store.base import Store, check_table
+from fluxfleet.store.base import Store, StoreError, check_table
 
 # The firmware phases the layout maps (fluxfleet.ingest.layout.SOILFLUX_PHASE) and those
 # inside a closure (fluxfleet.ingest.batch.CLOSURE_PHASES), restated so that exporting a
@@ -47,6 +49,7 @@ SOILFLUX_PHASE = {
 CLOSURE_PHASES = ("closing", "closed", "extended")
 
 _NUMBER = ("DOUBLE", "FLOAT")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # the samples' columns the layout reads (a PostgreSQL store sends no others)
 _SAMPLES_READ = [
     "device", "seq", "time", "location", "cyc", "phase", "co2_ppm", "rh_percent",
@@ -183,22 +186,99 @@ def export_table(
     """Write ``table`` rows in [start, end) to ``output`` (.parquet or .csv); row count."""
     from fluxfleet.store.duckdb_store import DuckDBStore
 
+    _check_range(table, start, end)
+    if isinstance(store, DuckDBStore):  # the store's own file, read in place
+        times = {k: t for k, t in (("start", start), ("end", end)) if t is not None}
+        return _write(store.con.cursor(), table, table, output, times, volume_cm3, area_cm2)
+    url = str(getattr(store, "url", ""))
+    if url.startswith(POSTGRES_SCHEMES):
+        return _export_postgres(url, table, output, start, end, volume_cm3, area_cm2)
+    # any other store: its rows, already in [start, end), as Arrow batches
+    con = duckdb.connect(":memory:")
+    needed = _SAMPLES_READ if table == "samples" else None
+    con.register("stored_rows", store.read_arrow(table, start, end, needed))
+    return _write(con, table, "stored_rows", output, {}, volume_cm3, area_cm2)
+
+
+def export_url(
+    url: str,
+    table: str,
+    output: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    volume_cm3: float,
+    area_cm2: float,
+) -> int:
+    """:func:`export_table` of the store at ``url``, as ``fluxfleet export`` runs it.
+
+    A DuckDB file is opened read-only (neither migrated nor checkpointed). A PostgreSQL
+    store is read by :mod:`fluxfleet.export_postgres` alone, without opening the
+    :class:`~fluxfleet.store.Store` (psycopg, pyarrow, the migrations check: process start
+    of a command whose whole budget is 2 s).
+
+    Raises
+    ------
+    StoreError
+        The store cannot be opened or read. ValueError: a time range on a table without a
+        time column. OSError: ``output`` cannot be written.
+    """
+    if url.startswith(POSTGRES_SCHEMES):
+        _check_range(table, start, end)
+        return _export_postgres(url, table, output, start, end, volume_cm3, area_cm2)
+    from fluxfleet.store import open_store
+
+    with open_store(url, read_only=True) as st:
+        return export_table(st, table, output, start, end, volume_cm3, area_cm2)
+
+
+def _check_range(table: str, start: dt.datetime | None, end: dt.datetime | None) -> None:
     check_table(table)
     if tables.TIME_COLUMN[table] == "" and (start is not None or end is not None):
         raise ValueError(f"table {table!r} has no time column to select a time range on")
+
+
+def _export_postgres(
+    url: str,
+    table: str,
+    output: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    volume_cm3: float,
+    area_cm2: float,
+) -> int:
+    """The rows, already in [start, end), streamed from the server into DuckDB."""
+    from fluxfleet.export_postgres import arrow_stream, redacted, select_sql
+
+    query = select_sql(table, start, end, _SAMPLES_READ if table == "samples" else None)
+    with arrow_stream(url, query) as stream:
+        con = duckdb.connect(":memory:")
+        con.register("stored_rows", stream)
+        try:
+            return _write(con, table, "stored_rows", output, {}, volume_cm3, area_cm2)
+        except duckdb.Error as exc:  # the stream broke mid-way (server gone, …)
+            msg = str(exc).strip().splitlines()[0]
+            raise StoreError(
+                f"reading the PostgreSQL store {redacted(url)} failed: {msg}"
+            ) from None
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str,
+    output: Path,
+    times: dict[str, dt.datetime],
+    volume_cm3: float,
+    area_cm2: float,
+) -> int:
+    """``COPY`` the export of relation ``source`` to ``output``, atomically; row count.
+
+    ``times`` holds ``start``/``end`` when ``source`` is still to be cut to them.
+    """
     fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = dict(times)
     if table == "samples":
         params |= {"volume_cm3": float(volume_cm3), "area_cm2": float(area_cm2)}
-    if isinstance(store, DuckDBStore):
-        con = store.con.cursor()  # the store's own file, read in place
-        source = table
-        params |= {k: t for k, t in (("start", start), ("end", end)) if t is not None}
-    else:  # its rows, already in [start, end), as Arrow batches
-        con = duckdb.connect(":memory:")
-        needed = _SAMPLES_READ if table == "samples" else None
-        con.register("stored_rows", store.read_arrow(table, start, end, needed))
-        source = "stored_rows"
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -207,7 +287,10 @@ def export_table(
             "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
         )
         quoted = str(tmp).replace("'", "''")
-        n = con.execute(f"COPY ({query}) TO '{quoted}' ({options})", params).fetchall()
+        try:
+            n = con.execute(f"COPY ({query}) TO '{quoted}' ({options})", params).fetchall()
+        except duckdb.IOException as exc:  # the file could not be made or written
+            raise OSError(str(exc).strip().splitlines()[0]) from None
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)

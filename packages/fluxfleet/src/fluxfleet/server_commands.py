@@ -225,25 +225,27 @@ def export(
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Write a table of the store to Parquet or CSV (samples: soilflux's generic layout)."""
-    from fluxfleet.export import export_table
+    from fluxfleet.export import export_url
     from fluxfleet.store import tables
+    from fluxfleet.store.base import StoreError
 
     if table not in tables.NAMES:
         raise typer.BadParameter(f"must be one of {', '.join(tables.NAMES)}", param_hint="--table")
     if output.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter("must end in .parquet or .csv", param_hint="-o")
     t0, t1 = _when(start, "--from"), _when(end, "--to")
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise typer.BadParameter(f"{end} is not after --from {start}", param_hint="--to")
     s = _settings(config, store=store)
     if not output.parent.is_dir():
         raise typer.BadParameter(f"directory {output.parent} does not exist", param_hint="-o")
-    # read-only: a DuckDB file is then neither migrated nor checkpointed on close
-    st = _open(s.store_url, read_only=True)
     started = time.monotonic()
     try:
-        n = export_table(st, table, output, t0, t1, s.chamber_volume_cm3, s.chamber_area_cm2)
+        n = export_url(s.store_url, table, output, t0, t1, s.chamber_volume_cm3, s.chamber_area_cm2)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    except ValueError as exc:  # a time range on a table without a time column
+        raise fail(str(exc), 2) from None
     except OSError as exc:
-        typer.echo(f"fluxfleet: error: cannot write {output}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        st.close()
+        raise fail(f"cannot write {output}: {exc}") from None
     typer.echo(f"{n:,} {table} rows -> {output} in {time.monotonic() - started:.2f} s", err=True)
