@@ -1,10 +1,12 @@
 """The two media of a magnetic regenerator, as interfaces the cycle solver calls.
 
 - :class:`MagnetocaloricSolid`: per kg of refrigerant at (T [K], B [T]), vectorised over
-  the nodes, C_B [J/(kg K)], (∂s/∂B)_T [J/(kg K T)] and σ [A m²/kg] — what the solid's
-  equation m [C_B dT/dt + T ∂s/∂B dB/dt] = G (T_f − T_s) and the magnetic work
-  ∮ m σ dB need. Implementations: :class:`ParamagnetSolid` (GGG, GLF of
-  :mod:`amrr.properties.paramagnet`, the sub-kelvin default) and
+  the nodes, C_B [J/(kg K)], (∂s/∂B)_T [J/(kg K T)], σ [A m²/kg] and the magnetic enthalpy
+  h = u − B σ [J/kg] (dh = T ds − σ dB) — what the solid's energy balance
+  m dh/dt = G (T_f − T_s) − m σ dB/dt (stepped in this conservative form), its Jacobian
+  m [C_B dT/dt + T ∂s/∂B dB/dt] and the magnetic work ∮ m σ dB need. Implementations:
+  :class:`ParamagnetSolid` (GGG, GLF of :mod:`amrr.properties.paramagnet`, the sub-kelvin
+  default) and
   :class:`FerromagnetSolid` (mean-field gadolinium of :mod:`amrr.properties.gadolinium`).
 - :class:`FluidTable`: per mole of heat-transfer fluid, h(T) [J/mol], s(T) [J/(mol K)] and
   c(T) [J/(mol K)] on cubic splines, with the molar volume [m³/mol], molar mass [kg/mol]
@@ -39,11 +41,14 @@ class SolidState:
         (∂s/∂B)_T [J/(kg K T)].
     magnetisation_Am2_kg : ndarray
         σ [A m²/kg].
+    enthalpy_J_kg : ndarray
+        Magnetic enthalpy h = u − B σ [J/kg], dh = T ds − σ dB, any fixed zero.
     """
 
     heat_capacity_J_kgK: FloatArray
     dS_dB_J_kgKT: FloatArray
     magnetisation_Am2_kg: FloatArray
+    enthalpy_J_kg: FloatArray
 
 
 class MagnetocaloricSolid(Protocol):
@@ -85,6 +90,7 @@ class ParamagnetSolid:
             np.asarray(p.heat_capacity_J_kgK),
             np.asarray(p.dS_dB_J_kgKT),
             np.asarray(p.magnetisation_Am2_mol) / p.molar_mass_kg_mol,
+            np.asarray(p.enthalpy_J_kg),
         )
 
 
@@ -104,7 +110,9 @@ class FerromagnetSolid:
     def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
         """State at (T [K], B [T])."""
         p = ferromagnet_properties(temperature_K, field_T, self.params, extrapolate=True)
-        return SolidState(p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg)
+        return SolidState(
+            p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg, p.enthalpy_J_kg
+        )
 
 
 class FluidTable(Protocol):
