@@ -189,3 +189,25 @@ def test_cli_cycle_bad_input(tmp_path, toml, args, code, message):
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("material", ["GGG", "GLF"])
+@pytest.mark.parametrize("model", ["ideal", "internal_field"])
+@pytest.mark.parametrize("field", [0.0, 0.3, 1.5, 4.0])
+def test_lean_free_spin_path_equals_the_property_model(material, model, field):
+    from amrr.cycle.media import ParamagnetSolid
+    from amrr.properties.paramagnet import paramagnet_properties
+
+    b = 0.3 if model == "internal_field" else None
+    t = np.linspace(0.05, 5.0, 50)
+    lean = ParamagnetSolid(material, model, b)(t, field)
+    p = paramagnet_properties(t, field, material, model=model, internal_field_T=b, extrapolate=True)
+    for got, want in (
+        (lean.heat_capacity_J_kgK, p.heat_capacity_J_kgK),
+        (lean.dS_dB_J_kgKT, p.dS_dB_J_kgKT),
+        (lean.magnetisation_Am2_kg, p.magnetisation_Am2_mol / p.molar_mass_kg_mol),
+        (lean.enthalpy_J_kg, p.enthalpy_J_kg),
+    ):
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(want))))
+    with pytest.raises(ValueError, match="temperature_K"):
+        ParamagnetSolid(material, model, b)(np.array([0.5, -0.1]), field)

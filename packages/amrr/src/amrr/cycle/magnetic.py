@@ -79,7 +79,7 @@ from amrr.properties.validity import FloatArray
 M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
 M4_KG_MOL = 4.002602e-3  # 4He molar mass [kg/mol]
 GGG_DENSITY_KG_M3 = 7080.0  # Gd3Ga5O12 X-ray density (a = 12.383 Å, Z = 8)
-NEWTON_TOL_K = 1e-10  # a stage's Newton stops when its update is below this [K]
+NEWTON_TOL_K = 1e-9  # a stage's Newton stops when its update is below this [K]
 NEWTON_MAX_ITERATIONS = 20
 
 

@@ -24,8 +24,9 @@ from typing import Protocol
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from amrr.properties.constants import K_B, MU_B, R
 from amrr.properties.gadolinium import GADOLINIUM, MeanFieldFerromagnet, ferromagnet_properties
-from amrr.properties.paramagnet import Model, paramagnet_properties
+from amrr.properties.paramagnet import MATERIALS, Model, paramagnet_properties
 from amrr.properties.validity import FloatArray
 
 
@@ -62,6 +63,12 @@ class MagnetocaloricSolid(Protocol):
 class ParamagnetSolid:
     """GGG or GLF through :func:`amrr.properties.paramagnet_properties`.
 
+    For the ``ideal`` and ``internal_field`` models (a free spin J in the field
+    B_eff = √(B² + b²)) the state is evaluated by a lean path: the same closed forms as
+    :func:`~amrr.properties.paramagnet_properties` (all levels summed at once, no
+    validity bookkeeping), equal to it to round-off (tested); the cycle's Newton calls it
+    several times per step. ``mean_field`` goes through the property function.
+
     Attributes
     ----------
     refrigerant : str
@@ -78,6 +85,8 @@ class ParamagnetSolid:
 
     def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
         """State at (T [K], B [T])."""
+        if self.spin_model in ("ideal", "internal_field"):
+            return self._free_spin(np.asarray(temperature_K, dtype=np.float64), field_T)
         p = paramagnet_properties(
             temperature_K,
             field_T,
@@ -92,6 +101,39 @@ class ParamagnetSolid:
             np.asarray(p.magnetisation_Am2_mol) / p.molar_mass_kg_mol,
             np.asarray(p.enthalpy_J_kg),
         )
+
+    def _free_spin(self, t: FloatArray, field_T: float) -> SolidState:
+        """Free spin J in B_eff, per kg: with η = g μ_B B_eff/(k_B T), ⟨Jz⟩ = m and
+        Var(Jz) = χ per ion, C = R η² χ, ∂s/∂B = −R η χ (g μ_B/k_B) B/(B_eff T),
+        σ = N_A g μ_B m B/B_eff, h = −R (g μ_B/k_B) B_eff m; plus the Debye T³ lattice
+        (C = c_l, h = c_l T/4) — :func:`amrr.properties.paramagnet_properties`."""
+        if not (np.all(t > 0.0) and np.all(np.isfinite(t))):
+            raise ValueError("temperature_K must be finite and > 0")
+        params = MATERIALS[self.refrigerant.upper()]
+        b_int = self.internal_field_T if self.spin_model == "internal_field" else 0.0
+        if b_int is None:
+            raise ValueError("model='internal_field' needs internal_field_T >= 0 [T]")
+        field = abs(float(field_T))
+        b_eff = float(np.hypot(field, b_int))
+        a = params.g * MU_B / K_B  # [K/T]
+        eta = a * b_eff / t
+        levels = np.arange(-params.J, params.J + 0.5, 1.0)[:, None]
+        w = np.exp(levels * eta - params.J * np.abs(eta))
+        z = w.sum(axis=0)
+        m = (levels * w).sum(axis=0) / z
+        chi = np.maximum((levels**2 * w).sum(axis=0) / z - m * m, 0.0)
+        r_ion = R * params.ions_per_formula_unit / params.molar_mass_kg_mol  # [J/(kg K)]
+        proj = field / b_eff if b_eff > 0.0 else 0.0
+        c = r_ion * eta**2 * chi
+        ds_db = -r_ion * eta * chi * a * proj / t
+        sigma = r_ion * a * m * proj  # n N_A g μ_B m B/B_eff per kg
+        h = -r_ion * a * b_eff * m
+        if params.debye_temperature_K is not None:
+            n_r = params.atoms_per_formula_unit * R / params.molar_mass_kg_mol
+            c_lat = 12.0 * np.pi**4 / 5.0 * n_r * (t / params.debye_temperature_K) ** 3
+            c = c + c_lat
+            h = h + 0.25 * c_lat * t
+        return SolidState(c, ds_db, sigma, h)
 
 
 @dataclass(frozen=True)
