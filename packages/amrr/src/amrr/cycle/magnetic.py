@@ -317,6 +317,22 @@ class MagneticCycleResult:
     residual_K: float
 
 
+class _Cubic:
+    """A piecewise cubic (a :class:`~scipy.interpolate.CubicSpline`'s knots and
+    coefficients) evaluated by Horner's rule, the end pieces extrapolated as the spline
+    does: the same values, without the call overhead (the Newton evaluates it often)."""
+
+    def __init__(self, spline: CubicSpline) -> None:
+        self.x = np.asarray(spline.x, dtype=np.float64)
+        self.c = np.asarray(spline.c, dtype=np.float64)
+
+    def __call__(self, t: FloatArray) -> FloatArray:
+        i = np.clip(np.searchsorted(self.x, t) - 1, 0, self.x.size - 2)
+        d = t - self.x[i]
+        c = self.c[:, i]
+        return np.asarray(((c[0] * d + c[1]) * d + c[2]) * d + c[3])
+
+
 class _NewtonFailed(Exception):
     """A stage's Newton iteration did not converge (the step is then split)."""
 
@@ -421,6 +437,8 @@ class MagneticRegenerator:
         self.newton_unconverged = 0
         self.linear_fallbacks = 0
         self._solid_cache: tuple[FloatArray, float, tuple[FloatArray, ...]] | None = None
+        self._enthalpy = _Cubic(self.table.enthalpy)
+        self._heat_capacity = _Cubic(self.table.heat_capacity)
         # Ergun: one pressure drop per blow (constant molar volume and flow), its work
         # Δp V̇ dissipated as heat spread evenly along the bed
         volume_flow = point.molar_flow_mol_s * self.table.molar_volume_m3_mol
@@ -532,7 +550,7 @@ class MagneticRegenerator:
         assert self.table is not None
         tf, ts = z[0::2], z[1::2]
         _, _, sigma, h_s = self._solid_at(ts, field_T)
-        hf = self.table.enthalpy(tf)
+        hf = self._enthalpy(tf)
         m = self.solid_mass_node
         e = np.zeros(self.size)
         f = np.zeros(self.size)
@@ -569,11 +587,10 @@ class MagneticRegenerator:
         """LU factors (LAPACK band storage) of the Jacobian ∂E/∂z − γ/2 h ∂F/∂z of a stage
         at ``zstar`` [K] and ``field_T`` [T] (the step's conductances frozen)."""
         assert self.table is not None
-        tab = self.table
         n = self.n
         ts, tf = zstar[1::2], zstar[0::2]
         c_b, ds_db, _, _ = self._solid(ts, field_T)
-        c_f = tab.heat_capacity(tf)
+        c_f = self._heat_capacity(tf)
         w = D * h
         nodes = np.arange(n + 1)
         cells = np.arange(n)

@@ -19,7 +19,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -102,35 +103,46 @@ class ParamagnetSolid:
             np.asarray(p.enthalpy_J_kg),
         )
 
+    @cached_property
+    def _constants(self) -> tuple[Any, ...]:
+        """J, g μ_B/k_B [K/T], the levels −J…J, R per kg of ions and of atoms [J/(kg K)],
+        Θ_D [K] (or None) and the internal field [T] of the lean path."""
+        params = MATERIALS[self.refrigerant.upper()]
+        b_int = self.internal_field_T if self.spin_model == "internal_field" else 0.0
+        if b_int is None:
+            raise ValueError("model='internal_field' needs internal_field_T >= 0 [T]")
+        return (
+            params.J,
+            params.g * MU_B / K_B,
+            np.arange(-params.J, params.J + 0.5, 1.0),
+            R * params.ions_per_formula_unit / params.molar_mass_kg_mol,
+            params.atoms_per_formula_unit * R / params.molar_mass_kg_mol,
+            params.debye_temperature_K,
+            float(b_int),
+        )
+
     def _free_spin(self, t: FloatArray, field_T: float) -> SolidState:
         """Free spin J in B_eff, per kg: with η = g μ_B B_eff/(k_B T), ⟨Jz⟩ = m and
         Var(Jz) = χ per ion, C = R η² χ, ∂s/∂B = −R η χ (g μ_B/k_B) B/(B_eff T),
         σ = N_A g μ_B m B/B_eff, h = −R (g μ_B/k_B) B_eff m; plus the Debye T³ lattice
         (C = c_l, h = c_l T/4) — :func:`amrr.properties.paramagnet_properties`."""
-        if not (np.all(t > 0.0) and np.all(np.isfinite(t))):
+        if not (t.min() > 0.0 and np.isfinite(t.max())):  # NaN fails the first test
             raise ValueError("temperature_K must be finite and > 0")
-        params = MATERIALS[self.refrigerant.upper()]
-        b_int = self.internal_field_T if self.spin_model == "internal_field" else 0.0
-        if b_int is None:
-            raise ValueError("model='internal_field' needs internal_field_T >= 0 [T]")
+        j, a, levels, r_ion, n_r, debye, b_int = self._constants
         field = abs(float(field_T))
         b_eff = float(np.hypot(field, b_int))
-        a = params.g * MU_B / K_B  # [K/T]
         eta = a * b_eff / t
-        levels = np.arange(-params.J, params.J + 0.5, 1.0)[:, None]
-        w = np.exp(levels * eta - params.J * np.abs(eta))
-        z = w.sum(axis=0)
-        m = (levels * w).sum(axis=0) / z
-        chi = np.maximum((levels**2 * w).sum(axis=0) / z - m * m, 0.0)
-        r_ion = R * params.ions_per_formula_unit / params.molar_mass_kg_mol  # [J/(kg K)]
+        w = np.exp(np.multiply.outer(levels, eta) - j * np.abs(eta))
+        z = np.ones_like(levels) @ w
+        m = (levels @ w) / z
+        chi = np.maximum((levels * levels) @ w / z - m * m, 0.0)
         proj = field / b_eff if b_eff > 0.0 else 0.0
         c = r_ion * eta**2 * chi
-        ds_db = -r_ion * eta * chi * a * proj / t
-        sigma = r_ion * a * m * proj  # n N_A g μ_B m B/B_eff per kg
+        ds_db = -r_ion * a * proj * eta * chi / t
+        sigma = r_ion * a * proj * m  # n N_A g μ_B m B/B_eff per kg
         h = -r_ion * a * b_eff * m
-        if params.debye_temperature_K is not None:
-            n_r = params.atoms_per_formula_unit * R / params.molar_mass_kg_mol
-            c_lat = 12.0 * np.pi**4 / 5.0 * n_r * (t / params.debye_temperature_K) ** 3
+        if debye is not None:
+            c_lat = 12.0 * np.pi**4 / 5.0 * n_r * (t / debye) ** 3
             c = c + c_lat
             h = h + 0.25 * c_lat * t
         return SolidState(c, ds_db, sigma, h)
