@@ -79,7 +79,7 @@ from amrr.properties.validity import FloatArray
 M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
 M4_KG_MOL = 4.002602e-3  # 4He molar mass [kg/mol]
 GGG_DENSITY_KG_M3 = 7080.0  # Gd3Ga5O12 X-ray density (a = 12.383 Å, Z = 8)
-NEWTON_TOL_K = 1e-9  # a stage's Newton stops when its update is below this [K]
+NEWTON_TOL_K = 1e-8  # a stage's Newton stops when its update is below this [K]
 NEWTON_MAX_ITERATIONS = 20
 
 
@@ -437,6 +437,7 @@ class MagneticRegenerator:
         self.newton_unconverged = 0
         self.linear_fallbacks = 0
         self._solid_cache: tuple[FloatArray, float, tuple[FloatArray, ...]] | None = None
+        self._last_e = self._last_f = np.zeros(0)  # E, F where the last stage converged
         self._enthalpy = _Cubic(self.table.enthalpy)
         self._heat_capacity = _Cubic(self.table.heat_capacity)
         # Ergun: one pressure drop per blow (constant molar volume and flow), its work
@@ -636,6 +637,27 @@ class MagneticRegenerator:
             raise FloatingPointError(f"singular step matrix (LAPACK dgbtrf info={info})")
         return lu, piv
 
+    def _predict(
+        self,
+        z: FloatArray,
+        e: FloatArray,
+        f: FloatArray,
+        rhs: FloatArray,
+        h: float,
+        field_from_T: float,
+        field_to_T: float,
+        factor: list[tuple[FloatArray, FloatArray]],
+    ) -> FloatArray:
+        """One Newton step towards E(z) − rhs − (γ/2) h F(z) = 0 at field ``field_to_T`` [T]
+        from ``z`` [K], whose E [J] and F [W] are known at ``field_from_T`` [T]: E's field
+        change is taken to first order (∂h_s/∂B = T ∂s/∂B − σ), F's is left out."""
+        _, ds_db, sigma, _ = self._solid_at(z[1::2], field_from_T)
+        r = e - rhs - (D * h) * f
+        r[1::2] += self.solid_mass_node * (z[1::2] * ds_db - sigma) * (field_to_T - field_from_T)
+        lu, piv = factor[0]
+        dz, _ = dgbtrs(lu, BANDWIDTH, BANDWIDTH, r, piv)
+        return np.asarray(z - dz)
+
     def _newton(
         self,
         z: FloatArray,
@@ -669,6 +691,7 @@ class MagneticRegenerator:
             self.newton_unconverged += 1
             raise _NewtonFailed
         self.newton_stages += 1
+        self._last_e, self._last_f = e, f
         # the state where E and F were evaluated (the last update is below the tolerance)
         return z, f, m_sigma
 
@@ -790,16 +813,17 @@ class MagneticRegenerator:
         diff = 1.0 - (self._algebraic_rows(direction))
         b2 = max(0.0, b_start + GAMMA * h * b_rate)
         b3 = max(0.0, b_start + h * b_rate)
-        e1, f1, w1 = self._stage_terms(y, b_start, fz)
-        f1 = f1 * diff
-        # start from the state extrapolated along the last step (not across a reversal)
-        guess = y if y_prev is None else y + GAMMA * (y - y_prev)
-        if flowing:
-            guess[2 * (0 if direction > 0 else self.n)] = t_in
-        y2, f2, w2 = self._newton(guess, e1 + (D * h) * f1, h, b2, fz, factor)
+        e1, f1_all, w1 = self._stage_terms(y, b_start, fz)
+        f1 = f1_all * diff
+        # predictor: one Newton step from y on the terms already known there (the field's
+        # change to the stage's value taken to first order in E)
+        rhs2 = e1 + (D * h) * f1
+        guess = self._predict(y, e1, f1_all, rhs2, h, b_start, b2, factor)
+        y2, f2, w2 = self._newton(guess, rhs2, h, b2, fz, factor)
         f2 = f2 * diff
-        guess = y + (y2 - y) / GAMMA
-        y3, _, w3 = self._newton(guess, e1 + (A31 * h) * (f1 + f2), h, b3, fz, factor)
+        rhs3 = e1 + (A31 * h) * (f1 + f2)
+        guess = self._predict(y2, self._last_e, self._last_f, rhs3, h, b2, b3, factor)
+        y3, _, w3 = self._newton(guess, rhs3, h, b3, fz, factor)
         if not (np.all(np.isfinite(y3)) and np.all(y3 > 0.0)):
             raise _NewtonFailed
         work = h * b_rate * (A31 * (w1 + w2) + D * w3)
