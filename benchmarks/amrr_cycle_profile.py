@@ -33,18 +33,11 @@ GROUPS = (  # (label, substrings of "file:function" that belong to it), first ma
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=3, help="cycles to profile")
-    parser.add_argument("--iterations", type=int, default=0, help="coefficient_iterations")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}")
     table = MixtureTable.build(0.10)
     schedule = CycleSchedule(80.0, 10.0, 80, 10)
-    model = MagneticRegenerator(
-        RegeneratorSpec(cells=60),
-        OperatingPoint(),
-        schedule,
-        table,
-        coefficient_iterations=args.iterations,
-    )
+    model = MagneticRegenerator(RegeneratorSpec(cells=60), OperatingPoint(), schedule, table)
     y = model.initial_state()
     prof = cProfile.Profile()
     t0 = time.perf_counter()
@@ -55,7 +48,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     steps = 2 * (schedule.steps_per_blow + schedule.steps_per_hold)
     print(
-        f"{args.cycles} cycles, {steps} steps each, coefficient_iterations={args.iterations}: "
+        f"{args.cycles} cycles, {steps} steps each "
+        f"({model.newton_iterations / max(model.newton_stages, 1):.1f} Newton iterations "
+        "per stage): "
         f"{wall:.2f} s wall (profiled), {wall / args.cycles:.3f} s per cycle, "
         f"{1e3 * wall / (args.cycles * steps):.2f} ms per step"
     )

@@ -34,6 +34,19 @@ def test_heat_capacity_and_field_derivative_match_the_entropy(t, b):
 
 
 @given(temperatures, fields)
+def test_magnetic_enthalpy_is_the_state_function(t, b):
+    """dh = T ds − σ dB: ∂h/∂T = C_B and ∂h/∂B = T ∂s/∂B − σ (what the cycle stores)."""
+    h_t, h_b = 1e-3, 1e-4
+    p = ferromagnet_properties(np.array([t]), b)
+    h = lambda tt, bb: ferromagnet_properties(np.array([tt]), bb).enthalpy_J_kg[0]  # noqa: E731
+    dh_dt = (h(t + h_t, b) - h(t - h_t, b)) / (2 * h_t)
+    dh_db = (h(t, b + h_b) - h(t, b - h_b)) / (2 * h_b)
+    expected = t * p.dS_dB_J_kgKT[0] - p.magnetisation_Am2_kg[0]
+    assert dh_dt == pytest.approx(p.heat_capacity_J_kgK[0], rel=1e-5)
+    assert dh_db == pytest.approx(expected, rel=1e-5, abs=1e-3)
+
+
+@given(temperatures, fields)
 @example(432.375, 0.0625)  # small σ: the central difference's own error is ~1e-5
 def test_maxwell_relation(t, b):
     """(∂s/∂B)_T = (∂σ/∂T)_B."""

@@ -125,6 +125,31 @@ def test_maxwell_relation_and_heat_capacity(T, B, model, material):
     assert float(T * dS_dT_fd) == pytest.approx(float(p.heat_capacity_J_molK), rel=1e-5, abs=scale)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    T=st.floats(0.41, 19.9),
+    B=st.floats(0.05, 8.0),
+    model=st.sampled_from(MODELS),
+    material=st.sampled_from(["GGG", "GLF"]),
+)
+def test_magnetic_enthalpy_is_the_state_function_dH_equals_T_dS_minus_M_dB(T, B, model, material):
+    # the cycle stores H = U − B M; its derivatives must be C_B and T ∂S/∂B − M
+    kw = {"curie_weiss_K": -1.0} if material == "GLF" and model == "mean_field" else {}
+    p = props(T, B, model, material, **kw)
+    hT, hB = 1e-5 * T, 1e-5 * max(B, 0.1)
+
+    def enthalpy(t, b):
+        return float(props(t, b, model, material, **kw).enthalpy_J_mol)
+
+    dH_dT = (enthalpy(T + hT, B) - enthalpy(T - hT, B)) / (2 * hT)
+    dH_dB = (enthalpy(T, B + hB) - enthalpy(T, B - hB)) / (2 * hB)
+    expected_dB = float(T * p.dS_dB_J_molKT - p.magnetisation_Am2_mol)
+    scale = 1e-6 * R * 3 * max(T, 1.0)
+    assert dH_dT == pytest.approx(float(p.heat_capacity_J_molK), rel=1e-5, abs=scale)
+    assert dH_dB == pytest.approx(expected_dB, rel=1e-5, abs=scale)
+    assert float(p.enthalpy_J_kg) == pytest.approx(float(p.enthalpy_J_mol) / p.molar_mass_kg_mol)
+
+
 def test_spin_moments_match_brillouin_function():
     J = 3.5
     eta = np.array([-3.0, -0.2, 1e-3, 0.5, 2.0, 40.0])

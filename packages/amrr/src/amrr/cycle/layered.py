@@ -187,11 +187,17 @@ class LayeredRegenerator(MagneticRegenerator):
         return float(self.solid_mass_node @ self.magnetic_fraction_node)
 
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
-        c_b, ds_db, sigma = super()._solid(temperature_K, field_T)
+        c_b, ds_db, sigma, enthalpy = super()._solid(temperature_K, field_T)
         if temperature_K.shape != self.magnetic_fraction_node.shape:
-            return c_b, ds_db, sigma  # not the nodes (e.g. the utilisation estimate)
+            return c_b, ds_db, sigma, enthalpy  # not the nodes (the utilisation estimate)
         f = self.magnetic_fraction_node
-        return f * c_b + self.passive_capacity_node, f * ds_db, f * sigma
+        # passive layers: constant c, so their enthalpy is c T
+        return (
+            f * c_b + self.passive_capacity_node,
+            f * ds_db,
+            f * sigma,
+            f * enthalpy + self.passive_capacity_node * temperature_K,
+        )
 
     def _conductance_cell(self, temperature_K: FloatArray, flowing: bool) -> FloatArray:
         """h a A Δx per cell [W/K]: Wakao–Kaguei with the degradation factor; token

@@ -3,14 +3,18 @@
 One regenerator of the symmetric pair is modelled (the other runs 180° out of phase and
 sees the same history). Per node: mixture temperature T_f and refrigerant temperature T_s.
 
-Solid (entropy form, per node of refrigerant mass m):
+Conservative form: the stored quantities are state functions, so the discrete cycle
+conserves energy to the Newton tolerance (the first law closes per cycle at steady state).
+Solid, per node of refrigerant mass m, with the magnetic enthalpy h_s = u − B σ
+(dh_s = T ds − σ dB):
 
-    m [C_B(T_s, B) dT_s/dt + T_s (∂S/∂B)_T dB/dt] = G (T_f − T_s),
+    m dh_s(T_s, B)/dt = G (T_f − T_s) − m σ(T_s, B) dB/dt,
 
-with S(T, B), C_B and ∂S/∂B from :mod:`amrr.properties.paramagnet`, evaluated vectorised
-over all nodes once per step. Fluid:
+which is m [C_B dT_s/dt + T_s (∂s/∂B)_T dB/dt] = G (T_f − T_s); h_s, σ, C_B and ∂s/∂B from
+:mod:`amrr.properties.paramagnet` (or another :class:`~amrr.cycle.media.MagnetocaloricSolid`),
+evaluated vectorised over all nodes. Fluid, molar enthalpy h(T_f):
 
-    n_f c_f(T_f) ∂T_f/∂t + ṅ ∂h/∂x = G' (T_s − T_f),
+    n_f ∂h(T_f)/∂t + ṅ ∂h/∂x = G' (T_s − T_f),
 
 with h(T), s(T), c(T) of the mixture at fixed x3 from :mod:`amrr.properties.mixture`,
 through cubic-spline tables (:class:`MixtureTable`, interpolation error stated there).
@@ -19,11 +23,17 @@ conductivity (Zehner–Schlünder, both phases) and the flow's thermal dispersio
 (Wakao–Kaguei) as one conductance between neighbouring solid nodes (:mod:`amrr.cycle.axial`);
 the bed's ends are adiabatic to it.
 
-Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed` (solved in LAPACK band
-storage: the interleaved unknowns give bandwidth 3), linearly implicit — the
-coefficients (C_B, ∂S/∂B, c_f, the secant capacity rate ṅ Δh/ΔT of each cell, the
-conductances) are frozen per step at the state extrapolated to the step's middle, which
-keeps second order in time for smooth solutions.
+Numerics: the box scheme and TR-BDF2 of :mod:`amrr.cycle.bed` applied to the stored
+quantities E(y) = (cell enthalpies of the fluid, m h_s of the solid): each implicit stage
+solves E(z) − E(y_n) − h Σ a_ij F_j = 0 (F the fluxes: advected enthalpy ṅ Δh, exchange,
+conduction, −m σ dB/dt, viscous heat) by simplified Newton in temperature, with the
+Jacobian M − γ/2 h A of the linearised system (C_f, C_B, ∂s/∂B, the secant ṅ Δh/ΔT, the
+conductances frozen at the state extrapolated to the step's middle), factorised once per
+step in LAPACK band storage (the interleaved unknowns give bandwidth 3). The conductances
+stay frozen over the step (they carry no stored energy, so they do not affect
+conservation). The magnetic work is the same stage quadrature of m σ dB/dt; the
+energy stored telescopes over a cycle, so Q_H − Q_C − W_mag − W_visc = 0 at a cyclic steady
+state up to the Newton and cycle tolerances (docs/amrr/cycle.md §7).
 
 Heat transfer: Wakao & Kaguei (1982), *Heat and Mass Transfer in Packed Beds*, Gordon and
 Breach: Nu = 2 + 1.1 Re^0.6 Pr^(1/3), Re = ρ u_D d_p/μ, a = 6(1 − ε)/d_p; optionally in
@@ -45,6 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.linalg import solve_banded
+from scipy.linalg.lapack import dgbtrf, dgbtrs
 
 from amrr.cycle.axial import dispersion_conductivity_W_mK, zehner_schlunder_conductivity_W_mK
 from amrr.cycle.bed import (
@@ -69,6 +80,8 @@ from amrr.properties.validity import FloatArray
 M3_KG_MOL = 3.016029e-3  # 3He molar mass [kg/mol]
 M4_KG_MOL = 4.002602e-3  # 4He molar mass [kg/mol]
 GGG_DENSITY_KG_M3 = 7080.0  # Gd3Ga5O12 X-ray density (a = 12.383 Å, Z = 8)
+NEWTON_TOL_K = 1e-8  # a stage's Newton stops when its update is below this [K]
+NEWTON_MAX_ITERATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -340,6 +353,41 @@ class MagneticCycleResult:
     residual_K: float
 
 
+class _Cubic:
+    """A piecewise cubic (a :class:`~scipy.interpolate.CubicSpline`'s knots and
+    coefficients) evaluated by Horner's rule, the end pieces extrapolated as the spline
+    does: the same values, without the call overhead (the Newton evaluates it often)."""
+
+    def __init__(self, spline: CubicSpline) -> None:
+        self.x = np.asarray(spline.x, dtype=np.float64)
+        self.c = np.asarray(spline.c, dtype=np.float64)
+
+    def __call__(self, t: FloatArray) -> FloatArray:
+        i = np.clip(np.searchsorted(self.x, t) - 1, 0, self.x.size - 2)
+        d = t - self.x[i]
+        c = self.c[:, i]
+        return np.asarray(((c[0] * d + c[1]) * d + c[2]) * d + c[3])
+
+
+class _NewtonFailed(Exception):
+    """A stage's Newton iteration did not converge (the step is then split)."""
+
+
+@dataclass(frozen=True)
+class _Frozen:
+    """What a step keeps fixed: phase, inlet [K], fluid–solid conductance per cell and per
+    node [W/K], axial conductance per cell [W/K] (None for none), heat per solid node [W]
+    (None for none), field rate [T/s]."""
+
+    direction: int
+    inlet_K: float
+    exchange_cell_W_K: FloatArray
+    exchange_node_W_K: FloatArray
+    axial_W_K: FloatArray | None
+    solid_heat_W: FloatArray | None
+    field_rate_T_s: float
+
+
 @dataclass
 class _Totals:
     out_enthalpy_J: float = 0.0
@@ -362,9 +410,6 @@ class MagneticRegenerator:
         Flow schedule (default the paper's 80/10/80/10 s).
     table : MixtureTable, optional
         Mixture table to reuse (same x3).
-    coefficient_iterations : int
-        Extra solves per step with the coefficients re-evaluated at the step's midpoint
-        state (Picard); 0 = linearly implicit (coefficients at the extrapolated midpoint).
     solid : MagnetocaloricSolid, optional
         Refrigerant model (:mod:`amrr.cycle.media`); default the spec's GGG/GLF spin model.
     fluid : FluidTable, optional
@@ -381,14 +426,10 @@ class MagneticRegenerator:
         point: OperatingPoint,
         schedule: CycleSchedule | None = None,
         table: MixtureTable | None = None,
-        coefficient_iterations: int = 0,
         solid: MagnetocaloricSolid | None = None,
         fluid: FluidTable | None = None,
         field_of_time: Callable[[float], float] | None = None,
     ) -> None:
-        if coefficient_iterations < 0:
-            raise ValueError("coefficient_iterations must be >= 0")
-        self.coefficient_iterations = coefficient_iterations
         self.spec = spec
         self.point = point
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
@@ -429,6 +470,16 @@ class MagneticRegenerator:
             spec.refrigerant, spec.spin_model, self.internal_field
         )
         self.cycles_run = 0
+        # simplified-Newton statistics: iterations summed over stages, stages, and stages
+        # that hit NEWTON_MAX_ITERATIONS (their balance closes only to the last update)
+        self.newton_iterations = 0
+        self.newton_stages = 0
+        self.newton_unconverged = 0
+        self.linear_fallbacks = 0
+        self._solid_cache: tuple[FloatArray, float, tuple[FloatArray, ...]] | None = None
+        self._last_e = self._last_f = np.zeros(0)  # E, F where the last stage converged
+        self._enthalpy = _Cubic(self.table.enthalpy)
+        self._heat_capacity = _Cubic(self.table.heat_capacity)
         # Ergun: one pressure drop per blow (constant molar volume and flow), its work
         # Δp V̇ dissipated as heat spread evenly along the bed
         volume_flow = point.molar_flow_mol_s * self.table.molar_volume_m3_mol
@@ -469,8 +520,9 @@ class MagneticRegenerator:
 
     # ------------------------------------------------------------------ properties
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
+        """C_B [J/(kg K)], ∂s/∂B [J/(kg K T)], σ [A m²/kg], h_s [J/kg] per node."""
         p = self.solid(temperature_K, field_T)
-        return p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg
+        return p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg, p.enthalpy_J_kg
 
     def _conductance_cell(self, temperature_K: FloatArray, flowing: bool) -> FloatArray:
         """h a A Δx per cell [W/K]: Wakao–Kaguei, in series with Kapitza if set."""
@@ -519,31 +571,213 @@ class MagneticRegenerator:
             out.append((0, s.hold_s, s.steps_per_hold, 0.0, b[3], b[0]))
         return out
 
+    def _solid_at(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
+        """:meth:`_solid` with the last call remembered (a stage's end state is the next
+        stage's start: the same property call, made once)."""
+        cache = self._solid_cache
+        if cache is not None and cache[1] == field_T and np.array_equal(cache[0], temperature_K):
+            return cache[2]
+        out = self._solid(temperature_K, field_T)
+        self._solid_cache = (temperature_K.copy(), field_T, out)
+        return out
+
+    def _stage_terms(
+        self, z: FloatArray, field_T: float, fz: _Frozen
+    ) -> tuple[FloatArray, FloatArray, float]:
+        """At state ``z`` [K] and field ``field_T`` [T]: the stored energy of each row E(z)
+        [J] (fluid cell or node enthalpy, m h_s of the solid), the right-hand side F(z) [W]
+        (E' = F on the differential rows, F = 0 on the algebraic inlet row) and Σ m σ
+        [A m²]."""
+        assert self.table is not None
+        tf, ts = z[0::2], z[1::2]
+        _, _, sigma, h_s = self._solid_at(ts, field_T)
+        hf = self._enthalpy(tf)
+        m = self.solid_mass_node
+        e = np.zeros(self.size)
+        f = np.zeros(self.size)
+        e[1::2] = m * h_s
+        m_sigma = m * sigma
+        fs = fz.exchange_node_W_K * (tf - ts) - m_sigma * fz.field_rate_T_s
+        if fz.solid_heat_W is not None:
+            fs = fs + fz.solid_heat_W
+        if fz.axial_W_K is not None:
+            q = fz.axial_W_K * (ts[1:] - ts[:-1])
+            fs[:-1] += q
+            fs[1:] -= q
+        f[1::2] = fs
+        if fz.direction == 0:
+            e[0::2] = node_lumped(self.fluid_mol_cell) * hf
+            f[0::2] = fz.exchange_node_W_K * (ts - tf)
+        else:
+            exchange = 0.5 * fz.exchange_cell_W_K * ((ts[:-1] - tf[:-1]) + (ts[1:] - tf[1:]))
+            stored = 0.5 * self.fluid_mol_cell * (hf[:-1] + hf[1:])
+            ndot = self.point.molar_flow_mol_s
+            if fz.direction > 0:  # cell rows at the downstream node
+                e[2::2] = stored
+                f[2::2] = ndot * (hf[:-1] - hf[1:]) + exchange
+                f[0] = fz.inlet_K - tf[0]
+            else:
+                e[0:-2:2] = stored
+                f[0:-2:2] = ndot * (hf[1:] - hf[:-1]) + exchange
+                f[-2] = fz.inlet_K - tf[-1]
+        return e, f, float(m_sigma.sum())
+
+    def _factor(
+        self, zstar: FloatArray, field_T: float, h: float, fz: _Frozen
+    ) -> tuple[FloatArray, FloatArray]:
+        """LU factors (LAPACK band storage) of the Jacobian ∂E/∂z − γ/2 h ∂F/∂z of a stage
+        at ``zstar`` [K] and ``field_T`` [T] (the step's conductances frozen)."""
+        assert self.table is not None
+        n = self.n
+        ts, tf = zstar[1::2], zstar[0::2]
+        c_b, ds_db, _, _ = self._solid(ts, field_T)
+        c_f = self._heat_capacity(tf)
+        w = D * h
+        nodes = np.arange(n + 1)
+        cells = np.arange(n)
+        fr, sr = 2 * nodes, 2 * nodes + 1
+        gn = fz.exchange_node_W_K
+        m = self.solid_mass_node
+        rows = [sr, sr]
+        cols = [sr, fr]
+        vals = [m * np.maximum(c_b, 1e-9) + w * (gn + m * ds_db * fz.field_rate_T_s), -w * gn]
+        if fz.axial_W_K is not None:
+            k = w * fz.axial_W_K
+            left, right = 2 * cells + 1, 2 * cells + 3
+            rows += [left, left, right, right]
+            cols += [left, right, right, left]
+            vals += [k, -k, k, -k]
+        if fz.direction == 0:
+            rows += [fr, fr]
+            cols += [fr, sr]
+            vals += [node_lumped(self.fluid_mol_cell) * c_f + w * gn, -w * gn]
+        else:
+            inlet = 0 if fz.direction > 0 else n
+            up = cells if fz.direction > 0 else cells + 1
+            down = cells + 1 if fz.direction > 0 else cells
+            row = 2 * down
+            g = 0.5 * w * fz.exchange_cell_W_K
+            ndot = self.point.molar_flow_mol_s
+            rows += [np.array([2 * inlet])]
+            cols += [np.array([2 * inlet])]
+            vals += [np.array([w])]
+            for node in (cells, cells + 1):
+                rows += [row, row, row]
+                cols += [2 * node, 2 * node, 2 * node + 1]
+                vals += [0.5 * self.fluid_mol_cell * c_f[node], g, -g]
+            rows += [row, row]
+            cols += [2 * down, 2 * up]
+            vals += [w * ndot * c_f[down], -w * ndot * c_f[up]]
+        triplets = (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
+        # BANDWIDTH extra rows on top for LAPACK's pivoting
+        jac = np.zeros((3 * BANDWIDTH + 1, self.size))
+        jac[BANDWIDTH:] = banded(triplets, self.size)
+        lu, piv, info = dgbtrf(jac, BANDWIDTH, BANDWIDTH)
+        if info != 0:
+            raise FloatingPointError(f"singular step matrix (LAPACK dgbtrf info={info})")
+        return lu, piv
+
+    def _predict(
+        self,
+        z: FloatArray,
+        e: FloatArray,
+        f: FloatArray,
+        rhs: FloatArray,
+        h: float,
+        field_from_T: float,
+        field_to_T: float,
+        factor: list[tuple[FloatArray, FloatArray]],
+    ) -> FloatArray:
+        """One Newton step towards E(z) − rhs − (γ/2) h F(z) = 0 at field ``field_to_T`` [T]
+        from ``z`` [K], whose E [J] and F [W] are known at ``field_from_T`` [T]: E's field
+        change is taken to first order (∂h_s/∂B = T ∂s/∂B − σ), F's is left out."""
+        _, ds_db, sigma, _ = self._solid_at(z[1::2], field_from_T)
+        r = e - rhs - (D * h) * f
+        r[1::2] += self.solid_mass_node * (z[1::2] * ds_db - sigma) * (field_to_T - field_from_T)
+        lu, piv = factor[0]
+        dz, _ = dgbtrs(lu, BANDWIDTH, BANDWIDTH, r, piv)
+        return np.asarray(z - dz)
+
+    def _newton(
+        self,
+        z: FloatArray,
+        rhs: FloatArray,
+        h: float,
+        field_T: float,
+        fz: _Frozen,
+        factor: list[tuple[FloatArray, FloatArray]],
+    ) -> tuple[FloatArray, FloatArray, float]:
+        """Solve E(z) − rhs − (γ/2) h F(z) = 0 (rhs and E zero on the algebraic rows) by
+        simplified Newton from ``z`` [K], the Jacobian ``factor[0]`` refactorised at the
+        iterate when an update shrinks by less than half (a steep reversal transient);
+        return the state, F [W] and Σ m σ there."""
+        previous = np.inf
+        for _ in range(NEWTON_MAX_ITERATIONS):
+            self.newton_iterations += 1
+            e, f, m_sigma = self._stage_terms(z, field_T, fz)
+            lu, piv = factor[0]
+            dz, _ = dgbtrs(lu, BANDWIDTH, BANDWIDTH, e - rhs - (D * h) * f, piv)
+            size = float(np.max(np.abs(dz)))
+            if size <= NEWTON_TOL_K:
+                break
+            if size > 0.5 * previous:
+                factor[0] = self._factor(z, field_T, h, fz)
+                lu, piv = factor[0]
+                dz, _ = dgbtrs(lu, BANDWIDTH, BANDWIDTH, e - rhs - (D * h) * f, piv)
+                size = float(np.max(np.abs(dz)))
+            previous = size
+            z = z - dz
+        else:
+            self.newton_unconverged += 1
+            raise _NewtonFailed
+        self.newton_stages += 1
+        self._last_e, self._last_f = e, f
+        # the state where E and F were evaluated (the last update is below the tolerance)
+        return z, f, m_sigma
+
     def _step(
         self,
         ystar: FloatArray,
         y: FloatArray,
+        y_prev: FloatArray | None,
         h: float,
-        b_mid: float,
+        b_start: float,
         b_rate: float,
         phase: int,
-    ) -> tuple[FloatArray, FloatArray]:
-        """One TR-BDF2 step of length ``h`` [s] from ``y`` [K], the coefficients frozen at
-        ``ystar`` [K] and the field ``b_mid`` [T]; returns the stage and end states [K]."""
+    ) -> tuple[FloatArray, float, float, float]:
+        """One TR-BDF2 step of length ``h`` [s] from ``y`` [K] (field ``b_start`` [T] at its
+        start, rate ``b_rate`` [T/s]), the Jacobian and the conductances frozen at ``ystar``
+        [K]. Returns the end state [K] and, with the scheme's own quadrature, the step's
+        ∫ Σ m σ dB [J], outflow enthalpy ∫ ṅ h_out dt [J] and entropy ∫ ṅ s_out dt [J/K].
+        A step whose Newton fails (a steep reversal transient far from the steady state)
+        falls back to :meth:`_linear_step` (counted in ``linear_fallbacks``)."""
+        try:
+            return self._step_once(ystar, y, y_prev, h, b_start, b_rate, phase)
+        except (_NewtonFailed, ValueError, FloatingPointError):
+            self.linear_fallbacks += 1
+        return self._linear_step(ystar, y, h, b_start, b_rate, phase)
+
+    def _linear_step(
+        self, ystar: FloatArray, y: FloatArray, h: float, b_start: float, b_rate: float, phase: int
+    ) -> tuple[FloatArray, float, float, float]:
+        """The linearly implicit step (coefficients frozen at ``ystar``, one banded solve per
+        stage, storage c dT): not conservative, but solvable for any inlet jump; used
+        only where the Newton of :meth:`_step_once` fails (a reversal far from the steady
+        state, where the box scheme's checkerboard drives the iterates below 0 K)."""
         assert self.table is not None
         tab = self.table
         direction, _, _, t_in, _, _ = self._phases()[phase]
         flowing = direction != 0
         ts, tf = ystar[1::2], ystar[0::2]
-        c_b, ds_db, _ = self._solid(ts, b_mid)
+        c_b, ds_db, _, _ = self._solid(ts, max(0.0, b_start + 0.5 * h * b_rate))
         tf_cell = 0.5 * (tf[1:] + tf[:-1])
         dtf = tf[1:] - tf[:-1]
+        c_cell = tab.heat_capacity(tf_cell)
         secant = np.where(
             np.abs(dtf) > 1e-7,
             (tab.enthalpy(tf[1:]) - tab.enthalpy(tf[:-1])) / np.where(dtf == 0, 1, dtf),
-            tab.heat_capacity(tf_cell),
+            c_cell,
         )
-        c_cell = tab.heat_capacity(tf_cell)
         axial = self.stagnant_conductance_W_K
         if flowing and self.dispersion_W_K_per_J_molK:
             axial = axial + self.dispersion_W_K_per_J_molK * c_cell
@@ -559,19 +793,96 @@ class MagneticRegenerator:
             solid_heat_W=self.viscous_heat_node_W if flowing else None,
         )
         diff = 1.0 - alg
-        # M − γ/2 h A in band storage; LAPACK gbsv per stage (bandwidth 3: O(N) each)
         lhs = banded(mass, self.size) + banded(op, self.size, -D * h)
         bands = (BANDWIDTH, BANDWIDTH)
         f1 = (matvec(op, y) + b) * diff
         my = matvec(mass, y)
-        y2: FloatArray = solve_banded(
-            bands, lhs, my + (h * D) * f1 + (D * h) * b, check_finite=False
-        )
+        y2: FloatArray = solve_banded(bands, lhs, my + (h * D) * f1 + (D * h) * b)
         f2 = (matvec(op, y2) + b) * diff
-        y3: FloatArray = solve_banded(
-            bands, lhs, my + (h * A31) * (f1 + f2) + (D * h) * b, check_finite=False
+        y3: FloatArray = solve_banded(bands, lhs, my + (h * A31) * (f1 + f2) + (D * h) * b)
+        # work and outflow by the same quadrature, properties at the clipped states
+        sigma = [
+            float(self.solid_mass_node @ self._solid(np.clip(z[1::2], *self.clip_K), bz)[2])
+            for z, bz in (
+                (y, b_start),
+                (y2, b_start + GAMMA * h * b_rate),
+                (y3, b_start + h * b_rate),
+            )
+        ]
+        work = h * b_rate * (A31 * (sigma[0] + sigma[1]) + D * sigma[2])
+        out_h = out_s = 0.0
+        if flowing:
+            out = 2 * (self.n if direction > 0 else 0)
+            t_out = np.clip(np.array([y[out], y2[out], y3[out]]), *self.clip_K)
+            weights = h * self.point.molar_flow_mol_s * np.array([A31, A31, D])
+            out_h = float(weights @ tab.enthalpy(t_out))
+            out_s = float(weights @ tab.entropy(t_out))
+        return y3, work, out_h, out_s
+
+    def _step_once(
+        self,
+        ystar: FloatArray,
+        y: FloatArray,
+        y_prev: FloatArray | None,
+        h: float,
+        b_start: float,
+        b_rate: float,
+        phase: int,
+    ) -> tuple[FloatArray, float, float, float]:
+        """:meth:`_step` without the splitting."""
+        assert self.table is not None
+        tab = self.table
+        direction, _, _, t_in, _, _ = self._phases()[phase]
+        flowing = direction != 0
+        tf = ystar[0::2]
+        tf_cell = 0.5 * (tf[1:] + tf[:-1])
+        axial = self.stagnant_conductance_W_K
+        if flowing and self.dispersion_W_K_per_J_molK:
+            axial = axial + self.dispersion_W_K_per_J_molK * tab.heat_capacity(tf_cell)
+        conductance = self._conductance_cell(tf_cell, flowing)
+        fz = _Frozen(
+            direction=direction,
+            inlet_K=t_in,
+            exchange_cell_W_K=conductance,
+            exchange_node_W_K=node_lumped(conductance),
+            axial_W_K=axial if np.any(axial > 0.0) else None,
+            solid_heat_W=self.viscous_heat_node_W if flowing else None,
+            field_rate_T_s=b_rate,
         )
-        return y2, y3
+        factor = [self._factor(ystar, max(0.0, b_start + 0.5 * h * b_rate), h, fz)]
+        diff = 1.0 - (self._algebraic_rows(direction))
+        b2 = max(0.0, b_start + GAMMA * h * b_rate)
+        b3 = max(0.0, b_start + h * b_rate)
+        e1, f1_all, w1 = self._stage_terms(y, b_start, fz)
+        f1 = f1_all * diff
+        # predictor: one Newton step from y on the terms already known there (the field's
+        # change to the stage's value taken to first order in E)
+        rhs2 = e1 + (D * h) * f1
+        guess = self._predict(y, e1, f1_all, rhs2, h, b_start, b2, factor)
+        y2, f2, w2 = self._newton(guess, rhs2, h, b2, fz, factor)
+        f2 = f2 * diff
+        rhs3 = e1 + (A31 * h) * (f1 + f2)
+        guess = self._predict(y2, self._last_e, self._last_f, rhs3, h, b2, b3, factor)
+        y3, _, w3 = self._newton(guess, rhs3, h, b3, fz, factor)
+        if not (np.all(np.isfinite(y3)) and np.all(y3 > 0.0)):
+            raise _NewtonFailed
+        work = h * b_rate * (A31 * (w1 + w2) + D * w3)
+        out_h = out_s = 0.0
+        if flowing:
+            out = 2 * (self.n if direction > 0 else 0)
+            ndot = self.point.molar_flow_mol_s
+            t_out = np.array([y[out], y2[out], y3[out]])
+            weights = h * ndot * np.array([A31, A31, D])
+            out_h = float(weights @ tab.enthalpy(t_out))
+            out_s = float(weights @ tab.entropy(t_out))
+        return y3, work, out_h, out_s
+
+    def _algebraic_rows(self, direction: int) -> FloatArray:
+        """1 on the algebraic row (the inlet's fluid node of a blow), else 0 [-]."""
+        out = np.zeros(self.size)
+        if direction != 0:
+            out[0 if direction > 0 else 2 * self.n] = 1.0
+        return out
 
     def _run(
         self,
@@ -584,29 +895,21 @@ class MagneticRegenerator:
         assert self.table is not None
         tab = self.table
         y = np.asarray(y0, dtype=np.float64).copy()
-        ndot = self.point.molar_flow_mol_s
         y_prev: FloatArray | None = None
         field_fn = self.field_of_time
         phase_start_s = 0.0
         for k, (direction, duration, steps, t_in, b_start, b_end) in enumerate(self._phases()):
             h = duration / steps
             b_rate = (b_end - b_start) / duration
-            if field_fn is not None:
-                b_start = field_fn(phase_start_s)
             acc = totals[k] if totals is not None else None
             flowing = direction != 0
-            out_idx = 2 * (self.n if direction > 0 else 0)
-            if acc is not None:
-                _, _, m_start = self._solid(y[1::2], b_start)
             for step in range(steps):
-                b_mid = max(0.0, b_start + b_rate * h * (step + 0.5))
-                b_next = max(0.0, b_start + b_rate * h * (step + 1))
+                b_now = max(0.0, b_start + b_rate * h * step)
                 if field_fn is not None:
-                    # B(t) given: the step's secant rate and its midpoint value
+                    # B(t) given: linear within each step (its secant rate)
                     t0 = phase_start_s + h * step
-                    b_now, b_next = field_fn(t0), field_fn(t0 + h)
-                    b_rate = (b_next - b_now) / h
-                    b_mid = field_fn(t0 + 0.5 * h)
+                    b_now = field_fn(t0)
+                    b_rate = (field_fn(t0 + h) - b_now) / h
                 ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
                 if step == 0 and flowing:
                     # consistent inlet node: its fluid is replaced by inlet fluid at the
@@ -620,32 +923,21 @@ class MagneticRegenerator:
                         )
                     ystar = ystar.copy()  # coefficients from the state before the reset
                     y[inlet] = t_in
-                for _ in range(1 + self.coefficient_iterations):
-                    y2, y3 = self._step(np.clip(ystar, *self.clip_K), y, h, b_mid, b_rate, k)
-                    # Picard: coefficients again at the step's midpoint state
-                    ystar = 0.5 * (y + y3)
+                y3, work, out_h, out_s = self._step(
+                    np.clip(ystar, *self.clip_K),
+                    y,
+                    None if step == 0 else y_prev,
+                    h,
+                    b_now,
+                    b_rate,
+                    k,
+                )
                 if acc is not None:
                     if flowing:
-                        t1, t2, t3 = y[out_idx], y2[out_idx], y3[out_idx]
-                        acc.out_enthalpy_J += (
-                            h
-                            * ndot
-                            * float(
-                                A31 * (tab.enthalpy(t1) + tab.enthalpy(t2)) + D * tab.enthalpy(t3)
-                            )
-                        )
-                        acc.out_entropy_J_K += (
-                            h
-                            * ndot
-                            * float(A31 * (tab.entropy(t1) + tab.entropy(t2)) + D * tab.entropy(t3))
-                        )
-                    _, _, m_end = self._solid(y3[1::2], b_next)
-                    acc.magnetic_J += float(
-                        self.solid_mass_node @ (0.5 * (m_start + m_end)) * b_rate * h
-                    )
-                    m_start = m_end
-                    if flowing:
+                        acc.out_enthalpy_J += out_h
+                        acc.out_entropy_J_K += out_s
                         acc.viscous_J += self.viscous_heat_blow_W * h
+                    acc.magnetic_J += work
                     acc.t_min = min(acc.t_min, float(y3[1::2].min()))
                     acc.t_max = max(acc.t_max, float(y3[1::2].max()))
                 y_prev, y = y, y3
@@ -710,7 +1002,7 @@ class MagneticRegenerator:
         cop = q_c / work if work != 0 else float("nan")
         mean_b = float(np.mean(p.field_T))
         c_f = tab.heat_capacity(np.array([p.cold_K, p.hot_K]))
-        c_b, _, _ = self._solid(np.array([p.cold_K, p.hot_K]), mean_b)
+        c_b, _, _, _ = self._solid(np.array([p.cold_K, p.hot_K]), mean_b)
         util = ndot * c_f * s.blow_s / (self.spec.solid_mass_kg * np.maximum(c_b, 1e-12))
         return MagneticCycleResult(
             cold_K=p.cold_K,

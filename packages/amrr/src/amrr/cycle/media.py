@@ -1,10 +1,12 @@
 """The two media of a magnetic regenerator, as interfaces the cycle solver calls.
 
 - :class:`MagnetocaloricSolid`: per kg of refrigerant at (T [K], B [T]), vectorised over
-  the nodes, C_B [J/(kg K)], (∂s/∂B)_T [J/(kg K T)] and σ [A m²/kg] — what the solid's
-  equation m [C_B dT/dt + T ∂s/∂B dB/dt] = G (T_f − T_s) and the magnetic work
-  ∮ m σ dB need. Implementations: :class:`ParamagnetSolid` (GGG, GLF of
-  :mod:`amrr.properties.paramagnet`, the sub-kelvin default) and
+  the nodes, C_B [J/(kg K)], (∂s/∂B)_T [J/(kg K T)], σ [A m²/kg] and the magnetic enthalpy
+  h = u − B σ [J/kg] (dh = T ds − σ dB) — what the solid's energy balance
+  m dh/dt = G (T_f − T_s) − m σ dB/dt (stepped in this conservative form), its Jacobian
+  m [C_B dT/dt + T ∂s/∂B dB/dt] and the magnetic work ∮ m σ dB need. Implementations:
+  :class:`ParamagnetSolid` (GGG, GLF of :mod:`amrr.properties.paramagnet`, the sub-kelvin
+  default) and
   :class:`FerromagnetSolid` (mean-field gadolinium of :mod:`amrr.properties.gadolinium`).
 - :class:`FluidTable`: per mole of heat-transfer fluid, h(T) [J/mol], s(T) [J/(mol K)] and
   c(T) [J/(mol K)] on cubic splines, with the molar volume [m³/mol], molar mass [kg/mol]
@@ -17,13 +19,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from amrr.properties.constants import K_B, MU_B, R
 from amrr.properties.gadolinium import GADOLINIUM, MeanFieldFerromagnet, ferromagnet_properties
-from amrr.properties.paramagnet import Model, paramagnet_properties
+from amrr.properties.paramagnet import MATERIALS, Model, paramagnet_properties
 from amrr.properties.validity import FloatArray
 
 
@@ -39,11 +43,14 @@ class SolidState:
         (∂s/∂B)_T [J/(kg K T)].
     magnetisation_Am2_kg : ndarray
         σ [A m²/kg].
+    enthalpy_J_kg : ndarray
+        Magnetic enthalpy h = u − B σ [J/kg], dh = T ds − σ dB, any fixed zero.
     """
 
     heat_capacity_J_kgK: FloatArray
     dS_dB_J_kgKT: FloatArray
     magnetisation_Am2_kg: FloatArray
+    enthalpy_J_kg: FloatArray
 
 
 class MagnetocaloricSolid(Protocol):
@@ -56,6 +63,12 @@ class MagnetocaloricSolid(Protocol):
 @dataclass(frozen=True)
 class ParamagnetSolid:
     """GGG or GLF through :func:`amrr.properties.paramagnet_properties`.
+
+    For the ``ideal`` and ``internal_field`` models (a free spin J in the field
+    B_eff = √(B² + b²)) the state is evaluated by a lean path: the same closed forms as
+    :func:`~amrr.properties.paramagnet_properties` (all levels summed at once, no
+    validity bookkeeping), equal to it to round-off (tested); the cycle's Newton calls it
+    several times per step. ``mean_field`` goes through the property function.
 
     Attributes
     ----------
@@ -73,6 +86,8 @@ class ParamagnetSolid:
 
     def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
         """State at (T [K], B [T])."""
+        if self.spin_model in ("ideal", "internal_field"):
+            return self._free_spin(np.asarray(temperature_K, dtype=np.float64), field_T)
         p = paramagnet_properties(
             temperature_K,
             field_T,
@@ -85,7 +100,52 @@ class ParamagnetSolid:
             np.asarray(p.heat_capacity_J_kgK),
             np.asarray(p.dS_dB_J_kgKT),
             np.asarray(p.magnetisation_Am2_mol) / p.molar_mass_kg_mol,
+            np.asarray(p.enthalpy_J_kg),
         )
+
+    @cached_property
+    def _constants(self) -> tuple[Any, ...]:
+        """J, g μ_B/k_B [K/T], the levels −J…J, R per kg of ions and of atoms [J/(kg K)],
+        Θ_D [K] (or None) and the internal field [T] of the lean path."""
+        params = MATERIALS[self.refrigerant.upper()]
+        b_int = self.internal_field_T if self.spin_model == "internal_field" else 0.0
+        if b_int is None:
+            raise ValueError("model='internal_field' needs internal_field_T >= 0 [T]")
+        return (
+            params.J,
+            params.g * MU_B / K_B,
+            np.arange(-params.J, params.J + 0.5, 1.0),
+            R * params.ions_per_formula_unit / params.molar_mass_kg_mol,
+            params.atoms_per_formula_unit * R / params.molar_mass_kg_mol,
+            params.debye_temperature_K,
+            float(b_int),
+        )
+
+    def _free_spin(self, t: FloatArray, field_T: float) -> SolidState:
+        """Free spin J in B_eff, per kg: with η = g μ_B B_eff/(k_B T), ⟨Jz⟩ = m and
+        Var(Jz) = χ per ion, C = R η² χ, ∂s/∂B = −R η χ (g μ_B/k_B) B/(B_eff T),
+        σ = N_A g μ_B m B/B_eff, h = −R (g μ_B/k_B) B_eff m; plus the Debye T³ lattice
+        (C = c_l, h = c_l T/4) — :func:`amrr.properties.paramagnet_properties`."""
+        if not (t.min() > 0.0 and np.isfinite(t.max())):  # NaN fails the first test
+            raise ValueError("temperature_K must be finite and > 0")
+        j, a, levels, r_ion, n_r, debye, b_int = self._constants
+        field = abs(float(field_T))
+        b_eff = float(np.hypot(field, b_int))
+        eta = a * b_eff / t
+        w = np.exp(np.multiply.outer(levels, eta) - j * np.abs(eta))
+        z = np.ones_like(levels) @ w
+        m = (levels @ w) / z
+        chi = np.maximum((levels * levels) @ w / z - m * m, 0.0)
+        proj = field / b_eff if b_eff > 0.0 else 0.0
+        c = r_ion * eta**2 * chi
+        ds_db = -r_ion * a * proj * eta * chi / t
+        sigma = r_ion * a * proj * m  # n N_A g μ_B m B/B_eff per kg
+        h = -r_ion * a * b_eff * m
+        if debye is not None:
+            c_lat = 12.0 * np.pi**4 / 5.0 * n_r * (t / debye) ** 3
+            c = c + c_lat
+            h = h + 0.25 * c_lat * t
+        return SolidState(c, ds_db, sigma, h)
 
 
 @dataclass(frozen=True)
@@ -104,7 +164,9 @@ class FerromagnetSolid:
     def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
         """State at (T [K], B [T])."""
         p = ferromagnet_properties(temperature_K, field_T, self.params, extrapolate=True)
-        return SolidState(p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg)
+        return SolidState(
+            p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg, p.enthalpy_J_kg
+        )
 
 
 class FluidTable(Protocol):

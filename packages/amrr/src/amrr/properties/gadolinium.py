@@ -131,6 +131,10 @@ class FerromagnetProperties:
         (∂s/∂B)_T [J/(kg K T)].
     magnetisation_Am2_kg : ndarray
         Specific magnetisation σ [A m²/kg].
+    enthalpy_J_kg : ndarray
+        Magnetic enthalpy h = u − B σ [J/kg], dh = T ds − σ dB (zero-point energy left
+        out): spins −σ B − ½ N_s k_B c B_J² (Weiss), Debye 9 N_a k_B T D₃-integral/y³,
+        electrons γ_e T²/2.
     """
 
     temperature_K: FloatArray
@@ -139,6 +143,7 @@ class FerromagnetProperties:
     heat_capacity_J_kgK: FloatArray
     dS_dB_J_kgKT: FloatArray
     magnetisation_Am2_kg: FloatArray
+    enthalpy_J_kg: FloatArray
 
 
 def brillouin(chi: FloatArray, J: float) -> tuple[FloatArray, FloatArray]:
@@ -169,8 +174,9 @@ def _solve_chi(t: FloatArray, field_T: FloatArray, p: MeanFieldFerromagnet) -> F
     return np.asarray(chi, dtype=np.float64)
 
 
-def _debye(t: FloatArray, theta_K: float) -> tuple[FloatArray, FloatArray]:
-    """Debye entropy and heat capacity per atom in units of k_B [-]."""
+def _debye(t: FloatArray, theta_K: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Debye entropy and heat capacity per atom in units of k_B [-], and energy per atom
+    over k_B [K]."""
     y = theta_K / t
     u = 0.5 * y[..., None] * (_GL_X + 1.0)  # nodes on [0, y]
     w = 0.5 * y[..., None] * _GL_W
@@ -179,7 +185,7 @@ def _debye(t: FloatArray, theta_K: float) -> tuple[FloatArray, FloatArray]:
     d4 = np.sum(w * u**4 * (em1 + 1.0) / em1**2, axis=-1)
     s = -3.0 * np.log(-np.expm1(-y)) + 12.0 * d3 / y**3
     c = 9.0 * d4 / y**3
-    return s, c
+    return s, c, 9.0 * t * d3 / y**3
 
 
 def ferromagnet_properties(
@@ -227,7 +233,9 @@ def ferromagnet_properties(
     c_spin = n_k * chi**2 * dbj / denominator
     moment = params.g * MU_B * params.J
     ds_db = -params.spins_per_kg * moment * chi * dbj / (t * denominator)
-    s_lat, c_lat = _debye(t, params.debye_K)
+    s_lat, c_lat, u_lat = _debye(t, params.debye_K)
+    sigma = params.spins_per_kg * moment * bj
+    h_spin = -sigma * b - 0.5 * n_k * c * bj**2
     n_a = params.atoms_per_kg * K_B
     gamma_t = params.sommerfeld_J_kgK2 * t
     return FerromagnetProperties(
@@ -236,7 +244,10 @@ def ferromagnet_properties(
         entropy_J_kgK=np.asarray(s_spin + n_a * s_lat + gamma_t, dtype=np.float64),
         heat_capacity_J_kgK=np.asarray(c_spin + n_a * c_lat + gamma_t, dtype=np.float64),
         dS_dB_J_kgKT=np.asarray(ds_db, dtype=np.float64),
-        magnetisation_Am2_kg=np.asarray(params.spins_per_kg * moment * bj, dtype=np.float64),
+        magnetisation_Am2_kg=np.asarray(sigma, dtype=np.float64),
+        enthalpy_J_kg=np.asarray(
+            h_spin + n_a * u_lat + 0.5 * params.sommerfeld_J_kgK2 * t**2, dtype=np.float64
+        ),
     )
 
 

@@ -194,6 +194,10 @@ class ParamagnetProperties:
         (∂S/∂T)_B [J/(mol K²)].
     dS_dB_J_molKT : ndarray
         (∂S/∂B)_T = (∂M/∂T)_B [J/(mol K T)].
+    enthalpy_J_mol : ndarray
+        Magnetic enthalpy H = U − B M = G + T S [J/mol], dH = T dS − M dB (zero at T = 0,
+        B = 0): the state function whose change over a field cycle is the heat the solid
+        exchanges plus the magnetic work, so a cycle model storing it conserves energy.
     molar_mass_kg_mol : float
         Molar mass of the formula unit, to convert to per-kg values [kg/mol].
     model : str
@@ -207,6 +211,7 @@ class ParamagnetProperties:
     magnetisation_Am2_mol: FloatArray
     dS_dT_J_molK2: FloatArray
     dS_dB_J_molKT: FloatArray
+    enthalpy_J_mol: FloatArray
     molar_mass_kg_mol: float
     model: str
 
@@ -224,6 +229,11 @@ class ParamagnetProperties:
     def dS_dB_J_kgKT(self) -> FloatArray:
         """(∂S/∂B)_T per kg [J/(kg K T)]."""
         return self.dS_dB_J_molKT / self.molar_mass_kg_mol
+
+    @property
+    def enthalpy_J_kg(self) -> FloatArray:
+        """Magnetic enthalpy per kg [J/kg]."""
+        return self.enthalpy_J_mol / self.molar_mass_kg_mol
 
 
 def spin_moments(eta: ArrayLike, J: float) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -406,6 +416,10 @@ def paramagnet_properties(
     ds_dB = -eta * chi * deta_dB
 
     R_ion = R * n_ion  # per mole of formula unit
+    # H = G + T S per ion [K]: G = −T ln Z + a λ m²/2 (Weiss free energy, stationary in m),
+    # so H = −a m (B_eff − λ m/2); with λ = 0 (ideal, internal field) H = −a B_eff m
+    h_ion = -a * m * (B_eff - 0.5 * lam * m)
+    H = R_ion * h_ion
     S = R_ion * s_ion
     dSdT = R_ion * ds_dT
     dSdB = R_ion * ds_dB * sign
@@ -415,6 +429,7 @@ def paramagnet_properties(
         c_lat = 12.0 * np.pi**4 / 5.0 * nR * (T / params.debye_temperature_K) ** 3
         S = S + c_lat / 3.0
         dSdT = dSdT + c_lat / T
+        H = H + 0.25 * c_lat * T  # U = ∫ C dT of the T³ law
     return ParamagnetProperties(
         temperature_K=T.copy(),
         field_T=(B_abs * sign).copy(),
@@ -423,6 +438,7 @@ def paramagnet_properties(
         magnetisation_Am2_mol=M,
         dS_dT_J_molK2=dSdT,
         dS_dB_J_molKT=dSdB,
+        enthalpy_J_mol=H,
         molar_mass_kg_mol=params.molar_mass_kg_mol,
         model=chosen,
     )
