@@ -7,6 +7,7 @@ filled by COPY in PostgreSQL).
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
@@ -116,13 +117,28 @@ LAST_SAMPLES = (
 
 
 def unique_rows(table: pa.Table, keys: list[str]) -> pa.Table:
-    """``table`` with the first row of each key kept (one INSERT must not repeat a key)."""
+    """``table`` with the first row of each key kept (one INSERT must not repeat a key).
+
+    Each key column becomes integer codes (``dictionary_encode``, nulls a code of their
+    own), a stable ``lexsort`` brings equal keys together in arrival order, and a batch
+    without duplicates (the usual case) comes back as it is: Acero's ``group_by`` cost
+    about 4 ms a call, three calls a batch, in the ingest drain.
+    """
     if table.num_rows < 2:
         return table
-    indexed = table.select(keys).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
-    first = indexed.group_by(keys, use_threads=False).aggregate([("_i", "min")])
-    rows = first["_i_min"]
-    return table.take(pc.take(rows, pc.sort_indices(rows)))
+    codes = [
+        pc.dictionary_encode(table[k].combine_chunks(), null_encoding="encode").indices.to_numpy(
+            zero_copy_only=False
+        )
+        for k in keys
+    ]
+    order = np.lexsort(codes[::-1])  # the first key varies slowest; stable in row order
+    ranked = [c[order] for c in codes]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.logical_or.reduce([r[1:] != r[:-1] for r in ranked])
+    if first.all():
+        return table
+    return table.take(pa.array(np.sort(order[first])))
 
 
 def split_above(samples: pa.Table, seq_max: dict[str, int]) -> tuple[pa.Table, pa.Table]:
