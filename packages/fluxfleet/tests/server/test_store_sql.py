@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 from fluxfleet.store import sql
 from hypothesis import given
@@ -61,3 +62,14 @@ def test_split_above_and_seq_max(rows: list[tuple[str, int]]) -> None:
     for d, s in rows:
         want[d] = max(want.get(d, s), s)
     assert sql.seq_max_of(table) == want
+
+
+def test_postgres_csv_of_a_column_behind_an_empty_chunk() -> None:
+    """pyarrow 26 wrote raw bytes for such an int16 column; ``_to_csv`` writes numbers."""
+    from fluxfleet.store.postgres_store import _to_csv
+
+    flags = pa.array(np.arange(8000) % 7).cast(pa.int16())
+    t = pa.concat_tables(
+        [pa.table({"flags": pa.array([], pa.int16())}), pa.table({"flags": flags})]
+    )
+    assert _to_csv(t) == "".join(f"{v}\n" for v in np.arange(8000) % 7).encode()

@@ -50,7 +50,9 @@ def _to_csv(table: pa.Table) -> bytes:
     """
     cols = []
     for name in table.schema.names:
-        col = table[name]
+        # contiguous: pyarrow 26's CSV writer emits raw bytes for an int16 column of
+        # thousands of rows behind an empty chunk (what BatchBuilder.build's concat makes)
+        col = table[name].combine_chunks()
         if pa.types.is_timestamp(col.type):
             col = col.cast(pa.timestamp(col.type.unit))  # UTC instants → UTC wall-clock
         elif pa.types.is_binary(col.type):
