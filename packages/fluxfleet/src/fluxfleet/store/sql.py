@@ -32,9 +32,6 @@ INSERT_SAMPLES = (
 INSERT_SAMPLES_NEW = (
     f"INSERT INTO samples ({columns(schema.SAMPLES)}) SELECT {columns(schema.SAMPLES)} FROM stg"
 )
-# PostgreSQL tries this plain INSERT first (under a savepoint, in key order like
-# INSERT_SAMPLES): a stored key fails it, and INSERT_SAMPLES runs instead.
-INSERT_SAMPLES_PLAIN = f"{INSERT_SAMPLES_NEW} ORDER BY device, seq"
 SAMPLES_SEQ_MAX = "SELECT device, max(seq) FROM samples GROUP BY device"
 
 
