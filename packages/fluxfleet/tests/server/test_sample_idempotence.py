@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pytest
 from fluxfleet.store import Store, open_store, schema
@@ -241,3 +242,19 @@ def test_a_file_written_by_another_process_meanwhile(tmp_path: pytest.TempPathFa
     with open_store(url) as st:
         assert _write(st, [("ch001", s, 1) for s in range(5, 25)]) == 5
         assert sorted(_stored(st, ["ch001"])) == [("ch001", s) for s in range(25)]
+
+
+def test_a_failed_write_stores_nothing_and_its_samples_go_in_later(store: Store) -> None:
+    """A write that fails mid-transaction (here a closure without its lid-close time)
+    commits none of its samples, and raises no device's mark: they go in next time."""
+    d = _dev()
+    assert _write(store, [(d, s, 1) for s in range(10)]) == 10
+    bad = pa.Table.from_pylist(
+        [{"device": d, "cyc": 1, "time_open": T0_MS, "received": RECEIVED_MS}],
+        schema=schema.CLOSURES,
+    )
+    with pytest.raises((duckdb.Error, psycopg.Error)):
+        store.write(Batch(samples=_samples([(d, s, 1) for s in range(10, 20)]), closures=bad))
+    assert sorted(_stored(store, [d])) == [(d, s) for s in range(10)]
+    assert _write(store, [(d, s, 1) for s in range(5, 20)]) == 10
+    assert sorted(_stored(store, [d])) == [(d, s) for s in range(20)]

@@ -270,6 +270,7 @@ class DuckDBStore(Store):
                 rows = self.con.execute(sql.SAMPLES_SEQ_MAX).fetchall()
                 shared.seq_max = {str(d): int(m) for d, m in rows}
             new, maybe_seen = sql.split_above(samples, shared.seq_max)
+            marks = sql.seq_max_of(samples)  # made before COMMIT: after it, only dict updates
             self.con.execute("BEGIN TRANSACTION")
             try:
                 n_samples = self._insert(sql.INSERT_SAMPLES_NEW, new)
@@ -286,9 +287,10 @@ class DuckDBStore(Store):
                 n_acks = self._insert(sql.INSERT_COMMAND_ACKS, acks)
                 self.con.execute("COMMIT")
             except BaseException:
+                shared.seq_max = None  # whatever happened, read the marks again
                 self.con.execute("ROLLBACK")
                 raise
-            for device, seq in sql.seq_max_of(samples).items():  # committed: raise the marks
+            for device, seq in marks.items():  # committed: raise the marks
                 if seq > shared.seq_max.get(device, seq - 1):
                     shared.seq_max[device] = seq
         return WriteResult(n_samples, n_closures, n_dead, n_acks)
