@@ -1,7 +1,7 @@
 """Where the ingestor's writer spends its CPU, in-process (no broker): the backlog of
 ``benchmarks/ingest.py --quick`` (50 chambers × 1.5 h) in batches of 1,000 messages.
 
-    python benchmarks/ingest_profile.py            # CPU-time table: per message, orjson, Arrow
+    python benchmarks/ingest_profile.py            # CPU-time table: validation, store.write
     python benchmarks/ingest_profile.py --profile  # plus cProfile's top functions
 
 CPU time (``time.process_time``, best of 3), not wall time: the machine is shared.
@@ -37,6 +37,35 @@ def cpu_s(f: Callable[[], Any], repeat: int = 3) -> float:
         f()
         best = min(best, time.process_time() - t)
     return best
+
+
+def pg_write(built: list[Any]) -> list[tuple[str, float]]:
+    """CPU of ``store.write`` into PostgreSQL: this process, and the server backend that
+    serves its connection (the tests' launcher; nothing if PostgreSQL is not installed)."""
+    import psutil
+    from fluxfleet.store import open_store
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from testsupport.services import run_postgres
+
+    try:
+        ctx = run_postgres()
+        pg = ctx.__enter__()
+    except BaseException as exc:  # no server installed: say so, keep the rest
+        print(f"PostgreSQL skipped: {exc}")
+        return []
+    try:
+        with open_store(pg.dsn) as st:
+            server = psutil.Process(st.con.pgconn.backend_pid)  # type: ignore[attr-defined]
+            t0 = sum(server.cpu_times()[:2])
+            own = cpu_s(lambda: [st.write(b) for b in built], repeat=1)
+            srv = sum(server.cpu_times()[:2]) - t0
+    finally:
+        ctx.__exit__(None, None, None)
+    return [
+        ("store.write, PostgreSQL, this process (first write of these rows)", own),
+        ("store.write, PostgreSQL, its server backend", srv),
+    ]
 
 
 def main() -> None:
@@ -96,6 +125,7 @@ def main() -> None:
         ("decode + validate + build, per batch, Arrow's JSON reader (arrowcheck)",
          cpu_s(per_batch)),
         ("store.write, DuckDB (first write of these rows)", write_s),
+        *pg_write(built),
     ]  # fmt: skip
     print(
         f"# {n:,} messages in {len(batches)} batches; CPU s (best of 3); "

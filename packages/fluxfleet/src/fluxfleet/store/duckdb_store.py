@@ -6,6 +6,15 @@ first, or use PostgreSQL where several processes must share the store. Threads o
 ingesting process share it through :meth:`DuckDBStore.clone`.
 
 Batches arrive as Arrow tables that DuckDB scans directly (no row-by-row inserts).
+
+Samples are unique on (device, seq) without a key (migration 0007: the key's index was
+the largest cost of a drain): every handle on one database in this process shares one
+:class:`_SampleWriter`, whose lock makes each write's check-and-insert atomic against the
+others and whose ``seq_max`` is each device's highest committed seq (read from the store
+when a handle opens the file, raised after each commit, never lowered: an upper bound is
+safe). A sample above it is new; any other goes through an anti-join against the store.
+The other process that could write is kept out by DuckDB's own file lock. Samples must
+therefore be written only through :meth:`DuckDBStore.write`.
 """
 
 from __future__ import annotations
@@ -38,6 +47,30 @@ def _conform(table: pa.Table, s: pa.Schema) -> pa.Table:
     return table.select(s.names).cast(s)
 
 
+class _SampleWriter:
+    """What every handle on one database shares to keep samples unique (module docstring)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seq_max: dict[str, int] | None = None  # None: read it from the store first
+
+
+_WRITERS: dict[str, _SampleWriter] = {}  # by the file's resolved path
+_WRITERS_LOCK = threading.Lock()
+
+
+def _sample_writer(path: str) -> _SampleWriter:
+    """The shared writer of ``path``, told to re-read ``seq_max`` (another process may
+    have written the file since this one last had it open)."""
+    if path == ":memory:":  # each connect is its own database
+        return _SampleWriter()
+    with _WRITERS_LOCK:
+        w = _WRITERS.setdefault(str(Path(path).resolve()), _SampleWriter())
+    with w.lock:
+        w.seq_max = None
+    return w
+
+
 # DuckDB's buffer pool otherwise grows toward 80 % of RAM: a season-long ingestor grew by
 # 30-55 MB per day loaded (benchmarks/season_store.py, RESULTS "season store"); with a
 # limit it stays flat and larger operations spill to ``<file>.tmp``.
@@ -57,6 +90,7 @@ class DuckDBStore(Store):
         read_only: bool = False,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         _con: Any = None,
+        _writer: _SampleWriter | None = None,
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -64,6 +98,7 @@ class DuckDBStore(Store):
         self._lock = threading.Lock()
         if _con is not None:
             self.con = _con
+            self._samples = _writer or _SampleWriter()
             return
         if read_only and not Path(path).is_file():
             raise StoreError(f"no DuckDB store at {path}")
@@ -80,6 +115,7 @@ class DuckDBStore(Store):
                 "or use a PostgreSQL store)"
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        self._samples = _sample_writer(path)
         if read_only:
             self._check_migrated()
         else:
@@ -220,16 +256,28 @@ class DuckDBStore(Store):
             raise StoreError(f"the DuckDB store {self.path} is opened read-only")
 
     def write(self, batch: Batch) -> WriteResult:
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
         from fluxfleet.store import sql
 
         self._writable()
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
         acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
-        with self._lock:
+        shared = self._samples
+        with shared.lock, self._lock:
+            if shared.seq_max is None:
+                rows = self.con.execute(sql.SAMPLES_SEQ_MAX).fetchall()
+                shared.seq_max = {str(d): int(m) for d, m in rows}
+            new, maybe_seen = sql.split_above(samples, shared.seq_max)
+            marks = sql.seq_max_of(samples)  # made before COMMIT: after it, only dict updates
             self.con.execute("BEGIN TRANSACTION")
             try:
-                n_samples = self._insert(sql.INSERT_SAMPLES, samples)
+                n_samples = self._insert(sql.INSERT_SAMPLES_NEW, new)
+                if maybe_seen.num_rows:
+                    lo, hi = pc.min_max(maybe_seen["seq"]).values()
+                    unseen = sql.insert_samples_unseen(lo.as_py(), hi.as_py())
+                    n_samples += self._insert(unseen, maybe_seen)
                 n_closures = self._insert(sql.INSERT_CLOSURES, closures)
                 self._insert(sql.UPSERT_DEVICES, batch.devices)
                 self._insert(sql.INSERT_LOCATIONS, batch.device_locations)
@@ -239,8 +287,12 @@ class DuckDBStore(Store):
                 n_acks = self._insert(sql.INSERT_COMMAND_ACKS, acks)
                 self.con.execute("COMMIT")
             except BaseException:
+                shared.seq_max = None  # whatever happened, read the marks again
                 self.con.execute("ROLLBACK")
                 raise
+            for device, seq in marks.items():  # committed: raise the marks
+                if seq > shared.seq_max.get(device, seq - 1):
+                    shared.seq_max[device] = seq
         return WriteResult(n_samples, n_closures, n_dead, n_acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
@@ -311,7 +363,9 @@ class DuckDBStore(Store):
         return {str(r["device"]): (r["time"], str(r["phase"]), int(r["cyc"])) for r in rows}
 
     def clone(self) -> DuckDBStore:
-        return DuckDBStore(self.path, read_only=self.read_only, _con=self.con.cursor())
+        return DuckDBStore(
+            self.path, read_only=self.read_only, _con=self.con.cursor(), _writer=self._samples
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -3,7 +3,9 @@
 Writes: each Arrow table of a batch is written as CSV by Arrow (vectorised) and sent with
 ``COPY … FROM STDIN`` into a temporary staging table, then moved with
 ``INSERT … SELECT … ON CONFLICT DO NOTHING`` — never row-by-row inserts — all in one
-transaction. Reads come back the same way, ``COPY (SELECT …) TO STDOUT`` parsed by Arrow.
+transaction (samples: a ``COPY`` straight into the table first, the staging table and
+``ON CONFLICT`` only when a key is already stored). Reads come back the same way,
+``COPY (SELECT …) TO STDOUT`` parsed by Arrow.
 
 Samples are range-partitioned by time, ``partition_days`` per partition
 (``samples_YYYYMMDD``), created on demand under an advisory lock so that several ingestors
@@ -37,6 +39,8 @@ from fluxfleet.store.migrations import migrations
 from fluxfleet.store.registry_sql import pg
 
 _LOCK_MIGRATE = 7_340_001
+
+
 _LOCK_PARTITIONS = 7_340_002
 _DAY_MS = 86_400_000
 
@@ -50,7 +54,9 @@ def _to_csv(table: pa.Table) -> bytes:
     """
     cols = []
     for name in table.schema.names:
-        col = table[name]
+        # contiguous: pyarrow 26's CSV writer emits raw bytes for an int16 column of
+        # thousands of rows behind an empty chunk (what BatchBuilder.build's concat makes)
+        col = table[name].combine_chunks()
         if pa.types.is_timestamp(col.type):
             col = col.cast(pa.timestamp(col.type.unit))  # UTC instants → UTC wall-clock
         elif pa.types.is_binary(col.type):
@@ -242,18 +248,41 @@ class PostgresStore(Store):
         return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
-    def _insert(self, target: str, statement: str, table: pa.Table) -> int:
+    def _insert(self, target: str, statement: str, table: pa.Table, csv: bytes = b"") -> int:
+        """COPY ``table`` (or its ``csv``, already made) into a staging table, then run
+        ``statement`` from it."""
         if table.num_rows == 0:
             return 0
         cur = self.con.cursor()
         cur.execute(f"CREATE TEMP TABLE stg (LIKE {target})")
         cols = sql.columns(table.schema)
         with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(_to_csv(table))
+            copy.write(csv or _to_csv(table))
         cur.execute(statement)
         n = max(cur.rowcount, 0)
         cur.execute("DROP TABLE stg")
         return n
+
+    def _insert_samples(self, samples: pa.Table) -> int:
+        """COPY the samples straight into their partitions under a savepoint; if a key is
+        already stored (UniqueViolation), through the staging table and
+        ``INSERT … ON CONFLICT DO NOTHING`` instead. New samples, the usual case, are
+        parsed and written once, without the speculative insertion: the server's CPU for
+        a drain fell by about half (benchmarks/RESULTS.md, "ingest — key-free samples").
+        Rows go in key order, as ``INSERT_SAMPLES`` orders them, so that two ingestors
+        take the keys' locks in the same order."""
+        if samples.num_rows == 0:
+            return 0
+        samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
+        csv = _to_csv(samples)
+        cols = sql.columns(samples.schema)
+        try:
+            with self.con.transaction(), self.con.cursor() as cur:  # a savepoint
+                with cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(csv)
+                return samples.num_rows
+        except psycopg.errors.UniqueViolation:
+            return self._insert("samples", sql.INSERT_SAMPLES, samples, csv)
 
     def _reconnect_if_broken(self) -> None:
         """A server restart breaks the connection: open a new one before the next write."""
@@ -270,7 +299,7 @@ class PostgresStore(Store):
         self._reconnect_if_broken()
         self._ensure_partitions(samples)
         with self.con.transaction():
-            n_samples = self._insert("samples", sql.INSERT_SAMPLES, samples)
+            n_samples = self._insert_samples(samples)
             n_closures = self._insert("closures", sql.INSERT_CLOSURES, closures)
             self._insert("devices", sql.UPSERT_DEVICES, batch.devices)
             self._insert("device_locations", sql.INSERT_LOCATIONS, batch.device_locations)
