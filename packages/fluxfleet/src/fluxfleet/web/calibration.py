@@ -12,8 +12,11 @@ default, :data:`SESSION_HALF` either side of the newest ``frc`` command in the s
 
 import dataclasses
 import datetime as dt
+import functools
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -100,12 +103,44 @@ def spread(store: Store, s: Session, bin_s: float) -> pd.DataFrame:
     return fleet_spread(samples, bin_s=bin_s, recalibration=at)
 
 
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, tz: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    """A reference file as soilflux reads it, kept while the file is unchanged (parsing a
+    LI-8100 file costs ≈ 20 ms of CPU per observation; the page and its API read it at
+    every request)."""
+    return read_reference_fluxes(Path(path), tz=tz)
+
+
+def reference_fluxes(path: Path, tz: str) -> pd.DataFrame:
+    """``read_reference_fluxes(path, tz)``, parsed again only when the file's modification
+    time or size changes (an edited file shows on the next request)."""
+    try:
+        st = os.stat(path)
+    except OSError:  # soilflux names the missing file
+        return read_reference_fluxes(path, tz=tz)
+    return _parsed(str(path), tz, st.st_mtime_ns, st.st_size).copy()
+
+
+def fleet_fluxes(
+    store: Store, locations: list[str], start: dt.datetime, end: dt.datetime
+) -> pd.DataFrame:
+    """The stored fluxes at ``locations`` starting in [start, end), as ``Store.read`` gives
+    them (sorted by device and start): only the reference pots' closures are read, not
+    the whole fleet's over the reference files' span (a season: 1.3 M rows)."""
+    marks = ", ".join("?" * len(locations))
+    return store.select(
+        f'SELECT * FROM fluxes WHERE location IN ({marks}) AND "start" >= ? AND "start" < ? '
+        'ORDER BY device, "start"',
+        [*locations, start, end],
+    ).to_pandas()
+
+
 def reference_pairs(store: Store, cfg: AnalysisConfig) -> pd.DataFrame:
     """Reference observations of the analysis file paired with the fleet's closures at the
     same location (nearest start within ``max_gap_min``; soilflux's default filter)."""
     frames = []
     for ref in cfg.reference_files:
-        r = read_reference_fluxes(ref.path, tz=ref.tz)
+        r = reference_fluxes(ref.path, ref.tz)
         frames.append(r.assign(location=ref.location))
     columns = list(PAIR_COLUMNS)
     if not frames:
@@ -117,7 +152,7 @@ def reference_pairs(store: Store, cfg: AnalysisConfig) -> pd.DataFrame:
     gap = dt.timedelta(minutes=cfg.reference_max_gap_min)
     lo = reference["time"].min().to_pydatetime() - gap
     hi = reference["time"].max().to_pydatetime() + gap
-    fleet = store.read("fluxes", lo, hi).to_pandas()
+    fleet = fleet_fluxes(store, sorted({r.location for r in cfg.reference_files}), lo, hi)
     fleet, _ = filtered(fleet, DEFAULT_DROP)
     m = match_reference(fleet, reference, max_gap_s=gap.total_seconds())
     out = pd.DataFrame(
