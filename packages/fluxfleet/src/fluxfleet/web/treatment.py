@@ -20,6 +20,7 @@ from soilflux.aggregate import hourly_means, treatment_minus_control
 from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store.base import Store
+from fluxfleet.web import rollups
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 UNIT = "_umol_m2_s"
@@ -72,6 +73,18 @@ def effects(
     hourly = hourly.rename(columns=HOURLY_UNITS)
     hourly["hour"] = pd.to_datetime(hourly["hour"], utc=True)
     return summary, hourly.sort_values(["treatment", "hour"], ignore_index=True)
+
+
+def cached_effects(
+    store: Store,
+    controls: dict[str, str],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`effects`, kept between requests while the store's fluxes are unchanged
+    (:mod:`fluxfleet.web.rollups`)."""
+    key = (tuple(sorted(controls.items())), start, end)
+    return rollups.cached(store, "treatment", key, lambda: effects(store, controls, start, end))
 
 
 def forest(summary: pd.DataFrame, width: int = 640, row_h: int = 26) -> dict[str, Any]:
@@ -128,7 +141,7 @@ def register(
     def api_treatment(
         st: StoreDep, from_: From = None, to: str | None = None, format: Format = "json"
     ) -> Response:
-        summary, _ = effects(
+        summary, _ = cached_effects(
             st, analysis().controls, parse_time(from_, "from"), parse_time(to, "to")
         )
         return table(summary, format, "treatment")
@@ -137,7 +150,7 @@ def register(
     def api_treatment_hourly(
         st: StoreDep, from_: From = None, to: str | None = None, format: Format = "json"
     ) -> Response:
-        _, hourly = effects(
+        _, hourly = cached_effects(
             st, analysis().controls, parse_time(from_, "from"), parse_time(to, "to")
         )
         return table(hourly, format, "treatment-hourly")
@@ -147,7 +160,9 @@ def register(
         request: Request, st: StoreDep, from_: From = None, to: str | None = None
     ) -> Response:
         cfg = analysis()
-        summary, _ = effects(st, cfg.controls, parse_time(from_, "from"), parse_time(to, "to"))
+        summary, _ = cached_effects(
+            st, cfg.controls, parse_time(from_, "from"), parse_time(to, "to")
+        )
         tables = {t: g.to_dict("records") for t, g in summary.groupby("table", sort=True)}
         query = "&".join(f"{k}={v}" for k, v in (("from", from_), ("to", to)) if v)
         return templates.TemplateResponse(
