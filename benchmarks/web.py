@@ -267,6 +267,7 @@ def main() -> None:
             + (st.select("SELECT max(time_close) FROM closures").column(0)[0].as_py() - first).days
         )
     content = web_content.add_content(path, chambers, days, season_store.START)
+    args.days, args.chambers = days, chambers  # what the store holds (--store-file)
     with open_store(f"duckdb:///{path}", read_only=True) as st:
         counts = st.counts()
     print(
