@@ -49,7 +49,7 @@ def cached(store: Store, name: str, key: Hashable, compute: Callable[[], T]) -> 
     with _LOCK:
         if k in _CACHE:
             _CACHE.move_to_end(k)
-            return _copy(_CACHE[k])  # type: ignore[no-any-return]
+            return _copy(_CACHE[k])
     value = compute()
     with _LOCK:
         _CACHE[k] = _copy(value)
