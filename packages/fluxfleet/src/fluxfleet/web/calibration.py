@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -29,6 +30,7 @@ from soilflux.calibration import fleet_spread, spread_by_concentration
 from soilflux.io.reference_fluxes import read_reference_fluxes
 from soilflux.qc import DEFAULT_DROP, filtered
 
+from fluxfleet.store import schema
 from fluxfleet.store.base import Store
 from fluxfleet.web.analysis_config import AnalysisConfig
 from fluxfleet.web.queries import QueryError
@@ -97,8 +99,15 @@ def session(
 
 def spread(store: Store, s: Session, bin_s: float) -> pd.DataFrame:
     """Per time bin: mean and sd [µmol mol⁻¹] across the sensors (soilflux)."""
-    samples = store.read("samples", s.start, s.end).to_pandas()
-    samples = samples.rename(columns={"device": "sensor"})
+    # The three columns soilflux uses (of 17): 4 h of a fleet is ≈ 240,000 samples.
+    samples = store.select(
+        'SELECT "time", device AS sensor, co2_ppm FROM samples WHERE "time" >= ? '
+        'AND "time" < ? ORDER BY device, "time"',
+        [s.start, s.end],
+    )
+    samples = samples.cast(
+        pa.schema([("time", schema.TIME), ("sensor", pa.string()), ("co2_ppm", pa.float64())])
+    ).to_pandas()
     at = pd.Timestamp(s.recalibration) if s.recalibration else None
     return fleet_spread(samples, bin_s=bin_s, recalibration=at)
 
