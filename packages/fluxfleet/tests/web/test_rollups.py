@@ -80,3 +80,49 @@ def test_computed_again_after_a_new_or_recomputed_flux(url: str) -> None:
         st.execute([("DELETE FROM fluxes WHERE cyc = 0", [])])
     assert _mean(url, calls)["cyc"].tolist() == [1, 2, 3]
     assert len(calls) == 4
+
+
+def _samples(seqs: range, received: dt.datetime) -> pa.Table:
+    rows = [
+        {"device": "ch000", "seq": q, "time": T0 + dt.timedelta(seconds=3 * q),
+         "location": "5.1.A", "boot": 1, "cyc": 0, "phase": "open", "co2_ppm": 420.0 + q,
+         "rh_percent": 60.0, "scd30_temperature_c": 20.0, "temperature_c": 18.0,
+         "pressure_hpa": 1013.0, "lux": 0.0, "lid_deg": 90, "fan_pct": 40, "flags": 0,
+         "received": received}
+        for q in seqs
+    ]  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=schema.SAMPLES)
+
+
+def test_kept_by_the_samples_of_a_window(url: str) -> None:
+    """A read of samples is kept while its window's samples are unchanged: a sample
+    stored inside the window computes it again, one outside does not."""
+    from fluxfleet.store import Batch
+
+    window = (T0, T0 + dt.timedelta(minutes=1))  # seq 0..19
+    with open_store(url) as st:
+        st.write(Batch(samples=_samples(range(10), T0)))
+    calls: list[int] = []
+
+    def read() -> list[float]:
+        with open_store(url, read_only=True) as st:
+
+            def compute() -> list[float]:
+                calls.append(1)
+                return st.read("samples", *window)["co2_ppm"].to_pylist()
+
+            return rollups.cached(
+                st, "co2", window, compute, lambda s: rollups.samples_version(s, *window)
+            )
+
+    assert read() == [420.0 + q for q in range(10)]
+    assert read() == [420.0 + q for q in range(10)]
+    assert len(calls) == 1
+    with open_store(url) as st:
+        st.write(Batch(samples=_samples(range(100, 101), T0)))  # outside the window
+    read()
+    assert len(calls) == 1
+    with open_store(url) as st:
+        st.write(Batch(samples=_samples(range(10, 12), T0)))  # inside
+    assert read() == [420.0 + q for q in range(12)]
+    assert len(calls) == 2

@@ -32,6 +32,7 @@ from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store import schema
 from fluxfleet.store.base import Store
+from fluxfleet.web import rollups
 from fluxfleet.web.analysis_config import AnalysisConfig
 from fluxfleet.web.queries import QueryError
 
@@ -98,7 +99,18 @@ def session(
 
 
 def spread(store: Store, s: Session, bin_s: float) -> pd.DataFrame:
-    """Per time bin: mean and sd [µmol mol⁻¹] across the sensors (soilflux)."""
+    """Per time bin: mean and sd [µmol mol⁻¹] across the sensors (soilflux); kept between
+    requests (the page draws it twice) while the session's samples are unchanged."""
+    return rollups.cached(
+        store,
+        "spread",
+        (s.start, s.end, s.recalibration, bin_s),
+        lambda: _spread(store, s, bin_s),
+        lambda st: rollups.samples_version(st, s.start, s.end),
+    )
+
+
+def _spread(store: Store, s: Session, bin_s: float) -> pd.DataFrame:
     # The three columns soilflux uses (of 17): 4 h of a fleet is ≈ 240,000 samples.
     samples = store.select(
         'SELECT "time", device AS sensor, co2_ppm FROM samples WHERE "time" >= ? '

@@ -7,6 +7,8 @@ kept under the store's URL, the request's own key (control mapping, time window,
 the ``fluxes`` table's *version*: its row count and newest ``computed`` time (every flux
 the ingestor stores or recomputes gets a new ``computed``; a deletion changes the count).
 So a new closure's flux shows on the next request, at the cost of computing again.
+A result read from samples (the Calibration page's spread) is kept by the samples of its
+window instead (:func:`samples_version`).
 """
 
 from __future__ import annotations
@@ -42,10 +44,26 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def cached(store: Store, name: str, key: Hashable, compute: Callable[[], T]) -> T:
-    """``compute()``, or the result kept for (store, ``name``, ``key``) while the store's
-    fluxes are unchanged."""
-    k = (store.url, name, key, fluxes_version(store))
+def samples_version(store: Store, start: object, end: object) -> tuple[Hashable, ...]:
+    """(row count, newest ``received``) of the samples in [start, end): samples are only
+    ever inserted (a new ``received``) or deleted before a time (a smaller count)."""
+    row = store.select(
+        'SELECT count(*) AS n, max(received) AS t FROM samples WHERE "time" >= ? AND "time" < ?',
+        [start, end],
+    ).to_pylist()[0]
+    return int(row["n"]), row["t"]
+
+
+def cached(
+    store: Store,
+    name: str,
+    key: Hashable,
+    compute: Callable[[], T],
+    version: Callable[[Store], Hashable] = fluxes_version,
+) -> T:
+    """``compute()``, or the result kept for (store, ``name``, ``key``) while
+    ``version(store)`` (default: the store's fluxes, :func:`fluxes_version`) is unchanged."""
+    k = (store.url, name, key, version(store))
     with _LOCK:
         if k in _CACHE:
             _CACHE.move_to_end(k)
