@@ -62,6 +62,9 @@ def season_reads(st: Any, store_file: Path) -> list[tuple[str, Callable[[], Any]
 
         return run
 
+    frc = calibration.session(st, cfg, None, None, None)
+    assert frc is not None, "the store has no frc command (benchmarks/web_content.py adds one)"
+
     def effects_before() -> None:  # the whole fluxes table read, then soilflux's filter
         from soilflux.aggregate import hourly_means, treatment_minus_control
         from soilflux.qc import DEFAULT_DROP, filtered
@@ -86,7 +89,12 @@ def season_reads(st: Any, store_file: Path) -> list[tuple[str, Callable[[], Any]
         ("pCO2 daily pairs, season: kept", lambda: pco2.cached_pairs(st, cfg)),
         ("reference pairs: every file parsed (before)", reference_before),
         ("reference pairs: files kept (after)", lambda: calibration.reference_pairs(st, cfg)),
+        ("calibration spread, frc ± 2 h: cold", cold(lambda: calibration.spread(
+            st, frc, 60.0))),
+        ("calibration spread, frc ± 2 h: kept", lambda: calibration.spread(st, frc, 60.0)),
         ("fluxes kept-check (count, max computed)", lambda: rollups.fluxes_version(st)),
+        ("samples kept-check (the session's window)", lambda: rollups.samples_version(
+            st, frc.start, frc.end)),
     ]  # fmt: skip
 
 
