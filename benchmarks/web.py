@@ -43,6 +43,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -279,6 +280,8 @@ def main() -> None:
     )
     if args.build_only:
         print(f"kept {path}")
+        if path.parent != work:
+            shutil.rmtree(work, ignore_errors=True)
         return
     url = f"duckdb:///{path}"
     port = free_port()
@@ -306,6 +309,8 @@ def main() -> None:
             path.unlink(missing_ok=True)
     report_runs(url, content, args, work)
     print(f"load average {os.getloadavg()}")
+    if path.parent != work or not args.keep:  # the browser's profile, the report
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def cpu_of(pid: int) -> float:
