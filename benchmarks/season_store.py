@@ -48,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -411,26 +411,53 @@ def load_bulk_duckdb(target: Target, days: int, chambers: int, memory_limit: str
     DuckDB's ``memory_limit`` (the store URL's query) bounds its buffer pool, the index's
     blocks included (``duckdb_memory()`` tag ``ART_INDEX``).
     """
+    t0 = time.perf_counter()
+    rows, gen_s = bulk_load_duckdb(
+        f"{target.url}?memory_limit={memory_limit}", days, chambers, np.random.default_rng(9)
+    )
+    wall = time.perf_counter() - t0
+    return load_result(rows, wall, gen_s, target, 0.0, cpu_s=sum(os.times()[:2]))
+
+
+def bulk_load_duckdb(
+    url: str,
+    days: int,
+    chambers: int,
+    rng: np.random.Generator,
+    extra: Callable[[int, pa.Table, pa.Table], dict[str, pa.Table]] | None = None,
+    label: str = "duckdb",
+) -> tuple[int, float]:
+    """Append ``days`` generated days to the DuckDB store at ``url`` (opened, so migrated,
+    by ``open_store``), each day's samples and closures in one transaction of
+    ``INSERT … SELECT`` from Arrow; samples written and seconds spent generating.
+
+    ``extra(day, samples, closures)`` returns more tables to append in the same
+    transaction (name → Arrow table with a subset of the table's columns, by name), e.g.
+    the day's ``fluxes`` (``benchmarks/web.py``). Progress is printed every 10 days.
+    """
     from fluxfleet.store import open_store
 
-    rng = np.random.default_rng(9)
     rows = 0
     gen_s = 0.0
     t0 = time.perf_counter()
-    with open_store(f"{target.url}?memory_limit={memory_limit}") as store:
+    with open_store(url) as store:
         con = store.con  # type: ignore[attr-defined]
         for day in range(days):
             g0 = time.perf_counter()
             samples, closures = day_batch(day, chambers, rng)
+            tables = {"samples": samples, "closures": closures}
+            if extra is not None:
+                tables.update(extra(day, samples, closures))
             gen_s += time.perf_counter() - g0
             con.execute("BEGIN TRANSACTION")
-            for name, table in (("samples", samples), ("closures", closures)):
+            for name, table in tables.items():
                 con.register("stg", table)
-                con.execute(f"INSERT INTO {name} SELECT * FROM stg")
+                cols = ", ".join(f'"{c}"' for c in table.schema.names)
+                con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM stg")
                 con.unregister("stg")
             con.execute("COMMIT")
             rows += samples.num_rows
-            del samples, closures
+            del samples, closures, tables
             if day % 10 == 9 or day == days - 1:
                 elapsed = time.perf_counter() - t0
                 mem = con.execute(
@@ -438,15 +465,14 @@ def load_bulk_duckdb(target: Target, days: int, chambers: int, memory_limit: str
                     "WHERE tag IN ('BASE_TABLE', 'ART_INDEX')"
                 ).fetchall()
                 print(
-                    f"  {target.name} (bulk): day {day + 1}/{days}, {rows:,} rows, "
+                    f"  {label} (bulk): day {day + 1}/{days}, {rows:,} rows, "
                     f"{elapsed:.0f} s ({(elapsed - gen_s):.0f} s writing), "
                     f"loader RSS now {rss_mb(os.getpid()):,.0f} MB, DuckDB "
                     + ", ".join(f"{t} {b / 2**20:,.0f} MB" for t, b in mem),
                     flush=True,
                 )
         con.execute("CHECKPOINT")
-    wall = time.perf_counter() - t0
-    return load_result(rows, wall, gen_s, target, 0.0, cpu_s=sum(os.times()[:2]))
+    return rows, gen_s
 
 
 def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:

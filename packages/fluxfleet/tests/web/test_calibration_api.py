@@ -5,6 +5,7 @@ placed on a chamber's pot) — numbers recomputed here from the store's rows."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import statistics
 from collections import defaultdict
@@ -168,3 +169,25 @@ def test_calibration_page_without_a_session(client: TestClient) -> None:
     assert page.status_code == 200
     assert 'id="no-session"' in page.text
     assert 'id="no-reference"' in page.text
+
+
+def test_an_edited_reference_file_shows_on_the_next_request(
+    cal_client: TestClient, reference: tuple[Path, list[tuple[float, float]]]
+) -> None:
+    """The parsed reference files are kept between requests (web.calibration's cache)
+    only while each file's modification time and size are unchanged."""
+    first = cal_client.get("/api/calibration/reference").json()["pairs"]
+    again = cal_client.get("/api/calibration/reference").json()["pairs"]
+    assert again == first
+    ref = reference[0].parent / "ref.81x"
+    text = ref.read_text()
+    before = ref.stat().st_mtime_ns
+    ref.write_text(text.replace("Lin_Flux:\t", "Lin_Flux:\t1", 1))  # first flux + 10…
+    os.utime(ref, ns=(before + 10**9, before + 10**9))
+    edited = cal_client.get("/api/calibration/reference").json()["pairs"]
+    assert [p["flux_reference_umol_m2_s"] for p in edited[1:]] == [
+        p["flux_reference_umol_m2_s"] for p in first[1:]
+    ]
+    assert edited[0]["flux_reference_umol_m2_s"] == pytest.approx(
+        float(f"1{first[0]['flux_reference_umol_m2_s']:.4f}"), rel=1e-9
+    )

@@ -7,6 +7,7 @@ store's closures kept by soilflux's default quality filter.
 # No "from __future__ import annotations": FastAPI resolves the local Annotated aliases.
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from soilflux.io.pco2 import read_pco2_table
 from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store.base import Store
+from fluxfleet.web import rollups
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 FIT_COLUMNS = (
@@ -43,6 +45,19 @@ def pairs(store: Store, cfg: AnalysisConfig, by: str = "location") -> pd.DataFra
     fluxes = store.read("fluxes", start, end).to_pandas()
     kept, _ = filtered(fluxes, DEFAULT_DROP)
     return daily_flux_pco2(kept, pco2, by=by)
+
+
+def cached_pairs(store: Store, cfg: AnalysisConfig, by: str = "location") -> pd.DataFrame:
+    """:func:`pairs`, kept between requests while the store's fluxes and the pCO₂ file
+    (modification time, size) are unchanged (:mod:`fluxfleet.web.rollups`)."""
+    if cfg.pco2_path is None:
+        return pairs(store, cfg, by)
+    try:
+        st = os.stat(cfg.pco2_path)
+    except OSError:  # soilflux names the missing file
+        return pairs(store, cfg, by)
+    key = (str(cfg.pco2_path), cfg.pco2_tz, st.st_mtime_ns, st.st_size, by)
+    return rollups.cached(store, "pco2", key, lambda: pairs(store, cfg, by))
 
 
 def fits(daily: pd.DataFrame) -> pd.DataFrame:
@@ -82,16 +97,16 @@ def register(
 
     @app.get("/api/pco2")
     def api_pco2(st: StoreDep, by: By = "location", format: Format = "json") -> Response:
-        return table(pairs(st, analysis(), by), format, f"pco2-{by}")
+        return table(cached_pairs(st, analysis(), by), format, f"pco2-{by}")
 
     @app.get("/api/pco2/fits")
     def api_pco2_fits(st: StoreDep, by: By = "location", format: Format = "json") -> Response:
-        return table(fits(pairs(st, analysis(), by)), format, f"pco2-fits-{by}")
+        return table(fits(cached_pairs(st, analysis(), by)), format, f"pco2-fits-{by}")
 
     @app.get("/pco2", response_class=HTMLResponse)
     def pco2_page(request: Request, st: StoreDep, by: By = "location") -> Response:
         cfg = analysis()
-        f = fits(pairs(st, cfg, by))
+        f = fits(cached_pairs(st, cfg, by))
         return templates.TemplateResponse(
             request, "pco2.html", {"cfg": cfg, "by": by, "fits": f.to_dict("records")}
         )

@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from fluxfleet.store import Store
+from fluxfleet.web import rollups
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMAT_PATTERN, parse_time, table_response
 
@@ -62,6 +63,15 @@ def filtered_share(
     filtered share."""
     if level not in LEVELS:
         raise HTTPException(400, f"level: {level!r} is not one of {', '.join(LEVELS)}")
+    # A season's weeks are counted over every closure: kept while the fluxes are unchanged.
+    return rollups.cached(
+        store, "quality", (level, start, end), lambda: _filtered_share(store, level, start, end)
+    )
+
+
+def _filtered_share(
+    store: Store, level: str, start: dt.datetime | None, end: dt.datetime | None
+) -> pd.DataFrame:
     where, params = _where(start, end)
     week = "date_trunc('week', \"start\")"
     if level == "week":

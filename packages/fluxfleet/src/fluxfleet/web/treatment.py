@@ -13,13 +13,16 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from soilflux.aggregate import hourly_means, treatment_minus_control
 from soilflux.qc import DEFAULT_DROP, filtered
 
+from fluxfleet.store import schema
 from fluxfleet.store.base import Store
+from fluxfleet.web import rollups
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 UNIT = "_umol_m2_s"
@@ -53,6 +56,31 @@ def flux_table(store: Store, start: dt.datetime | None, end: dt.datetime | None)
     return f.rename(columns={"device": "chamber"}).assign(gas="co2")
 
 
+def dropped_in_store(
+    store: Store, start: dt.datetime | None, end: dt.datetime | None
+) -> pd.DataFrame:
+    """:func:`flux_table`'s columns that the analysis uses, without the closures carrying
+    a flag of soilflux's default filter: the store leaves them out (a season's daylight
+    half) with the test soilflux applies (``qc.has_flag``: ``,flag,`` in ``,flags,``), so
+    ``filtered`` afterwards keeps exactly what it keeps of the whole table."""
+    parts = ["strpos(',' || coalesce(flags, '') || ',', ?) = 0" for _ in DEFAULT_DROP]
+    params: list[object] = [f",{flag}," for flag in DEFAULT_DROP]
+    if start is not None:
+        parts.append('"start" >= ?')
+        params.append(start)
+    if end is not None:
+        parts.append('"start" < ?')
+        params.append(end)
+    f = store.select(
+        'SELECT device AS chamber, location, "start", flux_umol_m2_s, flags FROM fluxes '
+        f'WHERE {" AND ".join(parts)} ORDER BY device, "start"',
+        params,
+    )
+    f = f.cast(pa.schema([(n, schema.FLUXES.field(n if n != "chamber" else "device").type)
+                          for n in f.schema.names]))  # fmt: skip
+    return f.to_pandas().assign(gas="co2")
+
+
 def effects(
     store: Store,
     controls: dict[str, str],
@@ -61,7 +89,7 @@ def effects(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
     (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
-    kept, _ = filtered(flux_table(store, start, end), DEFAULT_DROP)
+    kept, _ = filtered(dropped_in_store(store, start, end), DEFAULT_DROP)
     variant = hourly_means(kept, by="variant", gas="co2")
     hourly, summary = treatment_minus_control(variant, controls)
     if summary.empty:
@@ -72,6 +100,18 @@ def effects(
     hourly = hourly.rename(columns=HOURLY_UNITS)
     hourly["hour"] = pd.to_datetime(hourly["hour"], utc=True)
     return summary, hourly.sort_values(["treatment", "hour"], ignore_index=True)
+
+
+def cached_effects(
+    store: Store,
+    controls: dict[str, str],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`effects`, kept between requests while the store's fluxes are unchanged
+    (:mod:`fluxfleet.web.rollups`)."""
+    key = (tuple(sorted(controls.items())), start, end)
+    return rollups.cached(store, "treatment", key, lambda: effects(store, controls, start, end))
 
 
 def forest(summary: pd.DataFrame, width: int = 640, row_h: int = 26) -> dict[str, Any]:
@@ -128,7 +168,7 @@ def register(
     def api_treatment(
         st: StoreDep, from_: From = None, to: str | None = None, format: Format = "json"
     ) -> Response:
-        summary, _ = effects(
+        summary, _ = cached_effects(
             st, analysis().controls, parse_time(from_, "from"), parse_time(to, "to")
         )
         return table(summary, format, "treatment")
@@ -137,7 +177,7 @@ def register(
     def api_treatment_hourly(
         st: StoreDep, from_: From = None, to: str | None = None, format: Format = "json"
     ) -> Response:
-        _, hourly = effects(
+        _, hourly = cached_effects(
             st, analysis().controls, parse_time(from_, "from"), parse_time(to, "to")
         )
         return table(hourly, format, "treatment-hourly")
@@ -147,7 +187,9 @@ def register(
         request: Request, st: StoreDep, from_: From = None, to: str | None = None
     ) -> Response:
         cfg = analysis()
-        summary, _ = effects(st, cfg.controls, parse_time(from_, "from"), parse_time(to, "to"))
+        summary, _ = cached_effects(
+            st, cfg.controls, parse_time(from_, "from"), parse_time(to, "to")
+        )
         tables = {t: g.to_dict("records") for t, g in summary.groupby("table", sort=True)}
         query = "&".join(f"{k}={v}" for k, v in (("from", from_), ("to", to)) if v)
         return templates.TemplateResponse(
