@@ -39,7 +39,7 @@ from amrr.properties.mixture import mixture_properties
 from amrr.properties.paramagnet import MATERIALS, Model, paramagnet_properties
 from amrr.properties.phase_diagram import superfluid_boundary_x3
 from amrr.properties.refrigerant import AnalyticRefrigerant, Refrigerant
-from amrr.pump import PumpDisplacement, PumpSpec, pump_displacement
+from amrr.pump import PumpDisplacement, PumpFlow, PumpSpec, linear_ramp_flow, pump_displacement
 from amrr.regenerator import (
     RegeneratorDesign,
     RegeneratorSpec,
@@ -48,6 +48,9 @@ from amrr.regenerator import (
 )
 
 Design = dict[str, dict[str, Any]]
+
+FLOW_PROFILES = ("constant", "magnetising_bed", "demagnetising_bed")
+"""Values of ``pump.flow_profile`` (:func:`pump_flow_of`)."""
 
 
 class DesignFileError(ValueError):
@@ -159,6 +162,14 @@ SCHEMA: tuple[Param, ...] = (
     _p("pump", "temperature_K", 0.8, 1.8, "pump bed temperature"),
     _p("pump", "low_field_T", 0.0, 10.0, "pump field swing, low end"),
     _p("pump", "high_field_T", 0.01, 10.0, "pump field swing, high end"),
+    Param(
+        "pump",
+        "flow_profile",
+        kind=str,
+        choices=FLOW_PROFILES,
+        help="the pump's flow over a blow in the cycle model: constant, or set by the "
+        "magnetising or the demagnetising bed's heat on a linear field ramp",
+    ),
     _p("suspension", "launch_acceleration_g", 1.0, 200.0, "quasi-static design acceleration"),
     _p("suspension", "safety_factor", 1.0, 50.0, "on Kevlar's tensile strength"),
     _p("suspension", "strands", 1, 1000, "Kevlar strands per centre disk", int),
@@ -501,6 +512,21 @@ def pump_refrigerant_of(design: Design) -> Refrigerant:
     if ref["material"] == "GGG":
         return refrigerant_of(design)
     return cast(Refrigerant, AnalyticRefrigerant("GGG"))
+
+
+def pump_flow_of(design: Design) -> PumpFlow | None:
+    """The pump's flow over a blow that the design's ``pump.flow_profile`` names: None for
+    a constant flow, else :func:`amrr.pump.linear_ramp_flow` of the pump beds' linear field
+    ramp over the blow, with the magnetising or the demagnetising bed's heat setting it."""
+    profile = design["pump"]["flow_profile"]
+    if profile == "constant":
+        return None
+    c, pm = design["cycle"], design["pump"]
+    spec = PumpSpec(
+        pm["ggg_mass_kg"], pm["temperature_K"], pm["low_field_T"], pm["high_field_T"], c["x3"]
+    )
+    bed = "magnetising" if profile == "magnetising_bed" else "demagnetising"
+    return linear_ramp_flow(spec, c["blow_time_s"], pump_refrigerant_of(design), bed=bed)
 
 
 def evaluate(design: Design, *, sensitivities: bool = True) -> DesignResult:

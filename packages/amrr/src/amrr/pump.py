@@ -177,15 +177,20 @@ def linear_ramp_flow(
     blow_s: float,
     refrigerant: Refrigerant | None = None,
     *,
+    bed: str = "magnetising",
     points: int = 401,
 ) -> PumpFlow:
-    """Flow over a blow when the pump bed's field ramps linearly, B_low → B_high in P.
+    """Flow over a blow when the pump beds' fields ramp linearly over the blow P.
 
-    Isothermal bed (the limit of :func:`pump_displacement`): the heat the bed releases,
-    T m |∂S/∂B| Ḃ, leaves with the displaced mixture, so ṅ(t) = m |∂S/∂B|(T, B_p(t)) Ḃ /
-    s_mix (Jahromi's SMP; the paper's "AMRR System Operation"). ∂S/∂B vanishes at B = 0
-    (S is even in B), so a linear ramp from zero field starts with no flow and peaks where
-    GGG's ∂S/∂B does; the moles per blow are those of :func:`pump_displacement`.
+    Isothermal bed (the limit of :func:`pump_displacement`): the heat a bed exchanges,
+    T m |∂S/∂B| |Ḃ|, is carried by the displaced mixture, so ṅ(t) = m |∂S/∂B|(T, B_p(t))
+    |Ḃ| / s_mix (Jahromi's SMP; the paper's "AMRR System Operation"). ``bed`` says whose
+    heat sets the flow: the ``"magnetising"`` bed (B_low → B_high, its released heat pushes
+    mixture out) or the ``"demagnetising"`` one (B_high → B_low, its absorbed heat draws
+    it in). The reversible model cannot say which (both hold only if the pump buffers the
+    difference); they are the two limits, mirror images in time. ∂S/∂B vanishes at B = 0
+    (S is even in B), so the magnetising limit starts each blow with no flow and the
+    demagnetising one ends it so; the moles per blow are those of :func:`pump_displacement`.
 
     Parameters
     ----------
@@ -195,9 +200,13 @@ def linear_ramp_flow(
         Blow duration P [s] (> 0).
     refrigerant : Refrigerant, optional
         Pump bed material (default GGG with its default spin model).
+    bed : {"magnetising", "demagnetising"}
+        Which bed's heat sets the flow.
     points : int
         Time samples over the blow (≥ 3).
     """
+    if bed not in ("magnetising", "demagnetising"):
+        raise ValueError(f"bed={bed!r} must be 'magnetising' or 'demagnetising'")
     if not blow_s > 0:
         raise ValueError(f"blow_s={blow_s!r} must be > 0 [s]")
     if points < 3:
@@ -205,7 +214,7 @@ def linear_ramp_flow(
     ref = default_refrigerant() if refrigerant is None else refrigerant
     t = np.linspace(0.0, blow_s, points)
     rate = (spec.high_field_T - spec.low_field_T) / blow_s
-    field = spec.low_field_T + rate * t
+    field = spec.low_field_T + rate * t if bed == "magnetising" else spec.high_field_T - rate * t
     T = np.full_like(t, spec.temperature_K)
     dsdb = np.abs(ref(T, field).dS_dB_J_kgKT)
     s_mix = float(mixture_properties(spec.temperature_K, spec.x3).entropy_J_molK)

@@ -386,7 +386,13 @@ def cycle(
         chosen = sorted({0, len(temps) - 1})
         maps = []
         for k in chosen:
-            model = MagneticRegenerator(spec, replace(point, cold_K=temps[k]), schedule, table)
+            model = MagneticRegenerator(
+                spec,
+                replace(point, cold_K=temps[k]),
+                schedule,
+                table,
+                flow_of_blow_time=None if dc is None else dc.flow_of_blow_time,
+            )
             times, tf, ts = model.temperature_map(states[k])
             position = np.linspace(0.0, spec.length_m, spec.cells + 1)
             maps.append(TemperatureMap(temps[k], times, position, tf, ts))
@@ -427,6 +433,13 @@ def cycle(
             f"parasitics at T_C = {r0['cold_K']:g} K: {loads * 1e3:.4f} mW; outlet shortfall"
             f" 2 n [h(T_out) - h(T_c,design)]/tau = {r0['outlet_shortfall_W'] * 1e3:.4f} mW"
         )
+        profile = dc.design["pump"]["flow_profile"]
+        shape = (
+            "the same ṅ all blow long"
+            if dc.pump_flow is None
+            else f"peak/mean {dc.pump_flow.peak_to_mean:.2f}, linear pump ramps"
+        )
+        typer.echo(f"pump flow over a blow: {profile} ({shape}; pump.flow_profile)")
         _print_paper_comparison(dc, records)
         for r in records:
             if "net_cooling_band_W" in r:

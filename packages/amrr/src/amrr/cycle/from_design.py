@@ -36,6 +36,7 @@ exactly 2 n_blow [h(T_out) − h(T_c,design)]/τ (up to the O(Δx) inlet term of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -50,9 +51,10 @@ from amrr.cycle.magnetic import (
 )
 from amrr.cycle.march import CycleSchedule
 from amrr.cycle.steady import Method, SteadyState
-from amrr.design import Design, DesignResult, band_models, evaluate
+from amrr.design import Design, DesignResult, band_models, evaluate, pump_flow_of
 from amrr.properties.paramagnet import Model
 from amrr.properties.validity import FloatArray
+from amrr.pump import PumpFlow
 
 PAPER_COOLING_W = (600e-6, 1e-3)
 """The paper's first-law estimate of the cooling power at 900 mK, 600 µW–1 mW [W]."""
@@ -100,6 +102,8 @@ class DesignCycle:
         Blow and hold times of the design, with the time grid.
     hold_swing_fraction : float
         Share f of the field swing made in each no-flow process [-].
+    pump_flow : PumpFlow or None
+        The pump's flow over a blow (the design's ``pump.flow_profile``); None: constant.
     """
 
     design: Design
@@ -108,6 +112,13 @@ class DesignCycle:
     point: OperatingPoint
     schedule: CycleSchedule
     hold_swing_fraction: float = 0.0
+    pump_flow: PumpFlow | None = None
+
+    @property
+    def flow_of_blow_time(self) -> Callable[[float], float] | None:
+        """φ(τ) of the pump's flow over a blow for :class:`MagneticRegenerator` (None:
+        constant)."""
+        return None if self.pump_flow is None else self.pump_flow.flow_at
 
     @property
     def hold_ramp_voltage_V(self) -> float:
@@ -209,7 +220,9 @@ def cycle_from_design(
         field_T=(high - step, low, low + step, high),
     )
     schedule = CycleSchedule(c["blow_time_s"], c["hold_time_s"], steps_per_blow, steps_per_hold)
-    return DesignCycle(design, res, spec, point, schedule, hold_swing_fraction)
+    return DesignCycle(
+        design, res, spec, point, schedule, hold_swing_fraction, pump_flow_of(design)
+    )
 
 
 @dataclass(frozen=True)
@@ -316,6 +329,7 @@ def design_cooling(
         table=tab,
         start_K=start_K,
         max_cycles=max_cycles,
+        flow_of_blow_time=dc.flow_of_blow_time,
     )
     loads = dc.parasitic_loads(point.cold_K)
     c = dc.design["cycle"]

@@ -209,7 +209,7 @@ class LayeredRegenerator(MagneticRegenerator):
         cp = tab.heat_capacity(temperature_K) / self.molar_mass
         dp = self.cell_particle_m
         if flowing:
-            u = self.point.molar_flow_mol_s * tab.molar_volume_m3_mol / self.cell_area_m2
+            u = self.molar_flow_now_mol_s * tab.molar_volume_m3_mol / self.cell_area_m2
             re = rho * u * dp / mu
         else:
             re = np.zeros_like(dp)
@@ -218,7 +218,7 @@ class LayeredRegenerator(MagneticRegenerator):
         fourier = 4.0 * self.cell_k_solid / (self.cell_rho_c_solid * self.frequency_Hz * dp**2)
         phi = np.clip(1.0 - 4.0 / (35.0 * fourier), 0.0, 1.0)  # the fit's range
         h = nu * k / dp / (1.0 + biot * phi / 5.0)
-        token = _TOKEN * self.point.molar_flow_mol_s * tab.heat_capacity(temperature_K)
+        token = _TOKEN * self.molar_flow_now_mol_s * tab.heat_capacity(temperature_K)
         return np.asarray(np.where(self.cell_void, token, h * self.surface_cell_m2))
 
 

@@ -306,7 +306,7 @@ class MagneticCycleResult:
     magnetic_work_W : float
         −2/τ ∮ m M dB over both regenerators [W].
     cop : float
-        Q_C / (Q_H − Q_C) [-].
+        Q_C / (Q_H − Q_C) [-]; NaN unless Q_C > 0 and Q_H − Q_C > 0 (a refrigerator).
     carnot_cop : float
         T_C / (T_H − T_C) [-].
     second_law_efficiency : float
@@ -373,6 +373,21 @@ class _NewtonFailed(Exception):
     """A stage's Newton iteration did not converge (the step is then split)."""
 
 
+def _flow_scales(
+    schedule: CycleSchedule, flow_of_blow_time: Callable[[float], float] | None
+) -> FloatArray:
+    """φ_k [-] of each step of a blow: φ at the step's midpoint over the mean of all steps
+    (so Σ_k ṅ φ_k h = ṅ P: the blow's moles are kept); ones for a constant flow."""
+    steps = schedule.steps_per_blow
+    if flow_of_blow_time is None:
+        return np.ones(steps)
+    h = schedule.blow_s / steps
+    phi = np.array([float(flow_of_blow_time((k + 0.5) * h)) for k in range(steps)])
+    if not (np.all(np.isfinite(phi)) and np.all(phi >= 0.0) and phi.sum() > 0.0):
+        raise ValueError("flow_of_blow_time must be finite, >= 0 and not all zero over a blow")
+    return np.asarray(phi / phi.mean(), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class _Frozen:
     """What a step keeps fixed: phase, inlet [K], fluid–solid conductance per cell and per
@@ -418,6 +433,11 @@ class MagneticRegenerator:
     field_of_time : callable, optional
         B(t) [T] over one cycle, t [s] from the start of the hot blow, in place of the
         piecewise-linear ``point.field_T`` schedule.
+    flow_of_blow_time : callable, optional
+        Relative molar flow φ(τ) [-] over each blow, τ [s] from the blow's start (the pump's
+        flow profile, e.g. :meth:`amrr.pump.PumpFlow.flow_at`); the flow in step k of a blow
+        is ``point.molar_flow_mol_s`` · φ(τ_k) / mean_j φ(τ_j) at the step's midpoint τ_k,
+        so every blow moves the same moles as a constant flow. Default: constant flow.
     """
 
     def __init__(
@@ -429,11 +449,14 @@ class MagneticRegenerator:
         solid: MagnetocaloricSolid | None = None,
         fluid: FluidTable | None = None,
         field_of_time: Callable[[float], float] | None = None,
+        flow_of_blow_time: Callable[[float], float] | None = None,
     ) -> None:
         self.spec = spec
         self.point = point
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
         self.field_of_time = field_of_time
+        self.flow_scale = _flow_scales(self.schedule, flow_of_blow_time)
+        self._scale = 1.0  # φ of the step being taken (1 in a hold: unused there)
         self.table: FluidTable | None
         if fluid is not None:
             self.table = fluid
@@ -480,21 +503,11 @@ class MagneticRegenerator:
         self._last_e = self._last_f = np.zeros(0)  # E, F where the last stage converged
         self._enthalpy = _Cubic(self.table.enthalpy)
         self._heat_capacity = _Cubic(self.table.heat_capacity)
-        # Ergun: one pressure drop per blow (constant molar volume and flow), its work
-        # Δp V̇ dissipated as heat spread evenly along the bed
-        volume_flow = point.molar_flow_mol_s * self.table.molar_volume_m3_mol
-        self.pressure_drop_Pa = spec.length_m * float(
-            ergun_pressure_gradient_Pa_m(
-                volume_flow / a,
-                self.molar_mass / self.table.molar_volume_m3_mol,
-                spec.fluid_viscosity_Pa_s,
-                spec.porosity,
-                spec.particle_diameter_m,
-            )
-        )
-        self.viscous_heat_blow_W = (
-            self.pressure_drop_Pa * volume_flow if spec.viscous_heating else 0.0
-        )
+        # Ergun: one pressure drop per flow (constant molar volume), its work Δp V̇
+        # dissipated as heat spread evenly along the bed; per blow step when φ varies
+        self.pressure_drop_Pa, self.viscous_heat_blow_W = self._ergun(point.molar_flow_mol_s)
+        steps_heat = [self._ergun(point.molar_flow_mol_s * f)[1] for f in self.flow_scale]
+        self.viscous_heat_step_W = np.asarray(steps_heat, dtype=np.float64)
         self.viscous_heat_node_W = node_lumped(np.full(n, self.viscous_heat_blow_W / n))
         # axial conduction: stagnant k_e0 A/Δx per cell, dispersion added per blow step
         self.stagnant_conductance_W_K = np.zeros(n)
@@ -518,6 +531,28 @@ class MagneticRegenerator:
             else 0.0
         )
 
+    def _ergun(self, molar_flow_mol_s: float) -> tuple[float, float]:
+        """Ergun pressure drop over the bed [Pa] and the heat Δp V̇ it dissipates [W] (0 with
+        ``viscous_heating`` off) at a molar flow [mol/s]."""
+        spec = self.spec
+        assert self.table is not None
+        volume_flow = molar_flow_mol_s * self.table.molar_volume_m3_mol
+        dp = spec.length_m * float(
+            ergun_pressure_gradient_Pa_m(
+                volume_flow / spec.area_m2,
+                self.molar_mass / self.table.molar_volume_m3_mol,
+                spec.fluid_viscosity_Pa_s,
+                spec.porosity,
+                spec.particle_diameter_m,
+            )
+        )
+        return dp, (dp * volume_flow if spec.viscous_heating else 0.0)
+
+    @property
+    def molar_flow_now_mol_s(self) -> float:
+        """ṅ of the step being taken [mol/s]: the mean flow times the step's φ."""
+        return self.point.molar_flow_mol_s * self._scale
+
     # ------------------------------------------------------------------ properties
     def _solid(self, temperature_K: FloatArray, field_T: float) -> tuple[FloatArray, ...]:
         """C_B [J/(kg K)], ∂s/∂B [J/(kg K T)], σ [A m²/kg], h_s [J/kg] per node."""
@@ -536,7 +571,7 @@ class MagneticRegenerator:
         rho = self.molar_mass / self.table.molar_volume_m3_mol
         cp = self.table.heat_capacity(temperature_K) / self.molar_mass
         if flowing:
-            u = self.point.molar_flow_mol_s * self.table.molar_volume_m3_mol / spec.area_m2
+            u = self.molar_flow_now_mol_s * self.table.molar_volume_m3_mol / spec.area_m2
             re = rho * u * dp / mu
         else:
             re = 0.0
@@ -611,7 +646,7 @@ class MagneticRegenerator:
         else:
             exchange = 0.5 * fz.exchange_cell_W_K * ((ts[:-1] - tf[:-1]) + (ts[1:] - tf[1:]))
             stored = 0.5 * self.fluid_mol_cell * (hf[:-1] + hf[1:])
-            ndot = self.point.molar_flow_mol_s
+            ndot = self.molar_flow_now_mol_s
             if fz.direction > 0:  # cell rows at the downstream node
                 e[2::2] = stored
                 f[2::2] = ndot * (hf[:-1] - hf[1:]) + exchange
@@ -657,7 +692,7 @@ class MagneticRegenerator:
             down = cells + 1 if fz.direction > 0 else cells
             row = 2 * down
             g = 0.5 * w * fz.exchange_cell_W_K
-            ndot = self.point.molar_flow_mol_s
+            ndot = self.molar_flow_now_mol_s
             rows += [np.array([2 * inlet])]
             cols += [np.array([2 * inlet])]
             vals += [np.array([w])]
@@ -780,13 +815,13 @@ class MagneticRegenerator:
         )
         axial = self.stagnant_conductance_W_K
         if flowing and self.dispersion_W_K_per_J_molK:
-            axial = axial + self.dispersion_W_K_per_J_molK * c_cell
+            axial = axial + self.dispersion_W_K_per_J_molK * self._scale * c_cell
         mass, op, b, alg = assemble_triplets(
             self.fluid_mol_cell * c_cell,
             self.solid_mass_node * np.maximum(c_b, 1e-9),
             self._conductance_cell(tf_cell, flowing),
             axial,
-            self.point.molar_flow_mol_s * secant,
+            self.molar_flow_now_mol_s * secant,
             direction,
             t_in,
             solid_diagonal_W_K=-self.solid_mass_node * ds_db * b_rate,
@@ -814,7 +849,7 @@ class MagneticRegenerator:
         if flowing:
             out = 2 * (self.n if direction > 0 else 0)
             t_out = np.clip(np.array([y[out], y2[out], y3[out]]), *self.clip_K)
-            weights = h * self.point.molar_flow_mol_s * np.array([A31, A31, D])
+            weights = h * self.molar_flow_now_mol_s * np.array([A31, A31, D])
             out_h = float(weights @ tab.enthalpy(t_out))
             out_s = float(weights @ tab.entropy(t_out))
         return y3, work, out_h, out_s
@@ -838,7 +873,9 @@ class MagneticRegenerator:
         tf_cell = 0.5 * (tf[1:] + tf[:-1])
         axial = self.stagnant_conductance_W_K
         if flowing and self.dispersion_W_K_per_J_molK:
-            axial = axial + self.dispersion_W_K_per_J_molK * tab.heat_capacity(tf_cell)
+            axial = axial + self.dispersion_W_K_per_J_molK * self._scale * tab.heat_capacity(
+                tf_cell
+            )
         conductance = self._conductance_cell(tf_cell, flowing)
         fz = _Frozen(
             direction=direction,
@@ -870,7 +907,7 @@ class MagneticRegenerator:
         out_h = out_s = 0.0
         if flowing:
             out = 2 * (self.n if direction > 0 else 0)
-            ndot = self.point.molar_flow_mol_s
+            ndot = self.molar_flow_now_mol_s
             t_out = np.array([y[out], y2[out], y3[out]])
             weights = h * ndot * np.array([A31, A31, D])
             out_h = float(weights @ tab.enthalpy(t_out))
@@ -904,6 +941,10 @@ class MagneticRegenerator:
             acc = totals[k] if totals is not None else None
             flowing = direction != 0
             for step in range(steps):
+                self._scale = float(self.flow_scale[step]) if flowing else 1.0
+                self.viscous_heat_node_W = node_lumped(
+                    np.full(self.n, self.viscous_heat_step_W[step] / self.n if flowing else 0.0)
+                )
                 b_now = max(0.0, b_start + b_rate * h * step)
                 if field_fn is not None:
                     # B(t) given: linear within each step (its secant rate)
@@ -936,7 +977,7 @@ class MagneticRegenerator:
                     if flowing:
                         acc.out_enthalpy_J += out_h
                         acc.out_entropy_J_K += out_s
-                        acc.viscous_J += self.viscous_heat_blow_W * h
+                        acc.viscous_J += float(self.viscous_heat_step_W[step]) * h
                     acc.magnetic_J += work
                     acc.t_min = min(acc.t_min, float(y3[1::2].min()))
                     acc.t_max = max(acc.t_max, float(y3[1::2].max()))
@@ -999,7 +1040,9 @@ class MagneticRegenerator:
         )
         carnot = p.cold_K / (p.hot_K - p.cold_K)
         work = q_h - q_c
-        cop = q_c / work if work != 0 else float("nan")
+        # a COP only for a refrigerator (heat lifted, work spent): a cycle run backwards
+        # (Q_C < 0 and W < 0, a heat engine) has none, not Q_C/W > 0
+        cop = q_c / work if q_c > 0.0 and work > 0.0 else float("nan")
         mean_b = float(np.mean(p.field_T))
         c_f = tab.heat_capacity(np.array([p.cold_K, p.hot_K]))
         c_b, _, _, _ = self._solid(np.array([p.cold_K, p.hot_K]), mean_b)
@@ -1041,6 +1084,7 @@ def solve_cycle(
     table: MixtureTable | None = None,
     start_K: FloatArray | None = None,
     max_cycles: int = 3000,
+    flow_of_blow_time: Callable[[float], float] | None = None,
 ) -> tuple[MagneticCycleResult, SteadyState]:
     """Cyclic steady state and performance of the magnetic regenerator pair.
 
@@ -1058,9 +1102,15 @@ def solve_cycle(
         Starting state [K] (e.g. the steady state of a neighbouring operating point).
     max_cycles : int
         Budget of cycle evaluations [-]; the result says whether it converged.
+    flow_of_blow_time : callable, optional
+        The pump's relative flow over a blow (:class:`MagneticRegenerator`); default constant.
     """
     model = MagneticRegenerator(
-        spec or RegeneratorSpec(), point or OperatingPoint(), schedule, table
+        spec or RegeneratorSpec(),
+        point or OperatingPoint(),
+        schedule,
+        table,
+        flow_of_blow_time=flow_of_blow_time,
     )
     y0 = model.initial_state() if start_K is None else start_K
     css = cyclic_steady_state(model, y0, method=method, tol_K=tol_K, max_cycles=max_cycles)
