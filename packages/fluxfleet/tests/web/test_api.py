@@ -243,7 +243,7 @@ def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> Non
     # the 3-hour test store: per hour
     # (to 1e-12: DuckDB's parallel aggregation may sum in another order from call to call,
     # which moves the last bit of an sd; a CI run saw 0.10554780516357834 vs ...842)
-    auto, hourly = client.get("/api/fluxes?bin=auto").json(), client.get("/api/fluxes").json()
+    auto, hourly = client.get("/api/fluxes").json(), client.get("/api/fluxes?bin=hour").json()
     assert len(auto) == len(hourly)
     for a, h in zip(auto, hourly, strict=True):
         assert a.keys() == h.keys()
@@ -265,6 +265,41 @@ def test_auto_bin_is_daily_beyond_two_weeks(client: TestClient, tmp_path) -> Non
     assert got.columns[0] == "day"
     assert len(got) == 20
     assert got["flux_mean_umol_m2_s"].tolist() == [float(i) for i in range(20)]
+
+
+def test_hourly_json_beyond_a_month_is_refused_files_are_not(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    from fluxfleet.store import schema
+    from fluxfleet.web import queries
+
+    # from/to 59 days apart: hourly JSON is a raw season for the browser (400, says why)
+    span = {"bin": "hour", "from": "2024-01-01T00:00:00", "to": "2024-02-29T00:00:00"}
+    r = client.get("/api/fluxes", params=span)
+    assert r.status_code == 400
+    assert "at most 31 days" in r.json()["detail"]
+    assert "format=csv" in r.json()["detail"]
+    # the same span as a download, per day, or as 31 days of hours: answered
+    assert client.get("/api/fluxes", params={**span, "format": "csv"}).status_code == 200
+    assert client.get("/api/fluxes", params={**span, "bin": "day"}).status_code == 200
+    month = {**span, "to": "2024-02-01T00:00:00"}
+    assert client.get("/api/fluxes", params=month).status_code == 200
+    # without from/to the selected closures' own span counts: 40 days of one closure a day
+    t0 = dt.datetime(2024, 5, 1, 3, tzinfo=dt.UTC)
+    starts = [t0 + dt.timedelta(days=i) for i in range(40)]
+    rows = {
+        "device": ["ch000"] * 40, "cyc": list(range(40)), "location": ["5.1.A"] * 40,
+        "start": starts, "end": [t + dt.timedelta(minutes=3) for t in starts],
+        "flux_umol_m2_s": [1.0] * 40, "flux_se_umol_m2_s": [0.1] * 40,
+        "model": ["robust"] * 40, "flags": [""] * 40, "n_fit": [50] * 40, "r2": [0.99] * 40,
+        "deadband_s": [20.0] * 40, "computed": starts,
+    }  # fmt: skip
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as st:
+        st.write_fluxes(pa.table(rows).cast(schema.FLUXES))
+        span_all = queries.hourly_span(st, None, None, None, None, False, False)
+    assert span_all == dt.timedelta(days=39)
+    with pytest.raises(queries.QueryError, match="39 days"):
+        queries.check_hourly_json_span(span_all, "bin=hour")
+    queries.check_hourly_json_span(dt.timedelta(days=31), "bin=hour")  # the limit itself
 
 
 def test_newest_samples_finds_a_device_silent_before_the_recent_span(store_path, tmp_path) -> None:  # type: ignore[no-untyped-def]

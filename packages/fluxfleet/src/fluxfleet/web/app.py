@@ -84,15 +84,21 @@ def create_app(settings: Any, *, now: Any = None) -> FastAPI:
         filtered: bool = False,
         level: str = "variant",
         night: bool = False,
-        bin: str = "hour",
+        bin: str = "auto",
         format: Format = "json",
     ) -> Response:
+        start, end = _time(from_, "from"), _time(to, "to")
+        if format == "json" and bin == "hour" and level != "closure":
+            span = queries.hourly_span(
+                st, device or None, location or None, start, end, filtered, night
+            )
+            queries.check_hourly_json_span(span, "bin=hour")
         df = queries.fluxes(
             st,
             device=device or None,
             location=location or None,
-            start=_time(from_, "from"),
-            end=_time(to, "to"),
+            start=start,
+            end=end,
             filtered=filtered,
             level=level,
             night=night,

@@ -27,6 +27,10 @@ FLUX_LEVELS = ("variant", "location", "closure")
 FLUX_BINS = ("hour", "day", "auto")
 AUTO_DAILY_AFTER = dt.timedelta(days=14)
 """``bin=auto`` aggregates per day when the closures span more than this, else per hour."""
+MAX_HOURLY_JSON_SPAN = dt.timedelta(days=31)
+"""Longest span of hourly rows one JSON answer (what a page draws) may hold: a season per
+hour is ~35 k rows and ~10 MB, which the browser should never receive; CSV and Parquet
+downloads of any span are allowed."""
 
 OFFLINE_AFTER_S = 120.0
 """A chamber whose newest sample is older than this is shown offline [s]: it samples every
@@ -208,6 +212,33 @@ def fluxes(
         ["device", "cyc", "location", "variant", "start", "end", "flux_umol_m2_s",
          "flux_se_umol_m2_s", "model", "flags", "r2"]
     ].sort_values(["start", "device"], ignore_index=True)  # fmt: skip
+
+
+def check_hourly_json_span(span: dt.timedelta, what: str) -> None:
+    """Refuse hourly JSON over more than :data:`MAX_HOURLY_JSON_SPAN` (QueryError, 422)."""
+    if span > MAX_HOURLY_JSON_SPAN:
+        raise QueryError(
+            f"{what}: hourly rows over {span.days} days are a raw season for the browser; "
+            f"give from/to at most {MAX_HOURLY_JSON_SPAN.days} days apart, ask per day "
+            "(bin=day or bin=auto), or download it (format=csv or parquet)"
+        )
+
+
+def hourly_span(
+    store: Store,
+    device: str | None,
+    location: str | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    filtered: bool,
+    night: bool,
+) -> dt.timedelta:
+    """The span an hourly :func:`fluxes` answer covers: ``to − from`` when both are given,
+    else the selected closures' span."""
+    if start is not None and end is not None:
+        return end - start
+    clause, params = flux_sql.where(device, location, start, end, filtered, night)
+    return flux_sql.span(store, clause, params)
 
 
 def closure_rows(store: Store, table: str, device: str, cyc: int) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store import schema
 from fluxfleet.store.base import Store
-from fluxfleet.web import rollups
+from fluxfleet.web import queries, rollups
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 UNIT = "_umol_m2_s"
@@ -180,6 +180,9 @@ def register(
         _, hourly = cached_effects(
             st, analysis().controls, parse_time(from_, "from"), parse_time(to, "to")
         )
+        if format == "json" and not hourly.empty:
+            span = hourly["hour"].max() - hourly["hour"].min()
+            queries.check_hourly_json_span(span.to_pytimedelta(), "treatment/hourly")
         return table(hourly, format, "treatment-hourly")
 
     @app.get("/treatment", response_class=HTMLResponse)

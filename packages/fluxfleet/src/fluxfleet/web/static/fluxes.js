@@ -47,7 +47,18 @@
     });
   }
 
-  fetch("/api/fluxes?" + query).then((r) => r.json()).then((rows) => {
+  fetch("/api/fluxes?" + query).then(async (r) => {
+    const body = await r.json();
+    if (!r.ok) {  // e.g. hourly over more than a month: the server says what to ask instead
+      const p = document.getElementById("query-error");
+      p.textContent = body.detail || ("HTTP " + r.status);
+      p.hidden = false;
+      document.body.dataset.loaded = "error";
+      return null;
+    }
+    return body;
+  }).then((rows) => {
+    if (rows === null) return;
     if (bin === "auto") bin = rows.length && "day" in rows[0] ? "day" : "hour";
     const tbody = document.querySelector("#fluxes tbody");
     for (const r of rows) {
