@@ -14,7 +14,7 @@ import typer
 
 from soilflux import __version__
 from soilflux.cli_errors import check_output, check_positive, check_time_zone
-from soilflux.cli_parallel import FluxJob, compute_files, default_jobs
+from soilflux.cli_parallel import FluxJob, WorkerError, compute_files, default_jobs
 from soilflux.cli_parts import iter_parts, make_reading, parts_with_format
 from soilflux.conventions import for_format
 from soilflux.io import FORMATS, InputError, ReadMetadata
@@ -379,7 +379,7 @@ def compute(
                 results.append(job.fluxes(samples, closures, file_format, n_closures, bar))
                 compute_s += time.perf_counter() - started
                 n_closures += len(closures)
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError, WorkerError) as exc:
         raise _fail(str(exc)) from None
     _report_reading(metadata, reports, quiet=quiet)
     if not results:

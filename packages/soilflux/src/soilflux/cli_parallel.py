@@ -37,6 +37,10 @@ from soilflux.segment import SegmentReport
 _POLL_S = 1.0
 
 
+class WorkerError(RuntimeError):
+    """A worker process failed other than on bad input (the message says how)."""
+
+
 @dataclass(frozen=True)
 class FluxJob:
     """What ``soilflux compute`` does with each part (picklable).
@@ -213,6 +217,7 @@ def compute_files(
     done: dict[int, FileResult] = {}
     errors: dict[int, tuple[str, str]] = {}
     last_carry: pd.DataFrame | None = None
+    finished = False
     try:
         carries[owner[0]].put(None)
         while True:
@@ -224,10 +229,12 @@ def compute_files(
             try:
                 kind, index, payload = results.get(timeout=_POLL_S)
             except queue.Empty:
-                if not all(w.is_alive() for w in workers if w.exitcode is None) or any(
-                    w.exitcode not in (None, 0) for w in workers
-                ):
-                    raise RuntimeError("a soilflux worker process died") from None
+                dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise WorkerError(
+                        f"a worker process died (exit code {dead[0]}; a negative code is the "
+                        "signal that ended it, e.g. -9 when out of memory: try --jobs 1)"
+                    ) from None
                 continue
             if kind == "carry":
                 if index + 1 < len(inputs):
@@ -240,11 +247,12 @@ def compute_files(
                     bar.update(1)
             else:
                 errors[index] = payload
+        finished = not errors
     finally:
         if bar is not None:
             bar.close()
         for w in workers:
-            if w.is_alive() and errors:
+            if not finished and w.is_alive():  # a worker may wait for a carry never sent
                 w.terminate()
             w.join()
     if errors:
@@ -253,7 +261,7 @@ def compute_files(
             metadata.append(done[i].meta)
         if kind == "value":
             raise ValueError(text)
-        raise RuntimeError(text)
+        raise WorkerError(text)
     out: list[pd.DataFrame] = []
     n_closures = 0
     for i in range(len(inputs)):
@@ -277,4 +285,4 @@ def compute_files(
     return out, n_closures
 
 
-__all__ = ["FileResult", "FluxJob", "compute_files", "default_jobs"]
+__all__ = ["FileResult", "FluxJob", "WorkerError", "compute_files", "default_jobs"]
