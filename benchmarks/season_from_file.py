@@ -15,6 +15,11 @@ Usage::
 
     python benchmarks/season_from_file.py                  # the season: 30 weekly files
     python benchmarks/season_from_file.py --weeks 1        # one week (1/30), to iterate
+    python benchmarks/season_from_file.py --dir D --jobs 1  # keep the files; one process
+
+``soilflux compute`` spreads the files over worker processes (``--jobs``, default 2): the
+CPU time printed includes the workers', and the peak memory is that of the whole process
+tree (the sum of the CLI's and its workers' resident memory, sampled every 0.1 s).
 """
 
 from __future__ import annotations
