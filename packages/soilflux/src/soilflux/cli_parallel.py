@@ -255,6 +255,11 @@ def compute_files(
             if not finished and w.is_alive():  # a worker may wait for a carry never sent
                 w.terminate()
             w.join()
+        if not finished:
+            # A carry sent to a worker that stopped is never read: without this the
+            # queue's feeder thread would block the interpreter's exit on a full pipe.
+            for box in carries:
+                box.cancel_join_thread()
     if errors:
         kind, text = errors[min(errors)]
         for i in range(min(errors)):
