@@ -15,11 +15,17 @@ Usage::
 
     python benchmarks/season_from_file.py                  # the season: 30 weekly files
     python benchmarks/season_from_file.py --weeks 1        # one week (1/30), to iterate
+    python benchmarks/season_from_file.py --dir D --jobs 1  # keep the files; one process
+
+``soilflux compute`` spreads the files over worker processes (``--jobs``, default 2): the
+CPU time printed includes the workers', and the peak memory is that of the whole process
+tree (the sum of the CLI's and its workers' resident memory, sampled every 0.1 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from soilflux.options import FluxOptions
@@ -113,10 +120,21 @@ _CLI = (
 )
 
 
-def run_cli(files: list[Path], out: Path) -> tuple[float, float, float]:
+def _tree_rss(proc: psutil.Process) -> int:
+    """Resident bytes of a process and all its descendants (workers included)."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # exited meanwhile
+            total += p.memory_info().rss
+    return total
+
+
+def run_cli(files: list[Path], out: Path, jobs: int | None = None) -> tuple[float, float, float]:
     """Wall time [s], CPU time [s] and peak resident memory [MB] of ``soilflux compute``
-    on ``files``. The CPU time (user + system, all threads) is what the run costs
-    whatever else the machine is doing; the wall time follows the machine's load."""
+    on ``files``. The CPU time (user + system, all threads and worker processes) is what the
+    run costs whatever else the machine is doing; the wall time follows the machine's load.
+    The peak memory is the larger of the CLI's own VmHWM and the sum of its and its worker
+    processes' resident memory, sampled every 0.1 s."""
     cmd = [
         sys.executable,
         "-c",
@@ -131,16 +149,27 @@ def run_cli(files: list[Path], out: Path) -> tuple[float, float, float]:
         str(AREA_CM2),
         "--quiet",
     ]
+    if jobs is not None:
+        cmd += ["--jobs", str(jobs)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, check=False)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stderr=err, text=True)
+        watched = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, _tree_rss(watched))
+            time.sleep(0.1)
+        wall = time.perf_counter() - started
+        err.seek(0)
+        stderr = err.read()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
-        raise SystemExit(f"soilflux compute failed: {' '.join(cmd)}\n{proc.stderr}")
-    hwm = [line for line in proc.stderr.splitlines() if line.startswith("VmHWM:")]
-    return wall, cpu, float(hwm[-1].split()[1]) / 1024.0
+        raise SystemExit(f"soilflux compute failed: {' '.join(cmd)}\n{stderr}")
+    hwm = [line for line in stderr.splitlines() if line.startswith("VmHWM:")]
+    return wall, cpu, max(float(hwm[-1].split()[1]) * 1024.0, peak) / 2**20
 
 
 def core_rate(table: pd.DataFrame) -> tuple[float, int]:
@@ -158,6 +187,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weeks", type=int, default=-(-SEASON_CLOSURES // WEEK_CLOSURES))
     parser.add_argument("--dir", type=Path, default=None, help="keep the files here")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="soilflux compute --jobs (default: its own)"
+    )
+    parser.add_argument("--no-csv", action="store_true", help="skip the CSV week")
+    parser.add_argument("--no-core", action="store_true", help="skip the in-process core rate")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
@@ -186,11 +220,13 @@ def main() -> None:
         csv = folder / "fleet-week00.csv"
         if not csv.exists():
             first.to_csv(csv, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-        rate, n_core = core_rate(first)
+        rate, n_core = (np.nan, 0) if args.no_core else core_rate(first)
         del first
         n_closures = min(args.weeks * WEEK_CLOSURES, SEASON_CLOSURES)
-        wall, cpu, rss = run_cli(files, folder / "fluxes.parquet")
-        wall_csv, cpu_csv, rss_csv = run_cli([csv], folder / "fluxes-csv.parquet")
+        wall, cpu, rss = run_cli(files, folder / "fluxes.parquet", args.jobs)
+        wall_csv = cpu_csv = rss_csv = np.nan
+        if not args.no_csv:
+            wall_csv, cpu_csv, rss_csv = run_cli([csv], folder / "fluxes-csv.parquet", args.jobs)
         load = os.getloadavg()
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python "

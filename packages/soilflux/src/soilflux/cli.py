@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -16,22 +14,13 @@ import typer
 
 from soilflux import __version__
 from soilflux.cli_errors import check_output, check_positive, check_time_zone
-from soilflux.conventions import for_format, segment_options
-from soilflux.io import (
-    ANALYSER_FORMATS,
-    FORMATS,
-    ColumnMap,
-    Format,
-    InputError,
-    ReadMetadata,
-    assign_closures,
-    read,
-    read_chambers,
-    read_closure_table,
-)
+from soilflux.cli_parallel import FluxJob, WorkerError, compute_files, default_jobs
+from soilflux.cli_parts import iter_parts, make_reading, parts_with_format
+from soilflux.conventions import for_format
+from soilflux.io import FORMATS, InputError, ReadMetadata
 from soilflux.io.output import TABLE_SUFFIXES, read_table, sibling, write_table
 from soilflux.read_ahead import read_ahead
-from soilflux.segment import SegmentReport, combine, open_tail_rows, segment
+from soilflux.segment import SegmentReport, combine
 
 # No Rich markup: it would swallow the units in brackets ([s], [cm³], [ppm]) in --help.
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -95,139 +84,6 @@ def _part_fluxes(
     out["closure_id"] = closures["closure_id"].reindex(out["closure"].to_numpy()).to_numpy()
     out["closure"] = out["closure"].to_numpy() + offset
     return out
-
-
-def iter_parts(
-    inputs: list[Path],
-    *,
-    format: str = "auto",
-    chambers: Path | None = None,
-    volume_cm3: float | None = None,
-    area_cm2: float | None = None,
-    strict: bool = False,
-    trim_opening: bool = False,
-    progress: bool = False,
-    tz: str = "UTC",
-    columns: ColumnMap | None = None,
-    closure_table_path: Path | None = None,
-    metadata: list[ReadMetadata] | None = None,
-    reports: list[SegmentReport] | None = None,
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Read and segment input files, one ``(samples, closures)`` part at a time.
-
-    Memory holds one file (plus the closures it leaves open) at a time. Generic tables are
-    taken in the order given as one continuous record: each chamber's last closure, when the
-    next file may continue it, is carried over (:func:`soilflux.segment.open_tail`). Each
-    LI-COR file is a part of its own.
-
-    Parameters
-    ----------
-    inputs : list of Path
-        Files to read, generic ones in time order.
-    format : str
-        One of :data:`soilflux.io.FORMATS`.
-    chambers : Path, optional
-        Chamber table (geometry and location per chamber).
-    volume_cm3, area_cm2 : float, optional
-        One geometry for every chamber [cm³], [cm²].
-    strict : bool
-        Fail on the first unusable value.
-    trim_opening : bool
-        End fit windows before a re-opening drop (see :mod:`soilflux.segment`).
-    progress : bool
-        Show a progress bar over the files.
-    tz : str
-        IANA time zone of ``.81x`` clocks.
-    columns : ColumnMap, optional
-        Column names, constants and delimiter of the input tables.
-    closure_table_path : Path, optional
-        Closure table (chamber, start, end) for analyser records
-        (:func:`soilflux.io.read_closure_table`).
-    metadata, reports : list, optional
-        Filled with each file's :class:`ReadMetadata` and each part's
-        :class:`SegmentReport`.
-
-    Yields
-    ------
-    samples, closures
-        The engine's input for one part, closures numbered from 0 within the part.
-    """
-    if format not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    metadata = metadata if metadata is not None else []
-    reports = reports if reports is not None else []
-    table = None
-    if chambers is not None:
-        table, chamber_meta = read_chambers(chambers)
-        metadata.append(chamber_meta)
-    options: dict[str, Any] = {
-        "chambers": table,
-        "volume_cm3": volume_cm3,
-        "area_cm2": area_cm2,
-        "trim_opening": trim_opening,
-    }
-    files: Any = inputs
-    if progress and len(inputs) > 1:
-        from tqdm import tqdm
-
-        files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
-    closure_table = (
-        read_closure_table(closure_table_path) if closure_table_path is not None else None
-    )
-    carry: pd.DataFrame | None = None
-    for path in files:
-        data, meta = read(path, cast(Format, format), strict=strict, tz=tz, columns=columns)
-        metadata.append(meta)
-        if meta.format in ANALYSER_FORMATS:
-            if closure_table is None:
-                raise InputError(
-                    path,
-                    None,
-                    None,
-                    "an analyser record says nothing of closures: give "
-                    "--closures (a table of chamber, start, end)",
-                )
-            data = assign_closures(data, closure_table, meta)
-            for name, option in (
-                ("temperature_c", "--temperature-c"),
-                ("pressure_kpa", "--pressure-kpa"),
-            ):
-                if name not in data.columns:
-                    raise InputError(
-                        path,
-                        None,
-                        name,
-                        f"an analyser record holds no chamber {name}: give {option}",
-                    )
-        tail = None
-        if meta.format == "generic":
-            if carry is not None:
-                data = pd.concat([carry, data], ignore_index=True)
-            # the open tail is carried over and left out here, without splitting the frame
-            tail = open_tail_rows(data)
-            carry = data[tail]
-        if data.empty or (tail is not None and tail.all()):
-            continue
-        samples, closures, report = segment(
-            data, **options, **segment_options(meta.format), leave_out=tail
-        )
-        reports.append(report)
-        if len(closures):
-            yield samples, closures
-    if carry is not None and not carry.empty:
-        samples, closures, report = segment(carry, **options)
-        reports.append(report)
-        if len(closures):
-            yield samples, closures
-
-
-def _parts_with_format(
-    inputs: list[Path], metadata: list[ReadMetadata], **kwargs: Any
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, str]]:
-    """:func:`iter_parts`, each part with the format of the file it came from (taken when
-    the part is made: a reader ahead of its consumer has appended later files' metadata)."""
-    for samples, closures in iter_parts(inputs, metadata=metadata, **kwargs):
-        yield samples, closures, metadata[-1].format
 
 
 def load(inputs: list[Path], **kwargs: Any) -> Loaded:
@@ -424,11 +280,19 @@ def compute(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes over the input files (default: the cores, at most 2; "
+            "each holds one file in memory). 1: one process.",
+        ),
+    ] = None,
 ) -> None:
     """Compute one flux per closure and gas."""
     from soilflux.cli_options import check_geometry_options, column_map_option
     from soilflux.options import METHODS, FluxOptions, HmFallback, Method
-    from soilflux.pipeline import compute_fluxes
 
     if format not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
@@ -448,6 +312,8 @@ def compute(
     check_positive(area_cm2, "--area-cm2", "cm²")
     check_positive(precision_ppm, "--precision-ppm", "ppm")
     check_time_zone(tz)
+    if jobs is not None and jobs < 1:
+        raise typer.BadParameter(f"must be >= 1, got {jobs}", param_hint="--jobs")
     if sensor_lag_s is not None and not (np.isfinite(sensor_lag_s) and sensor_lag_s >= 0):
         raise typer.BadParameter(f"must be >= 0 s, got {sensor_lag_s}", param_hint="--sensor-lag-s")
     lag: dict[str, Any] = {"lag_compensation": not no_lag_compensation}
@@ -469,39 +335,51 @@ def compute(
         results: list[pd.DataFrame] = []
         n_closures = 0
         compute_s = 0.0
-        parts = _parts_with_format(
-            inputs,
-            format=format,
-            chambers=chambers,
-            volume_cm3=volume_cm3,
-            area_cm2=area_cm2,
-            strict=strict,
-            trim_opening=trim_opening,
-            progress=not quiet,
-            tz=tz,
-            columns=column_map,
-            closure_table_path=closure_table,
-            metadata=metadata,
-            reports=reports,
-        )
-        # One part (file) at a time: memory holds one file and its results, not the season;
-        # the next file is read and segmented on a second thread meanwhile
-        for samples, closures, file_format in read_ahead(parts):
-            # An explicit dead band or window replaces the files' own (SoilFluxPro's Recompute).
-            if not file_deadband:
-                closures["deadband_s"] = np.nan
-            if obs_length is not None:
-                closures["obs_length_s"] = float(obs_length)
+        job = FluxJob(options, file_deadband=file_deadband, obs_length_s=obs_length)
+        read_options: dict[str, Any] = {
+            "format": format,
+            "chambers": chambers,
+            "volume_cm3": volume_cm3,
+            "area_cm2": area_cm2,
+            "strict": strict,
+            "trim_opening": trim_opening,
+            "tz": tz,
+            "columns": column_map,
+            "closure_table_path": closure_table,
+        }
+        n_jobs = default_jobs() if jobs is None else jobs
+        if n_jobs > 1 and len(inputs) > 1:
+            # Files on worker processes, each read, segmented and computed there.
+            reading = make_reading(**read_options, metadata=metadata)
             started = time.perf_counter()
-            # A bar per part only where the part is long (several chunks of closures).
-            bar = not quiet and len(closures) > options.chunk_closures
-            part_options = for_format(options, file_format)
-            results.append(
-                _part_fluxes(compute_fluxes, samples, closures, part_options, n_closures, bar)
+            results, n_closures = compute_files(
+                inputs,
+                reading,
+                job,
+                jobs=n_jobs,
+                metadata=metadata,
+                reports=reports,
+                progress=not quiet,
             )
-            compute_s += time.perf_counter() - started
-            n_closures += len(closures)
-    except (InputError, ValueError) as exc:
+            compute_s = time.perf_counter() - started
+        else:
+            parts = parts_with_format(
+                inputs,
+                progress=not quiet,
+                metadata=metadata,
+                reports=reports,
+                **read_options,
+            )
+            # One part (file) at a time: memory holds one file and its results, not the
+            # season; the next file is read and segmented on a second thread meanwhile
+            for samples, closures, file_format in read_ahead(parts):
+                started = time.perf_counter()
+                # A bar per part only where the part is long (several chunks of closures).
+                bar = not quiet and len(closures) > options.chunk_closures
+                results.append(job.fluxes(samples, closures, file_format, n_closures, bar))
+                compute_s += time.perf_counter() - started
+                n_closures += len(closures)
+    except (InputError, ValueError, WorkerError) as exc:
         raise _fail(str(exc)) from None
     _report_reading(metadata, reports, quiet=quiet)
     if not results:

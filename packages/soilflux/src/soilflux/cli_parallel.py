@@ -1,0 +1,293 @@
+"""``soilflux compute`` over many files on several processes, output unchanged.
+
+Why processes: reading, segmenting and fitting a week of a fleet is ~7 CPU-s of numpy,
+Arrow and pandas calls, much of it holding the GIL, so threads overlap little; a season is
+30 such files. Each worker process takes every ``jobs``-th file and reads it, segments it and
+computes its fluxes on its own. The one dependence between files — the closures a file
+leaves open, prepended to the next (:func:`soilflux.cli_parts.carry_over`) — is handed from
+worker to worker through the parent as soon as a file is read, a few thousand rows, so the
+workers wait on each other only for that step. Results come back per file and are joined
+in file order, numbered as :func:`soilflux.cli_parts.iter_parts` would number them: the
+output is the serial one, row for row.
+
+Memory: each worker holds one file's records at a time (``jobs`` files in all).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import sys
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soilflux.cli_parts import Reading, carry_over, read_file, segment_carry, segment_file
+from soilflux.conventions import for_format
+from soilflux.io import ReadMetadata
+from soilflux.options import FluxOptions
+from soilflux.segment import SegmentReport
+
+#: Seconds between checks that the workers are still alive while waiting for them.
+_POLL_S = 1.0
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed other than on bad input (the message says how)."""
+
+
+@dataclass(frozen=True)
+class FluxJob:
+    """What ``soilflux compute`` does with each part (picklable).
+
+    Attributes
+    ----------
+    options : FluxOptions
+        The options asked for (the file's instrument conventions are applied per part).
+    file_deadband : bool
+        Keep the files' own dead band; else the part's ``deadband_s`` is cleared so that
+        ``options`` decides (SoilFluxPro's Recompute).
+    obs_length_s : float or None
+        End of every fit window after closing [s], replacing the files' own.
+    """
+
+    options: FluxOptions
+    file_deadband: bool = True
+    obs_length_s: float | None = None
+
+    def fluxes(
+        self,
+        samples: pd.DataFrame,
+        closures: pd.DataFrame,
+        file_format: str,
+        offset: int,
+        progress: bool = False,
+    ) -> pd.DataFrame:
+        """One part's fluxes, closures renumbered from ``offset``, ``closure_id`` appended."""
+        from soilflux.pipeline import compute_fluxes
+
+        if not self.file_deadband:
+            closures["deadband_s"] = np.nan
+        if self.obs_length_s is not None:
+            closures["obs_length_s"] = float(self.obs_length_s)
+        out = compute_fluxes(
+            samples, closures, for_format(self.options, file_format), progress=progress
+        )
+        out["closure_id"] = closures["closure_id"].reindex(out["closure"].to_numpy()).to_numpy()
+        out["closure"] = out["closure"].to_numpy() + offset
+        return out
+
+
+@dataclass
+class FileResult:
+    """What a worker sends back for one file."""
+
+    index: int
+    meta: ReadMetadata
+    report: SegmentReport | None
+    fluxes: pd.DataFrame | None
+    file_format: str
+
+
+def _error_message(exc: BaseException) -> tuple[str, str]:
+    """An exception as (kind, text): InputError does not survive pickling (its constructor
+    takes four arguments), and the parent only prints its text."""
+    if isinstance(exc, ValueError):
+        return "value", str(exc)
+    return "other", "".join(traceback.format_exception(exc))
+
+
+def _worker(
+    files: list[tuple[int, Path]],
+    reading: Reading,
+    job: FluxJob,
+    carries: Any,
+    results: Any,
+) -> None:
+    """Read, segment and compute ``files`` in order; carries come in on ``carries`` (one per
+    file, from the file before it) and go out on ``results`` as soon as each file is read."""
+    for index, path in files:
+        try:
+            data, meta = read_file(path, reading)
+            carry = carries.get()
+            data, tail, carry = carry_over(data, meta, carry)
+            results.put(("carry", index, carry))
+            part = segment_file(data, tail, meta.format, reading)
+            del data
+            report = fluxes = None
+            if part is not None:
+                samples, closures, report = part
+                if len(closures):
+                    fluxes = job.fluxes(samples, closures, meta.format, 0)
+                del samples, closures, part
+            results.put(("done", index, FileResult(index, meta, report, fluxes, meta.format)))
+        except BaseException as exc:  # reported by the parent, which stops every worker
+            results.put(("error", index, _error_message(exc)))
+            return
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the machine's cores, at most 2 (each holds a file)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def compute_files(
+    inputs: list[Path],
+    reading: Reading,
+    job: FluxJob,
+    *,
+    jobs: int,
+    metadata: list[ReadMetadata],
+    reports: list[SegmentReport],
+    progress: bool = False,
+) -> tuple[list[pd.DataFrame], int]:
+    """Fluxes of every file on ``jobs`` processes, as the serial loop computes them.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Files, generic ones in time order.
+    reading : Reading
+        How the files are read and segmented.
+    job : FluxJob
+        What is computed of each part.
+    jobs : int
+        Worker processes (≥ 1; at most one per file is started).
+    metadata, reports : list
+        Filled with each file's :class:`ReadMetadata` and each part's report, in file order.
+    progress : bool
+        A progress bar over the files.
+
+    Returns
+    -------
+    results, n_closures
+        Each part's fluxes in order (closures numbered consecutively from 0), and the
+        number of closures.
+
+    Raises
+    ------
+    ValueError
+        The first (in file order) file that cannot be read, with the reader's message.
+    """
+    jobs = max(1, min(jobs, len(inputs)))
+    # One worker per core: the flux core must not start threads of its own in each.
+    job = replace(job, options=replace(job.options, workers=1))
+    ctx = mp.get_context("spawn")
+    results: Any = ctx.Queue()
+    carries = [ctx.Queue() for _ in range(jobs)]
+    owner = [i % jobs for i in range(len(inputs))]
+    workers = [
+        ctx.Process(
+            target=_worker,
+            args=(
+                [(i, p) for i, p in enumerate(inputs) if owner[i] == w],
+                reading,
+                job,
+                carries[w],
+                results,
+            ),
+            name=f"soilflux-files-{w}",
+            daemon=True,
+        )
+        for w in range(jobs)
+    ]
+    # BLAS threads would compete with the other workers for the same cores.
+    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    for key in saved:
+        os.environ[key] = "1"
+    try:
+        for w in workers:
+            w.start()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    bar = None
+    if progress and len(inputs) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(inputs), desc="files", unit="file", file=sys.stderr)
+    done: dict[int, FileResult] = {}
+    errors: dict[int, tuple[str, str]] = {}
+    last_carry: pd.DataFrame | None = None
+    finished = False
+    try:
+        carries[owner[0]].put(None)
+        while True:
+            first_error = min(errors, default=len(inputs))
+            if all(i in done or i in errors for i in range(first_error)) and (
+                errors or len(done) == len(inputs)
+            ):
+                break
+            try:
+                kind, index, payload = results.get(timeout=_POLL_S)
+            except queue.Empty:
+                dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise WorkerError(
+                        f"a worker process died (exit code {dead[0]}; a negative code is the "
+                        "signal that ended it, e.g. -9 when out of memory: try --jobs 1)"
+                    ) from None
+                continue
+            if kind == "carry":
+                if index + 1 < len(inputs):
+                    carries[owner[index + 1]].put(payload)
+                else:
+                    last_carry = payload
+            elif kind == "done":
+                done[index] = payload
+                if bar is not None:
+                    bar.update(1)
+            else:
+                errors[index] = payload
+        finished = not errors
+    finally:
+        if bar is not None:
+            bar.close()
+        for w in workers:
+            if not finished and w.is_alive():  # a worker may wait for a carry never sent
+                w.terminate()
+            w.join()
+        if not finished:
+            # A carry sent to a worker that stopped is never read: without this the
+            # queue's feeder thread would block the interpreter's exit on a full pipe.
+            for box in carries:
+                box.cancel_join_thread()
+    if errors:
+        kind, text = errors[min(errors)]
+        for i in range(min(errors)):
+            metadata.append(done[i].meta)
+        if kind == "value":
+            raise ValueError(text)
+        raise WorkerError(text)
+    out: list[pd.DataFrame] = []
+    n_closures = 0
+    for i in range(len(inputs)):
+        result = done[i]
+        metadata.append(result.meta)
+        if result.report is not None:
+            reports.append(result.report)
+        if result.fluxes is not None:
+            fluxes = result.fluxes
+            n = int(result.report.closures) if result.report is not None else 0
+            fluxes["closure"] = fluxes["closure"].to_numpy() + n_closures
+            out.append(fluxes)
+            n_closures += n
+    last = segment_carry(last_carry, reading)
+    if last is not None:
+        samples, closures, report = last
+        reports.append(report)
+        if len(closures):
+            out.append(job.fluxes(samples, closures, done[len(inputs) - 1].file_format, n_closures))
+            n_closures += len(closures)
+    return out, n_closures
+
+
+__all__ = ["FileResult", "FluxJob", "WorkerError", "compute_files", "default_jobs"]

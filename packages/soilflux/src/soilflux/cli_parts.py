@@ -1,0 +1,286 @@
+"""Input files → the engine's ``(samples, closures)`` parts, one file at a time.
+
+Reading a file is split in three steps so that :mod:`soilflux.cli_parallel` can run them on
+other processes and still give the same parts as this module's serial :func:`iter_parts`:
+:func:`read_file` (depends on the file only), :func:`carry_over` (joins the open closures
+the previous file left: the one step that must run in file order) and
+:func:`segment_file`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy.typing as npt
+import pandas as pd
+
+from soilflux.conventions import segment_options
+from soilflux.io import (
+    ANALYSER_FORMATS,
+    FORMATS,
+    ColumnMap,
+    Format,
+    InputError,
+    ReadMetadata,
+    assign_closures,
+    read,
+    read_chambers,
+    read_closure_table,
+)
+from soilflux.segment import SegmentReport, open_tail_rows, segment
+
+Mask = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How every input file is read and segmented (picklable: sent to worker processes).
+
+    Attributes
+    ----------
+    format : str
+        One of :data:`soilflux.io.FORMATS`.
+    strict : bool
+        Fail on the first unusable value.
+    tz : str
+        IANA time zone of ``.81x`` clocks.
+    columns : ColumnMap or None
+        Column names, constants and delimiter of the input tables.
+    chambers : pandas.DataFrame or None
+        Chamber table (:func:`soilflux.io.read_chambers`).
+    volume_cm3, area_cm2 : float or None
+        One geometry for every chamber [cm³], [cm²].
+    trim_opening : bool
+        End fit windows before a re-opening drop.
+    closure_table : pandas.DataFrame or None
+        Closure table for analyser records (:func:`soilflux.io.read_closure_table`).
+    """
+
+    format: str = "auto"
+    strict: bool = False
+    tz: str = "UTC"
+    columns: ColumnMap | None = None
+    chambers: pd.DataFrame | None = None
+    volume_cm3: float | None = None
+    area_cm2: float | None = None
+    trim_opening: bool = False
+    closure_table: pd.DataFrame | None = None
+
+    def segment_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`soilflux.segment.segment` common to every file."""
+        return {
+            "chambers": self.chambers,
+            "volume_cm3": self.volume_cm3,
+            "area_cm2": self.area_cm2,
+            "trim_opening": self.trim_opening,
+        }
+
+
+def make_reading(
+    *,
+    format: str = "auto",
+    chambers: Path | None = None,
+    volume_cm3: float | None = None,
+    area_cm2: float | None = None,
+    strict: bool = False,
+    trim_opening: bool = False,
+    tz: str = "UTC",
+    columns: ColumnMap | None = None,
+    closure_table_path: Path | None = None,
+    metadata: list[ReadMetadata] | None = None,
+) -> Reading:
+    """A :class:`Reading` from :func:`iter_parts`' options, the side tables read (the chamber
+    table's metadata appended to ``metadata``)."""
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    table = None
+    if chambers is not None:
+        table, chamber_meta = read_chambers(chambers)
+        if metadata is not None:
+            metadata.append(chamber_meta)
+    closure_table = (
+        read_closure_table(closure_table_path) if closure_table_path is not None else None
+    )
+    return Reading(
+        format=format,
+        strict=strict,
+        tz=tz,
+        columns=columns,
+        chambers=table,
+        volume_cm3=volume_cm3,
+        area_cm2=area_cm2,
+        trim_opening=trim_opening,
+        closure_table=closure_table,
+    )
+
+
+def read_file(path: Path, reading: Reading) -> tuple[pd.DataFrame, ReadMetadata]:
+    """One file's records (an analyser record labelled with its closures)."""
+    data, meta = read(
+        path, cast(Format, reading.format), strict=reading.strict, tz=reading.tz,
+        columns=reading.columns,
+    )  # fmt: skip
+    if meta.format in ANALYSER_FORMATS:
+        if reading.closure_table is None:
+            raise InputError(
+                path,
+                None,
+                None,
+                "an analyser record says nothing of closures: give "
+                "--closures (a table of chamber, start, end)",
+            )
+        data = assign_closures(data, reading.closure_table, meta)
+        for name, option in (
+            ("temperature_c", "--temperature-c"),
+            ("pressure_kpa", "--pressure-kpa"),
+        ):
+            if name not in data.columns:
+                raise InputError(
+                    path, None, name, f"an analyser record holds no chamber {name}: give {option}"
+                )
+    return data, meta
+
+
+def carry_over(
+    data: pd.DataFrame, meta: ReadMetadata, carry: pd.DataFrame | None
+) -> tuple[pd.DataFrame, Mask | None, pd.DataFrame | None]:
+    """Generic tables are one continuous record: the open closures ``carry`` of the files
+    before are prepended, and this file's own open tail is carried on (left out here, as a
+    row mask, without splitting the frame). Other formats pass ``carry`` through.
+
+    Returns
+    -------
+    data, tail, carry
+        Records to segment, the rows to leave out (or None), the carry for the next file.
+    """
+    if meta.format != "generic":
+        return data, None, carry
+    if carry is not None:
+        data = pd.concat([carry, data], ignore_index=True)
+    tail = open_tail_rows(data)
+    return data, tail, data[tail]
+
+
+def segment_file(
+    data: pd.DataFrame, tail: Mask | None, file_format: str, reading: Reading
+) -> tuple[pd.DataFrame, pd.DataFrame, SegmentReport] | None:
+    """:func:`soilflux.segment.segment` of one file's records; None when nothing is left."""
+    if data.empty or (tail is not None and tail.all()):
+        return None
+    return segment(data, **reading.segment_kwargs(), **segment_options(file_format), leave_out=tail)
+
+
+def segment_carry(
+    carry: pd.DataFrame | None, reading: Reading
+) -> tuple[pd.DataFrame, pd.DataFrame, SegmentReport] | None:
+    """The closures still open after the last file, segmented as they are."""
+    if carry is None or carry.empty:
+        return None
+    return segment(carry, **reading.segment_kwargs())
+
+
+def iter_parts(
+    inputs: list[Path],
+    *,
+    format: str = "auto",
+    chambers: Path | None = None,
+    volume_cm3: float | None = None,
+    area_cm2: float | None = None,
+    strict: bool = False,
+    trim_opening: bool = False,
+    progress: bool = False,
+    tz: str = "UTC",
+    columns: ColumnMap | None = None,
+    closure_table_path: Path | None = None,
+    metadata: list[ReadMetadata] | None = None,
+    reports: list[SegmentReport] | None = None,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Read and segment input files, one ``(samples, closures)`` part at a time.
+
+    Memory holds one file (plus the closures it leaves open) at a time. Generic tables are
+    taken in the order given as one continuous record: each chamber's last closure, when the
+    next file may continue it, is carried over (:func:`soilflux.segment.open_tail`). Each
+    LI-COR file is a part of its own.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Files to read, generic ones in time order.
+    format : str
+        One of :data:`soilflux.io.FORMATS`.
+    chambers : Path, optional
+        Chamber table (geometry and location per chamber).
+    volume_cm3, area_cm2 : float, optional
+        One geometry for every chamber [cm³], [cm²].
+    strict : bool
+        Fail on the first unusable value.
+    trim_opening : bool
+        End fit windows before a re-opening drop (see :mod:`soilflux.segment`).
+    progress : bool
+        Show a progress bar over the files.
+    tz : str
+        IANA time zone of ``.81x`` clocks.
+    columns : ColumnMap, optional
+        Column names, constants and delimiter of the input tables.
+    closure_table_path : Path, optional
+        Closure table (chamber, start, end) for analyser records
+        (:func:`soilflux.io.read_closure_table`).
+    metadata, reports : list, optional
+        Filled with each file's :class:`ReadMetadata` and each part's
+        :class:`SegmentReport`.
+
+    Yields
+    ------
+    samples, closures
+        The engine's input for one part, closures numbered from 0 within the part.
+    """
+    metadata = metadata if metadata is not None else []
+    reports = reports if reports is not None else []
+    reading = make_reading(
+        format=format,
+        chambers=chambers,
+        volume_cm3=volume_cm3,
+        area_cm2=area_cm2,
+        strict=strict,
+        trim_opening=trim_opening,
+        tz=tz,
+        columns=columns,
+        closure_table_path=closure_table_path,
+        metadata=metadata,
+    )
+    files: Any = inputs
+    if progress and len(inputs) > 1:
+        from tqdm import tqdm
+
+        files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
+    carry: pd.DataFrame | None = None
+    for path in files:
+        data, meta = read_file(path, reading)
+        metadata.append(meta)
+        data, tail, carry = carry_over(data, meta, carry)
+        part = segment_file(data, tail, meta.format, reading)
+        if part is None:
+            continue
+        samples, closures, report = part
+        reports.append(report)
+        if len(closures):
+            yield samples, closures
+    last = segment_carry(carry, reading)
+    if last is not None:
+        samples, closures, report = last
+        reports.append(report)
+        if len(closures):
+            yield samples, closures
+
+
+def parts_with_format(
+    inputs: list[Path], metadata: list[ReadMetadata], **kwargs: Any
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, str]]:
+    """:func:`iter_parts`, each part with the format of the file it came from (taken when
+    the part is made: a reader ahead of its consumer has appended later files' metadata)."""
+    for samples, closures in iter_parts(inputs, metadata=metadata, **kwargs):
+        yield samples, closures, metadata[-1].format
