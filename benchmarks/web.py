@@ -341,6 +341,8 @@ def run(
     d1 = (day + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
     h1 = (day + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
     w0 = (day - dt.timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%S")
+    # the longest span a page may get per hour (queries.MAX_HOURLY_JSON_SPAN: 31 days)
+    m0 = (day + dt.timedelta(days=1) - dt.timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S")
     dev = sorted(last)[0]
     cyc = last[dev][2] - 3
     live = "&".join(f"device={d}" for d in sorted(last)[:4])
@@ -352,7 +354,9 @@ def run(
     routes: list[tuple[str, str, str, str]] = [
         ("devices", G, "/api/devices", ""),
         ("devices, Parquet", G, "/api/devices?format=parquet", ""),
-        ("fluxes hour × variant (season)", G, "/api/fluxes", ""),
+        ("fluxes default (season: per day)", G, "/api/fluxes", ""),
+        ("fluxes hour × variant (31 days)", G, f"/api/fluxes?bin=hour&from={m0}&to={d1}", ""),
+        ("fluxes hour × variant (season), CSV", G, "/api/fluxes?bin=hour&format=csv", ""),
         ("fluxes bin=day (season)", G, "/api/fluxes?bin=day", ""),
         ("fluxes bin=auto (season)", G, "/api/fluxes?bin=auto", ""),
         ("fluxes location × day", G, "/api/fluxes?level=location&bin=day", ""),
@@ -375,7 +379,8 @@ def run(
         ("treatment (season)", G, "/api/treatment", ""),
         ("treatment (1 week)", G, f"/api/treatment?from={w0}&to={d1}", ""),
         ("treatment, CSV", G, "/api/treatment?format=csv", ""),
-        ("treatment hourly (season)", G, "/api/treatment/hourly", ""),
+        ("treatment hourly (31 days)", G, f"/api/treatment/hourly?from={m0}&to={d1}", ""),
+        ("treatment hourly (season), CSV", G, "/api/treatment/hourly?format=csv", ""),
         ("treatment hourly, Parquet", G, "/api/treatment/hourly?format=parquet", ""),
         ("calibration spread (frc ± 2 h)", G, "/api/calibration/spread", ""),
         ("calibration spread, CSV", G, "/api/calibration/spread?format=csv", ""),
@@ -404,7 +409,7 @@ def run(
     pages = [
         ("Fleet /", "/", "#devices tbody tr"),
         ("Fluxes (season, bin=auto)", "/fluxes", loaded),
-        ("Fluxes (season, hourly)", "/fluxes?bin=hour", loaded),
+        ("Fluxes (31 days, hourly)", f"/fluxes?bin=hour&from={m0}&to={d1}", loaded),
         ("Fluxes (season, per day)", "/fluxes?bin=day", loaded),
         ("closure", f"/closure/{dev}/{cyc}", loaded),
         ("closure, every model", f"/closure/{dev}/{cyc}",
