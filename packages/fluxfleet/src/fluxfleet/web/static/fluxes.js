@@ -72,7 +72,16 @@
       html.push('<tr data-hour="' + esc(r[bin]) + '" data-variant="' + esc(r[level]) + '">' +
         cells.map(([cls, v]) => '<td class="' + cls + '">' + esc(v) + "</td>").join("") + "</tr>");
     }
-    tbody.innerHTML = html.join("");
+    // the first rows at once, the rest on request: laying out a 6,000-row table costs more
+    // than a second, and the chart above already draws every row
+    const FIRST_ROWS = 500;
+    tbody.innerHTML = html.slice(0, FIRST_ROWS).join("");
+    if (html.length > FIRST_ROWS) {
+      const more = document.getElementById("more-rows");
+      more.textContent = "show all " + html.length + " rows";
+      more.hidden = false;
+      more.addEventListener("click", () => { tbody.innerHTML = html.join(""); more.hidden = true; });
+    }
     tbody.addEventListener("click", (ev) => {
       const tr = ev.target.closest("tr");
       if (tr) showClosures(tr.dataset.hour, tr.dataset.variant);
