@@ -344,13 +344,14 @@ def cycle(
         temps = sorted({c["cold_outlet_temperature_K"], c["load_temperature_K"]})
     # the refrigerant's spin models and the single-phase mixture set the coldest T_C
     material = MATERIALS[spec.refrigerant]
-    floor = max(material.temperature_range.low, single_phase_floor_K(spec.x3))
+    separates_K = single_phase_floor_K(spec.x3)
+    floor = max(material.temperature_range.low, separates_K)
     for t in temps:
         if not floor <= t < point.hot_K:
             _fail(
                 f"T_C {t:g} K: must lie within {floor:g} K ({material.name}'s spin models hold "
                 f"down to {material.temperature_range.low:g} K; x3 = {spec.x3:g} phase-separates "
-                f"below {single_phase_floor_K(spec.x3):g} K) and T_H = {point.hot_K:g} K"
+                f"below {separates_K:g} K) and T_H = {point.hot_K:g} K"
             )
     from tqdm import tqdm
 

@@ -456,7 +456,7 @@ class MagneticRegenerator:
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
         self.field_of_time = field_of_time
         self.flow_scale = _flow_scales(self.schedule, flow_of_blow_time)
-        self._scale = 1.0  # φ of the step being taken (1 in a hold: unused there)
+        self._scale = 1.0  # φ of the blow step being taken (holds do not use it)
         self.table: FluidTable | None
         if fluid is not None:
             self.table = fluid
@@ -508,6 +508,10 @@ class MagneticRegenerator:
         self.pressure_drop_Pa, self.viscous_heat_blow_W = self._ergun(point.molar_flow_mol_s)
         steps_heat = [self._ergun(point.molar_flow_mol_s * f)[1] for f in self.flow_scale]
         self.viscous_heat_step_W = np.asarray(steps_heat, dtype=np.float64)
+        # per blow step and node, made once (not at every step of every cycle)
+        self._viscous_node_step_W = [
+            node_lumped(np.full(n, w / n)) for w in self.viscous_heat_step_W
+        ]
         self.viscous_heat_node_W = node_lumped(np.full(n, self.viscous_heat_blow_W / n))
         # axial conduction: stagnant k_e0 A/Δx per cell, dispersion added per blow step
         self.stagnant_conductance_W_K = np.zeros(n)
@@ -941,10 +945,9 @@ class MagneticRegenerator:
             acc = totals[k] if totals is not None else None
             flowing = direction != 0
             for step in range(steps):
-                self._scale = float(self.flow_scale[step]) if flowing else 1.0
-                self.viscous_heat_node_W = node_lumped(
-                    np.full(self.n, self.viscous_heat_step_W[step] / self.n if flowing else 0.0)
-                )
+                if flowing:  # the step's ṅ and the heat its Ergun work dissipates
+                    self._scale = float(self.flow_scale[step])
+                    self.viscous_heat_node_W = self._viscous_node_step_W[step]
                 b_now = max(0.0, b_start + b_rate * h * step)
                 if field_fn is not None:
                     # B(t) given: linear within each step (its secant rate)
