@@ -23,6 +23,10 @@ truth (where the estimate carries an SE).
 Run: ``python3 -m uv run --frozen python benchmarks/accuracy.py [--closures 1000] [--seeds 1 2 3]``
 (about a minute per 1000 closures × 4 mixes × seed on this machine).
 
+``--prior-sweep`` instead tabulates the default flux under other priors of the averaged HM
+(`prior_sweep`: every combination of ``--prior-straight``, ``--min-kappa-span`` and
+``--max-kappa-span``), each with the issue's targets checked per population and noise.
+
 ``--se-variants R`` instead tabulates the 2-SE coverage of the default flux under standard
 errors that carry the averaged HM's selection and shrinkage (`se_variant_coverage`, R
 bootstrap replicates per closure; methods §5.0).
@@ -41,7 +45,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
 from soilflux.fit._batch import compact_windows, make_batch
-from soilflux.fit.averaged import AVERAGED_KAPPA_GRID_S, REFINE, averaged_hm_window, refine_profile
+from soilflux.fit.averaged import (
+    REFINE,
+    averaged_hm_window,
+    prior_grid,
+    refine_profile,
+    zero_index,
+)
 from soilflux.fit.shared import kappa_profile
 from soilflux.flux import dry_mole_fraction, flux_term
 from soilflux.options import FluxOptions
@@ -117,12 +127,15 @@ def estimates(
     flux: dict[str, np.ndarray] = {}
     se: dict[str, np.ndarray] = {}
     base = None
-    for name, opts in rules.items():
+    for name, opts in (rules or {"default": FluxOptions()}).items():
         res = compute_fluxes(syn.samples, syn.closures, opts)
         flux[name] = res["flux_umol_m2_s"].to_numpy(dtype=np.float64)
         se[name] = res["flux_se_umol_m2_s"].to_numpy(dtype=np.float64)
         if base is None:
             base = res
+    if not rules:
+        flux.pop("default")
+        se.pop("default")
     assert base is not None
     for m in MODELS:
         flux[m] = base[f"flux_{m}"].to_numpy(dtype=np.float64)
@@ -231,16 +244,17 @@ def _posterior(
     k = t.shape[0]
     b = make_batch(*compact_windows(t, y, ok))
     span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
-    grid = AVERAGED_KAPPA_GRID_S
+    lo_span, hi_span = opts.averaged_min_kappa_span, opts.averaged_max_kappa_span
+    grid = prior_grid(span, hi_span, lo_span)
     prof = kappa_profile(b, np.full(k, opts.sensor_lag_s), grid)
     sse = refine_profile(np.asarray(prof.sse), grid, REFINE)
-    step = float(grid[1]) / REFINE
-    x = np.arange(sse.shape[1]) * step
-    slab = (x[None, :] > 0) & (
-        x[None, :] <= (opts.averaged_max_kappa_span / span)[:, None] + step / 2
-    )
+    step = float(grid[1] - grid[0]) / REFINE
+    i0 = zero_index(grid) * REFINE
+    x = (np.arange(sse.shape[1]) - i0) * step
+    slab = (x[None, :] != 0) & (x[None, :] <= (hi_span / span)[:, None] + step / 2)
+    slab &= x[None, :] >= (lo_span / span)[:, None] - step / 2
     prior = np.where(slab, (1 - opts.averaged_prior_straight) / slab.sum(axis=1)[:, None], 0.0)
-    prior[:, 0] = opts.averaged_prior_straight
+    prior[:, i0] = opts.averaged_prior_straight
     usable = (prior > 0) & np.isfinite(sse)
     s_min = np.where(usable, sse, np.inf).min(axis=1)
     sigma2 = s_min / (b.n - 3)
@@ -261,6 +275,7 @@ def _averaged_slope(t: np.ndarray, y: np.ndarray, ok: np.ndarray, opts: FluxOpti
         np.full(k, opts.sensor_lag_s),
         opts.averaged_prior_straight,
         opts.averaged_max_kappa_span,
+        opts.averaged_min_kappa_span,
     )
     return np.asarray(fit.slope)
 
@@ -324,6 +339,71 @@ def se_variant_coverage(
     return {name: 100 * float(np.mean(np.abs(np.concatenate(v)) <= 2)) for name, v in z.items()}
 
 
+#: Issue 13's targets [%]: |median| on both populations, |mean| on straight closures, and the
+#: share within 2 SE on each (the median |error| must not exceed the plain fit's).
+TARGET_MEDIAN_PCT = 2.0
+TARGET_MEAN_STRAIGHT_PCT = 2.0
+TARGET_COVERAGE_PCT = (92.0, 98.0)
+
+
+def meets_targets(row: dict[str, float | str]) -> bool:
+    """Whether one population × noise row of `prior_sweep` meets issue 13's targets."""
+    lo, hi = TARGET_COVERAGE_PCT
+    ok = abs(float(row["median_pct"])) <= TARGET_MEDIAN_PCT
+    ok &= float(row["mad_pct"]) <= float(row["plain_mad_pct"])
+    ok &= lo <= float(row["within_2se_pct"]) <= hi
+    if row["population"] == "straight":
+        ok &= abs(float(row["mean_pct"])) <= TARGET_MEAN_STRAIGHT_PCT
+    return bool(ok)
+
+
+def prior_sweep(
+    n_closures: int,
+    seeds: tuple[int, ...],
+    settings: list[tuple[float, float, float]],
+    noises: tuple[float, ...] = (1.0, 3.0),
+) -> pd.DataFrame:
+    """The default flux (`compute_fluxes`, ``FluxOptions()`` but the averaged HM's prior) under
+    each (P(κ = 0), smallest κ·T, largest κ·T) of `settings`: one row per setting, population
+    and noise (seeds pooled), with the plain exponential's median |error| and the targets."""
+    parts: dict[tuple[float, float, float, str, float], list[tuple[np.ndarray, ...]]] = {}
+    for pop in ACCURACY_POPULATIONS:
+        for noise in noises:
+            for seed in seeds:
+                syn = accuracy_closures(pop, noise, n_closures, seed)
+                plain = estimates(syn, {}, plain=True).flux["plain_exp30"]
+                truth = syn.true_flux_umol_m2_s
+                for p_straight, lo, hi in settings:
+                    opts = replace(
+                        FluxOptions(),
+                        averaged_prior_straight=p_straight,
+                        averaged_min_kappa_span=lo,
+                        averaged_max_kappa_span=hi,
+                    )
+                    res = compute_fluxes(syn.samples, syn.closures, opts)
+                    f = res["flux_umol_m2_s"].to_numpy(dtype=np.float64)
+                    se = res["flux_se_umol_m2_s"].to_numpy(dtype=np.float64)
+                    key = (p_straight, lo, hi, pop, noise)
+                    parts.setdefault(key, []).append(
+                        (f / truth - 1, (f - truth) / se, plain / truth - 1)
+                    )
+    rows = []
+    for (p_straight, lo, hi, pop, noise), chunks in parts.items():
+        err, z, plain_err = (np.concatenate(c) for c in zip(*chunks, strict=True))
+        row: dict[str, float | str] = {
+            "p_straight": p_straight,
+            "min_kappa_span": lo,
+            "max_kappa_span": hi,
+            "population": pop,
+            "noise_ppm": noise,
+        }
+        row.update(summary(err, z))
+        row["plain_mad_pct"] = float(100 * np.nanmedian(np.abs(plain_err)))
+        row["meets"] = "yes" if meets_targets(row) else "no"
+        rows.append(row)
+    return pd.DataFrame(rows).drop(columns="missing_pct")
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """A GitHub table of `frame` (numbers to 2 decimals)."""
     head = "| " + " | ".join(frame.columns) + " |"
@@ -333,6 +413,45 @@ def markdown(frame: pd.DataFrame) -> str:
         for row in frame.itertuples(index=False)
     ]
     return "\n".join([head, rule, *body])
+
+
+def _print_prior_sweep(args: argparse.Namespace) -> int:
+    settings = [
+        (p_straight, lo, hi)
+        for p_straight in args.prior_straight
+        for lo in args.min_kappa_span
+        for hi in args.max_kappa_span
+    ]
+    t0, c0 = time.perf_counter(), time.process_time()
+    table = prior_sweep(args.closures, tuple(args.seeds), settings)
+    print(
+        f"# benchmarks/accuracy.py --prior-sweep --closures {args.closures} --seeds "
+        f"{' '.join(map(str, args.seeds))}: {len(settings)} priors; "
+        f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s"
+    )
+    print(markdown(table))
+    print("\n# one row per prior: % within 2 SE per mix, the worst |median| and straight |mean|,")
+    print("# the median |error| of every mix (the plain fit's in brackets), all targets met?")
+    print(markdown(sweep_summary(table)))
+    return 0
+
+
+def sweep_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per prior of a `prior_sweep` table."""
+    rows = []
+    keys = ["p_straight", "min_kappa_span", "max_kappa_span"]
+    for key, part in table.groupby(keys, sort=False):
+        row: dict[str, float | str] = dict(zip(keys, key, strict=True))
+        for r in part.itertuples():
+            row[f"cover_{r.population}_{r.noise_ppm:g}"] = r.within_2se_pct
+        straight = part[part["population"] == "straight"]
+        row["max_abs_median"] = float(part["median_pct"].abs().max())
+        row["max_abs_mean_straight"] = float(straight["mean_pct"].abs().max())
+        for r in part.itertuples():
+            row[f"mad_{r.population}_{r.noise_ppm:g}"] = f"{r.mad_pct:.2f} ({r.plain_mad_pct:.2f})"
+        row["all_met"] = "yes" if (part["meets"] == "yes").all() else "no"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,7 +472,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="R",
         help="tabulate the 2-SE coverage of other SEs instead (R bootstrap replicates)",
     )
+    p.add_argument(
+        "--prior-sweep",
+        action="store_true",
+        help="tabulate the default under other priors of the averaged HM instead",
+    )
+    p.add_argument("--prior-straight", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3])
+    p.add_argument("--min-kappa-span", type=float, nargs="+", default=[-2.0, -1.0, -0.5, 0.0])
+    p.add_argument("--max-kappa-span", type=float, nargs="+", default=[2.0, 3.0])
     args = p.parse_args(argv)
+    if args.prior_sweep:
+        return _print_prior_sweep(args)
     if args.se_variants:
         t0 = time.perf_counter()
         rows = []

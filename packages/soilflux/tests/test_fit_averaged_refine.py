@@ -61,7 +61,7 @@ def test_matches_the_parabolas_point_by_point(args: tuple[np.ndarray, int]) -> N
 def test_a_parabola_is_refined_exactly() -> None:
     grid = AVERAGED_KAPPA_GRID_S[:9]
     values = (3.0 - 2.0 * grid + 40.0 * grid**2)[None, :] * np.array([[1.0], [-2.0]])
-    fine = np.arange(8 * 5 + 1) * (grid[1] / 5)
+    fine = grid[0] + np.arange(8 * 5 + 1) * ((grid[1] - grid[0]) / 5)
     want = (3.0 - 2.0 * fine + 40.0 * fine**2)[None, :] * np.array([[1.0], [-2.0]])
     np.testing.assert_allclose(refine_profile(values, grid, 5), want, rtol=1e-13)
 

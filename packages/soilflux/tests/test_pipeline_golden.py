@@ -6,7 +6,10 @@ clogged, daylight, pre-closure rows), the accuracy populations (curved and strai
 3 ppm), and the options whose code paths differ (default, kappa.max rule, fixed dead band,
 no lag compensation, the chamber-shared HM).  Every change for speed must keep every number
 within 1e-12 relative (the last bits of a sum may move with its order) and every model,
-flag and count equal.  Regenerate only for a change that is *meant* to move outputs:
+flag and count equal.  Regenerate only for a change that is *meant* to move outputs (done
+once: 2026-12-07, the averaged HM's new prior, methods §5.0; with the old prior,
+``averaged_prior_straight=0.3, averaged_min_kappa_span=0``, the code still gives the
+607610c file within 1e-14):
 
     python packages/soilflux/tests/test_pipeline_golden.py
 """

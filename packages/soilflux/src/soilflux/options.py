@@ -109,9 +109,10 @@ class FluxOptions:
         The selection rule of ``method="auto"``.  ``"averaged"`` (default): model
         ``"hm_averaged"``, the posterior median of the initial slope of the analyser-lagged
         HM curve fitted from the lid closing, averaged over a prior of straight (κ = 0,
-        probability `averaged_prior_straight`) and curved rises (κ·T up to
-        `averaged_max_kappa_span`), per closure (`soilflux.fit.averaged`); where it has no
-        fit, the robust line, else the linear fit.  ``"pooled"`` (opt-in): the robust line
+        probability `averaged_prior_straight`) and curved rises (κ·T from
+        `averaged_min_kappa_span` to `averaged_max_kappa_span`), per closure
+        (`soilflux.fit.averaged`); where it has no fit, the robust line, else the linear
+        fit.  ``"pooled"`` (opt-in): the robust line
         divided by the factor by which a line through an HM curve falls below its initial
         slope, at the closure's κ shrunk toward the call's pooled κ (model ``"hm_pooled"``;
         HM itself only where it is sound and κ̂·T > 2); it over-corrects where noise hides κ
@@ -127,6 +128,9 @@ class FluxOptions:
         With ``"averaged"``: prior probability that a closure is straight (κ = 0) [-].
     averaged_max_kappa_span : float
         With ``"averaged"``: largest κ·T of the curved prior, T the window's length [-].
+    averaged_min_kappa_span : float
+        With ``"averaged"``: smallest κ·T of the curved prior, ≤ 0 (< 0: rises bending
+        upward, which noise makes of straight ones as often as downward; 0: none) [-].
     averaged_max_variance_ratio : float
         With ``"averaged"``: the closure keeps the kappa.max rule when the residual variance
         of the averaged HM (lag fixed from the lid closing) exceeds this multiple of the
@@ -203,8 +207,9 @@ class FluxOptions:
     g_factor_limit: float = 2.0
     hm_max_relative_se: float = 0.5
     hm_fallback: HmFallback = "averaged"
-    averaged_prior_straight: float = 0.3
+    averaged_prior_straight: float = 0.03
     averaged_max_kappa_span: float = 2.0
+    averaged_min_kappa_span: float = -1.0
     averaged_max_variance_ratio: float = 1.5
     pooled_min_closures: int = 20
     pooled_calibration_relative_se: float = 0.1
@@ -282,6 +287,10 @@ class FluxOptions:
         if not (math.isfinite(self.averaged_max_kappa_span) and self.averaged_max_kappa_span > 0):
             raise ValueError(
                 f"averaged_max_kappa_span must be > 0, got {self.averaged_max_kappa_span!r}"
+            )
+        if not (math.isfinite(self.averaged_min_kappa_span) and self.averaged_min_kappa_span <= 0):
+            raise ValueError(
+                f"averaged_min_kappa_span must be <= 0, got {self.averaged_min_kappa_span!r}"
             )
         if not (math.isfinite(self.shared_window_s) and self.shared_window_s > 0):
             raise ValueError(f"shared_window_s must be > 0 s, got {self.shared_window_s!r}")

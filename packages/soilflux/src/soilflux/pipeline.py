@@ -402,6 +402,7 @@ def _process_gas(
             np.where(_averaged_lagged(ch.deadband_s, opts), ch.sensor_lag_s, 0.0),
             opts.averaged_prior_straight,
             opts.averaged_max_kappa_span,
+            opts.averaged_min_kappa_span,
         )
         out["flux_hm_averaged"] = avg.slope * term
         out["flux_hm_averaged_se"] = avg.slope_se * np.abs(term)

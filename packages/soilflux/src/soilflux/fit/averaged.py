@@ -12,8 +12,13 @@ Model: the analyser's reading of an HM rise from equilibrium with a known first-
 τ_s (`soilflux.fit.shared.lagged_hm_basis`): y(t) = C₀ + F′·v_κ(t).  For each κ of a grid
 the model is linear in (C₀, F′) (`soilflux.fit.shared.kappa_profile` gives F̂′(κ), its SE
 and SSE(κ)).  Prior on κ: a point mass `prior_straight` at κ = 0 (a straight closure) and
-the rest uniform on 0 < κ ≤ `max_kappa_span`/T (T the window's length: the curve may reach
-1 − e^{−max_kappa_span} of its asymptote).  The profile likelihood
+the rest uniform on `min_kappa_span`/T ≤ κ ≤ `max_kappa_span`/T, κ ≠ 0 (T the window's
+length: the curve may reach 1 − e^{−max_kappa_span} of its asymptote).  The slab reaches
+below κ = 0 (a record bending upward) because noise bends a straight record either way: with
+κ ≥ 0 only, the posterior median of a straight closure's κ is always > 0 and its flux is
+biased upward, which a heavy spike (0.3, the default until 2026-12) then had to hold back —
+at the cost of shrinking weakly curved closures to the line and under-covering them
+(RESULTS.md, "prior sweep").  The profile likelihood
 L(κ) ∝ exp(−(SSE(κ) − SSE_min)/(2σ̂²)), σ̂² = SSE_min/(n − 3), gives posterior weights
 w(κ) (the grid is refined `REFINE`-fold by quadratic interpolation so that a well-determined
 κ is not rounded to the grid).  The flux is the **posterior median** of F′ — F̂′(κ) rises
@@ -50,9 +55,15 @@ from soilflux.fit._batch import (
 )
 from soilflux.fit.shared import kappa_profile
 
-#: Curvatures profiled for the averaged HM [s⁻¹]: 0 … 0.02 in steps of 10⁻³ (κ·T up to 3.6
-#: over a 3-min closure), refined `REFINE`-fold by interpolation.
-AVERAGED_KAPPA_GRID_S: FloatArray = np.round(np.arange(0.0, 0.02 + 1e-12, 1e-3), 6)
+#: Curvatures profiled for the averaged HM [s⁻¹]: −0.01 … 0.02 in steps of 10⁻³ (κ·T from
+#: −1.8 to 3.6 over a 3-min closure), refined `REFINE`-fold by interpolation.
+AVERAGED_KAPPA_GRID_S: FloatArray = np.round(np.arange(-0.01, 0.02 + 1e-12, 1e-3), 6)
+
+#: Defaults of the prior (methods §5.0; chosen by `benchmarks/accuracy.py --prior-sweep` on
+#: the tuning seeds 1, 2): P(κ = 0) [-], and the slab's ends as κ·T [-].
+PRIOR_STRAIGHT = 0.03
+MIN_KAPPA_SPAN = -1.0
+MAX_KAPPA_SPAN = 2.0
 
 #: Sub-steps per grid interval in the posterior (quadratic interpolation of the profile) [-].
 REFINE = 5
@@ -135,8 +146,9 @@ def averaged_hm(
     n: FloatArray,
     span_s: FloatArray,
     grid_s: FloatArray = AVERAGED_KAPPA_GRID_S,
-    prior_straight: float = 0.3,
-    max_kappa_span: float = 2.0,
+    prior_straight: float = PRIOR_STRAIGHT,
+    max_kappa_span: float = MAX_KAPPA_SPAN,
+    min_kappa_span: float = MIN_KAPPA_SPAN,
 ) -> AveragedHM:
     """Posterior median of the initial slope over κ (module docstring).
 
@@ -147,13 +159,15 @@ def averaged_hm(
     n : (k,) float
         Samples in each window [-]; fewer than 4 → NaN.
     span_s : (k,) float
-        Window length T [s] (the slab's upper end is `max_kappa_span`/T).
+        Window length T [s] (the slab spans `min_kappa_span`/T … `max_kappa_span`/T).
     grid_s : (G,) float
-        Evenly spaced curvatures starting at 0 [s⁻¹].
+        Evenly spaced curvatures, 0 among them [s⁻¹].
     prior_straight : float
         Prior probability of κ = 0, in (0, 1) [-].
     max_kappa_span : float
         Largest κ·T of the prior, > 0 [-].
+    min_kappa_span : float
+        Smallest κ·T of the prior, ≤ 0 (0: no upward-bending rises) [-].
 
     Returns
     -------
@@ -163,19 +177,23 @@ def averaged_hm(
         raise ValueError(f"prior_straight must be in (0, 1), got {prior_straight!r}")
     if not max_kappa_span > 0:
         raise ValueError(f"max_kappa_span must be > 0, got {max_kappa_span!r}")
-    if grid_s[0] != 0.0:
-        raise ValueError("grid_s must start at κ = 0")
+    if not min_kappa_span <= 0:
+        raise ValueError(f"min_kappa_span must be <= 0, got {min_kappa_span!r}")
+    i0 = zero_index(grid_s) * REFINE
     s = refine_profile(sse, grid_s, REFINE)
     f = refine_profile(slope, grid_s, REFINE)
     fse = refine_profile(slope_se, grid_s, REFINE)
     step = float(grid_s[1] - grid_s[0]) / REFINE
-    x = np.arange(s.shape[1]) * step
+    x = (np.arange(s.shape[1]) - i0) * step
     nf = np.asarray(n, dtype=np.float64)
-    hi = safe_divide(np.full(nf.shape, max_kappa_span), np.asarray(span_s, dtype=np.float64))
-    slab = (x[None, :] > 0) & (x[None, :] <= hi[:, None] + 0.5 * step)
+    span = np.asarray(span_s, dtype=np.float64)
+    hi = safe_divide(np.full(nf.shape, max_kappa_span), span)
+    lo = safe_divide(np.full(nf.shape, min_kappa_span), span)
+    xr = x[None, :]
+    slab = (xr != 0) & (xr <= hi[:, None] + 0.5 * step) & (xr >= lo[:, None] - 0.5 * step)
     n_slab = slab.sum(axis=1)
     prior = np.where(slab, (1.0 - prior_straight) / np.maximum(n_slab, 1)[:, None], 0.0)
-    prior[:, 0] = np.where(n_slab > 0, prior_straight, 1.0)
+    prior[:, i0] = np.where(n_slab > 0, prior_straight, 1.0)
     usable = (prior > 0) & np.isfinite(s) & np.isfinite(f) & np.isfinite(fse)
     s_min = np.where(usable, s, np.inf).min(axis=1)
     sigma2 = safe_divide(s_min, nf - 3.0)
@@ -189,14 +207,28 @@ def averaged_hm(
     rows = np.arange(j.size)
     med = f[rows, j]
     var = np.where(usable, w * (fse**2 + (f - med[:, None]) ** 2), 0.0).sum(axis=1)
-    ok = (nf >= 4) & (total > 0) & np.isfinite(med) & usable[:, 0]
+    ok = (nf >= 4) & (total > 0) & np.isfinite(med) & usable[:, i0]
     nan = np.full(j.size, np.nan)
     return AveragedHM(
         slope=np.where(ok, med, nan),
         slope_se=np.where(ok, np.sqrt(var), nan),
         kappa_s=np.where(ok, x[j], nan),
-        p_straight=np.where(ok, w[:, 0], nan),
+        p_straight=np.where(ok, w[:, i0], nan),
     )
+
+
+def zero_index(grid_s: FloatArray) -> int:
+    """Index of κ = 0 in an evenly spaced grid [s⁻¹] of ≥ 3 points.
+
+    Raises
+    ------
+    ValueError
+        The grid does not hold κ = 0 exactly.
+    """
+    hits = np.flatnonzero(np.asarray(grid_s) == 0.0)
+    if hits.size != 1:
+        raise ValueError("grid_s must hold κ = 0 exactly once")
+    return int(hits[0])
 
 
 @dataclass(frozen=True)
@@ -230,8 +262,9 @@ def averaged_hm_window(
     valid: BoolArray,
     start_s: FloatArray,
     tau_s: FloatArray,
-    prior_straight: float = 0.3,
-    max_kappa_span: float = 2.0,
+    prior_straight: float = PRIOR_STRAIGHT,
+    max_kappa_span: float = MAX_KAPPA_SPAN,
+    min_kappa_span: float = MIN_KAPPA_SPAN,
 ) -> AveragedWindowFit:
     """The κ-averaged HM of padded closures, on the samples after `start_s`.
 
@@ -247,7 +280,7 @@ def averaged_hm_window(
         Window start [s]: samples with t > start (t ≥ 0 when the start is 0).
     tau_s : (k,) float
         Analyser time constant in the model [s] (0: none, for a window the caller chose).
-    prior_straight, max_kappa_span : float
+    prior_straight, max_kappa_span, min_kappa_span : float
         As `averaged_hm`.
 
     Returns
@@ -258,11 +291,7 @@ def averaged_hm_window(
     win = valid & ((t_s > start) | (start == 0))
     b = make_batch(*compact_windows(t_s, c, win))
     span = np.where(b.mask, b.t, -np.inf).max(axis=1) - np.where(b.mask, b.t, np.inf).min(axis=1)
-    # only as far as the prior reaches in this batch (one grid step beyond, for the parabola)
-    full = AVERAGED_KAPPA_GRID_S
-    reach = np.nanmax(safe_divide(np.full(span.shape, max_kappa_span), span), initial=0.0)
-    last = int(np.searchsorted(full, reach, side="left")) + 1
-    grid = full[: min(max(last + 1, 3), full.size)]
+    grid = prior_grid(span, max_kappa_span, min_kappa_span)
     prof = kappa_profile(b, np.asarray(tau_s, dtype=np.float64), grid)
     avg = averaged_hm(
         np.asarray(prof.sse, dtype=np.float64),
@@ -273,8 +302,10 @@ def averaged_hm_window(
         grid,
         prior_straight=prior_straight,
         max_kappa_span=max_kappa_span,
+        min_kappa_span=min_kappa_span,
     )
-    j = np.clip(np.rint(np.nan_to_num(avg.kappa_s) / float(grid[1])), 0, grid.size - 1)
+    step = float(grid[1] - grid[0])
+    j = np.clip(np.rint((np.nan_to_num(avg.kappa_s) - grid[0]) / step), 0, grid.size - 1)
     sse = np.asarray(prof.sse, dtype=np.float64)[np.arange(b.n.size), j.astype(np.int64)]
     hi = np.where(b.mask, b.c, -np.inf).max(axis=1)
     lo = np.where(b.mask, b.c, np.inf).min(axis=1)
@@ -288,3 +319,23 @@ def averaged_hm_window(
         c_range=np.where(b.n > 0, hi - lo, np.nan),
         deadband_s=np.asarray(start_s, dtype=np.float64),
     )
+
+
+def prior_grid(span_s: FloatArray, max_kappa_span: float, min_kappa_span: float) -> FloatArray:
+    """The part of `AVERAGED_KAPPA_GRID_S` the prior reaches for windows of length `span_s`
+    [s], one grid step beyond each end (for the parabolas), κ = 0 and ≥ 3 points kept [s⁻¹].
+
+    Profiling only this part saves time, and keeps e^{−κt} of κ < 0 from growing without
+    need on long windows.
+    """
+    full = AVERAGED_KAPPA_GRID_S
+    span = np.asarray(span_s, dtype=np.float64)
+    hi = np.nanmax(safe_divide(np.full(span.shape, max_kappa_span), span), initial=0.0)
+    lo = np.nanmin(safe_divide(np.full(span.shape, min_kappa_span), span), initial=0.0)
+    i0 = zero_index(full)
+    last = int(np.searchsorted(full, hi, side="left")) + 1
+    # one step below the slab's lower end; from κ = 0 where it has none
+    below = min(max(int(np.searchsorted(full, lo, side="right")) - 2, 0), i0 - 1)
+    first = below if lo < 0 else i0
+    last = max(last, first + 2, i0 + 1)
+    return full[first : min(last + 1, full.size)]
