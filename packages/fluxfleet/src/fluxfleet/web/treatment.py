@@ -22,7 +22,7 @@ from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store import schema
 from fluxfleet.store.base import Store
-from fluxfleet.web import queries, rollups
+from fluxfleet.web import day_rollups, queries
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 UNIT = "_umol_m2_s"
@@ -57,20 +57,25 @@ def flux_table(store: Store, start: dt.datetime | None, end: dt.datetime | None)
 
 
 def dropped_in_store(
-    store: Store, start: dt.datetime | None, end: dt.datetime | None
+    store: Store,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    ranges: list[day_rollups.Range] | None = None,
 ) -> pd.DataFrame:
     """:func:`flux_table`'s columns that the analysis uses, without the closures carrying
     a flag of soilflux's default filter: the store leaves them out (a season's daylight
     half) with the test soilflux applies (``qc.has_flag``: ``,flag,`` in ``,flags,``), so
-    ``filtered`` afterwards keeps exactly what it keeps of the whole table."""
+    ``filtered`` afterwards keeps exactly what it keeps of the whole table. ``ranges``:
+    only the closures starting in one of these [lo, hi) too."""
     parts = ["strpos(',' || coalesce(flags, '') || ',', ?) = 0" for _ in DEFAULT_DROP]
     params: list[object] = [f",{flag}," for flag in DEFAULT_DROP]
-    if start is not None:
-        parts.append('"start" >= ?')
-        params.append(start)
-    if end is not None:
-        parts.append('"start" < ?')
-        params.append(end)
+    w_parts, w_params = day_rollups.window(start, end)
+    parts += w_parts
+    params += w_params
+    if ranges is not None:
+        clause, r_params = day_rollups.ranges_clause(ranges)
+        parts.append(clause)
+        params += r_params
     f = store.select(
         'SELECT device AS chamber, location, "start", flux_umol_m2_s, flags FROM fluxes '
         f'WHERE {" AND ".join(parts)} ORDER BY device, "start"',
@@ -81,16 +86,23 @@ def dropped_in_store(
     return f.to_pandas().assign(gas="co2")
 
 
-def effects(
+def variant_hourly(
     store: Store,
-    controls: dict[str, str],
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    ranges: list[day_rollups.Range] | None = None,
+) -> pd.DataFrame:
+    """soilflux's hourly variant means [µmol m⁻² s⁻¹] (``hourly_means(by="variant")``) of
+    the closures kept by its default filter, starting in [start, end) (and ``ranges``)."""
+    kept, _ = filtered(dropped_in_store(store, start, end, ranges), DEFAULT_DROP)
+    return hourly_means(kept, by="variant", gas="co2")
+
+
+def effects_of(
+    variant: pd.DataFrame, controls: dict[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
-    (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
-    kept, _ = filtered(dropped_in_store(store, start, end), DEFAULT_DROP)
-    variant = hourly_means(kept, by="variant", gas="co2")
+    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] from hourly variant
+    means (:func:`variant_hourly`) for ``controls`` (treatment variant → control)."""
     hourly, summary = treatment_minus_control(variant, controls)
     if summary.empty:
         summary = pd.DataFrame(columns=[c for c in SUMMARY_COLUMNS if c != "table"])
@@ -102,16 +114,36 @@ def effects(
     return summary, hourly.sort_values(["treatment", "hour"], ignore_index=True)
 
 
+def effects(
+    store: Store,
+    controls: dict[str, str],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
+    (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
+    return effects_of(variant_hourly(store, start, end), controls)
+
+
 def cached_effects(
     store: Store,
     controls: dict[str, str],
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`effects`, kept between requests while the store's fluxes are unchanged
-    (:mod:`fluxfleet.web.rollups`)."""
-    key = (tuple(sorted(controls.items())), start, end)
-    return rollups.cached(store, "treatment", key, lambda: effects(store, controls, start, end))
+    """:func:`effects`, with the hourly variant means kept per day and computed again only
+    for the days whose fluxes changed (:mod:`fluxfleet.web.day_rollups`): after a new
+    flux, one day's closures instead of the season's."""
+    return day_rollups.per_day(
+        store,
+        "treatment",
+        tuple(sorted(controls.items())),
+        start,
+        end,
+        lambda ranges: variant_hourly(store, start, end, ranges),
+        "hour",
+        lambda variant: effects_of(variant, controls),
+    )
 
 
 def forest(summary: pd.DataFrame, width: int = 640, row_h: int = 26) -> dict[str, Any]:
