@@ -36,6 +36,7 @@ def new_flux(store: object, i: int) -> pa.Table:
         'SELECT * FROM fluxes WHERE model <> ? ORDER BY "start" DESC, device LIMIT 50', [MODEL]
     ).to_pylist()
     row = dict(newest[i % len(newest)])
+    now = dt.datetime.now(dt.UTC)
     start = max(r["start"] for r in newest) - dt.timedelta(seconds=300 - i % 290)
     row.update(
         cyc=FIRST_CYC + i,
@@ -43,7 +44,7 @@ def new_flux(store: object, i: int) -> pa.Table:
         end=start + dt.timedelta(seconds=177),
         flags="",
         model=MODEL,
-        computed=dt.datetime.now(dt.UTC),
+        computed=now.replace(microsecond=now.microsecond // 1000 * 1000),  # the store's ms
     )
     return pa.Table.from_pylist([row]).select(schema.FLUXES.names).cast(schema.FLUXES)
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from fluxfleet.settings import Settings
 from fluxfleet.store import open_store, schema
-from fluxfleet.web import create_app, day_rollups, pco2, treatment
+from fluxfleet.web import create_app, day_rollups, flux_sql, pco2, quality, queries, treatment
 from fluxfleet.web.analysis_config import load_analysis
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -270,3 +270,35 @@ def _small(tmp: Path) -> tuple[str, Path]:
     )
     (tmp / "analysis.toml").write_text(CONTROLS + '[pco2]\npath = "pco2.csv"\n')
     return url, tmp / "analysis.toml"
+
+
+def test_fluxes_and_quality_kept_per_day_equal_a_whole_count(setup: tuple) -> None:
+    url, _ = setup
+    cases = [
+        {"level": "variant", "bin": "hour"},
+        {"level": "location", "bin": "day"},
+        {"level": "variant", "bin": "day", "filtered": True, "night": True},
+        {"level": "location", "bin": "hour", "start": D0 + dt.timedelta(hours=30)},
+    ]
+
+    def check() -> None:
+        with open_store(url, read_only=True) as s:
+            for c in cases:
+                got = queries.fluxes(s, **c)  # type: ignore[arg-type]
+                clause, params = flux_sql.where(
+                    None, None, c.get("start"), None, bool(c.get("filtered")),
+                    bool(c.get("night")),
+                )  # fmt: skip
+                want = flux_sql.aggregate(s, str(c["level"]), str(c["bin"]), clause, params)
+                _same(got, want)
+            for level in quality.LEVELS:
+                got = quality.filtered_share(s, level)
+                pd.testing.assert_frame_equal(got, quality._filtered_share(s, level, None, None))
+
+    check()
+    _write(url, _fluxes([N, N + 1], D0 + dt.timedelta(days=30)))
+    t = _fluxes([_cyc(1, 40)], D0 + dt.timedelta(days=31), shift=3.0)
+    _write(url, t.set_column(t.schema.get_field_index("flags"), "flags", pa.array(["clogged"])))
+    check()
+    _delete(url, f"cyc >= {_cyc(2)} AND cyc < {_cyc(2, 300)}")
+    check()

@@ -17,6 +17,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from scipy import stats
 from soilflux.aggregate import hourly_means, treatment_minus_control
 from soilflux.qc import DEFAULT_DROP, filtered
 
@@ -98,12 +99,8 @@ def variant_hourly(
     return hourly_means(kept, by="variant", gas="co2")
 
 
-def effects_of(
-    variant: pd.DataFrame, controls: dict[str, str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] from hourly variant
-    means (:func:`variant_hourly`) for ``controls`` (treatment variant → control)."""
-    hourly, summary = treatment_minus_control(variant, controls)
+def _formatted(summary: pd.DataFrame, hourly: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """soilflux's (summary, hourly) with the page's column names and order."""
     if summary.empty:
         summary = pd.DataFrame(columns=[c for c in SUMMARY_COLUMNS if c != "table"])
     summary = summary.rename(columns=SUMMARY_UNITS)
@@ -122,7 +119,54 @@ def effects(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
     (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
-    return effects_of(variant_hourly(store, start, end), controls)
+    hourly, summary = treatment_minus_control(variant_hourly(store, start, end), controls)
+    return _formatted(summary, hourly)
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95 % interval of the mean [unit of values] (NaN for fewer than two), as
+    soilflux's ``aggregate._t_interval``."""
+    n = len(values)
+    if n < 2:
+        return float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, n - 1)) * float(np.std(values, ddof=1)) / np.sqrt(n)
+    mean = float(np.mean(values))
+    return mean - half, mean + half
+
+
+def summary_of(hourly: pd.DataFrame, controls: dict[str, str]) -> pd.DataFrame:
+    """The whole-period summary of ``treatment_minus_control`` from its hourly rows
+    [µmol m⁻² s⁻¹] (soilflux's equations: mean of the hourly differences with a t interval
+    over hours and over daily means): the hourly rows are a day's business, so they are
+    kept per day and only this runs over the season. Tested equal to soilflux's."""
+    rows = []
+    for treatment, control in controls.items():
+        h = hourly[hourly["treatment"] == treatment]
+        if h.empty:
+            continue
+        diff = h["difference"].to_numpy(dtype=np.float64)
+        mean_diff = float(np.mean(diff))
+        control_mean = float(np.mean(h["control_mean"]))
+        low, high = _t_interval(diff)
+        daily = h.groupby(h["hour"].dt.floor("D"))["difference"].mean().to_numpy()
+        d_low, d_high = _t_interval(np.asarray(daily, dtype=np.float64))
+        rows.append(
+            {
+                "treatment": treatment,
+                "control": control,
+                "n_hours": len(diff),
+                "treatment_mean": float(np.mean(h["treatment_mean"])),
+                "control_mean": control_mean,
+                "difference": mean_diff,
+                "relative_percent": 100.0 * mean_diff / control_mean if control_mean else np.nan,
+                "ci95_low": low,
+                "ci95_high": high,
+                "n_days": len(daily),
+                "daily_ci95_low": d_low,
+                "daily_ci95_high": d_high,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def cached_effects(
@@ -131,18 +175,24 @@ def cached_effects(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`effects`, with the hourly variant means kept per day and computed again only
+    """:func:`effects`, with the hourly differences kept per day and computed again only
     for the days whose fluxes changed (:mod:`fluxfleet.web.day_rollups`): after a new
-    flux, one day's closures instead of the season's."""
+    flux, one day's closures instead of the season's; the summary from every day's
+    hourly rows (:func:`summary_of`)."""
+
+    def hourly_of(ranges: list[day_rollups.Range]) -> pd.DataFrame:
+        hourly, _ = treatment_minus_control(variant_hourly(store, start, end, ranges), controls)
+        return hourly
+
     return day_rollups.per_day(
         store,
         "treatment",
-        tuple(sorted(controls.items())),
+        tuple(controls.items()),
         start,
         end,
-        lambda ranges: variant_hourly(store, start, end, ranges),
+        hourly_of,
         "hour",
-        lambda variant: effects_of(variant, controls),
+        lambda hourly: _formatted(summary_of(hourly, controls), hourly),
     )
 
 
