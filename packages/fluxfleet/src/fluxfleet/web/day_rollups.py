@@ -151,7 +151,7 @@ def per_day(
             _STATES.popitem(last=False)
         result_key = tuple(sorted(versions.items()))
         if state.result_key == result_key:
-            return _copy(state.result)  # type: ignore[no-any-return]
+            return _copy(state.result)  # type: ignore[no-any-return,unused-ignore]
         known, parts = dict(state.versions), dict(state.parts)
     stale = [d for d, v in versions.items() if known.get(d) != v]
     if stale or not parts:
@@ -159,14 +159,14 @@ def per_day(
         days = day_of(fresh[day_column]) if len(fresh) else np.zeros(0, np.int64)
         for d in stale:
             parts[d] = fresh.iloc[0:0]
-        for d, rows in fresh.groupby(days, sort=False):
-            parts[int(d)] = rows  # type: ignore[call-overload]
+        for day, day_rows in fresh.groupby(days, sort=False):
+            parts[int(day)] = day_rows  # type: ignore[call-overload,unused-ignore]
         empty = fresh.iloc[0:0]
     else:
         empty = next(iter(parts.values())).iloc[0:0]
     parts = {d: parts[d] for d in versions}  # days without fluxes any more: gone
-    rows = [parts[d] for d in sorted(parts) if len(parts[d])]
-    every = pd.concat(rows, ignore_index=True) if rows else empty.reset_index(drop=True)
+    kept = [parts[d] for d in sorted(parts) if len(parts[d])]
+    every = pd.concat(kept, ignore_index=True) if kept else empty.reset_index(drop=True)
     result = combine(every)
     with _LOCK:
         state.versions, state.parts = versions, parts
