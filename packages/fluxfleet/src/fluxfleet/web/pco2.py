@@ -82,6 +82,12 @@ def _daily(
             params + r_params,
         )
         fluxes = fluxes.cast(schema.FLUXES).to_pandas()
+        # only those days' readings: a day's pair needs no other day's (ranges are whole
+        # UTC days here, as the window is)
+        keep = np.zeros(len(pco2), dtype=bool)
+        for lo, hi in ranges:
+            keep |= ((pco2["time"] >= lo) & (pco2["time"] < hi)).to_numpy(dtype=bool)
+        pco2 = pco2[keep]
     kept, _ = filtered(fluxes, DEFAULT_DROP)
     daily = daily_flux_pco2(kept, pco2, by=by)
     # pandas' merge gives the day in ms or µs depending on the rows: one unit for any days
