@@ -648,7 +648,9 @@ def run_live(
             f"{'page (after a new flux)':30} {'request':40} {'paint p50 [ms]':>14} "
             f"{'max [ms]':>9} {'server CPU [ms]':>16}  < 1 s  load"
         )
-        with run_chromium(work) as chromium, sync_playwright() as p:
+        live_dir = work / "live"  # a browser profile of its own
+        live_dir.mkdir(exist_ok=True)
+        with run_chromium(live_dir) as chromium, sync_playwright() as p:
             browser = p.chromium.connect_over_cdp(chromium.cdp_url)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             for name, path, ready in pages:

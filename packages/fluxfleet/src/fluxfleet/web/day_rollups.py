@@ -1,12 +1,15 @@
 """Results over a season of fluxes kept *per UTC day* and recomputed only for the days
-whose fluxes changed (the Treatment and Soil pCO₂ pages).
+whose fluxes changed (the Fluxes, Quality, Treatment and Soil pCO₂ pages).
 
 :mod:`fluxfleet.web.rollups` keeps a result until the ``fluxes`` table changes anywhere;
 live, the ingestor stores a flux every ~12 s (50 chambers, a closure each 10 min), so that
 console paid the whole season's computation (seconds of soilflux over 1.3 M closures) on
-most requests. Both analyses here are unions of independent per-day parts (treatment:
-hourly variant means, an hour lies in one UTC day; pCO₂: daily means per UTC day), so a
-season's part is the concatenation of its days' parts, bit for bit.
+most requests. Each of those results is made of independent per-day parts (Fluxes: hourly
+or daily means; Quality: daily counts summed per week; Treatment: hourly differences, an
+hour lies in one UTC day; pCO₂: daily means per UTC day), so a season's result is its
+days' parts put together. The parts equal a season-wide computation to rounding: pandas
+sums a group pairwise or compensated depending on the frame (``groupby.mean`` on sorted
+group ids takes ``ufunc.reduceat``), so a mean may differ in its last bit or two.
 
 A day's *version* is (closures, newest ``computed``, sum of ``computed`` [ms]) of the
 fluxes starting that day in the request's window, counted by the store in one
@@ -32,7 +35,7 @@ from fluxfleet.store.base import Store
 
 T = TypeVar("T")
 DAY_S = 86_400
-MAX_STATES = 16
+MAX_STATES = 32
 """(page, request key) states kept (least recently used dropped first)."""
 EPOCH = pd.Timestamp(0, tz="UTC")
 
