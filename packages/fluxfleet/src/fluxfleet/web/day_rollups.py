@@ -11,7 +11,7 @@ days' parts put together. The parts equal a season-wide computation to rounding:
 sums a group pairwise or compensated depending on the frame (``groupby.mean`` on sorted
 group ids takes ``ufunc.reduceat``), so a mean may differ in its last bit or two.
 
-A day's *version* is (closures, newest ``computed``, sum of ``computed`` [ms]) of the
+A day's *version* is (closures, newest ``computed``, sum of ``computed`` [µs]) of the
 fluxes starting that day in the request's window, counted by the store in one
 ``GROUP BY``: a new flux raises the count, a recomputed one (stored again with a new
 ``computed``) changes the newest time and the sum, a deleted one lowers the count. The
@@ -39,9 +39,15 @@ MAX_STATES = 32
 """(page, request key) states kept (least recently used dropped first)."""
 EPOCH = pd.Timestamp(0, tz="UTC")
 
-_DAY = 'CAST(floor(extract(epoch FROM "start") / 86400) AS BIGINT)'
-# integer milliseconds: a float sum would depend on the store's (parallel) summing order
-_COMPUTED_MS = "CAST(floor(extract(epoch FROM computed) * 1000) AS BIGINT)"
+# (day number, computed as an integer): a float sum would depend on the store's (parallel)
+# summing order. DuckDB's epoch_us is 4x cheaper than extract (12 vs 44 ms CPU a season).
+_DAY_SQL = {
+    "duckdb": ('epoch_us("start") // 86400000000', "epoch_us(computed)"),
+    "postgresql": (
+        'CAST(floor(extract(epoch FROM "start") / 86400) AS BIGINT)',
+        "CAST(floor(extract(epoch FROM computed) * 1000000) AS BIGINT)",
+    ),
+}
 
 Range = tuple[dt.datetime, dt.datetime]
 
@@ -63,11 +69,12 @@ def day_versions(
     store: Store, start: dt.datetime | None, end: dt.datetime | None
 ) -> dict[int, Hashable]:
     """Per UTC day (days since 1970-01-01) with a flux starting in [start, end): its
-    (closures, newest ``computed``, sum of ``computed`` [ms])."""
+    (closures, newest ``computed``, sum of ``computed`` [µs])."""
     parts, params = window(start, end)
     where = f"WHERE {' AND '.join(parts)}" if parts else ""
+    day, computed = _DAY_SQL["duckdb" if store.url.startswith("duckdb") else "postgresql"]
     rows = store.select(
-        f"SELECT {_DAY} AS d, count(*) AS n, max(computed) AS t, sum({_COMPUTED_MS}) AS s "
+        f"SELECT {day} AS d, count(*) AS n, max(computed) AS t, sum({computed}) AS s "
         f"FROM fluxes {where} GROUP BY 1",
         params,
     ).to_pylist()
