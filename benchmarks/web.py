@@ -23,13 +23,19 @@ runs on it (a subprocess on a free port, ``--bundles`` and the analysis file set
   moment the page shows its data (server-rendered pages: their table; the others: the
   ``data-loaded`` mark their script sets after drawing), with the browser's own
   first-contentful-paint beside it;
-* ``fluxfleet report`` runs on the newest week and on the whole store (wall, CPU, RSS).
+* ``fluxfleet report`` runs on the newest week and on the whole store (wall, CPU, RSS);
+* ``--live`` (the live console: an ingestor stores a flux every ~12 s): the console runs in
+  one process with the store writable (``benchmarks/web_live_server.py``), and before each
+  measured request of the routes and pages that show fluxes it stores one new flux
+  (``Store.write_fluxes``): "first request after a new flux" p50/p95 as rows of their own.
+  The fluxes written are deleted at the end; the store file must be writable (a copy).
 
 Targets (issue 11): paint < 1 s, API p95 < 300 ms.
 
     python benchmarks/web.py --days 7                 # a few minutes (the reduced size)
     python benchmarks/web.py --season --out /work/data/web/season.duckdb --build-only
     python benchmarks/web.py --store-file /work/data/web/season.duckdb   # measure on it
+    python benchmarks/web.py --store-file COPY.duckdb --live-only --runs 10   # live rows
 
 Prints tables; a store made in a temporary directory is deleted at the end (``--keep``
 keeps it; ``--out`` and ``--store-file`` stores are kept).
@@ -233,11 +239,20 @@ def main() -> None:
         help="use this store made by an earlier run (its console content is added if missing)",
     )
     ap.add_argument("--only", default="", help="run only routes/pages whose name has this text")
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="also measure the first request after a new flux (writes to the store file)",
+    )
+    ap.add_argument("--live-only", action="store_true", help="only the --live measurements")
     args = ap.parse_args()
     if args.season:
         args.days, args.chambers = 180, 50
+    args.live = args.live or args.live_only
     if args.days < 1 or args.chambers < 4 or args.runs < 2 or args.page_runs < 1:
         ap.error("--days >= 1, --chambers >= 4, --runs >= 2, --page-runs >= 1")
+    if args.live and not (args.store_file or args.out):
+        ap.error("--live writes fluxes into the store: give --store-file (a copy) or --out")
     if args.store_file and not args.store_file.is_file():
         ap.error(f"--store-file {args.store_file}: no such file")
 
@@ -284,6 +299,12 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         return
     url = f"duckdb:///{path}"
+    if args.live_only:
+        run_live(url, args, work, run_chromium, content, free_port(), wait_until)
+        print(f"load average {os.getloadavg()}")
+        if path.parent != work or not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "FLUXFLEET_ANALYSIS": str(content.analysis)}
@@ -308,6 +329,8 @@ def main() -> None:
         else:
             path.unlink(missing_ok=True)
     report_runs(url, content, args, work)
+    if args.live:
+        run_live(url, args, work, run_chromium, content, free_port(), wait_until)
     print(f"load average {os.getloadavg()}")
     if path.parent != work or not args.keep:  # the browser's profile, the report
         shutil.rmtree(work, ignore_errors=True)
@@ -519,6 +542,153 @@ def run(
         f"\n{platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {json.dumps(vars(args), default=str)}"
     )
+
+
+def run_live(
+    url: str,
+    args: argparse.Namespace,
+    work: Path,
+    run_chromium: Any,
+    content: Any,
+    port: int,
+    wait_until: Any,
+) -> None:
+    """The live console (``web_live_server.py``): one new flux stored before each measured
+    request of the routes and pages that show fluxes; p50/p95 of those requests."""
+    from fluxfleet.store import open_store
+
+    with open_store(url, read_only=True) as st:
+        hi = st.select('SELECT max("start") AS t FROM fluxes').to_pylist()[0]["t"]
+    day = hi.replace(hour=0, minute=0, second=0, microsecond=0)
+    d1 = (day + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    w0 = (day - dt.timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%S")
+    m0 = (day + dt.timedelta(days=1) - dt.timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S")
+    routes = [
+        ("fluxes default (season: per day)", "/api/fluxes"),
+        ("fluxes hour × variant (31 days)", f"/api/fluxes?bin=hour&from={m0}&to={d1}"),
+        ("fluxes location × day", "/api/fluxes?level=location&bin=day"),
+        ("fluxes filtered, night", "/api/fluxes?filtered=true&night=true"),
+        ("quality per week", "/api/quality"),
+        ("quality per table", "/api/quality?level=table"),
+        ("quality per flag", "/api/quality?level=flag"),
+        ("treatment (season)", "/api/treatment"),
+        ("treatment (1 week)", f"/api/treatment?from={w0}&to={d1}"),
+        ("treatment hourly (31 days)", f"/api/treatment/hourly?from={m0}&to={d1}"),
+        ("calibration reference pairs", "/api/calibration/reference"),
+        ("pCO2 daily pairs (season)", "/api/pco2"),
+        ("pCO2 by variant", "/api/pco2?by=variant"),
+        ("pCO2 Fick fits", "/api/pco2/fits"),
+    ]
+    loaded = "body[data-loaded='true']"
+    pages = [
+        ("Fluxes (season, bin=auto)", "/fluxes", loaded),
+        ("Quality", "/quality", loaded),
+        ("Treatment (season)", "/treatment", "table.effects td"),
+        ("Calibration", "/calibration", loaded),
+        ("Soil pCO2", "/pco2", loaded),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "benchmarks" / "web_live_server.py"), url, str(port),
+         str(content.analysis)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+    def tell(what: str) -> float:
+        """Send ``what`` to the server; the CPU [s] its write took."""
+        server.stdin.write(what + "\n")  # type: ignore[union-attr]
+        server.stdin.flush()  # type: ignore[union-attr]
+        answer = server.stdout.readline().split()  # type: ignore[union-attr]
+        if not answer or answer[0] != "ok":
+            raise SystemExit(f"web.py: the live server did not store a flux ({answer})")
+        return float(answer[1])
+
+    try:
+        wait_until(
+            lambda: timed_get(base + "/openapi.json")[0] >= 0,
+            timeout_s=60,
+            what="the live console",
+            proc=server,
+        )
+        print(
+            f"\nLive console ({args.runs} requests each, ONE NEW FLUX STORED BEFORE EACH; "
+            "warm-up = the first request after the server started, no new flux; server CPU "
+            "= the serve process's user+sys per request, the flux's write taken off)"
+        )
+        print(
+            f"{'route (after a new flux)':34} {'request':58} {'warm-up':>8} {'p50 [ms]':>8} "
+            f"{'p95 [ms]':>8} {'CPU [ms]':>8} {'size [kB]':>10}  p95<300ms  load"
+        )
+        for name, path in routes:
+            if args.only and args.only not in name:
+                continue
+            first, _ = timed_get(base + path)
+            times, size, write_cpu = [], 0, 0.0
+            c0 = cpu_of(server.pid)
+            for _ in range(args.runs):
+                write_cpu += tell("flux")
+                t, size = timed_get(base + path)
+                times.append(t)
+            cpu = (cpu_of(server.pid) - c0 - write_cpu) / args.runs
+            p95 = pct(times, 95)
+            shown = path if len(path) <= 58 else path[:55] + "..."
+            print(
+                f"{name:34} G {shown:56} {first * 1e3:8.0f} {pct(times, 50) * 1e3:8.0f} "
+                f"{p95 * 1e3:8.0f} {cpu * 1e3:8.0f} {size / 1e3:10.1f}  "
+                f"{'yes' if p95 < TARGET_P95_S else 'NO':9}  {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        from playwright.sync_api import sync_playwright
+
+        print(
+            f"\nLive pages ({args.page_runs} loads each after one warm-up, ONE NEW FLUX STORED "
+            "BEFORE EACH load)"
+        )
+        print(
+            f"{'page (after a new flux)':30} {'request':40} {'paint p50 [ms]':>14} "
+            f"{'max [ms]':>9} {'server CPU [ms]':>16}  < 1 s  load"
+        )
+        live_dir = work / "live"  # a browser profile of its own
+        live_dir.mkdir(exist_ok=True)
+        with run_chromium(live_dir) as chromium, sync_playwright() as p:
+            browser = p.chromium.connect_over_cdp(chromium.cdp_url)
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            for name, path, ready in pages:
+                if args.only and args.only not in name:
+                    continue
+                useful: list[float] = []
+                c0, write_cpu = 0.0, 0.0
+                for i in range(args.page_runs + 1):
+                    if i == 1:
+                        c0 = cpu_of(server.pid)
+                    if i:
+                        write_cpu += tell("flux")
+                    page = context.new_page()
+                    t0 = time.perf_counter()
+                    page.goto(base + path, wait_until="commit")
+                    page.wait_for_selector(ready, timeout=120_000)
+                    t = time.perf_counter() - t0
+                    page.close()
+                    if i:
+                        useful.append(t)
+                cpu = (cpu_of(server.pid) - c0 - write_cpu) / args.page_runs
+                print(
+                    f"{name:30} {path[:40]:40} {statistics.median(useful) * 1e3:14.0f} "
+                    f"{max(useful) * 1e3:9.0f} {cpu * 1e3:16.0f}  "
+                    f"{'yes' if max(useful) < TARGET_PAINT_S else 'NO':5}  "
+                    f"{os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+            context.close()
+            browser.close()
+    finally:
+        try:
+            tell("clean")
+            server.stdin.close()
+            server.wait(60)
+        except (OSError, SystemExit, subprocess.TimeoutExpired):
+            server.kill()
+            server.wait(30)
 
 
 def report_runs(url: str, content: Any, args: argparse.Namespace, work: Path) -> None:

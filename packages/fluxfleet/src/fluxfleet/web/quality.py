@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from fluxfleet.store import Store
-from fluxfleet.web import rollups
+from fluxfleet.web import day_rollups
 from fluxfleet.web.console import Console
 from fluxfleet.web.formats import FORMAT_PATTERN, parse_time, table_response
 
@@ -63,15 +63,93 @@ def filtered_share(
     filtered share."""
     if level not in LEVELS:
         raise HTTPException(400, f"level: {level!r} is not one of {', '.join(LEVELS)}")
-    # A season's weeks are counted over every closure: kept while the fluxes are unchanged.
-    return rollups.cached(
-        store, "quality", (level, start, end), lambda: _filtered_share(store, level, start, end)
+    # A season's weeks are counted over every closure: the counts are kept per day and
+    # counted again only for the days whose fluxes changed (web.day_rollups).
+    return day_rollups.per_day(
+        store,
+        "quality",
+        level,
+        start,
+        end,
+        lambda ranges: _daily_counts(store, level, start, end, ranges),
+        "day",
+        lambda daily: _weekly(daily, level),
     )
+
+
+def _daily_counts(
+    store: Store,
+    level: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    ranges: list[day_rollups.Range],
+) -> pd.DataFrame:
+    """Per UTC day (and week, table or flag): closures and filtered closures. Per flag,
+    a row with a null flag carries the day's closures (a day without a flag counts)."""
+    where, params = _where(start, end)
+    days, day_params = day_rollups.ranges_clause(ranges)
+    where, params = f"{where} AND {days}", [*params, *day_params]
+    keys = "date_trunc('week', \"start\") AS week, date_trunc('day', \"start\") AS day"
+    if level == "week":
+        statement = (
+            f"SELECT {keys}, count(*) AS n_closures, count(*) FILTER (WHERE {_FLAGGED}) "
+            f"AS n_filtered FROM fluxes WHERE {where} GROUP BY 1, 2 ORDER BY 2"
+        )
+        columns = ["week", "day", "n_closures", "n_filtered"]
+    elif level == "table":
+        statement = (
+            f'SELECT {keys}, {_TABLE} AS "table", count(*) AS n_closures, '
+            f"count(*) FILTER (WHERE {_FLAGGED}) AS n_filtered "
+            f"FROM fluxes WHERE {where} GROUP BY 1, 2, 3 ORDER BY 2, 3"
+        )
+        columns = ["week", "day", "table", "n_closures", "n_filtered"]
+    else:
+        statement = (
+            f"SELECT week, day, flag, count(*) AS n_filtered FROM (SELECT {keys}, "
+            "unnest(string_to_array(flags, ',')) AS flag "
+            f"FROM fluxes WHERE {where} AND {_FLAGGED}) f GROUP BY 1, 2, 3 "
+            f"UNION ALL SELECT {keys}, NULL AS flag, count(*) AS n_filtered "
+            f"FROM fluxes WHERE {where} GROUP BY 1, 2 ORDER BY 2, 3"
+        )
+        params = params + params
+        columns = ["week", "day", "flag", "n_filtered"]
+    df = store.select(statement, params).to_pandas()
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    df["week"] = pd.to_datetime(df["week"], utc=True)
+    df["day"] = pd.to_datetime(df["day"], utc=True)
+    return df[columns]
+
+
+def _weekly(daily: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per week (and table or flag): closures, filtered closures and their share."""
+    columns = {
+        "week": ["week", "n_closures", "n_filtered"],
+        "table": ["week", "table", "n_closures", "n_filtered"],
+        "flag": ["week", "flag", "n_closures", "n_filtered"],
+    }[level]
+    if daily.empty:
+        df = pd.DataFrame(columns=columns)
+    elif level == "flag":
+        total = daily[daily["flag"].isna()].groupby("week", sort=True)["n_filtered"].sum()
+        flags = daily[daily["flag"].notna()]
+        df = flags.groupby(["week", "flag"], sort=True)["n_filtered"].sum().reset_index()
+        df["n_closures"] = total.reindex(df["week"]).to_numpy()
+        df = df[columns]
+    else:
+        keys = columns[:-2]
+        df = daily.groupby(keys, sort=True)[["n_closures", "n_filtered"]].sum().reset_index()
+    df["n_closures"] = df["n_closures"].astype("int64")
+    df["n_filtered"] = df["n_filtered"].astype("int64")
+    df["filtered_share"] = (df["n_filtered"] / df["n_closures"]).astype("float64")
+    return df.reset_index(drop=True)
 
 
 def _filtered_share(
     store: Store, level: str, start: dt.datetime | None, end: dt.datetime | None
 ) -> pd.DataFrame:
+    """:func:`filtered_share` counted by week over the whole window at once (the reference
+    the kept-per-day counts are tested against)."""
     where, params = _where(start, end)
     week = "date_trunc('week', \"start\")"
     if level == "week":

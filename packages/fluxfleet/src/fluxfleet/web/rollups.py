@@ -1,5 +1,8 @@
-"""Results computed from a season of fluxes (treatment effects, daily flux against soil
-pCO₂), kept between requests while the store's ``fluxes`` table is unchanged.
+"""Results kept between requests while what they are computed from is unchanged: the
+``fluxes`` table (:func:`fluxes_version`) or the samples of a window
+(:func:`samples_version`, the Calibration page's spread). The season-long flux analyses
+(Fluxes, Quality, Treatment, Soil pCO₂) are kept per day instead, and recomputed only for
+the days whose fluxes changed (:mod:`fluxfleet.web.day_rollups`).
 
 A season is 50 chambers × 26,000 closures: soilflux's analyses over it take seconds of
 CPU, and the page and its API ask for the same result again and again. The result is

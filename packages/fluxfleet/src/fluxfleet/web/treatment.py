@@ -17,12 +17,13 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from scipy import stats
 from soilflux.aggregate import hourly_means, treatment_minus_control
 from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store import schema
 from fluxfleet.store.base import Store
-from fluxfleet.web import queries, rollups
+from fluxfleet.web import day_rollups, queries
 from fluxfleet.web.analysis_config import AnalysisConfig
 
 UNIT = "_umol_m2_s"
@@ -57,20 +58,25 @@ def flux_table(store: Store, start: dt.datetime | None, end: dt.datetime | None)
 
 
 def dropped_in_store(
-    store: Store, start: dt.datetime | None, end: dt.datetime | None
+    store: Store,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    ranges: list[day_rollups.Range] | None = None,
 ) -> pd.DataFrame:
     """:func:`flux_table`'s columns that the analysis uses, without the closures carrying
     a flag of soilflux's default filter: the store leaves them out (a season's daylight
     half) with the test soilflux applies (``qc.has_flag``: ``,flag,`` in ``,flags,``), so
-    ``filtered`` afterwards keeps exactly what it keeps of the whole table."""
+    ``filtered`` afterwards keeps exactly what it keeps of the whole table. ``ranges``:
+    only the closures starting in one of these [lo, hi) too."""
     parts = ["strpos(',' || coalesce(flags, '') || ',', ?) = 0" for _ in DEFAULT_DROP]
     params: list[object] = [f",{flag}," for flag in DEFAULT_DROP]
-    if start is not None:
-        parts.append('"start" >= ?')
-        params.append(start)
-    if end is not None:
-        parts.append('"start" < ?')
-        params.append(end)
+    w_parts, w_params = day_rollups.window(start, end)
+    parts += w_parts
+    params += w_params
+    if ranges is not None:
+        clause, r_params = day_rollups.ranges_clause(ranges)
+        parts.append(clause)
+        params += r_params
     f = store.select(
         'SELECT device AS chamber, location, "start", flux_umol_m2_s, flags FROM fluxes '
         f'WHERE {" AND ".join(parts)} ORDER BY device, "start"',
@@ -81,17 +87,20 @@ def dropped_in_store(
     return f.to_pandas().assign(gas="co2")
 
 
-def effects(
+def variant_hourly(
     store: Store,
-    controls: dict[str, str],
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
-    (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
-    kept, _ = filtered(dropped_in_store(store, start, end), DEFAULT_DROP)
-    variant = hourly_means(kept, by="variant", gas="co2")
-    hourly, summary = treatment_minus_control(variant, controls)
+    ranges: list[day_rollups.Range] | None = None,
+) -> pd.DataFrame:
+    """soilflux's hourly variant means [µmol m⁻² s⁻¹] (``hourly_means(by="variant")``) of
+    the closures kept by its default filter, starting in [start, end) (and ``ranges``)."""
+    kept, _ = filtered(dropped_in_store(store, start, end, ranges), DEFAULT_DROP)
+    return hourly_means(kept, by="variant", gas="co2")
+
+
+def _formatted(summary: pd.DataFrame, hourly: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """soilflux's (summary, hourly) with the page's column names and order."""
     if summary.empty:
         summary = pd.DataFrame(columns=[c for c in SUMMARY_COLUMNS if c != "table"])
     summary = summary.rename(columns=SUMMARY_UNITS)
@@ -102,16 +111,89 @@ def effects(
     return summary, hourly.sort_values(["treatment", "hour"], ignore_index=True)
 
 
+def effects(
+    store: Store,
+    controls: dict[str, str],
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary per treatment, hourly differences) [µmol m⁻² s⁻¹] for ``controls``
+    (treatment variant → control variant), as ``soilflux summarize --controls`` gives."""
+    hourly, summary = treatment_minus_control(variant_hourly(store, start, end), controls)
+    return _formatted(summary, hourly)
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95 % interval of the mean [unit of values] (NaN for fewer than two), as
+    soilflux's ``aggregate._t_interval``."""
+    n = len(values)
+    if n < 2:
+        return float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, n - 1)) * float(np.std(values, ddof=1)) / np.sqrt(n)
+    mean = float(np.mean(values))
+    return mean - half, mean + half
+
+
+def summary_of(hourly: pd.DataFrame, controls: dict[str, str]) -> pd.DataFrame:
+    """The whole-period summary of ``treatment_minus_control`` from its hourly rows
+    [µmol m⁻² s⁻¹] (soilflux's equations: mean of the hourly differences with a t interval
+    over hours and over daily means): the hourly rows are a day's business, so they are
+    kept per day and only this runs over the season. Tested equal to soilflux's."""
+    rows = []
+    for treatment, control in controls.items():
+        h = hourly[hourly["treatment"] == treatment]
+        if h.empty:
+            continue
+        diff = h["difference"].to_numpy(dtype=np.float64)
+        mean_diff = float(np.mean(diff))
+        control_mean = float(np.mean(h["control_mean"]))
+        low, high = _t_interval(diff)
+        daily = h.groupby(h["hour"].dt.floor("D"))["difference"].mean().to_numpy()
+        d_low, d_high = _t_interval(np.asarray(daily, dtype=np.float64))
+        rows.append(
+            {
+                "treatment": treatment,
+                "control": control,
+                "n_hours": len(diff),
+                "treatment_mean": float(np.mean(h["treatment_mean"])),
+                "control_mean": control_mean,
+                "difference": mean_diff,
+                "relative_percent": 100.0 * mean_diff / control_mean if control_mean else np.nan,
+                "ci95_low": low,
+                "ci95_high": high,
+                "n_days": len(daily),
+                "daily_ci95_low": d_low,
+                "daily_ci95_high": d_high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def cached_effects(
     store: Store,
     controls: dict[str, str],
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`effects`, kept between requests while the store's fluxes are unchanged
-    (:mod:`fluxfleet.web.rollups`)."""
-    key = (tuple(sorted(controls.items())), start, end)
-    return rollups.cached(store, "treatment", key, lambda: effects(store, controls, start, end))
+    """:func:`effects`, with the hourly differences kept per day and computed again only
+    for the days whose fluxes changed (:mod:`fluxfleet.web.day_rollups`): after a new
+    flux, one day's closures instead of the season's; the summary from every day's
+    hourly rows (:func:`summary_of`)."""
+
+    def hourly_of(ranges: list[day_rollups.Range]) -> pd.DataFrame:
+        hourly, _ = treatment_minus_control(variant_hourly(store, start, end, ranges), controls)
+        return hourly
+
+    return day_rollups.per_day(
+        store,
+        "treatment",
+        tuple(controls.items()),
+        start,
+        end,
+        hourly_of,
+        "hour",
+        lambda hourly: _formatted(summary_of(hourly, controls), hourly),
+    )
 
 
 def forest(summary: pd.DataFrame, width: int = 640, row_h: int = 26) -> dict[str, Any]:
