@@ -188,3 +188,9 @@ def clear() -> None:
     """Forget every kept state."""
     with _LOCK:
         _STATES.clear()
+
+
+def kept() -> int:
+    """How many results (one per route and request key) are kept [-]."""
+    with _LOCK:
+        return len(_STATES)

@@ -83,3 +83,9 @@ def clear() -> None:
     """Forget every kept result."""
     with _LOCK:
         _CACHE.clear()
+
+
+def kept() -> int:
+    """How many results are kept [-]."""
+    with _LOCK:
+        return len(_CACHE)

@@ -28,6 +28,14 @@ def serve(
             "the chambers' loader under /firmware/ (FLUXFLEET_BUNDLES).",
         ),
     ] = None,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm-up/--no-warm-up",
+            help="Compute the season's Treatment, Soil pCO2, Calibration, Quality and Fluxes "
+            "results once at start, in the background, so that the first visitor finds them.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the web console (fleet, fluxes, closures; CSV/Parquet export) of a store.
 
@@ -40,6 +48,7 @@ def serve(
     from fluxfleet.server_commands import _settings
     from fluxfleet.store import StoreError, open_store
     from fluxfleet.web import create_app
+    from fluxfleet.web.warm import local_base_url, start_warm_up
 
     s = _settings(config, store=store, bundles=bundles)
     if s.bundles is not None:
@@ -60,6 +69,8 @@ def serve(
             "(a chamber's update_url: …/firmware/d/<device>)",
             err=True,
         )
+    if warm and port:
+        start_warm_up(local_base_url(bind, port))
     try:
         uvicorn.run(create_app(s), host=bind, port=port, log_level="warning")
     except OSError as exc:
