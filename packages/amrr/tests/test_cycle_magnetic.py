@@ -88,9 +88,12 @@ def test_first_law_closure_does_not_depend_on_the_grid(table, cells, steps, hold
 
 
 def test_cooling_power_converges_with_the_grid(table):
-    # successive differences of Q_C shrink as cells and steps double
+    # successive differences of Q_C shrink faster than first order as cells and steps
+    # double (measured 7.04 → 2.49 µW, ratio 2.83; 10 × 20 is not yet asymptotic: 11.7 →
+    # 7.04). The former reversal treatment, an O(Δx) term, gave 34.0 → 14.3 (ratio 2.4)
+    # from five times larger errors; docs/amrr/cycle.md §5.
     q = []
-    for cells, steps, hold in [(10, 20, 3), (20, 40, 5), (40, 80, 10)]:
+    for cells, steps, hold in [(20, 40, 5), (40, 80, 10), (80, 160, 20)]:
         r, css = solve_cycle(
             RegeneratorSpec(cells=cells),
             OperatingPoint(),
@@ -100,7 +103,7 @@ def test_cooling_power_converges_with_the_grid(table):
         )
         assert css.converged
         q.append(r.cooling_power_W)
-    assert abs(q[2] - q[1]) < 0.6 * abs(q[1] - q[0])
+    assert abs(q[2] - q[1]) < 0.45 * abs(q[1] - q[0])
 
 
 def test_no_field_change_means_no_cooling(table):

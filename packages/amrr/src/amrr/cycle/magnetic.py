@@ -42,7 +42,9 @@ Low Temperatures*, 3rd ed., 2007, §4.3). The mixture's conductivity and viscosi
 in :mod:`amrr.properties` (no data found), so they are inputs with placeholder defaults.
 
 Boundaries: the fluid enters the hot end from the hot heat exchanger at T_H (1.6 K) and
-the cold end from the cold heat exchanger at T_C, which a heater holds there; the heater
+the cold end from the cold heat exchanger at T_C, which a heater holds there (at a
+reversal the fluid of the inlet node's half cell is pushed into the bed, not booked to the
+exchanger: ``reversal``, docs/amrr/cycle.md §4); the heater
 power at cyclic steady state is the cooling power Q_C = 2/τ ∫_hot blow ṅ [h(T_C) − h(T_out)]
 dt (two regenerators).
 """
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -414,6 +417,10 @@ class _Totals:
     t_max: float = -np.inf
 
 
+Reversal = Literal["displace", "heat_exchanger"]
+REVERSALS: tuple[str, ...] = ("displace", "heat_exchanger")
+
+
 class MagneticRegenerator:
     """The cycle map of one magnetic regenerator (see the module docstring).
 
@@ -438,6 +445,11 @@ class MagneticRegenerator:
         flow profile, e.g. :meth:`amrr.pump.PumpFlow.flow_at`); the flow in step k of a blow
         is ``point.molar_flow_mol_s`` · φ(τ_k) / mean_j φ(τ_j) at the step's midpoint τ_k,
         so every blow moves the same moles as a constant flow. Default: constant flow.
+    reversal : {"displace", "heat_exchanger"}
+        Where the fluid of the inlet node's half cell goes at a flow reversal
+        (:meth:`_reset_inlet`): ``"displace"`` (default) into the bed, as the entering fluid
+        pushes it; ``"heat_exchanger"`` out through the inlet's heat exchanger, the former
+        treatment (an O(Δx) error, kept for comparison).
     """
 
     def __init__(
@@ -450,7 +462,12 @@ class MagneticRegenerator:
         fluid: FluidTable | None = None,
         field_of_time: Callable[[float], float] | None = None,
         flow_of_blow_time: Callable[[float], float] | None = None,
+        *,
+        reversal: Reversal = "displace",
     ) -> None:
+        if reversal not in REVERSALS:
+            raise ValueError(f"reversal must be one of {REVERSALS}, got {reversal!r}")
+        self.reversal = reversal
         self.spec = spec
         self.point = point
         self.schedule = schedule or CycleSchedule(80.0, 10.0, 80, 10)
@@ -500,6 +517,8 @@ class MagneticRegenerator:
         self.newton_unconverged = 0
         self.linear_fallbacks = 0
         self._solid_cache: tuple[FloatArray, float, tuple[FloatArray, ...]] | None = None
+        # heat [W] per row added over the first step of a blow (the reversal's old fluid)
+        self._deposit_W: FloatArray | None = None
         self._last_e = self._last_f = np.zeros(0)  # E, F where the last stage converged
         self._enthalpy = _Cubic(self.table.enthalpy)
         self._heat_capacity = _Cubic(self.table.heat_capacity)
@@ -659,6 +678,8 @@ class MagneticRegenerator:
                 e[0:-2:2] = stored
                 f[0:-2:2] = ndot * (hf[1:] - hf[:-1]) + exchange
                 f[-2] = fz.inlet_K - tf[-1]
+        if self._deposit_W is not None:
+            f += self._deposit_W
         return e, f, float(m_sigma.sum())
 
     def _factor(
@@ -831,6 +852,8 @@ class MagneticRegenerator:
             solid_diagonal_W_K=-self.solid_mass_node * ds_db * b_rate,
             solid_heat_W=self.viscous_heat_node_W if flowing else None,
         )
+        if self._deposit_W is not None:
+            b = b + self._deposit_W
         diff = 1.0 - alg
         lhs = banded(mass, self.size) + banded(op, self.size, -D * h)
         bands = (BANDWIDTH, BANDWIDTH)
@@ -933,8 +956,6 @@ class MagneticRegenerator:
     ) -> FloatArray:
         """March one cycle from ``y0`` [K]; fill ``totals`` (one per phase) and append the
         state after every step to ``history`` when given."""
-        assert self.table is not None
-        tab = self.table
         y = np.asarray(y0, dtype=np.float64).copy()
         y_prev: FloatArray | None = None
         field_fn = self.field_of_time
@@ -955,18 +976,10 @@ class MagneticRegenerator:
                     b_now = field_fn(t0)
                     b_rate = (field_fn(t0 + h) - b_now) / h
                 ystar = y if y_prev is None else y + 0.5 * (y - y_prev)
+                self._deposit_W = None
                 if step == 0 and flowing:
-                    # consistent inlet node: its fluid is replaced by inlet fluid at the
-                    # reversal; that enthalpy enters from the heat exchanger (an O(Δx) term)
-                    inlet = 2 * (0 if direction > 0 else self.n)
-                    if acc is not None:
-                        acc.projection_J += (
-                            0.5
-                            * float(self.fluid_mol_cell[0 if direction > 0 else -1])
-                            * float(tab.enthalpy(t_in) - tab.enthalpy(y[inlet]))
-                        )
                     ystar = ystar.copy()  # coefficients from the state before the reset
-                    y[inlet] = t_in
+                    self._reset_inlet(y, direction, t_in, h, acc)
                 y3, work, out_h, out_s = self._step(
                     np.clip(ystar, *self.clip_K),
                     y,
@@ -984,12 +997,46 @@ class MagneticRegenerator:
                     acc.magnetic_J += work
                     acc.t_min = min(acc.t_min, float(y3[1::2].min()))
                     acc.t_max = max(acc.t_max, float(y3[1::2].max()))
+                self._deposit_W = None
                 y_prev, y = y, y3
                 if history is not None:
                     history.append(y)
             phase_start_s += duration
         self.cycles_run += 1
         return y
+
+    def _reset_inlet(
+        self, y: FloatArray, direction: int, inlet_K: float, h: float, acc: _Totals | None
+    ) -> None:
+        """Make the inlet node of a blow consistent, in place: its fluid [K] becomes the
+        inlet fluid at the reversal (the box scheme's algebraic inlet row).
+
+        The fluid of the inlet node's half cell, ½ n_c h(T_old), does not leave through the
+        heat exchanger: the entering fluid pushes it into the bed. ``reversal`` says where
+        its excess over inlet fluid, ΔE = ½ n_c [h(T_old) − h(T_in)] [J], goes:
+        ``"displace"`` (default) adds it over the blow's first step of length ``h`` [s] to
+        the first cell's fluid (the cell the displaced fluid moves into; a fluid row, so it
+        works in a void layer too), and the heat exchangers see only the flow's enthalpy;
+        ``"heat_exchanger"`` books it to the exchanger at the inlet, the former treatment:
+        an O(Δx) error in Q_C and Q_H at each reversal (docs/amrr/cycle.md §5).
+        """
+        assert self.table is not None
+        node = 0 if direction > 0 else self.n
+        cell = 0 if direction > 0 else -1
+        excess_J = (
+            0.5
+            * float(self.fluid_mol_cell[cell])
+            * float(self.table.enthalpy(y[2 * node]) - self.table.enthalpy(inlet_K))
+        )
+        y[2 * node] = inlet_K
+        if self.reversal == "heat_exchanger":
+            if acc is not None:
+                acc.projection_J -= excess_J
+            return
+        deposit = np.zeros(self.size)
+        # the first cell's fluid row is its downstream node's (the box scheme's cell rows)
+        deposit[2 * (1 if direction > 0 else self.n - 1)] = excess_J / h
+        self._deposit_W = deposit
 
     def cycle(self, y0: FloatArray) -> FloatArray:
         """The one-cycle map Φ(y0) [K]."""
