@@ -7,7 +7,8 @@
   m [C_B dT/dt + T ∂s/∂B dB/dt] and the magnetic work ∮ m σ dB need. Implementations:
   :class:`ParamagnetSolid` (GGG, GLF of :mod:`amrr.properties.paramagnet`, the sub-kelvin
   default) and
-  :class:`FerromagnetSolid` (mean-field gadolinium of :mod:`amrr.properties.gadolinium`).
+  :class:`FerromagnetSolid` (mean-field gadolinium of :mod:`amrr.properties.gadolinium`),
+  and :class:`TabulatedSolid`, any of them on bicubic (T, B) tables.
 - :class:`FluidTable`: per mole of heat-transfer fluid, h(T) [J/mol], s(T) [J/(mol K)] and
   c(T) [J/(mol K)] on cubic splines, with the molar volume [m³/mol], molar mass [kg/mol]
   and table range [K]. Implementations: :class:`~amrr.cycle.magnetic.MixtureTable` (the
@@ -23,7 +24,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import CubicSpline, RectBivariateSpline
 
 from amrr.properties.constants import K_B, MU_B, R
 from amrr.properties.gadolinium import GADOLINIUM, MeanFieldFerromagnet, ferromagnet_properties
@@ -167,6 +168,102 @@ class FerromagnetSolid:
         return SolidState(
             p.heat_capacity_J_kgK, p.dS_dB_J_kgKT, p.magnetisation_Am2_kg, p.enthalpy_J_kg
         )
+
+
+@dataclass(frozen=True)
+class TabulatedSolid:
+    """A :class:`MagnetocaloricSolid` on bicubic tables over a (T, B) box.
+
+    For a refrigerant whose model is costly per call (mean-field gadolinium solves its
+    self-consistent magnetisation by iteration: 89 % of a cycle's CPU on AMRmodel's case),
+    C_B, ∂s/∂B, σ and h are each tabulated on a regular grid and evaluated by
+    ``scipy.interpolate.RectBivariateSpline`` (cubic in T and B). The cycle's first law does
+    not rest on the table (it steps h and σ as given, §7 of docs/amrr/cycle.md); its
+    accuracy does: :meth:`max_relative_error` states the interpolation error at the cell
+    centres. States outside the box go to the model itself.
+
+    Attributes
+    ----------
+    model : MagnetocaloricSolid
+        The refrigerant's model.
+    low_K, high_K : float
+        Temperature range of the table [K].
+    low_T, high_T : float
+        Field range of the table [T].
+    step_K, step_T : float
+        Grid spacing [K], [T].
+    """
+
+    model: MagnetocaloricSolid
+    low_K: float
+    high_K: float
+    low_T: float
+    high_T: float
+    step_K: float = 0.05
+    step_T: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.low_K < self.high_K and 0.0 <= self.low_T < self.high_T):
+            raise ValueError("the table needs 0 < low_K < high_K and 0 <= low_T < high_T")
+        if not (self.step_K > 0.0 and self.step_T > 0.0):
+            raise ValueError("step_K and step_T must be > 0")
+
+    @cached_property
+    def _axes(self) -> tuple[FloatArray, FloatArray]:
+        """Temperature [K] and field [T] knots."""
+        nt = max(4, int(np.ceil((self.high_K - self.low_K) / self.step_K)) + 1)
+        nb = max(4, int(np.ceil((self.high_T - self.low_T) / self.step_T)) + 1)
+        return np.linspace(self.low_K, self.high_K, nt), np.linspace(self.low_T, self.high_T, nb)
+
+    @cached_property
+    def _splines(self) -> tuple[RectBivariateSpline, ...]:
+        """Splines of C_B, ∂s/∂B, σ and h over (T, B)."""
+        t, b = self._axes
+        states = [self.model(t, float(bb)) for bb in b]
+        columns = (
+            "heat_capacity_J_kgK",
+            "dS_dB_J_kgKT",
+            "magnetisation_Am2_kg",
+            "enthalpy_J_kg",
+        )
+        return tuple(
+            RectBivariateSpline(t, b, np.column_stack([getattr(st, c) for st in states]))
+            for c in columns
+        )
+
+    def __call__(self, temperature_K: FloatArray, field_T: float) -> SolidState:
+        """State at (T [K], B [T]) from the tables (the model outside them)."""
+        t = np.asarray(temperature_K, dtype=np.float64)
+        b = float(field_T)
+        inside = (t >= self.low_K) & (t <= self.high_K)
+        if not (self.low_T <= b <= self.high_T) or not inside.all():
+            if not inside.any() or not (self.low_T <= b <= self.high_T):
+                return self.model(t, b)
+            exact = self.model(t[~inside], b)
+        bb = np.full(t.shape, b)
+        values = [s.ev(t, bb) for s in self._splines]
+        if not inside.all():
+            for v, name in zip(values, _STATE_FIELDS, strict=True):
+                v[~inside] = getattr(exact, name)
+        return SolidState(*values)
+
+    def max_relative_error(self) -> float:
+        """Largest |table − model|/max|model| of C_B, ∂s/∂B, σ and h at the grid's cell
+        centres [-] (each quantity relative to its largest magnitude on the grid)."""
+        t, b = self._axes
+        tc, bc = 0.5 * (t[1:] + t[:-1]), 0.5 * (b[1:] + b[:-1])
+        worst = 0.0
+        for field_T in bc:
+            exact = self.model(tc, float(field_T))
+            table = self(tc, float(field_T))
+            for name in _STATE_FIELDS:
+                e, v = getattr(exact, name), getattr(table, name)
+                scale = float(np.max(np.abs(e))) or 1.0
+                worst = max(worst, float(np.max(np.abs(v - e))) / scale)
+        return worst
+
+
+_STATE_FIELDS = ("heat_capacity_J_kgK", "dS_dB_J_kgKT", "magnetisation_Am2_kg", "enthalpy_J_kg")
 
 
 class FluidTable(Protocol):
