@@ -1,11 +1,12 @@
 """The multi-machine backend: PostgreSQL (``postgresql://USER@HOST:PORT/DB``) via psycopg 3.
 
-Writes: each Arrow table of a batch is written as CSV by Arrow (vectorised) and sent with
-``COPY … FROM STDIN`` into a temporary staging table, then moved with
-``INSERT … SELECT … ON CONFLICT DO NOTHING`` — never row-by-row inserts — all in one
-transaction (samples: a ``COPY`` straight into the table first, the staging table and
-``ON CONFLICT`` only when a key is already stored). Reads come back the same way,
-``COPY (SELECT …) TO STDOUT`` parsed by Arrow.
+Writes, all of a batch in one transaction, never row-by-row inserts: samples go in with a
+binary ``COPY`` made by Arrow (:mod:`~fluxfleet.store.pgcopy`) straight into the
+partitioned table (through a staging table and ``INSERT … ON CONFLICT DO NOTHING`` only
+when a key is already stored); the other tables, a few rows a batch, run the shared
+``INSERT … SELECT … ON CONFLICT`` of :mod:`~fluxfleet.store.sql` on ``unnest`` of one
+array parameter per column. Reads come back as ``COPY (SELECT …) TO STDOUT`` parsed by
+Arrow.
 
 Samples are range-partitioned by time, ``partition_days`` per partition
 (``samples_YYYYMMDD``), created on demand under an advisory lock so that several ingestors
@@ -16,6 +17,7 @@ Several processes (ingestors, export, the web console) share one database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +28,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from psycopg import sql as psql
 
-from fluxfleet.store import alarm_sql, registry_sql, schema, sql
+from fluxfleet.store import alarm_sql, pgcopy, registry_sql, schema, sql
 from fluxfleet.store.base import (
     Batch,
     RegisteredDevice,
@@ -67,6 +69,53 @@ def _to_csv(table: pa.Table) -> bytes:
     opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     pacsv.write_csv(pa.table(cols, names=table.schema.names), out, opts)
     return out.getvalue()
+
+
+def _pg_array_type(t: pa.DataType) -> str:
+    """The PostgreSQL array element type that carries Arrow type ``t`` as a parameter
+    (times as ``bigint`` milliseconds, turned into ``timestamptz`` in the SQL)."""
+    if pa.types.is_timestamp(t):
+        return "int8"
+    for test, name in (
+        (pa.types.is_string, "text"),
+        (pa.types.is_binary, "bytea"),
+        (pa.types.is_boolean, "bool"),
+        (pa.types.is_int16, "int2"),
+        (pa.types.is_int32, "int4"),
+        (pa.types.is_int64, "int8"),
+        (pa.types.is_float64, "float8"),
+    ):
+        if test(t):
+            return name
+    raise TypeError(f"no PostgreSQL array type for the Arrow type {t}")
+
+
+@functools.lru_cache(maxsize=64)
+def _from_arrays(statement: str, s: pa.Schema) -> str:
+    """``statement`` reading ``stg`` from ``unnest`` of one array parameter per column of
+    ``s`` instead of a staging table (the same SQL as DuckDB's, one round trip)."""
+    params = ", ".join(f"%s::{_pg_array_type(f.type)}[]" for f in s)
+    select = ", ".join(
+        f"timestamptz 'epoch' + \"{f.name}\" * interval '1 millisecond' AS \"{f.name}\""
+        if pa.types.is_timestamp(f.type)
+        else f'"{f.name}"'
+        for f in s
+    )
+    source = f"(SELECT {select} FROM unnest({params}) AS u({sql.columns(s)})) AS stg"
+    if statement.count(" FROM stg") != 1:
+        raise ValueError(f"statement does not read stg once: {statement[:80]}")
+    return statement.replace(" FROM stg", f" FROM {source}")
+
+
+def _arrays(table: pa.Table) -> list[list[Any]]:
+    """Each column of ``table`` as a Python list, times as milliseconds since the epoch."""
+    out = []
+    for f in table.schema:
+        col = table[f.name]
+        if pa.types.is_timestamp(f.type):
+            col = col.cast(pa.timestamp("ms", tz=f.type.tz)).cast(pa.int64())
+        out.append(col.to_pylist())
+    return out
 
 
 def _select_list(s: pa.Schema) -> str:
@@ -248,41 +297,43 @@ class PostgresStore(Store):
         return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
-    def _insert(self, target: str, statement: str, table: pa.Table, csv: bytes = b"") -> int:
-        """COPY ``table`` (or its ``csv``, already made) into a staging table, then run
-        ``statement`` from it."""
+    def _insert(self, statement: str, table: pa.Table) -> int:
+        """Run ``statement`` (of :mod:`fluxfleet.store.sql`) on ``table`` sent as one
+        array parameter per column: one round trip, no staging table (creating and
+        dropping one per table and batch cost the server a file and catalog rows)."""
         if table.num_rows == 0:
             return 0
-        cur = self.con.cursor()
-        cur.execute(f"CREATE TEMP TABLE stg (LIKE {target})")
-        cols = sql.columns(table.schema)
-        with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(csv or _to_csv(table))
-        cur.execute(statement)
-        n = max(cur.rowcount, 0)
-        cur.execute("DROP TABLE stg")
-        return n
+        cur = self.con.execute(_from_arrays(statement, table.schema), _arrays(table))
+        return max(cur.rowcount, 0)
 
     def _insert_samples(self, samples: pa.Table) -> int:
-        """COPY the samples straight into their partitions under a savepoint; if a key is
-        already stored (UniqueViolation), through the staging table and
-        ``INSERT … ON CONFLICT DO NOTHING`` instead. New samples, the usual case, are
-        parsed and written once, without the speculative insertion: the server's CPU for
-        a drain fell by about half (benchmarks/RESULTS.md, "ingest — key-free samples").
-        Rows go in key order, as ``INSERT_SAMPLES`` orders them, so that two ingestors
-        take the keys' locks in the same order."""
+        """COPY the samples (binary, :mod:`~fluxfleet.store.pgcopy`) straight into their
+        partitions under a savepoint; if a key is already stored (UniqueViolation),
+        through a staging table and ``INSERT … ON CONFLICT DO NOTHING`` instead. New
+        samples, the usual case, are parsed and written once, without the speculative
+        insertion: the server's CPU for a drain fell by about half (benchmarks/RESULTS.md,
+        "ingest — key-free samples"). Rows go in key order, as ``INSERT_SAMPLES`` orders
+        them, so that two ingestors take the keys' locks in the same order."""
         if samples.num_rows == 0:
             return 0
         samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
-        csv = _to_csv(samples)
+        data = pgcopy.binary_copy(samples)
         cols = sql.columns(samples.schema)
         try:
             with self.con.transaction(), self.con.cursor() as cur:  # a savepoint
-                with cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(csv)
+                with cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT binary)") as copy:
+                    copy.write(data)
                 return samples.num_rows
         except psycopg.errors.UniqueViolation:
-            return self._insert("samples", sql.INSERT_SAMPLES, samples, csv)
+            pass
+        cur = self.con.cursor()
+        cur.execute("CREATE TEMP TABLE stg (LIKE samples)")
+        with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(data)
+        cur.execute(sql.INSERT_SAMPLES)
+        n = max(cur.rowcount, 0)
+        cur.execute("DROP TABLE stg")
+        return n
 
     def _reconnect_if_broken(self) -> None:
         """A server restart breaks the connection: open a new one before the next write."""
@@ -300,13 +351,13 @@ class PostgresStore(Store):
         self._ensure_partitions(samples)
         with self.con.transaction():
             n_samples = self._insert_samples(samples)
-            n_closures = self._insert("closures", sql.INSERT_CLOSURES, closures)
-            self._insert("devices", sql.UPSERT_DEVICES, batch.devices)
-            self._insert("device_locations", sql.INSERT_LOCATIONS, batch.device_locations)
-            n_dead = self._insert("dead_letters", sql.INSERT_DEAD_LETTERS, batch.dead_letters)
-            self._insert("commands", sql.INSERT_COMMANDS, batch.commands)
-            self._insert("command_targets", sql.INSERT_COMMAND_TARGETS, batch.command_targets)
-            n_acks = self._insert("command_acks", sql.INSERT_COMMAND_ACKS, acks)
+            n_closures = self._insert(sql.INSERT_CLOSURES, closures)
+            self._insert(sql.UPSERT_DEVICES, batch.devices)
+            self._insert(sql.INSERT_LOCATIONS, batch.device_locations)
+            n_dead = self._insert(sql.INSERT_DEAD_LETTERS, batch.dead_letters)
+            self._insert(sql.INSERT_COMMANDS, batch.commands)
+            self._insert(sql.INSERT_COMMAND_TARGETS, batch.command_targets)
+            n_acks = self._insert(sql.INSERT_COMMAND_ACKS, acks)
         return WriteResult(n_samples, n_closures, n_dead, n_acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
@@ -315,7 +366,7 @@ class PostgresStore(Store):
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
         self._reconnect_if_broken()
         with self.con.transaction():
-            self._insert("fluxes", sql.UPSERT_FLUXES, fluxes)
+            self._insert(sql.UPSERT_FLUXES, fluxes)
 
     # --- reads ----------------------------------------------------------------------------
     def read(
