@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -130,6 +131,14 @@ def _select_list(s: pa.Schema) -> str:
         else:
             parts.append(name)
     return ", ".join(parts)
+
+
+@dataclass
+class _Prepared(Batch):
+    """A batch made ready to write (:meth:`PostgresStore.prepare`)."""
+
+    samples_copy: bytes = b""
+    """The samples as a binary COPY stream (:mod:`~fluxfleet.store.pgcopy`)."""
 
 
 class PostgresStore(Store):
@@ -297,39 +306,41 @@ class PostgresStore(Store):
         return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
-    def _insert(self, statement: str, table: pa.Table) -> int:
+    def _insert(self, statement: str, table: pa.Table) -> psycopg.Cursor[Any] | None:
         """Run ``statement`` (of :mod:`fluxfleet.store.sql`) on ``table`` sent as one
-        array parameter per column: one round trip, no staging table (creating and
-        dropping one per table and batch cost the server a file and catalog rows)."""
+        array parameter per column: no staging table (creating and dropping one per table
+        and batch cost the server a file and catalog rows). None for no rows; else the
+        cursor, whose ``rowcount`` is the rows written (in pipeline mode: once the
+        pipeline ended)."""
         if table.num_rows == 0:
-            return 0
-        cur = self.con.execute(_from_arrays(statement, table.schema), _arrays(table))
-        return max(cur.rowcount, 0)
+            return None
+        return self.con.execute(_from_arrays(statement, table.schema), _arrays(table))
 
-    def _insert_samples(self, samples: pa.Table) -> int:
-        """COPY the samples (binary, :mod:`~fluxfleet.store.pgcopy`) straight into their
-        partitions under a savepoint; if a key is already stored (UniqueViolation),
-        through a staging table and ``INSERT … ON CONFLICT DO NOTHING`` instead. New
-        samples, the usual case, are parsed and written once, without the speculative
-        insertion: the server's CPU for a drain fell by about half (benchmarks/RESULTS.md,
-        "ingest — key-free samples"). Rows go in key order, as ``INSERT_SAMPLES`` orders
-        them, so that two ingestors take the keys' locks in the same order."""
-        if samples.num_rows == 0:
+    def _copy_samples(self, batch: _Prepared) -> int:
+        """COPY the samples (binary) straight into their partitions: the first statement
+        of the transaction, so a key already stored (UniqueViolation) rolls back nothing
+        else. New samples, the usual case, are parsed and written once, without the
+        speculative insertion of ``ON CONFLICT``."""
+        if batch.samples.num_rows == 0:
             return 0
-        samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
-        data = pgcopy.binary_copy(samples)
-        cols = sql.columns(samples.schema)
-        try:
-            with self.con.transaction(), self.con.cursor() as cur:  # a savepoint
-                with cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT binary)") as copy:
-                    copy.write(data)
-                return samples.num_rows
-        except psycopg.errors.UniqueViolation:
-            pass
+        cols = sql.columns(batch.samples.schema)
+        with (
+            self.con.cursor() as cur,
+            cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT binary)") as copy,
+        ):
+            copy.write(batch.samples_copy)
+        return batch.samples.num_rows
+
+    def _stage_samples(self, batch: _Prepared) -> int:
+        """The samples through a staging table and ``INSERT … ON CONFLICT DO NOTHING``:
+        only those whose key is not stored yet."""
+        if batch.samples.num_rows == 0:
+            return 0
+        cols = sql.columns(batch.samples.schema)
         cur = self.con.cursor()
         cur.execute("CREATE TEMP TABLE stg (LIKE samples)")
         with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(data)
+            copy.write(batch.samples_copy)
         cur.execute(sql.INSERT_SAMPLES)
         n = max(cur.rowcount, 0)
         cur.execute("DROP TABLE stg")
@@ -343,22 +354,64 @@ class PostgresStore(Store):
             self.con.commit()
             self._partitions.clear()
 
-    def write(self, batch: Batch) -> WriteResult:
+    def prepare(self, batch: Batch) -> Batch:
+        """Keys made unique, samples in key order and their binary COPY made: the
+        ingestor calls this in its receiving thread while the writer commits the batch
+        before, so the writer's turn is the database's alone."""
+        if isinstance(batch, _Prepared):
+            return batch
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
-        closures = sql.unique_rows(batch.closures, ["device", "cyc"])
-        acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
+        # key order, as INSERT_SAMPLES orders them: two ingestors lock keys in one order
+        samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
+        return _Prepared(
+            **{
+                **vars(batch),
+                "samples": samples,
+                "closures": sql.unique_rows(batch.closures, ["device", "cyc"]),
+                "command_acks": sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"]),
+            },
+            samples_copy=pgcopy.binary_copy(samples) if samples.num_rows else b"",
+        )
+
+    def write(self, batch: Batch) -> WriteResult:
+        """One transaction: the samples' COPY first; the other tables' statements and the
+        COMMIT then go out together (pipeline mode). If a sample's key is already stored,
+        the transaction is rolled back and made again with the samples through staging
+        (benchmarks/RESULTS.md, "ingest — key-free samples" and "PostgreSQL ingest")."""
+        p = self.prepare(batch)
+        assert isinstance(p, _Prepared)
         self._reconnect_if_broken()
-        self._ensure_partitions(samples)
+        self._ensure_partitions(p.samples)
+        try:
+            with self.con.transaction():
+                n_samples = self._copy_samples(p)
+                return self._write_rest(p, n_samples)
+        except psycopg.errors.UniqueViolation:
+            pass
         with self.con.transaction():
-            n_samples = self._insert_samples(samples)
-            n_closures = self._insert(sql.INSERT_CLOSURES, closures)
-            self._insert(sql.UPSERT_DEVICES, batch.devices)
-            self._insert(sql.INSERT_LOCATIONS, batch.device_locations)
-            n_dead = self._insert(sql.INSERT_DEAD_LETTERS, batch.dead_letters)
-            self._insert(sql.INSERT_COMMANDS, batch.commands)
-            self._insert(sql.INSERT_COMMAND_TARGETS, batch.command_targets)
-            n_acks = self._insert(sql.INSERT_COMMAND_ACKS, acks)
-        return WriteResult(n_samples, n_closures, n_dead, n_acks)
+            n_samples = self._stage_samples(p)
+            return self._write_rest(p, n_samples)
+
+    def _write_rest(self, p: _Prepared, n_samples: int) -> WriteResult:
+        """The tables after the samples, in one round trip (their results read at the
+        pipeline's end)."""
+        with self.con.pipeline():
+            curs = [
+                self._insert(statement, table)
+                for statement, table in (
+                    (sql.INSERT_CLOSURES, p.closures),
+                    (sql.UPSERT_DEVICES, p.devices),
+                    (sql.INSERT_LOCATIONS, p.device_locations),
+                    (sql.INSERT_DEAD_LETTERS, p.dead_letters),
+                    (sql.INSERT_COMMANDS, p.commands),
+                    (sql.INSERT_COMMAND_TARGETS, p.command_targets),
+                    (sql.INSERT_COMMAND_ACKS, p.command_acks),
+                )
+            ]
+        closures, _dev, _loc, dead, _cmd, _tgt, acks = (
+            0 if c is None else max(c.rowcount, 0) for c in curs
+        )
+        return WriteResult(n_samples, closures, dead, acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
         if fluxes.num_rows == 0:
