@@ -20,7 +20,7 @@ import datetime as dt
 import functools
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -108,6 +108,15 @@ def _from_arrays(statement: str, s: pa.Schema) -> str:
     return statement.replace(" FROM stg", f" FROM {source}")
 
 
+def _statement(statement: str, table: pa.Table) -> tuple[str, list[list[Any]]] | None:
+    """``statement`` (of :mod:`fluxfleet.store.sql`) on ``table`` sent as one array
+    parameter per column: no staging table (creating and dropping one per table and batch
+    cost the server a file and catalog rows). None for no rows."""
+    if table.num_rows == 0:
+        return None
+    return _from_arrays(statement, table.schema), _arrays(table)
+
+
 def _arrays(table: pa.Table) -> list[list[Any]]:
     """Each column of ``table`` as a Python list, times as milliseconds since the epoch."""
     out = []
@@ -139,6 +148,9 @@ class _Prepared(Batch):
 
     samples_copy: bytes = b""
     """The samples as a binary COPY stream (:mod:`~fluxfleet.store.pgcopy`)."""
+    statements: list[tuple[str, list[list[Any]]] | None] = field(default_factory=list)
+    """The other tables' statements with their parameters, in the order of
+    :meth:`PostgresStore._write_rest` (None: no rows)."""
 
 
 class PostgresStore(Store):
@@ -306,16 +318,6 @@ class PostgresStore(Store):
         return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
-    def _insert(self, statement: str, table: pa.Table) -> psycopg.Cursor[Any] | None:
-        """Run ``statement`` (of :mod:`fluxfleet.store.sql`) on ``table`` sent as one
-        array parameter per column: no staging table (creating and dropping one per table
-        and batch cost the server a file and catalog rows). None for no rows; else the
-        cursor, whose ``rowcount`` is the rows written (in pipeline mode: once the
-        pipeline ended)."""
-        if table.num_rows == 0:
-            return None
-        return self.con.execute(_from_arrays(statement, table.schema), _arrays(table))
-
     def _copy_samples(self, batch: _Prepared) -> int:
         """COPY the samples (binary) straight into their partitions: the first statement
         of the transaction, so a key already stored (UniqueViolation) rolls back nothing
@@ -355,22 +357,29 @@ class PostgresStore(Store):
             self._partitions.clear()
 
     def prepare(self, batch: Batch) -> Batch:
-        """Keys made unique, samples in key order and their binary COPY made: the
-        ingestor calls this in its receiving thread while the writer commits the batch
-        before, so the writer's turn is the database's alone."""
+        """Keys made unique, samples in key order and their binary COPY made, the other
+        tables' parameters made: the ingestor calls this in its receiving thread while
+        the writer commits the batch before, so the writer's turn is the database's."""
         if isinstance(batch, _Prepared):
             return batch
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
         # key order, as INSERT_SAMPLES orders them: two ingestors lock keys in one order
         samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
+        closures = sql.unique_rows(batch.closures, ["device", "cyc"])
+        acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
+        rest = (
+            (sql.INSERT_CLOSURES, closures),
+            (sql.UPSERT_DEVICES, batch.devices),
+            (sql.INSERT_LOCATIONS, batch.device_locations),
+            (sql.INSERT_DEAD_LETTERS, batch.dead_letters),
+            (sql.INSERT_COMMANDS, batch.commands),
+            (sql.INSERT_COMMAND_TARGETS, batch.command_targets),
+            (sql.INSERT_COMMAND_ACKS, acks),
+        )
         return _Prepared(
-            **{
-                **vars(batch),
-                "samples": samples,
-                "closures": sql.unique_rows(batch.closures, ["device", "cyc"]),
-                "command_acks": sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"]),
-            },
+            **{**vars(batch), "samples": samples, "closures": closures, "command_acks": acks},
             samples_copy=pgcopy.binary_copy(samples) if samples.num_rows else b"",
+            statements=[_statement(statement, table) for statement, table in rest],
         )
 
     def write(self, batch: Batch) -> WriteResult:
@@ -396,18 +405,7 @@ class PostgresStore(Store):
         """The tables after the samples, in one round trip (their results read at the
         pipeline's end)."""
         with self.con.pipeline():
-            curs = [
-                self._insert(statement, table)
-                for statement, table in (
-                    (sql.INSERT_CLOSURES, p.closures),
-                    (sql.UPSERT_DEVICES, p.devices),
-                    (sql.INSERT_LOCATIONS, p.device_locations),
-                    (sql.INSERT_DEAD_LETTERS, p.dead_letters),
-                    (sql.INSERT_COMMANDS, p.commands),
-                    (sql.INSERT_COMMAND_TARGETS, p.command_targets),
-                    (sql.INSERT_COMMAND_ACKS, p.command_acks),
-                )
-            ]
+            curs = [None if q is None else self.con.execute(*q) for q in p.statements]
         closures, _dev, _loc, dead, _cmd, _tgt, acks = (
             0 if c is None else max(c.rowcount, 0) for c in curs
         )
@@ -418,8 +416,10 @@ class PostgresStore(Store):
             return
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
         self._reconnect_if_broken()
+        q = _statement(sql.UPSERT_FLUXES, fluxes)
+        assert q is not None
         with self.con.transaction():
-            self._insert(sql.UPSERT_FLUXES, fluxes)
+            self.con.execute(*q)
 
     # --- reads ----------------------------------------------------------------------------
     def read(
