@@ -47,6 +47,29 @@ def test_write_is_idempotent(store: Store, fleet_messages: list[tuple[str, bytes
     assert counts["device_locations"] == 3
 
 
+def test_prepared_batch_writes_what_the_batch_writes(
+    store_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fleet_messages: list[tuple[str, bytes]],
+) -> None:
+    """``write(prepare(b))`` (the ingestor's way) stores exactly what ``write(b)`` does,
+    also when written twice (redelivery) and when the batch repeats its own keys."""
+    half = fleet_messages[: len(fleet_messages) // 2]
+    batch = _batch(half + half[:50])
+    with open_store(store_url) as st:
+        prepared = st.prepare(batch)
+        assert st.prepare(prepared) is prepared
+        first, again = st.write(prepared), st.write(prepared)
+        got = {t: st.read(t) for t in ("samples", "closures", "devices", "device_locations")}
+    other = f"duckdb:///{tmp_path_factory.mktemp('plain')}/plain.duckdb"
+    with open_store(other) as st:
+        want = st.write(batch)
+        assert first == want
+        assert (again.samples, again.closures) == (0, 0)
+        for table, rows in got.items():
+            assert rows.equals(st.read(table)), table
+
+
 def test_duplicates_inside_one_batch_stored_once(
     store: Store, fleet_messages: list[tuple[str, bytes]]
 ) -> None:

@@ -45,7 +45,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from fluxfleet.ingest.batch import KINDS, BatchBuilder
 from fluxfleet.ingest.fluxes import FluxWorker
-from fluxfleet.store.base import Store
+from fluxfleet.store.base import Batch, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ class _Item(NamedTuple):  # a tuple: made once per message in paho's thread, che
     received_ms: int
     received_s: float  # monotonic, for latency
     generation: int
+
+
+class _Job(NamedTuple):
+    """A validated batch for the writer: its messages, their builder, the store's batch."""
+
+    items: list[_Item]
+    builder: BatchBuilder
+    batch: Batch
 
 
 class Ingestor:
@@ -150,7 +158,7 @@ class Ingestor:
         self._locations = store.last_locations()
         # half the window: the broker keeps sending the next batch during a commit
         self.batch_max = max(1, receive_maximum // 2)
-        self._to_writer: queue.Queue[tuple[list[_Item], BatchBuilder] | None] = queue.Queue(1)
+        self._to_writer: queue.Queue[_Job | None] = queue.Queue(1)
         self._writer: threading.Thread | None = None
         self._writer_error: BaseException | None = None
         self.client = mqtt.Client(
@@ -249,10 +257,13 @@ class Ingestor:
         builder = BatchBuilder(dict(self._locations))
         builder.add_many([(it.topic, it.payload, it.received_ms) for it in items])
         self._locations = builder.locations
-        self._hand_over((items, builder))
+        # the batch's tables (and the store's own preparation) made here, not in the
+        # writer: the writer's turn is then the database's alone (PostgreSQL's drain was
+        # bound by it; benchmarks/RESULTS.md, "PostgreSQL ingest")
+        self._hand_over(_Job(items, builder, self.store.prepare(builder.build())))
         return len(items)
 
-    def _hand_over(self, job: tuple[list[_Item], BatchBuilder] | None) -> None:
+    def _hand_over(self, job: _Job | None) -> None:
         if self._writer is None:
             self._writer = threading.Thread(
                 target=self._write_loop, name="ingest-writer", daemon=True
@@ -278,10 +289,9 @@ class Ingestor:
             self._writer_error = exc
             log.exception("the ingest writer thread failed")
 
-    def _commit(self, items: list[_Item], builder: BatchBuilder) -> None:
+    def _commit(self, items: list[_Item], builder: BatchBuilder, batch: Batch) -> None:
         """Write one validated batch (retrying), then acknowledge its messages."""
         delay_s = 0.1
-        batch = builder.build()
         while True:
             try:
                 result = self.store.write(batch)

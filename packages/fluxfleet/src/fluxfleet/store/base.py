@@ -74,6 +74,12 @@ class Store(abc.ABC):
     def write(self, batch: Batch) -> WriteResult:
         """Commit ``batch`` in one transaction; rows whose key exists are skipped."""
 
+    def prepare(self, batch: Batch) -> Batch:
+        """The work :meth:`write` does on ``batch`` without the database, done ahead: the
+        ingestor calls this in its receiving thread while its writer commits the batch
+        before. :meth:`write` takes the result or a plain batch alike."""
+        return batch
+
     @abc.abstractmethod
     def write_fluxes(self, fluxes: pa.Table) -> None:
         """Store fluxes (schema ``FLUXES``), replacing those of the same (device, cyc)."""

@@ -1,11 +1,12 @@
 """The multi-machine backend: PostgreSQL (``postgresql://USER@HOST:PORT/DB``) via psycopg 3.
 
-Writes: each Arrow table of a batch is written as CSV by Arrow (vectorised) and sent with
-``COPY … FROM STDIN`` into a temporary staging table, then moved with
-``INSERT … SELECT … ON CONFLICT DO NOTHING`` — never row-by-row inserts — all in one
-transaction (samples: a ``COPY`` straight into the table first, the staging table and
-``ON CONFLICT`` only when a key is already stored). Reads come back the same way,
-``COPY (SELECT …) TO STDOUT`` parsed by Arrow.
+Writes, all of a batch in one transaction, never row-by-row inserts: samples go in with a
+binary ``COPY`` made by Arrow (:mod:`~fluxfleet.store.pgcopy`) straight into the
+partitioned table (through a staging table and ``INSERT … ON CONFLICT DO NOTHING`` only
+when a key is already stored); the other tables, a few rows a batch, run the shared
+``INSERT … SELECT … ON CONFLICT`` of :mod:`~fluxfleet.store.sql` on ``unnest`` of one
+array parameter per column. Reads come back as ``COPY (SELECT …) TO STDOUT`` parsed by
+Arrow.
 
 Samples are range-partitioned by time, ``partition_days`` per partition
 (``samples_YYYYMMDD``), created on demand under an advisory lock so that several ingestors
@@ -16,8 +17,10 @@ Several processes (ingestors, export, the web console) share one database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -26,7 +29,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from psycopg import sql as psql
 
-from fluxfleet.store import alarm_sql, registry_sql, schema, sql
+from fluxfleet.store import alarm_sql, pgcopy, registry_sql, schema, sql
 from fluxfleet.store.base import (
     Batch,
     RegisteredDevice,
@@ -69,6 +72,62 @@ def _to_csv(table: pa.Table) -> bytes:
     return out.getvalue()
 
 
+def _pg_array_type(t: pa.DataType) -> str:
+    """The PostgreSQL array element type that carries Arrow type ``t`` as a parameter
+    (times as ``bigint`` milliseconds, turned into ``timestamptz`` in the SQL)."""
+    if pa.types.is_timestamp(t):
+        return "int8"
+    for test, name in (
+        (pa.types.is_string, "text"),
+        (pa.types.is_binary, "bytea"),
+        (pa.types.is_boolean, "bool"),
+        (pa.types.is_int16, "int2"),
+        (pa.types.is_int32, "int4"),
+        (pa.types.is_int64, "int8"),
+        (pa.types.is_float64, "float8"),
+    ):
+        if test(t):
+            return name
+    raise TypeError(f"no PostgreSQL array type for the Arrow type {t}")
+
+
+@functools.lru_cache(maxsize=64)
+def _from_arrays(statement: str, s: pa.Schema) -> str:
+    """``statement`` reading ``stg`` from ``unnest`` of one array parameter per column of
+    ``s`` instead of a staging table (the same SQL as DuckDB's, one round trip)."""
+    params = ", ".join(f"%s::{_pg_array_type(f.type)}[]" for f in s)
+    select = ", ".join(
+        f"timestamptz 'epoch' + \"{f.name}\" * interval '1 millisecond' AS \"{f.name}\""
+        if pa.types.is_timestamp(f.type)
+        else f'"{f.name}"'
+        for f in s
+    )
+    source = f"(SELECT {select} FROM unnest({params}) AS u({sql.columns(s)})) AS stg"
+    if statement.count(" FROM stg") != 1:
+        raise ValueError(f"statement does not read stg once: {statement[:80]}")
+    return statement.replace(" FROM stg", f" FROM {source}")
+
+
+def _statement(statement: str, table: pa.Table) -> tuple[str, list[list[Any]]] | None:
+    """``statement`` (of :mod:`fluxfleet.store.sql`) on ``table`` sent as one array
+    parameter per column: no staging table (creating and dropping one per table and batch
+    cost the server a file and catalog rows). None for no rows."""
+    if table.num_rows == 0:
+        return None
+    return _from_arrays(statement, table.schema), _arrays(table)
+
+
+def _arrays(table: pa.Table) -> list[list[Any]]:
+    """Each column of ``table`` as a Python list, times as milliseconds since the epoch."""
+    out = []
+    for f in table.schema:
+        col = table[f.name]
+        if pa.types.is_timestamp(f.type):
+            col = col.cast(pa.timestamp("ms", tz=f.type.tz)).cast(pa.int64())
+        out.append(col.to_pylist())
+    return out
+
+
 def _select_list(s: pa.Schema) -> str:
     """Columns of ``s`` in a form COPY TO CSV gives back unambiguously."""
     parts = []
@@ -81,6 +140,17 @@ def _select_list(s: pa.Schema) -> str:
         else:
             parts.append(name)
     return ", ".join(parts)
+
+
+@dataclass
+class _Prepared(Batch):
+    """A batch made ready to write (:meth:`PostgresStore.prepare`)."""
+
+    samples_copy: bytes = b""
+    """The samples as a binary COPY stream (:mod:`~fluxfleet.store.pgcopy`)."""
+    statements: list[tuple[str, list[list[Any]]] | None] = field(default_factory=list)
+    """The other tables' statements with their parameters, in the order of
+    :meth:`PostgresStore._write_rest` (None: no rows)."""
 
 
 class PostgresStore(Store):
@@ -248,41 +318,35 @@ class PostgresStore(Store):
         return max(cur.rowcount, 0)
 
     # --- writes ---------------------------------------------------------------------------
-    def _insert(self, target: str, statement: str, table: pa.Table, csv: bytes = b"") -> int:
-        """COPY ``table`` (or its ``csv``, already made) into a staging table, then run
-        ``statement`` from it."""
-        if table.num_rows == 0:
+    def _copy_samples(self, batch: _Prepared) -> int:
+        """COPY the samples (binary) straight into their partitions: the first statement
+        of the transaction, so a key already stored (UniqueViolation) rolls back nothing
+        else. New samples, the usual case, are parsed and written once, without the
+        speculative insertion of ``ON CONFLICT``."""
+        if batch.samples.num_rows == 0:
             return 0
+        cols = sql.columns(batch.samples.schema)
+        with (
+            self.con.cursor() as cur,
+            cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT binary)") as copy,
+        ):
+            copy.write(batch.samples_copy)
+        return batch.samples.num_rows
+
+    def _stage_samples(self, batch: _Prepared) -> int:
+        """The samples through a staging table and ``INSERT … ON CONFLICT DO NOTHING``:
+        only those whose key is not stored yet."""
+        if batch.samples.num_rows == 0:
+            return 0
+        cols = sql.columns(batch.samples.schema)
         cur = self.con.cursor()
-        cur.execute(f"CREATE TEMP TABLE stg (LIKE {target})")
-        cols = sql.columns(table.schema)
-        with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(csv or _to_csv(table))
-        cur.execute(statement)
+        cur.execute("CREATE TEMP TABLE stg (LIKE samples)")
+        with cur.copy(f"COPY stg ({cols}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(batch.samples_copy)
+        cur.execute(sql.INSERT_SAMPLES)
         n = max(cur.rowcount, 0)
         cur.execute("DROP TABLE stg")
         return n
-
-    def _insert_samples(self, samples: pa.Table) -> int:
-        """COPY the samples straight into their partitions under a savepoint; if a key is
-        already stored (UniqueViolation), through the staging table and
-        ``INSERT … ON CONFLICT DO NOTHING`` instead. New samples, the usual case, are
-        parsed and written once, without the speculative insertion: the server's CPU for
-        a drain fell by about half (benchmarks/RESULTS.md, "ingest — key-free samples").
-        Rows go in key order, as ``INSERT_SAMPLES`` orders them, so that two ingestors
-        take the keys' locks in the same order."""
-        if samples.num_rows == 0:
-            return 0
-        samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
-        csv = _to_csv(samples)
-        cols = sql.columns(samples.schema)
-        try:
-            with self.con.transaction(), self.con.cursor() as cur:  # a savepoint
-                with cur.copy(f"COPY samples ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(csv)
-                return samples.num_rows
-        except psycopg.errors.UniqueViolation:
-            return self._insert("samples", sql.INSERT_SAMPLES, samples, csv)
 
     def _reconnect_if_broken(self) -> None:
         """A server restart breaks the connection: open a new one before the next write."""
@@ -292,30 +356,70 @@ class PostgresStore(Store):
             self.con.commit()
             self._partitions.clear()
 
-    def write(self, batch: Batch) -> WriteResult:
+    def prepare(self, batch: Batch) -> Batch:
+        """Keys made unique, samples in key order and their binary COPY made, the other
+        tables' parameters made: the ingestor calls this in its receiving thread while
+        the writer commits the batch before, so the writer's turn is the database's."""
+        if isinstance(batch, _Prepared):
+            return batch
         samples = sql.unique_rows(batch.samples, ["device", "seq"])
+        # key order, as INSERT_SAMPLES orders them: two ingestors lock keys in one order
+        samples = samples.sort_by([("device", "ascending"), ("seq", "ascending")])
         closures = sql.unique_rows(batch.closures, ["device", "cyc"])
         acks = sql.unique_rows(batch.command_acks, ["device", "cmd_id", "state"])
+        rest = (
+            (sql.INSERT_CLOSURES, closures),
+            (sql.UPSERT_DEVICES, batch.devices),
+            (sql.INSERT_LOCATIONS, batch.device_locations),
+            (sql.INSERT_DEAD_LETTERS, batch.dead_letters),
+            (sql.INSERT_COMMANDS, batch.commands),
+            (sql.INSERT_COMMAND_TARGETS, batch.command_targets),
+            (sql.INSERT_COMMAND_ACKS, acks),
+        )
+        return _Prepared(
+            **{**vars(batch), "samples": samples, "closures": closures, "command_acks": acks},
+            samples_copy=pgcopy.binary_copy(samples) if samples.num_rows else b"",
+            statements=[_statement(statement, table) for statement, table in rest],
+        )
+
+    def write(self, batch: Batch) -> WriteResult:
+        """One transaction: the samples' COPY first; the other tables' statements and the
+        COMMIT then go out together (pipeline mode). If a sample's key is already stored,
+        the transaction is rolled back and made again with the samples through staging
+        (benchmarks/RESULTS.md, "ingest — key-free samples" and "PostgreSQL ingest")."""
+        p = self.prepare(batch)
+        assert isinstance(p, _Prepared)
         self._reconnect_if_broken()
-        self._ensure_partitions(samples)
+        self._ensure_partitions(p.samples)
+        try:
+            with self.con.transaction():
+                n_samples = self._copy_samples(p)
+                return self._write_rest(p, n_samples)
+        except psycopg.errors.UniqueViolation:
+            pass
         with self.con.transaction():
-            n_samples = self._insert_samples(samples)
-            n_closures = self._insert("closures", sql.INSERT_CLOSURES, closures)
-            self._insert("devices", sql.UPSERT_DEVICES, batch.devices)
-            self._insert("device_locations", sql.INSERT_LOCATIONS, batch.device_locations)
-            n_dead = self._insert("dead_letters", sql.INSERT_DEAD_LETTERS, batch.dead_letters)
-            self._insert("commands", sql.INSERT_COMMANDS, batch.commands)
-            self._insert("command_targets", sql.INSERT_COMMAND_TARGETS, batch.command_targets)
-            n_acks = self._insert("command_acks", sql.INSERT_COMMAND_ACKS, acks)
-        return WriteResult(n_samples, n_closures, n_dead, n_acks)
+            n_samples = self._stage_samples(p)
+            return self._write_rest(p, n_samples)
+
+    def _write_rest(self, p: _Prepared, n_samples: int) -> WriteResult:
+        """The tables after the samples, in one round trip (their results read at the
+        pipeline's end)."""
+        with self.con.pipeline():
+            curs = [None if q is None else self.con.execute(*q) for q in p.statements]
+        closures, _dev, _loc, dead, _cmd, _tgt, acks = (
+            0 if c is None else max(c.rowcount, 0) for c in curs
+        )
+        return WriteResult(n_samples, closures, dead, acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
         if fluxes.num_rows == 0:
             return
         fluxes = sql.unique_rows(fluxes.cast(schema.FLUXES, safe=False), ["device", "cyc"])
         self._reconnect_if_broken()
+        q = _statement(sql.UPSERT_FLUXES, fluxes)
+        assert q is not None
         with self.con.transaction():
-            self._insert("fluxes", sql.UPSERT_FLUXES, fluxes)
+            self.con.execute(*q)
 
     # --- reads ----------------------------------------------------------------------------
     def read(
