@@ -14,8 +14,9 @@ it, since its contraction is slow).
 Cases: balanced passive regenerators (constant properties) at high NTU and small to moderate
 utilisation, where marching needs hundreds to thousands of cycles; then the headline, the
 paper's design (``amrr cycle --design``, shipped file, hold swing fraction 1/9) at
-T_C = 0.9 K on the grid where its cooling power is converged to 1 % (60 cells × 120 steps
-per blow, 15 per hold: the grid study is in docs/amrr/cycle.md). Then the 10-point cooling
+T_C = 0.9 K on a grid where its cooling power is converged to 1 % (40 cells × 80 steps per
+blow, 10 per hold: within 0.4 % at 0.7, 0.9 and 1.2 K by the grid study of
+``benchmarks/amrr_grid.py``, docs/amrr/cycle.md §5). Then the 10-point cooling
 curve 0.7–1.2 K of that design on the same grid, one process per core (``amrr.cycle.curve``),
 with its wall and CPU time (this process and its workers) and the load average.
 
@@ -44,7 +45,9 @@ CASES = [  # (ntu, utilisation, cells, steps per blow)
     (100.0, 0.1, 100, 100),
     (300.0, 0.05, 150, 100),
 ]
-HEADLINE_GRID = (60, 120, 15)  # cells, steps per blow, steps per hold: Q_C within 1 %
+# cells, steps per blow, steps per hold: Q_C within 0.4 % of the extrapolated value at
+# T_C = 0.7, 0.9 and 1.2 K (benchmarks/amrr_grid.py; docs/amrr/cycle.md §5)
+HEADLINE_GRID = (40, 80, 10)
 CURVE_K = np.linspace(0.7, 1.2, 10)
 
 
