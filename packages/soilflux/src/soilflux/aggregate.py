@@ -364,27 +364,7 @@ def treatment_minus_control(
             }
         )
         rows.append(hourly)
-        mean_diff = float(np.mean(diff))
-        control_mean = float(np.mean(hourly["control_mean"]))
-        low, high = _t_interval(diff)
-        daily = hourly.groupby(hourly["hour"].dt.floor("D"))["difference"].mean().to_numpy()
-        d_low, d_high = _t_interval(daily)
-        summary.append(
-            {
-                "treatment": treatment,
-                "control": control,
-                "n_hours": len(diff),
-                "treatment_mean": float(np.mean(hourly["treatment_mean"])),
-                "control_mean": control_mean,
-                "difference": mean_diff,
-                "relative_percent": 100.0 * mean_diff / control_mean if control_mean else np.nan,
-                "ci95_low": low,
-                "ci95_high": high,
-                "n_days": len(daily),
-                "daily_ci95_low": d_low,
-                "daily_ci95_high": d_high,
-            }
-        )
+        summary.append(difference_summary(hourly, treatment, control))
     hourly_out = (
         pd.concat(rows, ignore_index=True)
         if rows
@@ -404,6 +384,48 @@ def treatment_minus_control(
         )
     )
     return hourly_out, pd.DataFrame(summary)
+
+
+def difference_summary(hourly: pd.DataFrame, treatment: str, control: str) -> dict[str, object]:
+    """Whole-period summary of one pair's hourly differences treatment − control.
+
+    Parameters
+    ----------
+    hourly : pandas.DataFrame
+        That pair's rows of :func:`treatment_minus_control`'s hourly table: ``hour``,
+        ``treatment_mean``, ``control_mean``, ``difference`` [µmol m⁻² s⁻¹].
+    treatment, control : str
+        The pair's variants (``table.variant``).
+
+    Returns
+    -------
+    dict
+        ``n_hours``, ``treatment_mean``, ``control_mean``, ``difference`` (mean of the hourly
+        differences), ``relative_percent`` [%] (difference / control mean), ``ci95_low``/
+        ``ci95_high`` (Student-t 95 % interval over hours), ``n_days`` and
+        ``daily_ci95_low``/``daily_ci95_high`` (over daily means of the differences, which
+        allows for the hours of a day being correlated) [µmol m⁻² s⁻¹].
+    """
+    diff = hourly["difference"].to_numpy(dtype=np.float64)
+    mean_diff = float(np.mean(diff))
+    control_mean = float(np.mean(hourly["control_mean"]))
+    low, high = _t_interval(diff)
+    daily = hourly.groupby(hourly["hour"].dt.floor("D"))["difference"].mean()
+    d_low, d_high = _t_interval(daily.to_numpy(dtype=np.float64))
+    return {
+        "treatment": treatment,
+        "control": control,
+        "n_hours": len(diff),
+        "treatment_mean": float(np.mean(hourly["treatment_mean"])),
+        "control_mean": control_mean,
+        "difference": mean_diff,
+        "relative_percent": 100.0 * mean_diff / control_mean if control_mean else np.nan,
+        "ci95_low": low,
+        "ci95_high": high,
+        "n_days": len(daily),
+        "daily_ci95_low": d_low,
+        "daily_ci95_high": d_high,
+    }
 
 
 def _t_interval(values: npt.NDArray[np.float64]) -> tuple[float, float]:

@@ -17,8 +17,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
-from scipy import stats
-from soilflux.aggregate import hourly_means, treatment_minus_control
+from soilflux.aggregate import difference_summary, hourly_means, treatment_minus_control
 from soilflux.qc import DEFAULT_DROP, filtered
 
 from fluxfleet.store import schema
@@ -123,17 +122,6 @@ def effects(
     return _formatted(summary, hourly)
 
 
-def _t_interval(values: np.ndarray) -> tuple[float, float]:
-    """Student-t 95 % interval of the mean [unit of values] (NaN for fewer than two), as
-    soilflux's ``aggregate._t_interval``."""
-    n = len(values)
-    if n < 2:
-        return float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, n - 1)) * float(np.std(values, ddof=1)) / np.sqrt(n)
-    mean = float(np.mean(values))
-    return mean - half, mean + half
-
-
 def summary_of(hourly: pd.DataFrame, controls: dict[str, str]) -> pd.DataFrame:
     """The whole-period summary of ``treatment_minus_control`` from its hourly rows
     [µmol m⁻² s⁻¹] (soilflux's equations: mean of the hourly differences with a t interval
@@ -142,30 +130,8 @@ def summary_of(hourly: pd.DataFrame, controls: dict[str, str]) -> pd.DataFrame:
     rows = []
     for treatment, control in controls.items():
         h = hourly[hourly["treatment"] == treatment]
-        if h.empty:
-            continue
-        diff = h["difference"].to_numpy(dtype=np.float64)
-        mean_diff = float(np.mean(diff))
-        control_mean = float(np.mean(h["control_mean"]))
-        low, high = _t_interval(diff)
-        daily = h.groupby(h["hour"].dt.floor("D"))["difference"].mean().to_numpy()
-        d_low, d_high = _t_interval(np.asarray(daily, dtype=np.float64))
-        rows.append(
-            {
-                "treatment": treatment,
-                "control": control,
-                "n_hours": len(diff),
-                "treatment_mean": float(np.mean(h["treatment_mean"])),
-                "control_mean": control_mean,
-                "difference": mean_diff,
-                "relative_percent": 100.0 * mean_diff / control_mean if control_mean else np.nan,
-                "ci95_low": low,
-                "ci95_high": high,
-                "n_days": len(daily),
-                "daily_ci95_low": d_low,
-                "daily_ci95_high": d_high,
-            }
-        )
+        if not h.empty:
+            rows.append(difference_summary(h, treatment, control))
     return pd.DataFrame(rows)
 
 
