@@ -15,6 +15,7 @@ import datetime as dt
 import pandas as pd
 
 from fluxfleet.store.base import Store
+from fluxfleet.web.day_rollups import window
 
 _VARIANT = "split_part(location, '.', 1) || '.' || split_part(location, '.', 2)"
 
@@ -40,12 +41,9 @@ def where(
     if location:  # a table "9", a variant "9.2" or one location "9.2.B"
         parts.append("(location = ? OR location LIKE ?)")
         params += [location, location.replace("%", "").replace("_", "") + ".%"]
-    if start is not None:
-        parts.append('"start" >= ?')
-        params.append(start)
-    if end is not None:
-        parts.append('"start" < ?')
-        params.append(end)
+    since, since_params = window(start, end)
+    parts += since
+    params += since_params
     if filtered:
         parts.append("coalesce(flags, '') = ''")
     if night:  # soilflux's daylight flag: lux above its night threshold (seed: 10 lx)

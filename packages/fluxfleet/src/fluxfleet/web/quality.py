@@ -30,15 +30,8 @@ _TABLE = "split_part(location, '.', 1)"
 
 
 def _where(start: dt.datetime | None, end: dt.datetime | None) -> tuple[str, list[object]]:
-    parts: list[str] = ["1 = 1"]
-    params: list[object] = []
-    if start is not None:
-        parts.append('"start" >= ?')
-        params.append(start)
-    if end is not None:
-        parts.append('"start" < ?')
-        params.append(end)
-    return " AND ".join(parts), params
+    parts, params = day_rollups.window(start, end)
+    return " AND ".join(["1 = 1", *parts]), params
 
 
 def _frame(store: Store, statement: str, params: list[object], columns: list[str]) -> pd.DataFrame:
