@@ -96,6 +96,8 @@ def records(
             t += float(rng.uniform(0, 400))
     df = pd.DataFrame(rows)
     for _ in range(defects):
+        if len(df) < 2:  # lost stretches can take a short record whole (fuzz find)
+            break
         i = int(rng.integers(0, len(df)))
         kind = int(rng.integers(0, 7))
         if kind == 0:  # exact repeat
@@ -208,6 +210,7 @@ def test_same_on_a_fleet_week_slice() -> None:
     cut=st.floats(0.1, 1.0),
     max_duration_s=st.sampled_from([60.0, 900.0]),
 )
+@example(seed=4128, n_chambers=2, by_id=False, defects=5, cut=1.0, max_duration_s=60.0)
 def test_open_tail_same_as_row_frame_version(
     seed: int, n_chambers: int, by_id: bool, defects: int, cut: float, max_duration_s: float
 ) -> None:
