@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -120,3 +121,12 @@ def test_cli_prints_the_pump_flow(tmp_path):
     )
     assert run.exit_code == 0, run.output
     assert "pump flow over a blow: magnetising_bed (peak/mean 1.67" in run.output
+    # the pump's displaced moles, the design tool's (amrr.pump): printed and in --json
+    moles = evaluate(with_profile("magnetising_bed"), sensitivities=False).pump.moles_per_blow_mol
+    assert f"{moles:.4f} mol displaced per blow" in run.output
+    js = CliRunner().invoke(
+        app,
+        ["cycle", "--design", str(f), "--cells", "8", "--steps", "16", "--workers", "1", "--json"],
+    )
+    assert js.exit_code == 0, js.output
+    assert json.loads(js.output)[0]["pump_moles_per_blow_mol"] == pytest.approx(moles, rel=1e-12)

@@ -440,7 +440,10 @@ def cycle(
             if dc.pump_flow is None
             else f"peak/mean {dc.pump_flow.peak_to_mean:.2f}, linear pump ramps"
         )
-        typer.echo(f"pump flow over a blow: {profile} ({shape}; pump.flow_profile)")
+        typer.echo(
+            f"pump flow over a blow: {profile} ({shape}; pump.flow_profile),"
+            f" {r0['pump_moles_per_blow_mol']:.4f} mol displaced per blow"
+        )
         _print_paper_comparison(dc, records)
         for r in records:
             if "net_cooling_band_W" in r:

@@ -245,7 +245,10 @@ class DesignCoolingPoint:
         2 n_blow [h(T_out) − h(T_c,design)]/τ: the gross cooling lost because the mixture
         leaves the regenerator at the cycle's T_out instead of the design's outlet
         temperature [W] (at T_C = the design's load temperature, design gross − cycle
-        gross = this, to the O(Δx) inlet term).
+        gross = this).
+    pump_moles_per_blow_mol : float
+        Mixture the superfluid magnetic pump displaces per blow [mol] (its flow over the
+        blow is the design's ``pump.flow_profile``).
     converged : bool
         Cyclic steady state reached.
     """
@@ -256,6 +259,7 @@ class DesignCoolingPoint:
     design_net_cooling_W: float
     design_gross_cooling_W: float
     outlet_shortfall_W: float
+    pump_moles_per_blow_mol: float
     converged: bool
 
     @property
@@ -264,8 +268,7 @@ class DesignCoolingPoint:
 
         ``outlet_shortfall`` (the regenerator: the mixture leaves the bed at the cycle's
         T_out, not the design's outlet temperature), then the parasitic loads at T_C. At the
-        design's load temperature, design gross − these = net, up to the cycle's O(Δx)
-        inlet term.
+        design's load temperature, design gross − these = net.
         """
         return {
             "outlet_shortfall": self.outlet_shortfall_W,
@@ -296,6 +299,7 @@ class DesignCoolingPoint:
                 "design_tool_gross_cooling_W": self.design_gross_cooling_W,
                 "design_tool_net_cooling_W": self.design_net_cooling_W,
                 "outlet_shortfall_W": self.outlet_shortfall_W,
+                "pump_moles_per_blow_mol": self.pump_moles_per_blow_mol,
                 "dominant_loss": self.dominant_loss,
                 "converged": self.converged,
             }
@@ -345,6 +349,7 @@ def design_cooling(
             design_net_cooling_W=dc.result.budget.net_cooling_W,
             design_gross_cooling_W=dc.result.budget.gross_cooling_W,
             outlet_shortfall_W=shortfall,
+            pump_moles_per_blow_mol=n_blow,
             converged=css.converged,
         ),
         css,
