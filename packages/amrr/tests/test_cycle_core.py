@@ -17,7 +17,7 @@ from amrr.cycle import (
     small_utilisation_limit,
 )
 from amrr.cycle.passive import passive_model
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -48,7 +48,10 @@ def _bed(
 def test_energy_closes_every_cycle_and_entropy_generation_is_not_negative(
     cells, ntu, utilisation, fluid_ratio, k, rate, hold, seed
 ):
-    # NTU and U bounded so that the steady state is reached in a few hundred cycles at most
+    # NTU and U bounded so that the steady state is reached in a few hundred cycles at most;
+    # the grid resolves the exchange (NTU per cell <= 2, where the box scheme's cell factor
+    # (1 - N_c/2)/(1 + N_c/2) stays >= 0: below, an unresolved grid breaks the second law)
+    assume(ntu / cells <= 2.0)
     rng = np.random.default_rng(seed)
     solid = rate / utilisation / cells
     bed = _bed(cells, solid, fluid_ratio * solid, ntu * rate / cells, k * rate, rng)
@@ -64,6 +67,31 @@ def test_energy_closes_every_cycle_and_entropy_generation_is_not_negative(
     _, bal, _ = model.cycle_with_balance(css.state_K)
     assert abs(bal.stored_change_J) <= 1e-8 * scale
     assert bal.entropy_generation_J_K >= 0.0
+
+
+def _steady_balance(cells: int, ntu: float, utilisation: float, seed: int):
+    rng = np.random.default_rng(seed)
+    solid = 1.0 / utilisation / cells
+    bed = _bed(cells, solid, 0.0, ntu / cells, 0.0, rng)
+    schedule = CycleSchedule(blow_s=1.0, hold_s=0.0, steps_per_blow=20, steps_per_hold=5)
+    model = CycleModel(bed, schedule, 1.0, hot_inlet_K=1.6, cold_inlet_K=0.9)
+    css = cyclic_steady_state(model, model.initial_state(), tol_K=1e-11, max_cycles=5000)
+    assert css.converged
+    return model.cycle_with_balance(css.state_K)[1]
+
+
+def test_an_unresolved_grid_can_break_the_second_law_and_a_resolved_one_does_not():
+    # A fuzz find (make fuzz): 2 cells for NTU 21 (10.5 per cell) at U = 5 generate
+    # -8.6e-5 J/K of entropy per cycle. With NTU per cell > 2 the box scheme's cell factor
+    # (1 - N_c/2)/(1 + N_c/2) is negative: the discrete profile oscillates from node to
+    # node and nothing keeps the second law (the first still closes). The same bed on a
+    # grid that resolves it (11 cells, 1.9 per cell) generates entropy. The passive
+    # solver's default grid (cycle.passive.default_resolution) has NTU per cell 1.0 at
+    # NTU 100 and 2.5 at NTU 500, its largest.
+    unresolved = _steady_balance(2, 21.0, 5.0, 800)
+    assert abs(unresolved.energy_residual_J) < 1e-12
+    assert unresolved.entropy_generation_J_K < 0.0
+    assert _steady_balance(11, 21.0, 5.0, 800).entropy_generation_J_K > 0.0
 
 
 @pytest.mark.parametrize("method", ["march", "anderson", "newton-krylov"])
