@@ -181,6 +181,27 @@ def test_fluxes_page_shows_the_stores_means_and_zooms_to_a_closure(
     assert path.read_text().splitlines()[0].startswith("time,seq,phase,co2_ppm")
 
 
+def test_fluxes_table_shows_its_first_rows_then_all_on_request(
+    page: Any, console: str, store_url: str
+) -> None:
+    # a season per hour is thousands of rows: the table lays out the first ones at once
+    # (500; 3 here, set before the page's script runs) and the rest on a click
+    page.add_init_script("window.FLUXFLEET_FIRST_ROWS = 3")
+    page.goto(console + "/fluxes")
+    page.wait_for_selector("body[data-loaded='true']")
+    with open_store(store_url, read_only=True) as st:
+        want = hourly_from_store_rows(st.read("fluxes").to_pylist())
+    assert len(want) > 3
+    rows = page.locator("#fluxes tbody tr")
+    more = page.locator("#more-rows")
+    assert rows.count() == 3
+    assert more.is_visible()
+    assert more.inner_text() == f"show all {len(want)} rows"
+    more.click()
+    assert rows.count() == len(want)
+    assert not more.is_visible()
+
+
 def n_of(want: dict[tuple[str, str], tuple[float, float | None, int, int]], row: Any) -> int:
     """Closures the store holds for a table row's hour and variant."""
     return want[(row.get_attribute("data-hour"), row.get_attribute("data-variant"))][3]
