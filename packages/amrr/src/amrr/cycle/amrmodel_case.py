@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -266,7 +267,13 @@ class AMRmodelCase:
     def solid(self) -> TabulatedSolid:
         """Mean-field Gd on tables over T_C − 15 K … T_H + 15 K and the field's range ± 0.05 T
         (0.05 K × 0.01 T knots; interpolation error ≤ 5 × 10⁻⁵ of each quantity's largest
-        value, tested; the cycle's Q_C moves by < 10⁻⁹ relative)."""
+        value, tested; the cycle's Q_C moves by < 10⁻⁹ relative); made once per case, so
+        every grid of a study shares its tables."""
+        return self._gd_tables
+
+    @cached_property
+    def _gd_tables(self) -> TabulatedSolid:
+        """:meth:`solid`, built (its splines on first use)."""
         field = self.field_of_time()
         period = 2.0 * self.blow_s
         b = [field(t) for t in np.linspace(0.0, period, 721)]

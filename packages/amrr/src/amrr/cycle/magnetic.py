@@ -997,7 +997,6 @@ class MagneticRegenerator:
                     acc.magnetic_J += work
                     acc.t_min = min(acc.t_min, float(y3[1::2].min()))
                     acc.t_max = max(acc.t_max, float(y3[1::2].max()))
-                self._deposit_W = None
                 y_prev, y = y, y3
                 if history is not None:
                     history.append(y)

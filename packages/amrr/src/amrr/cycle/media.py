@@ -236,13 +236,11 @@ class TabulatedSolid:
         t = np.asarray(temperature_K, dtype=np.float64)
         b = float(field_T)
         inside = (t >= self.low_K) & (t <= self.high_K)
-        if not (self.low_T <= b <= self.high_T) or not inside.all():
-            if not inside.any() or not (self.low_T <= b <= self.high_T):
-                return self.model(t, b)
-            exact = self.model(t[~inside], b)
-        bb = np.full(t.shape, b)
-        values = [s.ev(t, bb) for s in self._splines]
+        if not (self.low_T <= b <= self.high_T and inside.any()):
+            return self.model(t, b)
+        values = [s.ev(t, np.full(t.shape, b)) for s in self._splines]
         if not inside.all():
+            exact = self.model(t[~inside], b)
             for v, name in zip(values, _STATE_FIELDS, strict=True):
                 v[~inside] = getattr(exact, name)
         return SolidState(*values)
