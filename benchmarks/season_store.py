@@ -30,7 +30,10 @@ extrapolated linearly from the measured rate and bytes/row, and labelled as such
     python benchmarks/season_store.py --days 3 --backend postgresql --export-only
     python benchmarks/season_store.py --backend duckdb            # the full season: ≈ 40 min
 
-The generated stores are deleted at the end (``--keep`` keeps the DuckDB file).
+The generated stores are deleted at the end (``--keep`` keeps the DuckDB file; ``--pg-root
+DIR`` keeps the PostgreSQL cluster and resumes an interrupted load)::
+
+    python benchmarks/season_store.py --backend postgresql --pg-root /work/data/pgseason
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ START = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 SEASON_DAYS = 180
 # Disk planning (bytes a sample row takes, index included, generously rounded up from
 # the measured sizes recorded in RESULTS.md) and the space left to others on a shared disk.
-BYTES_PER_ROW = {"duckdb": 60, "postgresql": 220}
+BYTES_PER_ROW = {"duckdb": 60, "postgresql": 220}  # through Store.write (--path write)
+BYTES_PER_ROW_BULK = {"duckdb": 20, "postgresql": 200}  # bulk: 16 and 191 measured
 RESERVE_BYTES = 10 * 2**30
 
 REPO = Path(__file__).resolve().parents[1]
@@ -327,11 +331,12 @@ def _wal(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def postgres_target() -> Iterator[Target]:
+def postgres_target(root: Path | None = None) -> Iterator[Target]:
+    """A PostgreSQL server from the tests' launcher: throw-away, or kept in ``root``."""
     sys.path.insert(0, str(REPO))
     from testsupport.services import run_postgres  # the tests' launcher: initdb + pg_ctl
 
-    with run_postgres() as pg:
+    with run_postgres(keep_root=root) as pg:
         import psycopg
 
         with psycopg.connect(pg.dsn) as con:
@@ -352,14 +357,15 @@ def postgres_target() -> Iterator[Target]:
 # --------------------------------------------------------------------------- the run
 
 
-def check_disk(workdir: Path, backends: list[str], rows: int) -> None:
+def check_disk(workdir: Path, backends: list[str], rows: int, bulk: bool = False) -> None:
     # The backends are loaded one after the other, each deleted before the next.
-    need = max(BYTES_PER_ROW[b] * rows for b in backends)
+    per_row = BYTES_PER_ROW_BULK if bulk else BYTES_PER_ROW
+    need = max(per_row[b] * rows for b in backends)
     free = shutil.disk_usage(workdir).free
     if need + RESERVE_BYTES > free:
         raise SystemExit(
             f"season_store: {rows:,} rows need about {need / 2**30:.0f} GB "
-            f"({', '.join(f'{b} ≈ {BYTES_PER_ROW[b]} B/row' for b in backends)}) plus "
+            f"({', '.join(f'{b} ≈ {per_row[b]} B/row' for b in backends)}) plus "
             f"{RESERVE_BYTES / 2**30:.0f} GB left to others; {workdir} has "
             f"{free / 2**30:.0f} GB free. Load fewer --days (the season is extrapolated)."
         )
@@ -475,24 +481,41 @@ def bulk_load_duckdb(
     return rows, gen_s
 
 
-def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
+def _attached_days(con: object) -> set[str]:
+    """Names of the day partitions attached under ``samples``."""
+    rows = con.execute(  # type: ignore[attr-defined]
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'samples'::regclass"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def load_bulk_postgres(target: Target, days: int, chambers: int, log: Path | None = None) -> dict:
     r"""Bulk path: each day COPYed into a bare table, indexed, then attached as its partition.
 
     The store's migrations own the schema (``open_store`` creates and migrates it). A day's
-    partition is made ``LIKE samples`` without its index, filled by one ``COPY … FROM
-    STDIN`` (CSV written by Arrow, as ``Store.write`` sends it), given a ``CHECK`` on its
-    time range, then ``ATTACH``ed under the store's own name (``samples_YYYYMMDD``, the
-    same bounds ``Store.write`` creates): PostgreSQL builds the partition's primary-key
-    index in one sorted pass instead of row by row, and the ``CHECK`` spares the attach
-    its validation scan (dropped afterwards). The result is what the store makes itself:
-    the same partitions, the same index; ``\d+ samples`` lists them.
+    partition is made ``LIKE samples`` without its index, filled by one binary ``COPY …
+    FROM STDIN`` (made by ``fluxfleet.store.pgcopy``, as the ingestor's ``Store.write``
+    sends its samples), given a ``CHECK`` on its time range, then ``ATTACH``ed under the
+    store's own name (``samples_YYYYMMDD``, the same bounds ``Store.write`` creates):
+    PostgreSQL builds the partition's primary-key index in one sorted pass instead of row
+    by row, and the ``CHECK`` spares the attach its validation scan (dropped afterwards).
+    The result is what the store makes itself: the same partitions, the same index;
+    ``\d+ samples`` lists them.
+
+    With ``log`` (a kept cluster, ``--pg-root``) the load resumes: days already attached
+    are skipped, a day whose table was filled but not attached is attached, and each day's
+    times (wall, loader CPU, server CPU, load average) are appended to ``log`` as a JSON
+    line, so that a season loaded over several runs reports the sum of its days. Each
+    day's data come from its own seed, the same whichever run makes it.
     """
+    import json
+
     import psycopg
     from fluxfleet.store import open_store
-    from fluxfleet.store.postgres_store import _to_csv
+    from fluxfleet.store.pgcopy import binary_copy
     from psycopg import sql as psql
 
-    rng = np.random.default_rng(9)
     rows = 0
     gen_s = copy_s = index_s = 0.0
     t0 = time.perf_counter()
@@ -503,27 +526,45 @@ def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
     ):
         con.execute("SET TIME ZONE 'UTC'")
         con.execute("SET maintenance_work_mem = '512MB'")
+        attached = _attached_days(con)
         for day in range(days):
-            g0 = time.perf_counter()
-            samples, closures = day_batch(day, chambers, rng)
-            gen_s += time.perf_counter() - g0
             lo = START + dt.timedelta(days=day)
             hi = lo + dt.timedelta(days=1)
-            part = psql.Identifier(f"samples_{lo:%Y%m%d}")
-            c0 = time.perf_counter()
-            with con.transaction():
-                con.execute(psql.SQL("CREATE TABLE {} (LIKE samples)").format(part))
-                cols = ", ".join(samples.schema.names)
-                with con.cursor().copy(
-                    psql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(part, psql.SQL(cols))
-                ) as copy:
-                    copy.write(_to_csv(samples))
-                with con.cursor().copy(
-                    f"COPY closures ({', '.join(closures.schema.names)}) FROM STDIN (FORMAT csv)"
-                ) as copy:
-                    copy.write(_to_csv(closures))
+            name = f"samples_{lo:%Y%m%d}"
+            if name in attached:
+                continue
+            part = psql.Identifier(name)
+            d0, cpu0, scpu0 = (
+                time.perf_counter(),
+                sum(os.times()[:2]),
+                server_cpu_s(target.server_pid),
+            )
+            filled = con.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()[0]  # type: ignore[index]
+            g = c = 0.0
+            n_rows = 0
+            if not filled:
+                samples, closures = day_batch(day, chambers, np.random.default_rng([9, day]))
+                n_rows = samples.num_rows
+                c0 = time.perf_counter()
+                g = c0 - d0
+                with con.transaction():
+                    con.execute(psql.SQL("CREATE TABLE {} (LIKE samples)").format(part))
+                    for table, target_sql in (
+                        (samples, part),
+                        (closures, psql.Identifier("closures")),
+                    ):
+                        cols = psql.SQL(", ").join(map(psql.Identifier, table.schema.names))
+                        with con.cursor().copy(
+                            psql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+                                target_sql, cols
+                            )
+                        ) as copy:
+                            copy.write(binary_copy(table))
+                del samples, closures
+                c = time.perf_counter() - c0
+            else:  # filled by an interrupted run, not attached yet
+                n_rows = con.execute(psql.SQL("SELECT count(*) FROM {}").format(part)).fetchone()[0]  # type: ignore[index]
             i0 = time.perf_counter()
-            copy_s += i0 - c0
             bounds = (psql.Literal(lo), psql.Literal(hi))
             with con.transaction():
                 con.execute(
@@ -535,9 +576,19 @@ def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
                              "FOR VALUES FROM ({}) TO ({})").format(part, *bounds)
                 )  # fmt: skip
                 con.execute(psql.SQL("ALTER TABLE {} DROP CONSTRAINT bulk_range").format(part))
-            index_s += time.perf_counter() - i0
-            rows += samples.num_rows
-            del samples, closures
+            i = time.perf_counter() - i0
+            gen_s, copy_s, index_s = gen_s + g, copy_s + c, index_s + i
+            rows += n_rows
+            if log is not None:
+                entry = {
+                    "day": day, "rows": n_rows, "utc": dt.datetime.now(dt.UTC).isoformat(),
+                    "wall_s": time.perf_counter() - d0, "gen_s": g, "copy_s": c, "index_s": i,
+                    "loader_cpu_s": sum(os.times()[:2]) - cpu0,
+                    "server_cpu_s": server_cpu_s(target.server_pid) - scpu0,
+                    "load": os.getloadavg()[0],
+                }  # fmt: skip
+                with log.open("a") as f:
+                    f.write(json.dumps(entry) + "\n")
             elapsed = time.perf_counter() - t0
             print(
                 f"  {target.name} (bulk): day {day + 1}/{days}, {rows:,} rows, {elapsed:.0f} s "
@@ -550,7 +601,20 @@ def load_bulk_postgres(target: Target, days: int, chambers: int) -> dict:
                 break
         con.execute("ANALYZE samples")
     wall = time.perf_counter() - t0
-    return load_result(rows, wall, gen_s, target, server.peak_mb, cpu_s=sum(os.times()[:2]))
+    res = load_result(rows, wall, gen_s, target, server.peak_mb, cpu_s=sum(os.times()[:2]))
+    if log is not None and log.exists():  # the season over every run that loaded it
+        days_logged = [json.loads(line) for line in log.read_text().splitlines() if line]
+        res["rows"] = sum(d["rows"] for d in days_logged)
+        res["wall_s"] = sum(d["wall_s"] for d in days_logged)
+        res["write_s"] = res["wall_s"] - sum(d["gen_s"] for d in days_logged)
+        print(
+            f"  {target.name}: {len(days_logged)} days in {log}: {res['rows']:,} rows, "
+            f"{res['wall_s']:.0f} s wall, loader CPU "
+            f"{sum(d['loader_cpu_s'] for d in days_logged):.0f} s, server CPU "
+            f"{sum(d['server_cpu_s'] for d in days_logged):.0f} s",
+            flush=True,
+        )
+    return res
 
 
 def export_runs(target: Target, day: int, out: Path, runs: int = 3) -> dict[str, float]:
@@ -687,6 +751,10 @@ def main() -> None:
                     "pruning or serve runs).")  # fmt: skip
     ap.add_argument("--keep", action="store_true",
                     help="Keep the DuckDB store (in --dir) to look at it.")  # fmt: skip
+    ap.add_argument("--pg-root", type=Path, default=None,
+                    help="Keep the PostgreSQL cluster in this directory (bulk path): a later "
+                    "run resumes the load where it stopped; the days' times are logged in "
+                    "DIR/load-log.jsonl and the season's load time is their sum.")  # fmt: skip
     args = ap.parse_args()
     if args.days < 1 or args.chambers < 1 or args.batch_minutes < 1:
         ap.error("--days, --chambers and --batch-minutes must be at least 1")
@@ -694,21 +762,29 @@ def main() -> None:
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="season-store-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rows = args.days * args.chambers * SAMPLES_PER_DAY
-    check_disk(workdir, backends, rows)
-    check_disk(Path(tempfile.gettempdir()), [b for b in backends if b == "postgresql"] or
-               backends, rows)  # fmt: skip
+    bulk = args.path == "bulk"
+    check_disk(workdir, backends, rows, bulk)
+    pg_dir = args.pg_root or Path(tempfile.gettempdir())
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    if "postgresql" in backends and not (args.pg_root and (args.pg_root / "data").exists()):
+        check_disk(pg_dir, ["postgresql"], rows, bulk)  # (a resumed load has its space)
     season_rows = SEASON_DAYS * 50 * SAMPLES_PER_DAY
     print(f"{platform.node()}: {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.days} days × "
           f"{args.chambers} chambers = {rows:,} samples")  # fmt: skip
     results = {}
     for b in backends:
-        ctx = duckdb_target(workdir, keep=args.keep) if b == "duckdb" else postgres_target()
+        ctx = (
+            duckdb_target(workdir, keep=args.keep)
+            if b == "duckdb"
+            else postgres_target(args.pg_root)
+        )
         with ctx as target:
             if args.path == "bulk" and b == "duckdb":
                 res = load_bulk_duckdb(target, args.days, args.chambers, args.memory_limit)
             elif args.path == "bulk":
-                res = load_bulk_postgres(target, args.days, args.chambers)
+                log = args.pg_root / "load-log.jsonl" if args.pg_root else None
+                res = load_bulk_postgres(target, args.days, args.chambers, log)
             else:
                 res = load(target, args.days, args.chambers, args.batch_minutes)
             day = min(args.days - 1, 1)

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
-from testsupport.services import Broker, Browser, Postgres
+from testsupport.services import Broker, Browser, Postgres, run_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,24 @@ def test_postgres_round_trip(postgres: Postgres) -> None:
     assert row is not None
     assert row[0] == pytest.approx(4.0)
     assert "PostgreSQL" in row[1]
+
+
+def test_a_kept_postgres_cluster_keeps_its_data_across_restarts(postgres: Postgres) -> None:
+    # (the fixture only makes the test need PostgreSQL, skipped or failed as the others are)
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="pgkept-"))  # not tmp_path: the server's user
+    try:  # must be able to enter it
+        with run_postgres(keep_root=root) as pg, psycopg.connect(pg.dsn, autocommit=True) as c:
+            c.execute("CREATE TABLE kept (x int)")
+            c.execute("INSERT INTO kept VALUES (7)")
+        assert (root / "data" / "PG_VERSION").exists()
+        assert not (root / "data" / "postmaster.pid").exists()  # stopped, not deleted
+        with run_postgres(keep_root=root) as pg, psycopg.connect(pg.dsn) as conn:
+            assert conn.execute("SELECT x FROM kept").fetchall() == [(7,)]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_chromium_renders_and_runs_javascript(chromium: Browser) -> None:

@@ -154,8 +154,14 @@ def _unprivileged_user() -> str | None:
 
 
 @contextlib.contextmanager
-def run_postgres() -> Iterator[Postgres]:
-    """initdb + pg_ctl a throw-away cluster on a free port; yield it; stop and delete it."""
+def run_postgres(keep_root: Path | None = None) -> Iterator[Postgres]:
+    """initdb + pg_ctl a throw-away cluster on a free port; yield it; stop and delete it.
+
+    With ``keep_root`` the cluster lives in that directory instead and is kept: made by
+    ``initdb`` the first time, started again on later calls, and stopped cleanly (``fast``,
+    a checkpoint: it runs with ``fsync=off``) but not deleted — for a long benchmark load
+    that spans several sessions (benchmarks/season_store.py ``--pg-root``).
+    """
     pg_dir = os.environ.get("PG_BIN_DIR")
     if pg_dir:
         candidates = [str(Path(pg_dir) / "initdb")]
@@ -169,18 +175,20 @@ def run_postgres() -> Iterator[Postgres]:
     bindir = Path(initdb).parent
     user = _unprivileged_user()
     # Not under pytest's tmp_path: that is 0700 root-owned, which the server's user can't enter.
-    root = Path(tempfile.mkdtemp(prefix="pgtest-"))
+    root = Path(tempfile.mkdtemp(prefix="pgtest-")) if keep_root is None else keep_root
+    root.mkdir(parents=True, exist_ok=True)
     if user is not None:
         pw = pwd.getpwnam(user)
         os.chown(root, pw.pw_uid, pw.pw_gid)
     data, log_file = root / "data", root / "server.log"
     port = free_port()
     try:
-        subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, user=user,
-        )  # fmt: skip
+        if not (data / "PG_VERSION").exists():
+            subprocess.run(
+                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                 "-E", "UTF8", "--no-sync", "--no-instructions"],
+                check=True, capture_output=True, user=user,
+            )  # fmt: skip
         subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-t", "30",
              "-o", f"-p {port} -k {root} -h 127.0.0.1 -c fsync=off", "start"],
@@ -192,11 +200,13 @@ def run_postgres() -> Iterator[Postgres]:
         raise RuntimeError(f"PostgreSQL failed to start: {exc.stderr!r}\n{log}") from exc
     finally:
         if (data / "postmaster.pid").exists():
+            mode = "immediate" if keep_root is None else "fast"
             subprocess.run(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                [str(bindir / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "-t", "600", "stop"],
                 capture_output=True, user=user,
             )  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+        if keep_root is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- Chromium
