@@ -763,7 +763,8 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     rows = args.days * args.chambers * SAMPLES_PER_DAY
     bulk = args.path == "bulk"
-    check_disk(workdir, backends, rows, bulk)
+    if "duckdb" in backends:
+        check_disk(workdir, ["duckdb"], rows, bulk)
     pg_dir = args.pg_root or Path(tempfile.gettempdir())
     pg_dir.mkdir(parents=True, exist_ok=True)
     if "postgresql" in backends and not (args.pg_root and (args.pg_root / "data").exists()):
