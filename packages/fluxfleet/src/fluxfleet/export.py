@@ -7,7 +7,7 @@ offline; the other tables as stored. In CSV, times are ISO 8601 UTC with millise
 empty field.
 
 One DuckDB ``COPY (SELECT …) TO`` does the work, so that no row becomes a Python object:
-it selects, lays out and sorts the rows and writes the file with its parallel Parquet and
+it selects and sorts the rows, lays them out and writes the file with its parallel Parquet and
 CSV writers. A DuckDB store is read in place, the time range pushed down to the scan
 (rows are stored in arrival order, so a day's rows sit in a few row groups, and DuckDB's
 min/max zone maps skip the others); a PostgreSQL store streams its rows, already in the
