@@ -164,8 +164,10 @@ def test_samples_come_sorted_from_the_stream(
     out = tmp_path / "samples.parquet"
     assert export_url(pg_url, "samples", out, None, None, 2000.0, 300.0) == samples.num_rows
     got = pq.read_table(out, columns=["device", "seq", "chamber"])
-    keys = list(zip(got["device"].to_pylist(), got["seq"].to_pylist()))
-    assert keys == sorted(zip(samples["device"].to_pylist(), samples["seq"].to_pylist()))
+    keys = list(zip(got["device"].to_pylist(), got["seq"].to_pylist(), strict=True))
+    assert keys == sorted(
+        zip(samples["device"].to_pylist(), samples["seq"].to_pylist(), strict=True)
+    )
     assert got["chamber"].to_pylist() == got["device"].to_pylist()  # laid out after the sort
 
 
