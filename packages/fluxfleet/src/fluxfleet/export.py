@@ -7,7 +7,7 @@ offline; the other tables as stored. In CSV, times are ISO 8601 UTC with millise
 empty field.
 
 One DuckDB ``COPY (SELECT …) TO`` does the work, so that no row becomes a Python object:
-it selects, lays out and sorts the rows and writes the file with its parallel Parquet and
+it selects and sorts the rows, lays them out and writes the file with its parallel Parquet and
 CSV writers. A DuckDB store is read in place, the time range pushed down to the scan
 (rows are stored in arrival order, so a day's rows sit in a few row groups, and DuckDB's
 min/max zone maps skip the others); a PostgreSQL store streams its rows, already in the
@@ -162,16 +162,20 @@ def export_query(table: str, source: str, fmt: str, has_start: bool, has_end: bo
         where.append(f"{_q(time_col)} >= $start")
     if has_end:
         where.append(f"{_q(time_col)} < $end")
+    where_sql = " WHERE " + " AND ".join(where) if where else ""
     if table == "samples":
-        order = ["device", "seq"]
-    else:
-        order = [_q(time_col) if time_col else '"cmd_id"']
-        if "device" in [name for name, _t, _e in cols]:
-            order.insert(0, "device")
-    q = f"SELECT {', '.join(select)} FROM {source}"
-    if where:
-        q += " WHERE " + " AND ".join(where)
-    return q + " ORDER BY " + ", ".join(order)
+        # Sorted before the layout is made: the sort then carries the 15 stored columns,
+        # not the layout's 20 (six of them strings), and the layout's expressions run in
+        # the parallel pipeline after the sort instead of the scan's (benchmarks/
+        # RESULTS.md, "pgexport2"). A projection of a sorted table subquery keeps its
+        # order (DuckDB's "order preservation" rules; COPY keeps insertion order).
+        read = ", ".join(_q(c) for c in _SAMPLES_READ)
+        sorted_rows = f"SELECT {read} FROM {source}{where_sql} ORDER BY device, seq"
+        return f"SELECT {', '.join(select)} FROM ({sorted_rows}) AS sorted_rows"
+    order = [_q(time_col) if time_col else '"cmd_id"']
+    if "device" in [name for name, _t, _e in cols]:
+        order.insert(0, "device")
+    return f"SELECT {', '.join(select)} FROM {source}{where_sql} ORDER BY " + ", ".join(order)
 
 
 def export_table(

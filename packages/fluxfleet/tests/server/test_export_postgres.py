@@ -150,6 +150,27 @@ def test_postgres_export_equals_duckdb_export(
         assert pg.read_bytes() == duck.read_bytes()
 
 
+def test_samples_come_sorted_from_the_stream(
+    pg_url: str, fleet_batch: Batch, tmp_path: Path
+) -> None:
+    """Stored out of (device, seq) order, the samples leave in it: the file is sorted."""
+    import pyarrow.compute as pc
+
+    samples = fleet_batch.samples
+    late = pc.greater_equal(samples["seq"], pc.min_max(samples["seq"])["max"].as_py() // 2)
+    with open_store(pg_url) as st:  # the later half first: the table's order is not the key's
+        st.write(Batch(samples=samples.filter(late)))
+        st.write(Batch(samples=samples.filter(pc.invert(late))))
+    out = tmp_path / "samples.parquet"
+    assert export_url(pg_url, "samples", out, None, None, 2000.0, 300.0) == samples.num_rows
+    got = pq.read_table(out, columns=["device", "seq", "chamber"])
+    keys = list(zip(got["device"].to_pylist(), got["seq"].to_pylist(), strict=True))
+    assert keys == sorted(
+        zip(samples["device"].to_pylist(), samples["seq"].to_pylist(), strict=True)
+    )
+    assert got["chamber"].to_pylist() == got["device"].to_pylist()  # laid out after the sort
+
+
 def test_the_store_object_takes_the_same_path(stores: tuple[str, str], tmp_path: Path) -> None:
     """``export_table`` with an open PostgresStore streams through ADBC as the CLI does."""
     duck_url, pg_url = stores
