@@ -599,7 +599,8 @@ def load_bulk_postgres(target: Target, days: int, chambers: int, log: Path | Non
             if shutil.disk_usage(tempfile.gettempdir()).free < RESERVE_BYTES + 2 * 2**30:
                 print(f"  stopping after day {day + 1}: the disk's reserve is reached")
                 break
-        con.execute("ANALYZE samples")
+        if rows:  # (a resumed load with nothing left to load has its statistics)
+            con.execute("ANALYZE samples")
     wall = time.perf_counter() - t0
     res = load_result(rows, wall, gen_s, target, server.peak_mb, cpu_s=sum(os.times()[:2]))
     if log is not None and log.exists():  # the season over every run that loaded it
