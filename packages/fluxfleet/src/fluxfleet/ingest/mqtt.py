@@ -266,6 +266,7 @@ class Ingestor:
             if wait > 0:
                 items += self._inbox.take(self.batch_max - len(items), wait)
                 continue
+            self._raise_writer_error()  # a dead writer never takes the waiting batch
             with self._taken:
                 if not self._to_writer.full():
                     break  # the writer takes this batch as soon as it is validated
