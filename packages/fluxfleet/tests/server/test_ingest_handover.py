@@ -136,3 +136,11 @@ def test_a_batch_filling_behind_a_dead_writer_raises_instead_of_waiting() -> Non
     assert isinstance(outcome[0], RuntimeError)
     assert "writer thread failed" in str(outcome[0])
     store.close()
+
+
+def test_the_ingestor_runs_duckdb_on_one_thread() -> None:
+    store = DuckDBStore(":memory:")
+    store.con.execute("SET threads = 2")
+    Ingestor("127.0.0.1", 1, store)
+    assert store.con.execute("SELECT current_setting('threads')").fetchone() == (1,)
+    store.close()

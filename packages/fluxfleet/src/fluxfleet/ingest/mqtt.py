@@ -173,6 +173,7 @@ class Ingestor:
         self._generation = 0
         self._stop = threading.Event()
         self._locations = store.last_locations()
+        store.tune_for_ingest()
         # half the window: the broker keeps sending the next batch during a commit
         self.batch_max = max(1, receive_maximum // 2)
         self._to_writer: queue.Queue[_Job | None] = queue.Queue(1)
