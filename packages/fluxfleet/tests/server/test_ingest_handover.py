@@ -144,3 +144,33 @@ def test_the_ingestor_runs_duckdb_on_one_thread() -> None:
     Ingestor("127.0.0.1", 1, store)
     assert store.con.execute("SELECT current_setting('threads')").fetchone() == (1,)
     store.close()
+
+
+def test_a_batch_is_acknowledged_in_one_block_or_per_message_without_the_queue() -> None:
+    """``_ack`` hands paho one PUBACK block; a paho without ``_packet_queue`` gets
+    ``ack()`` per message, as before; nothing at all for an empty batch."""
+    store = DuckDBStore(":memory:")
+    ing = Ingestor("127.0.0.1", 1, store)
+    queued: list[tuple[int, bytes]] = []
+    acked: list[tuple[int, int]] = []
+
+    class Queueing:
+        def _packet_queue(self, command: int, packet: bytes, mid: int, qos: int) -> None:
+            queued.append((command, packet))
+
+        def ack(self, mid: int, qos: int) -> None:
+            acked.append((mid, qos))
+
+    class Acking:
+        def ack(self, mid: int, qos: int) -> None:
+            acked.append((mid, qos))
+
+    ing.client = Queueing()  # type: ignore[assignment]
+    ing._ack([7, 65535, 1])
+    ing._ack([])
+    assert queued == [(0x40, puback_bytes([7, 65535, 1]))]
+    assert acked == []
+    ing.client = Acking()  # type: ignore[assignment]
+    ing._ack([7, 8])
+    assert acked == [(7, 1), (8, 1)]
+    store.close()
