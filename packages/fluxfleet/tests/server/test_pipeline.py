@@ -53,7 +53,7 @@ def test_receiving_goes_on_while_a_batch_commits(
     assert ing.batch_max == RECEIVE_MAXIMUM // 2
     received, acked, unacked_max, queued_max = [0], [0], [0], [0]
     lock = threading.Lock()
-    on_message, ack = ing.client.on_message, ing.client.ack
+    on_message, ack = ing.client.on_message, ing._ack
 
     def counting_on_message(c: Any, u: Any, msg: Any) -> None:
         with lock:
@@ -61,15 +61,15 @@ def test_receiving_goes_on_while_a_batch_commits(
             unacked_max[0] = max(unacked_max[0], received[0] - acked[0])
         on_message(c, u, msg)
         with lock:
-            queued_max[0] = max(queued_max[0], ing._queue.qsize())
+            queued_max[0] = max(queued_max[0], len(ing._inbox))
 
-    def counting_ack(mid: int, qos: int) -> None:
+    def counting_ack(mids: list[int]) -> None:  # a committed batch's PUBACKs
         with lock:
-            acked[0] += 1
-        ack(mid, qos)
+            acked[0] += len(mids)
+        ack(mids)
 
     ing.client.on_message = counting_on_message
-    ing.client.ack = counting_ack  # type: ignore[method-assign]
+    ing._ack = counting_ack  # type: ignore[method-assign]
     ing.start()
     assert ing.subscribed.wait(10)
     runner = threading.Thread(target=ing.run, daemon=True)

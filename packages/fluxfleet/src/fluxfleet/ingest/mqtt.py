@@ -12,13 +12,20 @@ Delivery guarantees, and how they are kept:
   a redelivered or replayed message adds nothing.
 * **Bounded in flight** — the CONNECT's *receive maximum* caps the unacknowledged QoS 1
   messages the broker sends at once (paho collides packet ids past 65,535), and the
-  queue here holds at most that many: Mosquitto 2.0.11 overruns the cap once PUBACKs
-  flow, and a full queue then stops paho reading the socket (TCP holds the broker back).
+  inbox here holds at most that many: Mosquitto 2.0.11 overruns the cap once PUBACKs
+  flow, and a full inbox then stops paho reading the socket (TCP holds the broker back).
 * **Pipelined** — a batch holds at most half the receive maximum, and a writer thread
   commits (and then acknowledges) batch N while this thread validates batch N+1 and the
   broker, with half its window still free, keeps sending: with a full-window batch the
   broker stopped at the cap during every commit and the drain ran serially. At most one
   batch waits for the writer (a queue of one), so in flight stays ≤ the receive maximum.
+  While one waits, the batch being gathered keeps filling past its linger time: a batch
+  then grows with the writer's backlog, and a store's fixed cost per commit is paid
+  fewer times (DuckDB's samples, devices and commit cost a few ms a batch whatever its
+  size).
+* **Acknowledged after commit** — a committed batch's messages are acknowledged with
+  paho's public ``ack()``, one PUBACK each (a block of PUBACKs written into paho's private
+  packet queue saved a wake-up per message but depended on paho's internals; not kept).
 * **Nothing malformed stops it** — each message is validated alone
   (:mod:`~fluxfleet.ingest.batch`); a rejected one is stored as a dead letter and
   acknowledged like the rest.
@@ -45,6 +52,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from fluxfleet.ingest.batch import KINDS, BatchBuilder
 from fluxfleet.ingest.fluxes import FluxWorker
+from fluxfleet.ingest.inbox import Inbox
 from fluxfleet.store.base import Batch, Store
 
 log = logging.getLogger(__name__)
@@ -150,15 +158,17 @@ class Ingestor:
         self.subscribed = threading.Event()
         # Bounded here too: Mosquitto 2.0.11 sends past the receive maximum once PUBACKs
         # flow (eclipse-mosquitto/mosquitto#2301; tests/server/test_pipeline.py shows it).
-        # A full queue stops paho's network thread, so TCP holds the broker back.
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=receive_maximum)
+        # A full inbox stops paho's network thread, so TCP holds the broker back.
+        self._inbox: Inbox[_Item] = Inbox(receive_maximum)
         self._closing = threading.Event()
         self._generation = 0
         self._stop = threading.Event()
         self._locations = store.last_locations()
+        store.tune_for_ingest()
         # half the window: the broker keeps sending the next batch during a commit
         self.batch_max = max(1, receive_maximum // 2)
         self._to_writer: queue.Queue[_Job | None] = queue.Queue(1)
+        self._taken = threading.Condition()  # notified when the writer takes a batch
         self._writer: threading.Thread | None = None
         self._writer_error: BaseException | None = None
         self.client = mqtt.Client(
@@ -216,11 +226,8 @@ class Ingestor:
             self._generation,
         )
         while not self._closing.is_set():  # closing: left unacknowledged, delivered again
-            try:
-                self._queue.put(item, timeout=0.2)
+            if self._inbox.put(item, 0.2):
                 return
-            except queue.Full:
-                continue
 
     # the writer ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -242,17 +249,22 @@ class Ingestor:
         the writer has taken the batch before (at most one batch waits for it). Returns
         the number of messages handed over.
         """
-        try:
-            first = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
+        items = self._inbox.take(self.batch_max, timeout_s)
+        if not items:
             return 0
-        items = [first]
         deadline = time.monotonic() + self.linger_s
         while len(items) < self.batch_max:
-            try:
-                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+            wait = deadline - time.monotonic()
+            if wait > 0:
+                items += self._inbox.take(self.batch_max - len(items), wait)
+                continue
+            self._raise_writer_error()  # a dead writer never takes the waiting batch
+            with self._taken:
+                if not self._to_writer.full():
+                    break  # the writer takes this batch as soon as it is validated
+                # a batch waits for the writer: this one can go no sooner, so it fills on
+                self._taken.wait(0.02)
+            items += self._inbox.take(self.batch_max - len(items), 0.0)
         # validated here, against the locations of the batches before it (committed or not)
         builder = BatchBuilder(dict(self._locations))
         builder.add_many([(it.topic, it.payload, it.received_ms) for it in items])
@@ -284,6 +296,8 @@ class Ingestor:
     def _write_loop(self) -> None:
         try:
             while (job := self._to_writer.get()) is not None:
+                with self._taken:
+                    self._taken.notify()
                 self._commit(*job)
         except BaseException as exc:  # handed to the receiving thread, which raises it
             self._writer_error = exc
@@ -305,9 +319,8 @@ class Ingestor:
                     return  # stopping: unacknowledged, so the broker delivers them again
                 delay_s = min(2 * delay_s, 5.0)
         generation = self._generation
-        for it in items:
-            if it.qos > 0 and it.generation == generation:
-                self.client.ack(it.mid, it.qos)
+        # QoS 0 needs no PUBACK; 2 never comes (every subscription is QoS 1)
+        self._ack([it.mid for it in items if it.qos == 1 and it.generation == generation])
         now = time.monotonic()
         s = self.stats
         s.messages += builder.messages
@@ -321,6 +334,11 @@ class Ingestor:
             self.on_commit([it.payload for it in items])
         if self.fluxes is not None:
             self.fluxes.submit(builder.dirty)
+
+    def _ack(self, mids: list[int]) -> None:
+        """PUBACK the QoS 1 messages ``mids`` of this connection (a committed batch's)."""
+        for mid in mids:
+            self.client.ack(mid, 1)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the batch in hand."""

@@ -80,6 +80,11 @@ class Store(abc.ABC):
         before. :meth:`write` takes the result or a plain batch alike."""
         return batch
 
+    def tune_for_ingest(self) -> None:
+        """Settings for a process whose main work is :meth:`write` of ingest batches (the
+        ingestor calls it once); none by default."""
+        return None
+
     @abc.abstractmethod
     def write_fluxes(self, fluxes: pa.Table) -> None:
         """Store fluxes (schema ``FLUXES``), replacing those of the same (device, cyc)."""

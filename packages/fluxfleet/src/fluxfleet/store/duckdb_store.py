@@ -255,6 +255,16 @@ class DuckDBStore(Store):
         if self.read_only:
             raise StoreError(f"the DuckDB store {self.path} is opened read-only")
 
+    def tune_for_ingest(self) -> None:
+        """One DuckDB thread. A batch's statements are small (≤ 500 messages' rows): a
+        second thread only adds its own work, ≈ 0.07 CPU-s per 5,050-message drain, and
+        competes with paho and the broker for the machine's two cores (RESULTS.md,
+        "ingest: the receiving path's CPU"). The setting is the database's: reads by other
+        handles in this process (the live demo's console) then run on one thread too."""
+        if not self.read_only:
+            with self._lock:
+                self.con.execute("SET threads = 1")
+
     def write(self, batch: Batch) -> WriteResult:
         import pyarrow.compute as pc  # type: ignore[import-untyped]
 
