@@ -27,7 +27,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soilflux.cli_parts import Reading, carry_over, read_file, segment_carry, segment_file
+from soilflux.cli_parts import (
+    Mask,
+    Reading,
+    carry_over,
+    join_segmented,
+    merge_metadata,
+    read_file_pieces,
+    segment_carry,
+    segment_file,
+)
 from soilflux.conventions import for_format
 from soilflux.io import ReadMetadata
 from soilflux.options import FluxOptions
@@ -113,22 +122,50 @@ def _worker(
     file, from the file before it) and go out on ``results`` as soon as each file is read."""
     for index, path in files:
         try:
-            data, meta = read_file(path, reading)
-            carry = carries.get()
-            data, tail, carry = carry_over(data, meta, carry)
+            # every piece is read and carried over first, so that the next file's worker
+            # gets this file's open tail as early as the whole-file reading would give it
+            pieces: list[tuple[pd.DataFrame, Mask | None, str]] = []
+            file_meta: ReadMetadata | None = None
+            carry: pd.DataFrame | None = None
+            for data, meta in read_file_pieces(path, reading):
+                if file_meta is None:
+                    file_meta, carry = meta, carries.get()
+                else:
+                    merge_metadata(file_meta, meta)
+                data, tail, carry = carry_over(data, meta, carry)
+                pieces.append((data, tail, meta.format))
+                del data, tail
+            assert file_meta is not None
             results.put(("carry", index, carry))
-            part = segment_file(data, tail, meta.format, reading)
-            del data
-            report = fluxes = None
-            if part is not None:
-                samples, closures, report = part
-                if len(closures):
-                    fluxes = job.fluxes(samples, closures, meta.format, 0)
-                del samples, closures, part
-            results.put(("done", index, FileResult(index, meta, report, fluxes, meta.format)))
+            report, fluxes = _compute_pieces(pieces, reading, job)
+            result = FileResult(index, file_meta, report, fluxes, file_meta.format)
+            results.put(("done", index, result))
         except BaseException as exc:  # reported by the parent, which stops every worker
             results.put(("error", index, _error_message(exc)))
             return
+
+
+def _compute_pieces(
+    pieces: list[tuple[pd.DataFrame, Mask | None, str]], reading: Reading, job: FluxJob
+) -> tuple[SegmentReport | None, pd.DataFrame | None]:
+    """Segment a file's pieces in order (each dropped once segmented), then compute the
+    file's fluxes in one call: the file's report and fluxes (closures numbered from 0)."""
+    segmented = []
+    file_format = pieces[0][2] if pieces else "generic"
+    while pieces:
+        data, tail, file_format = pieces.pop(0)
+        part = segment_file(data, tail, file_format, reading)
+        del data
+        if part is not None:
+            segmented.append(part)
+    joined = join_segmented(segmented)
+    del segmented
+    if joined is None:
+        return None, None
+    samples, closures, report = joined
+    if not len(closures):
+        return report, None
+    return report, job.fluxes(samples, closures, file_format, 0)
 
 
 def default_jobs() -> int:
