@@ -10,7 +10,8 @@ workers wait on each other only for that step. Results come back per file and ar
 in file order, numbered as :func:`soilflux.cli_parts.iter_parts` would number them: the
 output is the serial one, row for row.
 
-Memory: each worker holds one file's records at a time (``jobs`` files in all).
+Memory: each worker holds one file's segmented samples and at most two pieces of its
+records at a time (a long Parquet file is read in pieces: :func:`soilflux.io.read_pieces`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 from soilflux.cli_parts import (
     Mask,
     Reading,
+    Segmented,
     carry_over,
     join_segmented,
     merge_metadata,
@@ -122,9 +124,11 @@ def _worker(
     file, from the file before it) and go out on ``results`` as soon as each file is read."""
     for index, path in files:
         try:
-            # every piece is read and carried over first, so that the next file's worker
-            # gets this file's open tail as early as the whole-file reading would give it
-            pieces: list[tuple[pd.DataFrame, Mask | None, str]] = []
+            # Pieces stream: each is segmented once the next one is read, and the last
+            # one's open tail goes to the next file's worker before the last piece is
+            # segmented (one piece's segmentation later than whole-file reading sent it).
+            segmented: list[Segmented] = []
+            held: tuple[pd.DataFrame, Mask | None, str] | None = None
             file_meta: ReadMetadata | None = None
             carry: pd.DataFrame | None = None
             for data, meta in read_file_pieces(path, reading):
@@ -132,12 +136,17 @@ def _worker(
                     file_meta, carry = meta, carries.get()
                 else:
                     merge_metadata(file_meta, meta)
+                if held is not None:
+                    _segment_into(segmented, held, reading)
                 data, tail, carry = carry_over(data, meta, carry)
-                pieces.append((data, tail, meta.format))
+                held = (data, tail, meta.format)
                 del data, tail
             assert file_meta is not None
             results.put(("carry", index, carry))
-            report, fluxes = _compute_pieces(pieces, reading, job)
+            if held is not None:
+                _segment_into(segmented, held, reading)
+            held = None
+            report, fluxes = _compute_joined(segmented, file_meta.format, job)
             result = FileResult(index, file_meta, report, fluxes, file_meta.format)
             results.put(("done", index, result))
         except BaseException as exc:  # reported by the parent, which stops every worker
@@ -145,21 +154,23 @@ def _worker(
             return
 
 
-def _compute_pieces(
-    pieces: list[tuple[pd.DataFrame, Mask | None, str]], reading: Reading, job: FluxJob
+def _segment_into(
+    segmented: list[Segmented], piece: tuple[pd.DataFrame, Mask | None, str], reading: Reading
+) -> None:
+    """Segment one carried-over piece, appending its result (if any) to ``segmented``."""
+    data, tail, file_format = piece
+    part = segment_file(data, tail, file_format, reading)
+    if part is not None:
+        segmented.append(part)
+
+
+def _compute_joined(
+    segmented: list[Segmented], file_format: str, job: FluxJob
 ) -> tuple[SegmentReport | None, pd.DataFrame | None]:
-    """Segment a file's pieces in order (each dropped once segmented), then compute the
-    file's fluxes in one call: the file's report and fluxes (closures numbered from 0)."""
-    segmented = []
-    file_format = pieces[0][2] if pieces else "generic"
-    while pieces:
-        data, tail, file_format = pieces.pop(0)
-        part = segment_file(data, tail, file_format, reading)
-        del data
-        if part is not None:
-            segmented.append(part)
+    """A file's segmented pieces joined and its fluxes computed in one call: the file's
+    report and fluxes (closures numbered from 0)."""
     joined = join_segmented(segmented)
-    del segmented
+    segmented.clear()
     if joined is None:
         return None, None
     samples, closures, report = joined
