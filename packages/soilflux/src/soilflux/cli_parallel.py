@@ -10,7 +10,8 @@ workers wait on each other only for that step. Results come back per file and ar
 in file order, numbered as :func:`soilflux.cli_parts.iter_parts` would number them: the
 output is the serial one, row for row.
 
-Memory: each worker holds one file's records at a time (``jobs`` files in all).
+Memory: each worker holds one file's segmented samples and at most two pieces of its
+records at a time (a long Parquet file is read in pieces: :func:`soilflux.io.read_pieces`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soilflux.cli_parts import Reading, carry_over, read_file, segment_carry, segment_file
+from soilflux.cli_parts import (
+    Mask,
+    Reading,
+    Segmented,
+    carry_over,
+    join_segmented,
+    merge_metadata,
+    read_file_pieces,
+    segment_carry,
+    segment_file,
+)
 from soilflux.conventions import for_format
 from soilflux.io import ReadMetadata
 from soilflux.options import FluxOptions
@@ -113,22 +124,59 @@ def _worker(
     file, from the file before it) and go out on ``results`` as soon as each file is read."""
     for index, path in files:
         try:
-            data, meta = read_file(path, reading)
-            carry = carries.get()
-            data, tail, carry = carry_over(data, meta, carry)
+            # Pieces stream: each is segmented once the next one is read, and the last
+            # one's open tail goes to the next file's worker before the last piece is
+            # segmented (one piece's segmentation later than whole-file reading sent it).
+            segmented: list[Segmented] = []
+            held: tuple[pd.DataFrame, Mask | None, str] | None = None
+            file_meta: ReadMetadata | None = None
+            carry: pd.DataFrame | None = None
+            for data, meta in read_file_pieces(path, reading):
+                if file_meta is None:
+                    file_meta, carry = meta, carries.get()
+                else:
+                    merge_metadata(file_meta, meta)
+                if held is not None:
+                    _segment_into(segmented, held, reading)
+                data, tail, carry = carry_over(data, meta, carry)
+                held = (data, tail, meta.format)
+                del data, tail
+            assert file_meta is not None
             results.put(("carry", index, carry))
-            part = segment_file(data, tail, meta.format, reading)
-            del data
-            report = fluxes = None
-            if part is not None:
-                samples, closures, report = part
-                if len(closures):
-                    fluxes = job.fluxes(samples, closures, meta.format, 0)
-                del samples, closures, part
-            results.put(("done", index, FileResult(index, meta, report, fluxes, meta.format)))
+            if held is not None:
+                _segment_into(segmented, held, reading)
+            held = None
+            report, fluxes = _compute_joined(segmented, file_meta.format, job)
+            result = FileResult(index, file_meta, report, fluxes, file_meta.format)
+            results.put(("done", index, result))
         except BaseException as exc:  # reported by the parent, which stops every worker
             results.put(("error", index, _error_message(exc)))
             return
+
+
+def _segment_into(
+    segmented: list[Segmented], piece: tuple[pd.DataFrame, Mask | None, str], reading: Reading
+) -> None:
+    """Segment one carried-over piece, appending its result (if any) to ``segmented``."""
+    data, tail, file_format = piece
+    part = segment_file(data, tail, file_format, reading)
+    if part is not None:
+        segmented.append(part)
+
+
+def _compute_joined(
+    segmented: list[Segmented], file_format: str, job: FluxJob
+) -> tuple[SegmentReport | None, pd.DataFrame | None]:
+    """A file's segmented pieces joined and its fluxes computed in one call: the file's
+    report and fluxes (closures numbered from 0)."""
+    joined = join_segmented(segmented)
+    segmented.clear()
+    if joined is None:
+        return None, None
+    samples, closures, report = joined
+    if not len(closures):
+        return report, None
+    return report, job.fluxes(samples, closures, file_format, 0)
 
 
 def default_jobs() -> int:

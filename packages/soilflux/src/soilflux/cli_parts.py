@@ -22,6 +22,7 @@ from soilflux.conventions import segment_options
 from soilflux.io import (
     ANALYSER_FORMATS,
     FORMATS,
+    PIECE_ROWS,
     ColumnMap,
     Format,
     InputError,
@@ -30,10 +31,13 @@ from soilflux.io import (
     read,
     read_chambers,
     read_closure_table,
+    read_pieces,
 )
 from soilflux.segment import SegmentReport, open_tail_rows, segment
 
 Mask = npt.NDArray[Any]
+#: One file's (or piece's) :func:`soilflux.segment.segment` result.
+Segmented = tuple[pd.DataFrame, pd.DataFrame, SegmentReport]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class Reading:
         End fit windows before a re-opening drop.
     closure_table : pandas.DataFrame or None
         Closure table for analyser records (:func:`soilflux.io.read_closure_table`).
+    piece_rows : int
+        A longer Parquet table is read and segmented in pieces of at most this many rows
+        (:func:`read_file_pieces`).
     """
 
     format: str = "auto"
@@ -69,6 +76,7 @@ class Reading:
     area_cm2: float | None = None
     trim_opening: bool = False
     closure_table: pd.DataFrame | None = None
+    piece_rows: int = PIECE_ROWS
 
     def segment_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`soilflux.segment.segment` common to every file."""
@@ -92,6 +100,7 @@ def make_reading(
     columns: ColumnMap | None = None,
     closure_table_path: Path | None = None,
     metadata: list[ReadMetadata] | None = None,
+    piece_rows: int = PIECE_ROWS,
 ) -> Reading:
     """A :class:`Reading` from :func:`iter_parts`' options, the side tables read (the chamber
     table's metadata appended to ``metadata``)."""
@@ -115,6 +124,7 @@ def make_reading(
         area_cm2=area_cm2,
         trim_opening=trim_opening,
         closure_table=closure_table,
+        piece_rows=piece_rows,
     )
 
 
@@ -124,6 +134,32 @@ def read_file(path: Path, reading: Reading) -> tuple[pd.DataFrame, ReadMetadata]
         path, cast(Format, reading.format), strict=reading.strict, tz=reading.tz,
         columns=reading.columns,
     )  # fmt: skip
+    return _labelled(path, data, meta, reading)
+
+
+def read_file_pieces(path: Path, reading: Reading) -> Iterator[tuple[pd.DataFrame, ReadMetadata]]:
+    """:func:`read_file` one piece of consecutive rows at a time: a long Parquet table in
+    pieces of at most ``reading.piece_rows`` rows (:func:`soilflux.io.read_pieces`), any
+    other file whole. Each piece is carried over and segmented as if it were a file of its
+    own; :func:`join_segmented` makes the file's pieces one part again."""
+    pieces = read_pieces(
+        path, cast(Format, reading.format), strict=reading.strict, tz=reading.tz,
+        columns=reading.columns, piece_rows=reading.piece_rows,
+    )  # fmt: skip
+    for data, meta in pieces:
+        yield _labelled(path, data, meta, reading)
+
+
+def merge_metadata(total: ReadMetadata, piece: ReadMetadata) -> None:
+    """Add a later piece's issues and new notes to its file's metadata."""
+    total.issues.extend(piece.issues)
+    total.notes.extend(n for n in piece.notes if n not in total.notes)
+
+
+def _labelled(
+    path: Path, data: pd.DataFrame, meta: ReadMetadata, reading: Reading
+) -> tuple[pd.DataFrame, ReadMetadata]:
+    """An analyser record labelled with its closures (other records as they are)."""
     if meta.format in ANALYSER_FORMATS:
         if reading.closure_table is None:
             raise InputError(
@@ -174,6 +210,35 @@ def segment_file(
     return segment(data, **reading.segment_kwargs(), **segment_options(file_format), leave_out=tail)
 
 
+def join_segmented(parts: list[Segmented]) -> Segmented | None:
+    """A file's segmented pieces as one part (None when there are none): closures numbered
+    on from piece to piece, the reports' counts added.
+
+    The flux engine then sees the file's closures in one call, as when the file was
+    segmented whole: its chunks of closures and the checks across a chamber's closures
+    (``not_flushed``) do not depend on where the pieces were cut.
+    """
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    offset = 0
+    all_samples: list[pd.DataFrame] = []
+    all_closures: list[pd.DataFrame] = []
+    report = SegmentReport()
+    for samples, closures, piece_report in parts:
+        # segment numbers closures 0..n-1 (the closure table's index) within a piece
+        samples["closure"] = samples["closure"].to_numpy() + offset
+        closures.index = pd.Index(closures.index.to_numpy() + offset, name="closure")
+        all_samples.append(samples)
+        all_closures.append(closures)
+        report.add(piece_report)
+        offset += len(closures)
+    return (
+        pd.concat(all_samples, ignore_index=True),
+        pd.concat(all_closures),
+        report,
+    )
+
+
 def segment_carry(
     carry: pd.DataFrame | None, reading: Reading
 ) -> tuple[pd.DataFrame, pd.DataFrame, SegmentReport] | None:
@@ -198,13 +263,14 @@ def iter_parts(
     closure_table_path: Path | None = None,
     metadata: list[ReadMetadata] | None = None,
     reports: list[SegmentReport] | None = None,
+    piece_rows: int = PIECE_ROWS,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Read and segment input files, one ``(samples, closures)`` part at a time.
 
-    Memory holds one file (plus the closures it leaves open) at a time. Generic tables are
-    taken in the order given as one continuous record: each chamber's last closure, when the
-    next file may continue it, is carried over (:func:`soilflux.segment.open_tail`). Each
-    LI-COR file is a part of its own.
+    Memory holds one file or Parquet piece (plus the closures it leaves open) at a time.
+    Generic tables are taken in the order given as one continuous record: each chamber's
+    last closure, when the next file (or piece) may continue it, is carried over
+    (:func:`soilflux.segment.open_tail`). Each LI-COR file is a part of its own.
 
     Parameters
     ----------
@@ -230,8 +296,12 @@ def iter_parts(
         Closure table (chamber, start, end) for analyser records
         (:func:`soilflux.io.read_closure_table`).
     metadata, reports : list, optional
-        Filled with each file's :class:`ReadMetadata` and each part's
-        :class:`SegmentReport`.
+        Filled with each file's :class:`ReadMetadata` and each file's
+        :class:`SegmentReport` (the counts of all its parts).
+    piece_rows : int
+        A long Parquet table is read and segmented in pieces of at most this many rows,
+        each carried over to the next as files are (memory stays bounded; a closure's
+        samples never straddle two parts).
 
     Yields
     ------
@@ -251,6 +321,7 @@ def iter_parts(
         columns=columns,
         closure_table_path=closure_table_path,
         metadata=metadata,
+        piece_rows=piece_rows,
     )
     files: Any = inputs
     if progress and len(inputs) > 1:
@@ -259,13 +330,25 @@ def iter_parts(
         files = tqdm(inputs, desc="reading", unit="file", file=sys.stderr)
     carry: pd.DataFrame | None = None
     for path in files:
-        data, meta = read_file(path, reading)
-        metadata.append(meta)
-        data, tail, carry = carry_over(data, meta, carry)
-        part = segment_file(data, tail, meta.format, reading)
-        if part is None:
+        file_meta: ReadMetadata | None = None
+        segmented: list[Segmented] = []
+        for data, meta in read_file_pieces(path, reading):
+            # one metadata per file, the later pieces' issues and notes added in
+            if file_meta is None:
+                file_meta = meta
+                metadata.append(meta)
+            else:
+                merge_metadata(file_meta, meta)
+            data, tail, carry = carry_over(data, meta, carry)
+            part = segment_file(data, tail, meta.format, reading)
+            del data
+            if part is not None:
+                segmented.append(part)
+        joined = join_segmented(segmented)
+        del segmented
+        if joined is None:
             continue
-        samples, closures, report = part
+        samples, closures, report = joined
         reports.append(report)
         if len(closures):
             yield samples, closures

@@ -6,6 +6,7 @@ turns it into the engine's ``(samples, closures)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,13 @@ from soilflux.io.chambers import read_chambers
 from soilflux.io.closures import assign_closures, read_closure_table
 from soilflux.io.columns import ColumnMap, parse_columns_option
 from soilflux.io.errors import InputError, ReadMetadata, RowIssue, missing_reason
-from soilflux.io.generic import SAMPLE_COLUMNS, parse_generic_table, read_generic
+from soilflux.io.generic import (
+    PIECE_ROWS,
+    SAMPLE_COLUMNS,
+    parse_generic_table,
+    read_generic,
+    read_generic_pieces,
+)
 from soilflux.io.licor81x import read_licor81x
 from soilflux.io.licor82z import read_licor82z
 from soilflux.io.licorjson import read_licorjson
@@ -59,6 +66,7 @@ TABLE_FORMATS: tuple[str, ...] = ("generic", *PRESETS)
 __all__ = [
     "ANALYSER_FORMATS",
     "FORMATS",
+    "PIECE_ROWS",
     "PRESETS",
     "SAMPLE_COLUMNS",
     "TABLE_FORMATS",
@@ -79,6 +87,7 @@ __all__ = [
     "read_licor81x",
     "read_licor82z",
     "read_licorjson",
+    "read_pieces",
 ]
 
 
@@ -177,6 +186,38 @@ def read(
     if columns is not None:
         _fill_constants(data, meta, columns)
     return data, meta
+
+
+def read_pieces(
+    path: str | Path,
+    format: Format = "auto",
+    *,
+    strict: bool = False,
+    tz: str = "UTC",
+    columns: ColumnMap | None = None,
+    piece_rows: int = PIECE_ROWS,
+) -> Iterator[tuple[pd.DataFrame, ReadMetadata]]:
+    """:func:`read`, a long Parquet table one piece of at most ``piece_rows`` consecutive
+    rows at a time (:func:`soilflux.io.generic.read_generic_pieces`); any other file is
+    one piece. Arguments as :func:`read`.
+
+    Yields
+    ------
+    data, metadata
+        Each piece's samples and metadata, in file order.
+    """
+    if not Path(path).is_file():
+        raise InputError(path, None, None, missing_reason(path))
+    chosen = detect_format(path) if format == "auto" else format
+    if chosen == "generic":
+        yield from read_generic_pieces(path, strict=strict, columns=columns, piece_rows=piece_rows)
+    elif chosen in PRESETS:
+        preset = PRESETS[chosen].merged(columns)
+        yield from read_generic_pieces(
+            path, strict=strict, columns=preset, format_name=chosen, piece_rows=piece_rows
+        )
+    else:
+        yield read(path, format, strict=strict, tz=tz, columns=columns)
 
 
 def _fill_constants(data: pd.DataFrame, meta: ReadMetadata, columns: ColumnMap) -> None:

@@ -57,6 +57,22 @@ class SegmentReport:
     missing_gas: int = 0
     flag_counts: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: SegmentReport) -> None:
+        """Add the counts of ``other`` (another piece of the same file) to these."""
+        for name in (
+            "closures",
+            "rows_in_closures",
+            "rows_outside",
+            "duplicates_dropped",
+            "out_of_order",
+            "clock_jumps",
+            "gaps",
+            "missing_gas",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for flag, n in other.flag_counts.items():
+            self.flag_counts[flag] = self.flag_counts.get(flag, 0) + n
+
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [
