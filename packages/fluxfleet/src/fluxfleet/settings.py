@@ -4,7 +4,8 @@ Every server command (``fluxfleet ingest``, ``fluxfleet export``) reads them, in
 of precedence: its own command-line options, then the environment (``FLUXFLEET_BROKER``,
 ``FLUXFLEET_STORE``, ``FLUXFLEET_DATA_DIR``, … — ``FLUXFLEET_`` + the field name in
 capitals), then ``--config FILE.toml`` (top-level keys named like the fields), then the
-defaults below.
+defaults below (the numbers and paths in :mod:`fluxfleet.settings_defaults`, which also gives
+them without this module's import when only a command's options can set them).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEFAULT_AREA_CM2 = 452.4
-"""Soil area of a chamber: a 24-cm pot [cm²] (the simulator's assumed bucket on pot)."""
-DEFAULT_VOLUME_CM3 = 452.4 * 16.5
-"""Chamber volume: the pot area × the 16.5-cm bucket height (seed: 16–17 cm) [cm³]."""
+from fluxfleet.settings_defaults import (
+    DEFAULT_AREA_CM2,
+    DEFAULT_DATA_DIR,
+    DEFAULT_VOLUME_CM3,
+    ENV_PREFIX,
+)
+from fluxfleet.settings_defaults import store_url as _store_url
 
 
 class SettingsError(ValueError):
@@ -33,14 +37,14 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """What the server needs to know (units in the names)."""
 
-    model_config = SettingsConfigDict(env_prefix="FLUXFLEET_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     broker: str = "mqtt://127.0.0.1:1883"
     """The MQTT broker, ``mqtt://HOST:PORT``."""
     store: str = ""
     """Store URL (``duckdb:///PATH`` or ``postgresql://…``); empty: a DuckDB file in
     ``data_dir``."""
-    data_dir: Path = Path("var")
+    data_dir: Path = DEFAULT_DATA_DIR
     """Where the embedded store and other server files live."""
     bundles: Path | None = None
     """The update server's directory (``fluxfleet bundle --out``) that ``fluxfleet serve``
@@ -83,10 +87,7 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         """The store URL, the default DuckDB file under ``data_dir`` when none is set."""
-        if self.store:
-            return self.store
-        path = (self.data_dir / "fluxfleet.duckdb").as_posix()
-        return "duckdb:///" + path  # an absolute path gives duckdb:////…
+        return _store_url(self.store, self.data_dir)
 
     @property
     def broker_address(self) -> tuple[str, int]:

@@ -92,3 +92,68 @@ def test_ingest_without_a_broker_exits_1(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.exit_code == 1
     assert "cannot reach the broker" in r.output
+
+
+def _clear_fluxfleet_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for k in list(os.environ):
+        if k.upper().startswith("FLUXFLEET_"):
+            monkeypatch.delenv(k)
+
+
+@pytest.mark.parametrize("store", [None, "postgresql://u@h/db", "duckdb:////srv/x.duckdb"])
+def test_options_only_are_the_declared_settings(
+    store: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without config or environment, the light path gives what load_settings gives."""
+    from fluxfleet.settings_defaults import options_only
+
+    _clear_fluxfleet_env(monkeypatch)
+    light, full = options_only(None, store), load_settings(store=store)
+    assert light is not None
+    for name in ("store", "data_dir", "chamber_volume_cm3", "chamber_area_cm2", "store_url"):
+        assert getattr(light, name) == getattr(full, name), name
+
+
+def test_options_only_defers_to_config_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fluxfleet.settings_defaults import options_only
+
+    _clear_fluxfleet_env(monkeypatch)
+    assert options_only(tmp_path / "fleet.toml", "duckdb:///x.duckdb") is None
+    monkeypatch.setenv("fluxfleet_chamber_area_cm2", "300")  # pydantic reads any case
+    assert options_only(None, "duckdb:///x.duckdb") is None
+    assert load_settings().chamber_area_cm2 == 300.0
+
+
+def test_export_reads_the_chamber_from_the_environment_and_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export's chamber volume and area: defaults, then FLUXFLEET_*, then --config."""
+    import pyarrow.parquet as pq
+    from fluxfleet.settings_defaults import DEFAULT_AREA_CM2, DEFAULT_VOLUME_CM3
+    from fluxfleet.store import Batch
+
+    from .test_export import _samples
+
+    _clear_fluxfleet_env(monkeypatch)
+    store = f"duckdb:///{tmp_path}/s.duckdb"
+    with open_store(store) as st:
+        st.write(Batch(samples=_samples()))
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text("chamber_volume_cm3 = 1234.5\n")
+    out = tmp_path / "s.parquet"
+    cmd = ["export", "--store", store, "--table", "samples", "-o", str(out)]
+    runner = CliRunner()
+    for env, extra, want in (
+        ({}, [], (DEFAULT_VOLUME_CM3, DEFAULT_AREA_CM2)),
+        ({"FLUXFLEET_CHAMBER_AREA_CM2": "300"}, [], (DEFAULT_VOLUME_CM3, 300.0)),
+        ({}, ["--config", str(cfg)], (1234.5, DEFAULT_AREA_CM2)),
+    ):
+        r = runner.invoke(app, cmd + extra, env=env)
+        assert r.exit_code == 0, r.output
+        t = pq.read_table(out, columns=["volume_cm3", "area_cm2"])
+        got = (t["volume_cm3"][0].as_py(), t["area_cm2"][0].as_py())
+        assert got == want, (env, extra)
