@@ -666,7 +666,7 @@ def _text(values: pd.Series, *, lower: bool = False, categorical: bool = False) 
     rows) and are spread back by code: as strings, or with ``categorical`` as a
     categorical column of those strings (the codes kept, no string made per row).
     """
-    codes, uniques = pd.factorize(values)
+    codes, uniques = _codes(values)
     text = pd.Series(uniques).astype("string").str.strip()
     missing = text.isna() | text.str.lower().isin(_MISSING_TEXT)
     text = text.mask(missing)
@@ -681,6 +681,15 @@ def _text(values: pd.Series, *, lower: bool = False, categorical: bool = False) 
         )
         return pd.Series(cat, index=values.index)
     return pd.Series(text.array.take(codes, allow_fill=True), index=values.index)
+
+
+def _codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
+    """Codes (-1: missing) and distinct values of a column: a categorical's own (unused
+    categories kept), any other column's by :func:`pandas.factorize`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.intp), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.intp, copy=False), pd.Index(uniques)
 
 
 def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
