@@ -84,7 +84,7 @@ class Records:
     def from_frame(cls, data: pd.DataFrame, gases: list[str], by_id: bool) -> Records:
         """Arrays of a reader's frame (see :func:`soilflux.segment.segment`)."""
         time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-        t_ns = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        t_ns = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
         chamber, names = factorize_as(data["chamber"], "str", sort=True)
         closed: BoolArray | None = None
         phase_codes: IntArray | None = None

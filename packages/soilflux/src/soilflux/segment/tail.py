@@ -91,7 +91,7 @@ def open_tail_rows(data: pd.DataFrame, *, max_duration_s: float = 900.0) -> npt.
     if data.empty:
         return np.zeros(0, dtype=bool)
     time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-    t = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    t = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
     chamber, names = factorize_as(data["chamber"], "str")
     n = len(names)
     last = group_max(t, chamber, n)
