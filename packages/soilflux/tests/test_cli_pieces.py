@@ -152,3 +152,19 @@ def test_report_add_sums_counts() -> None:
     assert a == SegmentReport(
         closures=5, rows_in_closures=10, rows_outside=4, gaps=3, flag_counts={"gap": 3, "short": 1}
     )
+
+
+def test_carry_joins_categoricals_on_their_union() -> None:
+    """A carried tail and the next piece with other categories: one categorical column of
+    the same values (not a column of objects)."""
+    from soilflux.cli_parts import _concat_records
+
+    def coded(values: list[str | None], categories: list[str]) -> pd.Series:
+        return pd.Series(values, dtype=pd.CategoricalDtype(pd.Index(categories, dtype="string")))
+
+    carry = pd.DataFrame({"chamber": coded(["a", None], ["a", "b"]), "x": [1.0, 2.0]})
+    piece = pd.DataFrame({"chamber": coded(["c", "b", "a"], ["c", "b", "a"]), "x": [3.0, 4.0, 5.0]})
+    joined = _concat_records(carry, piece)
+    assert isinstance(joined["chamber"].dtype, pd.CategoricalDtype)
+    assert joined["chamber"].astype("string").tolist() == ["a", pd.NA, "c", "b", "a"]
+    assert joined["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -34,7 +34,14 @@ def test_text_rules_on_distinct_values_match_rowwise(
     values: list[str | None], lower: bool, categorical: bool
 ) -> None:
     series = pd.Series(values, dtype="category" if categorical else object)
-    pd.testing.assert_series_equal(_text(series, lower=lower), rowwise_text(series, lower))
+    expected = rowwise_text(series, lower)
+    pd.testing.assert_series_equal(_text(series, lower=lower), expected)
+    # as a categorical: the same strings, categories distinct (" a" and "a" are one)
+    as_codes = _text(series, lower=lower, categorical=True)
+    assert isinstance(as_codes.dtype, pd.CategoricalDtype)
+    assert as_codes.cat.categories.is_unique
+    assert as_codes.cat.categories.dtype == "string"
+    pd.testing.assert_series_equal(as_codes.astype("string"), expected)
 
 
 def test_parquet_by_row_groups_reads_like_a_whole_pandas_read(tmp_path: Path) -> None:
@@ -65,3 +72,10 @@ def test_parquet_by_row_groups_reads_like_a_whole_pandas_read(tmp_path: Path) ->
     assert [str(i) for i in meta.issues] == [str(i) for i in expected_meta.issues]
     assert meta.notes == expected_meta.notes
     assert len(data) < n  # empty chambers were left out
+    # identifiers as categoricals: the same values and issues
+    coded, coded_meta = read_generic(path, categorical_ids=True)
+    ids = ["chamber", "location", "phase"]
+    assert all(isinstance(coded[c].dtype, pd.CategoricalDtype) for c in ids)
+    pd.testing.assert_frame_equal(coded.astype({c: "string" for c in ids}), data, check_exact=True)
+    assert [str(i) for i in coded_meta.issues] == [str(i) for i in meta.issues]
+    assert coded_meta.notes == meta.notes

@@ -312,3 +312,42 @@ def test_reference_files_read_and_segmented_as_before(reference_dir: Path) -> No
     for name in ("LI8150.81x", "LI8200-01S.json"):
         _assert_parts_equal([flux / name])
     _assert_parts_equal([flux / "fluxible_co2_conc.csv"], format="fluxible")
+
+
+def as_categorical_ids(data: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """``data`` with its identifier columns as the reader gives them to the CLI
+    (``categorical_ids``): categories in a shuffled order, one of them unused."""
+    out = data.copy()
+    for name in ("chamber", "location", "phase", "closure_id"):
+        if name in out.columns:
+            values = [*out[name].dropna().unique().tolist(), "unused"]
+            categories = pd.Index(rng.permutation(np.asarray(values, dtype=object)), dtype="string")
+            out[name] = out[name].astype(pd.CategoricalDtype(categories))
+    return out
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_chambers=st.integers(1, 4),
+    by_id=st.booleans(),
+    defects=st.integers(0, 8),
+    cut=st.floats(0.1, 1.0),
+)
+def test_categorical_ids_segment_as_strings(
+    seed: int, n_chambers: int, by_id: bool, defects: int, cut: float
+) -> None:
+    """Identifiers as categoricals (codes in any order, unused categories): the same open
+    tail, samples, closures and report as the same identifiers as strings."""
+    data = records(seed, n_chambers, by_id, True, defects, True)
+    data = data.iloc[: max(1, int(cut * len(data)))].reset_index(drop=True)
+    coded = as_categorical_ids(data, np.random.default_rng(seed))
+    tail = open_tail_rows(data)
+    np.testing.assert_array_equal(open_tail_rows(coded), tail)
+    if tail.all():
+        return
+    options: dict[str, Any] = {"volume_cm3": 5000.0, "area_cm2": 300.0, "leave_out": tail}
+    want = segment(data, **options)
+    got = segment(coded, **options)
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+    assert dataclasses.asdict(got[2]) == dataclasses.asdict(want[2])

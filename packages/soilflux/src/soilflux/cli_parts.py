@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from soilflux.conventions import segment_options
 from soilflux.io import (
@@ -141,10 +142,11 @@ def read_file_pieces(path: Path, reading: Reading) -> Iterator[tuple[pd.DataFram
     """:func:`read_file` one piece of consecutive rows at a time: a long Parquet table in
     pieces of at most ``reading.piece_rows`` rows (:func:`soilflux.io.read_pieces`), any
     other file whole. Each piece is carried over and segmented as if it were a file of its
-    own; :func:`join_segmented` makes the file's pieces one part again."""
+    own; :func:`join_segmented` makes the file's pieces one part again. A generic table's
+    identifiers come as categoricals (segmentation works on their codes)."""
     pieces = read_pieces(
         path, cast(Format, reading.format), strict=reading.strict, tz=reading.tz,
-        columns=reading.columns, piece_rows=reading.piece_rows,
+        columns=reading.columns, piece_rows=reading.piece_rows, categorical_ids=True,
     )  # fmt: skip
     for data, meta in pieces:
         yield _labelled(path, data, meta, reading)
@@ -196,9 +198,25 @@ def carry_over(
     if meta.format != "generic":
         return data, None, carry
     if carry is not None:
-        data = pd.concat([carry, data], ignore_index=True)
+        data = _concat_records(carry, data)
     tail = open_tail_rows(data)
     return data, tail, data[tail]
+
+
+def _concat_records(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """``first``'s rows, then ``second``'s; categorical columns on the union of both sides'
+    categories (pandas would make a column of two different categoricals one of objects)."""
+    for name in first.columns.intersection(second.columns):
+        a, b = first[name], second[name]
+        if (
+            isinstance(a.dtype, pd.CategoricalDtype)
+            and isinstance(b.dtype, pd.CategoricalDtype)
+            and a.dtype != b.dtype
+        ):
+            dtype = pd.CategoricalDtype(union_categoricals([a.array, b.array]).categories)
+            first = first.assign(**{name: a.astype(dtype)})
+            second = second.assign(**{name: b.astype(dtype)})
+    return pd.concat([first, second], ignore_index=True)
 
 
 def segment_file(

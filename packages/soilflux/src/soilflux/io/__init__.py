@@ -196,10 +196,12 @@ def read_pieces(
     tz: str = "UTC",
     columns: ColumnMap | None = None,
     piece_rows: int = PIECE_ROWS,
+    categorical_ids: bool = False,
 ) -> Iterator[tuple[pd.DataFrame, ReadMetadata]]:
     """:func:`read`, a long Parquet table one piece of at most ``piece_rows`` consecutive
     rows at a time (:func:`soilflux.io.generic.read_generic_pieces`); any other file is
-    one piece. Arguments as :func:`read`.
+    one piece. Arguments as :func:`read`; ``categorical_ids`` gives a generic table's
+    identifier columns as categoricals (:func:`soilflux.io.generic.read_generic`).
 
     Yields
     ------
@@ -210,11 +212,22 @@ def read_pieces(
         raise InputError(path, None, None, missing_reason(path))
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "generic":
-        yield from read_generic_pieces(path, strict=strict, columns=columns, piece_rows=piece_rows)
+        yield from read_generic_pieces(
+            path,
+            strict=strict,
+            columns=columns,
+            piece_rows=piece_rows,
+            categorical_ids=categorical_ids,
+        )
     elif chosen in PRESETS:
         preset = PRESETS[chosen].merged(columns)
         yield from read_generic_pieces(
-            path, strict=strict, columns=preset, format_name=chosen, piece_rows=piece_rows
+            path,
+            strict=strict,
+            columns=preset,
+            format_name=chosen,
+            piece_rows=piece_rows,
+            categorical_ids=categorical_ids,
         )
     else:
         yield read(path, format, strict=strict, tz=tz, columns=columns)

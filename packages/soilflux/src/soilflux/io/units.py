@@ -114,10 +114,20 @@ def check_plausible_median(
     if name not in PLAUSIBLE_MEDIAN:
         return
     x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
-    if not len(x):
+    finite = np.isfinite(x)
+    n = int(np.count_nonzero(finite))
+    if not n:
         return
     low, high = PLAUSIBLE_MEDIAN[name]
+    # The median is the mean of the sorted values' middle two, s[(n-1)//2] and s[n//2]
+    # (one when n is odd): both lie in [low, high], and so does their mean, when at most
+    # (n-1)//2 values are below low and at most n-1-n//2 above high. Two counts decide the
+    # usual column without sorting it; only a column that fails is given its median.
+    below = int(np.count_nonzero((x < low) & finite))
+    above = int(np.count_nonzero((x > high) & finite))
+    if below <= (n - 1) // 2 and above <= n - 1 - n // 2:
+        return
+    x = x[finite]
     median = float(np.median(x))
     if median == 0.0 and name in _ZERO_POSSIBLE:
         return  # dried air: no water at all is a real record, not a unit

@@ -169,8 +169,10 @@ def segment(
 
     # --- sort by corrected time; drop repeated timestamps (first arrival kept)
     t = clock.t_ns
+    steps = clock.steps  # the steps of these rows, as long as they stay in this order
     same = np.r_[False, chamber[1:] == chamber[:-1]]
     if not bool(np.all(~same[1:] | (t[1:] >= t[:-1]))):
+        steps = None
         by_time = np.lexsort((t, chamber))  # stable: ties keep arrival order
         rows, chamber, t = rows[by_time], chamber[by_time], t[by_time]
         jump, late = clock.jump[by_time], clock.late[by_time]
@@ -179,16 +181,20 @@ def segment(
         jump, late = clock.jump, clock.late
     repeat, conflict = repeated_times(t, same, lambda r: rec.gas(rows[r]))
     report.duplicates_dropped = int(repeat.sum())
-    kept = ~repeat
-    rows, chamber, t = rows[kept], chamber[kept], t[kept]
-    jump, late, conflict = jump[kept], late[kept], conflict[kept]
+    if report.duplicates_dropped:  # (the usual record has none: no copies then)
+        steps = None
+        kept = ~repeat
+        rows, chamber, t = rows[kept], chamber[kept], t[kept]
+        jump, late, conflict = jump[kept], late[kept], conflict[kept]
 
     # --- closures
-    groups = closure_groups(rec, rows, chamber, t, by_id, gap_factor, max_duration_s)
+    groups = closure_groups(rec, rows, chamber, t, by_id, gap_factor, max_duration_s, steps)
     inside = groups.group >= 0
     report.rows_outside = int((~inside).sum())
-    rows, t, group = rows[inside], t[inside], groups.group[inside]
-    jump, late, conflict, gap = jump[inside], late[inside], conflict[inside], groups.gap[inside]
+    group, gap = groups.group, groups.gap
+    if report.rows_outside:
+        rows, t, group, gap = rows[inside], t[inside], group[inside], gap[inside]
+        jump, late, conflict = jump[inside], late[inside], conflict[inside]
     report.gaps = int(gap.sum())
     if not rows.size:
         return _empty(gases, report)
@@ -220,7 +226,8 @@ def segment(
         "short": duration_s < min_duration_s,
         "long": duration_s > max_duration_s,
     }
-    rows, group, elapsed = rows[gas_ok], group[gas_ok], elapsed[gas_ok].reset_index(drop=True)
+    if report.missing_gas:
+        rows, group, elapsed = rows[gas_ok], group[gas_ok], elapsed[gas_ok].reset_index(drop=True)
     if trim_opening:
         gas = rec.gas(rows)[:, 0]
         ids = np.arange(n_groups, dtype=np.int64)
@@ -280,15 +287,18 @@ def _samples(
     """The engine's sample table, sorted by (closure, elapsed time), aux holes filled."""
     el = elapsed.to_numpy(dtype=np.float64, na_value=np.nan)
     # rows come in (chamber, time) order: closures are runs that a stable sort merges
-    order = np.argsort(closure, kind="stable")
+    # (closure numbers are < the number of rows: a radix sort when they fit 16 bits)
+    order = stable_order(closure, int(closure.max()) + 1 if closure.size else 0)
     c, e = closure[order], el[order]
     if not bool(np.all((c[1:] != c[:-1]) | (e[1:] >= e[:-1]))):
         order = np.lexsort((el, closure))
+        c, e = closure[order], el[order]
     picked = rows[order]
-    aux = [c for c in AUX_COLUMNS if c in rec.frame.columns]
+    aux = [name for name in AUX_COLUMNS if name in rec.frame.columns]
     columns: dict[str, object] = {
-        "closure": closure[order],
-        "elapsed_s": _take(elapsed, order),
+        "closure": c,
+        # the float elapsed time is taken already (for the order's check)
+        "elapsed_s": e if elapsed.dtype == np.float64 else _take(elapsed, order),
     }
     for name in (*gases, *aux):
         columns[name] = _take(rec.frame[name], picked)

@@ -39,6 +39,9 @@ class ClockRepair:
     t_ns: IntArray  # corrected time [ns since the epoch]
     jump: BoolArray  # a repaired backward clock jump lands on this sample
     late: BoolArray  # this sample arrived after a younger one
+    #: step from the previous sample and the chamber's median step [s], when no jump
+    #: changed the times (what :func:`soilflux.segment.closures.closure_groups` needs)
+    steps: tuple[FloatArray, FloatArray] | None = None
 
 
 def repair_clock(
@@ -81,7 +84,7 @@ def repair_clock(
     jump = same_context & (step < -clock_jump_s)
     if not jump.any():
         late = same & (step < 0)
-        return ClockRepair(t_ns, jump, late)
+        return ClockRepair(t_ns, jump, late, (step, med))
     jump = _confirmed_jumps(jump, t_ns, chamber, med, gas_rows)
     correction = np.where(jump, -step + np.nan_to_num(med, nan=1.0), 0.0)
     # NTP sets a wrong clock right: the chamber's samples that arrived before a jump are

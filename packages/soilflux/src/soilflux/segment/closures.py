@@ -84,7 +84,7 @@ class Records:
     def from_frame(cls, data: pd.DataFrame, gases: list[str], by_id: bool) -> Records:
         """Arrays of a reader's frame (see :func:`soilflux.segment.segment`)."""
         time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-        t_ns = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        t_ns = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
         chamber, names = factorize_as(data["chamber"], "str", sort=True)
         closed: BoolArray | None = None
         phase_codes: IntArray | None = None
@@ -134,16 +134,22 @@ def closure_groups(
     by_id: bool,
     gap_factor: float,
     max_duration_s: float,
+    steps: tuple[FloatArray, FloatArray] | None = None,
 ) -> Groups:
     """Which closure each row belongs to, rows sorted by (chamber, corrected time).
 
     By id: rows sharing a chamber and a closure id, numbered in order of first
     appearance. By phase: each unbroken run of ``closed`` rows (missing phases filled
     forward within the chamber), split where a step exceeds ``max_duration_s`` [s].
+    ``steps``: each row's step and its chamber's median step [s] when already known
+    (:class:`soilflux.segment.arrival.ClockRepair`'s, for these very rows and times).
     """
     same = np.r_[False, chamber[1:] == chamber[:-1]]
-    step = steps_s(t_ns, same)
-    med = median_step_s(step, chamber, rec.n_chambers)
+    if steps is None:
+        step = steps_s(t_ns, same)
+        med = median_step_s(step, chamber, rec.n_chambers)
+    else:
+        step, med = steps
     group = np.full(rows.size, -1, dtype=np.int64)
     if by_id:
         assert rec.id_codes is not None

@@ -107,10 +107,9 @@ def first_valid(codes: IntArray, valid: BoolArray, n: int) -> IntArray:
         Row index, or -1.
     """
     rows = np.flatnonzero(valid & (codes >= 0))
-    out = np.full(n, -1, dtype=np.int64)
-    if rows.size:
-        groups, first = np.unique(codes[rows], return_index=True)
-        out[groups] = rows[first]
+    out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(out, codes[rows], rows)  # no sort of the rows (np.unique's)
+    out[out == np.iinfo(np.int64).max] = -1
     return out
 
 
@@ -155,8 +154,20 @@ def factorize_as(
     codes : (rows,) int64
     names : (distinct,) object
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     as_type: Any = dtype
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # a categorical's codes are the factorization already: only its categories (those
+        # in use) are converted; -1 (missing) stays -1
+        codes = values.cat.codes.to_numpy()
+        used = np.bincount(codes.astype(np.intp) + 1, minlength=len(values.cat.categories) + 1)
+        present = np.flatnonzero(used[1:])
+        renamed, converted = pd.factorize(
+            pd.Series(values.cat.categories[present]).astype(as_type), sort=sort
+        )
+        mapping = np.full(len(values.cat.categories) + 1, -1, dtype=np.int64)
+        mapping[present] = renamed
+        return mapping[codes], np.asarray(converted, dtype=object)  # mapping[-1] is -1
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     renamed, converted = pd.factorize(pd.Series(uniques).astype(as_type), sort=sort)
     mapping = np.asarray(renamed, dtype=np.int64)
     return np.asarray(mapping[codes], dtype=np.int64), np.asarray(converted, dtype=object)

@@ -49,10 +49,11 @@ def interpolate_aux(samples: pd.DataFrame, columns: list[str]) -> None:
     closure = samples["closure"].to_numpy()
     elapsed = samples["elapsed_s"].to_numpy(dtype=np.float64)
     for column in columns:
+        missing = np.isnan(samples[column].to_numpy(dtype=np.float64))
+        if not missing.any():
+            continue  # the usual column: nothing to fill, nothing copied
         values = samples[column].to_numpy(dtype=np.float64).copy()
-        holes = np.unique(closure[np.isnan(values)])
-        if not len(holes):
-            continue
+        holes = np.unique(closure[missing])
         # Only closures with holes are visited: rare in practice.
         first = np.searchsorted(closure, holes, side="left").tolist()
         last = np.searchsorted(closure, holes, side="right").tolist()

@@ -91,7 +91,7 @@ def open_tail_rows(data: pd.DataFrame, *, max_duration_s: float = 900.0) -> npt.
     if data.empty:
         return np.zeros(0, dtype=bool)
     time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-    t = time.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    t = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
     chamber, names = factorize_as(data["chamber"], "str")
     n = len(names)
     last = group_max(t, chamber, n)
@@ -103,7 +103,10 @@ def open_tail_rows(data: pd.DataFrame, *, max_duration_s: float = 900.0) -> npt.
         last_row = first_valid(chamber, at_last, n)
         tail = (ids == ids[last_row][chamber]) & (ids >= 0)
     else:
-        closed = (data["phase"].astype("string") == "closed").fillna(False).to_numpy(dtype=bool)
+        phase = data["phase"]
+        if not isinstance(phase.dtype, pd.CategoricalDtype):
+            phase = phase.astype("string")  # a categorical compares on its codes
+        closed = (phase == "closed").fillna(False).to_numpy(dtype=bool)
         not_closed = group_max(np.where(closed, _NONE, t), chamber, n)[chamber]
         after = (not_closed == _NONE) | (t > not_closed)
         tail = after & group_any(chamber, closed & at_last, n)[chamber]
