@@ -39,7 +39,7 @@ Hüppi, R., Felber, R., Krauss, M., Six, J., Leifeld, J., Fuß, R. (2018). PLOS 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -179,45 +179,6 @@ def averaged_hm(
         raise ValueError(f"max_kappa_span must be > 0, got {max_kappa_span!r}")
     if not min_kappa_span <= 0:
         raise ValueError(f"min_kappa_span must be <= 0, got {min_kappa_span!r}")
-    rows = np.shape(sse)[0]
-    # every step is per closure: blocks of rows whose refined profiles stay in the CPU's
-    # cache give the same numbers at half the time of the whole batch (measured)
-    step = max(1, _BLOCK_CELLS // max((np.shape(sse)[1] - 1) * REFINE + 1, 1))
-    if rows <= step:
-        return _averaged_rows(
-            sse, slope, slope_se, n, span_s, grid_s, prior_straight, max_kappa_span, min_kappa_span
-        )
-    parts = [
-        _averaged_rows(
-            *(np.asarray(v)[r0 : r0 + step] for v in (sse, slope, slope_se, n, span_s)),
-            grid_s,
-            prior_straight,
-            max_kappa_span,
-            min_kappa_span,
-        )
-        for r0 in range(0, rows, step)
-    ]
-    return AveragedHM(
-        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(AveragedHM))
-    )
-
-
-#: Refined profile cells (closures × refined κ) of a block of `averaged_hm` [-].
-_BLOCK_CELLS = 50_000
-
-
-def _averaged_rows(
-    sse: FloatArray,
-    slope: FloatArray,
-    slope_se: FloatArray,
-    n: FloatArray,
-    span_s: FloatArray,
-    grid_s: FloatArray,
-    prior_straight: float,
-    max_kappa_span: float,
-    min_kappa_span: float,
-) -> AveragedHM:
-    """`averaged_hm` of a block of closures (arguments checked by the caller)."""
     i0 = zero_index(grid_s) * REFINE
     s = refine_profile(sse, grid_s, REFINE)
     f = refine_profile(slope, grid_s, REFINE)
