@@ -141,41 +141,21 @@ def kappa_profile(
     sse: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     slope: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     slope_se: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
-    sst = np.empty(k)
-    grid = np.asarray(grid_s, dtype=np.float64)
-    # every step is per closure: blocks of rows small enough for the CPU's cache give the
-    # same numbers as the whole batch at a fraction of the memory traffic
-    step = max(1, _BLOCK_CELLS // max(b.t.shape[1], 1))
-    for r0 in range(0, k, step):
-        rows = slice(r0, r0 + step)
-        sse[rows], slope[rows], slope_se[rows], sst[rows] = _profile_rows(
-            Batch(t=b.t[rows], c=b.c[rows], w=b.w[rows], mask=b.mask[rows], n=b.n[rows]),
-            tau[rows],
-            grid,
-        )
+    sst = _profile(b, tau, np.asarray(grid_s, dtype=np.float64), sse, slope, slope_se)
     return KappaProfile(
         kappa_s=np.asarray(grid_s), sse=sse, slope=slope, slope_se=slope_se, n=b.n, sst=sst
     )
 
 
-#: Cells (closures × samples) of a block of `kappa_profile`: measured fastest near 64 k
-#: many float64 stay in a core's L2 cache (1 MiB here) [-].
-_BLOCK_CELLS = 65_536
-
-
-def _profile_rows(
-    b: Batch, tau: FloatArray, grid: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """`kappa_profile` of a block of closures: (sse, slope, slope_se) of shape (k, G) and sst.
+def _profile(
+    b: Batch, tau: FloatArray, grid: FloatArray, sse: AnyFloat, slope: AnyFloat, slope_se: AnyFloat
+) -> FloatArray:
+    """`kappa_profile`'s numbers: fills (sse, slope, slope_se) of shape (k, G); returns sst.
 
     The arithmetic is `centred_regression` of v_κ (module docstring) step by step, into
     buffers reused across κ.  v is already zero outside the window (t = 0 there), and so
     is the residual (yc and xc are), so neither is masked again.
     """
-    k, g = b.t.shape[0], grid.size
-    sse = np.full((k, g), np.nan)
-    slope = np.full((k, g), np.nan)
-    slope_se = np.full((k, g), np.nan)
     nf = b.n.astype(np.float64)
     yc = centred(b, b.c)  # centred: better conditioned sums
     # the lag's response τ_s(1 − e^{−t/τ_s}) is the same at every κ: computed once
@@ -209,7 +189,7 @@ def _profile_rows(
         sse[:, j] = np.where(ok, s, np.nan)
         slope[:, j] = np.where(ok, f, np.nan)
         slope_se[:, j] = np.where(ok, safe_sqrt(safe_divide(s, (nf - 2.0) * sxx)), np.nan)
-    return sse, slope, slope_se, np.einsum("ij,ij->i", yc, yc)
+    return np.asarray(np.einsum("ij,ij->i", yc, yc), dtype=np.float64)
 
 
 @dataclass(frozen=True)
