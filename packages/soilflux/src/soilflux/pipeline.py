@@ -159,6 +159,9 @@ def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
 
 
 def _float_column(frame: pd.DataFrame, name: str, column: str) -> FloatArray:
+    """The column as float64; a float64 column as it is (not copied: only read here)."""
+    if frame[column].dtype == np.float64:
+        return frame[column].to_numpy(dtype=np.float64, copy=False)
     try:
         return np.asarray(pd.to_numeric(frame[column], errors="raise"), dtype=np.float64)
     except (ValueError, TypeError) as exc:
@@ -182,20 +185,27 @@ def _iter_chunks(
         raise ValueError(f"samples.closure has ids not in closures.index: {list(unknown)}")
     elapsed = _float_column(samples, "samples", "elapsed_s")
     keep = np.isfinite(elapsed) & (elapsed >= 0)  # pre-closure rows are ignored
+    every = bool(keep.all())  # the usual case: no row dropped, no copy of the columns
+
+    def kept(x: FloatArray) -> FloatArray:
+        return x if every else x[keep]
+
     cols: dict[str, FloatArray] = {}
     for col in gases:
-        cols[col] = _float_column(samples, "samples", col)[keep] * GAS_COLUMNS[col][1]
+        factor = GAS_COLUMNS[col][1]
+        values = kept(_float_column(samples, "samples", col))
+        cols[col] = values if factor == 1.0 else values * factor
     for col in ("temperature_c", "pressure_kpa"):
-        cols[col] = _float_column(samples, "samples", col)[keep]
+        cols[col] = kept(_float_column(samples, "samples", col))
     has_h2o = "h2o_mmol_mol" in samples.columns
     for col in ("h2o_mmol_mol", "lux"):
         cols[col] = (
-            _float_column(samples, "samples", col)[keep]
+            kept(_float_column(samples, "samples", col))
             if col in samples.columns
             else np.full(int(keep.sum()), np.nan)
         )
-    pos_k = pos[keep]
-    el_k = elapsed[keep]
+    pos_k = pos if every else pos[keep]
+    el_k = kept(elapsed)
     # a total order that does not depend on the input row order (ties broken by values);
     # the contract asks for sorted input, so usually the check below spares the sort
     d_pos = np.diff(pos_k)
@@ -230,21 +240,24 @@ def _iter_chunks(
         cnt = counts[rows]
         k = rows.size
         m = max(int(cnt.max()) if k else 0, 1)
-        starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        col_idx = np.arange(int(cnt.sum())) - np.repeat(starts, cnt)
-        src = np.repeat(offsets[rows], cnt) + col_idx
-        flat = np.repeat(np.arange(k) * m, cnt) + col_idx
+        # each row reads its closure's run of samples: a (k, m) gather, NaN past its end
+        # (one contiguous take; a scatter into a NaN-filled array cost ten times more)
+        n_rows = el_k.size
+        index = np.minimum(offsets[rows][:, None] + np.arange(m), max(n_rows - 1, 0))
+        past_end = np.arange(m)[None, :] >= cnt[:, None]
 
         def pad(
             x: FloatArray,
-            src: npt.NDArray[np.int64] = src,
-            flat: npt.NDArray[np.int64] = flat,
+            index: npt.NDArray[np.int64] = index,
+            past_end: BoolArray = past_end,
             k: int = k,
             m: int = m,
         ) -> FloatArray:
-            out = np.full(k * m, np.nan)
-            out[flat] = x[src]
-            return out.reshape(k, m)
+            if x.size == 0:
+                return np.full((k, m), np.nan)
+            out = x.take(index)
+            out[past_end] = np.nan
+            return out
 
         t = pad(el_k)
         yield (

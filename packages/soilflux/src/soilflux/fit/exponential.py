@@ -111,9 +111,15 @@ class ExpCurve:
         return self.t_ref + np.where(small, d, tau_exp)
 
 
-def _g_dg(a: FloatArray, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """g = (1 − e^{−aτ})/a and ∂g/∂a = (τe^{−aτ} − g)/a, regular at a = 0 (τ = 0 → 0)."""
-    tmax = tau.max(axis=1) if tau.size else np.zeros(a.shape)
+def _g_dg(
+    a: FloatArray, tau: FloatArray, tmax: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """g = (1 − e^{−aτ})/a and ∂g/∂a = (τe^{−aτ} − g)/a, regular at a = 0 (τ = 0 → 0).
+
+    `tmax` is each row's largest τ, if the caller has it.
+    """
+    if tmax is None:
+        tmax = tau.max(axis=1) if tau.size else np.zeros(a.shape)
     tiny = np.abs(a) * tmax < 1e-4
     if not tiny.any():  # the common case: no masking, in-place arithmetic
         ab = a[:, None]
@@ -154,14 +160,48 @@ class _Eval:
     lag: FloatArray | None = None
 
 
-def _evaluate(y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray) -> _Eval:
+@dataclass(frozen=True)
+class _Fixed:
+    """The sums of a fit that do not depend on a, per closure (k,): Σy, Σy², and with the
+    lag term Σh, Σh², Σyh; and the largest τ.  Computed once, not at every iteration."""
+
+    sy: FloatArray
+    syy: FloatArray
+    tmax: FloatArray
+    sh: FloatArray  # zeros without the lag term
+    shh: FloatArray
+    syh: FloatArray
+
+    @staticmethod
+    def of(y: FloatArray, tau: FloatArray, h: FloatArray | None) -> _Fixed:
+        tmax = tau.max(axis=1) if tau.size else np.zeros(tau.shape[0])
+        sy, syy = y.sum(axis=1), np.einsum("ij,ij->i", y, y)
+        if h is None:
+            zero = np.zeros_like(sy)
+            return _Fixed(sy=sy, syy=syy, tmax=tmax, sh=zero, shh=zero, syh=zero)
+        return _Fixed(
+            sy=sy,
+            syy=syy,
+            tmax=tmax,
+            sh=h.sum(axis=1),
+            shh=np.einsum("ij,ij->i", h, h),
+            syh=np.einsum("ij,ij->i", y, h),
+        )
+
+    def take(self, idx: npt.NDArray[np.int64]) -> _Fixed:
+        return _Fixed(
+            self.sy[idx], self.syy[idx], self.tmax[idx], self.sh[idx], self.shh[idx], self.syh[idx]
+        )
+
+
+def _evaluate(y: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray, fx: _Fixed) -> _Eval:
     """Projected least squares at fixed a, and the Gauss–Newton step for a."""
-    g, dg = _g_dg(a, tau)
+    g, dg = _g_dg(a, tau, fx.tmax)
     sg = g.sum(axis=1)
     sgg = np.einsum("ij,ij->i", g, g)
-    sy = y.sum(axis=1)
+    sy = fx.sy
     syg = np.einsum("ij,ij->i", y, g)
-    syy = np.einsum("ij,ij->i", y, y)
+    syy = fx.syy
     sdg = dg.sum(axis=1)
     sgdg = np.einsum("ij,ij->i", g, dg)
     sdgdg = np.einsum("ij,ij->i", dg, dg)
@@ -184,21 +224,21 @@ def _evaluate(y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: F
 
 
 def _evaluate_lag(
-    y: FloatArray, w: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray, h: FloatArray
+    y: FloatArray, tau: FloatArray, n: FloatArray, a: FloatArray, h: FloatArray, fx: _Fixed
 ) -> _Eval:
     """As `_evaluate`, with the sensor-lag transient h = e^{−t/τ_s} as a third linear term.
 
     The linear parameters are (c₁, s, B); rows whose transient vanishes on the window get
     B = 0.  `jtj` is the 4×4 Gauss–Newton matrix of (c₁, s, B, a).
     """
-    g, dg = _g_dg(a, tau)
-    sg, sh, sy = g.sum(axis=1), h.sum(axis=1), y.sum(axis=1)
+    g, dg = _g_dg(a, tau, fx.tmax)
+    sg, sh, sy = g.sum(axis=1), fx.sh, fx.sy
     sgg = np.einsum("ij,ij->i", g, g)
     sgh = np.einsum("ij,ij->i", g, h)
-    shh = np.einsum("ij,ij->i", h, h)
+    shh = fx.shh
     syg = np.einsum("ij,ij->i", y, g)
-    syh = np.einsum("ij,ij->i", y, h)
-    syy = np.einsum("ij,ij->i", y, y)
+    syh = fx.syh
+    syy = fx.syy
     sdg = dg.sum(axis=1)
     sgdg = np.einsum("ij,ij->i", g, dg)
     shdg = np.einsum("ij,ij->i", h, dg)
@@ -306,15 +346,29 @@ def fit_exp_curve_batch(
     g_prev = np.full(k, np.nan)
     converged = np.zeros(k, dtype=bool)
     active = (b.n >= 4) & (span > 0)
+    fixed = _Fixed.of(y, tau, lag_basis)
+    # working set: rows still iterating, compacted only when it has shrunk to half, so the
+    # first (all-rows) iterations copy nothing; every step is per row (same numbers)
+    ws = np.arange(k)
+    y_w, tau_w, h_w = y, tau, lag_basis
     for _ in range(maxiter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+        act = active[ws]
+        if not act.any():
             break
+        if act.sum() < 0.5 * ws.size:
+            ws, y_w, tau_w = ws[act], y_w[act], tau_w[act]
+            h_w = None if h_w is None else h_w[act]
+            act = np.ones(ws.size, dtype=bool)
+        idx = ws[act]
+        every = bool(act.all())
+        y_i = y_w if every else y_w[act]
+        tau_i = tau_w if every else tau_w[act]
         a_cur = a_try[idx]
-        if lag_basis is None:
-            ev = _evaluate(y[idx], b.w[idx], tau[idx], n[idx], a_cur)
+        if h_w is None:
+            ev = _evaluate(y_i, tau_i, n[idx], a_cur, fixed.take(idx))
         else:
-            ev = _evaluate_lag(y[idx], b.w[idx], tau[idx], n[idx], a_cur, lag_basis[idx])
+            h_i = h_w if every else h_w[act]
+            ev = _evaluate_lag(y_i, tau_i, n[idx], a_cur, h_i, fixed.take(idx))
             lag_best[idx] = np.asarray(ev.lag)
         finite = np.isfinite(ev.sse) & np.isfinite(ev.step)
         a_best[idx] = np.where(finite, a_cur, np.nan)
@@ -344,7 +398,7 @@ def fit_exp_curve_batch(
         converged[idx[done & finite]] = True
         active[idx[done | ~finite]] = False
     # final residuals and covariance at the best a
-    g, _ = _g_dg(np.nan_to_num(a_best), tau)
+    g, _ = _g_dg(np.nan_to_num(a_best), tau, fixed.tmax)
     resid = (y - np.nan_to_num(c1_best)[:, None] * b.w - np.nan_to_num(s_best)[:, None] * g) * b.w
     if lag_basis is not None:
         resid -= np.nan_to_num(lag_best)[:, None] * lag_basis
@@ -386,11 +440,12 @@ def solve_fixed_a(b: Batch, a: FloatArray, lag_basis: FloatArray | None = None) 
     a_arr = np.asarray(a, dtype=np.float64)
     a0 = np.nan_to_num(a_arr)
     g, _ = _g_dg(a0, tau)
+    fixed = _Fixed.of(y, tau, lag_basis)
     if lag_basis is None:
-        ev = _evaluate(y, b.w, tau, n, a0)
+        ev = _evaluate(y, tau, n, a0, fixed)
         n_params = 2
     else:
-        ev = _evaluate_lag(y, b.w, tau, n, a0, lag_basis)
+        ev = _evaluate_lag(y, tau, n, a0, lag_basis, fixed)
         n_params = 3
     resid = (y - np.nan_to_num(ev.c1)[:, None] * b.w - np.nan_to_num(ev.s)[:, None] * g) * b.w
     if lag_basis is not None:

@@ -47,7 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.fit._batch import Batch, BoolArray, FloatArray, quiet, safe_divide, safe_sqrt
-from soilflux.fit._lstsq import centred, centred_regression
+from soilflux.fit._lstsq import centred
 from soilflux.fit._profile import grid_minimum
 
 AnyFloat = npt.NDArray[np.floating[Any]]
@@ -141,27 +141,55 @@ def kappa_profile(
     sse: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     slope: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
     slope_se: AnyFloat = np.full((k, g), np.nan, dtype=dtype)
+    sst = _profile(b, tau, np.asarray(grid_s, dtype=np.float64), sse, slope, slope_se)
+    return KappaProfile(
+        kappa_s=np.asarray(grid_s), sse=sse, slope=slope, slope_se=slope_se, n=b.n, sst=sst
+    )
+
+
+def _profile(
+    b: Batch, tau: FloatArray, grid: FloatArray, sse: AnyFloat, slope: AnyFloat, slope_se: AnyFloat
+) -> FloatArray:
+    """`kappa_profile`'s numbers: fills (sse, slope, slope_se) of shape (k, G); returns sst.
+
+    The arithmetic is `centred_regression` of v_κ (module docstring) step by step, into
+    buffers reused across κ.  v is already zero outside the window (t = 0 there), and so
+    is the residual (yc and xc are), so neither is masked again.
+    """
     nf = b.n.astype(np.float64)
     yc = centred(b, b.c)  # centred: better conditioned sums
     # the lag's response τ_s(1 − e^{−t/τ_s}) is the same at every κ: computed once
     t = np.asarray(b.t, dtype=np.float64)
     tau_col = tau[:, None]
     lag = np.where(tau_col > 0, tau_col * -np.expm1(-t / np.where(tau_col > 0, tau_col, 1.0)), 0.0)
-    for j, kappa in enumerate(np.asarray(grid_s, dtype=np.float64)):
+    u = np.empty_like(t)
+    v = np.empty_like(t)
+    r = np.empty_like(t)
+    enough = b.n >= 3
+    for j, kappa in enumerate(grid):
         far = np.abs(1.0 - kappa * tau) >= _MIN_LAG_SEPARATION
-        u = t if kappa == 0.0 else -np.expm1(-kappa * t) / kappa
-        lag_j = np.where(far[:, None], lag, 0.0) if not far.all() else lag
-        scale = np.where(far, 1.0 - kappa * tau, 1.0)[:, None]
-        v = (u - lag_j) / scale * b.w
-        f, s, sxx = centred_regression(b, v, yc)
-        ok = far & (b.n >= 3) & np.isfinite(f) & (sxx > 0)
+        if kappa == 0.0:
+            u[...] = t
+        else:  # u_κ = −expm1(−κt)/κ = expm1(−κt)/(−κ), exactly
+            np.multiply(t, -kappa, out=u)
+            np.expm1(u, out=u)
+            np.divide(u, -kappa, out=u)
+        np.subtract(u, lag if far.all() else np.where(far[:, None], lag, 0.0), out=v)
+        np.divide(v, np.where(far, 1.0 - kappa * tau, 1.0)[:, None], out=v)
+        # centred v on the window
+        mean = safe_divide(v.sum(axis=1), nf)
+        np.subtract(v, np.nan_to_num(mean)[:, None], out=v)
+        np.multiply(v, b.w, out=v)
+        sxx = np.einsum("ij,ij->i", v, v)
+        f = safe_divide(np.einsum("ij,ij->i", v, yc), sxx)
+        np.multiply(np.nan_to_num(f)[:, None], v, out=r)
+        np.subtract(yc, r, out=r)
+        s = np.einsum("ij,ij->i", r, r)
+        ok = far & enough & np.isfinite(f) & (sxx > 0)
         sse[:, j] = np.where(ok, s, np.nan)
         slope[:, j] = np.where(ok, f, np.nan)
         slope_se[:, j] = np.where(ok, safe_sqrt(safe_divide(s, (nf - 2.0) * sxx)), np.nan)
-    sst = np.einsum("ij,ij->i", yc, yc)
-    return KappaProfile(
-        kappa_s=np.asarray(grid_s), sse=sse, slope=slope, slope_se=slope_se, n=b.n, sst=sst
-    )
+    return np.asarray(np.einsum("ij,ij->i", yc, yc), dtype=np.float64)
 
 
 @dataclass(frozen=True)
