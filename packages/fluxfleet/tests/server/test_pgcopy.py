@@ -189,3 +189,25 @@ def test_binary_copy_refused_by_a_column_of_another_type(postgres: Any) -> None:
             cur.copy("COPY t (x) FROM STDIN (FORMAT binary)") as c,
         ):
             c.write(pgcopy.binary_copy(pa.table({"x": pa.array([1], pa.int64())})))
+
+
+def test_array_parameters_carry_every_value(postgres: Any) -> None:
+    """The small tables' statements send each column as one binary array parameter
+    (``postgres_store._statement``): the same hostile rows come back exactly."""
+    import psycopg
+    from fluxfleet.store.postgres_store import _statement
+
+    rows = [{k: r.get(k) for k in _TYPES} for r in HOSTILE]
+    cols = ", ".join(f'"{k}" {pg}' for k, (_a, pg, _d) in _TYPES.items())
+    names = ", ".join(f'"{k}"' for k in _TYPES)
+    q = _statement(f"INSERT INTO t ({names}) SELECT {names} FROM stg", _table(rows))
+    assert q is not None
+    with psycopg.connect(postgres.dsn) as con:
+        con.execute("SET TIME ZONE 'UTC'")
+        con.execute(f"CREATE TEMP TABLE t (k serial, {cols})")
+        con.execute(*q)  # unnest gives the rows in array order: k numbers them
+        got = con.execute(f"SELECT {names} FROM t ORDER BY k").fetchall()
+    assert len(got) == len(rows)
+    for want_row, got_row in zip(rows, got, strict=True):
+        for k, g in zip(_TYPES, got_row, strict=True):
+            assert _same(want_row[k], g), (k, want_row[k], g)
