@@ -1,4 +1,5 @@
-"""The store's Arrow helpers: ``unique_rows``, ``split_above``, ``seq_max_of``."""
+"""The store's Arrow helpers: ``unique_rows``, ``unique_key_order``, ``split_above``,
+``seq_max_of``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,29 @@ def test_unique_rows_keeps_the_first_row_of_each_key_in_order(
     assert [(r["device"], r["seq"], r["v"]) for r in got] == [
         (d, s, v) for (d, s), v in want.items()
     ]
+
+
+@given(rows=_ROWS)
+def test_unique_key_order_is_unique_rows_in_key_order(
+    rows: list[tuple[str | None, int, int]],
+) -> None:
+    """The indices PostgreSQL's ``prepare`` writes the samples' COPY in: each key's first
+    row (as ``unique_rows`` keeps), ascending by key, nulls last."""
+    table = pa.table(
+        {
+            "device": pa.array([r[0] for r in rows], pa.string()),
+            "seq": pa.array([r[1] for r in rows], pa.int64()),
+            "v": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
+    first: dict[tuple[str | None, int], int] = {}
+    for i, (d, s, _v) in enumerate(rows):
+        first.setdefault((d, s), i)
+    want = sorted(first.values(), key=lambda i: (rows[i][0] is None, rows[i][0] or "", rows[i][1]))
+    order = sql.unique_key_order(table, ["device", "seq"])
+    assert order.to_pylist() == want
+    chunked = pa.concat_tables([table.slice(0, len(rows) // 2), table.slice(len(rows) // 2)])
+    assert sql.unique_key_order(chunked, ["device", "seq"]).to_pylist() == want
 
 
 def test_unique_rows_of_a_chunked_table() -> None:

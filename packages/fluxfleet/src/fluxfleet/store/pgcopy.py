@@ -7,9 +7,12 @@ The server reads binary fields with its ``recv`` functions instead of parsing te
 Format (PostgreSQL docs, "COPY — Binary Format"): an 11-byte signature, a 32-bit flags
 field and a 32-bit header-extension length; then per row a 16-bit field count and per
 field a 32-bit length (-1 for NULL) followed by that many bytes, all integers big-endian;
-a 16-bit -1 ends the stream. Each field is made as one Arrow ``binary`` value (length and
-data together) and ``binary_join_element_wise`` concatenates a row's fields: no Python
-loop over rows.
+a 16-bit -1 ends the stream. No Python loop over rows: a run of fixed-width bytes — the
+field count, the fields of numeric columns without NULLs, the length of a text column —
+is one packed NumPy record per row (written a column at a time), a text column's bytes
+are its Arrow buffer, and ``binary_join_element_wise`` joins the pieces of each row
+(:func:`binary_rows`; a piece per column, before, cost about 2.5× as much CPU:
+benchmarks/RESULTS.md, "PostgreSQL ingest: the server's and the client's CPU").
 
 The Arrow types must match the target columns exactly (``int64`` → ``bigint``, ``int16``
 → ``smallint``, ``float64`` → ``double precision``, ``timestamp`` → ``timestamptz``,
@@ -59,6 +62,81 @@ def _varlen_field(col: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(header, col.fill_null(b""), b"")
 
 
+def _numbers(col: pa.Array) -> np.ndarray | None:
+    """A column without NULLs as the NumPy values its binary fields carry (native byte
+    order; the record's big-endian dtype swaps them), or None for a column that needs
+    :func:`_field` (text, bytea, NULLs)."""
+    t = col.type
+    if col.null_count:
+        return None
+    if pa.types.is_timestamp(t):
+        us = col.cast(pa.timestamp("us", tz=t.tz)).cast(pa.int64())
+        return np.subtract(us.to_numpy(zero_copy_only=False), _PG_EPOCH_US)
+    if pa.types.is_boolean(t):
+        return col.cast(pa.uint8()).to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return col.to_numpy(zero_copy_only=False)
+    return None
+
+
+def _records(n: int, parts: list[tuple[str, np.ndarray | int]]) -> pa.Array:
+    """``n`` packed records of the big-endian ``parts`` (dtype string, values) as an
+    Arrow ``binary`` array, one record a row."""
+    dtype = np.dtype([(f"f{i}", code) for i, (code, _v) in enumerate(parts)])  # packed
+    rec = np.empty(n, dtype)
+    for i, (_code, values) in enumerate(parts):
+        rec[f"f{i}"] = values
+    offsets = np.arange(0, (n + 1) * dtype.itemsize, dtype.itemsize, dtype=np.int32)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))]
+    return pa.Array.from_buffers(pa.binary(), n, buffers)
+
+
+def binary_rows(table: pa.Table) -> pa.Array:
+    """Each row of ``table`` as one ``binary`` value: its field count and fields, as a
+    row of the binary ``COPY`` stream (:func:`stream` makes the stream of any of them,
+    in any order)."""
+    n = table.num_rows
+    pieces: list[pa.Array] = []
+    run: list[tuple[str, np.ndarray | int]] = [(">i2", table.num_columns)]
+    for name in table.schema.names:
+        col = table[name].combine_chunks()
+        values = _numbers(col)
+        if values is not None:  # fixed width, no NULLs: length + value in the record
+            run += [(">i4", values.dtype.itemsize), (">" + values.dtype.str[1:], values)]
+        elif _is_varlen(col.type):  # its length in the record, then its bytes
+            col = col.cast(pa.binary())
+            lengths = pc.binary_length(col).fill_null(-1).to_numpy(zero_copy_only=False)
+            run.append((">i4", lengths))
+            pieces += [_records(n, run), col.fill_null(b"")]
+            run = []
+        else:  # a numeric column with NULLs: its fields made alone
+            if run:
+                pieces.append(_records(n, run))
+            pieces.append(_field(col))
+            run = []
+    if run:
+        pieces.append(_records(n, run))
+    if len(pieces) == 1:
+        return pieces[0]
+    return pc.binary_join_element_wise(*pieces, b"")
+
+
+def _is_varlen(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t))
+
+
+def stream(rows: pa.Array) -> bytes:
+    """The body of ``COPY … FROM STDIN (FORMAT binary)`` holding ``rows`` (of
+    :func:`binary_rows`, taken or sliced as wanted), in their order."""
+    n = len(rows)
+    if n == 0:
+        return SIGNATURE + TRAILER
+    offsets = np.frombuffer(rows.buffers()[1], np.int32, n + 1, rows.offset * 4)
+    body = rows.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    return b"".join((SIGNATURE, memoryview(body)[start:end], TRAILER))
+
+
 def _field(col: pa.Array) -> pa.Array:
     t = col.type
     if pa.types.is_timestamp(t):
@@ -76,12 +154,4 @@ def _field(col: pa.Array) -> pa.Array:
 def binary_copy(table: pa.Table) -> bytes:
     """``table`` as the body of ``COPY … FROM STDIN (FORMAT binary)``, its columns in
     order."""
-    n = table.num_rows
-    count = np.full(n, table.num_columns, ">i2")
-    fields = [_fixed(n, count)]
-    fields += [_field(table[name].combine_chunks()) for name in table.schema.names]
-    rows = pc.binary_join_element_wise(*fields, b"")
-    offsets = np.frombuffer(rows.buffers()[1], np.int32, n + 1, rows.offset * 4)
-    body = rows.buffers()[2]
-    start, end = int(offsets[0]), int(offsets[-1])
-    return b"".join((SIGNATURE, memoryview(body)[start:end], TRAILER))
+    return stream(binary_rows(table))

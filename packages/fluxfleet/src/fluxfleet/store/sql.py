@@ -141,6 +141,29 @@ def unique_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(pa.array(np.sort(order[first])))
 
 
+def unique_key_order(table: pa.Table, keys: list[str]) -> pa.Array:
+    """Indices of ``table``'s rows in the order of ``keys`` (ascending, nulls last), the
+    first row of each key only (in arrival order, as :func:`unique_rows` keeps).
+
+    One stable sort of the key columns gives both: a row whose key equals the one
+    before it in that order is a later repeat.
+    """
+    n = table.num_rows
+    order = pc.sort_indices(table.select(keys), [(k, "ascending") for k in keys])
+    if n < 2:
+        return order
+    repeat = np.ones(n - 1, dtype=bool)
+    for k in keys:
+        col = table[k].take(order).combine_chunks()
+        a, b = col.slice(1), col.slice(0, n - 1)
+        same = pc.fill_null(pc.equal(a, b), False)
+        both_null = pc.and_(a.is_null(), b.is_null())
+        repeat &= pc.or_(same, both_null).to_numpy(zero_copy_only=False)
+    if not repeat.any():
+        return order
+    return order.filter(pa.array(np.concatenate(([True], ~repeat))))
+
+
 def split_above(samples: pa.Table, seq_max: dict[str, int]) -> tuple[pa.Table, pa.Table]:
     """``samples`` split into (seq above the device's ``seq_max``, the rest).
 
