@@ -221,7 +221,15 @@ def read_generic_pieces(
     path = Path(path)
     if not path.is_file():
         raise InputError(path, None, None, missing_reason(path))
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    batches = None  # a CSV, or a Parquet file of at most piece_rows: one piece
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            file = _parquet_file(path)
+            if file.metadata.num_rows > piece_rows:
+                batches = file.iter_batches(batch_size=piece_rows)
+        except (ValueError, OSError) as exc:
+            raise InputError(path, None, None, f"cannot read as Parquet: {exc}") from exc
+    if batches is None:
         yield read_generic(
             path,
             strict=strict,
@@ -232,21 +240,6 @@ def read_generic_pieces(
         return
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    try:
-        file = _parquet_file(path)
-        whole = file.metadata.num_rows <= piece_rows
-        batches = None if whole else file.iter_batches(batch_size=piece_rows)
-    except (ValueError, OSError) as exc:
-        raise InputError(path, None, None, f"cannot read as Parquet: {exc}") from exc
-    if batches is None:
-        yield read_generic(
-            path,
-            strict=strict,
-            columns=columns,
-            format_name=format_name,
-            categorical_ids=categorical_ids,
-        )
-        return
     first_line = 1
     while True:
         try:
