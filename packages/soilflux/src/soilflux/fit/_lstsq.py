@@ -77,7 +77,11 @@ def centred(b: Batch, x: FloatArray) -> FloatArray:
 
 
 def centred_regression(
-    b: Batch, x: FloatArray, yc: FloatArray
+    b: Batch,
+    x: FloatArray,
+    yc: FloatArray,
+    *,
+    work: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """y = α + β·x by least squares on every closure, given yc = `centred`(b, y).
 
@@ -86,9 +90,13 @@ def centred_regression(
     b : Batch
         The windows (weights and sample counts).
     x : (k, m) float
-        The regressor on the windows.
+        The regressor on the windows (zero outside them).
     yc : (k, m) float
         Centred observations.
+    work : two (k, m) float64 arrays, optional
+        Space for the centred x and the residuals, for a caller that regresses many x on
+        the same windows (a profile over a grid) without allocating each time; ``x`` may be
+        the first (it is overwritten). Same numbers either way.
 
     Returns
     -------
@@ -99,8 +107,12 @@ def centred_regression(
     sxx : (k,) float
         Σ(x − x̄)² [x unit²] (var β = σ²/sxx).
     """
-    xc = centred(b, x)
+    xc, r = (np.empty_like(yc), np.empty_like(yc)) if work is None else work
+    mean = safe_divide(b.wsum(x), b.n.astype(np.float64))  # as `centred`, in place
+    np.subtract(x, np.nan_to_num(mean)[:, None], out=xc)
+    np.multiply(xc, b.w, out=xc)
     sxx = np.einsum("ij,ij->i", xc, xc)
     slope = safe_divide(np.einsum("ij,ij->i", xc, yc), sxx)
-    r = (yc - np.nan_to_num(slope)[:, None] * xc) * b.w
+    np.multiply(np.nan_to_num(slope)[:, None], xc, out=r)
+    np.subtract(yc, r, out=r)  # zero outside the windows, where yc and xc are
     return slope, np.einsum("ij,ij->i", r, r), sxx

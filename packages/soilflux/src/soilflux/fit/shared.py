@@ -47,7 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from soilflux.fit._batch import Batch, BoolArray, FloatArray, quiet, safe_divide, safe_sqrt
-from soilflux.fit._lstsq import centred
+from soilflux.fit._lstsq import centred, centred_regression
 from soilflux.fit._profile import grid_minimum
 
 AnyFloat = npt.NDArray[np.floating[Any]]
@@ -152,9 +152,8 @@ def _profile(
 ) -> FloatArray:
     """`kappa_profile`'s numbers: fills (sse, slope, slope_se) of shape (k, G); returns sst.
 
-    The arithmetic is `centred_regression` of v_κ (module docstring) step by step, into
-    buffers reused across κ.  v is already zero outside the window (t = 0 there), and so
-    is the residual (yc and xc are), so neither is masked again.
+    `centred_regression` of v_κ (module docstring) in buffers reused across κ; v is zero
+    outside the window (t = 0 there), as `centred_regression` wants.
     """
     nf = b.n.astype(np.float64)
     yc = centred(b, b.c)  # centred: better conditioned sums
@@ -176,15 +175,7 @@ def _profile(
             np.divide(u, -kappa, out=u)
         np.subtract(u, lag if far.all() else np.where(far[:, None], lag, 0.0), out=v)
         np.divide(v, np.where(far, 1.0 - kappa * tau, 1.0)[:, None], out=v)
-        # centred v on the window
-        mean = safe_divide(v.sum(axis=1), nf)
-        np.subtract(v, np.nan_to_num(mean)[:, None], out=v)
-        np.multiply(v, b.w, out=v)
-        sxx = np.einsum("ij,ij->i", v, v)
-        f = safe_divide(np.einsum("ij,ij->i", v, yc), sxx)
-        np.multiply(np.nan_to_num(f)[:, None], v, out=r)
-        np.subtract(yc, r, out=r)
-        s = np.einsum("ij,ij->i", r, r)
+        f, s, sxx = centred_regression(b, v, yc, work=(v, r))
         ok = far & enough & np.isfinite(f) & (sxx > 0)
         sse[:, j] = np.where(ok, s, np.nan)
         slope[:, j] = np.where(ok, f, np.nan)
