@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import queue
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from soilflux.cli import app
-from soilflux.cli_parallel import FluxJob, compute_files
+from soilflux.cli_parallel import FluxJob, _Dispatch, compute_files
 from soilflux.cli_parts import iter_parts, make_reading
 from soilflux.options import FluxOptions
 from typer.testing import CliRunner
@@ -92,3 +94,28 @@ def test_jobs_must_be_positive(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--jobs" in result.output
+
+
+def test_dispatch_hands_each_carry_to_the_next_files_worker() -> None:
+    """Files go out in order to whichever worker asks; file i's carry reaches the worker of
+    file i + 1 whether it arrives before or after that file is handed out; the last
+    file's carry stays with the parent; a worker asking after the last file gets None."""
+    inboxes: list[queue.Queue[Any]] = [queue.Queue(), queue.Queue()]
+    paths = [Path(f"f{i}") for i in range(3)]
+    d = _Dispatch(paths, inboxes)
+    d.want(1)  # worker 1 gets file 0 and, at once, file 0's (empty) carry
+    assert [inboxes[1].get_nowait(), inboxes[1].get_nowait()] == [(0, paths[0]), None]
+    d.carry(0, "carry-0")  # before file 1 is handed out: held
+    assert inboxes[0].empty()
+    assert inboxes[1].empty()
+    d.want(0)
+    assert [inboxes[0].get_nowait(), inboxes[0].get_nowait()] == [(1, paths[1]), "carry-0"]
+    d.want(1)  # file 2, its carry (file 1's) not yet there
+    assert inboxes[1].get_nowait() == (2, paths[2])
+    assert inboxes[1].empty()
+    d.carry(1, "carry-1")
+    assert inboxes[1].get_nowait() == "carry-1"
+    d.carry(2, "carry-2")
+    assert d.last_carry == "carry-2"
+    d.want(0)
+    assert inboxes[0].get_nowait() is None

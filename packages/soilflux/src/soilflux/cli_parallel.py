@@ -1,14 +1,17 @@
 """``soilflux compute`` over many files on several processes, output unchanged.
 
-Why processes: reading, segmenting and fitting a week of a fleet is ~7 CPU-s of numpy,
+Why processes: reading, segmenting and fitting a week of a fleet is ~5 CPU-s of numpy,
 Arrow and pandas calls, much of it holding the GIL, so threads overlap little; a season is
-30 such files. Each worker process takes every ``jobs``-th file and reads it, segments it and
-computes its fluxes on its own. The one dependence between files — the closures a file
-leaves open, prepended to the next (:func:`soilflux.cli_parts.carry_over`) — is handed from
-worker to worker through the parent as soon as a file is read, a few thousand rows, so the
-workers wait on each other only for that step. Results come back per file and are joined
-in file order, numbered as :func:`soilflux.cli_parts.iter_parts` would number them: the
-output is the serial one, row for row.
+30 such files. ``jobs`` workers each ask the parent for the next file when idle, and read
+it, segment it and compute its fluxes on their own: one worker is a thread of the parent
+(which has imported everything already: a spawned process spends ~1.3 CPU-s importing
+pandas and the science before its first file), the others are processes. The one
+dependence between files — the closures a file leaves open, prepended to the next
+(:func:`soilflux.cli_parts.carry_over`) — is handed from worker to worker through the
+parent as soon as a file is read, a few thousand rows, so the workers wait on each other
+only for that step. Results come back per file and are joined in file order, numbered as
+:func:`soilflux.cli_parts.iter_parts` would number them: the output is the serial one,
+row for row.
 
 Memory: each worker holds one file's segmented samples and at most two pieces of its
 records at a time (a long Parquet file is read in pieces: :func:`soilflux.io.read_pieces`).
@@ -20,6 +23,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,6 +50,10 @@ from soilflux.segment import SegmentReport
 
 #: Seconds between checks that the workers are still alive while waiting for them.
 _POLL_S = 1.0
+
+#: Sent to the parent's own worker in place of a task or a carry: stop now. (A string, as
+#: a carry is a DataFrame or None.)
+_STOP = "stop"
 
 
 class WorkerError(RuntimeError):
@@ -113,16 +121,20 @@ def _error_message(exc: BaseException) -> tuple[str, str]:
     return "other", "".join(traceback.format_exception(exc))
 
 
-def _worker(
-    files: list[tuple[int, Path]],
-    reading: Reading,
-    job: FluxJob,
-    carries: Any,
-    results: Any,
-) -> None:
-    """Read, segment and compute ``files`` in order; carries come in on ``carries`` (one per
-    file, from the file before it) and go out on ``results`` as soon as each file is read."""
-    for index, path in files:
+def _worker(name: int, reading: Reading, job: FluxJob, inbox: Any, results: Any) -> None:
+    """Ask the parent for a file (``("want", name, None)`` on ``results``), read, segment
+    and compute it, and ask again until ``inbox`` answers None (or ``_STOP``).
+
+    ``inbox`` brings the task ``(index, path)``, then that file's carry (the open closures
+    of the file before it, None for the first file); the file's own carry goes out on
+    ``results`` as soon as the file is read, then its result.
+    """
+    while True:
+        results.put(("want", name, None))
+        task = inbox.get()
+        if task is None or isinstance(task, str):
+            return
+        index, path = task
         try:
             # Pieces stream: each is segmented once the next one is read, and the last
             # one's open tail goes to the next file's worker before the last piece is
@@ -133,7 +145,9 @@ def _worker(
             carry: pd.DataFrame | None = None
             for data, meta in read_file_pieces(path, reading):
                 if file_meta is None:
-                    file_meta, carry = meta, carries.get()
+                    file_meta, carry = meta, inbox.get()
+                    if isinstance(carry, str):
+                        return
                 else:
                     merge_metadata(file_meta, meta)
                 if held is not None:
@@ -152,6 +166,12 @@ def _worker(
         except BaseException as exc:  # reported by the parent, which stops every worker
             results.put(("error", index, _error_message(exc)))
             return
+
+
+def _relay(source: Any, sink: queue.Queue[Any]) -> None:
+    """Move the worker processes' messages to the parent's inbox until a None."""
+    while (item := source.get()) is not None:
+        sink.put(item)
 
 
 def _segment_into(
@@ -180,8 +200,48 @@ def _compute_joined(
 
 
 def default_jobs() -> int:
-    """Worker processes by default: the machine's cores, at most 2 (each holds a file)."""
+    """Workers by default: the machine's cores, at most 2 (each holds a file)."""
     return max(1, min(2, os.cpu_count() or 1))
+
+
+class _Dispatch:
+    """The parent's bookkeeping: which worker has which file, and each file's carry handed
+    to the worker of the next file once both are known."""
+
+    def __init__(self, inputs: list[Path], inboxes: list[Any]) -> None:
+        self.inputs = inputs
+        self.inboxes = inboxes
+        self.next_index = 0
+        self.owner: dict[int, int] = {}
+        self.carries: dict[int, pd.DataFrame | None] = {}  # file i's carry, for file i + 1
+        self.last_carry: pd.DataFrame | None = None
+
+    def want(self, worker: int) -> None:
+        """An idle worker: its next file, or None when every file is handed out."""
+        i = self.next_index
+        if i >= len(self.inputs):
+            self.inboxes[worker].put(None)
+            return
+        self.next_index += 1
+        self.owner[i] = worker
+        self.inboxes[worker].put((i, self.inputs[i]))
+        self._route(i)
+
+    def carry(self, index: int, payload: pd.DataFrame | None) -> None:
+        """File ``index`` is read: its open closures go to the next file."""
+        if index + 1 < len(self.inputs):
+            self.carries[index] = payload
+            self._route(index + 1)
+        else:
+            self.last_carry = payload
+
+    def _route(self, i: int) -> None:
+        if i not in self.owner:
+            return
+        if i == 0:
+            self.inboxes[self.owner[0]].put(None)
+        elif i - 1 in self.carries:
+            self.inboxes[self.owner[i]].put(self.carries.pop(i - 1))
 
 
 def compute_files(
@@ -194,7 +254,7 @@ def compute_files(
     reports: list[SegmentReport],
     progress: bool = False,
 ) -> tuple[list[pd.DataFrame], int]:
-    """Fluxes of every file on ``jobs`` processes, as the serial loop computes them.
+    """Fluxes of every file on ``jobs`` workers, as the serial loop computes them.
 
     Parameters
     ----------
@@ -205,7 +265,8 @@ def compute_files(
     job : FluxJob
         What is computed of each part.
     jobs : int
-        Worker processes (≥ 1; at most one per file is started).
+        Workers (≥ 1; at most one per file): a thread of this process and ``jobs − 1``
+        worker processes.
     metadata, reports : list
         Filled with each file's :class:`ReadMetadata` and each part's report, in file order.
     progress : bool
@@ -226,30 +287,24 @@ def compute_files(
     # One worker per core: the flux core must not start threads of its own in each.
     job = replace(job, options=replace(job.options, workers=1))
     ctx = mp.get_context("spawn")
-    results: Any = ctx.Queue()
-    carries = [ctx.Queue() for _ in range(jobs)]
-    owner = [i % jobs for i in range(len(inputs))]
-    workers = [
+    from_processes: Any = ctx.Queue()
+    inbox: queue.Queue[Any] = queue.Queue()
+    inboxes: list[Any] = [queue.Queue(), *(ctx.Queue() for _ in range(jobs - 1))]
+    processes = [
         ctx.Process(
             target=_worker,
-            args=(
-                [(i, p) for i, p in enumerate(inputs) if owner[i] == w],
-                reading,
-                job,
-                carries[w],
-                results,
-            ),
+            args=(w, reading, job, inboxes[w], from_processes),
             name=f"soilflux-files-{w}",
             daemon=True,
         )
-        for w in range(jobs)
+        for w in range(1, jobs)
     ]
     # BLAS threads would compete with the other workers for the same cores.
     saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     for key in saved:
         os.environ[key] = "1"
     try:
-        for w in workers:
+        for w in processes:
             w.start()
     finally:
         for key, value in saved.items():
@@ -257,17 +312,23 @@ def compute_files(
                 del os.environ[key]
             else:
                 os.environ[key] = value
+    relay = threading.Thread(target=_relay, args=(from_processes, inbox), daemon=True)
+    relay.start()
+    own = threading.Thread(
+        target=_worker, args=(0, reading, job, inboxes[0], inbox), name="soilflux-files-0",
+        daemon=True,
+    )  # fmt: skip
+    own.start()
     bar = None
     if progress and len(inputs) > 1:
         from tqdm import tqdm
 
         bar = tqdm(total=len(inputs), desc="files", unit="file", file=sys.stderr)
+    dispatch = _Dispatch(inputs, inboxes)
     done: dict[int, FileResult] = {}
     errors: dict[int, tuple[str, str]] = {}
-    last_carry: pd.DataFrame | None = None
     finished = False
     try:
-        carries[owner[0]].put(None)
         while True:
             first_error = min(errors, default=len(inputs))
             if all(i in done or i in errors for i in range(first_error)) and (
@@ -275,20 +336,19 @@ def compute_files(
             ):
                 break
             try:
-                kind, index, payload = results.get(timeout=_POLL_S)
+                kind, index, payload = inbox.get(timeout=_POLL_S)
             except queue.Empty:
-                dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                dead = [w.exitcode for w in processes if w.exitcode not in (None, 0)]
                 if dead:
                     raise WorkerError(
                         f"a worker process died (exit code {dead[0]}; a negative code is the "
                         "signal that ended it, e.g. -9 when out of memory: try --jobs 1)"
                     ) from None
                 continue
-            if kind == "carry":
-                if index + 1 < len(inputs):
-                    carries[owner[index + 1]].put(payload)
-                else:
-                    last_carry = payload
+            if kind == "want":
+                dispatch.want(index)
+            elif kind == "carry":
+                dispatch.carry(index, payload)
             elif kind == "done":
                 done[index] = payload
                 if bar is not None:
@@ -299,14 +359,23 @@ def compute_files(
     finally:
         if bar is not None:
             bar.close()
-        for w in workers:
+        if finished:
+            for box in inboxes:  # each worker is waiting for a task, or about to ask
+                box.put(None)
+            own.join()
+        else:
+            inboxes[0].put(_STOP)  # the parent's worker stops at its next wait
+        for w in processes:
             if not finished and w.is_alive():  # a worker may wait for a carry never sent
                 w.terminate()
             w.join()
-        if not finished:
-            # A carry sent to a worker that stopped is never read: without this the
+        if finished:
+            from_processes.put(None)
+            relay.join()
+        else:
+            # A message sent to a worker that stopped is never read: without this the
             # queue's feeder thread would block the interpreter's exit on a full pipe.
-            for box in carries:
+            for box in inboxes[1:]:
                 box.cancel_join_thread()
     if errors:
         kind, text = errors[min(errors)]
@@ -328,7 +397,7 @@ def compute_files(
             fluxes["closure"] = fluxes["closure"].to_numpy() + n_closures
             out.append(fluxes)
             n_closures += n
-    last = segment_carry(last_carry, reading)
+    last = segment_carry(dispatch.last_carry, reading)
     if last is not None:
         samples, closures, report = last
         reports.append(report)
