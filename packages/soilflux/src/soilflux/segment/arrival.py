@@ -21,9 +21,14 @@ GasRows = Callable[[IntArray], FloatArray]
 
 def steps_s(t_ns: IntArray, same: BoolArray) -> FloatArray:
     """Step from the previous row of the same chamber [s]; NaN at a chamber's first row."""
+    step = np.empty(t_ns.size, dtype=np.float64)
     if not t_ns.size:
-        return np.zeros(0)
-    return np.where(same, np.diff(t_ns, prepend=t_ns[0]) / NS, np.nan)
+        return step
+    step[0] = 0.0
+    step[1:] = t_ns[1:] - t_ns[:-1]  # (as np.diff with t_ns[0] prepended, then as float)
+    step /= NS
+    step[~same] = np.nan
+    return step
 
 
 def median_step_s(step: FloatArray, chamber: IntArray, n_chambers: int) -> FloatArray:
