@@ -270,7 +270,8 @@ def start_times(
         start = group_min(t_ns, group, n)
     end = group_max(t_ns, group, n)
     if own:
-        assert elapsed_col is not None and el is not None
+        assert elapsed_col is not None
+        assert el is not None
         if elapsed_col.dtype == np.float64:
             elapsed = pd.Series(el, name=elapsed_col.name, copy=False)
         else:
