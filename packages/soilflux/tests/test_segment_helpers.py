@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from soilflux.cli_parts import retain_freed_memory
 from soilflux.segment import run_order
-from soilflux.segment.arrival import steps_s
+from soilflux.segment.arrival import median_step_s, steps_s
 from soilflux.segment.closures import text_at, utc_ns, utc_times
-from soilflux.segment.groups import codes_as, factorize_as, first_appearance_codes
+from soilflux.segment.groups import codes_as, factorize_as, first_appearance_codes, group_median
 from soilflux.segment.report import joined_flags
 
 small_ints = hnp.arrays(np.int64, st.integers(0, 60), elements=st.integers(-3, 3))
@@ -139,3 +139,21 @@ def test_retain_freed_memory_is_set_once() -> None:
     assert retain_freed_memory() is first
     if sys.platform.startswith("linux") and "musl" not in sys.version:
         assert first
+
+
+@given(
+    chamber=hnp.arrays(np.int64, st.integers(0, 60), elements=st.integers(0, 4)),
+    seed=st.integers(0, 2**32 - 1),
+    grouped=st.booleans(),
+)
+def test_median_step_per_chamber_as_group_median(
+    chamber: np.ndarray, seed: int, grouped: bool
+) -> None:
+    """Rows grouped by chamber (the partition path) or not: the median of each chamber's
+    positive steps, as group_median gives it."""
+    if grouped:
+        chamber = np.sort(chamber)
+    choices = np.array([-1.0, 0.0, 3.0, 3.0, 2.5, np.nan, 100.0, 1e-9])
+    step = np.random.default_rng(seed).choice(choices, chamber.size)
+    want = group_median(np.where(step > 0, step, np.nan), chamber, 5)[chamber]
+    np.testing.assert_array_equal(median_step_s(step, chamber, 5), want)

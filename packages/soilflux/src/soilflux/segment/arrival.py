@@ -33,8 +33,24 @@ def steps_s(t_ns: IntArray, same: BoolArray) -> FloatArray:
 
 def median_step_s(step: FloatArray, chamber: IntArray, n_chambers: int) -> FloatArray:
     """Each row's chamber's median positive sampling step [s]."""
-    median = group_median(np.where(step > 0, step, np.nan), chamber, n_chambers)
+    if n_chambers <= _FEW_CHAMBERS and bool(np.all(chamber[1:] >= chamber[:-1])):
+        # rows grouped by chamber (as segmentation sorts them): each chamber's positive
+        # steps partitioned in place of group_median's masking and copying of every row
+        bounds = np.searchsorted(chamber, np.arange(n_chambers + 1))
+        median = np.full(n_chambers, np.nan)
+        for i, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+            part = step[lo:hi]
+            part = part[part > 0]  # (NaN is not > 0)
+            if part.size:
+                k_lo, k_hi = (part.size - 1) // 2, part.size // 2
+                p = np.partition(part, (k_lo, k_hi))
+                median[i] = (p[k_hi] + p[k_lo]) / 2.0
+    else:
+        median = group_median(np.where(step > 0, step, np.nan), chamber, n_chambers)
     return median[chamber]
+
+
+_FEW_CHAMBERS = 4096
 
 
 @dataclass(frozen=True)
