@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from soilflux.cli_parts import retain_freed_memory
 from soilflux.segment import run_order
 from soilflux.segment.arrival import median_step_s, steps_s
 from soilflux.segment.closures import text_at, utc_ns, utc_times
@@ -131,14 +128,6 @@ def test_joined_flags_join_each_closures_flags(n: int, seed: int, share: float) 
     want = [",".join(k for k in names if flags[k][i]) for i in range(n)]
     pd.testing.assert_extension_array_equal(strings, pd.array(want, dtype="string"))
     assert counts == {k: int(v.sum()) for k, v in flags.items() if v.any()}
-
-
-def test_retain_freed_memory_is_set_once() -> None:
-    """On Linux (glibc) the allocator settings are made, and asking again is harmless."""
-    first = retain_freed_memory()
-    assert retain_freed_memory() is first
-    if sys.platform.startswith("linux") and "musl" not in sys.version:
-        assert first
 
 
 @given(

@@ -138,53 +138,12 @@ def read_file(path: Path, reading: Reading) -> tuple[pd.DataFrame, ReadMetadata]
     return _labelled(path, data, meta, reading)
 
 
-#: glibc's ``mallopt`` parameters (``malloc.h``).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-#: Blocks up to this size come from the heap (a week's 4 M-row float64 column is 32.7 MB).
-_HEAP_BLOCK_MAX = 64 << 20
-#: Freed heap memory kept for reuse up to this much (glibc's default trims at 2x the
-#: largest freed block: ~16-64 MB, so every piece's freed columns went back to the kernel).
-_TRIM_THRESHOLD = 1 << 30
-_allocator_tuned = False
-
-
-def retain_freed_memory() -> bool:
-    """Keep freed memory in this process's heap for reuse (glibc only; once per process).
-
-    Why: every piece of a weekly file allocates the same columns again (8 MiB each, its
-    temporaries and its samples). With glibc's defaults blocks this large are partly
-    ``mmap``ped and the freed heap top is given back to the kernel, so the next piece's
-    arrays are fresh pages that the kernel zero-fills on first touch: much of reading's
-    and segmentation's system time. With these settings they reuse the freed memory.
-    Returns whether the settings are made.
-    """
-    global _allocator_tuned
-    if _allocator_tuned:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import ctypes.util
-
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError, TypeError):
-        return False  # not glibc (musl has no mallopt)
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _allocator_tuned = bool(
-        mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCK_MAX) and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-    )
-    return _allocator_tuned
-
-
 def read_file_pieces(path: Path, reading: Reading) -> Iterator[tuple[pd.DataFrame, ReadMetadata]]:
     """:func:`read_file` one piece of consecutive rows at a time: a long Parquet table in
     pieces of at most ``reading.piece_rows`` rows (:func:`soilflux.io.read_pieces`), any
     other file whole. Each piece is carried over and segmented as if it were a file of its
     own; :func:`join_segmented` makes the file's pieces one part again. A generic table's
-    identifiers come as categoricals (segmentation works on their codes). The process's
-    freed memory is kept for the next piece (:func:`retain_freed_memory`)."""
-    retain_freed_memory()
+    identifiers come as categoricals (segmentation works on their codes)."""
     pieces = read_pieces(
         path, cast(Format, reading.format), strict=reading.strict, tz=reading.tz,
         columns=reading.columns, piece_rows=reading.piece_rows, categorical_ids=True,
