@@ -7,6 +7,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from soilflux.io.generic import PHASES, _numeric, _unknown_phase
 from soilflux.segment import run_order
 from soilflux.segment.arrival import median_step_s, steps_s
 from soilflux.segment.closures import text_at, utc_ns, utc_times
@@ -146,3 +147,24 @@ def test_median_step_per_chamber_as_group_median(
     step = np.random.default_rng(seed).choice(choices, chamber.size)
     want = group_median(np.where(step > 0, step, np.nan), chamber, 5)[chamber]
     np.testing.assert_array_equal(median_step_s(step, chamber, 5), want)
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["closed", "open", "bogus", "flush"]))))
+def test_unknown_phase_by_category_as_by_row(values: list[str | None]) -> None:
+    text = pd.Series(values, dtype="string")
+    want = (text.notna() & ~text.isin(PHASES)).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(_unknown_phase(text), want)
+    np.testing.assert_array_equal(_unknown_phase(text.astype("category")), want)
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))))
+def test_numeric_owns_a_float_copy(values: list[float | None]) -> None:
+    """A float64 column and the same values as a nullable Float64 column: the same numbers
+    and bad cells, in an array of its own (writable, not the input's)."""
+    column = pd.Series(values, dtype=np.float64)
+    got, bad = _numeric(column)
+    want, want_bad = _numeric(column.astype("Float64"))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(bad, want_bad)
+    assert got.flags.writeable
+    assert not np.shares_memory(got, column.to_numpy())

@@ -500,7 +500,7 @@ def parse_generic_table(
 
     if "phase" in columns_present:
         phase = _text(raw["phase"], lower=True, categorical=categorical_ids)
-        unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
+        unknown = _unknown_phase(phase)
         report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
         out["phase"] = phase.where(~unknown) if unknown.any() else phase
     if "closure_id" in columns_present:
@@ -693,6 +693,16 @@ def _text(values: pd.Series, *, lower: bool = False, categorical: bool = False) 
     return pd.Series(text.array.take(codes, allow_fill=True), index=values.index)
 
 
+def _unknown_phase(phase: pd.Series) -> npt.NDArray[np.bool_]:
+    """Rows whose phase is given but not one of :data:`PHASES` (a categorical's decided per
+    category and spread by code)."""
+    if isinstance(phase.dtype, pd.CategoricalDtype):
+        unknown_category = ~phase.cat.categories.isin(PHASES)
+        codes = phase.cat.codes.to_numpy()
+        return np.asarray(np.append(unknown_category, False)[codes], dtype=bool)  # -1: NA
+    return np.asarray((phase.notna() & ~phase.isin(PHASES)).to_numpy(), dtype=bool)
+
+
 def _codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
     """Codes (-1: missing) and distinct values of a column: a categorical's own (unused
     categories kept), any other column's by :func:`pandas.factorize`."""
@@ -706,7 +716,10 @@ def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np
     """Float values and the mask of cells that held something that is not a finite number."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         # a copy: the output owns (and may write) its columns; the input's may be read-only
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        if values.dtype == np.float64:
+            out = np.array(values.to_numpy(), dtype=np.float64)  # (its NaNs are its NAs)
+        else:
+            out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         bad = np.isinf(out)
         out[bad] = np.nan
         return out, bad
