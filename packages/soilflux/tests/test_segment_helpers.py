@@ -11,7 +11,13 @@ from soilflux.io.generic import PHASES, _numeric, _unknown_phase
 from soilflux.segment import run_order
 from soilflux.segment.arrival import median_step_s, steps_s
 from soilflux.segment.closures import text_at, utc_ns, utc_times
-from soilflux.segment.groups import codes_as, factorize_as, first_appearance_codes, group_median
+from soilflux.segment.groups import (
+    codes_as,
+    factorize_as,
+    first_appearance_codes,
+    first_valid,
+    group_median,
+)
 from soilflux.segment.report import joined_flags
 
 small_ints = hnp.arrays(np.int64, st.integers(0, 60), elements=st.integers(-3, 3))
@@ -168,3 +174,21 @@ def test_numeric_owns_a_float_copy(values: list[float | None]) -> None:
     np.testing.assert_array_equal(bad, want_bad)
     assert got.flags.writeable
     assert not np.shares_memory(got, column.to_numpy())
+
+
+@given(
+    n=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+    grouped=st.booleans(),
+    all_valid=st.booleans(),
+)
+def test_first_valid_row_of_each_group(n: int, seed: int, grouped: bool, all_valid: bool) -> None:
+    """Rows grouped or not, every row valid (the bisection path) or not: the first valid
+    row of each group in row order, -1 for a group without one."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(0, 30))
+    codes = rng.integers(-1, n, size) if n else np.full(size, -1)
+    codes = np.sort(codes) if grouped else codes
+    valid = np.ones(size, dtype=bool) if all_valid else rng.random(size) < 0.7
+    want = [next((i for i in range(size) if codes[i] == g and valid[i]), -1) for g in range(n)]
+    np.testing.assert_array_equal(first_valid(codes.astype(np.int64), valid, n), want)

@@ -209,7 +209,10 @@ def closure_groups(
         ids = rec.id_codes[rows]
         in_closure = ids >= 0
         key = chamber * (int(rec.id_codes.max()) + 2) + ids
-        group[in_closure] = first_appearance_codes(key[in_closure])
+        if bool(in_closure.all()):  # (the usual record by id: no row without one)
+            group = first_appearance_codes(key)
+        else:
+            group[in_closure] = first_appearance_codes(key[in_closure])
     else:
         assert rec.phase_codes is not None
         phase = ffill_within(rec.phase_codes[rows], same)

@@ -106,6 +106,14 @@ def first_valid(codes: IntArray, valid: BoolArray, n: int) -> IntArray:
     (n,) int
         Row index, or -1.
     """
+    if codes.size and bool(valid.all()) and bool(np.all(codes[1:] >= codes[:-1])):
+        # every row counts and rows are grouped (segmentation's closures): each group's
+        # first row found by bisection, without listing the rows
+        ids = np.arange(n, dtype=np.int64)
+        first = np.searchsorted(codes, ids, side="left").astype(np.int64)
+        present = first < codes.size
+        present[present] = codes[first[present]] == ids[present]
+        return np.where(present, first, -1)
     rows = np.flatnonzero(valid & (codes >= 0))
     out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(out, codes[rows], rows)  # no sort of the rows (np.unique's)
