@@ -500,9 +500,9 @@ def parse_generic_table(
 
     if "phase" in columns_present:
         phase = _text(raw["phase"], lower=True, categorical=categorical_ids)
-        unknown = (phase.notna() & ~phase.isin(PHASES)).to_numpy()
+        unknown = _unknown_phase(phase)
         report(unknown, "phase", raw["phase"], f"not one of {', '.join(PHASES)}; set to missing")
-        out["phase"] = phase.where(~unknown)
+        out["phase"] = phase.where(~unknown) if unknown.any() else phase
     if "closure_id" in columns_present:
         out["closure_id"] = _text(raw["closure_id"], categorical=categorical_ids)
         if "phase" in columns_present:
@@ -661,7 +661,9 @@ def _text(values: pd.Series, *, lower: bool = False, categorical: bool = False) 
     rows) and are spread back by code: as strings, or with ``categorical`` as a
     categorical column of those strings (the codes kept, no string made per row).
     """
-    codes, uniques = _codes(values)
+    own = isinstance(values.dtype, pd.CategoricalDtype)
+    # a categorical's codes are only widened when they must be recoded
+    codes, uniques = (None, values.cat.categories) if own else _codes(values)
     text = pd.Series(uniques).astype("string").str.strip()
     missing = text.isna() | text.str.lower().isin(_MISSING_TEXT)
     text = text.mask(missing)
@@ -670,12 +672,35 @@ def _text(values: pd.Series, *, lower: bool = False, categorical: bool = False) 
     if categorical:
         # cleaning may make two values one (" a", "a"): categories must be distinct
         recode, categories = pd.factorize(text)
+        if own and np.array_equal(recode, np.arange(len(uniques))):
+            # the usual column: clean, distinct categories; its own codes are the answer
+            # (no per-row recoding and no check of codes that are valid already)
+            cat = pd.Categorical.from_codes(
+                values.cat.codes.to_numpy(),
+                dtype=pd.CategoricalDtype(pd.Index(categories, dtype="string")),
+                validate=False,
+            )
+            return pd.Series(cat, index=values.index)
+        if codes is None:
+            codes = _codes(values)[0]
         recode = np.append(recode, -1)  # code -1 (missing) stays -1
         cat = pd.Categorical.from_codes(
             recode[codes], dtype=pd.CategoricalDtype(pd.Index(categories, dtype="string"))
         )
         return pd.Series(cat, index=values.index)
+    if codes is None:
+        codes = _codes(values)[0]
     return pd.Series(text.array.take(codes, allow_fill=True), index=values.index)
+
+
+def _unknown_phase(phase: pd.Series) -> npt.NDArray[np.bool_]:
+    """Rows whose phase is given but not one of :data:`PHASES` (a categorical's decided per
+    category and spread by code)."""
+    if isinstance(phase.dtype, pd.CategoricalDtype):
+        unknown_category = ~phase.cat.categories.isin(PHASES)
+        codes = phase.cat.codes.to_numpy()
+        return np.asarray(np.append(unknown_category, False)[codes], dtype=bool)  # -1: NA
+    return np.asarray((phase.notna() & ~phase.isin(PHASES)).to_numpy(), dtype=bool)
 
 
 def _codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
@@ -691,7 +716,10 @@ def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np
     """Float values and the mask of cells that held something that is not a finite number."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         # a copy: the output owns (and may write) its columns; the input's may be read-only
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        if values.dtype == np.float64:
+            out = np.array(values.to_numpy(), dtype=np.float64)  # (its NaNs are its NAs)
+        else:
+            out = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         bad = np.isinf(out)
         out[bad] = np.nan
         return out, bad

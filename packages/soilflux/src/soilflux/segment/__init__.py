@@ -201,7 +201,9 @@ def segment(
 
     n_groups = groups.n_groups
     start_ns, end_ns, elapsed = start_times(rec, rows, t, group, n_groups)
-    gas_ok: BoolArray = np.asarray(np.isfinite(rec.gas(rows)).any(axis=1), dtype=bool)
+    finite: BoolArray = np.isfinite(rec.gases)  # (a flag per row taken, not the gases)
+    any_gas = np.asarray(finite[:, 0] if finite.shape[1] == 1 else finite.any(axis=1))
+    gas_ok = any_gas[rows]
     report.missing_gas = int((~gas_ok).sum())
     table = closure_table(
         rec,
@@ -245,10 +247,8 @@ def segment(
     # Order closures by start time; renumber 0..n-1.
     by_start = np.lexsort((table.chamber, start_ns))
     closures = closures.iloc[by_start]
-    renumber = np.empty(n_groups, dtype=np.int64)
-    renumber[by_start] = np.arange(n_groups, dtype=np.int64)
     closures.index = pd.Index(np.arange(n_groups, dtype=np.int64), name="closure")
-    samples = _samples(rec, rows, renumber[group], elapsed, gases)
+    samples = _samples(rec, rows, group, by_start, elapsed, gases)
     report.closures = len(closures)
     report.rows_in_closures = len(samples)
     return samples, closures[list(CLOSURE_COLUMNS)], report
@@ -277,18 +277,57 @@ def _take(column: pd.Series, rows: IntArray) -> object:
     return column.take(rows).reset_index(drop=True)
 
 
+def run_order(closure: IntArray, group: IntArray, by_start: IntArray) -> IntArray:
+    """The stable sort order of closure numbers (ties keep their row order).
+
+    Rows sorted by (chamber, time) hold each closure in one run when the group numbers
+    (numbered in row order) never decrease: the order is then the runs' row ranges laid
+    end to end in closure order, without a sort. Otherwise a stable sort (radix when the
+    numbers fit 16 bits).
+
+    Parameters
+    ----------
+    closure : (rows,) int
+        Closure number of each row, ``0..n-1``.
+    group : (rows,) int
+        Group number of each row (``by_start[closure]``).
+    by_start : (n,) int
+        Group of each closure number.
+
+    Returns
+    -------
+    (rows,) int64
+        Row positions in (closure, row) order.
+    """
+    n = by_start.size
+    if not closure.size or not bool(np.all(group[1:] >= group[:-1])):
+        return stable_order(closure, n)
+    counts = np.bincount(group, minlength=n)
+    first_row = np.cumsum(counts) - counts  # of each group's run
+    lengths = counts[by_start]
+    first_out = np.cumsum(lengths) - lengths  # where each closure's rows go
+    # position i of closure k's rows is first_row + (i - first_out): one repeat, one add
+    order = np.repeat(first_row[by_start] - first_out, lengths)
+    order += np.arange(closure.size, dtype=np.int64)
+    return order
+
+
 def _samples(
     rec: Records,
     rows: IntArray,
-    closure: IntArray,
+    group: IntArray,
+    by_start: IntArray,
     elapsed: pd.Series,
     gases: list[str],
 ) -> pd.DataFrame:
-    """The engine's sample table, sorted by (closure, elapsed time), aux holes filled."""
+    """The engine's sample table, sorted by (closure, elapsed time), aux holes filled.
+    ``by_start``: the group of each closure number, closures being numbered by start."""
     el = elapsed.to_numpy(dtype=np.float64, na_value=np.nan)
     # rows come in (chamber, time) order: closures are runs that a stable sort merges
-    # (closure numbers are < the number of rows: a radix sort when they fit 16 bits)
-    order = stable_order(closure, int(closure.max()) + 1 if closure.size else 0)
+    renumber = np.empty(by_start.size, dtype=np.int64)
+    renumber[by_start] = np.arange(by_start.size, dtype=np.int64)
+    closure = renumber[group]
+    order = run_order(closure, group, by_start)
     c, e = closure[order], el[order]
     if not bool(np.all((c[1:] != c[:-1]) | (e[1:] >= e[:-1]))):
         order = np.lexsort((el, closure))

@@ -21,15 +21,36 @@ GasRows = Callable[[IntArray], FloatArray]
 
 def steps_s(t_ns: IntArray, same: BoolArray) -> FloatArray:
     """Step from the previous row of the same chamber [s]; NaN at a chamber's first row."""
+    step = np.empty(t_ns.size, dtype=np.float64)
     if not t_ns.size:
-        return np.zeros(0)
-    return np.where(same, np.diff(t_ns, prepend=t_ns[0]) / NS, np.nan)
+        return step
+    step[0] = 0.0
+    step[1:] = t_ns[1:] - t_ns[:-1]  # (as np.diff with t_ns[0] prepended, then as float)
+    step /= NS
+    step[~same] = np.nan
+    return step
 
 
 def median_step_s(step: FloatArray, chamber: IntArray, n_chambers: int) -> FloatArray:
     """Each row's chamber's median positive sampling step [s]."""
-    median = group_median(np.where(step > 0, step, np.nan), chamber, n_chambers)
+    if n_chambers <= _FEW_CHAMBERS and bool(np.all(chamber[1:] >= chamber[:-1])):
+        # rows grouped by chamber (as segmentation sorts them): each chamber's positive
+        # steps partitioned in place of group_median's masking and copying of every row
+        bounds = np.searchsorted(chamber, np.arange(n_chambers + 1))
+        median = np.full(n_chambers, np.nan)
+        for i, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+            part = step[lo:hi]
+            part = part[part > 0]  # (NaN is not > 0)
+            if part.size:
+                k_lo, k_hi = (part.size - 1) // 2, part.size // 2
+                p = np.partition(part, (k_lo, k_hi))
+                median[i] = (p[k_hi] + p[k_lo]) / 2.0
+    else:
+        median = group_median(np.where(step > 0, step, np.nan), chamber, n_chambers)
     return median[chamber]
+
+
+_FEW_CHAMBERS = 4096
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the engine's sample columns are taken.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,10 @@ from soilflux.segment.groups import (
     BoolArray,
     FloatArray,
     IntArray,
+    codes_as,
     factorize_as,
     ffill_within,
+    first_appearance_codes,
     first_valid,
     group_any,
     group_max,
@@ -27,6 +30,36 @@ from soilflux.segment.groups import (
 )
 
 _NEVER = np.iinfo(np.int64).max
+
+
+def utc_ns(time: pd.Series) -> IntArray:
+    """Times as ns since the epoch (UTC); a column read as UTC nanoseconds is viewed as it
+    is, anything else converted."""
+    if time.dtype == _UTC_NS:
+        return np.asarray(time.array.view("i8"), dtype=np.int64)
+    utc = pd.to_datetime(time, utc=True).astype(_UTC_NS)
+    return utc.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
+def utc_times(t_ns: IntArray) -> pd.DatetimeIndex:
+    """ns since the epoch as UTC times (``pd.to_datetime(t_ns, utc=True)``, without its
+    parsing of integers)."""
+    return pd.DatetimeIndex(np.asarray(t_ns, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
+
+
+def text_at(column: pd.Series, positions: IntArray) -> pd.api.extensions.ExtensionArray:
+    """``column.take(positions).astype("string")``'s values: a categorical's categories are
+    converted once and taken by code."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories.astype("string").array
+        codes = column.cat.codes.to_numpy()[positions].astype(np.intp)
+        taken: pd.api.extensions.ExtensionArray = categories.take(codes, allow_fill=True)
+        return taken
+    strings: pd.api.extensions.ExtensionArray = column.take(positions).astype("string").array
+    return strings
 
 
 @dataclass(frozen=True)
@@ -49,15 +82,16 @@ class Records:
     inside : (rows,) bool
         The row has a closure id (by id) or is ``closed`` (by phase).
     id_codes : (rows,) int64 or None
-        Closure id code, -1 where none (by id).
+        Closure id code, -1 where none (by id); codes tell ids apart (not dense).
+    gases : (rows, gases) float
+        Gas values [the gas columns' units].
     phase_codes : (rows,) int64 or None
-        Phase code, -1 where missing; ``closed_code`` is ``closed``'s.
+        Phase code, -1 where missing; ``closed_code`` is ``closed``'s (found when first
+        asked for: closures by id need it only without elapsed time).
     closed_code : int
         Code of ``closed`` (-2 when no row is).
     closed : (rows,) bool or None
         The row's own phase is ``closed`` (None without a phase column).
-    gases : (rows, gases) float
-        Gas values [the gas columns' units].
     """
 
     frame: pd.DataFrame
@@ -67,9 +101,6 @@ class Records:
     context: IntArray
     inside: BoolArray
     id_codes: IntArray | None
-    phase_codes: IntArray | None
-    closed_code: int
-    closed: BoolArray | None
     gases: FloatArray
 
     @property
@@ -80,41 +111,63 @@ class Records:
         """Gas values of ``rows`` (frame positions), (rows, gases)."""
         return np.asarray(self.gases[rows], dtype=np.float64)
 
+    @cached_property
+    def _phase(self) -> tuple[IntArray | None, int, BoolArray | None]:
+        return _phase_codes(self.frame)
+
+    @property
+    def phase_codes(self) -> IntArray | None:
+        return self._phase[0]
+
+    @property
+    def closed_code(self) -> int:
+        return self._phase[1]
+
+    @property
+    def closed(self) -> BoolArray | None:
+        return self._phase[2]
+
     @classmethod
     def from_frame(cls, data: pd.DataFrame, gases: list[str], by_id: bool) -> Records:
         """Arrays of a reader's frame (see :func:`soilflux.segment.segment`)."""
-        time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-        t_ns = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
         chamber, names = factorize_as(data["chamber"], "str", sort=True)
-        closed: BoolArray | None = None
-        phase_codes: IntArray | None = None
-        closed_code = -2
-        if "phase" in data.columns:
-            phase_codes, p_names = factorize_as(data["phase"], "string")
-            found = np.flatnonzero(p_names == "closed")
-            closed_code = int(found[0]) if found.size else -2
-            closed = phase_codes == closed_code
         id_codes: IntArray | None = None
+        phase = None
         if by_id:
-            id_codes = factorize_as(data["closure_id"], "string")[0]
+            id_codes = codes_as(data["closure_id"], "string")[0]
             context, inside = id_codes, id_codes >= 0
         else:
+            phase = _phase_codes(data)
+            closed = phase[2]
             assert closed is not None
             context, inside = closed.astype(np.int64), closed
-        gas = np.column_stack([data[g].to_numpy(dtype=np.float64, na_value=np.nan) for g in gases])
-        return cls(
+        columns = [data[g].to_numpy(dtype=np.float64, na_value=np.nan) for g in gases]
+        # one gas (the usual record) is a view of its column, not a copy
+        gas = columns[0].reshape(-1, 1) if len(columns) == 1 else np.column_stack(columns)
+        records = cls(
             frame=data,
-            t_ns=t_ns,
+            t_ns=utc_ns(data["time"]),
             chamber=chamber,
             chamber_names=np.asarray(names, dtype=object),
             context=np.asarray(context, dtype=np.int64),
             inside=np.asarray(inside, dtype=bool),
             id_codes=id_codes,
-            phase_codes=phase_codes,
-            closed_code=closed_code,
-            closed=closed,
             gases=gas,
         )
+        if phase is not None:
+            vars(records)["_phase"] = phase  # found already: the cached property's value
+        return records
+
+
+def _phase_codes(data: pd.DataFrame) -> tuple[IntArray | None, int, BoolArray | None]:
+    """Phase codes (-1: missing), the code of ``closed`` (-2: none) and the ``closed`` rows
+    (all None, -2, None without a phase column)."""
+    if "phase" not in data.columns:
+        return None, -2, None
+    codes, names = factorize_as(data["phase"], "string")
+    found = np.flatnonzero(names == "closed")
+    closed_code = int(found[0]) if found.size else -2
+    return codes, closed_code, codes == closed_code
 
 
 @dataclass(frozen=True)
@@ -156,7 +209,10 @@ def closure_groups(
         ids = rec.id_codes[rows]
         in_closure = ids >= 0
         key = chamber * (int(rec.id_codes.max()) + 2) + ids
-        group[in_closure] = pd.factorize(key[in_closure])[0]
+        if bool(in_closure.all()):  # (the usual record by id: no row without one)
+            group = first_appearance_codes(key)
+        else:
+            group[in_closure] = first_appearance_codes(key[in_closure])
     else:
         assert rec.phase_codes is not None
         phase = ffill_within(rec.phase_codes[rows], same)
@@ -184,10 +240,18 @@ def start_times(
     """
     frame = rec.frame
     elapsed_col = frame["elapsed_s"] if "elapsed_s" in frame.columns else None
-    own = elapsed_col is not None and bool(elapsed_col.notna().to_numpy()[rows].all())
+    el: FloatArray | None = None
+    if elapsed_col is not None and elapsed_col.dtype == np.float64:
+        # a float column's missing values are its NaNs: one take serves the check and the
+        # elapsed time
+        el = elapsed_col.to_numpy()[rows]
+        own = not bool(np.isnan(el).any())
+    else:
+        own = elapsed_col is not None and bool(elapsed_col.notna().to_numpy()[rows].all())
     if own:
         assert elapsed_col is not None
-        el = elapsed_col.to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        if el is None:
+            el = elapsed_col.to_numpy(dtype=np.float64, na_value=np.nan)[rows]
         origin = t_ns - np.round(el * NS).astype(np.int64)
         # usually every sample of a closure gives the same origin: its median is that
         lo, hi = group_min(origin, group, n), group_max(origin, group, n)
@@ -210,7 +274,11 @@ def start_times(
     end = group_max(t_ns, group, n)
     if own:
         assert elapsed_col is not None
-        elapsed = elapsed_col.take(rows).reset_index(drop=True)
+        assert el is not None
+        if elapsed_col.dtype == np.float64:
+            elapsed = pd.Series(el, name=elapsed_col.name, copy=False)
+        else:
+            elapsed = elapsed_col.take(rows).reset_index(drop=True)
     else:
         elapsed = pd.Series((t_ns - start[group]) / NS)
     return start, end, elapsed
@@ -243,13 +311,11 @@ def closure_table(
     table = pd.DataFrame(index=pd.Index(np.arange(n, dtype=np.int64), name="_group"))
     table["chamber"] = pd.array(rec.chamber_names[chamber], dtype="string")
     if rec.id_codes is not None:
-        ids = frame["closure_id"].take(rows[first]).astype("string")
-        table["closure_id"] = ids.to_numpy()
-        table["closure_id"] = table["closure_id"].astype("string")
+        table["closure_id"] = text_at(frame["closure_id"], rows[first])
     else:
         table["closure_id"] = pd.NA
-    table["start"] = pd.to_datetime(start_ns, utc=True).astype("datetime64[ns, UTC]")
-    table["end"] = pd.to_datetime(end_ns, utc=True).astype("datetime64[ns, UTC]")
+    table["start"] = utc_times(start_ns)
+    table["end"] = utc_times(end_ns)
     for column in ("volume_cm3", "area_cm2", "deadband_s", "obs_length_s"):
         if column in frame.columns:
             values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
@@ -259,11 +325,17 @@ def closure_table(
             table[column] = np.nan
     location = pd.Series(pd.NA, index=table.index, dtype="string")
     if "location" in frame.columns:
-        present = frame["location"].notna().to_numpy()[rows]
+        given = frame["location"]
+        if isinstance(given.dtype, pd.CategoricalDtype):
+            present = given.cat.codes.to_numpy()[rows] >= 0  # (a code per row, no strings)
+        else:
+            present = given.notna().to_numpy()[rows]
         at = first_valid(group, present, n)
         has = at >= 0
-        values = frame["location"].take(rows[at[has]]).astype("string").to_numpy()
-        location[has] = values
+        if has.all():
+            location = pd.Series(text_at(given, rows[at]), index=table.index)
+        else:
+            location[has] = text_at(given, rows[at[has]])
     table["location"] = location.astype("string")
     table["n_samples"] = np.bincount(group, minlength=n).astype(np.int64)
     flags = {name: group_any(group, mask, n) for name, mask in row_flags.items()}

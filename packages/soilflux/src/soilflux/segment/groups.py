@@ -106,6 +106,14 @@ def first_valid(codes: IntArray, valid: BoolArray, n: int) -> IntArray:
     (n,) int
         Row index, or -1.
     """
+    if codes.size and bool(valid.all()) and bool(np.all(codes[1:] >= codes[:-1])):
+        # every row counts and rows are grouped (segmentation's closures): each group's
+        # first row found by bisection, without listing the rows
+        ids = np.arange(n, dtype=np.int64)
+        first = np.searchsorted(codes, ids, side="left").astype(np.int64)
+        present = first < codes.size
+        present[present] = codes[first[present]] == ids[present]
+        return np.where(present, first, -1)
     rows = np.flatnonzero(valid & (codes >= 0))
     out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(out, codes[rows], rows)  # no sort of the rows (np.unique's)
@@ -171,6 +179,60 @@ def factorize_as(
     renamed, converted = pd.factorize(pd.Series(uniques).astype(as_type), sort=sort)
     mapping = np.asarray(renamed, dtype=np.int64)
     return np.asarray(mapping[codes], dtype=np.int64), np.asarray(converted, dtype=object)
+
+
+def first_appearance_codes(keys: npt.NDArray[np.integer]) -> IntArray:
+    """Codes ``0..n-1`` of ``keys`` numbered in order of first appearance, as
+    ``pandas.factorize(keys)[0]`` gives them.
+
+    Rows sorted by (chamber, time) hold each closure's key in one run: the runs are then
+    the codes, found in one pass without hashing, and only the runs' keys (one per
+    closure) are sorted to check that no key comes back in a later run; when one does,
+    ``pandas.factorize``.
+
+    Parameters
+    ----------
+    keys : (rows,) int
+        Keys (any integers).
+
+    Returns
+    -------
+    (rows,) int64
+        Code of each row.
+    """
+    if not keys.size:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.empty(keys.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    run_keys = np.sort(keys[starts])
+    if bool(np.any(run_keys[1:] == run_keys[:-1])):
+        return np.asarray(pd.factorize(keys)[0], dtype=np.int64)  # a key in several runs
+    codes = np.cumsum(starts, dtype=np.int64)
+    codes -= 1
+    return codes
+
+
+def codes_as(values: pd.Series, dtype: str) -> tuple[IntArray, int]:
+    """Codes that tell the values of ``values.astype(dtype)`` apart (-1 where missing) and
+    an upper bound of the codes, for grouping rows (the codes need not be dense).
+
+    A categorical whose categories stay distinct when converted keeps its own codes (one
+    pass, no count of the categories in use, no remapping); anything else is
+    :func:`factorize_as`'d.
+
+    Returns
+    -------
+    codes : (rows,) int64
+    n : int
+        Every code is ``< n``.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = pd.Series(values.cat.categories).astype(dtype)  # type: ignore[call-overload]
+        if not categories.isna().any() and categories.is_unique:
+            return values.cat.codes.to_numpy().astype(np.int64), len(categories)
+    codes, names = factorize_as(values, dtype)
+    return codes, len(names)
 
 
 def ffill_within(codes: IntArray, same: BoolArray) -> IntArray:

@@ -111,10 +111,13 @@ def joined_flags(
     counts : dict
         Closures per flag, only the flags that occur.
     """
-    joined = np.full(n, "", dtype=object)
-    counts: dict[str, int] = {}
-    for name, mask in flags.items():
-        counts[name] = int(mask.sum())
-        joined = np.where(mask, np.where(joined == "", name, joined + "," + name), joined)
-    strings = pd.array(joined, dtype="string")
+    names = list(flags)
+    counts = {name: int(np.count_nonzero(mask)) for name, mask in flags.items()}
+    # each closure's set of flags as bits: few distinct sets, each joined once
+    bits = np.zeros(n, dtype=np.int64)
+    for i, mask in enumerate(flags.values()):
+        bits |= np.asarray(mask, dtype=np.int64) << i
+    sets, which = np.unique(bits, return_inverse=True)
+    texts = [",".join(name for i, name in enumerate(names) if s >> i & 1) for s in sets.tolist()]
+    strings = pd.array(texts, dtype="string").take(which)
     return strings, {k: v for k, v in counts.items() if v}

@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from soilflux.segment.groups import factorize_as, first_valid, group_any, group_max, group_min
+from soilflux.segment.closures import utc_ns
+from soilflux.segment.groups import codes_as, first_valid, group_any, group_max, group_min
 
 _NEVER = np.iinfo(np.int64).max
 _NONE = np.iinfo(np.int64).min
@@ -90,15 +91,13 @@ def open_tail_rows(data: pd.DataFrame, *, max_duration_s: float = 900.0) -> npt.
     """
     if data.empty:
         return np.zeros(0, dtype=bool)
-    time = pd.to_datetime(data["time"], utc=True).astype("datetime64[ns, UTC]")
-    t = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    chamber, names = factorize_as(data["chamber"], "str")
-    n = len(names)
+    t = utc_ns(data["time"])
+    # codes that only group rows (a categorical's own: no names needed here)
+    chamber, n = codes_as(data["chamber"], "str")
     last = group_max(t, chamber, n)
     at_last = t == last[chamber]
-    by_id = "closure_id" in data.columns and bool(data["closure_id"].notna().any())
-    if by_id:
-        ids = factorize_as(data["closure_id"], "string")[0]
+    ids = codes_as(data["closure_id"], "string")[0] if "closure_id" in data.columns else None
+    if ids is not None and bool((ids >= 0).any()):
         # the closure of the first row (file order) at the chamber's last time
         last_row = first_valid(chamber, at_last, n)
         tail = (ids == ids[last_row][chamber]) & (ids >= 0)
