@@ -121,8 +121,10 @@ def _g_dg(
     if tmax is None:
         tmax = tau.max(axis=1) if tau.size else np.zeros(a.shape)
     tiny = np.abs(a) * tmax < 1e-4
-    if not tiny.any():  # the common case: no masking, in-place arithmetic
-        ab = a[:, None]
+    # every row by the closed form, in place (whole arrays: no gather or scatter of the
+    # others); the few rows with tiny aτ then get the series (0/0 there until then)
+    ab = a[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
         e = np.multiply(tau, -ab)
         np.exp(e, out=e)
         g = np.subtract(1.0, e)
@@ -130,17 +132,8 @@ def _g_dg(
         dg = np.multiply(tau, e, out=e)
         dg -= g
         dg /= ab
+    if not tiny.any():
         return g, dg
-    g = np.empty_like(tau)
-    dg = np.empty_like(tau)
-    big = ~tiny
-    if big.any():
-        ab = a[big][:, None]
-        tb = tau[big]
-        e = np.exp(-ab * tb)
-        gb = (1.0 - e) / ab
-        g[big] = gb
-        dg[big] = (tb * e - gb) / ab
     at = a[tiny][:, None]
     tt = tau[tiny]
     x = at * tt
