@@ -309,11 +309,13 @@ def _process_gas(
     c0 = initial_values(ch.t, cdry, valid, opts.initial_window_end_s)
     obs = ch.obs_length_s
     end = np.where(np.isfinite(obs), obs, np.inf)
+    # the samples up to the end of the observation (all valid ones where no closure has one)
+    observed = valid & (ch.t <= end[:, None]) if np.isfinite(obs).any() else valid
     if isinstance(opts.deadband_s, str):
         auto = auto_deadband(
             ch.t,
             cdry,
-            valid & (ch.t <= end[:, None]),
+            observed,
             min_s=opts.auto_deadband_range_s()[0],
             max_s=opts.auto_deadband_range_s()[1],
             min_samples=opts.min_samples,
@@ -323,7 +325,7 @@ def _process_gas(
         db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, float(opts.deadband_s))
     # the window starts after the dead band; a dead band of 0 takes the first sample too (as
     # the shared profile does, and as peers fitting whole tables do)
-    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
+    win = observed & ((ch.t > db[:, None]) | (db[:, None] == 0))
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
@@ -348,9 +350,7 @@ def _process_gas(
         # too, at three times the cost, for a fallback model
         lag_coef = np.asarray(lin.lag_coef, dtype=np.float64)
         b_lag = np.nan_to_num(lag_coef)[:, None] * h
-        rob = fit_robust_linear_batch(
-            Batch(t=b.t, c=(b.c - b_lag) * b.w, w=b.w, mask=b.mask, n=b.n), maxit=20
-        )
+        rob = fit_robust_linear_batch(b.with_c((b.c - b_lag) * b.w), maxit=20)
         # its SE must carry the lag column too: summary.rlm's SE is stddev·√((XᵀX)⁻¹)_bb,
         # and (XᵀX)⁻¹_bb grows with the extra column by the same factor as for OLS
         nf = b.n.astype(np.float64)
@@ -410,7 +410,7 @@ def _process_gas(
         avg = averaged_hm_window(
             ch.t,
             cdry,
-            valid & (ch.t <= end[:, None]),
+            observed,
             _averaged_start_s(ch.deadband_s, opts),
             np.where(_averaged_lagged(ch.deadband_s, opts), ch.sensor_lag_s, 0.0),
             opts.averaged_prior_straight,
@@ -522,7 +522,7 @@ def _process_gas(
     out["_clock_step"] = step
     # the soil's CO2 and H2O fluxes both stopped part-way through (a pot that clogged)
     out["_stopped"] = (
-        flux_stopped(ch.t, cdry, ch.h2o, valid & (ch.t <= end[:, None]))
+        flux_stopped(ch.t, cdry, ch.h2o, observed)
         if gas == "co2" and ch.has_h2o
         else np.zeros(k, dtype=bool)
     )

@@ -311,9 +311,7 @@ def fit_exp_curve_batch(
     """
     k = b.t.shape[0]
     n = b.n.astype(np.float64)
-    t_ref = window_start(b)
-    tau = (b.t - np.nan_to_num(t_ref)[:, None]) * b.w
-    span = tau.max(axis=1) if tau.size else np.zeros(k)
+    t_ref, tau, span = b.from_start()
     span_safe = np.where(span > 0, span, 1.0)
     if a_bounds is None:
         lo = MIN_CURVATURE / span_safe
@@ -325,8 +323,7 @@ def fit_exp_curve_batch(
         q = fit_quadratic_batch(b)
         a_start = safe_divide(-2.0 * q.b2, q.b1)
     a_try = np.clip(np.nan_to_num(np.asarray(a_start, dtype=np.float64)), lo, hi)
-    c_mean = safe_divide(b.wsum(b.c), n)
-    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
+    c_mean, y = b.centred_c()
 
     a_best = np.full(k, np.nan)
     c1_best = np.full(k, np.nan)
@@ -406,8 +403,8 @@ def fit_exp_curve_batch(
         c1=c1_best + c_mean + nan,
         s=s_best + nan,
         a=a_best + nan,
-        t_ref=t_ref,
-        span=span,
+        t_ref=t_ref.copy(),
+        span=span.copy(),
         cov=cov,
         sse=np.where(np.isfinite(a_best), sse, np.nan),
         n=b.n,

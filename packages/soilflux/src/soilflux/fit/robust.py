@@ -165,9 +165,7 @@ def fit_robust_linear_batch(b: Batch, maxit: int = 200, acc: float = 1e-4) -> Ro
     var_pp = safe_divide(((psiprime - mn[:, None]) ** 2 * b.w).sum(axis=1), n - 1)
     kappa = 1.0 + 2.0 * safe_divide(var_pp, n * mn**2)
     stddev = safe_sqrt(big_s) * safe_divide(kappa, mn)
-    tm = safe_divide(b.wsum(b.t), n)
-    dt = (b.t - np.nan_to_num(tm)[:, None]) * b.w
-    sxx = np.einsum("ij,ij->i", dt, dt)
+    _, _, sxx = b.centred_t()
     slope_se = stddev * safe_sqrt(safe_divide(np.ones_like(sxx), sxx))
     ok = (b.n >= 4) & np.isfinite(slope)
     # `resid` is (c − intercept − slope·t)·w at the final line of every row: each row's
