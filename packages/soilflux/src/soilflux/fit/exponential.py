@@ -111,6 +111,22 @@ class ExpCurve:
         return self.t_ref + np.where(small, d, tau_exp)
 
 
+def _g_only(a: FloatArray, tau: FloatArray, tmax: FloatArray) -> FloatArray:
+    """g of `_g_dg` alone (same numbers), for the final residuals."""
+    tiny = np.abs(a) * tmax < 1e-4
+    ab = a[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.multiply(tau, -ab)
+        np.exp(g, out=g)
+        np.subtract(1.0, g, out=g)
+        g /= ab
+    if tiny.any():
+        tt = tau[tiny]
+        x = a[tiny][:, None] * tt
+        g[tiny] = tt * (1.0 - x / 2.0 + x * x / 6.0)
+    return g
+
+
 def _g_dg(
     a: FloatArray, tau: FloatArray, tmax: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray]:
@@ -388,7 +404,7 @@ def fit_exp_curve_batch(
         converged[idx[done & finite]] = True
         active[idx[done | ~finite]] = False
     # final residuals and covariance at the best a
-    g, _ = _g_dg(np.nan_to_num(a_best), tau, fixed.tmax)
+    g = _g_only(np.nan_to_num(a_best), tau, fixed.tmax)
     resid = (y - np.nan_to_num(c1_best)[:, None] * b.w - np.nan_to_num(s_best)[:, None] * g) * b.w
     if lag_basis is not None:
         resid -= np.nan_to_num(lag_best)[:, None] * lag_basis
