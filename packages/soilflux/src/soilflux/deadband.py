@@ -121,12 +121,14 @@ def auto_deadband(
     # window sums = row totals − prefix sums at i0; prefixes only up to the largest i0
     c_max = int(i0.max()) if i0.size else 0
     prefix = np.zeros((k, c_max + 1))  # column 0 stays 0: the empty prefix
+    at = (i0 + (np.arange(k) * (c_max + 1))[:, None]).ravel()  # i0 in the flat prefix
 
-    def window(z: FloatArray) -> FloatArray:
+    def window(z: FloatArray, total: FloatArray | None = None) -> FloatArray:
         np.cumsum(z[:, :c_max], axis=1, out=prefix[:, 1:])
-        return np.asarray(z.sum(axis=1)[:, None] - np.take_along_axis(prefix, i0, axis=1))
+        total = z.sum(axis=1) if total is None else total
+        return np.asarray(total[:, None] - prefix.take(at).reshape(k, grid.size))
 
-    n = window(w)
+    n = window(w, n_use)
     sx, sy = window(x), window(y)
     sxx = window(x * x) - safe_divide(sx * sx, n)
     sxy = window(x * y) - safe_divide(sx * sy, n)

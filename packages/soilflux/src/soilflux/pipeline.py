@@ -150,6 +150,9 @@ class _Chunk:
     obs_length_s: FloatArray
     sensor_lag_s: FloatArray  # the closure's own, else the option's [s]
     has_h2o: bool
+    # leading columns holding every sample of the initial-value window (rows are in time
+    # order, t ≥ 0): `initial_values` of those columns alone is that of the whole rows
+    head: int
 
 
 def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
@@ -260,6 +263,7 @@ def _iter_chunks(
             return out
 
         t = pad(el_k)
+        head = int(np.count_nonzero(t < opts.initial_window_end_s, axis=1).max(initial=0))
         yield (
             rows,
             _Chunk(
@@ -276,6 +280,7 @@ def _iter_chunks(
                 obs_length_s=obs[rows],
                 sensor_lag_s=lag[rows],
                 has_h2o=has_h2o,
+                head=max(head, 1),
             ),
         )
 
@@ -306,7 +311,8 @@ def _process_gas(
     c_wet = ch.gas[gas_col]
     valid = ch.valid & np.isfinite(c_wet)
     cdry = dry_mole_fraction(np.where(valid, c_wet, np.nan), ch.h2o, extrapolate=True)
-    c0 = initial_values(ch.t, cdry, valid, opts.initial_window_end_s)
+    hd = ch.head
+    c0 = initial_values(ch.t[:, :hd], cdry[:, :hd], valid[:, :hd], opts.initial_window_end_s)
     obs = ch.obs_length_s
     end = np.where(np.isfinite(obs), obs, np.inf)
     # the samples up to the end of the observation (all valid ones where no closure has one)
@@ -700,9 +706,10 @@ def _process_chunk(
     """Fill `rows` of `results` from one padded chunk."""
     if True:
         base = ch.valid
-        p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_end_s)
-        t0 = initial_values(ch.t, ch.temperature_c, base, opts.initial_window_end_s)
-        w0 = initial_values(ch.t, ch.h2o, base, opts.initial_window_end_s)
+        h, end0 = ch.head, opts.initial_window_end_s
+        p0 = initial_values(ch.t[:, :h], ch.pressure_kpa[:, :h], base[:, :h], end0)
+        t0 = initial_values(ch.t[:, :h], ch.temperature_c[:, :h], base[:, :h], end0)
+        w0 = initial_values(ch.t[:, :h], ch.h2o[:, :h], base[:, :h], end0)
         term = flux_term(ch.volume_cm3, ch.area_cm2, p0, t0, w0, extrapolate=True)
         out_of_range = (
             ~((p0 >= PRESSURE_RANGE_KPA[0]) & (p0 <= PRESSURE_RANGE_KPA[1]))
