@@ -459,7 +459,7 @@ def _process_gas(
         sel = model == name
         dcdt[sel], sse[sel], aicc[sel] = slope[sel], s[sel], a[sel]
         dcdt_se[sel] = slope_se[sel]
-    t_first = np.where(b.mask, b.t, np.inf).min(axis=1)
+    t_first = b.from_start()[0]  # NaN for an empty window (then span and frac are NaN)
     t_last = np.where(b.mask, b.t, -np.inf).max(axis=1)
     span = np.where(b.n > 0, t_last - t_first, np.nan)
     c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
