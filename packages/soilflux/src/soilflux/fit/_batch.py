@@ -158,8 +158,10 @@ def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
     good = np.isfinite(den) & (den != 0)
     shape = np.broadcast(num, den).shape
     if np.prod(shape) <= _SMALL and np.result_type(num, den) == np.float64:
-        # x / NaN is NaN without a warning: fewer calls for the many per-closure vectors
-        return np.asarray(np.divide(num, np.where(good, den, np.nan)), dtype=np.float64)
+        # fewer calls for the many per-closure vectors; x / 1 never warns, and the NaN put
+        # in is NaN (not a NaN of num's, whose sign may differ)
+        quotient = np.divide(num, np.where(good, den, 1.0))
+        return np.asarray(np.where(good, quotient, np.nan), dtype=np.float64)
     out = np.full(shape, np.nan)
     np.divide(num, den, out=out, where=good)
     return out
@@ -173,7 +175,8 @@ def safe_sqrt(x: FloatArray) -> FloatArray:
     """sqrt(x) with NaN (no warning) where x < 0 or NaN."""
     good = np.isfinite(x) & (x >= 0)
     if np.size(x) <= _SMALL and np.result_type(x) == np.float64:
-        return np.asarray(np.sqrt(np.where(good, x, np.nan)), dtype=np.float64)  # as above
+        # fewer calls for small arrays; √NaN is NaN without a warning
+        return np.asarray(np.sqrt(np.where(good, x, np.nan)), dtype=np.float64)
     out = np.full(np.shape(x), np.nan)
     np.sqrt(x, out=out, where=good)
     return out
