@@ -199,6 +199,7 @@ def fit_quadratic_lag_batch(b: Batch, c0: FloatArray | None, lag_basis: FloatArr
     c_mean, y = b.centred_c()
     x2 = x * x
     coef, inv, ok = weighted_lstsq([b.w, x, x2, lag_basis], y, b.w, min_n=6, window=True)
+    # (β₂·x)·x as it always was, not β₂·x²: the same rounding
     fitted = coef[:, 0:1] * b.w + coef[:, 1:2] * x + coef[:, 2:3] * x * x + coef[:, 3:4] * lag_basis
     resid = (y - np.nan_to_num(fitted)) * b.w
     sse = np.einsum("ij,ij->i", resid, resid)
