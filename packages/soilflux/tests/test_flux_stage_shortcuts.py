@@ -9,6 +9,7 @@ with empty windows, holes, NaN and one-sample windows.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,8 @@ from soilflux.fit.exponential import _g_dg, _g_only
 from soilflux.fit.lag import lag_basis
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.flux import initial_values
+from soilflux.options import FluxOptions
+from soilflux.pipeline import _iter_chunks
 from soilflux.qc_record import _masked_moments, _slope_given_time, _time_moments, flux_stopped
 
 
@@ -253,3 +256,38 @@ def test_robust_sse_is_that_of_its_final_line(seed: int) -> None:
     ok = fit.ok
     assert _same(fit.sse[ok], np.einsum("ij,ij->i", plain, plain)[ok])
     assert not Batch.__dataclass_fields__["_derived"].init  # replace() starts a new cache
+
+
+@given(st.integers(0, 10_000), st.integers(1, 7))
+@settings(max_examples=30, deadline=None)
+def test_chunks_hold_each_closures_samples_then_nan(seed: int, chunk: int) -> None:
+    """`_iter_chunks` copies each closure's run of samples (the last closures' runs end at
+    the column's end, shorter than the chunk's width) and NaN after it."""
+    rng = np.random.default_rng(seed)
+    n_closures = int(rng.integers(1, 12))
+    counts = rng.integers(1, 9, n_closures)
+    closure = np.repeat(np.arange(n_closures), counts)
+    elapsed = np.concatenate([np.sort(rng.uniform(0.0, 60.0, c)) for c in counts])
+    co2 = rng.normal(450.0, 5.0, closure.size)
+    samples = pd.DataFrame(
+        {
+            "closure": closure,
+            "elapsed_s": elapsed,
+            "co2_ppm": co2,
+            "temperature_c": 20.0,
+            "pressure_kpa": 100.0,
+        }
+    )
+    closures = pd.DataFrame(
+        {"chamber": "a", "start": 0, "end": 1, "volume_cm3": 1.0, "area_cm2": 1.0},
+        index=pd.Index(np.arange(n_closures), name="closure"),
+    )
+    opts = FluxOptions(chunk_closures=chunk)
+    for rows, ch in _iter_chunks(samples, closures, ["co2_ppm"], opts):
+        for i, row in enumerate(rows):
+            own = closure == row
+            n = int(own.sum())
+            assert _same(ch.t[i, :n], elapsed[own])
+            assert _same(ch.gas["co2_ppm"][i, :n], co2[own])
+            assert np.isnan(ch.t[i, n:]).all()
+            assert np.isnan(ch.gas["co2_ppm"][i, n:]).all()
