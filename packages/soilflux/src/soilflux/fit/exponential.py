@@ -353,28 +353,25 @@ def fit_exp_curve_batch(
     converged = np.zeros(k, dtype=bool)
     active = (b.n >= 4) & (span > 0)
     fixed = _Fixed.of(y, tau, lag_basis)
-    # working set: rows still iterating, compacted only when it has shrunk to half, so the
-    # first (all-rows) iterations copy nothing; every step is per row (same numbers)
+    # working set: rows still iterating, compacted whenever a row has left it (the rows
+    # would be gathered for the iteration anyway), so the first (all-rows) iterations copy
+    # nothing and an iteration no row leaves copies nothing; every step is per row (same
+    # numbers)
     ws = np.arange(k)
     y_w, tau_w, h_w = y, tau, lag_basis
     for _ in range(maxiter):
         act = active[ws]
         if not act.any():
             break
-        if act.sum() < 0.5 * ws.size:
+        if not act.all():
             ws, y_w, tau_w = ws[act], y_w[act], tau_w[act]
             h_w = None if h_w is None else h_w[act]
-            act = np.ones(ws.size, dtype=bool)
-        idx = ws[act]
-        every = bool(act.all())
-        y_i = y_w if every else y_w[act]
-        tau_i = tau_w if every else tau_w[act]
+        idx = ws
         a_cur = a_try[idx]
         if h_w is None:
-            ev = _evaluate(y_i, tau_i, n[idx], a_cur, fixed.take(idx))
+            ev = _evaluate(y_w, tau_w, n[idx], a_cur, fixed.take(idx))
         else:
-            h_i = h_w if every else h_w[act]
-            ev = _evaluate_lag(y_i, tau_i, n[idx], a_cur, h_i, fixed.take(idx))
+            ev = _evaluate_lag(y_w, tau_w, n[idx], a_cur, h_w, fixed.take(idx))
             lag_best[idx] = np.asarray(ev.lag)
         finite = np.isfinite(ev.sse) & np.isfinite(ev.step)
         a_best[idx] = np.where(finite, a_cur, np.nan)
