@@ -9,6 +9,7 @@ axis are plain dot products.  Every fit returns arrays of shape (k,).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -157,7 +158,7 @@ def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
     """num / den with NaN (no warning) where den is 0 or not finite."""
     good = np.isfinite(den) & (den != 0)
     shape = np.broadcast(num, den).shape
-    if np.prod(shape) <= _SMALL and np.result_type(num, den) == np.float64:
+    if math.prod(shape) <= _SMALL and np.result_type(num, den) == np.float64:
         # fewer calls for the many per-closure vectors; x / 1 never warns, and the NaN put
         # in is NaN (not a NaN of num's, whose sign may differ)
         quotient = np.divide(num, np.where(good, den, 1.0))
