@@ -28,7 +28,7 @@ from soilflux.fit.lag import lag_basis
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.flux import initial_values
 from soilflux.options import FluxOptions
-from soilflux.pipeline import _iter_chunks
+from soilflux.pipeline import _closure_positions, _iter_chunks
 from soilflux.qc_record import _masked_moments, _slope_given_time, _time_moments, flux_stopped
 
 
@@ -291,3 +291,23 @@ def test_chunks_hold_each_closures_samples_then_nan(seed: int, chunk: int) -> No
             assert _same(ch.gas["co2_ppm"][i, :n], co2[own])
             assert np.isnan(ch.t[i, n:]).all()
             assert np.isnan(ch.gas["co2_ppm"][i, n:]).all()
+
+
+@given(
+    st.lists(st.integers(-3, 12), max_size=30),
+    st.sampled_from(["range", "shifted", "gap", "descending", "float"]),
+    st.integers(0, 10),
+)
+@settings(max_examples=100, deadline=None)
+def test_closure_positions_are_get_indexer(ids: list[int], kind: str, n: int) -> None:
+    values = {
+        "range": np.arange(n),
+        "shifted": np.arange(n) + 1,
+        "gap": np.concatenate([np.arange(n), [n + 5]]),
+        "descending": np.arange(n)[::-1],
+        "float": np.arange(n, dtype=np.float64),
+    }[kind]
+    index = pd.Index(values, name="closure")
+    series = pd.Series(np.asarray(ids, dtype=np.int64), name="closure")
+    want = index.get_indexer(pd.Index(series))
+    assert np.array_equal(_closure_positions(index, series), want)

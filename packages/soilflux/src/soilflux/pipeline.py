@@ -178,12 +178,31 @@ def _closure_float(closures: pd.DataFrame, column: str) -> FloatArray:
     return _float_column(closures, "closures", column)
 
 
+def _closure_positions(index: pd.Index, ids: pd.Series) -> npt.NDArray[np.intp]:
+    """Position in `index` of each id (−1 where absent), as `pd.Index.get_indexer`."""
+    values = ids.to_numpy()
+    n = len(index)
+    if (
+        n
+        and index.dtype.kind == "i"
+        and values.dtype.kind == "i"
+        and index.is_monotonic_increasing
+        and index.is_unique
+        and index[0] == 0
+        and index[-1] == n - 1
+    ):  # the index is 0 … n − 1 (as segmentation numbers closures): the id is the position
+        pos = values.astype(np.intp)
+        pos[(pos < 0) | (pos >= n)] = -1
+        return pos
+    return np.asarray(index.get_indexer(pd.Index(ids)), dtype=np.intp)
+
+
 def _iter_chunks(
     samples: pd.DataFrame, closures: pd.DataFrame, gases: list[str], opts: FluxOptions
 ) -> Iterator[tuple[npt.NDArray[np.int64], _Chunk]]:
     """Sort samples by (closure, elapsed time) and yield padded chunks of closures."""
     n_closures = len(closures)
-    pos = closures.index.get_indexer(pd.Index(samples["closure"]))
+    pos = _closure_positions(closures.index, samples["closure"])
     if (pos < 0).any():
         unknown = pd.unique(samples["closure"].to_numpy()[pos < 0])[:5]
         raise ValueError(f"samples.closure has ids not in closures.index: {list(unknown)}")
