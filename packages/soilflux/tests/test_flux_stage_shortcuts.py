@@ -25,6 +25,7 @@ from soilflux.fit._batch import (
 from soilflux.fit._lstsq import weighted_lstsq
 from soilflux.fit.exponential import _g_dg, _g_only
 from soilflux.fit.lag import lag_basis
+from soilflux.fit.linear import fit_linear_batch, fit_linear_slope_batch
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.flux import initial_values
 from soilflux.options import FluxOptions
@@ -311,3 +312,13 @@ def test_closure_positions_are_get_indexer(ids: list[int], kind: str, n: int) ->
     series = pd.Series(np.asarray(ids, dtype=np.int64), name="closure")
     want = index.get_indexer(pd.Index(series))
     assert np.array_equal(_closure_positions(index, series), want)
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=30, deadline=None)
+def test_linear_slope_alone_is_the_fits_slope(seed: int) -> None:
+    t, c, mask = _records(seed)
+    assert _same(
+        fit_linear_slope_batch(make_batch(t, c, mask)),
+        fit_linear_batch(make_batch(t, c, mask)).slope,
+    )

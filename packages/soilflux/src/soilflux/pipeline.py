@@ -33,7 +33,7 @@ from soilflux.fit.averaged import averaged_hm_window
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
-from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
+from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch, fit_linear_slope_batch
 from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.fit.shared import KAPPA_GRID_S, kappa_profile
@@ -327,9 +327,9 @@ def _change_across(t: FloatArray, y: FloatArray, mask: BoolArray) -> FloatArray:
     """Fitted change of y across the masked span (OLS slope × span) [unit of y]."""
     ok = mask & np.isfinite(y) & np.isfinite(t)
     b = make_batch(t, y, ok)
-    lin = fit_linear_batch(b)
+    slope = fit_linear_slope_batch(b)
     span = np.where(ok, t, -np.inf).max(axis=1) - np.where(ok, t, np.inf).min(axis=1)
-    return np.asarray(lin.slope * span)
+    return np.asarray(slope * span)
 
 
 def _process_gas(

@@ -88,6 +88,17 @@ def fit_linear_batch(b: Batch) -> LinearFit:
     )
 
 
+@quiet
+def fit_linear_slope_batch(b: Batch) -> FloatArray:
+    """`fit_linear_batch(b).slope` alone, same numbers (for a caller that needs no more)
+    [concentration unit per time unit]."""
+    _, dt, sxx = b.centred_t()
+    _, dc = b.centred_c()
+    slope = safe_divide(np.einsum("ij,ij->i", dt, dc), sxx)
+    ok = (b.n >= 3) & np.isfinite(slope)
+    return np.asarray(slope + np.where(ok, 0.0, np.nan), dtype=np.float64)
+
+
 def fit_linear(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> LinearFit:
     """Ordinary least-squares line through each closure of a padded batch.
 
