@@ -77,24 +77,27 @@ def auto_deadband(
     k, m = t.shape
     if k == 0 or m == 0:
         return np.full(k, float(min_s))
-    end = (
-        np.where(m_arr, t, -np.inf).max(axis=1)
-        if end_s is None
-        else np.asarray(end_s, dtype=np.float64)
-    )
-    end = np.where(np.isfinite(end), end, np.where(m_arr, t, -np.inf).max(axis=1))
-    use = m_arr & (t <= end[:, None])
+    t_masked = np.where(m_arr, t, -np.inf)
+    last = t_masked.max(axis=1)
+    if end_s is None:  # the window ends at the last sample: every masked sample is in it
+        use = m_arr
+    else:
+        end = np.asarray(end_s, dtype=np.float64)
+        end = np.where(np.isfinite(end), end, last)
+        use = m_arr & (t <= end[:, None])
+        t_masked = np.where(use, t, -np.inf)
+        last = t_masked.max(axis=1)
     w = use.astype(np.float64)
+    n_use = w.sum(axis=1)
     # origin shifts keep the prefix sums well conditioned
     t_first = np.where(use, t, np.inf).min(axis=1)
     t_first = np.where(np.isfinite(t_first), t_first, 0.0)
-    c_first = np.where(use, cc, 0.0).sum(axis=1) / np.maximum(w.sum(axis=1), 1.0)
+    c_first = np.where(use, cc, 0.0).sum(axis=1) / np.maximum(n_use, 1.0)
     x = np.where(use, t - t_first[:, None], 0.0)
     y = np.where(use, cc - c_first[:, None], 0.0)
     # step: median sampling interval of the batch
     # (median over closures of each closure's mean step: cheap and robust to a few gaps)
-    n_use = w.sum(axis=1)
-    t_last = np.where(use, t, -np.inf).max(axis=1)
+    t_last = last
     mean_step = safe_divide(t_last - t_first, n_use - 1)
     mean_step = mean_step[np.isfinite(mean_step) & (mean_step > 0)]
     step = float(np.median(mean_step)) if mean_step.size else 1.0
@@ -105,8 +108,10 @@ def auto_deadband(
     )
     # index of the first sample with t > d, per row and candidate: count of used samples ≤ d
     # (row-wise searchsorted on a non-decreasing copy of t)
-    tm = np.maximum.accumulate(np.where(use, t, -np.inf), axis=1)
-    tm = np.clip(tm - grid[0] + 1.0, 0.0, None)  # ≥ 0; candidate d sits at d − grid[0] + 1
+    tm = np.maximum.accumulate(t_masked, axis=1)
+    tm -= grid[0]
+    tm += 1.0
+    np.maximum(tm, 0.0, out=tm)  # ≥ 0; candidate d sits at d − grid[0] + 1
     width = float(max(tm.max(), grid[-1] - grid[0] + 1.0)) * 2.0 + 4.0
     offsets = np.arange(k, dtype=np.float64) * width
     keys = (tm + offsets[:, None]).ravel()
@@ -115,13 +120,15 @@ def auto_deadband(
     i0 -= (np.arange(k) * m)[:, None]
     # window sums = row totals − prefix sums at i0; prefixes only up to the largest i0
     c_max = int(i0.max()) if i0.size else 0
-    zero = np.zeros((k, 1))
+    prefix = np.zeros((k, c_max + 1))  # column 0 stays 0: the empty prefix
+    at = (i0 + (np.arange(k) * (c_max + 1))[:, None]).ravel()  # i0 in the flat prefix
 
-    def window(z: FloatArray) -> FloatArray:
-        prefix = np.concatenate([zero, np.cumsum(z[:, :c_max], axis=1)], axis=1)
-        return np.asarray(z.sum(axis=1)[:, None] - np.take_along_axis(prefix, i0, axis=1))
+    def window(z: FloatArray, total: FloatArray | None = None) -> FloatArray:
+        np.cumsum(z[:, :c_max], axis=1, out=prefix[:, 1:])
+        total = z.sum(axis=1) if total is None else total
+        return np.asarray(total[:, None] - prefix.take(at).reshape(k, grid.size))
 
-    n = window(w)
+    n = window(w, n_use)
     sx, sy = window(x), window(y)
     sxx = window(x * x) - safe_divide(sx * sx, n)
     sxy = window(x * y) - safe_divide(sx * sy, n)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from soilflux.deadband import auto_deadband
 from soilflux.fit._batch import (
@@ -32,7 +33,7 @@ from soilflux.fit.averaged import averaged_hm_window
 from soilflux.fit.exponential import exponential_from_curve, fit_exp_curve_batch
 from soilflux.fit.hm import bounded_hm_curve, hm_from_curve
 from soilflux.fit.lag import lag_basis
-from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch
+from soilflux.fit.linear import fit_linear_batch, fit_linear_lag_batch, fit_linear_slope_batch
 from soilflux.fit.quadratic import fit_quadratic_batch, fit_quadratic_lag_batch
 from soilflux.fit.robust import fit_robust_linear_batch
 from soilflux.fit.shared import KAPPA_GRID_S, kappa_profile
@@ -150,6 +151,9 @@ class _Chunk:
     obs_length_s: FloatArray
     sensor_lag_s: FloatArray  # the closure's own, else the option's [s]
     has_h2o: bool
+    # leading columns holding every sample of the initial-value window (rows are in time
+    # order, t ≥ 0): `initial_values` of those columns alone is that of the whole rows
+    head: int
 
 
 def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
@@ -174,12 +178,31 @@ def _closure_float(closures: pd.DataFrame, column: str) -> FloatArray:
     return _float_column(closures, "closures", column)
 
 
+def _closure_positions(index: pd.Index, ids: pd.Series) -> npt.NDArray[np.intp]:
+    """Position in `index` of each id (−1 where absent), as `pd.Index.get_indexer`."""
+    values = ids.to_numpy()
+    n = len(index)
+    if (
+        n
+        and index.dtype.kind == "i"
+        and values.dtype.kind == "i"
+        and index.is_monotonic_increasing
+        and index.is_unique
+        and index[0] == 0
+        and index[-1] == n - 1
+    ):  # the index is 0 … n − 1 (as segmentation numbers closures): the id is the position
+        pos = values.astype(np.intp)
+        pos[(pos < 0) | (pos >= n)] = -1
+        return pos
+    return np.asarray(index.get_indexer(pd.Index(ids)), dtype=np.intp)
+
+
 def _iter_chunks(
     samples: pd.DataFrame, closures: pd.DataFrame, gases: list[str], opts: FluxOptions
 ) -> Iterator[tuple[npt.NDArray[np.int64], _Chunk]]:
     """Sort samples by (closure, elapsed time) and yield padded chunks of closures."""
     n_closures = len(closures)
-    pos = closures.index.get_indexer(pd.Index(samples["closure"]))
+    pos = _closure_positions(closures.index, samples["closure"])
     if (pos < 0).any():
         unknown = pd.unique(samples["closure"].to_numpy()[pos < 0])[:5]
         raise ValueError(f"samples.closure has ids not in closures.index: {list(unknown)}")
@@ -240,26 +263,40 @@ def _iter_chunks(
         cnt = counts[rows]
         k = rows.size
         m = max(int(cnt.max()) if k else 0, 1)
-        # each row reads its closure's run of samples: a (k, m) gather, NaN past its end
-        # (one contiguous take; a scatter into a NaN-filled array cost ten times more)
+        # each row reads its closure's run of samples, NaN past its end: m consecutive
+        # values from the row's offset, copied row by row from a sliding-window view of the
+        # column (a gather by a (k, m) index cost 5-7 times more; a scatter into a NaN-filled
+        # array ten times more); rows whose m values would run past the column's end (the
+        # last closures) take theirs by index
         n_rows = el_k.size
-        index = np.minimum(offsets[rows][:, None] + np.arange(m), max(n_rows - 1, 0))
+        start = offsets[rows]
+        inside = start <= n_rows - m
         past_end = np.arange(m)[None, :] >= cnt[:, None]
 
         def pad(
             x: FloatArray,
-            index: npt.NDArray[np.int64] = index,
+            start: npt.NDArray[np.int64] = start,
+            inside: BoolArray = inside,
             past_end: BoolArray = past_end,
             k: int = k,
             m: int = m,
         ) -> FloatArray:
             if x.size == 0:
                 return np.full((k, m), np.nan)
-            out = x.take(index)
+            if inside.all():
+                out = sliding_window_view(x, m)[start]
+            else:
+                out = np.empty((k, m))
+                if inside.any():
+                    out[inside] = sliding_window_view(x, m)[start[inside]]
+                out_rows = ~inside
+                index = np.minimum(start[out_rows][:, None] + np.arange(m), x.size - 1)
+                out[out_rows] = x.take(index)
             out[past_end] = np.nan
             return out
 
         t = pad(el_k)
+        head = int(np.count_nonzero(t < opts.initial_window_end_s, axis=1).max(initial=0))
         yield (
             rows,
             _Chunk(
@@ -276,6 +313,7 @@ def _iter_chunks(
                 obs_length_s=obs[rows],
                 sensor_lag_s=lag[rows],
                 has_h2o=has_h2o,
+                head=max(head, 1),
             ),
         )
 
@@ -289,9 +327,9 @@ def _change_across(t: FloatArray, y: FloatArray, mask: BoolArray) -> FloatArray:
     """Fitted change of y across the masked span (OLS slope × span) [unit of y]."""
     ok = mask & np.isfinite(y) & np.isfinite(t)
     b = make_batch(t, y, ok)
-    lin = fit_linear_batch(b)
+    slope = fit_linear_slope_batch(b)
     span = np.where(ok, t, -np.inf).max(axis=1) - np.where(ok, t, np.inf).min(axis=1)
-    return np.asarray(lin.slope * span)
+    return np.asarray(slope * span)
 
 
 def _process_gas(
@@ -306,14 +344,17 @@ def _process_gas(
     c_wet = ch.gas[gas_col]
     valid = ch.valid & np.isfinite(c_wet)
     cdry = dry_mole_fraction(np.where(valid, c_wet, np.nan), ch.h2o, extrapolate=True)
-    c0 = initial_values(ch.t, cdry, valid, opts.initial_window_end_s)
+    hd = ch.head
+    c0 = initial_values(ch.t[:, :hd], cdry[:, :hd], valid[:, :hd], opts.initial_window_end_s)
     obs = ch.obs_length_s
     end = np.where(np.isfinite(obs), obs, np.inf)
+    # the samples up to the end of the observation (all valid ones where no closure has one)
+    observed = valid & (ch.t <= end[:, None]) if np.isfinite(obs).any() else valid
     if isinstance(opts.deadband_s, str):
         auto = auto_deadband(
             ch.t,
             cdry,
-            valid & (ch.t <= end[:, None]),
+            observed,
             min_s=opts.auto_deadband_range_s()[0],
             max_s=opts.auto_deadband_range_s()[1],
             min_samples=opts.min_samples,
@@ -323,7 +364,7 @@ def _process_gas(
         db = np.where(np.isfinite(ch.deadband_s), ch.deadband_s, float(opts.deadband_s))
     # the window starts after the dead band; a dead band of 0 takes the first sample too (as
     # the shared profile does, and as peers fitting whole tables do)
-    win = valid & ((ch.t > db[:, None]) | (db[:, None] == 0)) & (ch.t <= end[:, None])
+    win = observed & ((ch.t > db[:, None]) | (db[:, None] == 0))
     n_win = win.sum(axis=1)
     short = n_win < opts.min_samples
     win &= ~short[:, None]  # too few samples: flagged, not fitted
@@ -348,9 +389,7 @@ def _process_gas(
         # too, at three times the cost, for a fallback model
         lag_coef = np.asarray(lin.lag_coef, dtype=np.float64)
         b_lag = np.nan_to_num(lag_coef)[:, None] * h
-        rob = fit_robust_linear_batch(
-            Batch(t=b.t, c=(b.c - b_lag) * b.w, w=b.w, mask=b.mask, n=b.n), maxit=20
-        )
+        rob = fit_robust_linear_batch(b.with_c((b.c - b_lag) * b.w), maxit=20)
         # its SE must carry the lag column too: summary.rlm's SE is stddev·√((XᵀX)⁻¹)_bb,
         # and (XᵀX)⁻¹_bb grows with the extra column by the same factor as for OLS
         nf = b.n.astype(np.float64)
@@ -410,7 +449,7 @@ def _process_gas(
         avg = averaged_hm_window(
             ch.t,
             cdry,
-            valid & (ch.t <= end[:, None]),
+            observed,
             _averaged_start_s(ch.deadband_s, opts),
             np.where(_averaged_lagged(ch.deadband_s, opts), ch.sensor_lag_s, 0.0),
             opts.averaged_prior_straight,
@@ -453,7 +492,7 @@ def _process_gas(
         sel = model == name
         dcdt[sel], sse[sel], aicc[sel] = slope[sel], s[sel], a[sel]
         dcdt_se[sel] = slope_se[sel]
-    t_first = np.where(b.mask, b.t, np.inf).min(axis=1)
+    t_first = b.from_start()[0]  # NaN for an empty window (then span and frac are NaN)
     t_last = np.where(b.mask, b.t, -np.inf).max(axis=1)
     span = np.where(b.n > 0, t_last - t_first, np.nan)
     c_range = np.where(b.mask, b.c, -np.inf).max(axis=1) - np.where(b.mask, b.c, np.inf).min(axis=1)
@@ -522,7 +561,7 @@ def _process_gas(
     out["_clock_step"] = step
     # the soil's CO2 and H2O fluxes both stopped part-way through (a pot that clogged)
     out["_stopped"] = (
-        flux_stopped(ch.t, cdry, ch.h2o, valid & (ch.t <= end[:, None]))
+        flux_stopped(ch.t, cdry, ch.h2o, observed)
         if gas == "co2" and ch.has_h2o
         else np.zeros(k, dtype=bool)
     )
@@ -700,9 +739,10 @@ def _process_chunk(
     """Fill `rows` of `results` from one padded chunk."""
     if True:
         base = ch.valid
-        p0 = initial_values(ch.t, ch.pressure_kpa, base, opts.initial_window_end_s)
-        t0 = initial_values(ch.t, ch.temperature_c, base, opts.initial_window_end_s)
-        w0 = initial_values(ch.t, ch.h2o, base, opts.initial_window_end_s)
+        h, end0 = ch.head, opts.initial_window_end_s
+        p0 = initial_values(ch.t[:, :h], ch.pressure_kpa[:, :h], base[:, :h], end0)
+        t0 = initial_values(ch.t[:, :h], ch.temperature_c[:, :h], base[:, :h], end0)
+        w0 = initial_values(ch.t[:, :h], ch.h2o[:, :h], base[:, :h], end0)
         term = flux_term(ch.volume_cm3, ch.area_cm2, p0, t0, w0, extrapolate=True)
         out_of_range = (
             ~((p0 >= PRESSURE_RANGE_KPA[0]) & (p0 <= PRESSURE_RANGE_KPA[1]))

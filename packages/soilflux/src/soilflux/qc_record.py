@@ -36,6 +36,25 @@ def _masked_moments(
     return n, tm, ym, (dt * dt).sum(axis=1), (dt * dy).sum(axis=1)
 
 
+def _time_moments(t: FloatArray, mask: BoolArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """n, t − t̄ (zero outside the mask) and Sxx of the masked samples of each row
+    (as `_masked_moments`, same numbers)."""
+    n = np.count_nonzero(mask, axis=1).astype(np.float64)
+    tm = safe_divide(np.where(mask, t, 0.0).sum(axis=1), n)
+    dt = np.where(mask, t - tm[:, None], 0.0)
+    return n, dt, (dt * dt).sum(axis=1)
+
+
+def _slope_given_time(
+    y: FloatArray, mask: BoolArray, n: FloatArray, dt: FloatArray, sxx: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """OLS slope Sxy/Sxx of y on the masked samples given `_time_moments`, and y − ȳ
+    (zero outside the mask)."""
+    ym = safe_divide(np.where(mask, y, 0.0).sum(axis=1), n)
+    dy = np.where(mask, y - ym[:, None], 0.0)
+    return safe_divide((dt * dy).sum(axis=1), sxx), dy
+
+
 @quiet
 def clock_step(b: Batch, gap_factor: float = 3.0, z: float = 4.0) -> BoolArray:
     """Closures whose clock stepped forward inside the window (module docstring).
@@ -141,16 +160,24 @@ def flux_stopped(
     lo = np.where(ok, t_s, np.inf).min(axis=1)
     hi = np.where(ok, t_s, -np.inf).max(axis=1)
     mid = 0.5 * (lo + hi)[:, None]
-    first, second = ok & (t_s <= mid), ok & (t_s > mid)
+    first = ok & (t_s <= mid)
+    second = ok ^ first  # = ok & (t > mid): t is finite where ok
+    h2o_ok = np.isfinite(h2o)
+    # the usual record has H2O wherever it has CO2: then H2O's n, t̄ and Sxx are CO2's
+    h2o_everywhere = not (ok & ~h2o_ok).any()
     parts = []
     for half in (first, second):
-        n, tm, cm, sxx, sxy = _masked_moments(t_s, co2, half)
-        s = safe_divide(sxy, sxx)
-        r = np.where(half, co2 - cm[:, None] - s[:, None] * (t_s - tm[:, None]), 0.0)
+        n, dt, sxx = _time_moments(t_s, half)
+        s, dy = _slope_given_time(co2, half, n, dt, sxx)
+        # residuals (c − c̄) − s(t − t̄): zero outside the half, where dy and dt are
+        r = dy - s[:, None] * dt
         se = safe_sqrt(safe_divide((r * r).sum(axis=1), (n - 2.0) * sxx))
-        hw = half & np.isfinite(h2o)
-        _, _, _, hsxx, hsxy = _masked_moments(t_s, np.where(hw, h2o, 0.0), hw)
-        parts.append((s, se, safe_divide(hsxy, hsxx), n))
+        if h2o_everywhere:
+            h_slope, _ = _slope_given_time(h2o, half, n, dt, sxx)
+        else:
+            hw = half & h2o_ok
+            h_slope, _ = _slope_given_time(h2o, hw, *_time_moments(t_s, hw))
+        parts.append((s, se, h_slope, n))
     (s1, se1, h1, n1), (s2, se2, h2, n2) = parts
     out = (
         (n1 >= 5)

@@ -9,9 +9,10 @@ axis are plain dot products.  Every fit returns arrays of shape (k,).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -62,10 +63,56 @@ class Batch:
     w: FloatArray
     mask: BoolArray
     n: IntArray
+    # derived arrays several fits of the same batch share (computed once, read-only); the
+    # batch's arrays must not change after a fit has read them
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def wsum(self, x: FloatArray) -> FloatArray:
         """Σ over each closure's window of `x` (x already zero outside the mask)."""
         return np.asarray(x.sum(axis=1), dtype=np.float64)
+
+    def centred_c(self) -> tuple[FloatArray, FloatArray]:
+        """Window mean c̄ (k,) and (c − c̄)·w (k, m), zero outside the window (cached)."""
+        if "c" not in self._derived:
+            mean = safe_divide(self.wsum(self.c), self.n.astype(np.float64))
+            self._derived["c"] = _frozen(mean, (self.c - np.nan_to_num(mean)[:, None]) * self.w)
+        out: tuple[FloatArray, FloatArray] = self._derived["c"]
+        return out
+
+    def centred_t(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Window mean t̄ (k,), (t − t̄)·w (k, m) and Σ(t − t̄)² (k,) (cached)."""
+        if "t:centred" not in self._derived:
+            mean = safe_divide(self.wsum(self.t), self.n.astype(np.float64))
+            dt = (self.t - np.nan_to_num(mean)[:, None]) * self.w
+            self._derived["t:centred"] = _frozen(mean, dt, np.einsum("ij,ij->i", dt, dt))
+        out: tuple[FloatArray, FloatArray, FloatArray] = self._derived["t:centred"]
+        return out
+
+    def from_start(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Window start t_ref (k,) (NaN for an empty window), τ = (t − t_ref)·w (k, m) and
+        the window's length, max τ (k,) (cached)."""
+        if "t:start" not in self._derived:
+            first = np.where(self.mask, self.t, np.inf).min(axis=1)
+            t_ref = np.where(np.isfinite(first), first, np.nan)
+            tau = (self.t - np.nan_to_num(t_ref)[:, None]) * self.w
+            span = tau.max(axis=1) if tau.size else np.zeros(tau.shape[0])
+            self._derived["t:start"] = _frozen(t_ref, tau, span)
+        out: tuple[FloatArray, FloatArray, FloatArray] = self._derived["t:start"]
+        return out
+
+    def with_c(self, c: FloatArray) -> Batch:
+        """The same windows with other concentrations (zero outside the window); keeps the
+        derived arrays of the times."""
+        other = Batch(t=self.t, c=c, w=self.w, mask=self.mask, n=self.n)
+        other._derived.update({k: v for k, v in self._derived.items() if k.startswith("t:")})
+        return other
+
+
+def _frozen(*arrays: FloatArray) -> tuple[FloatArray, ...]:
+    """The arrays, made read-only (they are shared between fits)."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
 
 
 def make_batch(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> Batch:
@@ -110,15 +157,29 @@ def make_batch(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = 
 def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
     """num / den with NaN (no warning) where den is 0 or not finite."""
     good = np.isfinite(den) & (den != 0)
-    out = np.full(np.broadcast(num, den).shape, np.nan)
+    shape = np.broadcast(num, den).shape
+    if math.prod(shape) <= _SMALL and np.result_type(num, den) == np.float64:
+        # fewer calls for the many per-closure vectors; x / 1 never warns, and the NaN put
+        # in is NaN (not a NaN of num's, whose sign may differ)
+        quotient = np.divide(num, np.where(good, den, 1.0))
+        return np.asarray(np.where(good, quotient, np.nan), dtype=np.float64)
+    out = np.full(shape, np.nan)
     np.divide(num, den, out=out, where=good)
     return out
 
 
+#: Arrays up to this size take `safe_divide`'s short path (faster below, slower above) [-].
+_SMALL = 16_384
+
+
 def safe_sqrt(x: FloatArray) -> FloatArray:
     """sqrt(x) with NaN (no warning) where x < 0 or NaN."""
+    good = np.isfinite(x) & (x >= 0)
+    if np.size(x) <= _SMALL and np.result_type(x) == np.float64:
+        # fewer calls for small arrays; √NaN is NaN without a warning
+        return np.asarray(np.sqrt(np.where(good, x, np.nan)), dtype=np.float64)
     out = np.full(np.shape(x), np.nan)
-    np.sqrt(x, out=out, where=np.isfinite(x) & (x >= 0))
+    np.sqrt(x, out=out, where=good)
     return out
 
 
@@ -200,6 +261,9 @@ def compact_windows(
     first = np.where(any_win, np.argmax(win, axis=1), 0)
     last = np.where(any_win, m - np.argmax(win[:, ::-1], axis=1), 0)
     width = max(int((last - first).max()) if k else 0, 1)
+    if width <= m and not first.any():  # every window starts in column 0: no shift
+        inside = np.arange(width)[None, :] < last[:, None]
+        return t[:, :width].copy(), c[:, :width].copy(), win[:, :width] & inside
     idx = first[:, None] + np.arange(width)[None, :]
     inside = idx < last[:, None]
     idx = np.minimum(idx, m - 1)

@@ -14,7 +14,7 @@ from soilflux.fit._batch import Batch, BoolArray, FloatArray, inv_sym3, safe_div
 
 
 def weighted_lstsq(
-    columns: list[FloatArray], c: FloatArray, w: FloatArray, min_n: int
+    columns: list[FloatArray], c: FloatArray, w: FloatArray, min_n: int, *, window: bool = False
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Solve min Σ w (c − Σⱼ βⱼ Xⱼ)² for every closure.
 
@@ -28,6 +28,9 @@ def weighted_lstsq(
         Weights (0 outside the window).
     min_n : int
         Fewer samples with w > 0 → not solved.
+    window : bool
+        `w` is the 0/1 window and every column is zero outside it: then WX = X, and the
+        products are not formed (same numbers).
 
     Returns
     -------
@@ -39,7 +42,7 @@ def weighted_lstsq(
     """
     p = len(columns)
     k = c.shape[0]
-    xw = [col * w for col in columns]
+    xw = columns if window else [col * w for col in columns]
     a = np.empty((k, p, p))
     for i in range(p):
         for j in range(i, p):

@@ -111,6 +111,22 @@ class ExpCurve:
         return self.t_ref + np.where(small, d, tau_exp)
 
 
+def _g_only(a: FloatArray, tau: FloatArray, tmax: FloatArray) -> FloatArray:
+    """g of `_g_dg` alone (same numbers), for the final residuals."""
+    tiny = np.abs(a) * tmax < 1e-4
+    ab = a[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.multiply(tau, -ab)
+        np.exp(g, out=g)
+        np.subtract(1.0, g, out=g)
+        g /= ab
+    if tiny.any():
+        tt = tau[tiny]
+        x = a[tiny][:, None] * tt
+        g[tiny] = tt * (1.0 - x / 2.0 + x * x / 6.0)
+    return g
+
+
 def _g_dg(
     a: FloatArray, tau: FloatArray, tmax: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray]:
@@ -121,8 +137,10 @@ def _g_dg(
     if tmax is None:
         tmax = tau.max(axis=1) if tau.size else np.zeros(a.shape)
     tiny = np.abs(a) * tmax < 1e-4
-    if not tiny.any():  # the common case: no masking, in-place arithmetic
-        ab = a[:, None]
+    # every row by the closed form, in place (whole arrays: no gather or scatter of the
+    # others); the few rows with tiny aτ then get the series (0/0 there until then)
+    ab = a[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
         e = np.multiply(tau, -ab)
         np.exp(e, out=e)
         g = np.subtract(1.0, e)
@@ -130,17 +148,8 @@ def _g_dg(
         dg = np.multiply(tau, e, out=e)
         dg -= g
         dg /= ab
+    if not tiny.any():
         return g, dg
-    g = np.empty_like(tau)
-    dg = np.empty_like(tau)
-    big = ~tiny
-    if big.any():
-        ab = a[big][:, None]
-        tb = tau[big]
-        e = np.exp(-ab * tb)
-        gb = (1.0 - e) / ab
-        g[big] = gb
-        dg[big] = (tb * e - gb) / ab
     at = a[tiny][:, None]
     tt = tau[tiny]
     x = at * tt
@@ -318,9 +327,7 @@ def fit_exp_curve_batch(
     """
     k = b.t.shape[0]
     n = b.n.astype(np.float64)
-    t_ref = window_start(b)
-    tau = (b.t - np.nan_to_num(t_ref)[:, None]) * b.w
-    span = tau.max(axis=1) if tau.size else np.zeros(k)
+    t_ref, tau, span = b.from_start()
     span_safe = np.where(span > 0, span, 1.0)
     if a_bounds is None:
         lo = MIN_CURVATURE / span_safe
@@ -332,8 +339,7 @@ def fit_exp_curve_batch(
         q = fit_quadratic_batch(b)
         a_start = safe_divide(-2.0 * q.b2, q.b1)
     a_try = np.clip(np.nan_to_num(np.asarray(a_start, dtype=np.float64)), lo, hi)
-    c_mean = safe_divide(b.wsum(b.c), n)
-    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
+    c_mean, y = b.centred_c()
 
     a_best = np.full(k, np.nan)
     c1_best = np.full(k, np.nan)
@@ -347,28 +353,25 @@ def fit_exp_curve_batch(
     converged = np.zeros(k, dtype=bool)
     active = (b.n >= 4) & (span > 0)
     fixed = _Fixed.of(y, tau, lag_basis)
-    # working set: rows still iterating, compacted only when it has shrunk to half, so the
-    # first (all-rows) iterations copy nothing; every step is per row (same numbers)
+    # working set: rows still iterating, compacted whenever a row has left it (the rows
+    # would be gathered for the iteration anyway), so the first (all-rows) iterations copy
+    # nothing and an iteration no row leaves copies nothing; every step is per row (same
+    # numbers)
     ws = np.arange(k)
     y_w, tau_w, h_w = y, tau, lag_basis
     for _ in range(maxiter):
         act = active[ws]
         if not act.any():
             break
-        if act.sum() < 0.5 * ws.size:
+        if not act.all():
             ws, y_w, tau_w = ws[act], y_w[act], tau_w[act]
             h_w = None if h_w is None else h_w[act]
-            act = np.ones(ws.size, dtype=bool)
-        idx = ws[act]
-        every = bool(act.all())
-        y_i = y_w if every else y_w[act]
-        tau_i = tau_w if every else tau_w[act]
+        idx = ws
         a_cur = a_try[idx]
         if h_w is None:
-            ev = _evaluate(y_i, tau_i, n[idx], a_cur, fixed.take(idx))
+            ev = _evaluate(y_w, tau_w, n[idx], a_cur, fixed.take(idx))
         else:
-            h_i = h_w if every else h_w[act]
-            ev = _evaluate_lag(y_i, tau_i, n[idx], a_cur, h_i, fixed.take(idx))
+            ev = _evaluate_lag(y_w, tau_w, n[idx], a_cur, h_w, fixed.take(idx))
             lag_best[idx] = np.asarray(ev.lag)
         finite = np.isfinite(ev.sse) & np.isfinite(ev.step)
         a_best[idx] = np.where(finite, a_cur, np.nan)
@@ -398,7 +401,7 @@ def fit_exp_curve_batch(
         converged[idx[done & finite]] = True
         active[idx[done | ~finite]] = False
     # final residuals and covariance at the best a
-    g, _ = _g_dg(np.nan_to_num(a_best), tau, fixed.tmax)
+    g = _g_only(np.nan_to_num(a_best), tau, fixed.tmax)
     resid = (y - np.nan_to_num(c1_best)[:, None] * b.w - np.nan_to_num(s_best)[:, None] * g) * b.w
     if lag_basis is not None:
         resid -= np.nan_to_num(lag_best)[:, None] * lag_basis
@@ -413,8 +416,8 @@ def fit_exp_curve_batch(
         c1=c1_best + c_mean + nan,
         s=s_best + nan,
         a=a_best + nan,
-        t_ref=t_ref,
-        span=span,
+        t_ref=t_ref.copy(),
+        span=span.copy(),
         cov=cov,
         sse=np.where(np.isfinite(a_best), sse, np.nan),
         n=b.n,

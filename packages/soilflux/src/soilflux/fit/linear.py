@@ -59,11 +59,8 @@ class LinearFit:
 def fit_linear_batch(b: Batch) -> LinearFit:
     """OLS fit of every closure of a `Batch` (see `fit_linear`)."""
     n = b.n.astype(np.float64)
-    t_mean = safe_divide(b.wsum(b.t), n)
-    c_mean = safe_divide(b.wsum(b.c), n)
-    dt = (b.t - np.nan_to_num(t_mean)[:, None]) * b.w
-    dc = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
-    sxx = np.einsum("ij,ij->i", dt, dt)
+    t_mean, dt, sxx = b.centred_t()
+    c_mean, dc = b.centred_c()
     sxy = np.einsum("ij,ij->i", dt, dc)
     syy = np.einsum("ij,ij->i", dc, dc)
     slope = safe_divide(sxy, sxx)
@@ -89,6 +86,17 @@ def fit_linear_batch(b: Batch) -> LinearFit:
         n=b.n,
         ok=ok,
     )
+
+
+@quiet
+def fit_linear_slope_batch(b: Batch) -> FloatArray:
+    """`fit_linear_batch(b).slope` alone, same numbers (for a caller that needs no more)
+    [concentration unit per time unit]."""
+    _, dt, sxx = b.centred_t()
+    _, dc = b.centred_c()
+    slope = safe_divide(np.einsum("ij,ij->i", dt, dc), sxx)
+    ok = (b.n >= 3) & np.isfinite(slope)
+    return np.asarray(slope + np.where(ok, 0.0, np.nan), dtype=np.float64)
 
 
 def fit_linear(t: npt.ArrayLike, c: npt.ArrayLike, mask: npt.ArrayLike | None = None) -> LinearFit:
@@ -121,9 +129,8 @@ def fit_linear_lag_batch(b: Batch, lag_basis: FloatArray) -> LinearFit:
     Closures whose transient vanishes on the window get B = 0, i.e. plain OLS.
     """
     n = b.n.astype(np.float64)
-    c_mean = safe_divide(b.wsum(b.c), n)
-    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
-    coef, inv, ok = weighted_lstsq([b.w, b.t, lag_basis], y, b.w, min_n=4)
+    c_mean, y = b.centred_c()
+    coef, inv, ok = weighted_lstsq([b.w, b.t, lag_basis], y, b.w, min_n=4, window=True)
     fitted = coef[:, 0:1] * b.w + coef[:, 1:2] * b.t + coef[:, 2:3] * lag_basis
     resid = (y - np.nan_to_num(fitted)) * b.w
     sse = np.einsum("ij,ij->i", resid, resid)

@@ -193,14 +193,13 @@ def fit_quadratic_lag_batch(b: Batch, c0: FloatArray | None, lag_basis: FloatArr
     The slope is evaluated on the lag-free quadratic, as in `fit_quadratic`.
     """
     n = b.n.astype(np.float64)
-    t_ref = window_start(b)
-    tau = (b.t - np.nan_to_num(t_ref)[:, None]) * b.w
-    span = tau.max(axis=1)
+    t_ref, tau, span = b.from_start()
     span_safe = np.where(span > 0, span, 1.0)
     x = tau / span_safe[:, None]
-    c_mean = safe_divide(b.wsum(b.c), n)
-    y = (b.c - np.nan_to_num(c_mean)[:, None]) * b.w
-    coef, inv, ok = weighted_lstsq([b.w, x, x * x, lag_basis], y, b.w, min_n=6)
+    c_mean, y = b.centred_c()
+    x2 = x * x
+    coef, inv, ok = weighted_lstsq([b.w, x, x2, lag_basis], y, b.w, min_n=6, window=True)
+    # (β₂·x)·x as it always was, not β₂·x²: the same rounding
     fitted = coef[:, 0:1] * b.w + coef[:, 1:2] * x + coef[:, 2:3] * x * x + coef[:, 3:4] * lag_basis
     resid = (y - np.nan_to_num(fitted)) * b.w
     sse = np.einsum("ij,ij->i", resid, resid)
@@ -216,7 +215,7 @@ def fit_quadratic_lag_batch(b: Batch, c0: FloatArray | None, lag_basis: FloatArr
         slope=slope + nan,
         slope_se=safe_sqrt(var_x) / span_safe + nan,
         t_eval=t_ref + xe * span_safe + nan,
-        t_ref=t_ref,
+        t_ref=t_ref.copy(),
         b0=beta0 + nan,
         b1=beta1 / span_safe + nan,
         b2=beta2 / span_safe**2 + nan,

@@ -107,7 +107,10 @@ def fit_robust_linear_batch(b: Batch, maxit: int = 200, acc: float = 1e-4) -> Ro
     # the first (all-rows) iterations copy nothing.  Residuals and weights of the working
     # set are written back when rows leave it.
     rows = np.flatnonzero(active)
-    t, c, wm, msk, n_w = b.t[rows], b.c[rows], b.w[rows], b.mask[rows], b.n[rows]
+    if rows.size == k:  # every row iterates: the batch's own arrays (only read here)
+        t, c, wm, msk, n_w = b.t, b.c, b.w, b.mask, b.n
+    else:
+        t, c, wm, msk, n_w = b.t[rows], b.c[rows], b.w[rows], b.mask[rows], b.n[rows]
     live = np.ones(rows.size, dtype=bool)
     r_old = resid[rows]
     w_cur = wm.copy()
@@ -155,19 +158,19 @@ def fit_robust_linear_batch(b: Batch, maxit: int = 200, acc: float = 1e-4) -> Ro
     u = resid / np.where(s > 0, s, np.nan)[:, None]
     psi = np.clip(u, -HUBER_K, HUBER_K) * b.w  # ψ(u) for Huber
     n = b.n.astype(np.float64)
-    big_s = safe_divide(np.nansum((psi * s[:, None]) ** 2, axis=1), n - 2)
+    # a row without a scale is NaN here, and its SE NaN anyway (ψ′ = 0 there, so m̄ = 0)
+    big_s = safe_divide(((psi * s[:, None]) ** 2).sum(axis=1), n - 2)
     psiprime = ((np.abs(u) <= HUBER_K) & b.mask).astype(np.float64)
     mn = safe_divide(psiprime.sum(axis=1), n)
     var_pp = safe_divide(((psiprime - mn[:, None]) ** 2 * b.w).sum(axis=1), n - 1)
     kappa = 1.0 + 2.0 * safe_divide(var_pp, n * mn**2)
     stddev = safe_sqrt(big_s) * safe_divide(kappa, mn)
-    tm = safe_divide(b.wsum(b.t), n)
-    dt = (b.t - np.nan_to_num(tm)[:, None]) * b.w
-    sxx = np.einsum("ij,ij->i", dt, dt)
+    _, _, sxx = b.centred_t()
     slope_se = stddev * safe_sqrt(safe_divide(np.ones_like(sxx), sxx))
     ok = (b.n >= 4) & np.isfinite(slope)
-    plain = (b.c - intercept[:, None] - slope[:, None] * b.t) * b.w
-    sse = np.einsum("ij,ij->i", plain, plain)
+    # `resid` is (c − intercept − slope·t)·w at the final line of every row: each row's
+    # residuals were last computed, by that formula, from the line it kept
+    sse = np.einsum("ij,ij->i", resid, resid)
     nan = np.where(ok, 0.0, np.nan)
     return RobustLinearFit(
         slope=slope + nan,

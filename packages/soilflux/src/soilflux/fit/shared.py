@@ -164,22 +164,29 @@ def _profile(
     u = np.empty_like(t)
     v = np.empty_like(t)
     r = np.empty_like(t)
-    enough = b.n >= 3
+    k, g = t.shape[0], grid.size
+    # per closure and κ: the model is defined where 1 − κτ_s is far from 0
+    one_minus = 1.0 - grid[None, :] * tau[:, None]
+    far = np.abs(one_minus) >= _MIN_LAG_SEPARATION
+    den = np.where(far, one_minus, 1.0)
+    f_all, s_all, sxx_all = np.empty((k, g)), np.empty((k, g)), np.empty((k, g))
     for j, kappa in enumerate(grid):
-        far = np.abs(1.0 - kappa * tau) >= _MIN_LAG_SEPARATION
         if kappa == 0.0:
             u[...] = t
         else:  # u_κ = −expm1(−κt)/κ = expm1(−κt)/(−κ), exactly
             np.multiply(t, -kappa, out=u)
             np.expm1(u, out=u)
             np.divide(u, -kappa, out=u)
-        np.subtract(u, lag if far.all() else np.where(far[:, None], lag, 0.0), out=v)
-        np.divide(v, np.where(far, 1.0 - kappa * tau, 1.0)[:, None], out=v)
-        f, s, sxx = centred_regression(b, v, yc, work=(v, r))
-        ok = far & enough & np.isfinite(f) & (sxx > 0)
-        sse[:, j] = np.where(ok, s, np.nan)
-        slope[:, j] = np.where(ok, f, np.nan)
-        slope_se[:, j] = np.where(ok, safe_sqrt(safe_divide(s, (nf - 2.0) * sxx)), np.nan)
+        far_j = far[:, j]
+        np.subtract(u, lag if far_j.all() else np.where(far_j[:, None], lag, 0.0), out=v)
+        np.divide(v, den[:, j : j + 1], out=v)
+        f_all[:, j], s_all[:, j], sxx_all[:, j] = centred_regression(b, v, yc, work=(v, r))
+    # the checks and the slope's SE for every κ at once (elementwise: same numbers)
+    ok = far & (b.n >= 3)[:, None] & np.isfinite(f_all) & (sxx_all > 0)
+    sse[...] = np.where(ok, s_all, np.nan)
+    slope[...] = np.where(ok, f_all, np.nan)
+    se = safe_sqrt(safe_divide(s_all, (nf - 2.0)[:, None] * sxx_all))
+    slope_se[...] = np.where(ok, se, np.nan)
     return np.asarray(np.einsum("ij,ij->i", yc, yc), dtype=np.float64)
 
 
