@@ -167,6 +167,7 @@ class Ingestor:
         self.on_commit = on_commit
         self.switch_interval_s = switch_interval_s
         self._switch_was: float | None = None
+        self._switch_set: float | None = None  # as the interpreter reads it back (µs)
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         # Bounded here too: Mosquitto 2.0.11 sends past the receive maximum once PUBACKs
@@ -252,6 +253,7 @@ class Ingestor:
         if self.switch_interval_s is not None and self._switch_was is None:
             self._switch_was = sys.getswitchinterval()
             sys.setswitchinterval(self.switch_interval_s)
+            self._switch_set = sys.getswitchinterval()
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Commit batches until :meth:`stop` (or ``until()`` returns True)."""
@@ -381,6 +383,6 @@ class Ingestor:
         """The interpreter's switch interval as :meth:`start` found it (unless someone
         changed it since)."""
         if self._switch_was is not None:
-            if sys.getswitchinterval() == self.switch_interval_s:
+            if sys.getswitchinterval() == self._switch_set:
                 sys.setswitchinterval(self._switch_was)
             self._switch_was = None
