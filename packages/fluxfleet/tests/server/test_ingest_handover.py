@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from fluxfleet.ingest.inbox import Inbox
@@ -152,4 +153,24 @@ def test_a_batch_is_acknowledged_per_message_through_pahos_public_ack() -> None:
     ing._ack([7, 65535, 1])
     ing._ack([])
     assert acked == [(7, 1), (65535, 1), (1, 1)]
+    store.close()
+
+
+@pytest.mark.parametrize("switch_s", [0.0005, 0.002, 3.3333e-4, None])
+def test_the_ingestor_sets_the_switch_interval_while_it_runs(broker: Any, switch_s: Any) -> None:
+    """From ``start`` to ``close`` the interpreter switches threads every
+    ``switch_interval_s`` (None: left alone); ``close`` gives back the one it found."""
+    import sys
+
+    before = sys.getswitchinterval()
+    store = DuckDBStore(":memory:")
+    ing = Ingestor(broker.host, broker.port, store, client_id="switch", switch_interval_s=switch_s)
+    assert sys.getswitchinterval() == before  # not on construction
+    ing.start()
+    try:
+        want = before if switch_s is None else switch_s
+        assert sys.getswitchinterval() == pytest.approx(want, abs=1e-6)  # whole µs
+    finally:
+        ing.close()
+    assert sys.getswitchinterval() == before
     store.close()

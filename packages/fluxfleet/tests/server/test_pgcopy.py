@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from fluxfleet.store import pgcopy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 UTC = dt.UTC
@@ -211,3 +211,72 @@ def test_array_parameters_carry_every_value(postgres: Any) -> None:
     for want_row, got_row in zip(rows, got, strict=True):
         for k, g in zip(_TYPES, got_row, strict=True):
             assert _same(want_row[k], g), (k, want_row[k], g)
+
+
+_KEYED = st.lists(
+    st.tuples(st.integers(0, 12), st.integers(-1000, 1000)), max_size=12, unique_by=lambda r: r[0]
+)
+
+
+@pytest.mark.parametrize(
+    "with_rows", [(True, True, True), (True, False, True), (False, True, False)]
+)
+@settings(max_examples=40, deadline=None)  # a server round per example
+@given(old=_KEYED, new_a=_KEYED, new_b=_KEYED, new_c=_KEYED)
+def test_statements_together_count_and_store_as_one_by_one(
+    postgres: Any,
+    with_rows: tuple[bool, bool, bool],
+    old: list[tuple[int, int]],
+    new_a: list[tuple[int, int]],
+    new_b: list[tuple[int, int]],
+    new_c: list[tuple[int, int]],
+) -> None:
+    """The small tables' statements joined into one (``postgres_store._together``, as the
+    ingest's writes send them) store what running them one by one stores, and return the
+    same row counts: ``DO NOTHING`` against stored keys, ``DO UPDATE`` counting updated
+    rows too, tables left out, empty tables."""
+    import psycopg
+    from fluxfleet.store.postgres_store import _arrays, _statement, _together
+
+    statements = [
+        "INSERT INTO a (k, v) SELECT k, v FROM stg ORDER BY k ON CONFLICT DO NOTHING",
+        "INSERT INTO b (k, v) SELECT k, v FROM stg ORDER BY k "
+        "ON CONFLICT (k) DO UPDATE SET v = b.v + excluded.v",
+        "INSERT INTO c (k, v) SELECT k, v FROM stg ON CONFLICT DO NOTHING",
+    ]
+    tables = [
+        pa.table({"k": pa.array([k for k, _ in rows], pa.int64()),
+                  "v": pa.array([v for _, v in rows], pa.int64())})
+        for rows in (new_a, new_b, new_c)
+    ]  # fmt: skip
+    chosen = [i for i, keep in enumerate(with_rows) if keep and tables[i].num_rows]
+
+    def run(together: bool) -> tuple[list[int], list[Any]]:
+        with psycopg.connect(postgres.dsn) as con:
+            for name in "abc":
+                con.execute(f"CREATE TEMP TABLE {name} (k bigint PRIMARY KEY, v bigint)")
+                con.cursor().executemany(f"INSERT INTO {name} VALUES (%s, %s)", old)
+            if together and chosen:
+                parts = tuple((statements[i], tables[i].schema) for i in chosen)
+                params = [a for i in chosen for a in _arrays(tables[i])]
+                row = con.execute(_together(parts), params).fetchone()
+                assert row is not None
+                counts = [int(n) for n in row]
+            else:
+                counts = []
+                for i in chosen:
+                    q = _statement(statements[i], tables[i])
+                    assert q is not None
+                    counts.append(con.execute(*q).rowcount)
+            stored = [con.execute(f"SELECT k, v FROM {n} ORDER BY k").fetchall() for n in "abc"]
+            con.rollback()
+        return counts, stored
+
+    assert run(together=True) == run(together=False)
+
+
+def test_together_refuses_nothing() -> None:
+    from fluxfleet.store.postgres_store import _together
+
+    with pytest.raises(ValueError, match="no statements"):
+        _together(())

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -124,6 +125,15 @@ class Ingestor:
         Keep each message's receive-to-commit time in :attr:`stats`.
     on_commit : callable(payloads), optional
         Called with the payloads of each committed batch (benchmarks).
+    switch_interval_s : float or None
+        The interpreter's thread switch interval while the ingestor runs (from
+        :meth:`start` to :meth:`close`; None leaves it) [s]. Three threads share the GIL:
+        paho's, this one's Python validation (stretches of several ms) and the writer's,
+        which takes the GIL back after each of its ≈ 10 waits on the database a batch;
+        at Python's 5 ms each such return could wait up to 5 ms while the batch's
+        server work waited on it (benchmarks/RESULTS.md, "PostgreSQL ingest: the
+        writer's waits"). Process-wide: the ingestor owns its process in
+        ``fluxfleet ingest``.
     """
 
     def __init__(
@@ -142,6 +152,7 @@ class Ingestor:
         on_commit: Callable[[list[bytes]], None] | None = None,
         username: str | None = None,
         password: str | None = None,
+        switch_interval_s: float | None = 0.0005,
     ) -> None:
         if not 1 <= receive_maximum <= 65535:
             raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum}")
@@ -154,6 +165,9 @@ class Ingestor:
         self.fluxes = fluxes
         self.keep_latencies = keep_latencies
         self.on_commit = on_commit
+        self.switch_interval_s = switch_interval_s
+        self._switch_was: float | None = None
+        self._switch_set: float | None = None  # as the interpreter reads it back (µs)
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         # Bounded here too: Mosquitto 2.0.11 sends past the receive maximum once PUBACKs
@@ -236,6 +250,10 @@ class Ingestor:
             self.host, self.port, keepalive=30, clean_start=False, properties=self._props
         )
         self.client.loop_start()
+        if self.switch_interval_s is not None and self._switch_was is None:
+            self._switch_was = sys.getswitchinterval()
+            sys.setswitchinterval(self.switch_interval_s)
+            self._switch_set = sys.getswitchinterval()
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Commit batches until :meth:`stop` (or ``until()`` returns True)."""
@@ -358,4 +376,13 @@ class Ingestor:
                 self._writer = None
             self.client.disconnect()
             self.client.loop_stop()
+            self._restore_switch_interval()
         self._raise_writer_error()
+
+    def _restore_switch_interval(self) -> None:
+        """The interpreter's switch interval as :meth:`start` found it (unless someone
+        changed it since)."""
+        if self._switch_was is not None:
+            if sys.getswitchinterval() == self._switch_set:
+                sys.setswitchinterval(self._switch_was)
+            self._switch_was = None

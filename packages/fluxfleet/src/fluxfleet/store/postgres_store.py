@@ -123,6 +123,28 @@ def _statement(statement: str, table: pa.Table) -> tuple[str, list[list[Any]]] |
     return _from_arrays(statement, table.schema), _arrays(table)
 
 
+@functools.lru_cache(maxsize=64)
+def _together(parts: tuple[tuple[str, pa.Schema], ...]) -> str:
+    """The statements ``parts`` (each on its own array parameters, :func:`_from_arrays`)
+    as one statement of data-modifying CTEs that returns each one's row count, in order.
+
+    One statement instead of one each in pipeline mode: psycopg waits on the socket —
+    releasing and taking back the GIL — about twice per pipelined statement, and under
+    the ingestor's other threads each wait can cost up to the interpreter's switch
+    interval (5 ms); a batch's write made ≈ 19 such waits, 9 of them for these statements
+    (benchmarks/RESULTS.md, "PostgreSQL ingest: the writer's waits"). The tables differ
+    and carry no foreign keys or triggers, so the CTEs' one snapshot changes nothing.
+    """
+    if not parts:
+        raise ValueError("no statements to join")
+    ctes = ", ".join(
+        f"t{i} AS ({_from_arrays(statement, s)} RETURNING 1)"
+        for i, (statement, s) in enumerate(parts)
+    )
+    counts = ", ".join(f"(SELECT count(*) FROM t{i})" for i in range(len(parts)))
+    return f"WITH {ctes} SELECT {counts}"
+
+
 def _arrays(table: pa.Table) -> list[list[Any]]:
     """Each column of ``table`` as a Python list, times as milliseconds since the epoch."""
     out = []
@@ -154,9 +176,13 @@ class _Prepared(Batch):
 
     samples_copy: bytes = b""
     """The samples as a binary COPY stream (:mod:`~fluxfleet.store.pgcopy`)."""
-    statements: list[tuple[str, list[list[Any]]] | None] = field(default_factory=list)
-    """The other tables' statements with their parameters, in the order of
-    :meth:`PostgresStore._write_rest` (None: no rows)."""
+    rest: str | None = None
+    """The other tables' statements as one (:func:`_together`; None: no rows)."""
+    rest_params: list[list[Any]] = field(default_factory=list)
+    """Its parameters: one array per column of each table with rows."""
+    rest_slots: tuple[int, ...] = ()
+    """Of each count it returns, the table's place in :meth:`PostgresStore.prepare`'s order
+    (closures, devices, locations, dead letters, commands, targets, acks)."""
 
 
 class PostgresStore(Store):
@@ -385,6 +411,8 @@ class PostgresStore(Store):
             (sql.INSERT_COMMAND_TARGETS, batch.command_targets),
             (sql.INSERT_COMMAND_ACKS, acks),
         )
+        slots = tuple(i for i, (_st, table) in enumerate(rest) if table.num_rows)
+        parts = tuple((rest[i][0], rest[i][1].schema) for i in slots)
         return _Prepared(
             **{**vars(batch), "samples": samples, "closures": closures, "command_acks": acks},
             samples_copy=(
@@ -392,7 +420,9 @@ class PostgresStore(Store):
                 if samples.num_rows
                 else b""
             ),
-            statements=[_statement(statement, table) for statement, table in rest],
+            rest=_together(parts) if parts else None,
+            rest_params=[a for i in slots for a in _arrays(rest[i][1])],
+            rest_slots=slots,
         )
 
     def write(self, batch: Batch) -> WriteResult:
@@ -415,13 +445,14 @@ class PostgresStore(Store):
             return self._write_rest(p, n_samples)
 
     def _write_rest(self, p: _Prepared, n_samples: int) -> WriteResult:
-        """The tables after the samples, in one round trip (their results read at the
-        pipeline's end)."""
-        with self.con.pipeline():
-            curs = [None if q is None else self.con.execute(*q) for q in p.statements]
-        closures, _dev, _loc, dead, _cmd, _tgt, acks = (
-            0 if c is None else max(c.rowcount, 0) for c in curs
-        )
+        """The tables after the samples: one statement, one round trip (:func:`_together`)."""
+        counts = [0] * 7
+        if p.rest is not None:
+            row = self.con.execute(p.rest, p.rest_params).fetchone()
+            assert row is not None
+            for slot, n in zip(p.rest_slots, row, strict=True):
+                counts[slot] = int(n)
+        closures, _dev, _loc, dead, _cmd, _tgt, acks = counts
         return WriteResult(n_samples, closures, dead, acks)
 
     def write_fluxes(self, fluxes: pa.Table) -> None:
