@@ -174,3 +174,26 @@ def test_the_ingestor_sets_the_switch_interval_while_it_runs(broker: Any, switch
         ing.close()
     assert sys.getswitchinterval() == before
     store.close()
+
+
+def test_the_switch_interval_is_left_alone_for_an_in_process_store(broker: Any) -> None:
+    """By default ("auto") only a store written over a socket (PostgreSQL) gets the short
+    interval; DuckDB's drain keeps Python's own."""
+    import sys
+
+    from fluxfleet.store.postgres_store import PostgresStore
+
+    assert PostgresStore.writes_over_network
+    assert not DuckDBStore.writes_over_network
+    before = sys.getswitchinterval()
+    store = DuckDBStore(":memory:")
+    ing = Ingestor(broker.host, broker.port, store, client_id="switch-auto")
+    assert ing.switch_interval_s is None
+    ing.start()
+    try:
+        assert sys.getswitchinterval() == before
+    finally:
+        ing.close()
+    store.close()
+    with pytest.raises(ValueError, match="switch_interval_s"):
+        Ingestor(broker.host, broker.port, store, switch_interval_s="fast")

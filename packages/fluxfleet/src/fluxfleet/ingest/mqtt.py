@@ -125,14 +125,16 @@ class Ingestor:
         Keep each message's receive-to-commit time in :attr:`stats`.
     on_commit : callable(payloads), optional
         Called with the payloads of each committed batch (benchmarks).
-    switch_interval_s : float or None
+    switch_interval_s : float, None or "auto"
         The interpreter's thread switch interval while the ingestor runs (from
-        :meth:`start` to :meth:`close`; None leaves it) [s]. Three threads share the GIL:
-        paho's, this one's Python validation (stretches of several ms) and the writer's,
-        which takes the GIL back after each of its ≈ 10 waits on the database a batch;
-        at Python's 5 ms each such return could wait up to 5 ms while the batch's
-        server work waited on it (benchmarks/RESULTS.md, "PostgreSQL ingest: the
-        writer's waits"). Process-wide: the ingestor owns its process in
+        :meth:`start` to :meth:`close`; None leaves it; "auto": 0.5 ms for a store whose
+        writes wait on a socket, :attr:`Store.writes_over_network`, else None — DuckDB's
+        drain measured no better and ≈ 0.1 s a drain slower with it) [s]. Three threads
+        share the GIL: paho's, this one's Python validation (stretches of several ms)
+        and the writer's, which takes the GIL back after each of its ≈ 10 waits on the
+        database a batch; at Python's 5 ms each such return could wait up to 5 ms while
+        the batch's server work waited on it (benchmarks/RESULTS.md, "PostgreSQL
+        ingest: the writer's waits"). Process-wide: the ingestor owns its process in
         ``fluxfleet ingest``.
     """
 
@@ -152,7 +154,7 @@ class Ingestor:
         on_commit: Callable[[list[bytes]], None] | None = None,
         username: str | None = None,
         password: str | None = None,
-        switch_interval_s: float | None = 0.0005,
+        switch_interval_s: float | str | None = "auto",
     ) -> None:
         if not 1 <= receive_maximum <= 65535:
             raise ValueError(f"receive_maximum must be 1..65535, got {receive_maximum}")
@@ -165,7 +167,13 @@ class Ingestor:
         self.fluxes = fluxes
         self.keep_latencies = keep_latencies
         self.on_commit = on_commit
-        self.switch_interval_s = switch_interval_s
+        if switch_interval_s == "auto":
+            switch_interval_s = 0.0005 if store.writes_over_network else None
+        elif isinstance(switch_interval_s, str):
+            raise ValueError(
+                f'switch_interval_s must be seconds, None or "auto", got {switch_interval_s!r}'
+            )
+        self.switch_interval_s: float | None = switch_interval_s
         self._switch_was: float | None = None
         self._switch_set: float | None = None  # as the interpreter reads it back (µs)
         self.stats = IngestStats()

@@ -13,7 +13,7 @@ import abc
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fluxfleet.store import tables
 
@@ -69,6 +69,9 @@ class Store(abc.ABC):
     """One store, whichever backend. Use as a context manager or call :meth:`close`."""
 
     url: str
+    #: Its writes wait on a socket (a database server): the ingestor's writer then wants
+    #: the GIL back soon after each wait (:class:`fluxfleet.ingest.mqtt.Ingestor`).
+    writes_over_network: ClassVar[bool] = False
 
     @abc.abstractmethod
     def write(self, batch: Batch) -> WriteResult:

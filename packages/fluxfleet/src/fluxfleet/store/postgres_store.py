@@ -188,6 +188,8 @@ class _Prepared(Batch):
 class PostgresStore(Store):
     """The store in a PostgreSQL database."""
 
+    writes_over_network = True
+
     def __init__(self, url: str, *, partition_days: int = 1) -> None:
         self.url = url
         self.partition_days = int(partition_days)
