@@ -24,8 +24,10 @@ NUMERIC = [
 # Relative tolerance of the invariance checks. The LI-COR exponential on a nearly straight
 # closure is ill-conditioned in its curvature: the 1e-16 round-off of a ppm -> ppb change moves
 # its flux by up to 2.4e-9 (measured on synthetic_closures(15, seed=3789); a 100x tighter
-# solver tolerance changes nothing). Every other column, the selected flux included: 1e-9.
-RTOL = {col: 1e-9 for col in NUMERIC} | {"flux_exp": 1e-7}
+# solver tolerance changes nothing). HM is that same curve held to κ ≤ κ_max, so it inherits
+# the conditioning (seed 410: both 8.9e-9, the same on the code of 2026-12-07, found by
+# `make fuzz`). Every other column, the selected flux included: 1e-9.
+RTOL = {col: 1e-9 for col in NUMERIC} | {"flux_exp": 1e-7, "flux_hm": 1e-7}
 
 
 def _frames(
@@ -107,6 +109,7 @@ def test_noiseless_line_gives_its_exact_flux(
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), scale=st.sampled_from([0.1, 10.0, 1000.0]))
 @example(seed=3789, scale=10.0)
+@example(seed=410, scale=0.1)
 def test_unit_changes_do_not_change_results(seed: int, scale: float) -> None:
     from soilflux.synthetic import synthetic_closures
 
