@@ -33,7 +33,8 @@ def write_table(frame: pd.DataFrame | Sequence[pd.DataFrame], path: str | Path) 
     Parquet: frames of one schema are joined as Arrow tables (no copy of the rows), and
     only the text columns are dictionary-encoded — numbers rarely repeat, and trying a
     dictionary on every number column doubles the write's CPU (1.3 → 0.7 CPU-s for a
-    season's 1.5 M fluxes, for a file 10 % larger).
+    season's 1.5 M fluxes; the file no larger on real fluxes, 45.7 against 47.8 MB for
+    four weeks, and 10 % larger only where number columns repeat).
 
     Parameters
     ----------
