@@ -285,8 +285,8 @@ def compute(
         typer.Option(
             "--jobs",
             "-j",
-            help="Worker processes over the input files (default: the cores, at most 2; "
-            "each holds one file in memory). 1: one process.",
+            help="Workers over the input files: this process and N-1 more (default: the "
+            "cores, at most 2; each holds one file in memory). 1: one process.",
         ),
     ] = None,
 ) -> None:
